@@ -1,0 +1,3 @@
+from pfgit.cli.main import run
+
+run()

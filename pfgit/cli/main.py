@@ -1,0 +1,88 @@
+"""The `pfgit` command: a thin typer layer over the library.
+
+Each command lives in its own module `pfgit/cli/cmd_<name>.py` exposing `register(app)`; modules
+import their heavy dependencies inside the command function so start-up stays fast for git hooks.
+Errors become one line on stderr and a documented exit code (docs/cli.md); `--debug` (or
+PFGIT_DEBUG=1) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from ..errors import EXIT_USAGE, PfgitError
+
+COMMAND_MODULES = ["validate", "diff", "merge", "install", "runs", "index"]
+
+app = typer.Typer(
+    name="pfgit",
+    help="Git-native versioning and collaboration for Prompt flow folders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")):
+    if debug:
+        os.environ["PFGIT_DEBUG"] = "1"
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"pfgit.cli.cmd_{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"pfgit.cli.cmd_{name}":
+                continue  # command not built yet
+            raise
+        mod.register(app)
+
+
+def main(argv: list | None = None) -> int:
+    _register_all()
+    debug = os.environ.get("PFGIT_DEBUG") == "1" or "--debug" in (argv or sys.argv[1:])
+    try:
+        rv = app(args=argv, prog_name="pfgit", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n
+    except PfgitError as e:
+        if debug:
+            raise
+        print(e.one_line(), file=sys.stderr)
+        return e.exit_code
+    except SystemExit as e:  # commands exit with their result code
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("pfgit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # click usage errors and anything unexpected: one line, exit 2
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            print(f"pfgit: {e.format_message()}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(e, click.exceptions.Abort):
+            print("pfgit: aborted", file=sys.stderr)
+            return EXIT_USAGE
+        if debug:
+            raise
+        print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
+              "(run with --debug for a traceback)", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run() -> None:  # console-script entry point
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    sys.exit(code)

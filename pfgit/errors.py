@@ -1,0 +1,41 @@
+"""Errors that end a command with a documented exit code and a one-line message.
+
+Exit codes (docs/cli.md): 0 success, 1 "no" (problems, conflicts, gate failed), 2 usage error or
+unreadable input.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NO = 1
+EXIT_USAGE = 2
+
+
+class PfgitError(Exception):
+    """A user-facing error: rendered as `pfgit: <file>[:<line>]: <message>`."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 exit_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def one_line(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        msg = " ".join(str(self.message).split())
+        return f"pfgit: {where}{msg}"
+
+
+class UsageError(PfgitError):
+    """Bad arguments or a path that does not exist."""
+
+
+class ReadError(PfgitError):
+    """A file that cannot be read or parsed at all."""

@@ -1,0 +1,78 @@
+"""Where flow files come from: a folder on disk here; git trees and the index in pfgit.gitio.
+
+A reader maps POSIX relative paths ("flows/a/flow.dag.yaml") to bytes, so the same loader and
+validator judge the worktree, a commit, or what is staged.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Protocol
+
+SKIP_DIRS = {".git", ".venv", "node_modules", ".promptflow", "__pycache__", ".runs"}
+
+
+class Reader(Protocol):
+    def read_bytes(self, rel: str) -> bytes: ...          # FileNotFoundError if absent
+    def exists(self, rel: str) -> bool: ...               # file or folder
+    def is_dir(self, rel: str) -> bool: ...
+    def list_dir(self, rel: str) -> list: ...             # names of entries in a folder
+    def walk_files(self, rel: str) -> Iterator[str]: ...  # all files below, skipping SKIP_DIRS
+    def display(self, rel: str) -> str: ...               # how a path is shown to users
+
+
+def join(*parts: str) -> str:
+    """Join POSIX relative paths, dropping '.' and empty parts, resolving '..' lexically."""
+    out: list = []
+    for part in parts:
+        for seg in part.replace("\\", "/").split("/"):
+            if seg in ("", "."):
+                continue
+            if seg == ".." and out and out[-1] != "..":
+                out.pop()
+            else:
+                out.append(seg)
+    return "/".join(out) or "."
+
+
+class DirReader:
+    """Files under a folder on disk."""
+
+    def __init__(self, root: str, display_root: str | None = None):
+        self.root = root
+        self.display_root = display_root if display_root is not None else root
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.root, rel) if rel not in ("", ".") else self.root
+
+    def read_bytes(self, rel: str) -> bytes:
+        with open(self._abs(rel), "rb") as f:
+            return f.read()
+
+    def size(self, rel: str) -> int:
+        return os.path.getsize(self._abs(rel))
+
+    def exists(self, rel: str) -> bool:
+        return os.path.exists(self._abs(rel))
+
+    def is_dir(self, rel: str) -> bool:
+        return os.path.isdir(self._abs(rel))
+
+    def list_dir(self, rel: str) -> list:
+        try:
+            return sorted(os.listdir(self._abs(rel)))
+        except OSError:
+            return []
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        base = self._abs(rel)
+        for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            sub = os.path.relpath(dirpath, base)
+            for f in sorted(filenames):
+                yield join(rel, sub, f)
+
+    def display(self, rel: str) -> str:
+        if self.display_root in ("", "."):
+            return join(rel) if rel else "."
+        return os.path.normpath(os.path.join(self.display_root, rel))

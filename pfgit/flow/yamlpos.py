@@ -1,0 +1,142 @@
+"""Parse YAML into plain Python data plus the 1-based line of every key and list item.
+
+PyYAML's composer (C-accelerated when libyaml is present) gives a node tree with marks; we build
+plain dicts/lists from it ourselves so every value keeps its position, and so duplicate keys (which
+PyYAML silently collapses) can be reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+try:  # libyaml is ~10x faster; fall back to the pure-Python composer
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+_constructor = yaml.constructor.SafeConstructor()
+
+Path = tuple  # a path into the document: keys and list indexes
+
+MAX_YAML_BYTES = 10 * 1024 * 1024  # a flow file is a few KB; refuse to spend a minute on 50 MB
+
+
+class YamlError(Exception):
+    """The text is not YAML we can read. `line` is 1-based or None."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class Document:
+    data: Any
+    lines: dict = field(default_factory=dict)        # path -> 1-based line of key / item
+    end_lines: dict = field(default_factory=dict)    # path -> 1-based last line of the value
+    duplicate_keys: list = field(default_factory=list)  # (path, line) of repeated mapping keys
+
+    def line(self, path: Path, default: int | None = None) -> int | None:
+        """Line of `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return default
+            path = path[:-1]
+
+
+def decode(raw: bytes) -> str:
+    """Decode YAML bytes as UTF-8 (BOM allowed); a bad byte is a YamlError with its line."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise YamlError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", line) from None
+
+
+def parse(text: str | bytes) -> Document:
+    """Parse one YAML document. Raises YamlError with a line for syntax errors."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_YAML_BYTES:
+            raise YamlError(f"file is {len(text) / 1e6:.0f} MB; flow files over "
+                            f"{MAX_YAML_BYTES // (1024 * 1024)} MB are not read")
+        text = decode(text)
+    elif len(text) > MAX_YAML_BYTES:
+        raise YamlError(f"file is {len(text) / 1e6:.0f} MB; flow files over "
+                        f"{MAX_YAML_BYTES // (1024 * 1024)} MB are not read")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        msg = " ".join(filter(None, [e.context, e.problem])) or "invalid YAML"
+        raise YamlError(msg, mark.line + 1 if mark else None,
+                        mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as e:
+        raise YamlError(" ".join(str(e).split()) or "invalid YAML") from None
+    except RecursionError:
+        raise YamlError("YAML nested too deeply") from None
+    doc = Document(data=None)
+    if node is None:
+        return doc
+    try:
+        doc.data = _build(node, (), doc, {})
+    except yaml.YAMLError as e:  # e.g. a bad !!int, unhashable key
+        mark = getattr(e, "problem_mark", None)
+        raise YamlError(" ".join(str(getattr(e, "problem", None) or e).split()),
+                        mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise YamlError("YAML nested too deeply") from None
+    return doc
+
+
+def _build(node, path: tuple, doc: Document, seen: dict) -> Any:
+    doc.end_lines[path] = _end_line(node)
+    if isinstance(node, yaml.ScalarNode):
+        return _constructor.yaml_constructors.get(
+            node.tag, _constructor.yaml_constructors[None])(_constructor, node)
+    if id(node) in seen:  # an alias: share the value, positions stay at the anchor
+        return seen[id(node)]
+    if isinstance(node, yaml.SequenceNode):
+        out: list = []
+        seen[id(node)] = out
+        for i, item in enumerate(node.value):
+            p = path + (i,)
+            doc.lines[p] = item.start_mark.line + 1
+            out.append(_build(item, p, doc, seen))
+        return out
+    if isinstance(node, yaml.MappingNode):
+        _constructor.flatten_mapping(node)
+        out_d: dict = {}
+        seen[id(node)] = out_d
+        for knode, vnode in node.value:
+            key = _build(knode, path + ("<key>",), doc, seen)
+            try:
+                hash(key)
+            except TypeError:
+                raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
+            p = path + (key,)
+            kline = knode.start_mark.line + 1
+            if key in out_d:
+                doc.duplicate_keys.append((p, kline))
+            doc.lines[p] = kline
+            out_d[key] = _build(vnode, p, doc, seen)
+        doc.end_lines.pop(path + ("<key>",), None)
+        return out_d
+    raise YamlError(f"unsupported YAML node {type(node).__name__}")  # pragma: no cover
+
+
+def _end_line(node) -> int:
+    # end_mark points just past the value; at column 0 that is the start of the next line
+    m = node.end_mark
+    return m.line if m.column == 0 and m.line > node.start_mark.line else m.line + 1

@@ -1,0 +1,203 @@
+"""Opening repositories, resolving revisions, and reading trees and the index as flow Readers."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from typing import Iterator
+
+from dulwich.errors import NotGitRepository
+from dulwich.objects import Commit, Tree
+from dulwich.repo import Repo
+
+from ..errors import UsageError
+from ..flow.readers import SKIP_DIRS, join
+
+_SUFFIX = re.compile(r"(~\d*|\^\d*)")
+
+
+def open_repo(path: str = ".") -> Repo:
+    """The repository containing `path` (like git, searching upwards)."""
+    try:
+        return Repo.discover(path)
+    except NotGitRepository:
+        raise UsageError("not a git repository (or any parent up to /)", file=os.path.abspath(path)) from None
+
+
+def worktree_prefix(repo: Repo, path: str = ".") -> str:
+    """`path` relative to the repository's top, POSIX style ('.' for the top)."""
+    rel = os.path.relpath(os.path.realpath(path), os.path.realpath(repo.path))
+    return join(rel.replace(os.sep, "/"))
+
+
+def resolve(repo: Repo, rev: str) -> bytes:
+    """Commit id (hex bytes) for a revision: names, short ids, and ~N / ^N suffixes like git."""
+    m = re.match(r"^(.*?)((?:~\d*|\^\d*)*)$", rev)
+    base, suffixes = (m.group(1), m.group(2)) if m else (rev, "")
+    if base in ("", "@"):
+        base = "HEAD"
+    sha = _resolve_name(repo, base)
+    if sha is None:
+        raise UsageError(f"unknown revision '{rev}'")
+    for s in _SUFFIX.findall(suffixes):
+        n = int(s[1:]) if len(s) > 1 else 1
+        commit = repo[sha]
+        if s[0] == "~":
+            for _ in range(n):
+                if not commit.parents:
+                    raise UsageError(f"unknown revision '{rev}' (history too short)")
+                sha = commit.parents[0]
+                commit = repo[sha]
+        elif n:
+            if len(commit.parents) < n:
+                raise UsageError(f"unknown revision '{rev}' (no parent {n})")
+            sha = commit.parents[n - 1]
+    return sha
+
+
+def _resolve_name(repo: Repo, name: str) -> bytes | None:
+    from dulwich.objectspec import parse_commit
+
+    candidates = [name]
+    if not name.startswith("refs/"):
+        candidates += [f"refs/heads/{name}", f"refs/tags/{name}", f"refs/remotes/{name}",
+                       f"refs/pfgit/runs/{name}"]
+    for c in candidates:
+        try:
+            obj = repo[c.encode()] if c.startswith("refs/") or c == "HEAD" else parse_commit(repo, c.encode())
+        except (KeyError, ValueError, NotImplementedError):
+            continue
+        except Exception:
+            continue
+        while obj.type_name == b"tag":
+            obj = repo[obj.object[1]]
+        if isinstance(obj, Commit):
+            return obj.id
+    return None
+
+
+def commit_tree(repo: Repo, sha: bytes) -> bytes:
+    return repo[sha].tree
+
+
+class TreeReader:
+    """A git tree as a flow Reader (paths relative to the repository top)."""
+
+    def __init__(self, repo: Repo, tree_id: bytes, label: str = ""):
+        self.repo = repo
+        self.tree_id = tree_id
+        self.label = label  # e.g. "HEAD:" shown before paths in messages
+        self._cache: dict = {}
+
+    def _lookup(self, rel: str):
+        rel = join(rel)
+        if rel in self._cache:
+            return self._cache[rel]
+        if rel == ".":
+            res = (stat.S_IFDIR, self.tree_id)
+        else:
+            parent, name = posixpath.split(rel)
+            p = self._lookup(parent or ".")
+            res = None
+            if p is not None and stat.S_ISDIR(p[0]):
+                tree = self.repo[p[1]]
+                try:
+                    res = tree[name.encode()]
+                except KeyError:
+                    res = None
+        self._cache[rel] = res
+        return res
+
+    def read_bytes(self, rel: str) -> bytes:
+        e = self._lookup(rel)
+        if e is None or stat.S_ISDIR(e[0]):
+            raise FileNotFoundError(rel)
+        return self.repo[e[1]].data
+
+    def exists(self, rel: str) -> bool:
+        return self._lookup(rel) is not None
+
+    def is_dir(self, rel: str) -> bool:
+        e = self._lookup(rel)
+        return e is not None and stat.S_ISDIR(e[0])
+
+    def list_dir(self, rel: str) -> list:
+        e = self._lookup(rel)
+        if e is None or not stat.S_ISDIR(e[0]):
+            return []
+        tree: Tree = self.repo[e[1]]
+        return sorted(item.path.decode("utf-8", "replace") for item in tree.iteritems())
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        for name in self.list_dir(rel):
+            p = join(rel, name)
+            if self.is_dir(p):
+                if name not in SKIP_DIRS:
+                    yield from self.walk_files(p)
+            else:
+                yield p
+
+    def blob_id(self, rel: str) -> bytes | None:
+        e = self._lookup(rel)
+        return None if e is None or stat.S_ISDIR(e[0]) else e[1]
+
+    def display(self, rel: str) -> str:
+        return self.label + join(rel)
+
+
+class IndexReader:
+    """The content staged in the index (what the next commit will hold) as a flow Reader."""
+
+    def __init__(self, repo: Repo, display_prefix: str = ""):
+        self.repo = repo
+        index = repo.open_index()
+        self.files: dict = {}
+        for path, entry in index.items():
+            sha = getattr(entry, "sha", None)
+            if sha is None:  # a conflicted entry (merge in progress): take "ours" if present
+                this = getattr(entry, "this", None) or getattr(entry, "ancestor", None)
+                sha = getattr(this, "sha", None) if this else None
+                if sha is None:
+                    continue
+            self.files[path.decode("utf-8", "replace")] = sha
+        self.dirs: set = {"."}
+        for p in self.files:
+            d = posixpath.dirname(p)
+            while d and d not in self.dirs:
+                self.dirs.add(d)
+                d = posixpath.dirname(d)
+        self.display_prefix = display_prefix
+
+    def read_bytes(self, rel: str) -> bytes:
+        sha = self.files.get(join(rel))
+        if sha is None:
+            raise FileNotFoundError(rel)
+        return self.repo[sha].data
+
+    def exists(self, rel: str) -> bool:
+        rel = join(rel)
+        return rel in self.files or rel in self.dirs
+
+    def is_dir(self, rel: str) -> bool:
+        return join(rel) in self.dirs
+
+    def list_dir(self, rel: str) -> list:
+        rel = join(rel)
+        prefix = "" if rel == "." else rel + "/"
+        out = set()
+        for p in list(self.files) + list(self.dirs):
+            if p != "." and p.startswith(prefix):
+                out.add(p[len(prefix):].split("/", 1)[0])
+        return sorted(out)
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        rel = join(rel)
+        prefix = "" if rel == "." else rel + "/"
+        for p in sorted(self.files):
+            if p.startswith(prefix) and not any(seg in SKIP_DIRS for seg in p.split("/")[:-1]):
+                yield p
+
+    def display(self, rel: str) -> str:
+        return self.display_prefix + join(rel)
