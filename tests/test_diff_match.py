@@ -72,11 +72,18 @@ def test_rename_with_edit_found_by_source_file():
     assert m.renamed == {"summarize": "digest"} and m.how["summarize"] == "source"
 
 
-def test_rename_with_edit_and_new_source_found_by_similarity_only_when_enabled():
+def test_rename_with_new_source_found_by_its_re_pointed_users():
     new = edit(BASE, ("name: summarize", "name: digest"), ("${summarize.output}", "${digest.output}"),
                ("summarize.jinja2", "digest.jinja2"))
-    assert match_nodes(data(BASE), data(new), similarity=None).renamed == {}
-    m = match_nodes(data(BASE), data(new))
+    m = match_nodes(data(BASE), data(new), similarity=None)
+    assert m.renamed == {"summarize": "digest"} and m.how["summarize"] == "references"
+
+
+def test_rename_of_an_unused_node_with_edits_found_by_similarity_only_when_enabled():
+    base = edit(BASE, ("summary: \"${summarize.output}\"", "summary: x"))
+    new = edit(base, ("name: summarize", "name: digest"), ("summarize.jinja2", "digest.jinja2"))
+    assert match_nodes(data(base), data(new), similarity=None).renamed == {}
+    m = match_nodes(data(base), data(new))
     assert m.renamed == {"summarize": "digest"} and m.how["summarize"] == "similar"
 
 

@@ -13,7 +13,9 @@ Matching, in this order (each pass only looks at nodes still unmatched):
    far; repeated to a fixed point, so a chain `a -> a2`, `b -> b2` where b reads `${a.output}` is
    found even though b's text changed;
 3. rename: the only remaining old and new node using the same code source file (`source.path`,
-   or any variant's), then pass 2 again;
+   or any variant's); or the only old and new node of one type read by exactly the same places
+   (inputs of the same nodes, same outputs) and still alike (USERS_SIMILARITY): its users were
+   re-pointed at the new name. Then pass 2 again;
 4. rename (optional, `similarity`): same `type` and a share of identical leaf values (after rewriting)
    of at least `similarity`, best pairs first.
 
@@ -31,6 +33,7 @@ from typing import Any
 from ..flow.refs import is_ref_text, parse_ref, rename_node_in_value
 
 DEFAULT_SIMILARITY = 0.7
+USERS_SIMILARITY = 0.5   # a re-pointed node must still resemble the old one this much
 
 
 @dataclass
@@ -41,7 +44,7 @@ class Matching:
     renamed: dict = field(default_factory=dict)  # old key -> new key where they differ
     added: list = field(default_factory=list)    # new keys without an old node (new file order)
     removed: list = field(default_factory=list)  # old keys without a new node (old file order)
-    how: dict = field(default_factory=dict)      # old key -> "name" | "body" | "source" | "similar"
+    how: dict = field(default_factory=dict)  # old key -> name | body | source | references | similar
 
     def new_key(self, old: str) -> str | None:
         return self.pairs.get(old)
@@ -305,8 +308,26 @@ def match_nodes(old: Any, new: Any, similarity: float | None = DEFAULT_SIMILARIT
                     found = True
         return found
 
+    def by_users() -> bool:
+        # the places that read the old node now read the new one: its users were re-pointed
+        found = False
+        r = renames()
+        ousers = {o: _users(od, o, lambda h: m.pairs.get(h, r.get(h, h))) for o in rem_old}
+        nusers = {n: _users(nd, n, lambda h: h) for n in rem_new}
+        for o in list(rem_old):
+            if not ousers[o]:
+                continue
+            cands = [n for n in rem_new if nusers[n] == ousers[o]
+                     and _type(nmap[n]) == _type(omap[o])
+                     and _similarity(_rewritten_body(od, o, omap[o], r),
+                                     node_body(nd, n, nmap[n])) >= USERS_SIMILARITY]
+            if len(cands) == 1 and [x for x in rem_old if ousers[x] == ousers[o]] == [o]:
+                pair(o, cands[0], "references")
+                found = True
+        return found
+
     by_body()
-    while rem_old and rem_new and by_source():
+    while rem_old and rem_new and (by_source() or by_users()):
         by_body()
     if similarity is not None and rem_old and rem_new:
         _by_similarity(m, od, nd, omap, nmap, rem_old, rem_new, renames(), similarity, pair)
@@ -319,6 +340,39 @@ def match_nodes(old: Any, new: Any, similarity: float | None = DEFAULT_SIMILARIT
     return m
 
 
+def _type(raw: Any) -> Any:
+    return raw.get("type") if isinstance(raw, dict) else None
+
+
+def _users(data: dict, key: str, holder_key) -> frozenset:
+    """Where node `key` is referenced: (holder, field path) pairs, holders mapped by holder_key."""
+    out = set()
+    for hkey, raw in node_map(data).items():
+        body = node_body(data, hkey, raw)
+        if not isinstance(body, dict):
+            continue
+        bodies = [((), body)]
+        vs = body.get("\0variants")
+        if isinstance(vs, dict) and isinstance(vs.get("variants"), dict):
+            bodies += [((vid,), v.get("node")) for vid, v in vs["variants"].items() if isinstance(v, dict)]
+        for where, b in bodies:
+            if not isinstance(b, dict):
+                continue
+            vals = list((b.get("inputs") or {}).items()) if isinstance(b.get("inputs"), dict) else []
+            if isinstance(b.get("activate"), dict):
+                vals.append(("\0activate", b["activate"].get("when")))
+            for field_name, v in vals:
+                ref = parse_ref(v)
+                if ref is not None and ref.kind == "node" and ref.name == key:
+                    out.add((holder_key(hkey),) + where + (field_name, ref.section, ref.prop))
+    outs = data.get("outputs")
+    for oname, o in (outs.items() if isinstance(outs, dict) else []):
+        ref = parse_ref(o.get("reference")) if isinstance(o, dict) else None
+        if ref is not None and ref.kind == "node" and ref.name == key:
+            out.add(("\0outputs", oname, ref.section, ref.prop))
+    return frozenset(out)
+
+
 def _leaves(value: Any, path: tuple = ()) -> set:
     if isinstance(value, dict):
         out: set = set()
@@ -328,19 +382,24 @@ def _leaves(value: Any, path: tuple = ()) -> set:
     return {(path, canon(value))}
 
 
+def _similarity(a: Any, b: Any) -> float:
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return 0.0
+    la, lb = _leaves(a), _leaves(b)
+    return len(la & lb) / max(1, len(la | lb))
+
+
 def _by_similarity(m, od, nd, omap, nmap, rem_old, rem_new, renames, threshold, pair) -> None:
     scored = []
     for o in rem_old:
         ob = _rewritten_body(od, o, omap[o], renames)
         if not isinstance(ob, dict):
             continue
-        ol = _leaves(ob)
         for n in rem_new:
             nb = node_body(nd, n, nmap[n])
             if not isinstance(nb, dict) or nb.get("type") != ob.get("type"):
                 continue
-            nl = _leaves(nb)
-            score = len(ol & nl) / max(1, len(ol | nl))
+            score = _similarity(ob, nb)
             if score >= threshold:
                 scored.append((-score, list(omap).index(o), list(nmap).index(n), o, n))
     for _, _, _, o, n in sorted(scored):

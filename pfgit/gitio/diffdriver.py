@@ -109,4 +109,36 @@ def blob_context(repo, path: str, old_hex: str, new_hex: str, new_is_worktree: b
     return old_ctx, new_ctx
 
 
-__all__ = ["driver_config", "blob_context", "GITATTRIBUTES_LINES", "NULL_HEX"]
+def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: str = "."):
+    """(old Reader | None, new Reader | None) holding the flow folder at each blob's commit.
+
+    git runs drivers at the worktree top; a new side read from the worktree is passed as the
+    path itself with a null id.
+    """
+    import os
+
+    from ..flow.readers import DirReader
+    from .repo import IndexReader, TreeReader
+
+    try:
+        from dulwich.repo import Repo
+
+        repo = Repo.discover(cwd)
+    except Exception:
+        return None, None
+    new_is_worktree = new_hex in (NULL_HEX, ".") and new_file not in ("/dev/null", "") and \
+        os.path.realpath(os.path.join(cwd, new_file)) == os.path.realpath(os.path.join(repo.path, path))
+    old_ctx, new_ctx = blob_context(repo, path, old_hex, new_hex, new_is_worktree)
+
+    def reader(ctx):
+        if ctx is None:
+            return None
+        if ctx == "worktree":
+            return DirReader(repo.path, "")
+        if ctx == "index":
+            return IndexReader(repo)
+        return TreeReader(repo, ctx)
+    return reader(old_ctx), reader(new_ctx)
+
+
+__all__ = ["driver_config", "blob_context", "driver_readers", "GITATTRIBUTES_LINES", "NULL_HEX"]

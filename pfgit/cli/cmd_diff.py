@@ -1,0 +1,202 @@
+"""`pfgit diff`, and the git entry points `pfgit diff-driver` / `pfgit diff-textconv`."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+from typer.core import TyperCommand
+
+from ..errors import EXIT_NO, EXIT_OK, EXIT_USAGE, UsageError
+
+
+class _DiffCommand(TyperCommand):
+    """Keeps what follows `--` apart: those are paths even if they look like revisions."""
+
+    def parse_args(self, ctx, args):
+        if "--" in args:
+            i = args.index("--")
+            ctx.meta["pfgit_paths"] = args[i + 1:]
+            args = args[:i]
+        return super().parse_args(ctx, args)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("diff", cls=_DiffCommand)
+    def diff(
+        ctx: typer.Context,
+        args: Optional[List[str]] = typer.Argument(
+            None, help="[REV1 [REV2]] then [PATH...]; after -- only paths. With --no-index: A B."),
+        json_out: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
+        markdown: bool = typer.Option(False, "--markdown", help="Markdown for a PR comment."),
+        stat: bool = typer.Option(False, "--stat", help="One line per flow with counts."),
+        exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when there are changes."),
+        no_index: bool = typer.Option(False, "--no-index", help="Compare two folders or files."),
+        cached: bool = typer.Option(False, "--cached", "--staged", help="HEAD (or REV) vs the index."),
+        color: str = typer.Option("auto", "--color", help="auto | always | never"),
+    ) -> None:
+        """Semantic diff of flows: worktree vs HEAD, REV vs worktree, REV1 vs REV2."""
+        if sum([json_out, markdown, stat]) > 1:
+            raise UsageError("choose one of --json, --markdown, --stat")
+        args = list(args or [])
+        paths = ctx.meta.get("pfgit_paths")
+        if no_index:
+            diffs = _no_index(args + (paths or []))
+        else:
+            diffs = _in_repo(args, paths, cached)
+        code = _print(diffs, json_out, markdown, stat, color)
+        if code == EXIT_OK and exit_code and diffs:
+            code = EXIT_NO
+        raise typer.Exit(code)
+
+    @app.command("diff-driver", hidden=True, context_settings={"ignore_unknown_options": True})
+    def diff_driver(args: List[str] = typer.Argument(..., help="git's 7 (or 9) external diff arguments")) -> None:
+        """git's diff.pfgit.command: path old-file old-hex old-mode new-file new-hex new-mode."""
+        sys.stdout.write(_driver(args))
+        raise typer.Exit(0)  # a non-zero exit would make git stop the whole diff
+
+    @app.command("diff-textconv", hidden=True)
+    def diff_textconv(file: str = typer.Argument(..., help="flow file to print normalised")) -> None:
+        """git's diff.pfgit.textconv: the flow as one line per value in a canonical order."""
+        from ..diff.outline import outline_bytes
+
+        try:
+            with open(file, "rb") as f:
+                raw = f.read()
+        except OSError as e:
+            raise UsageError(e.strerror or str(e), file=file) from None
+        sys.stdout.buffer.write(outline_bytes(raw))
+        sys.stdout.flush()
+
+
+def _in_repo(args: list, paths: list | None, cached: bool) -> list:
+    from ..diff.tree import diff_trees
+    from ..gitio.repo import open_repo
+    from ..gitio.sides import is_revision, repo_relative, sides_for
+
+    repo = open_repo(".")
+    revs: list = []
+    rest = list(args)
+    if paths is None:
+        # like git: leading arguments that name revisions are revisions, the rest paths
+        paths = []
+        while rest and len(revs) < 2 and is_revision(repo, rest[0]):
+            revs.append(rest.pop(0))
+        for p in rest:
+            import os
+
+            if not os.path.exists(p):
+                raise UsageError(f"'{p}' is neither a revision nor a path "
+                                 "(use -- to separate paths from revisions)")
+        paths = rest
+    else:
+        revs = rest
+    rel = [repo_relative(repo, p) for p in paths] or ["."]
+    sides = sides_for(repo, revs, cached)
+    for p in rel:
+        if p != "." and not sides.old.exists(p) and not sides.new.exists(p):
+            raise UsageError(f"no such path in {sides.old_label} or {sides.new_label}", file=p)
+    return diff_trees(sides.old, sides.new, rel)
+
+
+def _no_index(args: list) -> list:
+    import os
+
+    from ..diff.tree import diff_flow_pair, diff_trees
+    from ..flow.load import FlowLocation
+    from ..flow.readers import DirReader
+
+    if len(args) != 2:
+        raise UsageError("--no-index takes exactly two paths: A B")
+    a, b = args
+    for p in (a, b):
+        if not os.path.exists(p):
+            raise UsageError("no such file or folder", file=p)
+    if os.path.isdir(a) and os.path.isdir(b):
+        return diff_trees(DirReader(a, a), DirReader(b, b))
+    if os.path.isdir(a) or os.path.isdir(b):
+        raise UsageError("--no-index compares two folders or two files, not a folder and a file")
+    ra = DirReader(os.path.dirname(a) or ".", os.path.dirname(a) or ".")
+    rb = DirReader(os.path.dirname(b) or ".", os.path.dirname(b) or ".")
+    la = FlowLocation(".", os.path.basename(a))
+    lb = FlowLocation(".", os.path.basename(b))
+    fd = diff_flow_pair(ra, la, rb, lb, display=b)
+    return [fd] if fd.status != "unchanged" else []
+
+
+def _print(diffs: list, json_out: bool, markdown: bool, stat: bool, color: str) -> int:
+    from ..diff import render
+    from .output import emit_json, use_color
+
+    for fd in diffs:
+        for side, file, line, msg in fd.problems:
+            where = f"{file}:{line}" if line else file
+            print(f"pfgit: {where}: {msg} ({side} side; showing a text diff)"
+                  if fd.shown else f"pfgit: {where}: {msg} ({side} side)", file=sys.stderr)
+    if json_out:
+        emit_json(render.render_json(diffs))
+    elif markdown:
+        sys.stdout.write(render.render_markdown(diffs))
+    elif stat:
+        sys.stdout.write(render.render_stat(diffs))
+    else:
+        on = color == "always" or (color == "auto" and use_color())
+        sys.stdout.write(render.render_text(diffs, color=on))
+    if any(not fd.shown for fd in diffs):
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _driver(args: list) -> str:
+    """The semantic diff git prints for one flow file; on any failure, a plain text diff."""
+    import os
+
+    if len(args) < 7:
+        return f"pfgit diff-driver: expected 7 arguments from git, got {len(args)}\n"
+    path, old_file, old_hex, _om, new_file, new_hex, _nm = args[:7]
+    new_path = args[7] if len(args) >= 9 else path  # git adds new path + rename info for renames
+
+    def read(f: str) -> bytes | None:
+        if f == "/dev/null":
+            return None
+        with open(f, "rb") as fh:
+            return fh.read()
+
+    a, b = read(old_file), read(new_file)
+    header = f"diff --pfgit a/{path} b/{new_path}\n"
+    try:
+        return header + _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file)
+    except Exception as e:  # never let git stop: show the text instead
+        from ..diff.changes import file_change
+
+        ch = file_change(["files", path], path, a, b)
+        text = (ch.detail.get("diff") or "Binary files differ\n") if ch else ""
+        return header + f"(pfgit could not compare this flow: {type(e).__name__}: {e})\n" + text
+
+
+def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:
+    import os
+    import posixpath
+
+    from ..diff.render import render_text
+    from ..diff.tree import FolderFiles, diff_flow_bytes
+    from ..gitio.diffdriver import driver_readers
+
+    old_r, new_r = driver_readers(path, old_hex, new_hex, new_file)
+    d_old, d_new = posixpath.dirname(path) or ".", posixpath.dirname(new_path) or "."
+
+    def files(reader, d):
+        if reader is None:
+            return None
+        ff = FolderFiles(reader, d)
+        return lambda rel: ff.get(rel)  # only files nodes use: git shows the others itself
+
+    fd = diff_flow_bytes(d_new, new_path, a, b, files(old_r, d_old), files(new_r, d_new),
+                         f"a/{path}", f"b/{new_path}")
+    color = os.environ.get("GIT_PAGER_IN_USE") == "true" and "NO_COLOR" not in os.environ
+    text = render_text([fd], color=color, header=False)
+    if old_r is None or new_r is None:
+        text += "  (source files not compared: the commit of this version was not found)\n" \
+            if fd.changes and (a is not None and old_r is None or b is not None and new_r is None) else ""
+    return text or "  no semantic change\n"

@@ -1,0 +1,213 @@
+"""Semantic diff of every flow between two trees (two Readers: commits, index, worktree, folders).
+
+Flows are paired by folder. A flow on one side only is diffed against nothing (every node added or
+removed). A side whose flow file cannot be read is reported with the side and the reason, and the
+flow file is shown as a text diff instead; only when even that is impossible (binary) is there
+nothing to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..flow.load import FlowLoadError, FlowLocation, find_flows, parse_flow_bytes
+from ..flow.readers import SKIP_DIRS, join
+from .changes import diff_flows, file_change
+
+
+@dataclass
+class FlowDiff:
+    path: str                     # flow folder (repo- or root-relative)
+    file: str                     # flow file (new side's name when it exists)
+    status: str                   # modified | added | deleted | unchanged | unreadable
+    changes: list = field(default_factory=list)
+    problems: list = field(default_factory=list)   # (side, file, line, message)
+    text_diff: str | None = None  # fallback when a side cannot be read
+    shown: bool = True            # False: nothing at all could be shown for this flow
+
+    def to_json(self) -> dict:
+        out: dict = {"path": self.path, "file": self.file, "status": self.status,
+                     "changes": [c.to_json() for c in self.changes]}
+        if self.problems:
+            out["problems"] = [{"side": s, "file": f, "line": ln, "message": m}
+                               for s, f, ln, m in self.problems]
+        if self.text_diff is not None:
+            out["text_diff"] = self.text_diff
+        return out
+
+
+class EmptyReader:
+    """A tree with no files (unborn HEAD, /dev/null)."""
+
+    def read_bytes(self, rel: str) -> bytes:
+        raise FileNotFoundError(rel)
+
+    def exists(self, rel: str) -> bool:
+        return join(rel) == "."
+
+    def is_dir(self, rel: str) -> bool:
+        return join(rel) == "."
+
+    def list_dir(self, rel: str) -> list:
+        return []
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        return iter(())
+
+    def display(self, rel: str) -> str:
+        return join(rel)
+
+
+class FolderFiles(Mapping):
+    """The files of a flow folder, read on demand; keys relative to the folder ('../x' allowed)."""
+
+    def __init__(self, reader: Any, folder: str):
+        self.reader = reader
+        self.folder = folder
+        self._keys: list | None = None
+        self._cache: dict = {}
+
+    def _list(self) -> list:
+        if self._keys is None:
+            base = join(self.folder)
+            prefix = "" if base == "." else base + "/"
+            keys = []
+            for f in self.reader.walk_files(base):
+                rel = f[len(prefix):] if f.startswith(prefix) else f
+                if not any(seg in SKIP_DIRS for seg in rel.split("/")[:-1]):
+                    keys.append(rel)
+            self._keys = keys
+        return self._keys
+
+    def __getitem__(self, rel: str) -> bytes:
+        v = self.get(rel)
+        if v is None:
+            raise KeyError(rel)
+        return v
+
+    def get(self, rel: str, default=None):
+        if rel not in self._cache:
+            try:
+                p = join(self.folder, rel)
+                self._cache[rel] = None if self.reader.is_dir(p) else self.reader.read_bytes(p)
+            except (OSError, KeyError):
+                self._cache[rel] = None
+        v = self._cache[rel]
+        return default if v is None else v
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+
+def _text_fallback(path: str, a: bytes | None, b: bytes | None) -> str | None:
+    ch = file_change(["files", path], path, a, b)
+    if ch is None:
+        return ""
+    return ch.detail.get("diff")
+
+
+def _parse(raw: bytes, file: str):
+    """(data, None) or (None, FlowLoadError)."""
+    try:
+        doc = parse_flow_bytes(raw, file, prompty=file.endswith(".prompty"))
+        return (doc.data if doc.data is not None else {}), None
+    except FlowLoadError as e:
+        return None, e
+
+
+def diff_flow_pair(old_reader: Any, old_loc: FlowLocation | None, new_reader: Any,
+                   new_loc: FlowLocation | None, with_files: bool = True,
+                   display: str | None = None) -> FlowDiff:
+    """Diff one flow present on at least one side."""
+    loc = new_loc or old_loc
+    assert loc is not None
+    old_files = FolderFiles(old_reader, old_loc.dir) if with_files and old_loc else None
+    new_files = FolderFiles(new_reader, new_loc.dir) if with_files and new_loc else None
+    return diff_flow_bytes(display or loc.dir, loc.file, _read(old_reader, old_loc),
+                           _read(new_reader, new_loc), old_files, new_files,
+                           old_reader.display(old_loc.file) if old_loc else None,
+                           new_reader.display(new_loc.file) if new_loc else None)
+
+
+def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
+                    old_files: Any = None, new_files: Any = None,
+                    old_display: str | None = None, new_display: str | None = None) -> FlowDiff:
+    """Diff two versions of a flow file's bytes (None: absent), with its folder's files."""
+    status = "added" if a is None else "deleted" if b is None else "modified"
+    fd = FlowDiff(path=path, file=file, status=status)
+    da = db = None
+    if a is not None:
+        da, err = _parse(a, file)
+        if err is not None:
+            fd.problems.append(("old", old_display or file, err.line, err.message))
+    if b is not None:
+        db, err = _parse(b, file)
+        if err is not None:
+            fd.problems.append(("new", new_display or file, err.line, err.message))
+    if fd.problems:
+        fd.status = "unreadable"
+        fd.text_diff = _text_fallback(file, a, b)
+        fd.shown = fd.text_diff is not None
+        return fd
+    fd.changes = diff_flows(da if a is not None else None, db if b is not None else None,
+                            old_files, new_files)
+    if not fd.changes and status == "modified":
+        fd.status = "unchanged"
+    return fd
+
+
+def _read(reader: Any, loc: FlowLocation | None) -> bytes | None:
+    if loc is None:
+        return None
+    try:
+        return reader.read_bytes(loc.file)
+    except (OSError, KeyError):
+        return None
+
+
+def _flows(reader: Any, paths: list) -> dict:
+    out: dict = {}
+    for p in paths:
+        if not reader.exists(p):
+            continue
+        for loc in find_flows(reader, p):
+            out.setdefault(loc.dir, loc)
+    return out
+
+
+def _same_folder(old_reader: Any, new_reader: Any, old_loc, new_loc) -> bool:
+    """Cheap equality for git trees: same folder tree id (and no includes from outside)."""
+    f1, f2 = getattr(old_reader, "_lookup", None), getattr(new_reader, "_lookup", None)
+    if f1 is None or f2 is None or old_loc.file != new_loc.file:
+        return False
+    e1, e2 = f1(old_loc.dir), f2(new_loc.dir)
+    if e1 is None or e2 is None or e1[1] != e2[1]:
+        return False
+    try:
+        return b"additional_includes" not in new_reader.read_bytes(new_loc.file)
+    except OSError:
+        return False
+
+
+def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
+               with_files: bool = True, include_unchanged: bool = False) -> list:
+    """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree)."""
+    paths = [join(p) for p in (paths or ["."])]
+    old, new = _flows(old_reader, paths), _flows(new_reader, paths)
+    out = []
+    for d in sorted(set(old) | set(new)):
+        o, n = old.get(d), new.get(d)
+        if o is not None and n is not None and _same_folder(old_reader, new_reader, o, n):
+            continue
+        fd = diff_flow_pair(old_reader, o, new_reader, n, with_files)
+        if fd.status != "unchanged" or include_unchanged:
+            out.append(fd)
+    return out
+
+
+__all__ = ["FlowDiff", "EmptyReader", "FolderFiles", "diff_flow_pair", "diff_flow_bytes", "diff_trees"]

@@ -1,0 +1,82 @@
+"""The two sides of `pfgit diff` as flow Readers, chosen from revisions like `git diff` does.
+
+no revision: HEAD vs worktree; one: REV vs worktree; two (or `A..B`): REV1 vs REV2;
+`--cached`: HEAD (or REV) vs the index.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from ..flow.readers import DirReader
+from .repo import IndexReader, TreeReader, resolve
+
+
+@dataclass
+class Sides:
+    old: Any
+    new: Any
+    old_label: str
+    new_label: str
+
+
+def _tree_reader(repo, rev: str) -> Any:
+    from ..diff.tree import EmptyReader
+
+    if rev == "HEAD":
+        try:
+            sha = repo.head()
+        except KeyError:  # unborn branch: everything is new
+            return EmptyReader()
+    else:
+        sha = resolve(repo, rev)
+    return TreeReader(repo, repo[sha].tree, label="")
+
+
+def split_range(revs: list) -> list:
+    """`A..B` -> [A, B] (an empty end means HEAD), like git diff."""
+    if len(revs) == 1 and ".." in revs[0] and "..." not in revs[0]:
+        a, b = revs[0].split("..", 1)
+        return [a or "HEAD", b or "HEAD"]
+    return list(revs)
+
+
+def sides_for(repo, revs: list, cached: bool = False) -> Sides:
+    revs = split_range(revs)
+    if len(revs) > 2:
+        raise UsageError("at most two revisions")
+    if cached:
+        if len(revs) > 1:
+            raise UsageError("--cached takes at most one revision")
+        rev = revs[0] if revs else "HEAD"
+        return Sides(_tree_reader(repo, rev), IndexReader(repo), rev, "index")
+    if len(revs) == 2:
+        return Sides(_tree_reader(repo, revs[0]), _tree_reader(repo, revs[1]), revs[0], revs[1])
+    rev = revs[0] if revs else "HEAD"
+    return Sides(_tree_reader(repo, rev), DirReader(repo.path, ""), rev, "worktree")
+
+
+def is_revision(repo, text: str) -> bool:
+    try:
+        for r in split_range([text]):
+            resolve(repo, r)
+        return True
+    except UsageError:
+        return False
+
+
+def repo_relative(repo, path: str) -> str:
+    """A command-line path as a POSIX path relative to the repository top; error outside it."""
+    from ..flow.readers import join
+
+    top = os.path.realpath(repo.path)
+    full = os.path.realpath(os.path.abspath(path))
+    if full != top and not full.startswith(top + os.sep):
+        raise UsageError(f"'{path}' is outside the repository at {top}")
+    return join(os.path.relpath(full, top).replace(os.sep, "/"))
+
+
+__all__ = ["Sides", "sides_for", "is_revision", "repo_relative", "split_range"]
