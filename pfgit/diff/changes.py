@@ -221,24 +221,24 @@ def _keys(files: FileSource) -> list:
     return list(files.keys())
 
 
-def source_users(data: dict) -> dict:
-    """Source path (as written, normalised) -> list of body paths using it, in file order."""
-    users: dict = {}
+def body_sources(data: dict) -> dict:
+    """Body path (tuple) -> code source path, for every node and variant body, in file order."""
+    out: dict = {}
     nodes = data.get("nodes")
     nv = data.get("node_variants") if isinstance(data.get("node_variants"), dict) else {}
     for key, raw in zip(node_keys(nodes), nodes if isinstance(nodes, list) else []):
         if not isinstance(raw, dict):
             continue
-        bodies = [(["nodes", key], raw)]
+        bodies = [(("nodes", key), raw)]
         if raw.get("use_variants") and isinstance(nv.get(key), dict) and isinstance(
                 nv[key].get("variants"), dict):
-            bodies = [(["node_variants", key, "variants", vid, "node"], v.get("node"))
+            bodies = [(("node_variants", key, "variants", vid, "node"), v.get("node"))
                       for vid, v in nv[key]["variants"].items() if isinstance(v, dict)]
         for path, body in bodies:
             src = _code_path(body)
             if src:
-                users.setdefault(_norm(src), []).append(path)
-    return users
+                out[path] = _norm(src)
+    return out
 
 
 def _code_path(body: Any) -> str | None:
@@ -280,18 +280,21 @@ def _text(raw: bytes | None) -> str | None:
 
 
 def file_change(path: list, rel: str, a: bytes | None, b: bytes | None,
-                label_a: str = "a", label_b: str = "b") -> Change | None:
+                label_a: str = "a", label_b: str = "b", old_rel: str | None = None) -> Change | None:
     """A change for one file's content, with a unified diff when both sides are text."""
     if a == b:
         return None
+    old_rel = old_rel or rel
     status = "added" if a is None else "deleted" if b is None else "modified"
     ta, tb = _text(a), _text(b)
     binary = (a is not None and ta is None) or (b is not None and tb is None)
     detail = {"kind": "file", "file": rel, "status": status, "binary": binary}
+    if old_rel != rel and a is not None:
+        detail["old_file"] = old_rel
     if not binary:
         diff = difflib.unified_diff((ta or "").splitlines(keepends=True),
                                     (tb or "").splitlines(keepends=True),
-                                    f"{label_a}/{rel}" if a is not None else "/dev/null",
+                                    f"{label_a}/{old_rel}" if a is not None else "/dev/null",
                                     f"{label_b}/{rel}" if b is not None else "/dev/null", n=3)
         detail["diff"] = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
                                  for line in diff)
@@ -299,24 +302,52 @@ def file_change(path: list, rel: str, a: bytes | None, b: bytes | None,
                   old=ta, new=tb, detail=detail)
 
 
+def _old_body_path(path: tuple, old_key: str | None, old_sources: dict) -> tuple | None:
+    """The old body that a new body continues (same node via the matching, same variant id)."""
+    if old_key is None:
+        return None
+    cands = [("nodes", old_key)] if path[0] == "nodes" else \
+        [("node_variants", old_key) + tuple(path[2:]), ("nodes", old_key)]
+    for c in cands:
+        if c in old_sources:
+            return c
+    return None
+
+
 def diff_files(old_data: dict, new_data: dict, old_files: FileSource, new_files: FileSource,
-               flow_file_names: tuple = ()) -> list:
-    """File changes: one per (node or variant, changed source file), then unused changed files."""
+               matching: Matching | None = None, flow_file_names: tuple = ()) -> list:
+    """File changes: one per node or variant whose source content changed, then changed files
+    no node uses. A body's old content is read at the old body's source path, so a node whose
+    source file was renamed shows the content change between the two files."""
     out: list = []
-    users_new = source_users(new_data)
-    users_old = source_users(old_data)
+    new_src, old_src = body_sources(new_data), body_sources(old_data)
+    back = {n: o for o, n in (matching.pairs.items() if matching else [])}
     seen: set = set()
-    for rel in list(users_new) + [r for r in users_old if r not in users_new]:
+    used_old: set = set()
+    for path, rel in new_src.items():
+        opath = _old_body_path(path, back.get(path[1]), old_src)
+        orel = old_src.get(opath) if opath else None
         loc_new = _resolve(rel, new_data, new_files)
-        loc_old = _resolve(rel, old_data, old_files)
-        a, b = _get(old_files, loc_old), _get(new_files, loc_new)
-        seen.update({loc_new, loc_old})
+        loc_old = _resolve(orel, old_data, old_files) if orel else None
+        seen.add(loc_new)
+        if opath:
+            used_old.add(opath)
+            seen.add(loc_old)
+        a = _get(old_files, loc_old) if loc_old else None
+        b = _get(new_files, loc_new)
         if a is None and b is None:
             continue
-        for body_path in users_new.get(rel) or users_old.get(rel):
-            ch = file_change(list(body_path), loc_new if b is not None else loc_old, a, b)
-            if ch is not None:
-                out.append(ch)
+        ch = file_change(list(path), loc_new, a, b, old_rel=loc_old)
+        if ch is not None:
+            out.append(ch)
+    for opath, orel in old_src.items():  # bodies that are gone: their file, if deleted too
+        if opath in used_old:
+            continue
+        loc_old = _resolve(orel, old_data, old_files)
+        seen.add(loc_old)
+        a = _get(old_files, loc_old)
+        if a is not None and _get(new_files, loc_old) is None:
+            out.append(file_change(list(opath), loc_old, a, None))
     listed = _keys(old_files) + [k for k in _keys(new_files) if k not in set(_keys(old_files))]
     for rel in listed:
         if rel in seen or posixpath.basename(rel) in flow_file_names:
@@ -337,10 +368,14 @@ def diff_flows(old: Any, new: Any, old_files: FileSource = None, new_files: File
     """
     from ..flow.model import FLOW_FILES
 
-    changes = diff_data(None if old is None else flow_data(old),
-                        None if new is None else flow_data(new), similarity)
+    from .match import DEFAULT_SIMILARITY
+
+    od, nd = flow_data(old), flow_data(new)
+    matching = match_nodes(od, nd, DEFAULT_SIMILARITY if similarity is None else similarity)
+    changes = diff_data(None if old is None else od, None if new is None else nd,
+                        matching=matching)
     if old_files is not None or new_files is not None:
-        changes += diff_files(flow_data(old), flow_data(new), old_files, new_files, FLOW_FILES)
+        changes += diff_files(od, nd, old_files, new_files, matching, FLOW_FILES)
     return changes
 
 
@@ -417,4 +452,4 @@ def _patch_value(root: Any, path: list, c: Change) -> None:
 
 
 __all__ = ["Change", "OPS", "diff_flows", "diff_data", "diff_values", "diff_files", "file_change",
-           "apply_changes", "PatchError", "source_users"]
+           "apply_changes", "PatchError", "body_sources"]

@@ -167,7 +167,10 @@ def _file_label(c) -> str:
     extra = "" if status == "modified" else f" {status}"
     if c.detail.get("binary"):
         extra += " (binary)"
-    return f"{c.detail.get('file')}{where}{extra}"
+    name = c.detail.get("file")
+    if c.detail.get("old_file"):
+        name = f"{c.detail['old_file']} -> {name}"
+    return f"{name}{where}{extra}"
 
 
 class _Painter:
