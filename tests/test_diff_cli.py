@@ -1,0 +1,227 @@
+"""`pfgit diff` as users and git call it: revisions, paths, --no-index, exit codes, JSON, and the
+git diff driver / textconv under a real `git diff`, `git log -p` and `git show`."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pfgit.gitio.diffdriver import driver_config
+
+FLOW = """\
+inputs:
+  question:
+    type: string
+    default: What is the capital of France?
+outputs:
+  answer:
+    type: string
+    reference: ${answer.output}
+nodes:
+- name: clean_question
+  type: python
+  source:
+    type: code
+    path: clean_question.py
+  inputs:
+    question: ${inputs.question}
+- name: build_prompt
+  type: prompt
+  source:
+    type: code
+    path: build_prompt.jinja2
+  inputs:
+    question: ${clean_question.output}
+- name: answer
+  type: python
+  source:
+    type: code
+    path: answer.py
+  inputs:
+    prompt: ${build_prompt.output}
+    style: short
+"""
+
+EDITED = (FLOW.replace("build_prompt", "make_prompt").replace("path: make_prompt.jinja2", "path: build_prompt.jinja2")
+          .replace("style: short", "style: long")
+          .replace("  inputs:\n    question: ${inputs.question}", '  inputs: {question: "${inputs.question}"}'))
+
+
+def reformat(text):
+    """Deeper indentation, an indented node list, a quoted scalar, a comment: no semantic change."""
+    return "# reformatted\n" + text.replace("\n  ", "\n    ").replace("- name", "  - name").replace(
+        "type: string\n", "type: 'string'\n", 1)
+
+
+REFORMATTED = reformat(FLOW)
+
+
+def git(repo, *args, check=True):
+    return subprocess.run(["git", *args], cwd=repo, text=True, capture_output=True, check=check)
+
+
+def pfgit(repo, *args):
+    return subprocess.run([sys.executable, "-m", "pfgit", *args], cwd=repo, text=True,
+                          capture_output=True)
+
+
+def write(repo, rel, text):
+    path = os.path.join(repo, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    r = str(tmp_path / "repo")
+    os.makedirs(r)
+    git(r, "init", "-q", "-b", "main")
+    write(r, "qa/flow.dag.yaml", FLOW)
+    write(r, "qa/clean_question.py", "def clean(q):\n    return q.strip()\n")
+    write(r, "qa/build_prompt.jinja2", "Answer: {{ question }}\n")
+    write(r, "qa/answer.py", "def answer(prompt, style='short'):\n    return prompt\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "first")
+    return r
+
+
+def commit_all(repo, msg):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", msg)
+
+
+def test_worktree_vs_head_text_and_exit_codes(repo):
+    assert pfgit(repo, "diff").stdout == ""
+    clean = pfgit(repo, "diff", "--exit-code")
+    assert clean.returncode == 0 and clean.stdout == ""
+    write(repo, "qa/flow.dag.yaml", EDITED)
+    write(repo, "qa/answer.py", "def answer(prompt, style='short'):\n    return prompt.upper()\n")
+    p = pfgit(repo, "diff")
+    assert p.returncode == 0, p.stderr
+    assert "> node make_prompt: renamed from build_prompt" in p.stdout
+    assert "reference rewritten answer.inputs.prompt: ${build_prompt.output} -> ${make_prompt.output}" in p.stdout
+    assert "~ inputs.style: short -> long" in p.stdout
+    assert "+    return prompt.upper()" in p.stdout  # the source diff, under node answer
+    assert "clean_question" not in p.stdout  # flow-style rewrite of its inputs is formatting
+    assert pfgit(repo, "diff", "--exit-code").returncode == 1
+
+
+def test_json_shape_and_stat(repo):
+    write(repo, "qa/flow.dag.yaml", EDITED)
+    p = pfgit(repo, "diff", "--json")
+    out = json.loads(p.stdout)
+    assert list(out) == ["flows"] and out["flows"][0]["path"] == "qa"
+    changes = out["flows"][0]["changes"]
+    assert changes[0]["op"] == "rename" and changes[0]["path"] == ["nodes", "build_prompt"]
+    assert {"op": "change", "path": ["nodes", "answer", "inputs", "style"], "old": "short",
+            "new": "long"} in changes
+    stat = pfgit(repo, "diff", "--stat").stdout
+    assert stat.splitlines()[-1] == " 1 flow changed, 2 semantic changes"
+    md = pfgit(repo, "diff", "--markdown").stdout
+    assert md.startswith("### Flow `qa`")
+
+
+def test_formatting_only_is_no_semantic_change(repo):
+    write(repo, "qa/flow.dag.yaml", REFORMATTED)
+    assert pfgit(repo, "diff").stdout == ""  # like git: nothing to show
+    p = pfgit(repo, "diff", "--exit-code")
+    assert p.returncode == 0
+    nd = pfgit(repo, "diff", "--no-index", os.path.join(repo, "qa/flow.dag.yaml"),
+               os.path.join(repo, "qa/flow.dag.yaml"))
+    assert nd.returncode == 0 and nd.stdout == ""
+
+
+def test_revisions_ranges_and_paths(repo):
+    write(repo, "qa/flow.dag.yaml", EDITED)
+    commit_all(repo, "edit")
+    write(repo, "other/flow.dag.yaml", FLOW)
+    commit_all(repo, "add other")
+    one = json.loads(pfgit(repo, "diff", "HEAD~2", "HEAD~1", "--json").stdout)
+    assert [f["path"] for f in one["flows"]] == ["qa"]
+    both = json.loads(pfgit(repo, "diff", "HEAD~2..HEAD", "--json").stdout)
+    assert [(f["path"], f["status"]) for f in both["flows"]] == [("qa", "modified"), ("other", "added")] or \
+        sorted((f["path"], f["status"]) for f in both["flows"]) == [("other", "added"), ("qa", "modified")]
+    added = [f for f in both["flows"] if f["path"] == "other"][0]
+    assert [c["path"] for c in added["changes"] if c["path"][0] == "nodes" and len(c["path"]) == 2] == [
+        ["nodes", "clean_question"], ["nodes", "build_prompt"], ["nodes", "answer"]]
+    only = json.loads(pfgit(repo, "diff", "HEAD~2", "HEAD", "--json", "--", "other").stdout)
+    assert [f["path"] for f in only["flows"]] == ["other"]
+    sub = os.path.join(repo, "qa")
+    p = subprocess.run([sys.executable, "-m", "pfgit", "diff", "HEAD~2", "--json", "--", "."],
+                       cwd=sub, text=True, capture_output=True)
+    assert [f["path"] for f in json.loads(p.stdout)["flows"]] == ["qa"]  # paths from the cwd
+    shutil.rmtree(os.path.join(repo, "other"))
+    gone = json.loads(pfgit(repo, "diff", "--json").stdout)
+    assert gone["flows"][0]["status"] == "deleted"
+    assert {c["op"] for c in gone["flows"][0]["changes"] if c["path"][0] == "nodes"} == {"remove"}
+
+
+def test_bad_input_exit_codes(repo, tmp_path):
+    p = pfgit(repo, "diff", "nosuchrev", "HEAD")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nosuchrev" in p.stderr
+    p = pfgit(repo, "diff", "HEAD", "--", str(tmp_path))
+    assert p.returncode == 2 and "outside the repository" in p.stderr
+    p = pfgit(repo, "diff", "--no-index", "a", "b")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    p = pfgit(str(tmp_path), "diff")
+    assert p.returncode == 2 and "not a git repository" in p.stderr
+
+
+def test_unreadable_side_shows_text_diff_and_binary_gives_2(repo):
+    write(repo, "qa/flow.dag.yaml", FLOW.replace("nodes:\n", "nodes: [\n"))
+    p = pfgit(repo, "diff")
+    assert p.returncode == 0
+    assert "qa/flow.dag.yaml" in p.stderr and "new side" in p.stderr
+    assert "+nodes: [" in p.stdout
+    with open(os.path.join(repo, "qa/flow.dag.yaml"), "wb") as f:
+        f.write(b"\xff\xfe\x00binary")
+    p = pfgit(repo, "diff")
+    assert p.returncode == 2 and "new side" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_no_index_folders_and_files(tmp_path, corpus):
+    a = corpus / "history" / "flows__standard__intent-copilot"
+    versions = sorted(a.glob("*.flow.dag.yaml"))
+    p = pfgit(str(tmp_path), "diff", "--no-index", str(versions[1]), str(versions[2]), "--json")
+    assert p.returncode == 0, p.stderr
+    changes = json.loads(p.stdout)["flows"][0]["changes"]
+    assert changes[0]["op"] == "rename" and changes[0]["new"] == "chat_prompt"
+    wc = corpus / "examples" / "flows" / "standard" / "web-classification"
+    copy = tmp_path / "copy"
+    shutil.copytree(wc, copy)
+    (copy / "fetch_text_content_from_url.py").write_text("# replaced\n")
+    text = pfgit(str(tmp_path), "diff", "--no-index", str(wc), str(copy)).stdout
+    assert "node fetch_text_content_from_url" in text and "+# replaced" in text
+
+
+@pytest.mark.slow
+def test_git_diff_driver_and_textconv_in_a_real_repo(repo):
+    write(repo, ".gitattributes", "flow.dag.yaml diff=pfgit\n")
+    for k, v in driver_config(sys.executable).items():
+        git(repo, "config", k, v)
+    commit_all(repo, "attributes")
+    write(repo, "qa/flow.dag.yaml", EDITED)
+    write(repo, "qa/answer.py", "def answer(prompt, style='short'):\n    return prompt.upper()\n")
+    d = git(repo, "--no-pager", "diff")
+    assert "diff --pfgit a/qa/flow.dag.yaml b/qa/flow.dag.yaml" in d.stdout
+    assert "> node make_prompt: renamed from build_prompt" in d.stdout
+    assert "    ~ source answer.py" in d.stdout  # source read from the worktree
+    commit_all(repo, "edit")
+    write(repo, "qa/flow.dag.yaml", reformat(EDITED))
+    commit_all(repo, "reformat")
+    log = git(repo, "--no-pager", "log", "-p", "--ext-diff", "--", "qa/flow.dag.yaml").stdout
+    assert log.count("diff --pfgit") == 3  # reformat, edit, and the flow's creation
+    assert "no semantic change" in log
+    assert "+ node answer: added after make_prompt" not in log
+    assert "~ source answer.py" in log  # found the commit of the blobs: sources compared
+    show = git(repo, "--no-pager", "show", "--ext-diff", "HEAD~1", "--", "qa/flow.dag.yaml").stdout
+    assert "renamed from build_prompt" in show
+    # plain log -p uses the textconv: reformatting vanishes, real edits are one line each
+    plain = git(repo, "--no-pager", "log", "-p", "-2", "--format=--%s", "--", "qa/flow.dag.yaml").stdout
+    reformat_part = plain.split("--edit")[0]
+    assert "@@" not in reformat_part
+    assert "+nodes.answer.inputs.style: long" in plain
