@@ -1,0 +1,238 @@
+"""`pfgit install`: register pfgit as git's merge and diff driver for flow files, and undo it.
+
+Writes `.gitattributes` lines and git config entries (local, or `--global` for every repo of the
+user) naming the running interpreter by absolute path, so drivers and hooks work outside the
+virtualenv. Idempotent; never changes a line or a config value it did not write: what it added
+is recorded (`.git/pfgit/install.json`, or `~/.config/pfgit/install.json` for --global) and
+`--uninstall` removes exactly that. Config is written with `git config`, the tool users expect
+to own their config files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+
+ATTRIBUTE_LINES = ("flow.dag.yaml merge=pfgit diff=pfgit", "flow.dag.yml merge=pfgit diff=pfgit")
+MERGE_NAME = "pfgit semantic merge of Prompt flow files"
+
+
+def merge_driver_command(python_exe: str | None = None) -> str:
+    return f"{shlex.quote(python_exe or sys.executable)} -m pfgit merge-driver %O %A %B %P"
+
+
+def config_entries(python_exe: str | None = None) -> dict:
+    """Every git config entry pfgit's drivers need (key -> value)."""
+    py = python_exe or sys.executable
+    entries = {"merge.pfgit.name": MERGE_NAME, "merge.pfgit.driver": merge_driver_command(py)}
+    try:
+        from .diffdriver import driver_config
+        entries.update(driver_config(py))
+    except ImportError:  # diff driver not built: its minimal form
+        entries["diff.pfgit.command"] = f"{shlex.quote(py)} -m pfgit diff-driver"
+    return entries
+
+
+@dataclass
+class InstallReport:
+    scope: str                                       # "local" | "global"
+    attributes_file: str
+    added_lines: list = field(default_factory=list)
+    kept_lines: list = field(default_factory=list)   # user lines for our patterns we left alone
+    config_set: dict = field(default_factory=dict)
+    config_kept: dict = field(default_factory=dict)  # keys the user had set otherwise
+    hooks: list = field(default_factory=list)
+    removed_lines: list = field(default_factory=list)
+    config_unset: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def _git(args: list, cwd: str | None = None, check: bool = True) -> str:
+    try:
+        p = subprocess.run(["git"] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    except OSError as e:
+        raise UsageError(f"cannot run git: {e}") from None
+    if check and p.returncode != 0:
+        raise UsageError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"git {args[0]} failed")
+    return p.stdout if p.returncode == 0 else ""
+
+
+def repo_paths(path: str = ".") -> tuple:
+    """(worktree top, git dir) of the repository containing `path`."""
+    if not os.path.isdir(path):
+        raise UsageError("no such folder", file=path)
+    p = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=path,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise UsageError("not a git repository (or any parent up to /)", file=os.path.abspath(path))
+    top, gitdir = p.stdout.strip().splitlines()[:2]
+    return top, gitdir
+
+
+def _config_home() -> str:
+    return os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+
+
+def global_attributes_file() -> str:
+    """The user's global attributes file: core.attributesFile, else git's XDG default."""
+    configured = _git(["config", "--global", "--get", "core.attributesFile"], check=False).strip()
+    if configured:
+        return os.path.expanduser(configured)
+    return os.path.join(_config_home(), "git", "attributes")
+
+
+def _state_file(scope: str, gitdir: str | None) -> str:
+    if scope == "global":
+        return os.path.join(_config_home(), "pfgit", "install.json")
+    return os.path.join(gitdir, "pfgit", "install.json")
+
+
+def _load_state(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(path: str, state: dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _read_lines(path: str) -> list:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def _write_lines(path: str, lines: list) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".pfgit-tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + ("\n" if lines else ""))
+    os.replace(tmp, path)
+
+
+def _pattern_taken(lines: list, pattern: str) -> str | None:
+    """A user line that already sets merge/diff for `pattern` (we do not override it)."""
+    for ln in lines:
+        parts = ln.split()
+        if parts and parts[0] == pattern and any(
+                a.lstrip("-!").split("=")[0] in ("merge", "diff") for a in parts[1:]):
+            return ln
+    return None
+
+
+def install(path: str = ".", scope: str = "local", python_exe: str | None = None) -> InstallReport:
+    """Install drivers (and hooks for a local install). Idempotent."""
+    gitdir = None
+    if scope == "global":
+        attrs = global_attributes_file()
+        cfg = ["config", "--global"]
+        cwd = None
+    else:
+        top, gitdir = repo_paths(path)
+        attrs, cfg, cwd = os.path.join(top, ".gitattributes"), ["config", "--local"], top
+    state_path = _state_file(scope, gitdir)
+    state = _load_state(state_path)
+    report = InstallReport(scope, attrs)
+
+    lines = _read_lines(attrs)
+    added = []
+    for want in ATTRIBUTE_LINES:
+        if want in (ln.strip() for ln in lines):
+            continue
+        taken = _pattern_taken(lines, want.split()[0])
+        if taken is not None:
+            report.kept_lines.append(taken)
+            continue
+        added.append(want)
+    if added:
+        if not os.path.exists(attrs):
+            state["created_attributes_file"] = True
+        _write_lines(attrs, lines + added)
+    report.added_lines = added
+    state["attribute_lines"] = sorted(set(state.get("attribute_lines", [])) | set(added))
+    state["attributes_file"] = attrs
+
+    config = state.get("config", {})
+    for key, value in config_entries(python_exe).items():
+        current = _git(cfg + ["--get", key], cwd=cwd, check=False).rstrip("\n")
+        if current and current != value and key not in config:
+            report.config_kept[key] = current     # the user's own driver setting: keep it
+            continue
+        if current != value:
+            _git(cfg + [key, value], cwd=cwd)
+            report.config_set[key] = value
+        config[key] = value
+    state["config"] = config
+
+    if scope == "local":
+        try:
+            from . import hooks
+        except ImportError:
+            hooks = None
+        if hooks is not None:
+            report.hooks = list(hooks.install_hooks(top) or [])
+    _save_state(state_path, state)
+    return report
+
+
+def uninstall(path: str = ".", scope: str = "local") -> InstallReport:
+    """Remove exactly what `install` added (lines and config values still as we wrote them)."""
+    gitdir = None
+    if scope == "global":
+        cfg, cwd = ["config", "--global"], None
+    else:
+        top, gitdir = repo_paths(path)
+        cfg, cwd = ["config", "--local"], top
+    state_path = _state_file(scope, gitdir)
+    state = _load_state(state_path)
+    attrs = state.get("attributes_file") or (
+        global_attributes_file() if scope == "global" else os.path.join(top, ".gitattributes"))
+    report = InstallReport(scope, attrs)
+    ours = set(state.get("attribute_lines", []))
+    if ours and os.path.exists(attrs):
+        lines = _read_lines(attrs)
+        keep = [ln for ln in lines if ln.strip() not in ours]
+        report.removed_lines = [ln for ln in lines if ln.strip() in ours]
+        if not keep and state.get("created_attributes_file"):
+            os.unlink(attrs)
+        elif report.removed_lines:
+            _write_lines(attrs, keep)
+    for key, value in state.get("config", {}).items():
+        current = _git(cfg + ["--get", key], cwd=cwd, check=False).rstrip("\n")
+        if current == value:
+            _git(cfg + ["--unset", key], cwd=cwd, check=False)
+            report.config_unset.append(key)
+    for section in ("merge.pfgit", "diff.pfgit"):   # drop the section header git leaves behind
+        if not _git(cfg + ["--get-regexp", "^" + section.replace(".", r"\.") + r"\."],
+                    cwd=cwd, check=False).strip():
+            _git(cfg + ["--remove-section", section], cwd=cwd, check=False)
+    if scope == "local":
+        try:
+            from . import hooks
+        except ImportError:
+            hooks = None
+        if hooks is not None:
+            report.hooks = list(hooks.uninstall_hooks(top) or [])
+    try:
+        os.unlink(state_path)
+    except FileNotFoundError:
+        pass
+    return report

@@ -1,0 +1,158 @@
+"""Post-merge validation: problems the merge itself created become conflicts (pure).
+
+A merge of two valid edits can still break the flow: one side removes a node the other side
+starts to use, or each side adds one half of a cycle. Only problems absent from both ours and
+theirs count (a flow that was already broken is not the merge's fault). Each such problem names
+the unit a person has to decide on — the removed node or input, or the input that closes the
+cycle — and the merge is run again with that unit forced to a conflict.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from ..flow.model import execution_order
+from ..flow.refs import parse_ref
+from .decide import MISSING, MergeResult, merge, resolve
+
+
+def _nodes(data: dict) -> list:
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []
+
+
+def _bodies(data: dict, node: dict) -> Iterator[tuple[tuple, dict]]:
+    name = node.get("name")
+    yield ("nodes", name), node
+    nv = data.get("node_variants")
+    if node.get("use_variants") and isinstance(nv, dict) and isinstance(nv.get(name), dict):
+        for vid, v in (nv[name].get("variants") or {}).items():
+            if isinstance(v, dict) and isinstance(v.get("node"), dict):
+                yield ("node_variants", name, "variants", vid, "node"), v["node"]
+
+
+def references(data: dict) -> list:
+    """(holder path, node name of the holder or None, Ref) for every reference in the flow."""
+    out = []
+    for node in _nodes(data):
+        for base, body in _bodies(data, node):
+            inputs = body.get("inputs")
+            for k, v in (inputs.items() if isinstance(inputs, dict) else ()):
+                r = parse_ref(v)
+                if r is not None:
+                    out.append((base + ("inputs", k), node.get("name"), r))
+            act = body.get("activate")
+            if isinstance(act, dict):
+                r = parse_ref(act.get("when"))
+                if r is not None:
+                    out.append((base + ("activate", "when"), node.get("name"), r))
+    outs = data.get("outputs") if isinstance(data, dict) else None
+    for k, o in (outs.items() if isinstance(outs, dict) else ()):
+        r = parse_ref(o.get("reference")) if isinstance(o, dict) else None
+        if r is not None:
+            out.append((("outputs", k, "reference"), None, r))
+    return out
+
+
+def _names(data: dict) -> set:
+    return {n.get("name") for n in _nodes(data)}
+
+
+def _inputs(data: dict) -> set:
+    i = data.get("inputs") if isinstance(data, dict) else None
+    return set(i) if isinstance(i, dict) else set()
+
+
+def dangling(data: dict) -> list:
+    """(holder path, holder node, kind, target) of references to unknown nodes or inputs."""
+    names, inputs = _names(data), _inputs(data)
+    out = []
+    for path, holder, r in references(data):
+        if r.kind == "node" and r.name not in names and r.name not in ("inputs", "flow"):
+            out.append((path, holder, "node", r.name))
+        elif r.kind == "input" and r.name not in inputs:
+            out.append((path, holder, "input", r.name))
+    return out
+
+
+def cycle_nodes(data: dict) -> list:
+    names = [n.get("name") for n in _nodes(data)]
+    deps: dict = {}
+    for _, holder, r in references(data):
+        if holder is not None and r.kind == "node":
+            deps.setdefault(holder, []).append(r.name)
+    _, left = execution_order(names, deps)
+    return left
+
+
+def _get(data: Any, path: tuple) -> Any:
+    cur = data
+    for k in path:
+        if isinstance(cur, dict):
+            cur = cur.get(k, MISSING)
+        elif isinstance(cur, list) and cur and isinstance(cur[0], dict) and "name" in cur[0]:
+            cur = next((n for n in cur if isinstance(n, dict) and n.get("name") == k), MISSING)
+        else:
+            return MISSING
+        if cur is MISSING:
+            return cur
+    return cur
+
+
+def problems(result: MergeResult) -> dict:
+    """New problems of the merged flow as {unit path: reason} to force into conflicts."""
+    merged = resolve(result.merged, "local")
+    ours, theirs, base = (result.sides.get(s, {}) for s in ("local", "remote", "base"))
+    forced: dict = {}
+    old = {(kind, target) for d in (ours, theirs) for _, _, kind, target in dangling(d)}
+    for path, holder, kind, target in dangling(merged):
+        if (kind, target) in old:
+            continue
+        who = f"node '{holder}'" if holder else f"output '{path[1]}'"
+        user = "ours" if _get(ours, path) is not MISSING and _get(ours, path) == _get(merged, path) \
+            else "theirs"
+        if kind == "node":
+            unit = ("nodes", target)
+            had = [s for s, d in (("ours", ours), ("theirs", theirs), ("base", base)) if target in _names(d)]
+        else:
+            unit = ("inputs", target)
+            had = [s for s, d in (("ours", ours), ("theirs", theirs), ("base", base)) if target in _inputs(d)]
+        what = f"node '{target}'" if kind == "node" else f"flow input '{target}'"
+        if any(s in had for s in ("ours", "theirs")):
+            remover = "theirs" if user == "ours" else "ours"
+            forced.setdefault(unit, f"{what} removed by {remover} but {who} uses it (changed by {user})")
+        else:
+            forced.setdefault(_holder_unit(path, ours), f"{who} references unknown {what}")
+    if not forced:
+        left = cycle_nodes(merged)
+        if left and not cycle_nodes(ours) and not cycle_nodes(theirs):
+            names = set(left)
+            for path, holder, r in references(merged):
+                if holder in names and r.kind == "node" and r.name in names and \
+                        _get(ours, path) != _get(merged, path):
+                    unit = _holder_unit(path, ours)
+                    forced.setdefault(unit, f"cycle between nodes {', '.join(sorted(names))}: "
+                                            f"{'node ' + repr(holder)} now reads {r.name}")
+    return forced
+
+
+def _holder_unit(path: tuple, ours: dict) -> tuple:
+    """The input itself when its node is on ours' side, else the whole (new) node."""
+    if path[0] == "nodes" and _get(ours, path[:2]) is MISSING:
+        return path[:2]
+    if path[0] == "node_variants" and _get(ours, path[:4]) is MISSING:
+        return path[:4]
+    return path
+
+
+def merge_checked(base: Any, ours: Any, theirs: Any) -> MergeResult:
+    """merge() then post-merge validation; units whose merge breaks the flow become conflicts."""
+    forced: dict = {}
+    result = merge(base, ours, theirs)
+    for _ in range(3):
+        new = {p: r for p, r in problems(result).items() if p not in forced}
+        if not new:
+            break
+        forced.update(new)
+        result = merge(base, ours, theirs, forced=forced)
+    return result

@@ -1,0 +1,133 @@
+"""Merging three versions of a flow file (bytes in, bytes out): the library behind the driver.
+
+decode (BOM, CRLF) -> parse -> decide + post-merge check -> render in ours' format -> encode.
+Anything pfgit cannot read as a flow mapping falls back to git's own text merge, with the reason,
+so no content is ever lost and a half-written result never escapes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from ..flow.yamlpos import YamlError, decode
+from .apply import RenderError, render
+from .check import merge_checked
+from .conflicts import has_markers
+from .decide import walk_conflicts
+from .layout import parse
+
+BOM = b"\xef\xbb\xbf"
+LABELS = ("ours", "base", "theirs")
+
+
+@dataclass
+class FileMerge:
+    data: bytes                       # the merged file
+    conflicts: list = field(default_factory=list)   # Conflict objects (semantic merges)
+    decisions: list = field(default_factory=list)
+    fallback: str | None = None       # why git's text merge was used instead
+    text_conflicts: int = 0           # conflicts left by the text merge
+
+    @property
+    def clean(self) -> bool:
+        return not self.conflicts and not self.text_conflicts
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.clean else 1
+
+
+class _Side:
+    def __init__(self, raw: bytes, name: str):
+        self.bom = raw.startswith(BOM)
+        try:
+            text = decode(raw)
+        except YamlError as e:
+            raise YamlError(f"{name}: {e.message}", e.line) from None
+        self.crlf = text.count("\r\n") * 2 > text.count("\n")
+        text = text.replace("\r\n", "\n")
+        if has_markers(text):
+            raise YamlError(f"{name} holds conflict markers")
+        try:
+            self.layout = parse(text)
+        except YamlError as e:
+            raise YamlError(f"{name}: {e.message}" + (f" (line {e.line})" if e.line else ""),
+                            e.line) from None
+        if self.layout.data is not None and not isinstance(self.layout.data, dict):
+            raise YamlError(f"{name} is not a mapping of keys")
+
+
+def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
+                labels: tuple = LABELS) -> FileMerge:
+    """Three-way merge of flow file contents; never raises for bad content (falls back)."""
+    if ours == theirs or base == theirs:
+        return FileMerge(ours)
+    if base == ours:
+        return FileMerge(theirs)
+    try:
+        sides = [_Side(raw, name) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
+    except YamlError as e:
+        return _fallback(base, ours, theirs, diff3, labels, f"cannot read {e.message}")
+    b, o, t = sides
+    try:
+        result = merge_checked(b.layout.data, o.layout.data, t.layout.data)
+        text = render(result, o.layout, t.layout, b.layout, diff3=diff3, labels=labels)
+    except (RenderError, RecursionError) as e:
+        return _fallback(base, ours, theirs, diff3, labels, f"semantic merge failed: {e}")
+    if o.crlf:
+        text = text.replace("\n", "\r\n")
+    data = (BOM if o.bom else b"") + text.encode("utf-8")
+    return FileMerge(data, walk_conflicts(result.merged), result.decisions)
+
+
+def _fallback(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
+              why: str) -> FileMerge:
+    from .textmerge import git_merge_file
+
+    data, n = git_merge_file(base, ours, theirs, labels, diff3)
+    return FileMerge(data, fallback=why, text_conflicts=n)
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace `path` with `data` (temp file + rename in the same folder, mode kept)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pfgit-merge-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def merge_paths(current: str, base: str, other: str, diff3: bool = False, labels: tuple = LABELS,
+                write: bool = True) -> FileMerge:
+    """`git merge-file` semantics: merge into CURRENT (OSError if a file cannot be read)."""
+    res = merge_bytes(read(base), read(current), read(other), diff3=diff3, labels=labels)
+    if write:
+        write_atomic(current, res.data)
+    return res
+
+
+def summary_lines(res: FileMerge, path: str) -> list:
+    """One line per conflict (or the fallback reason) for stderr."""
+    out = []
+    if res.fallback:
+        out.append(f"pfgit: {path}: {res.fallback}; used git's line merge"
+                   + (f" ({res.text_conflicts} conflict(s))" if res.text_conflicts else ""))
+    for c in res.conflicts:
+        out.append(f"pfgit: {path}: conflict: {c.reason}")
+    return out

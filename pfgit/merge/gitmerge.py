@@ -1,0 +1,129 @@
+"""`pfgit merge BRANCH`: git merge with the pfgit driver guaranteed, then a check of every flow.
+
+The driver is handed to git for this one command (`-c merge.pfgit.driver=...`) and the
+attributes that select it are put in `.git/info/attributes` (the highest-precedence attributes
+file) only while git runs, so the merge uses pfgit in clones that never ran `pfgit install` —
+the PR workflow, where the server will not run custom drivers. Driving `git merge` is the job,
+so the git binary is used here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ..gitio.install import ATTRIBUTE_LINES, MERGE_NAME, merge_driver_command, repo_paths
+
+_BLOCK_HEAD = "# pfgit merge: temporary, removed when the merge command ends"
+
+
+@dataclass
+class MergeOutcome:
+    exit_code: int
+    branch: str
+    flows: list = field(default_factory=list)     # {"file", "status", "conflicts", "problems"}
+    other_conflicts: list = field(default_factory=list)   # unmerged files that are not flows
+
+
+def _git(args: list, cwd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git"] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+
+
+class _TemporaryAttributes:
+    """Add our attribute lines to .git/info/attributes for the duration of a `with`."""
+
+    def __init__(self, gitdir: str):
+        self.path = os.path.join(gitdir, "info", "attributes")
+
+    def __enter__(self):
+        try:
+            with open(self.path, "rb") as f:
+                self.original = f.read()
+        except FileNotFoundError:
+            self.original = None
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        text = (self.original or b"").decode("utf-8", "replace")
+        if text and not text.endswith("\n"):
+            text += "\n"
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write(text + _BLOCK_HEAD + "\n" + "\n".join(ATTRIBUTE_LINES) + "\n")
+        return self
+
+    def __exit__(self, *exc):
+        if self.original is None:
+            os.unlink(self.path)
+        else:
+            with open(self.path, "wb") as f:
+                f.write(self.original)
+
+
+def is_flow_file(path: str) -> bool:
+    return os.path.basename(path) in ("flow.dag.yaml", "flow.dag.yml")
+
+
+def run_merge(path: str, branch: str, commit: bool = True, message: str | None = None,
+              quiet: bool = False, python_exe: str | None = None) -> MergeOutcome:
+    top, gitdir = repo_paths(path)
+    head = _git(["rev-parse", "--verify", "-q", "HEAD"], top).stdout.strip()
+    if not head:
+        raise UsageError("the current branch has no commit yet")
+    if _git(["rev-parse", "--verify", "-q", branch + "^{commit}"], top).returncode != 0:
+        raise UsageError(f"unknown revision '{branch}'")
+    cmd = ["git", "-c", f"merge.pfgit.name={MERGE_NAME}",
+           "-c", f"merge.pfgit.driver={merge_driver_command(python_exe)}", "merge", "--no-edit"]
+    cmd += ["--no-commit"] if not commit else []
+    cmd += ["-m", message] if message else []
+    with _TemporaryAttributes(gitdir):
+        p = subprocess.run(cmd + [branch], cwd=top, stdout=sys.stderr if quiet else None)
+    out = MergeOutcome(p.returncode, branch)
+    changed = _git(["diff", "--name-only", head], top).stdout.split()
+    unmerged = set(_git(["diff", "--name-only", "--diff-filter=U"], top).stdout.split())
+    for rel in sorted(set(changed) | unmerged):
+        if is_flow_file(rel):
+            out.flows.append(check_flow(top, rel, rel in unmerged, head))
+        elif rel in unmerged:
+            out.other_conflicts.append(rel)
+    return out
+
+
+def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) -> dict:
+    """Conflicts by node, or the validation errors the merge added, of one flow in the worktree."""
+    from .conflicts import scan
+
+    entry = {"file": rel, "status": "merged", "conflicts": [], "problems": []}
+    full = os.path.join(top, rel)
+    if not os.path.exists(full):
+        entry["status"] = "deleted" if not unmerged else "conflict (deleted on one side)"
+        return entry
+    with open(full, "rb") as f:
+        text = f.read().decode("utf-8", "replace").replace("\r\n", "\n")
+    regions = scan(text)
+    if regions or unmerged:
+        entry["status"] = "conflicts"
+        entry["conflicts"] = [r.to_json() for r in regions]
+        return entry
+    from ..flow.readers import DirReader
+    from ..validate.api import validate_path
+
+    known = _errors_before(top, rel, before) if before else set()
+    for report in validate_path(DirReader(top, "."), rel):
+        entry["problems"] += [p.to_json() for p in report.problems
+                              if p.severity == "error" and (p.code, p.message) not in known]
+    return entry
+
+
+def _errors_before(top: str, rel: str, commit: str) -> set:
+    """(code, message) of the errors the flow already had at `commit` (not the merge's doing)."""
+    from ..gitio.repo import TreeReader, open_repo
+    from ..validate.api import validate_path
+
+    try:
+        repo = open_repo(top)
+        reader = TreeReader(repo, repo[commit.encode()].tree)
+        return {(p.code, p.message) for r in validate_path(reader, rel) for p in r.problems}
+    except Exception:  # history unreadable by dulwich: report everything
+        return set()

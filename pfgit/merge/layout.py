@@ -1,0 +1,185 @@
+"""Where every value of a YAML text sits: the text layout the merge splices ours' lines from.
+
+pfgit.flow.yamlpos gives the line of each key; splicing also needs columns, flow vs block style,
+the dash of each list item and the exact last line of each value (PyYAML's block-collection end
+marks run on to the next key, over trailing comments). Lines here are 0-based.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..flow.yamlpos import YamlError, decode
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class Span:
+    """A value in the text: a mapping child (`key: value`) or a sequence item (`- value`)."""
+
+    start: int                 # first line of the unit: the key's line or the item's dash line
+    col: int                   # column of the key or of the dash
+    vline: int                 # where the value starts
+    vcol: int
+    end: int                   # last line holding the value's content
+    kind: str                  # "map" | "seq" | "scalar"
+    flow: bool = False         # written in flow style ({...} / [...]) or a scalar
+    keys: list = field(default_factory=list)       # map: keys in text order
+    children: dict = field(default_factory=dict)   # map: key -> Span
+    items: list = field(default_factory=list)      # seq: item Spans
+    value: Any = None                              # the parsed value
+
+    @property
+    def block(self) -> bool:
+        """A block mapping/sequence whose children sit on their own lines (we can splice inside)."""
+        return self.kind in ("map", "seq") and not self.flow and bool(self.keys or self.items)
+
+
+@dataclass
+class Style:
+    """Indentation to write new YAML in: mapping indent, dash offset under a key, key offset after a dash."""
+
+    map_indent: int = 2
+    seq_indent: int = 0
+    seq_offset: int = 2
+
+
+@dataclass
+class Layout:
+    text: str
+    lines: list                # text lines without line ends
+    data: Any
+    root: Span | None          # None when the document is empty
+    style: Style
+
+    def chunk(self, a: int, b: int) -> list:
+        return self.lines[a:b + 1]
+
+
+def parse(text: str) -> Layout:
+    """Parse YAML text (already decoded, LF line ends). Raises YamlError."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise YamlError(" ".join(filter(None, [e.context, e.problem])) or "invalid YAML",
+                        mark.line + 1 if mark else None) from None
+    except (yaml.YAMLError, RecursionError) as e:
+        raise YamlError(" ".join(str(e).split()) or "invalid YAML") from None
+    if node is None:
+        return Layout(text, lines, None, None, Style())
+    b = _Builder(lines)
+    try:
+        data, span = b.build(node, node.start_mark.line, node.start_mark.column)
+    except yaml.YAMLError as e:
+        raise YamlError(" ".join(str(getattr(e, "problem", None) or e).split())) from None
+    except RecursionError:
+        raise YamlError("YAML nested too deeply") from None
+    if b.duplicates:
+        raise YamlError(f"duplicate key '{b.duplicates[0][0]}'", b.duplicates[0][1] + 1)
+    return Layout(text, lines, data, span, b.style())
+
+
+class _Builder:
+    def __init__(self, lines: list):
+        self.lines = lines
+        self.seen: dict = {}
+        self.duplicates: list = []
+        self.map_steps: Counter = Counter()
+        self.seq_steps: Counter = Counter()
+        self.seq_offsets: Counter = Counter()
+
+    def style(self) -> Style:
+        s = Style()
+        if self.map_steps:
+            s.map_indent = self.map_steps.most_common(1)[0][0]
+        if self.seq_steps:
+            s.seq_indent = self.seq_steps.most_common(1)[0][0]
+        if self.seq_offsets:
+            s.seq_offset = self.seq_offsets.most_common(1)[0][0]
+        return s
+
+    def build(self, node, start: int, col: int, parent_col: int | None = None,
+              in_seq: bool = False) -> tuple:
+        vline, vcol = node.start_mark.line, node.start_mark.column
+        if isinstance(node, yaml.ScalarNode):
+            value = _constructor.yaml_constructors.get(
+                node.tag, _constructor.yaml_constructors[None])(_constructor, node)
+            return value, Span(start, col, vline, vcol, self._scalar_end(node), "scalar", True,
+                               value=value)
+        if id(node) in self.seen:  # alias: same data, no own layout worth splicing
+            v = self.seen[id(node)]
+            return v, Span(start, col, vline, vcol, vline, "scalar", True, value=v)
+        flow = bool(node.flow_style)
+        if isinstance(node, yaml.SequenceNode):
+            out: list = []
+            self.seen[id(node)] = out
+            span = Span(start, col, vline, vcol, vline, "seq", flow, value=out)
+            if not flow and parent_col is not None and node.value and not in_seq:
+                self.seq_steps[vcol - parent_col] += 1
+            for item in node.value:
+                il, ic = item.start_mark.line, item.start_mark.column
+                dl, dc = (il, ic) if flow else self._dash(il, ic)
+                if not flow and isinstance(item, yaml.MappingNode) and il == dl:
+                    self.seq_offsets[ic - dc] += 1
+                v, s = self.build(item, dl, dc, in_seq=True)
+                out.append(v)
+                span.items.append(s)
+            span.end = span.items[-1].end if span.items and not flow else self._mark_end(node)
+            return out, span
+        _constructor.flatten_mapping(node)
+        out_d: dict = {}
+        self.seen[id(node)] = out_d
+        span = Span(start, col, vline, vcol, vline, "map", flow, value=out_d)
+        if not flow and parent_col is not None and node.value and not in_seq:
+            self.map_steps[vcol - parent_col] += 1
+        for knode, vnode in node.value:
+            key = _constructor.construct_object(knode, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
+            if key in out_d:
+                self.duplicates.append((key, knode.start_mark.line))
+            kl, kc = knode.start_mark.line, knode.start_mark.column
+            v, s = self.build(vnode, kl, kc, parent_col=kc)
+            out_d[key] = v
+            span.keys.append(key)
+            span.children[key] = s
+        span.end = span.children[span.keys[-1]].end if span.keys and not flow else self._mark_end(node)
+        return out_d, span
+
+    def _dash(self, line: int, col: int) -> tuple:
+        """The '-' introducing a block sequence item whose value starts at (line, col)."""
+        text = self.lines[line][:col] if line < len(self.lines) else ""
+        while True:
+            j = len(text.rstrip()) - 1
+            if j >= 0 and text[j] == "-":
+                return line, j
+            if j >= 0 or line == 0:
+                return line, col  # not found: treat the value start as the item start
+            line -= 1
+            text = self.lines[line]
+
+    def _mark_end(self, node) -> int:
+        m = node.end_mark
+        return m.line - 1 if m.column == 0 and m.line > node.start_mark.line else m.line
+
+    def _scalar_end(self, node) -> int:
+        end = self._mark_end(node)
+        if node.style in ("|", ">"):  # block scalars' end mark runs over trailing blank lines
+            while end > node.start_mark.line and (end >= len(self.lines) or not self.lines[end].strip()):
+                end -= 1
+        return end
