@@ -1,0 +1,342 @@
+"""`pfgit runs ...`, `pfgit log`, `pfgit metrics diff`, `pfgit push`, `pfgit fetch`: thin wrappers
+over pfgit.store (snapshots) and pfgit.index (the SQLite cache). Schemas in docs/runs.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+import typer
+
+from ..errors import EXIT_OK, UsageError
+
+
+def _repo():
+    from ..gitio.repo import open_repo
+
+    return open_repo(".")
+
+
+def _index(repo, fn):
+    from ..index.db import with_index
+
+    return with_index(repo, fn)
+
+
+def _emit(obj) -> None:
+    from .output import emit_json
+
+    emit_json(obj)
+
+
+def _flow_arg(repo, flow: str | None) -> str | None:
+    if flow is None:
+        return None
+    from ..store.snapshot import flow_rel_path
+
+    return flow_rel_path(repo, flow)
+
+
+def _pairs(items: list | None, what: str) -> dict:
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise UsageError(f"{what} must be KEY=VALUE, got '{it}'")
+        k, v = it.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def _read_metrics(path: str | None) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise UsageError(e.strerror or str(e), file=path) from None
+    except ValueError as e:
+        raise UsageError(f"not JSON: {e}", file=path) from None
+    if not isinstance(data, dict):
+        raise UsageError("metrics must be a JSON object", file=path)
+    return data
+
+
+def _open_lines(path: str):
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise UsageError(e.strerror or str(e), file=path) from None
+
+    def gen():
+        with f:
+            yield from f
+    return gen()
+
+
+def register(app: typer.Typer) -> None:
+    runs = typer.Typer(help="Run snapshots: list, show, stream, record, import, gc.",
+                       no_args_is_help=True)
+    app.add_typer(runs, name="runs")
+    metrics_app = typer.Typer(help="Compare metrics of runs or revisions.", no_args_is_help=True)
+    app.add_typer(metrics_app, name="metrics")
+
+    @runs.command("list")
+    def runs_list(flow: Optional[str] = typer.Option(None, "--flow", help="Only runs of this flow folder."),
+                  commit: Optional[str] = typer.Option(None, "--commit", help="Only runs of this revision's flow trees."),
+                  json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Runs, newest first."""
+        from ..gitio.repo import resolve
+        from ..index import query, render
+
+        repo = _repo()
+        fl = _flow_arg(repo, flow)
+        sha = resolve(repo, commit) if commit else None
+        res = _index(repo, lambda idx: query.list_runs(idx, flow=fl, commit=sha))
+        if json_out:
+            _emit({"runs": res})
+        else:
+            sys.stdout.write(render.runs_table(res))
+
+    @runs.command("show")
+    def runs_show(name: str = typer.Argument(..., help="Run name."),
+                  details: bool = typer.Option(False, "--details", help="Per-line outputs."),
+                  metrics: bool = typer.Option(False, "--metrics", help="Only the metrics."),
+                  max_lines: int = typer.Option(100, "--max-lines", "-r", help="Lines shown by --details (0: all)."),
+                  json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """A run's settings and summary (like `pf run show`, `show-details`, `show-metrics`)."""
+        from ..index import query, render
+        from ..store.read import load_run
+
+        repo = _repo()
+        snap = load_run(repo, name)
+
+        def get(idx):
+            r = query.get_run(idx, name)
+            if r is None:
+                raise UsageError(f"unknown run '{name}'")
+            r = query.attach_metrics(idx, [r])[0]
+            lines = None
+            if details:
+                idx.ensure_lines(name)
+                sql = "SELECT line, output FROM lines WHERE run=? ORDER BY line"
+                if max_lines:
+                    sql += f" LIMIT {int(max_lines)}"
+                lines = [(ln, json.loads(o)) for ln, o in idx.conn.execute(sql, (name,))]
+            return r, lines
+
+        r, lines = _index(repo, get)
+        if metrics:
+            if json_out:
+                _emit(snap.metrics)
+            else:
+                sys.stdout.write(json.dumps(snap.metrics, indent=2) + "\n")
+            return
+        if json_out:
+            out = {"run": r, "settings": snap.run}
+            if lines is not None:
+                out["outputs"] = [o for _, o in lines]
+            _emit(out)
+            return
+        sys.stdout.write(render.run_details(r, snap.run))
+        if lines is not None:
+            sys.stdout.write("\n" + render.outputs_table(lines))
+
+    @runs.command("stream")
+    def runs_stream(name: str = typer.Argument(..., help="Run name."),
+                    inputs: bool = typer.Option(False, "--inputs", help="Stream inputs.jsonl instead.")) -> None:
+        """Print a run's outputs.jsonl, line by line (bounded memory)."""
+        from ..store.read import load_run, stream_file
+
+        repo = _repo()
+        snap = load_run(repo, name)
+        out = sys.stdout.buffer
+        for line in stream_file(repo, snap, "inputs.jsonl" if inputs else "outputs.jsonl"):
+            out.write(line)
+        out.flush()
+
+    @runs.command("record")
+    def runs_record(flow: str = typer.Option(..., "--flow", help="Flow folder (or its flow.dag.yaml)."),
+                    outputs: str = typer.Option(..., "--outputs", help="Per-line outputs, JSON Lines."),
+                    metrics: Optional[str] = typer.Option(None, "--metrics", help="Metrics, a JSON object."),
+                    name: Optional[str] = typer.Option(None, "--name", help="Run name (default <flow>_<time>)."),
+                    data: Optional[str] = typer.Option(None, "--data", help="Data file the run read."),
+                    base_run: Optional[str] = typer.Option(None, "--run", help="Base run (evaluation runs)."),
+                    column_mapping: Optional[List[str]] = typer.Option(None, "--column-mapping", help="k=v, repeatable."),
+                    variant: Optional[str] = typer.Option(None, "--variant", help="e.g. '${node.variant_1}'."),
+                    connections: Optional[List[str]] = typer.Option(None, "--connections", help="node.connection=NAME, repeatable."),
+                    status: str = typer.Option("Completed", "--status", help="Run status."),
+                    inputs_file: Optional[str] = typer.Option(None, "--inputs", help="Per-line inputs, JSON Lines."),
+                    log: Optional[List[str]] = typer.Option(None, "--log", help="Log file to keep, repeatable."),
+                    commit: Optional[str] = typer.Option(None, "--commit", help="Record against this revision's flow, not the worktree."),
+                    start_time: Optional[str] = typer.Option(None, "--start-time", help="ISO-8601."),
+                    end_time: Optional[str] = typer.Option(None, "--end-time", help="ISO-8601."),
+                    json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Record a run made by another tool (promptflow, a notebook) as a snapshot."""
+        from ..run.result import RunResult
+        from ..store.snapshot import record_result
+
+        repo = _repo()
+        logs = {}
+        for p in log or []:
+            import os
+
+            if not os.path.isfile(p):
+                raise UsageError("no such file", file=p)
+            logs[os.path.basename(p)] = p
+        res = RunResult(flow=flow, name=name, outputs=_open_lines(outputs), metrics=_read_metrics(metrics),
+                        data=data, column_mapping=_pairs(column_mapping, "--column-mapping"),
+                        variant=variant, base_run=base_run, status=status,
+                        connections=_pairs(connections, "--connections"), logs=logs,
+                        inputs=_open_lines(inputs_file) if inputs_file else None,
+                        start_time=start_time, end_time=end_time, flow_commit=commit,
+                        source={"tool": "pfgit runs record"})
+        rec = record_result(repo, res)
+        if json_out:
+            _emit({"recorded": rec.as_dict()})
+        else:
+            where = rec.flow_commit[:8] + (" (uncommitted worktree captured)" if rec.dirty else "")
+            print(f"recorded run {rec.name}: {rec.lines} lines, flow {rec.flow_path} at {where}, "
+                  f"snapshot {rec.commit[:8]} ({rec.ref})")
+
+    @runs.command("import")
+    def runs_import(paths: Optional[List[str]] = typer.Argument(None, help="promptflow home, .runs folder or run folders (default: $PF_HOME_DIRECTORY or ~/.promptflow)."),
+                    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be imported."),
+                    json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Import promptflow's local run records, linked to the commits of their flows."""
+        from ..store.pf_import import import_runs
+
+        repo = _repo()
+        res = _index(repo, lambda idx: import_runs(repo, idx, list(paths or []), dry_run))
+        summary = {k: sum(1 for r in res if r["status"] == k) for k in ("linked", "unlinked", "exists", "name-taken")}
+        if json_out:
+            _emit({"runs": res, "summary": summary, "dry_run": dry_run})
+            return
+        for r in res:
+            what = {"linked": f"linked to {(r['commit'] or '')[:8]} ({r['flow']})",
+                    "unlinked": f"unlinked (no commit holds this flow; stored as {r['flow']})",
+                    "exists": "already imported", "name-taken": "skipped: a different run has this name"}[r["status"]]
+            print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
+        if not res:
+            print("no promptflow runs found")
+
+    @runs.command("gc")
+    def runs_gc(yes: bool = typer.Option(False, "--yes", help="Delete (default: only list)."),
+                unlinked: bool = typer.Option(False, "--unlinked", help="Also unlinked imported runs."),
+                json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Runs of flows that no longer exist on any local branch (dry run unless --yes)."""
+        from ..index import query
+        from ..store.gc import delete_runs, garbage
+
+        repo = _repo()
+
+        def go(idx):
+            g = garbage(repo, query.list_runs(idx), unlinked)
+            return g, (delete_runs(repo, idx, g) if yes else [])
+
+        g, deleted = _index(repo, go)
+        if json_out:
+            _emit({"runs": [r["name"] for r in g], "deleted": deleted, "dry_run": not yes})
+            return
+        for r in g:
+            print(f"{'deleted' if r['name'] in deleted else 'would delete'} {r['name']} (flow {r['flow']})")
+        if not g:
+            print("nothing to collect")
+        elif not yes:
+            print("(dry run: pass --yes to delete these run refs)")
+
+    @app.command("log")
+    def log(path: Optional[str] = typer.Argument(None, help="Flow folder, or a folder holding flows (default: all)."),
+            metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric to show, repeatable."),
+            max_count: Optional[int] = typer.Option(None, "-n", "--max-count", help="At most N commits per flow."),
+            rev: str = typer.Option("HEAD", "--rev", help="Start from this revision."),
+            json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Commits of a flow (first-parent history) with their runs and metrics."""
+        from ..gitio.repo import resolve
+        from ..index import query, render
+
+        repo = _repo()
+        head = resolve(repo, rev)
+        paths = _log_paths(repo, head, path)
+
+        def go(idx):
+            return {p: query.flow_log(idx, head, p, max_count, metric) for p in paths}
+
+        res = _index(repo, go)
+        if json_out:
+            _emit({"flows": [{"path": p, "commits": res[p]} for p in paths]})
+            return
+        sys.stdout.write("".join(render.log_text(res[p], metric) for p in paths) or "no flows\n")
+
+    @metrics_app.command("diff")
+    def metrics_diff(a: str = typer.Argument(..., help="Run name or revision."),
+                     b: str = typer.Argument(..., help="Run name or revision."),
+                     flow: Optional[str] = typer.Option(None, "--flow", help="Flow, when a revision has runs of several."),
+                     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+                     markdown: bool = typer.Option(False, "--markdown", help="A Markdown table.")) -> None:
+        """Per-metric old, new and delta between two runs (or the runs of two revisions)."""
+        from ..index import compare, render
+
+        if json_out and markdown:
+            raise UsageError("choose one of --json, --markdown")
+        repo = _repo()
+        fl = _flow_arg(repo, flow)
+        res = _index(repo, lambda idx: compare.metrics_diff(idx, a, b, fl))
+        if json_out:
+            _emit(res)
+        elif markdown:
+            sys.stdout.write(render.metrics_diff_markdown(res))
+        else:
+            sys.stdout.write(render.metrics_diff_text(res))
+
+    def _share(kind: str, remote: str, force: bool, json_out: bool) -> None:
+        from ..gitio import remote as gremote
+
+        repo = _repo()
+        res = (gremote.push if kind == "push" else gremote.fetch)(repo.path, remote, force)
+        if kind == "fetch":
+            _index(repo, lambda idx: None)  # index the fetched runs now
+        if json_out:
+            _emit(res)
+        else:
+            verb = "pushed" if kind == "push" else "fetched"
+            print(f"{verb} {len(res['updated'])} ref(s) {'to' if kind == 'push' else 'from'} {remote} ({res['refspec']})")
+            for r in res["rejected"]:
+                print(f"rejected {r['ref']}: {r['reason']}")
+        raise typer.Exit(res["exit_code"] or EXIT_OK)
+
+    @app.command("push")
+    def push(remote: str = typer.Argument("origin", help="Remote name or URL."),
+             force: bool = typer.Option(False, "--force", help="Overwrite differing runs of the same name."),
+             json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Push run snapshots (refs/pfgit/*) to a git remote."""
+        _share("push", remote, force, json_out)
+
+    @app.command("fetch")
+    def fetch(remote: str = typer.Argument("origin", help="Remote name or URL."),
+              force: bool = typer.Option(False, "--force", help="Overwrite differing local runs of the same name."),
+              json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Fetch run snapshots (refs/pfgit/*) from a git remote."""
+        _share("fetch", remote, force, json_out)
+
+
+def _log_paths(repo, head: bytes, path: str | None) -> list:
+    """Flow folders to show: those at `path` in the starting commit (or `path` itself)."""
+    import os
+
+    from ..flow.load import find_flows
+    from ..gitio.repo import TreeReader, worktree_prefix
+
+    if path is None:
+        rel = worktree_prefix(repo, ".")
+    elif os.path.exists(path):
+        rel = worktree_prefix(repo, os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else path)
+    else:
+        rel = path.strip("/") or "."
+    found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
+    if found:
+        return sorted(set(found))
+    if path is None:
+        return []
+    return [rel]

@@ -1,0 +1,73 @@
+"""Sharing run snapshots through any git remote (the git binary drives the transport, so the
+user's credentials, SSH config and helpers apply).
+
+Refspecs: push `refs/pfgit/*:refs/pfgit/*` and fetch `refs/pfgit/*:refs/pfgit/*` never overwrite
+a run of the same name that differs (git rejects it, the rest goes through); `--force` uses the
+`+refs/pfgit/*:refs/pfgit/*` form. To share runs on every plain `git fetch`/`git push`:
+    git config --add remote.origin.fetch '+refs/pfgit/*:refs/pfgit/*'
+    git config --add remote.origin.push  'refs/pfgit/*:refs/pfgit/*'
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from ..errors import EXIT_NO, PfgitError, UsageError
+
+REFSPEC = "refs/pfgit/*:refs/pfgit/*"
+
+
+def _git(repo_path: str, args: list) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=repo_path, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise UsageError("git is not installed (needed to talk to remotes)") from None
+
+
+def _refs(repo_path: str) -> dict:
+    p = _git(repo_path, ["for-each-ref", "--format=%(objectname) %(refname)", "refs/pfgit/"])
+    return {ref: sha for sha, ref in (ln.split(" ", 1) for ln in p.stdout.splitlines() if ln)}
+
+
+def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
+    spec = ("+" if force else "") + REFSPEC
+    p = _git(repo_path, ["push", "--porcelain", remote, spec])
+    updated, rejected, uptodate = [], [], []
+    for ln in p.stdout.splitlines():
+        parts = ln.split("\t")
+        if len(parts) < 3 or ":" not in parts[1]:
+            continue
+        flag, ref = parts[0], parts[1].split(":", 1)[1]
+        if flag == "=":
+            uptodate.append(ref)
+        elif flag == "!":
+            rejected.append({"ref": ref, "reason": parts[2]})
+        else:
+            updated.append(ref)
+    if p.returncode and not rejected:
+        raise PfgitError(f"git push {remote} failed: {_last(p.stderr)}")
+    return {"remote": remote, "refspec": spec, "updated": updated, "up_to_date": len(uptodate),
+            "rejected": rejected, "exit_code": EXIT_NO if rejected else 0}
+
+
+def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
+    spec = ("+" if force else "") + REFSPEC
+    before = _refs(repo_path)
+    p = _git(repo_path, ["fetch", "--no-tags", remote, spec])
+    after = _refs(repo_path)
+    updated = sorted(r for r, s in after.items() if before.get(r) != s)
+    rejected = []
+    for ln in p.stderr.splitlines():
+        if "[rejected]" in ln and "->" in ln:
+            rejected.append({"ref": ln.split("->")[-1].split("(")[0].strip(),
+                             "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected"})
+    if p.returncode and not rejected:
+        raise PfgitError(f"git fetch {remote} failed: {_last(p.stderr)}")
+    return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
+            "exit_code": EXIT_NO if rejected else 0}
+
+
+def _last(stderr: str) -> str:
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "unknown error"

@@ -1,0 +1,97 @@
+"""Run refs: `refs/pfgit/runs/<name>`, one flat namespace (names never hold '/').
+
+Updates go through dulwich's lock files (`<ref>.lock`, O_EXCL), so concurrent writers never corrupt
+a ref; creation is compare-and-swap (`add_if_new`), so two runs recorded under one name cannot both win.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dulwich.file import FileLocked
+from dulwich.repo import Repo
+
+RUNS_PREFIX = b"refs/pfgit/runs/"
+PFGIT_PREFIX = b"refs/pfgit/"
+
+
+def run_ref(name: str) -> bytes:
+    return RUNS_PREFIX + name.encode("utf-8")
+
+
+def list_runs(repo: Repo) -> dict:
+    """{run name: snapshot commit id (hex bytes)}, from packed-refs and loose ref files.
+    Reads the files directly: faster than generic ref iteration for 100,000 refs."""
+    out = {}
+    for ref, sha in repo.refs.get_packed_refs().items():
+        if ref.startswith(RUNS_PREFIX):
+            out[ref[len(RUNS_PREFIX):].decode("utf-8", "surrogateescape")] = sha
+    d = os.path.join(repo.controldir(), "refs", "pfgit", "runs")
+    try:
+        it = os.scandir(d)
+    except FileNotFoundError:
+        return out
+    with it:
+        for e in it:
+            if e.name.endswith(".lock") or not e.is_file():
+                continue
+            try:
+                with open(e.path, "rb") as f:
+                    sha = f.read().strip()
+            except OSError:
+                continue
+            if len(sha) == 40:
+                out[e.name] = sha
+    return out
+
+
+def fingerprint(repo: Repo) -> str:
+    """Changes whenever a run ref is added, changed or removed (new files are renamed into the
+    folder, which updates its mtime; packed-refs is rewritten). Cheap: two stat calls."""
+    parts = []
+    for p in (os.path.join(repo.controldir(), "refs", "pfgit", "runs"),
+              os.path.join(repo.controldir(), "packed-refs")):
+        try:
+            st = os.stat(p)
+            parts.append(f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}")
+        except FileNotFoundError:
+            parts.append("-")
+    return "|".join(parts)
+
+
+def newest_mtime(repo: Repo) -> float:
+    best = 0.0
+    for p in (os.path.join(repo.controldir(), "refs", "pfgit", "runs"),
+              os.path.join(repo.controldir(), "packed-refs")):
+        try:
+            best = max(best, os.stat(p).st_mtime)
+        except FileNotFoundError:
+            pass
+    return best
+
+
+def add_run_ref(repo: Repo, name: str, sha: bytes, force: bool = False) -> bool:
+    """Point refs/pfgit/runs/<name> at `sha`. Without `force`, only if the ref does not exist.
+    Returns False when the name is taken (or being written by another process)."""
+    ref = run_ref(name)
+    msg = b"pfgit: record run " + name.encode()
+    try:
+        if force:
+            return repo.refs.set_if_equals(ref, None, sha, message=msg)
+        return repo.refs.add_if_new(ref, sha, message=msg)
+    except FileLocked:
+        return False
+
+
+def delete_run_ref(repo: Repo, name: str, expected: bytes | None = None) -> bool:
+    try:
+        return repo.refs.remove_if_equals(run_ref(name), expected)
+    except FileLocked:
+        return False
+
+
+def get_run(repo: Repo, name: str) -> bytes | None:
+    try:
+        return repo.refs[run_ref(name)]
+    except KeyError:
+        return None

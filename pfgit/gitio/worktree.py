@@ -1,0 +1,114 @@
+"""A flow folder in the worktree as git objects, and dirty worktrees captured as commits.
+
+What is captured matches `git add -A <flow>`: tracked files with their current content, untracked
+files unless ignored by .gitignore. Run artifacts (`__pycache__/`, `.runs/`, `.promptflow/`) and
+`.env` files are never captured when untracked: they are derived or hold secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from dulwich.objects import Blob
+from dulwich.repo import Repo
+
+from .objects import DIR_MODE, make_commit, make_tree, put_object, replace_subtree, tree_at
+
+NEVER_UNTRACKED_DIRS = {"__pycache__", ".runs", ".promptflow", ".git"}
+NEVER_UNTRACKED_FILES = {".env"}
+
+
+def _tracked(repo: Repo, prefix: str) -> set:
+    try:
+        index = repo.open_index()
+    except Exception:
+        return set()
+    p = prefix.encode() + b"/"
+    return {k.decode("utf-8", "surrogateescape") for k in index.paths() if k.startswith(p)}
+
+
+def _file_entry(repo: Repo, abspath: str):
+    st = os.lstat(abspath)
+    if stat.S_ISLNK(st.st_mode):
+        return 0o120000, put_object(repo, Blob.from_string(os.fsencode(os.readlink(abspath))))
+    with open(abspath, "rb") as f:
+        data = f.read()
+    mode = 0o100755 if st.st_mode & 0o111 else 0o100644
+    return mode, put_object(repo, Blob.from_string(data))
+
+
+def worktree_flow_tree(repo: Repo, flow_rel: str) -> bytes | None:
+    """Write the worktree's flow folder as a tree (objects stored) and return its id."""
+    top = repo.path
+    tracked = _tracked(repo, flow_rel)
+    ignore = None
+    try:
+        from dulwich.ignore import IgnoreFilterManager
+
+        ignore = IgnoreFilterManager.from_repo(repo)
+    except Exception:
+        pass
+
+    def build(rel: str) -> bytes | None:
+        absdir = os.path.join(top, rel)
+        entries = {}
+        try:
+            names = sorted(os.listdir(absdir))
+        except OSError:
+            return None
+        for name in names:
+            child = f"{rel}/{name}"
+            abspath = os.path.join(absdir, name)
+            is_dir = os.path.isdir(abspath) and not os.path.islink(abspath)
+            if is_dir:
+                has_tracked = any(t.startswith(child + "/") for t in tracked)
+                if not has_tracked and (name in NEVER_UNTRACKED_DIRS or
+                                        (ignore is not None and ignore.is_ignored(child + "/"))):
+                    continue
+                if name == ".git":
+                    continue
+                sub = build(child)
+                if sub is not None:
+                    entries[name] = (DIR_MODE, sub)
+            else:
+                if child not in tracked and (name in NEVER_UNTRACKED_FILES or
+                                             (ignore is not None and ignore.is_ignored(child))):
+                    continue
+                try:
+                    entries[name] = _file_entry(repo, abspath)
+                except OSError:
+                    continue
+        if not entries:
+            return None  # git has no empty folders
+        return make_tree(repo, entries)
+
+    return build(flow_rel)
+
+
+def head_commit(repo: Repo) -> bytes | None:
+    try:
+        return repo.refs[b"HEAD"]
+    except KeyError:
+        return None  # unborn branch
+
+
+def flow_source(repo: Repo, flow_rel: str, run_name: str = "") -> tuple[bytes, bytes, bool]:
+    """(flow commit, flow tree, dirty) for running the worktree's flow at `flow_rel`.
+
+    Clean (worktree folder == HEAD's): HEAD and its tree objects. Dirty: a new commit, parent HEAD,
+    whose tree is HEAD's with the flow folder replaced by the worktree's; no ref points to it
+    (the run snapshot does)."""
+    head = head_commit(repo)
+    head_tree = repo[head].tree if head else None
+    wt = worktree_flow_tree(repo, flow_rel)
+    if wt is None:
+        raise FileNotFoundError(flow_rel)
+    if head_tree is not None and tree_at(repo, head_tree, flow_rel) == wt:
+        return head, wt, False
+    root = replace_subtree(repo, head_tree, flow_rel, wt) if head_tree else \
+        replace_subtree(repo, make_tree(repo, {}), flow_rel, wt)
+    msg = f"pfgit: worktree of {flow_rel}" + (f" for run {run_name}" if run_name else "") + "\n\n" \
+          "Uncommitted flow content captured for a run; not on any branch.\n"
+    commit = make_commit(repo, root, [head] if head else [], msg)
+    return commit, wt, True

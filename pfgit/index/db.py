@@ -1,0 +1,351 @@
+"""The SQLite run index (`.git/pfgit/index.sqlite`, WAL): a cache of the run refs and of which flow
+folder tree each commit holds. Never the source of truth: `rebuild` recreates it from refs alone.
+
+Freshness (checked by every command through `open_index`):
+- run refs: a two-stat fingerprint of `refs/pfgit/runs/` and `packed-refs`; when it differs from the
+  recorded one, the refs are listed and only added/changed/removed runs are (re)indexed. A
+  fingerprint taken within 2 s of the last change is not trusted (like git's racy index).
+- HEAD: when it differs from the recorded HEAD, new commits are walked back only until known ones.
+- a missing, unreadable or other-version file is recreated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections import deque
+
+from dulwich.repo import Repo
+
+from ..gitio import objects as gobj
+from ..gitio import runrefs
+from .schema import SCHEMA_VERSION, create_schema
+
+RACY_SECONDS = 2.0
+
+
+def index_path(repo: Repo) -> str:
+    return os.path.join(repo.controldir(), "pfgit", "index.sqlite")
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _remove_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
+
+
+class RunIndex:
+    def __init__(self, repo: Repo, conn: sqlite3.Connection, created: bool = False):
+        self.repo = repo
+        self.conn = conn
+        self.created = created
+        self._memo: dict = {}
+
+    # -- state -------------------------------------------------------------------------------
+    def state(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- freshness ---------------------------------------------------------------------------
+    def refresh(self) -> dict:
+        """Bring the index up to date with the refs and HEAD. Returns what changed."""
+        changed = self.sync_refs()
+        self.sync_head()
+        return changed
+
+    def sync_refs(self, force: bool = False) -> dict:
+        fp = runrefs.fingerprint(self.repo)
+        if not force and fp == self.state("refs_fp"):
+            return {"indexed": 0, "removed": 0}
+        current = runrefs.list_runs(self.repo)
+        indexed = dict(self.conn.execute("SELECT name, sha FROM refs"))
+        todo = [(n, s) for n, s in current.items() if indexed.get(n) != s.decode()]
+        gone = [n for n in indexed if n not in current]
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for n in gone:
+                self._delete_rows(n)
+            paths = set()
+            for name, sha in todo:
+                p = self._index_run(name, sha)
+                if p:
+                    paths.add(p)
+            racy = time.time() - runrefs.newest_mtime(self.repo) < RACY_SECONDS
+            self.set_state("refs_fp", "" if racy else fp)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        for p in sorted(paths):
+            self.track_path(p)
+        return {"indexed": len(todo), "removed": len(gone)}
+
+    def sync_head(self) -> None:
+        try:
+            head = self.repo.refs[b"HEAD"]
+        except KeyError:
+            return
+        if self.state("head") == head.decode():
+            return
+        self.update_commits([head])
+        self.conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('head', ?)", (head.decode(),))
+
+    # -- runs ----------------------------------------------------------------------------------
+    def _delete_rows(self, name: str) -> None:
+        for sql in ("DELETE FROM runs WHERE name=?", "DELETE FROM metrics WHERE run=?",
+                    "DELETE FROM lines WHERE run=?", "DELETE FROM refs WHERE name=?"):
+            self.conn.execute(sql, (name,))
+
+    def _index_run(self, name: str, sha: bytes) -> str | None:
+        """(Re)index one run from its snapshot; a broken snapshot is skipped (kept out of the
+        refs table so it is retried). Returns its flow path."""
+        from ..store.read import read_snapshot
+
+        self._delete_rows(name)
+        try:
+            snap = read_snapshot(self.repo, name, sha)
+        except Exception:
+            return None
+        r = snap.run
+        flow = r.get("flow") or {}
+        lines = r.get("lines") or {}
+        base = r.get("base_run") or {}
+        data = r.get("data") or {}
+        self.conn.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (name, snap.commit, flow.get("path"), flow.get("commit"), flow.get("tree"),
+             int(bool(flow.get("dirty"))), base.get("name"), base.get("commit"), r.get("status"),
+             r.get("start_time"), r.get("end_time"), lines.get("total"), lines.get("completed"),
+             lines.get("failed"), r.get("variant"), data.get("path"), data.get("sha256"),
+             (r.get("source") or {}).get("tool"), snap.commit_time, json.dumps(r)))
+        rows = []
+        for k, v in snap.metrics.items():
+            num = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            rows.append((name, k, num, json.dumps(v)))
+        self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
+        self.conn.execute("INSERT OR REPLACE INTO refs VALUES (?, ?)", (name, sha.decode()))
+        return flow.get("path")
+
+    def add_run(self, name: str, sha: bytes) -> None:
+        """Index a run just recorded (the ref already exists)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            path = self._index_run(name, sha)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        if path:
+            self.track_path(path)
+
+    def remove_run(self, name: str) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._delete_rows(name)
+        self.conn.execute("COMMIT")
+
+    # -- commits <-> flow trees ------------------------------------------------------------------
+    def tracked_paths(self) -> list:
+        return [r[0] for r in self.conn.execute("SELECT path FROM flow_paths ORDER BY path")]
+
+    def update_commits(self, starts: list) -> int:
+        """Record new commits reachable from `starts`, walking back only to known commits."""
+        paths = self.tracked_paths()
+        known = self.conn.execute
+        queue = deque(starts)
+        seen: set = set()
+        info_rows, tree_rows = [], []
+        while queue:
+            sha = queue.popleft()
+            if sha in seen:
+                continue
+            seen.add(sha)
+            if known("SELECT 1 FROM commit_info WHERE commit_sha=?", (sha.decode(),)).fetchone():
+                continue
+            try:
+                c = self.repo[sha]
+            except KeyError:  # shallow clone boundary or missing object
+                continue
+            if c.type_name != b"commit":
+                continue
+            summary = c.message.split(b"\n", 1)[0].decode("utf-8", "replace")
+            info_rows.append((sha.decode(), c.parents[0].decode() if c.parents else None,
+                              json.dumps([p.decode() for p in c.parents]), c.tree.decode(),
+                              c.commit_time, summary))
+            for p in paths:
+                t = gobj.tree_at(self.repo, c.tree, p, self._memo)
+                if t is not None:
+                    tree_rows.append((sha.decode(), p, t.decode()))
+            queue.extend(c.parents)
+        if info_rows:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("INSERT OR REPLACE INTO commit_info VALUES (?,?,?,?,?,?)", info_rows)
+            self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", tree_rows)
+            self.conn.execute("COMMIT")
+        return len(info_rows)
+
+    def track_path(self, path: str) -> None:
+        """Follow a flow folder path in the commits table (backfilling known commits once)."""
+        if self.conn.execute("SELECT 1 FROM flow_paths WHERE path=?", (path,)).fetchone():
+            return
+        rows = []
+        for sha, root in self.conn.execute("SELECT commit_sha, root_tree FROM commit_info").fetchall():
+            t = gobj.tree_at(self.repo, root.encode(), path, self._memo)
+            if t is not None:
+                rows.append((sha, path, t.decode()))
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("INSERT OR IGNORE INTO flow_paths VALUES (?)", (path,))
+        self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", rows)
+        self.conn.execute("COMMIT")
+
+    def trees_of(self, commit: bytes) -> dict:
+        """{flow path: tree} for a commit (from the table, else computed for tracked paths)."""
+        rows = self.conn.execute("SELECT flow_path, tree FROM commits WHERE commit_sha=?",
+                                 (commit.decode(),)).fetchall()
+        if rows or self.conn.execute("SELECT 1 FROM commit_info WHERE commit_sha=?",
+                                     (commit.decode(),)).fetchone():
+            return dict(rows)
+        c = self.repo[commit]
+        out = {}
+        for p in self.tracked_paths():
+            t = gobj.tree_at(self.repo, c.tree, p, self._memo)
+            if t is not None:
+                out[p] = t.decode()
+        return out
+
+    # -- per-line outputs ----------------------------------------------------------------------
+    def ensure_lines(self, name: str) -> None:
+        """Fill the optional `lines` table for one run from its snapshot (on first use)."""
+        if self.conn.execute("SELECT 1 FROM lines WHERE run=? LIMIT 1", (name,)).fetchone():
+            return
+        from ..store.read import load_run, stream_file
+
+        snap = load_run(self.repo, name)
+        self.conn.execute("BEGIN IMMEDIATE")
+        batch = []
+        for i, raw in enumerate(stream_file(self.repo, snap)):
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            try:
+                ln = json.loads(text).get("line_number", i)
+                ln = ln if isinstance(ln, int) else i
+            except (ValueError, AttributeError):
+                ln = i
+            batch.append((name, ln, text))
+            if len(batch) >= 5000:
+                self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
+                batch = []
+        self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
+        self.conn.execute("COMMIT")
+
+
+class _Recreate(Exception):
+    pass
+
+
+def open_index(repo: Repo, refresh: bool = True) -> RunIndex:
+    """The index, recreated if missing/corrupt/outdated, and refreshed unless `refresh=False`."""
+    path = index_path(repo)
+    created = False
+    try:
+        if not os.path.exists(path):
+            raise _Recreate()
+        conn = _connect(path)
+        try:
+            row = conn.execute("SELECT value FROM state WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise _Recreate() from None
+        if not row or row[0] != SCHEMA_VERSION:
+            conn.close()
+            raise _Recreate()
+    except (_Recreate, sqlite3.DatabaseError):
+        _remove_files(path)
+        conn = _connect(path)
+        create_schema(conn)
+        created = True
+    idx = RunIndex(repo, conn, created)
+    if created:
+        _track_head_flows(idx)
+    if refresh:
+        idx.refresh()
+    return idx
+
+
+def _track_head_flows(idx: RunIndex) -> None:
+    """On a new index, follow every flow present at HEAD."""
+    try:
+        head = idx.repo.refs[b"HEAD"]
+    except KeyError:
+        return
+    from ..flow.load import find_flows
+    from ..gitio.repo import TreeReader
+
+    for loc in find_flows(TreeReader(idx.repo, idx.repo[head].tree), "."):
+        if not loc.is_prompty:
+            idx.track_path(loc.dir)
+
+
+def rebuild(repo: Repo) -> dict:
+    """Recreate the index from the refs alone (all run refs, HEAD and local branches)."""
+    t0 = time.perf_counter()
+    _remove_files(index_path(repo))
+    idx = open_index(repo, refresh=False)
+    try:
+        res = idx.sync_refs(force=True)
+        heads = [sha for ref, sha in repo.refs.as_dict(b"refs/heads/").items()]
+        try:
+            heads.insert(0, repo.refs[b"HEAD"])
+        except KeyError:
+            pass
+        n = idx.update_commits(heads)
+        idx.sync_head()
+        return {"runs": res["indexed"], "commits": n,
+                "flow_paths": idx.tracked_paths(), "seconds": round(time.perf_counter() - t0, 3),
+                "path": index_path(repo)}
+    finally:
+        idx.close()
+
+
+def index_recorded_run(repo: Repo, name: str, sha: bytes) -> None:
+    idx = open_index(repo, refresh=False)
+    try:
+        idx.add_run(name, sha)
+    finally:
+        idx.close()
+
+
+def with_index(repo: Repo, fn, refresh: bool = True):
+    """Call fn(index); a corrupted index discovered mid-way is rebuilt and fn retried once."""
+    for attempt in (0, 1):
+        idx = None
+        try:
+            idx = open_index(repo, refresh=refresh)
+            return fn(idx)
+        except sqlite3.DatabaseError as e:
+            if attempt or isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                raise
+            if idx is not None:
+                idx.close()
+                idx = None
+            _remove_files(index_path(repo))
+        finally:
+            if idx is not None:
+                idx.close()

@@ -1,0 +1,65 @@
+"""Run names: one git ref component below refs/pfgit/runs/.
+
+Rule (docs/runs.md): a run name follows git's check-ref-format rules for a single path component,
+and additionally holds no '/' and no whitespace: at most 200 characters, none of
+space, tab, control characters, ``~ ^ : ? * [ \\ /``; not starting with '.' or '-'; not ending
+with '.' or '.lock'; no '..' and no '@{'; not '@' alone. `pfgit runs record --name` rejects other
+names; names coming from other tools (promptflow imports) are escaped with `escape_run_name`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from ..errors import UsageError
+
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]")
+MAX_LEN = 200
+
+
+def problem(name: str) -> str | None:
+    """Why `name` is not a valid run name (None when it is)."""
+    if not name:
+        return "is empty"
+    if len(name) > MAX_LEN:
+        return f"is longer than {MAX_LEN} characters"
+    m = _BAD_CHARS.search(name)
+    if m:
+        ch = m.group(0)
+        what = {"/": "a slash", " ": "a space"}.get(ch, repr(ch))
+        return f"contains {what} (allowed: letters, digits, '.', '_', '-', see docs/runs.md)"
+    if name.startswith((".", "-")):
+        return "starts with '.' or '-'"
+    if name.endswith((".", ".lock")):
+        return "ends with '.' or '.lock'"
+    if ".." in name or "@{" in name or name == "@":
+        return "contains '..' or '@{' or is '@'"
+    return None
+
+
+def validate_run_name(name: str) -> str:
+    why = problem(name)
+    if why:
+        raise UsageError(f"invalid run name '{name}': it {why}")
+    return name
+
+
+def escape_run_name(name: str) -> str:
+    """A valid run name derived from any string (for names made by other tools)."""
+    s = _BAD_CHARS.sub("_", name or "run")
+    s = s.replace("..", "_.").replace("@{", "@_")
+    s = s.lstrip(".-") or "run"
+    while s.endswith(".") or s.endswith(".lock"):
+        s = s[:-1] if s.endswith(".") else s[:-5] + "_lock"
+    if s == "@":
+        s = "_"
+    return s[:MAX_LEN]
+
+
+def default_run_name(flow_path: str, when: float | None = None) -> str:
+    """`<flow folder>_<YYYYmmdd_HHMMSS_ffffff>`, like promptflow's generated names."""
+    when = time.time() if when is None else when
+    base = flow_path.rstrip("/").rsplit("/", 1)[-1] or "flow"
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(when)) + f"_{int((when % 1) * 1e6):06d}"
+    return escape_run_name(f"{base}_{stamp}")

@@ -1,0 +1,278 @@
+"""`pfgit runs import`: promptflow's local run records (`~/.promptflow/.runs/<name>/` and the
+`run_info` rows of `pf.sqlite`) recorded as run snapshots, each linked to the commit whose flow
+folder matches the run's `snapshot/` (see flowmatch), else stored as an unlinked run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+
+from dulwich.repo import Repo
+
+from ..errors import UsageError
+from ..flow.readers import DirReader
+from ..gitio import runrefs
+from ..gitio.repo import TreeReader
+from .flowmatch import FlowIdentity
+from .names import escape_run_name
+
+
+@dataclass
+class PfRun:
+    name: str
+    folder: str
+    home: str | None
+    row: dict = field(default_factory=dict)        # run_info row (if pf.sqlite has it)
+    properties: dict = field(default_factory=dict)
+
+    @property
+    def created_on(self) -> str | None:
+        return self.row.get("created_on")
+
+
+def default_home() -> str:
+    return os.environ.get("PF_HOME_DIRECTORY") or os.path.join(os.path.expanduser("~"), ".promptflow")
+
+
+def _is_run_folder(p: str) -> bool:
+    return any(os.path.exists(os.path.join(p, x)) for x in ("snapshot", "flow_outputs", "meta.json"))
+
+
+def find_runs(paths: list) -> list:
+    """PfRun for each run folder named by `paths` (a promptflow home, a `.runs` folder or a run
+    folder), oldest first so base runs are imported before their evaluations."""
+    found: list = []
+    for arg in paths or [default_home()]:
+        arg = os.path.abspath(arg)
+        if not os.path.isdir(arg):
+            raise UsageError("not a promptflow home or run folder", file=arg)
+        if os.path.isdir(os.path.join(arg, ".runs")):
+            home, folders = arg, _children(os.path.join(arg, ".runs"))
+        elif os.path.basename(arg) == ".runs":
+            home, folders = os.path.dirname(arg), _children(arg)
+        elif _is_run_folder(arg):
+            parent = os.path.dirname(arg)
+            home = os.path.dirname(parent) if os.path.basename(parent) == ".runs" else None
+            folders = [arg]
+        else:
+            raise UsageError("not a promptflow home or run folder", file=arg)
+        rows = _rows(home)
+        for f in folders:
+            name = os.path.basename(f)
+            row = rows.get(name, {})
+            try:
+                props = json.loads(row.get("properties") or "{}")
+            except ValueError:
+                props = {}
+            found.append(PfRun(name, f, home, row, props if isinstance(props, dict) else {}))
+    found.sort(key=lambda r: (r.created_on or _mtime(r.folder), r.name))
+    return found
+
+
+def _children(d: str) -> list:
+    return [os.path.join(d, n) for n in sorted(os.listdir(d)) if _is_run_folder(os.path.join(d, n))]
+
+
+def _mtime(p: str) -> str:
+    from .snapshot import now_iso
+
+    return now_iso(os.path.getmtime(p))
+
+
+def _rows(home: str | None) -> dict:
+    if not home or not os.path.exists(os.path.join(home, "pf.sqlite")):
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{os.path.join(home, 'pf.sqlite')}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        rows = {r["name"]: dict(r) for r in conn.execute("SELECT * FROM run_info")}
+        conn.close()
+        return rows
+    except sqlite3.Error:
+        return {}
+
+
+def _jsonl(path: str):
+    if not os.path.exists(path):
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield line
+
+
+def _read_json(path: str, default):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+class Linker:
+    """Finds the commit whose flow folder is a promptflow snapshot's source."""
+
+    def __init__(self, repo: Repo, idx):
+        self.repo = repo
+        self.idx = idx
+        self.cache: dict = {}
+
+    def candidate_paths(self, pf_flow_path: str | None) -> list:
+        paths = []
+        if pf_flow_path:
+            rel = os.path.relpath(os.path.realpath(pf_flow_path), os.path.realpath(self.repo.path))
+            if not rel.startswith(".."):
+                paths.append(rel.replace(os.sep, "/"))
+                self.idx.track_path(paths[0])
+        for p in self.idx.tracked_paths():
+            if p not in paths:
+                paths.append(p)
+        return paths
+
+    def link(self, snapshot_dir: str, pf_flow_path: str | None, variant: str | None,
+             created_on: str | None) -> tuple | None:
+        """(commit, flow path) or None."""
+        snap = FlowIdentity(DirReader(snapshot_dir), ".", None)
+        if snap.flow is None:
+            return None
+        for path in self.candidate_paths(pf_flow_path):
+            trees = self.idx.conn.execute(
+                "SELECT c.tree, c.commit_sha, ci.time FROM commits c JOIN commit_info ci "
+                "ON ci.commit_sha = c.commit_sha WHERE c.flow_path = ? ORDER BY ci.time", (path,)).fetchall()
+            by_tree: dict = {}
+            for tree, sha, t in trees:
+                by_tree.setdefault(tree, []).append((t, sha))
+            for tree, commits in by_tree.items():
+                key = (tree, variant)
+                if key not in self.cache:
+                    self.cache[key] = FlowIdentity(TreeReader(self.repo, tree.encode()), ".", variant)
+                if snap.matches_source(self.cache[key]):
+                    return _pick_commit(commits, created_on), path
+        return None
+
+
+def _pick_commit(commits: list, created_on: str | None) -> str:
+    """The newest commit made before the run (else the oldest holding that tree)."""
+    if created_on:
+        from datetime import datetime
+
+        try:
+            ts = datetime.fromisoformat(created_on).timestamp()
+            before = [c for c in commits if c[0] <= ts + 1]
+            if before:
+                return before[-1][1]
+        except ValueError:
+            pass
+    return commits[0][1]
+
+
+def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
+    from ..run.result import RunResult
+    from .snapshot import record_result
+
+    linker = Linker(repo, idx)
+    results = []
+    for pr in find_runs(paths):
+        name = escape_run_name(pr.name)
+        props = pr.properties
+        existing = runrefs.get_run(repo, name)
+        if existing is not None:
+            from .read import read_snapshot
+
+            src = read_snapshot(repo, name, existing).run.get("source") or {}
+            same = src.get("tool") == "promptflow" and src.get("run") == pr.name
+            results.append({"run": pr.name, "name": name, "status": "exists" if same else "name-taken",
+                            "commit": None, "flow": None})
+            continue
+        snapshot = os.path.join(pr.folder, "snapshot")
+        variant = props.get("node_variant")
+        link = linker.link(snapshot, props.get("flow_path"), variant, pr.created_on) \
+            if os.path.isdir(snapshot) else None
+        flow_path = link[1] if link else _unlinked_path(props, pr)
+        entry = {"run": pr.name, "name": name, "status": "linked" if link else "unlinked",
+                 "commit": link[0] if link else None, "flow": flow_path}
+        results.append(entry)
+        if dry_run:
+            continue
+        metrics = _read_json(os.path.join(pr.folder, "metrics.json"), {})
+        sysm = props.get("system_metrics") or {}
+        failed = sysm.get("__pf__.lines.failed")
+        base = props.get("run")
+        base_name = escape_run_name(base) if base else None
+        if base_name and runrefs.get_run(repo, base_name) is None:
+            base_name = None
+        logs = {}
+        for fname in ("logs.txt", "error.json"):
+            p = os.path.join(pr.folder, fname)
+            if os.path.exists(p):
+                logs[fname] = p
+        outputs = os.path.join(pr.folder, "outputs.jsonl")
+        if not os.path.exists(outputs):
+            outputs = os.path.join(pr.folder, "flow_outputs", "output.jsonl")
+        result = RunResult(
+            flow=flow_path, name=name, outputs=_jsonl(outputs), metrics=metrics if isinstance(metrics, dict) else {},
+            data=pr.row.get("data"), column_mapping=props.get("column_mapping") or {}, variant=variant,
+            base_run=base_name, status=pr.row.get("status") or ("Failed" if os.path.exists(
+                os.path.join(pr.folder, "error.json")) else "Completed"),
+            start_time=pr.row.get("start_time") or pr.created_on, end_time=pr.row.get("end_time"),
+            lines_failed=failed, logs=logs, inputs=_jsonl(os.path.join(pr.folder, "inputs.jsonl")),
+            source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
+                    "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
+                    "base_run": base, "tags": _tags(pr.row.get("tags"))},
+            extra={"system_metrics": sysm} if sysm else {},
+            flow_commit=link[0] if link else None,
+        )
+        if link:
+            rec = record_result(repo, result)
+        else:
+            rec = _record_unlinked(repo, result, snapshot)
+        entry["snapshot"] = rec.commit
+    return results
+
+
+def _tags(raw):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unlinked_path(props: dict, pr: PfRun) -> str:
+    fp = props.get("flow_path")
+    return "promptflow/" + escape_run_name(os.path.basename(fp.rstrip("/\\")) if fp else pr.name)
+
+
+def _record_unlinked(repo: Repo, result, snapshot_dir: str):
+    """No commit holds this flow: the snapshot folder itself becomes the flow tree (no parent)."""
+    from .snapshot import record_result
+
+    tree = _dir_tree(repo, snapshot_dir) if os.path.isdir(snapshot_dir) else None
+    result.extra = dict(result.extra, unlinked=True)
+    return record_result(repo, result, unlinked_tree=tree)
+
+
+def _dir_tree(repo: Repo, folder: str) -> bytes:
+    from dulwich.objects import Blob
+
+    from ..gitio.objects import DIR_MODE, FILE_MODE, make_tree, put_object
+
+    def build(d):
+        entries = {}
+        for name in sorted(os.listdir(d)):
+            p = os.path.join(d, name)
+            if os.path.isdir(p):
+                if name in ("__pycache__", ".runs"):
+                    continue
+                sub = build(p)
+                if sub:
+                    entries[name] = (DIR_MODE, sub)
+            elif os.path.isfile(p) and name != ".env":
+                with open(p, "rb") as f:
+                    entries[name] = (FILE_MODE, put_object(repo, Blob.from_string(f.read())))
+        return make_tree(repo, entries) if entries else None
+
+    return build(folder) or make_tree(repo, {})

@@ -1,0 +1,75 @@
+"""Reading run snapshots back: run.json, metrics, streamed outputs and logs."""
+
+from __future__ import annotations
+
+import json
+import stat
+from dataclasses import dataclass
+from typing import Iterator
+
+from dulwich.repo import Repo
+
+from ..errors import ReadError, UsageError
+from ..gitio import objects as gobj
+from ..gitio import runrefs
+
+
+@dataclass
+class RunSnapshot:
+    name: str
+    commit: str
+    parents: list
+    run: dict          # run.json
+    metrics: dict
+    files: dict        # top-level entry name -> (mode, sha)
+    commit_time: int
+
+    @property
+    def flow_path(self) -> str:
+        return self.run.get("flow", {}).get("path") or "."
+
+
+def _json_blob(repo: Repo, files: dict, name: str, default):
+    e = files.get(name)
+    if e is None:
+        return default
+    try:
+        return json.loads(repo[e[1]].data)
+    except ValueError:
+        return default
+
+
+def read_snapshot(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
+    try:
+        c = repo[commit]
+        files = gobj.tree_entries(repo, c.tree)
+    except KeyError:
+        raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is missing objects") from None
+    run = _json_blob(repo, files, "run.json", None)
+    if not isinstance(run, dict):
+        raise ReadError(f"run '{name}': snapshot has no readable run.json")
+    metrics = _json_blob(repo, files, "metrics.json", {})
+    return RunSnapshot(name=name, commit=commit.decode(), parents=[p.decode() for p in c.parents],
+                       run=run, metrics=metrics if isinstance(metrics, dict) else {}, files=files,
+                       commit_time=c.commit_time)
+
+
+def load_run(repo: Repo, name: str) -> RunSnapshot:
+    sha = runrefs.get_run(repo, name)
+    if sha is None:
+        raise UsageError(f"unknown run '{name}'")
+    return read_snapshot(repo, name, sha)
+
+
+def stream_file(repo: Repo, snap: RunSnapshot, fname: str = "outputs.jsonl") -> Iterator[bytes]:
+    e = snap.files.get(fname)
+    if e is None:
+        return iter(())
+    return gobj.iter_lines(repo, e[1])
+
+
+def logs(repo: Repo, snap: RunSnapshot) -> dict:
+    e = snap.files.get("logs")
+    if e is None or not stat.S_ISDIR(e[0]):
+        return {}
+    return {n: repo[sha].data for n, (mode, sha) in gobj.tree_entries(repo, e[1]).items()}
