@@ -1,0 +1,137 @@
+"""Benchmark: `pfgit validate` against `pf flow validate` on every corpus flow, in one run.
+
+    .venv/bin/python bench/validate.py [--runs N] [--pf-runs M] [--flows K] [--no-pf]
+
+Both tools run on the same copy of the corpus in a temporary folder (pf writes .promptflow/ into
+flow folders; the corpus is read-only). Per flow, each tool is a fresh process, so process start
+is included. pf runs with telemetry off and a temporary HOME / PF_HOME_DIRECTORY. Prints per-flow
+times, the median per flow for each tool, their ratio, the whole corpus in one pfgit process, and
+any flow where the two tools disagree on pass/fail.
+
+Targets (issue 2): pfgit >= 20x faster per flow than pf; whole corpus < 2 s in one pfgit process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
+sys.path.insert(0, ROOT)
+
+
+def timed(cmd: list, env: dict, cwd: str | None = None) -> tuple:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return time.perf_counter() - t, p.returncode
+
+
+def tool(name: str) -> str | None:
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.path.exists(here) else shutil.which(name)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="pfgit runs per flow (median)")
+    ap.add_argument("--pf-runs", type=int, default=1, help="pf runs per flow (median)")
+    ap.add_argument("--flows", type=int, default=0, help="only the first K flows (0 = all)")
+    ap.add_argument("--no-pf", action="store_true", help="skip pf flow validate")
+    args = ap.parse_args()
+
+    from pfgit.flow.load import find_flows
+    from pfgit.flow.readers import DirReader
+    from pfgit.validate import validate_path
+
+    tmp = tempfile.mkdtemp(prefix="pfgit-bench-")
+    try:
+        examples = os.path.join(tmp, "examples")
+        shutil.copytree(os.path.join(CORPUS, "examples"), examples)
+        for d, _, files in os.walk(tmp):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
+        reader = DirReader(tmp, "")
+        locs = find_flows(reader, "examples")
+        if args.flows:
+            locs = locs[: args.flows]
+        targets = [os.path.join(tmp, loc.file if loc.is_prompty else loc.dir) for loc in locs]
+        names = [loc.file if loc.is_prompty else loc.dir for loc in locs]
+
+        env = dict(os.environ, HOME=os.path.join(tmp, "home"), NO_COLOR="1",
+                   PF_HOME_DIRECTORY=os.path.join(tmp, "home", ".promptflow"),
+                   PF_DISABLE_TELEMETRY="true")
+        os.makedirs(env["HOME"])
+        pfgit = tool("pfgit")
+        pfgit_cmd = [pfgit] if pfgit else [sys.executable, "-m", "pfgit"]
+
+        print(f"{len(targets)} flows from {CORPUS}/examples, copied to {tmp}")
+        print(f"pfgit: {' '.join(pfgit_cmd)}  ({args.runs} runs per flow)")
+        pfgit_t, pfgit_rc = [], []
+        for t in targets:
+            runs = [timed(pfgit_cmd + ["validate", t], env) for _ in range(args.runs)]
+            pfgit_t.append(statistics.median(r[0] for r in runs))
+            pfgit_rc.append(runs[0][1])
+
+        one_proc = statistics.median(
+            timed(pfgit_cmd + ["validate", examples], env)[0] for _ in range(args.runs))
+        in_proc = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            validate_path(reader, "examples")
+            in_proc.append(time.perf_counter() - t0)
+
+        pf = None if args.no_pf else tool("pf")
+        pf_t, pf_rc = [], []
+        if pf:
+            print(f"pf: {pf}  ({args.pf_runs} runs per flow; telemetry off, HOME={env['HOME']})")
+            subprocess.run([pf, "config", "set", "telemetry.enabled=false"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for t in targets:
+                runs = [timed([pf, "flow", "validate", "--source", t], env)
+                        for _ in range(args.pf_runs)]
+                pf_t.append(statistics.median(r[0] for r in runs))
+                pf_rc.append(runs[0][1])
+            subprocess.run([pf, "service", "stop"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        elif not args.no_pf:
+            print("pf: not installed (pip install '.[promptflow]'); pfgit figures only")
+
+        print(f"\n{'flow':<78} {'pfgit ms':>8} {'pf ms':>8} {'ratio':>6}  verdicts")
+        disagree = []
+        for i, name in enumerate(names):
+            row = f"{name[-78:]:<78} {pfgit_t[i] * 1000:8.0f}"
+            if pf_t:
+                ok_g, ok_p = pfgit_rc[i] == 0, pf_rc[i] == 0
+                row += f" {pf_t[i] * 1000:8.0f} {pf_t[i] / pfgit_t[i]:6.1f}  "
+                row += f"pfgit {'ok' if ok_g else 'FAIL'} / pf {'ok' if ok_p else 'FAIL'}"
+                if ok_g != ok_p:
+                    disagree.append(name)
+            print(row)
+
+        med_g = statistics.median(pfgit_t)
+        print(f"\npfgit validate, one process per flow: median {med_g * 1000:.0f} ms per flow")
+        if pf_t:
+            med_p = statistics.median(pf_t)
+            ratio = med_p / med_g
+            print(f"pf flow validate, one process per flow: median {med_p * 1000:.0f} ms per flow")
+            print(f"ratio (pf / pfgit, medians): {ratio:.1f}x  (target >= 20x: "
+                  f"{'met' if ratio >= 20 else 'NOT met'})")
+            print(f"flows where pass/fail differs: {', '.join(disagree) if disagree else 'none'}")
+        print(f"whole corpus ({len(targets)} flows) in one pfgit process: {one_proc * 1000:.0f} ms "
+              f"(target < 2000 ms: {'met' if one_proc < 2 else 'NOT met'}); library call alone "
+              f"{statistics.median(in_proc) * 1000:.0f} ms")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""What validation reports: the Problem record and the one registry of problem codes.
+
+Codes are kebab-case and stable (scripts and CI match on them); each has a fixed severity and a
+one-line description. docs/validation.md documents every code with a failing example, and a test
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+# code -> (severity, one-line description). Grouped by the module that reports them.
+CODES: dict = {
+    # structure.py: can the flow file be read, and are its keys the right shape
+    "unreadable-file": (ERROR, "a file cannot be read (permission, symlink loop, a folder)"),
+    "file-too-large": (ERROR, "a file is larger than 10 MB and is not read"),
+    "bad-encoding": (ERROR, "a file is not valid UTF-8"),
+    "yaml-syntax": (ERROR, "the flow file is not valid YAML"),
+    "empty-file": (ERROR, "the flow file has no content"),
+    "not-a-mapping": (ERROR, "the flow file's top level is not a mapping"),
+    "duplicate-key": (ERROR, "a key appears twice in one mapping (promptflow's YAML loader rejects it)"),
+    "unknown-key": (WARNING, "a key promptflow does not read (often a typo)"),
+    "bad-type": (ERROR, "a value has the wrong shape (a list where a mapping is needed, ...)"),
+    "bad-value": (ERROR, "a value outside the allowed set (node type, source type, input type, ...)"),
+    "missing-key": (ERROR, "a required key is absent (node name, input type, node source, ...)"),
+    "duplicate-node": (ERROR, "two nodes have the same name"),
+    "multiple-flow-files": (ERROR, "a folder holds more than one flow file"),
+    # references.py: ${...} references, outputs and the dependency graph
+    "dangling-ref": (ERROR, "a reference names a node that does not exist"),
+    "unknown-input": (ERROR, "a reference names a flow input that does not exist"),
+    "bad-ref-section": (ERROR, "a node reference uses a section other than 'output'"),
+    "empty-output-ref": (ERROR, "a flow output has no reference"),
+    "embedded-ref": (WARNING, "${...} inside a longer string is plain text to promptflow"),
+    "cycle": (ERROR, "nodes depend on each other in a circle"),
+    # sources.py: the files nodes run
+    "missing-source": (ERROR, "a node's source file does not exist (after additional_includes)"),
+    "missing-include": (ERROR, "an additional_includes entry does not exist"),
+    "python-syntax": (ERROR, "a Python source file does not compile"),
+    "jinja-syntax": (ERROR, "a Jinja2 template does not parse"),
+    # variants.py
+    "unknown-default-variant": (ERROR, "default_variant_id names no variant (or is missing)"),
+    "missing-variants": (ERROR, "a node has use_variants but no node_variants entry"),
+    "unused-variants": (WARNING, "node_variants for a node that does not use variants (or does not exist)"),
+    # aggregation.py
+    "aggregation-ref": (ERROR, "a non-aggregation node references an aggregation node"),
+    "aggregation-activate": (ERROR, "an aggregation node's activate.when references a non-aggregation node"),
+    "output-aggregation-ref": (WARNING, "a flow output references an aggregation node (promptflow drops it)"),
+    # activate.py
+    "activate-incomplete": (ERROR, "activate lacks 'when' or 'is'"),
+    # flex.py: flex flows and .prompty files
+    "missing-entry": (ERROR, "a flex flow has no entry"),
+    "bad-entry": (ERROR, "a flex flow's entry is not 'module:function'"),
+    "missing-entry-file": (WARNING, "a flex flow's entry module is not a file or package in the flow folder"),
+    "missing-front-matter": (ERROR, "a .prompty file does not start with '---' front matter"),
+}
+
+
+@dataclass
+class Problem:
+    code: str
+    severity: str
+    message: str
+    node: str | None
+    file: str
+    line: int | None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def problem(code: str, message: str, file: str, line: int | None = 1,
+            node: str | None = None) -> Problem:
+    """A Problem with the severity the registry gives its code."""
+    return Problem(code, CODES[code][0], message, node, file, line)

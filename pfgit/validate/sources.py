@@ -1,0 +1,196 @@
+"""The files nodes run: they exist (in the folder or via additional_includes) and they parse.
+
+Python files are compiled with the builtin `compile` (which also catches errors `ast.parse` lets
+through, such as `return` outside a function, and needs no import); Jinja2 templates are parsed
+with a plain `jinja2.Environment`, imported only when a template has something to parse.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from ..flow.readers import join
+from ..flow.yamlpos import MAX_YAML_BYTES
+from .context import Context
+
+MAX_SOURCE_BYTES = MAX_YAML_BYTES
+PY_SUFFIXES = (".py",)
+JINJA_SUFFIXES = (".jinja2", ".jinja", ".j2")
+
+_jinja_env = None
+
+
+def include_targets(ctx: Context) -> list:
+    """(base name in the flow folder, reader path) for each additional_includes entry.
+
+    promptflow copies each entry into the flow folder under its base name (files and folders).
+    """
+    out = []
+    for inc in ctx.flow.additional_includes:
+        target = join(ctx.rel_dir, inc)
+        out.append((posixpath.basename(target.rstrip("/")), target))
+    return out
+
+
+def check_includes(ctx: Context) -> None:
+    if ctx.reader is None:
+        return
+    for i, inc in enumerate(ctx.flow.data.get("additional_includes") or []):
+        if isinstance(inc, str) and not ctx.reader.exists(join(ctx.rel_dir, inc)):
+            ctx.add("missing-include", f"additional_includes entry '{inc}' does not exist",
+                    ("additional_includes", i))
+
+
+def candidates(ctx: Context, path: str) -> list:
+    """Reader paths where a source `path` may be found: the folder first, then the includes."""
+    rel = join(path)
+    out = [join(ctx.rel_dir, rel)]
+    for name, target in include_targets(ctx):
+        if rel == name:
+            out.append(target)
+        elif rel.startswith(name + "/"):
+            out.append(join(target, rel[len(name) + 1:]))
+    return out
+
+
+class SourceFiles:
+    """Reads each source file once per flow and remembers what was reported about it."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.checked: dict = {}   # reader path -> True once checked
+
+    def read(self, rel: str, node: str | None, path: tuple | None) -> bytes | None:
+        """The bytes of `rel`, or None after reporting why they cannot be had."""
+        ctx = self.ctx
+        reader = ctx.reader
+        size = getattr(reader, "size", None)
+        try:
+            if size is not None and size(rel) > MAX_SOURCE_BYTES:
+                ctx.add("file-too-large", f"'{ctx.display(rel)}' is larger than "
+                        f"{MAX_SOURCE_BYTES // (1024 * 1024)} MB; not checked", path, node)
+                return None
+            data = reader.read_bytes(rel)
+        except FileNotFoundError:  # found by name, so a link pointing nowhere
+            ctx.add("missing-source", f"'{ctx.display(rel)}' is a symbolic link to a file that does "
+                    "not exist", path, node)
+            return None
+        except IsADirectoryError:
+            ctx.add("unreadable-file", f"'{ctx.display(rel)}' is a folder, not a file", path, node)
+            return None
+        except OSError as e:
+            ctx.add("unreadable-file", f"cannot read '{ctx.display(rel)}': {e.strerror or e}",
+                    path, node)
+            return None
+        if len(data) > MAX_SOURCE_BYTES:
+            ctx.add("file-too-large", f"'{ctx.display(rel)}' is larger than "
+                    f"{MAX_SOURCE_BYTES // (1024 * 1024)} MB; not checked", path, node)
+            return None
+        return data
+
+    def find(self, source_path: str) -> str | None:
+        """The reader path of a source file, or None when it is missing."""
+        for rel in candidates(self.ctx, source_path):
+            if self.ctx.reader.exists(rel) or _is_broken_link(self.ctx.reader, rel):
+                return rel
+        return None
+
+    def check_syntax(self, rel: str, node: str | None, path: tuple, line_offset: int = 0,
+                     text_only: bytes | None = None) -> None:
+        """Syntax of a .py or Jinja2 file (once per file). Problems point into that file."""
+        if rel in self.checked and text_only is None:
+            return
+        self.checked[rel] = True
+        is_py = rel.endswith(PY_SUFFIXES)
+        if not is_py and not rel.endswith(JINJA_SUFFIXES) and text_only is None:
+            return
+        data = text_only if text_only is not None else self.read(rel, node, path)
+        if data is None:
+            return
+        ctx = self.ctx
+        shown = ctx.display(rel)
+        if is_py:
+            err = python_error(data, shown)
+            if err:
+                ctx.add("python-syntax", f"Python syntax error: {err[1]}", node=node,
+                        file=shown, line=err[0])
+            return
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            ctx.add("bad-encoding", f"'{shown}' is not valid UTF-8 (byte 0x{data[e.start]:02x})",
+                    node=node, file=shown, line=line + line_offset)
+            return
+        err = jinja_error(text)
+        if err:
+            ctx.add("jinja-syntax", f"Jinja2 syntax error: {err[1]}", node=node, file=shown,
+                    line=err[0] + line_offset)
+
+
+def _is_broken_link(reader, rel: str) -> bool:
+    # a symlink loop or dangling link "does not exist" to os.path.exists; reading it says why
+    if not hasattr(reader, "root"):
+        return False
+    import os
+
+    return os.path.islink(os.path.join(reader.root, rel))
+
+
+def python_error(data: bytes, filename: str) -> tuple | None:
+    """(line, message) of the first syntax error in Python source, or None."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. SyntaxWarning for invalid escapes: not our business
+        try:
+            compile(data, filename, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            return (e.lineno or 1), e.msg
+        except (ValueError, MemoryError, RecursionError) as e:  # null bytes, absurd nesting
+            return 1, str(e) or type(e).__name__
+    return None
+
+
+def jinja_error(text: str) -> tuple | None:
+    """(line, message) of a Jinja2 syntax error, or None."""
+    if "{" not in text:
+        return None  # no tag, expression or comment: nothing Jinja2 could reject
+    global _jinja_env
+    import jinja2
+
+    if _jinja_env is None:
+        _jinja_env = jinja2.Environment()
+    try:
+        _jinja_env.parse(text)
+    except jinja2.TemplateSyntaxError as e:
+        return (e.lineno or 1), e.message or "invalid template"
+    except RecursionError:
+        return 1, "template nested too deeply"
+    return None
+
+
+def check(ctx: Context) -> None:
+    if ctx.reader is None:
+        return
+    check_includes(ctx)
+    files = SourceFiles(ctx)
+    has_includes = bool(ctx.flow.additional_includes)
+    for node, vid, body, src in ctx.flow.sources():
+        if src.type == "package":
+            continue  # an installed tool; `path` is not read
+        ppath = body.base_path + (("source", "path") if "source" in body.raw else ("tool",))
+        rel = files.find(src.path)
+        if rel is None:
+            where = f" (variant '{vid}')" if vid else ""
+            looked = " or in additional_includes" if has_includes else ""
+            ctx.add("missing-source", f"source file '{src.path}'{where} not found in the flow "
+                    f"folder{looked}", ppath, node.name)
+            continue
+        if rel in files.checked:
+            continue
+        if not ctx.reader.exists(rel):  # a broken link: say why it cannot be read
+            files.checked[rel] = True
+            files.read(rel, node.name, ppath)
+            continue
+        files.check_syntax(rel, node.name, ppath)
