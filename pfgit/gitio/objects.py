@@ -54,7 +54,7 @@ def put_blob_stream(repo: Repo, chunks: Iterable[bytes]) -> tuple[bytes, int]:
         header = b"blob %d\x00" % size
         h = hashlib.sha1(header)
         spool.seek(0)
-        for block in iter(lambda: spool.read(1 << 20), b""):
+        for block in iter(lambda: spool.read(1 << 18), b""):
             h.update(block)
         sha = h.hexdigest().encode()
         if sha in repo.object_store:
@@ -67,7 +67,7 @@ def put_blob_stream(repo: Repo, chunks: Iterable[bytes]) -> tuple[bytes, int]:
                 z = zlib.compressobj(1)
                 out.write(z.compress(header))
                 spool.seek(0)
-                for block in iter(lambda: spool.read(1 << 20), b""):
+                for block in iter(lambda: spool.read(1 << 18), b""):
                     out.write(z.compress(block))
                 out.write(z.flush())
                 out.flush()
@@ -89,12 +89,20 @@ def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
     except FileNotFoundError:  # packed (after gc or fetch): dulwich reads it whole
         yield repo[sha].as_raw_string()
         return
+    def inflate(z, f):
+        for block in iter(lambda: f.read(chunk), b""):
+            data = z.decompress(block, chunk)  # bounded: repetitive data inflates 1000-fold
+            while True:
+                yield data
+                if not z.unconsumed_tail:
+                    break
+                data = z.decompress(z.unconsumed_tail, chunk)
+        yield z.flush()
+
     with f:
-        z = zlib.decompressobj()
         header_done = False
         buf = b""
-        for block in iter(lambda: f.read(chunk), b""):
-            data = z.decompress(block)
+        for data in inflate(zlib.decompressobj(), f):
             if not header_done:
                 buf += data
                 nul = buf.find(b"\x00")
@@ -103,9 +111,6 @@ def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
                 data, header_done = buf[nul + 1:], True
             if data:
                 yield data
-        tail = z.flush()
-        if tail:
-            yield tail
 
 
 def iter_lines(repo: Repo, sha: bytes) -> Iterator[bytes]:

@@ -1,0 +1,127 @@
+"""Installing pfgit's git hooks (scripts in the project's `hooks/` folder), chaining existing ones.
+
+For each hook NAME, in the hooks folder (`core.hooksPath` if set, else `.git/hooks`):
+    NAME                  a small wrapper (marker `pfgit-hook-wrapper`): runs NAME.pfgit-chained,
+                          stops if it fails, then runs NAME.pfgit
+    NAME.pfgit            pfgit's script, with the installing interpreter's absolute path
+    NAME.pfgit-chained    the hook that was there before, renamed (only if there was one)
+`uninstall_hooks` deletes the first two and renames the chained hook back: exactly what was there.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+POST_HOOKS = ["post-commit", "post-merge", "post-rewrite", "post-checkout"]
+STDIN_HOOKS = {"post-rewrite", "pre-push"}      # git feeds these on stdin: both hooks need it
+MARKER = "pfgit-hook-wrapper"
+HOOKS_SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "hooks")
+PY_LINE = 'PFGIT_PYTHON="${PFGIT_PYTHON:-python3}"'
+
+_FALLBACK = f"""#!/bin/sh
+# pfgit: keep the run index's commit<->flow-tree table current (docs/runs.md).
+{PY_LINE}
+"$PFGIT_PYTHON" -m pfgit.index.hook "$(basename "$0" .pfgit)" </dev/null >/dev/null 2>&1
+exit 0
+"""
+
+
+def hook_names() -> list:
+    """The post-* hooks, plus pre-commit when the project ships hooks/pre-commit."""
+    names = list(POST_HOOKS)
+    if os.path.exists(os.path.join(HOOKS_SRC, "pre-commit")):
+        names.insert(0, "pre-commit")
+    return names
+
+
+def hooks_dir(repo_path: str) -> str:
+    from dulwich.repo import Repo
+
+    repo = Repo.discover(repo_path)
+    try:
+        custom = repo.get_config_stack().get((b"core",), b"hooksPath")
+    except KeyError:
+        custom = None
+    if custom:
+        p = os.path.expanduser(custom.decode())
+        return p if os.path.isabs(p) else os.path.join(repo.path, p)
+    return os.path.join(repo.commondir(), "hooks")
+
+
+def _script(name: str, python_exe: str) -> str:
+    src = os.path.join(HOOKS_SRC, name)
+    text = open(src, encoding="utf-8").read() if os.path.exists(src) else _FALLBACK
+    return text.replace(PY_LINE, f'PFGIT_PYTHON="${{PFGIT_PYTHON:-{shlex.quote(python_exe)}}}"')
+
+
+def _wrapper(name: str) -> str:
+    chained = f'"$hook_dir/{name}.pfgit-chained"'
+    if name in STDIN_HOOKS:
+        run_chained = (f'input=$(cat)\nif [ -x {chained} ]; then\n'
+                       f'    printf \'%s\\n\' "$input" | {chained} "$@" || exit $?\nfi\n'
+                       f'printf \'%s\\n\' "$input" | "$hook_dir/{name}.pfgit" "$@"\n')
+    else:
+        run_chained = (f'if [ -x {chained} ]; then\n    {chained} "$@" || exit $?\nfi\n'
+                       f'exec "$hook_dir/{name}.pfgit" "$@"\n')
+    return ("#!/bin/sh\n"
+            f"# {MARKER}: installed by `pfgit install`; `pfgit install --uninstall` restores the\n"
+            f"# previous hook. Runs {name}.pfgit-chained (the hook that was here before), then pfgit's.\n"
+            'hook_dir=$(dirname "$0")\n' + run_chained)
+
+
+def _is_ours(path: str) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return MARKER in f.read(400)
+    except OSError:
+        return False
+
+
+def _write_exec(path: str, text: str) -> None:
+    tmp = path + ".tmp-pfgit"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, path)
+
+
+def install_hooks(repo_path: str, python_exe: str | None = None) -> list:
+    """Install (or refresh) pfgit's hooks; returns the hook names installed. Idempotent."""
+    d = hooks_dir(repo_path)
+    os.makedirs(d, exist_ok=True)
+    py = python_exe or sys.executable
+    done = []
+    for name in hook_names():
+        path = os.path.join(d, name)
+        chained = path + ".pfgit-chained"
+        if os.path.lexists(path) and not _is_ours(path):
+            if os.path.lexists(chained):  # should not happen; never overwrite a user's hook
+                continue
+            os.rename(path, chained)  # a non-executable one stays inert, as git treated it
+        _write_exec(path + ".pfgit", _script(name, py))
+        _write_exec(path, _wrapper(name))
+        done.append(name)
+    return done
+
+
+def uninstall_hooks(repo_path: str) -> list:
+    """Remove pfgit's hooks and put chained ones back; returns the hook names removed."""
+    d = hooks_dir(repo_path)
+    removed = []
+    for name in set(hook_names()) | set(POST_HOOKS) | {"pre-commit"}:
+        path = os.path.join(d, name)
+        ours = os.path.exists(path + ".pfgit") or _is_ours(path)
+        if not ours:
+            continue
+        if _is_ours(path):
+            os.unlink(path)
+        if os.path.exists(path + ".pfgit"):
+            os.unlink(path + ".pfgit")
+        chained = path + ".pfgit-chained"
+        if os.path.lexists(chained) and not os.path.lexists(path):
+            os.rename(chained, path)
+        removed.append(name)
+    return sorted(removed)

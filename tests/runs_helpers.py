@@ -1,0 +1,80 @@
+"""Shared set-up for the run store/index tests: a real git repo with a real corpus flow committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+ACC = "examples/flows/evaluation/eval-classification-accuracy"
+IF_ELSE = "examples/flows/standard/conditional-flow-for-if-else"
+
+
+def git(repo, *args, input=None) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, text=True, input=input,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.strip()
+
+
+def copy_flow(corpus: pathlib.Path, src: str, dest: pathlib.Path) -> None:
+    shutil.copytree(corpus / src, dest)
+    for p in [dest, *dest.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def make_repo(tmp_path: pathlib.Path, corpus: pathlib.Path, name: str = "repo") -> pathlib.Path:
+    """flows/acc = eval-classification-accuracy (committed), one commit on main."""
+    repo = tmp_path / name
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    copy_flow(corpus, ACC, repo / "flows" / "acc")
+    (repo / ".gitignore").write_text("__pycache__/\n.promptflow/\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add acc flow")
+    return repo
+
+
+def commit_change(repo: pathlib.Path, rel: str, text: str, msg: str) -> str:
+    p = repo / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "a", encoding="utf-8") as f:
+        f.write(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", msg)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def outputs(n: int, grade: str = "Correct") -> list:
+    return [json.dumps({"grade": grade, "line_number": i}) for i in range(n)]
+
+
+def run_cli(monkeypatch, capsys, cwd, *argv) -> tuple:
+    """Run `pfgit ARGV` in-process in `cwd`: (exit code, stdout, stderr)."""
+    from pfgit.cli.main import main
+
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def all_objects_bytes(repo: pathlib.Path) -> bytes:
+    """The content of every object in the repo (loose and packed), for secret scans."""
+    ids = git(repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)").split()
+    p = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, input="\n".join(ids).encode(),
+                       stdout=subprocess.PIPE, check=True)
+    return p.stdout
+
+
+def open_repo(repo: pathlib.Path):
+    from pfgit.gitio.repo import open_repo as o
+
+    return o(str(repo))
+
+
+def env_without_secrets() -> None:
+    for k in list(os.environ):
+        if "KEY" in k or "TOKEN" in k or "SECRET" in k:
+            os.environ.pop(k, None)
