@@ -49,15 +49,18 @@ def _show_help(ctx: typer.Context, value: bool) -> None:
 
 
 def _worktree_reports(paths: list) -> list:
-    from ..flow.readers import DirReader
+    from ..flow.readers import DirReader, join
     from ..validate.api import locate, validate_locations
 
     class FsReader(DirReader):
-        """The whole file system, reader paths = absolute paths without the leading '/'; shown
-        relative to the current folder, as the user typed them."""
+        """The whole file system: reader paths are absolute paths without the leading '/', so
+        additional_includes may reach anywhere. Shown relative to the current folder when below it
+        (as git and linters show paths), else absolute."""
 
         def display(self, rel: str) -> str:
-            return os.path.relpath("/" + rel.lstrip("/")) if rel not in ("", ".") else "/"
+            full = "/" + join(rel) if join(rel) != "." else "/"
+            shown = os.path.relpath(full)
+            return full if shown.startswith("..") else shown
 
     reader = FsReader("/")
     locs = []
