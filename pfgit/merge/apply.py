@@ -130,7 +130,8 @@ class Renderer:
                 + self.ours.lines[root.end + 1:]
         else:
             lines = self.emitter.mapping(merged, 0) if isinstance(merged, dict) else []
-        return "\n".join(lines) + "\n" if lines else ""
+        end = "\n" if self.ours.final_newline or self.ours.root is None else ""
+        return "\n".join(lines) + end if lines else ""
 
     def map_children(self, merged: dict, path: tuple, so: Span | None, col: int) -> list:
         out: list = []

@@ -60,6 +60,7 @@ class Layout:
     data: Any
     root: Span | None          # None when the document is empty
     style: Style
+    final_newline: bool = True
 
     def chunk(self, a: int, b: int) -> list:
         return self.lines[a:b + 1]
@@ -68,6 +69,7 @@ class Layout:
 def parse(text: str) -> Layout:
     """Parse YAML text (already decoded, LF line ends). Raises YamlError."""
     lines = text.split("\n")
+    final_newline = not text or text.endswith("\n")
     if lines and lines[-1] == "":
         lines.pop()
     try:
@@ -79,7 +81,7 @@ def parse(text: str) -> Layout:
     except (yaml.YAMLError, RecursionError) as e:
         raise YamlError(" ".join(str(e).split()) or "invalid YAML") from None
     if node is None:
-        return Layout(text, lines, None, None, Style())
+        return Layout(text, lines, None, None, Style(), final_newline)
     b = _Builder(lines)
     try:
         data, span = b.build(node, node.start_mark.line, node.start_mark.column)
@@ -89,7 +91,7 @@ def parse(text: str) -> Layout:
         raise YamlError("YAML nested too deeply") from None
     if b.duplicates:
         raise YamlError(f"duplicate key '{b.duplicates[0][0]}'", b.duplicates[0][1] + 1)
-    return Layout(text, lines, data, span, b.style())
+    return Layout(text, lines, data, span, b.style(), final_newline)
 
 
 class _Builder:
