@@ -53,21 +53,20 @@ def register(app: typer.Typer) -> None:
     @app.command("diff-driver", hidden=True, context_settings={"ignore_unknown_options": True})
     def diff_driver(args: List[str] = typer.Argument(..., help="git's 7 (or 9) external diff arguments")) -> None:
         """git's diff.pfgit.command: path old-file old-hex old-mode new-file new-hex new-mode."""
-        sys.stdout.write(_driver(args))
+        from ..gitio.diffdriver import driver_text
+
+        sys.stdout.write(driver_text(args))
         raise typer.Exit(0)  # a non-zero exit would make git stop the whole diff
 
     @app.command("diff-textconv", hidden=True)
     def diff_textconv(file: str = typer.Argument(..., help="flow file to print normalised")) -> None:
         """git's diff.pfgit.textconv: the flow as one line per value in a canonical order."""
-        from ..diff.outline import outline_bytes
+        from ..gitio.diffdriver import textconv
 
         try:
-            with open(file, "rb") as f:
-                raw = f.read()
+            textconv(file)
         except OSError as e:
             raise UsageError(e.strerror or str(e), file=file) from None
-        sys.stdout.buffer.write(outline_bytes(raw))
-        sys.stdout.flush()
 
 
 def _in_repo(args: list, paths: list | None, cached: bool) -> list:
@@ -146,57 +145,3 @@ def _print(diffs: list, json_out: bool, markdown: bool, stat: bool, color: str) 
     if any(not fd.shown for fd in diffs):
         return EXIT_USAGE
     return EXIT_OK
-
-
-def _driver(args: list) -> str:
-    """The semantic diff git prints for one flow file; on any failure, a plain text diff."""
-    import os
-
-    if len(args) < 7:
-        return f"pfgit diff-driver: expected 7 arguments from git, got {len(args)}\n"
-    path, old_file, old_hex, _om, new_file, new_hex, _nm = args[:7]
-    new_path = args[7] if len(args) >= 9 else path  # git adds new path + rename info for renames
-
-    def read(f: str) -> bytes | None:
-        if f == "/dev/null":
-            return None
-        with open(f, "rb") as fh:
-            return fh.read()
-
-    a, b = read(old_file), read(new_file)
-    header = f"diff --pfgit a/{path} b/{new_path}\n"
-    try:
-        return header + _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file)
-    except Exception as e:  # never let git stop: show the text instead
-        from ..diff.changes import file_change
-
-        ch = file_change(["files", path], path, a, b)
-        text = (ch.detail.get("diff") or "Binary files differ\n") if ch else ""
-        return header + f"(pfgit could not compare this flow: {type(e).__name__}: {e})\n" + text
-
-
-def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:
-    import os
-    import posixpath
-
-    from ..diff.render import render_text
-    from ..diff.tree import FolderFiles, diff_flow_bytes
-    from ..gitio.diffdriver import driver_readers
-
-    old_r, new_r = driver_readers(path, old_hex, new_hex, new_file)
-    d_old, d_new = posixpath.dirname(path) or ".", posixpath.dirname(new_path) or "."
-
-    def files(reader, d):
-        if reader is None:
-            return None
-        ff = FolderFiles(reader, d)
-        return lambda rel: ff.get(rel)  # only files nodes use: git shows the others itself
-
-    fd = diff_flow_bytes(d_new, new_path, a, b, files(old_r, d_old), files(new_r, d_new),
-                         f"a/{path}", f"b/{new_path}")
-    color = os.environ.get("GIT_PAGER_IN_USE") == "true" and "NO_COLOR" not in os.environ
-    text = render_text([fd], color=color, header=False)
-    if old_r is None or new_r is None:
-        text += "  (source files not compared: the commit of this version was not found)\n" \
-            if fd.changes and (a is not None and old_r is None or b is not None and new_r is None) else ""
-    return text or "  no semantic change\n"

@@ -68,6 +68,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def diff_values(path: list, a: Any, b: Any, out: list) -> None:
     """Changes turning value `a` into `b`; mappings recurse key by key, everything else is a value."""
+    if a is b:
+        return  # shared by both versions (see diff.parse)
     if isinstance(a, dict) and isinstance(b, dict):
         for k, v in a.items():
             if k not in b:
@@ -390,7 +392,7 @@ def apply_changes(old_data: Any, changes: list) -> dict:
     """The flow data `changes` turn `old_data` into (file changes are ignored). Pure."""
     data = flow_data(old_data)
     renames = {c.path[1]: c.new for c in changes if c.op == "rename"}
-    data = apply_renames(data, renames) if renames else copy.deepcopy(data)
+    data = copy.deepcopy(apply_renames(data, renames))  # patched in place below
     for c in changes:
         if c.op == "rename" or c.is_file:
             continue

@@ -186,33 +186,49 @@ def _rewrite_body(body: Any, renames: dict, path: tuple, rewrites: list | None) 
     return body
 
 
+def _reads_renamed(body: Any, renames: dict) -> bool:
+    if not isinstance(body, dict):
+        return False
+    vals = list(body["inputs"].values()) if isinstance(body.get("inputs"), dict) else []
+    if isinstance(body.get("activate"), dict):
+        vals.append(body["activate"].get("when"))
+    return any(rewrite_value(v, renames) is not v for v in vals)
+
+
 def apply_renames(data: Any, renames: dict, rewrites: list | None = None) -> dict:
-    """A copy of flow data with nodes renamed (old key -> new key) and references rewritten.
+    """Flow data with nodes renamed (old key -> new key) and references rewritten.
 
     Renames node `name`s, `node_variants` keys (keeping their position) and references in node
     inputs, `activate.when`, variant bodies and output `reference`s. Appends a `Rewrite` per
-    rewritten reference to `rewrites` when given. The input is not modified.
+    rewritten reference to `rewrites` when given. The input is not modified; nodes that need no
+    change are shared with it (deep-copy the result before modifying it in place).
     """
-    data = copy.deepcopy(flow_data(data))
+    src = flow_data(data)
+    data = dict(src)
     if not renames:
         return data
-    nodes = data.get("nodes")
-    keys = node_keys(nodes)
+    nodes = src.get("nodes")
     if isinstance(nodes, list):
-        for key, raw in zip(keys, nodes):
-            if not isinstance(raw, dict):
-                continue
-            if key in renames and "name" in raw:
-                raw["name"] = renames[key]
-    new_keys = node_keys(nodes)
-    if isinstance(nodes, list):
-        for key, raw in zip(new_keys, nodes):
-            _rewrite_body(raw, renames, ("nodes", key), rewrites)
-    nv = data.get("node_variants")
+        touched = []
+        new_nodes = []
+        for key, raw in zip(node_keys(nodes), nodes):
+            rename = isinstance(raw, dict) and key in renames and "name" in raw
+            if rename or _reads_renamed(raw, renames):
+                raw = copy.deepcopy(raw)
+                if rename:
+                    raw["name"] = renames[key]
+                touched.append(len(new_nodes))
+            new_nodes.append(raw)
+        data["nodes"] = new_nodes
+        new_keys = node_keys(new_nodes)
+        for i in touched:
+            _rewrite_body(new_nodes[i], renames, ("nodes", new_keys[i]), rewrites)
+    nv = src.get("node_variants")
     if isinstance(nv, dict):
         renamed_nv = {}
         for name, vs in nv.items():
             new_name = renames.get(name, name)
+            vs = copy.deepcopy(vs)
             renamed_nv[new_name] = vs
             variants = vs.get("variants") if isinstance(vs, dict) else None
             if isinstance(variants, dict):
@@ -221,8 +237,9 @@ def apply_renames(data: Any, renames: dict, rewrites: list | None = None) -> dic
                         _rewrite_body(v.get("node"), renames,
                                       ("node_variants", new_name, "variants", vid, "node"), rewrites)
         data["node_variants"] = renamed_nv
-    outs = data.get("outputs")
+    outs = src.get("outputs")
     if isinstance(outs, dict):
+        outs = data["outputs"] = copy.deepcopy(outs)
         for oname, o in outs.items():
             if isinstance(o, dict) and "reference" in o:
                 nv2 = rewrite_value(o["reference"], renames)
@@ -312,8 +329,10 @@ def match_nodes(old: Any, new: Any, similarity: float | None = DEFAULT_SIMILARIT
         # the places that read the old node now read the new one: its users were re-pointed
         found = False
         r = renames()
-        ousers = {o: _users(od, o, lambda h: m.pairs.get(h, r.get(h, h))) for o in rem_old}
-        nusers = {n: _users(nd, n, lambda h: h) for n in rem_new}
+        oidx = _users_index(od, lambda h: m.pairs.get(h, r.get(h, h)), set(rem_old))
+        nidx = _users_index(nd, lambda h: h, set(rem_new))
+        ousers = {o: oidx.get(o, frozenset()) for o in rem_old}
+        nusers = {n: nidx.get(n, frozenset()) for n in rem_new}
         for o in list(rem_old):
             if not ousers[o]:
                 continue
@@ -344,9 +363,11 @@ def _type(raw: Any) -> Any:
     return raw.get("type") if isinstance(raw, dict) else None
 
 
-def _users(data: dict, key: str, holder_key) -> frozenset:
-    """Where node `key` is referenced: (holder, field path) pairs, holders mapped by holder_key."""
-    out = set()
+def _users_index(data: dict, holder_key, targets: set) -> dict:
+    """node key -> frozenset of the places referencing it: (holder, [variant,] field, section, prop).
+
+    Only references to `targets` are collected (a cheap text test skips the others)."""
+    out: dict = {}
     for hkey, raw in node_map(data).items():
         body = node_body(data, hkey, raw)
         if not isinstance(body, dict):
@@ -355,22 +376,27 @@ def _users(data: dict, key: str, holder_key) -> frozenset:
         vs = body.get("\0variants")
         if isinstance(vs, dict) and isinstance(vs.get("variants"), dict):
             bodies += [((vid,), v.get("node")) for vid, v in vs["variants"].items() if isinstance(v, dict)]
+        holder = holder_key(hkey)
         for where, b in bodies:
             if not isinstance(b, dict):
                 continue
-            vals = list((b.get("inputs") or {}).items()) if isinstance(b.get("inputs"), dict) else []
+            vals = list(b["inputs"].items()) if isinstance(b.get("inputs"), dict) else []
             if isinstance(b.get("activate"), dict):
                 vals.append(("\0activate", b["activate"].get("when")))
             for field_name, v in vals:
+                if not (isinstance(v, str) and v.startswith("${")
+                        and v[2:-1].split(".", 1)[0] in targets):
+                    continue
                 ref = parse_ref(v)
-                if ref is not None and ref.kind == "node" and ref.name == key:
-                    out.add((holder_key(hkey),) + where + (field_name, ref.section, ref.prop))
+                if ref is not None and ref.kind == "node":
+                    out.setdefault(ref.name, set()).add(
+                        (holder,) + where + (field_name, ref.section, ref.prop))
     outs = data.get("outputs")
     for oname, o in (outs.items() if isinstance(outs, dict) else []):
         ref = parse_ref(o.get("reference")) if isinstance(o, dict) else None
-        if ref is not None and ref.kind == "node" and ref.name == key:
-            out.add(("\0outputs", oname, ref.section, ref.prop))
-    return frozenset(out)
+        if ref is not None and ref.kind == "node":
+            out.setdefault(ref.name, set()).add(("\0outputs", oname, ref.section, ref.prop))
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def _leaves(value: Any, path: tuple = ()) -> set:

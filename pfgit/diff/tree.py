@@ -111,8 +111,17 @@ def _text_fallback(path: str, a: bytes | None, b: bytes | None) -> str | None:
     return ch.detail.get("diff")
 
 
-def _parse(raw: bytes, file: str):
-    """(data, None) or (None, FlowLoadError)."""
+def _parse(raw: bytes, file: str, cache: dict | None = None):
+    """(data, None) or (None, FlowLoadError). Big files go through the node-by-node parse."""
+    from ..flow import yamlpos
+    from .parse import parse_data
+
+    if not file.endswith(".prompty") and len(raw) <= yamlpos.MAX_YAML_BYTES:
+        try:
+            data = parse_data(yamlpos.decode(raw).lstrip("\ufeff"), cache)
+            return (data if data is not None else {}), None
+        except Exception:
+            pass  # the full parse below says what is wrong, with its line
     try:
         doc = parse_flow_bytes(raw, file, prompty=file.endswith(".prompty"))
         return (doc.data if doc.data is not None else {}), None
@@ -141,12 +150,13 @@ def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
     status = "added" if a is None else "deleted" if b is None else "modified"
     fd = FlowDiff(path=path, file=file, status=status)
     da = db = None
+    cache: dict = {}  # node texts both versions share are parsed once
     if a is not None:
-        da, err = _parse(a, file)
+        da, err = _parse(a, file, cache)
         if err is not None:
             fd.problems.append(("old", old_display or file, err.line, err.message))
     if b is not None:
-        db, err = _parse(b, file)
+        db, err = _parse(b, file, cache)
         if err is not None:
             fd.problems.append(("new", new_display or file, err.line, err.message))
     if fd.problems:

@@ -1,10 +1,16 @@
-"""What git needs to call pfgit as a diff driver, and finding the trees a driver call is about.
+"""pfgit as git's diff driver: its git config, its entry point, and finding the trees of a call.
+
+The entry point is thin, like nbdime's gitdiffdriver: parse git's arguments, call the library,
+never fail (a non-zero exit makes git stop the whole diff, so any problem falls back to a text
+diff). It runs as `python -m pfgit.gitio.diffdriver diff|textconv ...`, importing only what a diff
+needs: git starts one process per changed flow file (two for textconv). `pfgit diff-driver` /
+`pfgit diff-textconv` do the same through the full CLI.
 
 `driver_config(python)` is the git config `pfgit install` writes (and removes on --uninstall):
-- `diff.pfgit.command`: the semantic diff (`pfgit diff-driver`), used by `git diff` and by
+- `diff.pfgit.command`: the semantic diff (`diff` below, = `pfgit diff-driver`), used by `git diff` and by
   `git log -p --ext-diff` / `git show --ext-diff` (git runs external diff drivers for `log`/`show`
   only with `--ext-diff`);
-- `diff.pfgit.textconv`: a normalised one-line-per-value form of the flow (`pfgit diff-textconv`),
+- `diff.pfgit.textconv`: a normalised one-line-per-value form of the flow (`... textconv`),
   which plain `git log -p` / `git show` / `git diff --no-ext-diff` diff instead of the raw YAML, so
   formatting-only edits vanish there too.
 
@@ -17,6 +23,7 @@ with the old one.
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import Iterator
 
 NULL_HEX = "0" * 40
@@ -27,8 +34,8 @@ def driver_config(python_exe: str) -> dict:
     """git config entries (key -> value) that make `diff=pfgit` call this interpreter's pfgit."""
     py = shlex.quote(python_exe)
     return {
-        "diff.pfgit.command": f"{py} -m pfgit diff-driver",
-        "diff.pfgit.textconv": f"{py} -m pfgit diff-textconv",
+        "diff.pfgit.command": f"{py} -m pfgit.gitio.diffdriver diff",
+        "diff.pfgit.textconv": f"{py} -m pfgit.gitio.diffdriver textconv",
     }
 
 
@@ -141,4 +148,86 @@ def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: st
     return reader(old_ctx), reader(new_ctx)
 
 
-__all__ = ["driver_config", "blob_context", "driver_readers", "GITATTRIBUTES_LINES", "NULL_HEX"]
+def textconv(file: str) -> None:
+    from ..diff.outline import outline_bytes
+
+    with open(file, "rb") as f:
+        raw = f.read()
+    sys.stdout.buffer.write(outline_bytes(raw, file))
+    sys.stdout.flush()
+
+
+def driver_text(args: list) -> str:
+    """The semantic diff git prints for one flow file; on any failure, a plain text diff."""
+    if len(args) < 7:
+        return f"pfgit diff-driver: expected 7 arguments from git, got {len(args)}\n"
+    path, old_file, old_hex, _om, new_file, new_hex, _nm = args[:7]
+    new_path = args[7] if len(args) >= 9 else path  # git adds new path + rename info for renames
+
+    def read(f: str) -> bytes | None:
+        if f == "/dev/null":
+            return None
+        with open(f, "rb") as fh:
+            return fh.read()
+
+    a, b = read(old_file), read(new_file)
+    header = f"diff --pfgit a/{path} b/{new_path}\n"
+    try:
+        return header + _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file)
+    except Exception as e:  # never let git stop: show the text instead
+        from ..diff.changes import file_change
+
+        ch = file_change(["files", path], path, a, b)
+        text = (ch.detail.get("diff") or "Binary files differ\n") if ch else ""
+        return header + f"(pfgit could not compare this flow: {type(e).__name__}: {e})\n" + text
+
+
+def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:
+    import os
+    import posixpath
+
+    from ..diff.render import render_text
+    from ..diff.tree import FolderFiles, diff_flow_bytes
+
+    old_r, new_r = driver_readers(path, old_hex, new_hex, new_file)
+    d_old, d_new = posixpath.dirname(path) or ".", posixpath.dirname(new_path) or "."
+
+    def files(reader, d):
+        if reader is None:
+            return None
+        ff = FolderFiles(reader, d)
+        return lambda rel: ff.get(rel)  # only files nodes use: git shows the others itself
+
+    fd = diff_flow_bytes(d_new, new_path, a, b, files(old_r, d_old), files(new_r, d_new),
+                         f"a/{path}", f"b/{new_path}")
+    color = os.environ.get("GIT_PAGER_IN_USE") == "true" and "NO_COLOR" not in os.environ
+    text = render_text([fd], color=color, header=False)
+    if old_r is None or new_r is None:
+        text += "  (source files not compared: the commit of this version was not found)\n" \
+            if fd.changes and (a is not None and old_r is None or b is not None and new_r is None) else ""
+    return text or "  no semantic change\n"
+
+
+def main(argv: list | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["textconv"] and len(argv) == 2:
+        try:
+            textconv(argv[1])
+        except OSError as e:
+            print(f"pfgit: {argv[1]}: {e.strerror or e}", file=sys.stderr)
+            return 2
+        return 0
+    if argv[:1] == ["diff"]:
+        sys.stdout.write(driver_text(argv[1:]))
+        sys.stdout.flush()
+        return 0
+    print("usage: python -m pfgit.gitio.diffdriver diff PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX "
+          "NEW-MODE | textconv FILE", file=sys.stderr)
+    return 2
+
+
+__all__ = ["driver_config", "blob_context", "driver_readers", "driver_text", "textconv",
+           "GITATTRIBUTES_LINES", "NULL_HEX"]
+
+if __name__ == "__main__":
+    sys.exit(main())
