@@ -127,9 +127,11 @@ def test_json_shape_and_stat(repo):
 
 def test_formatting_only_is_no_semantic_change(repo):
     write(repo, "qa/flow.dag.yaml", REFORMATTED)
-    assert pfgit(repo, "diff").stdout == ""  # like git: nothing to show
-    p = pfgit(repo, "diff", "--exit-code")
+    assert pfgit(repo, "diff").stdout == "flow qa  (qa/flow.dag.yaml, no semantic change)\n"
+    p = pfgit(repo, "diff", "--exit-code", "--json")
     assert p.returncode == 0
+    assert json.loads(p.stdout)["flows"] == [{"path": "qa", "file": "qa/flow.dag.yaml",
+                                              "status": "unchanged", "changes": []}]
     nd = pfgit(repo, "diff", "--no-index", os.path.join(repo, "qa/flow.dag.yaml"),
                os.path.join(repo, "qa/flow.dag.yaml"))
     assert nd.returncode == 0 and nd.stdout == ""

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         else:
             diffs = _in_repo(args, paths, cached)
         code = _print(diffs, json_out, markdown, stat, color)
-        if code == EXIT_OK and exit_code and diffs:
+        if code == EXIT_OK and exit_code and any(fd.changes or fd.text_diff for fd in diffs):
             code = EXIT_NO
         raise typer.Exit(code)
 
@@ -121,7 +121,7 @@ def _no_index(args: list) -> list:
     la = FlowLocation(".", os.path.basename(a))
     lb = FlowLocation(".", os.path.basename(b))
     fd = diff_flow_pair(ra, la, rb, lb, display=b)
-    return [fd] if fd.status != "unchanged" else []
+    return [fd] if fd.status != "same" else []
 
 
 def _print(diffs: list, json_out: bool, markdown: bool, stat: bool, color: str) -> int:

@@ -219,7 +219,9 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
         if not fd.shown:
             continue
         if not fd.changes:
-            out.append("  no semantic change")
+            if not header or fd.status not in ("unchanged", "same"):  # else the header says so
+                out.append("  no semantic change (formatting only)" if fd.status == "unchanged"
+                           else "  no semantic change")
             continue
         for grp in group_changes(fd.changes):
             sign = grp.sign
@@ -240,7 +242,7 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
 
 def _status_word(fd) -> str:
     return {"modified": "changed", "added": "new flow", "deleted": "deleted flow",
-            "unchanged": "no semantic change", "unreadable": "unreadable"}.get(fd.status, fd.status)
+            "unchanged": "no semantic change", "same": "identical", "unreadable": "unreadable"}.get(fd.status, fd.status)
 
 
 def _md(v: str) -> str:

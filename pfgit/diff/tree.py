@@ -21,7 +21,8 @@ from .changes import diff_flows, file_change
 class FlowDiff:
     path: str                     # flow folder (repo- or root-relative)
     file: str                     # flow file (new side's name when it exists)
-    status: str                   # modified | added | deleted | unchanged | unreadable
+    status: str                   # modified | added | deleted | unreadable | unchanged (only
+                                  # formatting changed) | same (identical bytes, not reported)
     changes: list = field(default_factory=list)
     problems: list = field(default_factory=list)   # (side, file, line, message)
     text_diff: str | None = None  # fallback when a side cannot be read
@@ -167,7 +168,7 @@ def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
     fd.changes = diff_flows(da if a is not None else None, db if b is not None else None,
                             old_files, new_files)
     if not fd.changes and status == "modified":
-        fd.status = "unchanged"
+        fd.status = "unchanged" if a != b else "same"  # unchanged: formatting-only edits
     return fd
 
 
@@ -215,7 +216,7 @@ def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
         if o is not None and n is not None and _same_folder(old_reader, new_reader, o, n):
             continue
         fd = diff_flow_pair(old_reader, o, new_reader, n, with_files)
-        if fd.status != "unchanged" or include_unchanged:
+        if fd.status != "same" or include_unchanged:
             out.append(fd)
     return out
 
