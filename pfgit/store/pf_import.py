@@ -138,9 +138,12 @@ class Linker:
         if snap.flow is None:
             return None
         for path in self.candidate_paths(pf_flow_path):
+            # commits that introduced each flow tree (parent's tree differs), as `pfgit log` shows
             trees = self.idx.conn.execute(
                 "SELECT c.tree, c.commit_sha, ci.time FROM commits c JOIN commit_info ci "
-                "ON ci.commit_sha = c.commit_sha WHERE c.flow_path = ? ORDER BY ci.time", (path,)).fetchall()
+                "ON ci.commit_sha = c.commit_sha LEFT JOIN commits p ON p.commit_sha = ci.parent "
+                "AND p.flow_path = c.flow_path WHERE c.flow_path = ? AND (p.tree IS NULL OR "
+                "p.tree != c.tree) ORDER BY ci.time", (path,)).fetchall()
             by_tree: dict = {}
             for tree, sha, t in trees:
                 by_tree.setdefault(tree, []).append((t, sha))
