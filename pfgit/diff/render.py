@@ -52,8 +52,9 @@ class Group:
     body: Any = None     # the added node's mapping
 
 
-def group_changes(changes: list) -> list:
-    """Changes grouped into Groups, in order of first appearance."""
+def group_changes(changes: list, order: list | None = None) -> list:
+    """Changes grouped: inputs, outputs, nodes (in `order`, the new file order, when given), flow
+    settings, unused files."""
     groups: dict = {}
 
     def g(kind: str, name: str) -> Group:
@@ -128,7 +129,9 @@ def group_changes(changes: list) -> list:
         else:
             g("flow", "").lines.append(_field_line(c, p))
     rank = {"input": 0, "output": 1, "node": 2, "flow": 3, "files": 4}
-    return sorted(groups.values(), key=lambda grp: rank[grp.kind])  # stable: appearance order
+    pos = {k: i for i, k in enumerate(order or [])}
+    return sorted(groups.values(),  # stable: otherwise in order of appearance
+                  key=lambda grp: (rank[grp.kind], pos.get(grp.name, len(pos)) if grp.kind == "node" else 0))
 
 
 def _ref_where(path: list) -> list:
@@ -223,7 +226,7 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
                 out.append("  no semantic change (formatting only)" if fd.status == "unchanged"
                            else "  no semantic change")
             continue
-        for grp in group_changes(fd.changes):
+        for grp in group_changes(fd.changes, fd.order):
             sign = grp.sign
             title = _title(grp)
             out.append("  " + (paint(sign, f"{sign} {title}") if sign else paint("h", title)))
@@ -233,8 +236,9 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
                 word = "reference rewritten " if s == ">" else ""
                 out.append("    " + paint(s, f"{s} {word}{text}"))
             for c in grp.files:
-                out.append("    " + paint("~", f"~ source {_file_label(c)}") if grp.kind != "files"
-                           else "    " + paint("~", f"~ {_file_label(c)}"))
+                fs = {"added": "+", "deleted": "-"}.get(c.detail.get("status"), "~")
+                word = "source " if grp.kind != "files" else ""
+                out.append("    " + paint(fs, f"{fs} {word}{_file_label(c)}"))
                 if c.detail.get("diff"):
                     out += _diff_lines(c.detail["diff"], paint, "        ")
     return "\n".join(out) + ("\n" if out else "")
@@ -266,10 +270,12 @@ def render_markdown(diffs: list) -> str:
         if not fd.changes:
             out += ["No semantic change (formatting only).", ""]
             continue
-        for grp in group_changes(fd.changes):
+        for grp in group_changes(fd.changes, fd.order):
             word = {"+": "**added** ", "-": "**removed** ", ">": "", "^": ""}.get(grp.sign, "")
             title = f"{grp.kind} `{grp.name}`" if grp.name else _title(grp)
             notes = [n for n in grp.notes if not n.startswith(("added", "removed"))]
+            if grp.kind in ("input", "output"):
+                notes += [_md(n.split(": ", 1)[1]) for n in grp.notes if n.startswith(("added: ", "removed: "))]
             out.append(f"- {word}{title}" + (": " + "; ".join(notes) if notes else ""))
             if grp.sign == "+" and grp.kind == "node" and isinstance(grp.body, dict):
                 for k, v in grp.body.items():
@@ -295,18 +301,25 @@ def stat_counts(fd) -> dict:
     for c in fd.changes:
         p = c.path
         if c.is_file:
-            key = "files"
+            key = "file"
         elif p[0] == "nodes" and len(p) == 2 or c.op == "rename":
-            key = {"add": "nodes added", "remove": "nodes removed", "rename": "nodes renamed",
-                   "move": "nodes moved", "change": "nodes changed"}[c.op]
+            key = "node " + {"add": "added", "remove": "removed", "rename": "renamed",
+                             "move": "moved", "change": "replaced"}[c.op]
         elif p[0] in ("nodes", "node_variants"):
-            key = "node fields"
+            key = "node field"
         elif p[0] in ("inputs", "outputs"):
-            key = p[0]
+            key = p[0][:-1]
         else:
-            key = "settings"
+            key = "setting"
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def _plural(label: str, n: int) -> str:
+    if n == 1:
+        return label
+    head, _, tail = label.partition(" ")
+    return f"{head}s {tail}".rstrip()
 
 
 def render_stat(diffs: list) -> str:
@@ -319,7 +332,7 @@ def render_stat(diffs: list) -> str:
     for fd in diffs:
         counts = stat_counts(fd)
         total += len(fd.changes)
-        desc = ", ".join(f"{n} {k}" for k, n in counts.items()) or _status_word(fd)
+        desc = ", ".join(f"{n} {_plural(k, n)}" for k, n in counts.items()) or _status_word(fd)
         if fd.status in ("added", "deleted", "unreadable"):
             desc = f"{_status_word(fd)}; {desc}" if counts else _status_word(fd)
         out.append(f" {fd.path.ljust(width)} | {len(fd.changes):3d} | {desc}")

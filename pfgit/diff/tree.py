@@ -27,6 +27,7 @@ class FlowDiff:
     problems: list = field(default_factory=list)   # (side, file, line, message)
     text_diff: str | None = None  # fallback when a side cannot be read
     shown: bool = True            # False: nothing at all could be shown for this flow
+    order: list = field(default_factory=list)      # node keys: new file order, then removed ones
 
     def to_json(self) -> dict:
         out: dict = {"path": self.path, "file": self.file, "status": self.status,
@@ -130,6 +131,14 @@ def _parse(raw: bytes, file: str, cache: dict | None = None):
         return None, e
 
 
+def _node_order(old: Any, new: Any) -> list:
+    from .match import node_keys
+
+    keys = node_keys((new or {}).get("nodes") if isinstance(new, dict) else None)
+    old_keys = node_keys((old or {}).get("nodes") if isinstance(old, dict) else None)
+    return keys + [k for k in old_keys if k not in keys]
+
+
 def diff_flow_pair(old_reader: Any, old_loc: FlowLocation | None, new_reader: Any,
                    new_loc: FlowLocation | None, with_files: bool = True,
                    display: str | None = None) -> FlowDiff:
@@ -167,6 +176,7 @@ def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
         return fd
     fd.changes = diff_flows(da if a is not None else None, db if b is not None else None,
                             old_files, new_files)
+    fd.order = _node_order(da, db)
     if not fd.changes and status == "modified":
         fd.status = "unchanged" if a != b else "same"  # unchanged: formatting-only edits
     return fd
