@@ -162,6 +162,22 @@ def test_revisions_ranges_and_paths(repo):
     assert {c["op"] for c in gone["flows"][0]["changes"] if c["path"][0] == "nodes"} == {"remove"}
 
 
+def test_cached_unborn_head_and_a_source_file_as_path(repo, tmp_path):
+    write(repo, "qa/answer.py", "def answer(prompt, style='short'):\n    return prompt.upper()\n")
+    assert pfgit(repo, "diff", "--cached").stdout == ""
+    git(repo, "add", "qa/answer.py")
+    staged = json.loads(pfgit(repo, "diff", "--cached", "--json").stdout)["flows"]
+    assert [c["path"] for c in staged[0]["changes"]] == [["nodes", "answer", "file", "answer.py"]]
+    only = json.loads(pfgit(repo, "diff", "--json", "--", "qa/answer.py").stdout)["flows"]
+    assert [f["path"] for f in only] == ["qa"]
+    fresh = str(tmp_path / "fresh")
+    os.makedirs(fresh)
+    git(fresh, "init", "-q", "-b", "main")
+    write(fresh, "f/flow.dag.yaml", FLOW)
+    p = pfgit(fresh, "diff", "--stat")
+    assert p.returncode == 0 and "new flow" in p.stdout and "3 nodes added" in p.stdout
+
+
 def test_bad_input_exit_codes(repo, tmp_path):
     p = pfgit(repo, "diff", "nosuchrev", "HEAD")
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nosuchrev" in p.stderr

@@ -196,9 +196,27 @@ def _flows(reader: Any, paths: list) -> dict:
     for p in paths:
         if not reader.exists(p):
             continue
-        for loc in find_flows(reader, p):
+        locs = find_flows(reader, p)
+        if not locs and not reader.is_dir(p):
+            locs = _enclosing_flow(reader, p)  # a source file: the flow it belongs to
+        for loc in locs:
             out.setdefault(loc.dir, loc)
     return out
+
+
+def _enclosing_flow(reader: Any, path: str) -> list:
+    import posixpath
+
+    from ..flow.load import flow_file_in
+
+    d = posixpath.dirname(join(path)) or "."
+    while True:
+        loc = flow_file_in(reader, d)
+        if loc is not None:
+            return [loc]
+        if d == ".":
+            return []
+        d = posixpath.dirname(d) or "."
 
 
 def _same_folder(old_reader: Any, new_reader: Any, old_loc, new_loc) -> bool:
