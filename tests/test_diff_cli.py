@@ -11,39 +11,18 @@ import pytest
 
 from pfgit.gitio.diffdriver import driver_config
 
-FLOW = """\
-inputs:
-  question:
-    type: string
-    default: What is the capital of France?
-outputs:
-  answer:
-    type: string
-    reference: ${answer.output}
-nodes:
-- name: clean_question
-  type: python
-  source:
-    type: code
-    path: clean_question.py
-  inputs:
-    question: ${inputs.question}
-- name: build_prompt
-  type: prompt
-  source:
-    type: code
-    path: build_prompt.jinja2
-  inputs:
-    question: ${clean_question.output}
-- name: answer
-  type: python
-  source:
-    type: code
-    path: answer.py
-  inputs:
-    prompt: ${build_prompt.output}
-    style: short
-"""
+def _demo_flow() -> str:
+    """The demo's qa flow (demo/demo.py), so tests and demo show the same edit."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "demo.py")
+    spec = importlib.util.spec_from_file_location("pfgit_demo", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.FLOW_DAG
+
+
+FLOW = _demo_flow()
 
 EDITED = (FLOW.replace("build_prompt", "make_prompt").replace("path: make_prompt.jinja2", "path: build_prompt.jinja2")
           .replace("style: short", "style: long")
