@@ -104,8 +104,10 @@ def problems(result: MergeResult) -> dict:
     merged = resolve(result.merged, "local")
     ours, theirs, base = (result.sides.get(s, {}) for s in ("local", "remote", "base"))
     forced: dict = {}
-    old = {(kind, target) for d in (ours, theirs) for _, _, kind, target in dangling(d)}
-    for path, holder, kind, target in dangling(merged):
+    new_dangling = dangling(merged)
+    old = {(kind, target) for d in (ours, theirs) for _, _, kind, target in dangling(d)} \
+        if new_dangling else set()
+    for path, holder, kind, target in new_dangling:
         if (kind, target) in old:
             continue
         who = f"node '{holder}'" if holder else f"output '{path[1]}'"

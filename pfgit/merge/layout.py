@@ -15,14 +15,28 @@ import yaml
 
 from ..flow.yamlpos import YamlError, decode
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
+_tags: dict = {}
 
 
-@dataclass
+class _Loader(_Base):
+    """Resolving a plain scalar's tag runs regexes in Python; flows repeat values a lot, so cache."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode:
+            key = (value, implicit)
+            tag = _tags.get(key)
+            if tag is None:
+                tag = _tags[key] = _Base.resolve(self, kind, value, implicit)
+                if len(_tags) > 100_000:
+                    _tags.clear()
+            return tag
+        return _Base.resolve(self, kind, value, implicit)
+
+
+@dataclass(slots=True)
 class Span:
     """A value in the text: a mapping child (`key: value`) or a sequence item (`- value`)."""
 
@@ -117,7 +131,7 @@ class _Builder:
               in_seq: bool = False) -> tuple:
         vline, vcol = node.start_mark.line, node.start_mark.column
         if isinstance(node, yaml.ScalarNode):
-            value = _constructor.yaml_constructors.get(
+            value = node.value if node.tag == _STR else _constructor.yaml_constructors.get(
                 node.tag, _constructor.yaml_constructors[None])(_constructor, node)
             return value, Span(start, col, vline, vcol, self._scalar_end(node), "scalar", True,
                                value=value)
@@ -148,7 +162,8 @@ class _Builder:
         if not flow and parent_col is not None and node.value and not in_seq:
             self.map_steps[vcol - parent_col] += 1
         for knode, vnode in node.value:
-            key = _constructor.construct_object(knode, deep=True)
+            key = knode.value if knode.tag == _STR and isinstance(knode, yaml.ScalarNode) \
+                else _constructor.construct_object(knode, deep=True)
             try:
                 hash(key)
             except TypeError:

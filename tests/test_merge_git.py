@@ -1,0 +1,228 @@
+"""Real `git merge` runs: after `pfgit install`, git calls the pfgit driver on flow files.
+
+A representative subset of the corpus scenarios (every kind, two flows each) is committed on
+branch pairs in one temporary repo and merged with git itself; plus `pfgit merge` without install
+(the PR workflow), `pfgit conflicts`, modify/delete and add/add.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from test_merge_scenarios import all_scenarios, judge
+
+PY = sys.executable
+
+
+def git(repo, *args, check=True):
+    p = subprocess.run(["git", *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if check and p.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)}: {p.stderr}")
+    return p
+
+
+def pfgit(repo, *args):
+    return subprocess.run([PY, "-m", "pfgit", *args], cwd=repo, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def write(repo, rel, text):
+    path = os.path.join(repo, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+def read(repo, rel):
+    with open(os.path.join(repo, rel), encoding="utf-8", newline="") as f:
+        return f.read()
+
+
+def init_repo(path):
+    os.makedirs(path, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "commit.gpgsign", "false")
+    return path
+
+
+def no_hooks(repo):
+    """The run-index hooks `pfgit install` adds are another module's; keep these merges lean."""
+    os.makedirs(os.path.join(repo, ".nohooks"), exist_ok=True)
+    git(repo, "config", "core.hooksPath", ".nohooks")
+
+
+def subset(corpus):
+    """One scenario of every kind, spread over as many flows as possible."""
+    by_kind: dict = {}
+    for s in all_scenarios(corpus):
+        by_kind.setdefault(s.kind, []).append(s)
+    picked, used = [], {}
+    for kind, group in by_kind.items():
+        s = min(group, key=lambda x: used.get(x.flow, 0))
+        used[s.flow] = used.get(s.flow, 0) + 1
+        picked.append(s)
+    return picked
+
+
+def branch_pair(repo, i, rel, s):
+    git(repo, "checkout", "-q", "-b", f"ours{i}", "main")
+    write(repo, rel, s.ours)
+    git(repo, "commit", "-qam", f"ours {i}")
+    git(repo, "checkout", "-q", "-b", f"theirs{i}", "main")
+    write(repo, rel, s.theirs)
+    git(repo, "commit", "-qam", f"theirs {i}")
+    git(repo, "checkout", "-q", f"ours{i}")
+
+
+@pytest.mark.slow
+def test_real_git_merge_with_installed_driver(corpus, tmp_path):
+    scens = subset(corpus)
+    repo = init_repo(str(tmp_path / "repo"))
+    rels = {}
+    for s in scens:
+        rels.setdefault(s.flow, f"{s.flow.replace('/', '_')}/flow.dag.yaml")
+        write(repo, rels[s.flow], s.base)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    r = pfgit(repo, "install")
+    assert r.returncode == 0, r.stderr
+    no_hooks(repo)
+    git(repo, "add", ".gitattributes")
+    git(repo, "commit", "-qm", "pfgit install")
+    verdicts = []
+    for i, s in enumerate(scens):
+        rel = rels[s.flow]
+        branch_pair(repo, i, rel, s)
+        m = git(repo, "merge", "--no-edit", f"theirs{i}", check=False)
+        conflicted = m.returncode != 0
+        v = judge(s, read(repo, rel).encode(), conflicted)
+        if conflicted:
+            assert "<<<<<<< ours" in read(repo, rel), (s.kind, s.flow)
+            git(repo, "merge", "--abort")
+        verdicts.append((s.kind, s.flow, v))
+    expected = {"clean": "clean, right", "conflict": "conflict (right)"}
+    wrong = [(k, f, v) for (k, f, v), s in zip(verdicts, scens) if v != expected[s.expect]]
+    assert not wrong
+    assert len({k for k, _, _ in verdicts}) >= 15 and len({f for _, f, _ in verdicts}) >= 8
+
+
+def _qa_repo(tmp_path, base):
+    repo = init_repo(str(tmp_path / "qa"))
+    write(repo, "qa/flow.dag.yaml", base)
+    write(repo, "qa/notes.txt", "one\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    return repo
+
+
+def _flow(corpus):
+    return (corpus / "examples/flows/standard/web-classification/flow.dag.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_pfgit_merge_without_install_merges_what_git_cannot(corpus, tmp_path):
+    base = _flow(corpus)
+    repo = _qa_repo(tmp_path, base)
+    git(repo, "checkout", "-q", "-b", "feature")
+    write(repo, "qa/flow.dag.yaml", base.replace("    max_tokens: 128\n    temperature: 0.2\n    url",
+                                                   "    max_tokens: 128\n    temperature: 0.7\n    url"))
+    git(repo, "commit", "-qam", "feature: temperature")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "qa/flow.dag.yaml", base.replace("    model: gpt-3.5-turbo\n    max_tokens: 128\n    temperature: 0.2\n    url",
+                                                   "    model: gpt-3.5-turbo\n    max_tokens: 200\n    temperature: 0.2\n    url"))
+    git(repo, "commit", "-qam", "main: max_tokens")
+    # plain git conflicts on the adjacent lines
+    plain = git(repo, "merge", "--no-edit", "feature", check=False)
+    assert plain.returncode == 1
+    git(repo, "merge", "--abort")
+    r = pfgit(repo, "merge", "feature")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "qa/flow.dag.yaml: merged" in r.stdout
+    merged = yaml.safe_load(read(repo, "qa/flow.dag.yaml"))
+    llm = next(n for n in merged["nodes"] if n["name"] == "classify_with_llm")
+    assert llm["inputs"]["temperature"] == 0.7 and llm["inputs"]["max_tokens"] == 200
+    assert git(repo, "log", "-1", "--format=%P").stdout.count(" ") == 1  # a merge commit
+    # nothing left behind: no attributes, no config
+    assert not os.path.exists(os.path.join(repo, ".git", "info", "attributes")) or \
+        "pfgit" not in read(repo, ".git/info/attributes")
+    assert git(repo, "config", "--get", "merge.pfgit.driver", check=False).stdout == ""
+
+
+@pytest.mark.slow
+def test_pfgit_merge_reports_conflicts_by_node_and_conflicts_lists_them(corpus, tmp_path):
+    base = _flow(corpus)
+    repo = _qa_repo(tmp_path, base)
+    git(repo, "config", "merge.conflictStyle", "diff3")
+    git(repo, "checkout", "-q", "-b", "feature")
+    write(repo, "qa/flow.dag.yaml", base.replace("temperature: 0.2\n    url", "temperature: 0.7\n    url"))
+    write(repo, "qa/notes.txt", "two\n")
+    git(repo, "commit", "-qam", "feature")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "qa/flow.dag.yaml", base.replace("temperature: 0.2\n    url", "temperature: 0.9\n    url"))
+    write(repo, "qa/notes.txt", "three\n")
+    git(repo, "commit", "-qam", "main")
+    r = pfgit(repo, "merge", "feature", "--json")
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    flow = out["flows"][0]
+    assert flow["status"] == "conflicts"
+    assert flow["conflicts"][0]["node"] == "classify_with_llm"
+    assert flow["conflicts"][0]["path"] == ["nodes", "classify_with_llm", "inputs", "temperature"]
+    assert out["other_conflicts"] == ["qa/notes.txt"]
+    text = read(repo, "qa/flow.dag.yaml")
+    assert "||||||| base\n    temperature: 0.2\n" in text  # merge.conflictStyle=diff3 honoured
+    c = pfgit(repo, "conflicts")
+    assert c.returncode == 1
+    assert "node 'classify_with_llm' inputs.temperature" in c.stdout
+    cj = json.loads(pfgit(repo, "conflicts", "--json").stdout)
+    assert cj["summary"] == {"flows": 1, "conflicts": 1}
+    # resolve by taking theirs' value: no conflicts left
+    write(repo, "qa/flow.dag.yaml", base.replace("temperature: 0.2\n    url", "temperature: 0.7\n    url"))
+    assert pfgit(repo, "conflicts").returncode == 0
+
+
+@pytest.mark.slow
+def test_modify_delete_and_add_add(corpus, tmp_path):
+    base = _flow(corpus)
+    repo = init_repo(str(tmp_path / "r"))
+    write(repo, "keep.txt", "x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "root")
+    assert pfgit(repo, "install").returncode == 0
+    no_hooks(repo)
+    git(repo, "add", ".gitattributes")   # merges read attributes from the index
+    git(repo, "commit", "-qm", "pfgit install")
+    # add/add: both branches create the same flow, with different edits
+    git(repo, "checkout", "-q", "-b", "a")
+    write(repo, "qa/flow.dag.yaml", base.replace("max_tokens: 128\n    temperature: 0.2\n    url",
+                                                   "max_tokens: 100\n    temperature: 0.2\n    url"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    git(repo, "checkout", "-q", "-b", "b", "main")
+    write(repo, "qa/flow.dag.yaml", base.replace("max_tokens: 128\n    temperature: 0.2\n    url",
+                                                   "max_tokens: 128\n    temperature: 0.3\n    url"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "b")
+    m = git(repo, "merge", "--no-edit", "a", check=False)
+    # no base: each side's differing value is an add/add conflict at that input only
+    assert m.returncode == 1
+    text = read(repo, "qa/flow.dag.yaml")
+    assert text.count("<<<<<<<") == 1 and "node 'classify_with_llm' added on both sides" in text
+    git(repo, "merge", "--abort")
+    # modify/delete: git reports it without calling a driver; pfgit merge says so by file
+    git(repo, "checkout", "-q", "a")
+    git(repo, "checkout", "-q", "-b", "a_edit")
+    write(repo, "qa/flow.dag.yaml", read(repo, "qa/flow.dag.yaml").replace("max_tokens: 100", "max_tokens: 90"))
+    git(repo, "commit", "-qam", "edit")
+    git(repo, "checkout", "-q", "a")
+    git(repo, "rm", "-q", "qa/flow.dag.yaml")
+    git(repo, "commit", "-qm", "delete")
+    r = pfgit(repo, "merge", "a_edit")
+    assert r.returncode == 1
+    assert "qa/flow.dag.yaml: 0 conflicts to resolve" in r.stdout or "qa/flow.dag.yaml" in r.stdout
