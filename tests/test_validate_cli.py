@@ -255,3 +255,23 @@ def test_pre_commit_framework_hook_definition(repo, monkeypatch, capsys):
     assert main(entry[1:] + all_files) == 0
     assert capsys.readouterr().out == "2 flows checked: no problems\n"
     assert dag.exists()
+
+
+def test_staged_symlinked_sources_are_followed(repo, monkeypatch, capsys):
+    """Like promptflow's flow-with-symlinks: sources are links into a sibling flow."""
+    monkeypatch.chdir(repo)
+    linked = repo / "flows" / "linked"
+    linked.mkdir()
+    text = (repo / "flows" / "wc" / "flow.dag.yaml").read_text()
+    (linked / "flow.dag.yaml").write_text(text)
+    for name in os.listdir(repo / "flows" / "wc"):
+        if name.endswith((".py", ".jinja2")):
+            os.symlink(f"../wc/{name}", linked / name)
+    git(repo, "add", "-A")
+    assert main(["validate", "--staged"]) == 0
+    assert capsys.readouterr().out == "1 flow checked: no problems\n"
+    os.remove(linked / "convert_to_dict.py")
+    os.symlink("../wc/nothing.py", linked / "convert_to_dict.py")
+    git(repo, "add", "-A")
+    assert main(["validate", "--staged"]) == 1
+    assert "error missing-source [convert_to_dict]" in capsys.readouterr().out

@@ -79,12 +79,14 @@ def _staged_reports(paths: list) -> list:
     from ..flow.readers import join
     from ..gitio.repo import IndexReader, TreeReader, open_repo, resolve
     from ..validate.api import locate, validate_locations
-    from ..validate.staged import touched_flows
+    from ..validate.staged import LinkFollowingReader, index_symlinks, touched_flows
 
     repo = open_repo(".")
     top = os.path.realpath(repo.path)
-    index = IndexReader(repo)
-    index.display = lambda rel: os.path.relpath(os.path.join(top, rel))  # as git shows paths
+    staged = IndexReader(repo)
+    staged.display = lambda rel: os.path.relpath(os.path.join(top, rel))  # as git shows paths
+    links = index_symlinks(repo, staged)
+    index = LinkFollowingReader(staged, links) if links else staged
     if paths:
         locs = []
         for p in paths:

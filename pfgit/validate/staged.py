@@ -8,7 +8,9 @@ additional_includes (its sources may live elsewhere).
 
 from __future__ import annotations
 
+import errno
 import posixpath
+import stat
 
 from ..flow.load import FlowLocation, find_flows
 from ..flow.readers import join
@@ -64,3 +66,65 @@ def touched_flows(index, head) -> list:
         if b"additional_includes" in raw and any(n in raw for n in names):
             picked[loc.file] = loc
     return [picked[f] for f in sorted(picked)]
+
+
+class LinkFollowingReader:
+    """Wraps an index (or tree) reader so symlinks read as their targets, as in a checkout.
+
+    Git stores a symlink as a blob holding the target path; read as a file it would look like
+    broken Python. `links` maps each symlink's path to its target text.
+    """
+
+    def __init__(self, inner, links: dict):
+        self.inner = inner
+        self.links = links
+
+    def _resolve(self, rel: str) -> str:
+        rel = join(rel)
+        for _ in range(40):  # like the kernel's ELOOP limit
+            target = self.links.get(rel)
+            if target is None:
+                return rel
+            rel = join(posixpath.dirname(rel), target) if not target.startswith("/") else target
+        raise OSError(errno.ELOOP, "Too many levels of symbolic links", rel)
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.inner.read_bytes(self._resolve(rel))
+
+    def exists(self, rel: str) -> bool:
+        try:
+            return self.inner.exists(self._resolve(rel))
+        except OSError:
+            return False
+
+    def is_dir(self, rel: str) -> bool:
+        try:
+            return self.inner.is_dir(self._resolve(rel))
+        except OSError:
+            return False
+
+    def list_dir(self, rel: str) -> list:
+        return self.inner.list_dir(rel)
+
+    def walk_files(self, rel: str):
+        return self.inner.walk_files(rel)
+
+    def display(self, rel: str) -> str:
+        return self.inner.display(rel)
+
+    def __getattr__(self, name):  # files, blob_id, ... of the wrapped reader
+        return getattr(self.inner, name)
+
+
+def index_symlinks(repo, index) -> dict:
+    """path -> link target for the symlinks staged in `repo`'s index (read via `index`)."""
+    out = {}
+    for path, entry in repo.open_index().items():
+        mode = getattr(entry, "mode", 0) or 0
+        if stat.S_ISLNK(mode):
+            rel = path.decode("utf-8", "replace")
+            try:
+                out[rel] = index.read_bytes(rel).decode("utf-8", "replace")
+            except OSError:
+                continue
+    return out
