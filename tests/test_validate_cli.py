@@ -275,3 +275,21 @@ def test_staged_symlinked_sources_are_followed(repo, monkeypatch, capsys):
     git(repo, "add", "-A")
     assert main(["validate", "--staged"]) == 1
     assert "error missing-source [convert_to_dict]" in capsys.readouterr().out
+
+
+def test_staged_change_reaches_flows_that_include_the_file(corpus, tmp_path, monkeypatch, capsys):
+    r = tmp_path / "r"
+    base = "examples/flows/standard"
+    flow_copy(corpus, r / "web-classification", f"{base}/web-classification")
+    flow_copy(corpus, r / "flow-with-additional-includes", f"{base}/flow-with-additional-includes")
+    git(r.parent, "init", "-q", "-b", "main", str(r))
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "init")
+    monkeypatch.chdir(r)
+    edit(r / "web-classification" / "convert_to_dict.py", "json.loads(input_str)",
+         "json.loads(input_str.strip())")
+    git(r, "add", "-A")
+    assert main(["validate", "--staged", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [f["path"] for f in data["flows"]] == ["flow-with-additional-includes",
+                                                  "web-classification"]
