@@ -35,8 +35,8 @@ def _print(r, uninstall: bool) -> None:
             print(f"removed from {r.attributes_file}: {ln}")
         for key in r.config_unset:
             print(f"unset {r.scope} git config {key}")
-        for h in r.hooks:
-            print(f"hook: {h}")
+        if r.hooks:
+            print(f"git hooks removed: {', '.join(r.hooks)}")
         if not (r.removed_lines or r.config_unset or r.hooks):
             print("nothing to remove")
         return
@@ -48,7 +48,7 @@ def _print(r, uninstall: bool) -> None:
         print(f"set {r.scope} git config {key} = {value}")
     for key, value in r.config_kept.items():
         print(f"kept your git config {key} = {value}")
-    for h in r.hooks:
-        print(f"hook: {h}")
-    if not (r.added_lines or r.config_set or r.hooks):
-        print("pfgit is already installed")
+    if not (r.added_lines or r.config_set):
+        print("pfgit is already installed" + (" (hooks refreshed)" if r.hooks else ""))
+    elif r.hooks:
+        print(f"git hooks installed (chained after existing ones): {', '.join(r.hooks)}")

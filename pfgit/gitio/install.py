@@ -188,7 +188,7 @@ def install(path: str = ".", scope: str = "local", python_exe: str | None = None
         except ImportError:
             hooks = None
         if hooks is not None:
-            report.hooks = list(hooks.install_hooks(top) or [])
+            report.hooks = list(hooks.install_hooks(top, python_exe) or [])
     _save_state(state_path, state)
     return report
 
