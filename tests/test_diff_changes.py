@@ -343,3 +343,77 @@ def test_whole_flow_add_and_delete_property_over_corpus_examples(corpus):
         data = load(f.read_text())
         assert apply_changes({}, diff_flows(None, data)) == data, f
         assert diff_flows(data, data) == []
+
+
+# --- random edits of real flows (hypothesis) ---------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from pfgit.diff.match import apply_renames  # noqa: E402
+
+
+def _corpus_flows():
+    root = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "examples"
+    out = []
+    for f in sorted(root.rglob("flow.dag.yaml")):
+        data = load(f.read_text())
+        if isinstance(data, dict) and isinstance(data.get("nodes"), list) and len(data["nodes"]) >= 2:
+            out.append(data)
+    return out
+
+
+FLOWS = _corpus_flows()
+
+
+@st.composite
+def edited_flow(draw):
+    import copy
+
+    old = draw(st.sampled_from(FLOWS))
+    new = copy.deepcopy(old)
+    for _ in range(draw(st.integers(1, 4))):
+        nodes = new["nodes"]
+        kind = draw(st.sampled_from(["rename", "move", "remove", "add", "input", "type", "top"]))
+        i = draw(st.integers(0, len(nodes) - 1))
+        node = nodes[i]
+        if kind == "rename" and "name" in node:
+            new = apply_renames(new, {node["name"]: node["name"] + "_x"})
+        elif kind == "move" and len(nodes) > 1:
+            nodes.insert(draw(st.integers(0, len(nodes) - 1)), nodes.pop(i))
+        elif kind == "remove" and len(nodes) > 1:
+            nodes.pop(i)
+        elif kind == "add":
+            nodes.insert(i, {"name": f"new_{i}_{len(nodes)}", "type": "python",
+                             "source": {"type": "code", "path": "n.py"}, "inputs": {"a": "${inputs.q}"}})
+        elif kind == "input":
+            node.setdefault("inputs", {})[draw(st.sampled_from(["temperature", "extra"]))] = \
+                draw(st.one_of(st.integers(0, 3), st.text(max_size=3), st.booleans()))
+        elif kind == "type":
+            ins = node.get("inputs") or {}
+            for k, v in ins.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    ins[k] = str(v)  # '256' vs 256
+                    break
+        elif kind == "top":
+            new[draw(st.sampled_from(["environment", "description", "inputs"]))] = {"x": 1}
+    return old, new
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edited_flow())
+def test_apply_of_diff_reproduces_random_edits_of_corpus_flows(pair):
+    old, new = pair
+    changes = diff_flows(old, new)
+    got = apply_changes(old, changes)
+    assert got == new
+    assert [n.get("name") for n in got["nodes"]] == [n.get("name") for n in new["nodes"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(FLOWS), st.data())
+def test_a_pure_rename_is_one_rename_change(old, data):
+    names = [n["name"] for n in old["nodes"] if isinstance(n.get("name"), str)]
+    name = data.draw(st.sampled_from(names))
+    new = apply_renames(old, {name: name + "_renamed"})
+    changes = diff_flows(old, new)
+    assert [(c.op, c.path) for c in changes] == [("rename", ["nodes", name])]
