@@ -189,3 +189,14 @@ def test_lines_table_filled_on_demand(repo):
     rows = idx.conn.execute("SELECT line, output FROM lines WHERE run='l' ORDER BY line").fetchall()
     assert [r[0] for r in rows] == [0, 1, 2, 3, 4]
     idx.close()
+
+
+def test_commit_trailers_repeat_the_snapshot_files(repo):
+    from pfgit.store.read import read_snapshot, read_summary
+
+    r = open_repo(repo)
+    rec = record_run(r, "flows/acc", "t", outputs(2), {"accuracy": 0.25, "f1": 1}, {"variant": "${a.b}"}, None)
+    full = read_snapshot(r, "t", rec.commit.encode())
+    quick = read_summary(r, "t", rec.commit.encode())
+    assert quick.run == full.run and quick.metrics == full.metrics == {"accuracy": 0.25, "f1": 1}
+    assert quick.files == {}                      # read from the commit message alone

@@ -118,11 +118,11 @@ class RunIndex:
     def _index_run(self, name: str, sha: bytes) -> str | None:
         """(Re)index one run from its snapshot; a broken snapshot is skipped (kept out of the
         refs table so it is retried). Returns its flow path."""
-        from ..store.read import read_snapshot
+        from ..store.read import read_summary
 
         self._delete_rows(name)
         try:
-            snap = read_snapshot(self.repo, name, sha)
+            snap = read_summary(self.repo, name, sha)
         except Exception:
             return None
         r = snap.run

@@ -39,6 +39,36 @@ def _json_blob(repo: Repo, files: dict, name: str, default):
         return default
 
 
+def parse_trailers(message: bytes) -> tuple:
+    """(run.json, metrics) repeated in the commit message by the store, or (None, None)."""
+    run = metrics = None
+    for line in message.decode("utf-8", "replace").splitlines():
+        try:
+            if line.startswith("Pfgit-Run: "):
+                run = json.loads(line[11:])
+            elif line.startswith("Pfgit-Metrics: "):
+                metrics = json.loads(line[15:])
+        except ValueError:
+            return None, None
+    if isinstance(run, dict) and isinstance(metrics, dict):
+        return run, metrics
+    return None, None
+
+
+def read_summary(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
+    """Like read_snapshot, from the commit message alone when it carries the trailers (one object
+    read instead of four: what rebuilding the index of 100,000 runs needs)."""
+    try:
+        c = repo[commit]
+    except KeyError:
+        raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is missing objects") from None
+    run, metrics = parse_trailers(c.message)
+    if run is None:
+        return read_snapshot(repo, name, commit)
+    return RunSnapshot(name=name, commit=commit.decode(), parents=[p.decode() for p in c.parents],
+                       run=run, metrics=metrics, files={}, commit_time=c.commit_time)
+
+
 def read_snapshot(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
     try:
         c = repo[commit]

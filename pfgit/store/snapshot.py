@@ -223,8 +223,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
         repo, (json.dumps(run_json, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
     tree = gobj.make_tree(repo, entries)
     parents = ([fc] if fc else []) + ([base_sha] if base_sha else [])
-    msg = (f"pfgit run {name}\n\nflow: {flow_rel}\nflow-tree: {ft.decode()}\n"
-           f"status: {run_json['status']}\nlines: {n_out}/{total}\n")
+    msg = commit_message(name, run_json, redact.value(metrics))
     commit = gobj.make_commit(repo, tree, parents, msg)
 
     if _crash_hook():  # tests simulate a crash between the objects and the ref
@@ -244,6 +243,24 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
             if os.environ.get("PFGIT_DEBUG") == "1":
                 raise
     return rec
+
+
+TRAILER_MAX = 16384
+
+
+def commit_message(name: str, run_json: dict, metrics: dict) -> str:
+    """A readable header plus `Pfgit-Run:`/`Pfgit-Metrics:` trailers repeating run.json and
+    metrics.json in compact form (when small), so `pfgit index rebuild` reads one object per run
+    instead of four. The files in the tree stay the reference (read when a trailer is absent)."""
+    flow = run_json.get("flow") or {}
+    lines = run_json.get("lines") or {}
+    msg = (f"pfgit run {name}\n\nflow: {flow.get('path')}\nflow-tree: {flow.get('tree')}\n"
+           f"status: {run_json.get('status')}\nlines: {lines.get('completed')}/{lines.get('total')}\n")
+    rj = json.dumps(run_json, ensure_ascii=False, separators=(",", ":"))
+    mj = json.dumps(metrics, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    if len(rj) <= TRAILER_MAX and len(mj) <= TRAILER_MAX:
+        msg += f"\nPfgit-Run: {rj}\nPfgit-Metrics: {mj}\n"
+    return msg
 
 
 def _crash_hook() -> bool:
