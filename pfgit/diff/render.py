@@ -103,8 +103,9 @@ def group_changes(changes: list, order: list | None = None) -> list:
                 if rest[:1] == ["node"]:
                     rest = rest[1:]
                 if not rest:
-                    word = {"add": "added", "remove": "removed", "change": "replaced"}[c.op]
-                    grp.lines.append((SIGN[c.op], f"variant {p[3]} {word}"))
+                    word = {"add": "added: ", "remove": "removed", "change": "replaced: "}[c.op]
+                    val = fmt_value(c.new) if c.op != "remove" else ""
+                    grp.lines.append((SIGN[c.op], f"variant {p[3]} {word}{val}"))
                 else:
                     s, text = _field_line(c, rest)
                     grp.lines.append((s, f"variant {p[3]}: {text}"))
