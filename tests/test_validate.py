@@ -240,3 +240,15 @@ def test_pf_agrees_the_symlink_flow_fails(corpus, tmp_path):
     """Covered with promptflow itself in test_validate_pf.py; here: our verdict is an error."""
     reports = validate_path(DirReader(str(corpus), ""), SYMLINKS)
     assert reports[0].ok() is False and reports[0].errors == len(SYMLINK_MISSING)
+
+
+def test_large_and_non_utf8_sources(tmp_path):
+    d = flow_dir(tmp_path, NODE_A % "a.py" + "- name: b\n  type: prompt\n"
+                 "  source: {type: code, path: b.jinja2}\n", {})
+    with open(os.path.join(d, "a.py"), "wb") as f:
+        f.truncate(11 * 1024 * 1024)
+    with open(os.path.join(d, "b.jinja2"), "wb") as f:
+        f.write(b"# user:\n{{ name }} caf\xe9\n")
+    probs = validate_path(DirReader(str(tmp_path), ""), "flow")[0].problems
+    assert [(p.code, p.node, p.file, p.line) for p in probs] == [
+        ("file-too-large", "a", "flow/flow.dag.yaml", 4), ("bad-encoding", "b", "flow/b.jinja2", 2)]

@@ -64,11 +64,12 @@ class SourceFiles:
         """The bytes of `rel`, or None after reporting why they cannot be had."""
         ctx = self.ctx
         reader = ctx.reader
-        size = getattr(reader, "size", None)
+        size = getattr(reader, "size", None)  # a folder on disk: don't read a huge file at all
+        too_large = (f"'{ctx.display(rel)}' is larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MB; "
+                     "not checked")
         try:
             if size is not None and size(rel) > MAX_SOURCE_BYTES:
-                ctx.add("file-too-large", f"'{ctx.display(rel)}' is larger than "
-                        f"{MAX_SOURCE_BYTES // (1024 * 1024)} MB; not checked", path, node)
+                ctx.add("file-too-large", too_large, path, node)
                 return None
             data = reader.read_bytes(rel)
         except FileNotFoundError:  # found by name, so a link pointing nowhere
@@ -83,8 +84,7 @@ class SourceFiles:
                     path, node)
             return None
         if len(data) > MAX_SOURCE_BYTES:
-            ctx.add("file-too-large", f"'{ctx.display(rel)}' is larger than "
-                    f"{MAX_SOURCE_BYTES // (1024 * 1024)} MB; not checked", path, node)
+            ctx.add("file-too-large", too_large, path, node)
             return None
         return data
 
