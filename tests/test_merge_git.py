@@ -226,3 +226,71 @@ def test_modify_delete_and_add_add(corpus, tmp_path):
     r = pfgit(repo, "merge", "a_edit")
     assert r.returncode == 1
     assert "qa/flow.dag.yaml: 0 conflicts to resolve" in r.stdout or "qa/flow.dag.yaml" in r.stdout
+
+
+SRC = "from promptflow.core import tool\n\n\n@tool\ndef clean(question: str) -> str:\n" \
+      "    # collapse runs of spaces\n    q = \" \".join(question.split())\n    return q.strip()\n"
+
+
+def _rename_repo(tmp_path):
+    base = ("inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n"
+            "    reference: ${clean.output}\nnodes:\n- name: clean\n  type: python\n  source:\n"
+            "    type: code\n    path: clean.py\n  inputs:\n    question: ${inputs.question}\n")
+    repo = init_repo(str(tmp_path / "src"))
+    write(repo, "qa/flow.dag.yaml", base)
+    write(repo, "qa/clean.py", SRC)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "rename")
+    git(repo, "mv", "qa/clean.py", "qa/normalise.py")
+    write(repo, "qa/flow.dag.yaml", base.replace("clean", "normalise"))
+    git(repo, "commit", "-qam", "rename node and source")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+@pytest.mark.slow
+def test_source_renamed_with_node_on_one_side_edited_on_the_other(tmp_path):
+    """git's rename detection carries the source edit; pfgit merges the flow file."""
+    repo = _rename_repo(tmp_path)
+    write(repo, "qa/clean.py", SRC.replace("q.strip()", "q.strip().lower()"))
+    flow = read(repo, "qa/flow.dag.yaml")
+    write(repo, "qa/flow.dag.yaml", flow.replace("    question: ${inputs.question}\n",
+                                                   "    question: ${inputs.question}\n    lower: true\n"))
+    git(repo, "commit", "-qam", "edit source and node")
+    r = pfgit(repo, "merge", "rename")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not os.path.exists(os.path.join(repo, "qa/clean.py"))
+    assert "q.strip().lower()" in read(repo, "qa/normalise.py")
+    data = yaml.safe_load(read(repo, "qa/flow.dag.yaml"))
+    assert data["nodes"][0]["name"] == "normalise" and data["nodes"][0]["inputs"]["lower"] is True
+    assert data["nodes"][0]["source"]["path"] == "normalise.py"
+
+
+@pytest.mark.slow
+def test_source_edit_lands_even_when_the_other_side_rewrote_it(tmp_path):
+    """The renaming side kept the content, so git pairs the files whatever the other side did."""
+    repo = _rename_repo(tmp_path)
+    write(repo, "qa/clean.py", "import re\n\n\ndef clean(q):\n    return re.sub(r'\\s+', ' ', q)\n")
+    git(repo, "commit", "-qam", "rewrite source")
+    r = pfgit(repo, "merge", "rename")
+    assert r.returncode == 0
+    assert "re.sub" in read(repo, "qa/normalise.py") and not os.path.exists(os.path.join(repo, "qa/clean.py"))
+
+
+@pytest.mark.slow
+def test_source_renamed_and_rewritten_is_a_modify_delete_conflict(tmp_path):
+    """Renamed *and* rewritten below git's 50% similarity: a delete + add, so git reports
+    modify/delete for the old file; the flow file itself still merges (node rename detected)."""
+    repo = _rename_repo(tmp_path)
+    git(repo, "checkout", "-q", "rename")
+    write(repo, "qa/normalise.py", "import re\n\n\ndef normalise(q):\n    return re.sub(r'\\s+', ' ', q)\n")
+    git(repo, "commit", "-qam", "rewrite while renaming")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "qa/clean.py", SRC.replace("q.strip()", "q.strip().lower()"))
+    git(repo, "commit", "-qam", "edit source")
+    r = pfgit(repo, "merge", "rename")
+    assert r.returncode == 1
+    assert "qa/clean.py: conflict (not a flow file" in r.stdout
+    assert "qa/flow.dag.yaml: merged" in r.stdout
+    assert yaml.safe_load(read(repo, "qa/flow.dag.yaml"))["nodes"][0]["name"] == "normalise"
