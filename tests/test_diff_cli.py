@@ -222,3 +222,19 @@ def test_git_diff_driver_and_textconv_in_a_real_repo(repo):
     reformat_part = plain.split("--edit")[0]
     assert "@@" not in reformat_part
     assert "+nodes.answer.inputs.style: long" in plain
+
+
+def test_driver_text_outside_a_repo_deleted_flow_and_garbage(tmp_path, monkeypatch):
+    from pfgit.gitio.diffdriver import driver_text
+
+    monkeypatch.chdir(tmp_path)
+    old = tmp_path / "old.yaml"
+    old.write_text(FLOW)
+    gone = driver_text(["qa/flow.dag.yaml", str(old), "a" * 40, "100644", "/dev/null", ".", "."])
+    assert gone.startswith("diff --pfgit a/qa/flow.dag.yaml b/qa/flow.dag.yaml\n")
+    assert "- node answer: removed" in gone
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"nodes: [\n")
+    text = driver_text(["qa/flow.dag.yaml", str(old), "a" * 40, "100644", str(bad), "b" * 40, "100644"])
+    assert "new side cannot be read" in text and "+nodes: [" in text
+    assert "expected 7 arguments" in driver_text(["x"])
