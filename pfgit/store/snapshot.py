@@ -128,8 +128,8 @@ def _data_info(repo: Repo, data: str | None) -> dict | None:
     info = {"path": data, "sha256": _file_sha256(data)}
     if os.path.exists(data):
         rel = os.path.relpath(os.path.realpath(data), os.path.realpath(repo.path))
-        if not rel.startswith(".."):
-            info["path"] = rel.replace(os.sep, "/")  # portable when inside the repo
+        # repo-relative (portable) when inside the repository, else absolute like promptflow
+        info["path"] = os.path.abspath(data) if rel.startswith("..") else rel.replace(os.sep, "/")
     return info
 
 
