@@ -200,12 +200,34 @@ def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:
 
     fd = diff_flow_bytes(d_new, new_path, a, b, files(old_r, d_old), files(new_r, d_new),
                          f"a/{path}", f"b/{new_path}")
-    color = os.environ.get("GIT_PAGER_IN_USE") == "true" and "NO_COLOR" not in os.environ
-    text = render_text([fd], color=color, header=False)
+    text = render_text([fd], color=_git_wants_color(), header=False)
     if old_r is None or new_r is None:
         text += "  (source files not compared: the commit of this version was not found)\n" \
             if fd.changes and (a is not None and old_r is None or b is not None and new_r is None) else ""
     return text or "  no semantic change\n"
+
+
+def _git_wants_color() -> bool:
+    """Colour when git pages the output (its `auto` rule) unless color.diff / color.ui say no.
+
+    git does not tell a driver about --color/--no-color; the config and NO_COLOR are honoured."""
+    import os
+
+    if os.environ.get("GIT_PAGER_IN_USE") != "true" or "NO_COLOR" in os.environ:
+        return False
+    try:
+        from dulwich.repo import Repo
+
+        cfg = Repo.discover(".").get_config_stack()
+        for section, key in ((b"color", b"diff"), (b"color", b"ui")):
+            try:
+                v = cfg.get(section, key).decode().lower()
+            except KeyError:
+                continue
+            return v not in ("false", "never", "no", "off", "0")
+    except Exception:
+        pass
+    return True
 
 
 def main(argv: list | None = None) -> int:
