@@ -37,11 +37,11 @@ def find_conflicts(paths: list) -> list:
 
 
 def _conflict_line(c: dict) -> str:
+    if c.get("reason"):   # pfgit's reasons already name the node and the input
+        return f"  line {c['line']}: {c['reason']}"
     where = f"node '{c['node']}'" if c.get("node") else "flow level"
     path = ".".join(c["path"][2:]) if c.get("node") and c["path"][:1] == ["nodes"] else ".".join(c["path"])
-    detail = f" {path}" if path else ""
-    reason = f": {c['reason']}" if c.get("reason") else ""
-    return f"  line {c['line']}: {where}{detail}{reason}"
+    return f"  line {c['line']}: {where}" + (f" {path}" if path else "")
 
 
 def print_conflicts(found: list, json_out: bool) -> None:
