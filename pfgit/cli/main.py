@@ -66,10 +66,15 @@ def main(argv: list | None = None) -> int:
     except Exception as e:  # click usage errors and anything unexpected: one line, exit 2
         import click
 
-        if isinstance(e, click.exceptions.ClickException):
+        try:  # typer >= 0.20 raises its vendored click's exceptions
+            from typer import _click as tclick
+        except ImportError:  # pragma: no cover
+            tclick = click
+        usage = (click.exceptions.ClickException, tclick.exceptions.ClickException)
+        if isinstance(e, usage):
             print(f"pfgit: {e.format_message()}", file=sys.stderr)
             return EXIT_USAGE
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, (click.exceptions.Abort, tclick.exceptions.Abort)):
             print("pfgit: aborted", file=sys.stderr)
             return EXIT_USAGE
         if debug:
