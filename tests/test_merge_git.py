@@ -179,7 +179,7 @@ def test_pfgit_merge_reports_conflicts_by_node_and_conflicts_lists_them(corpus, 
     assert "||||||| base\n    temperature: 0.2\n" in text  # merge.conflictStyle=diff3 honoured
     c = pfgit(repo, "conflicts")
     assert c.returncode == 1
-    assert "line 39: node 'classify_with_llm' inputs.temperature changed on both sides" in c.stdout
+    assert "line 40: node 'classify_with_llm' inputs.temperature changed on both sides" in c.stdout
     cj = json.loads(pfgit(repo, "conflicts", "--json").stdout)
     assert cj["summary"] == {"flows": 1, "conflicts": 1}
     # resolve by taking theirs' value: no conflicts left
