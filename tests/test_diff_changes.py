@@ -417,3 +417,33 @@ def test_a_pure_rename_is_one_rename_change(old, data):
     new = apply_renames(old, {name: name + "_renamed"})
     changes = diff_flows(old, new)
     assert [(c.op, c.path) for c in changes] == [("rename", ["nodes", name])]
+
+
+def test_whole_corpus_tree_diff_identical_edited_and_deleted(corpus, tmp_path):
+    import shutil
+
+    from pfgit.diff.tree import EmptyReader, diff_trees
+    from pfgit.flow.readers import DirReader
+
+    src = corpus / "examples"
+    copy = tmp_path / "examples"
+    shutil.copytree(src, copy)
+    old = DirReader(str(src), "")
+    assert diff_trees(old, DirReader(str(copy), "")) == []
+    prompty = next(copy.rglob("eval_code_quality.prompty"))
+    prompty.write_text(prompty.read_text() + "\nBe brief.\n")
+    flex = copy / "flows" / "integrations" / "unify-ai" / "flow.flex.yaml"
+    flex.write_text(flex.read_text() + "extra: 1\n")
+    wc = copy / "flows" / "standard" / "web-classification"
+    (wc / "flow.dag.yaml").write_text((wc / "flow.dag.yaml").read_text().replace("temperature: 0.2", "temperature: 0.3", 1))
+    diffs = {fd.path: fd for fd in diff_trees(old, DirReader(str(copy), ""))}
+    assert sorted(diffs) == ["flows/integrations/unify-ai", "flows/integrations/unify-ai/eval_code_flow",
+                             "flows/standard/web-classification"]
+    assert [c.path for c in diffs["flows/integrations/unify-ai"].changes] == [["extra"]]  # nested flow's file not here
+    (prompt,) = diffs["flows/integrations/unify-ai/eval_code_flow"].changes
+    assert prompt.detail["prompt"] and "+Be brief." in prompt.detail["diff"]
+    assert "prompt (the .prompty file)" in render_text([diffs["flows/integrations/unify-ai/eval_code_flow"]])
+    assert [c.path for c in diffs["flows/standard/web-classification"].changes] == [
+        ["nodes", "classify_with_llm", "inputs", "temperature"]]
+    gone = diff_trees(old, EmptyReader())
+    assert len(gone) >= 60 and {fd.status for fd in gone} == {"deleted"}

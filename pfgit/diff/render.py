@@ -67,7 +67,7 @@ def group_changes(changes: list, order: list | None = None) -> list:
         p = c.path
         top = p[0] if p else ""
         if c.is_file and top == "files":
-            g("files", "").files.append(c)
+            g("prompt" if c.detail.get("prompt") else "files", "").files.append(c)
         elif top == "nodes" and len(p) >= 2:
             key = c.new if c.op == "rename" else p[1]
             grp = g("node", str(key))
@@ -124,15 +124,20 @@ def group_changes(changes: list, order: list | None = None) -> list:
                                  + fmt_value(c.new if c.op == "add" else c.old))
             else:
                 grp.lines.append(_field_line(c, p[2:]))
-        elif len(p) == 1 and top in ("inputs", "outputs", "nodes", "node_variants") and \
-                c.op in ("add", "remove") and not (c.new if c.op == "add" else c.old):
+        elif _empty_container(c):
             continue  # the empty container of a flow added/deleted as a whole
         else:
             g("flow", "").lines.append(_field_line(c, p))
-    rank = {"input": 0, "output": 1, "node": 2, "flow": 3, "files": 4}
+    rank = {"input": 0, "output": 1, "node": 2, "flow": 3, "prompt": 4, "files": 5}
     pos = {k: i for i, k in enumerate(order or [])}
     return sorted(groups.values(),  # stable: otherwise in order of appearance
                   key=lambda grp: (rank[grp.kind], pos.get(grp.name, len(pos)) if grp.kind == "node" else 0))
+
+
+def _empty_container(c) -> bool:
+    """The `inputs: {}` / `nodes: []` add or remove that frames a flow added or deleted whole."""
+    return len(c.path) == 1 and c.path[0] in ("inputs", "outputs", "nodes", "node_variants") and \
+        c.op in ("add", "remove") and not (c.new if c.op == "add" else c.old)
 
 
 def _ref_where(path: list) -> list:
@@ -155,7 +160,7 @@ def _field_line(c, rest: list) -> tuple:
 
 def _title(grp: Group) -> str:
     label = {"input": "input", "output": "output", "node": "node", "flow": "flow settings",
-             "files": "files not used by any node"}[grp.kind]
+             "prompt": "prompt (the .prompty file)", "files": "files not used by any node"}[grp.kind]
     t = f"{label} {grp.name}".rstrip()
     if grp.notes:
         t += ": " + "; ".join(grp.notes)
@@ -238,7 +243,7 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
                 out.append("    " + paint(s, f"{s} {word}{text}"))
             for c in grp.files:
                 fs = {"added": "+", "deleted": "-"}.get(c.detail.get("status"), "~")
-                word = "source " if grp.kind != "files" else ""
+                word = "source " if grp.kind == "node" else ""
                 out.append("    " + paint(fs, f"{fs} {word}{_file_label(c)}"))
                 if c.detail.get("diff"):
                     out += _diff_lines(c.detail["diff"], paint, "        ")
@@ -301,6 +306,8 @@ def stat_counts(fd) -> dict:
     counts: dict = {}
     for c in fd.changes:
         p = c.path
+        if _empty_container(c):
+            continue
         if c.is_file:
             key = "file"
         elif p[0] == "nodes" and len(p) == 2 or c.op == "rename":

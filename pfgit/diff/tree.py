@@ -8,6 +8,7 @@ nothing to show.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -80,8 +81,15 @@ class FolderFiles(Mapping):
                 rel = f[len(prefix):] if f.startswith(prefix) else f
                 if not any(seg in SKIP_DIRS for seg in rel.split("/")[:-1]):
                     keys.append(rel)
-            self._keys = keys
+            nested = self._nested_flows({posixpath.dirname(k) for k in keys} - {""})
+            self._keys = [k for k in keys if not any(k.startswith(d + "/") for d in nested)]
         return self._keys
+
+    def _nested_flows(self, dirs: set) -> list:
+        """Sub-folders that are flows of their own: their files belong to them, not to us."""
+        from ..flow.load import flow_file_in
+
+        return [d for d in sorted(dirs) if flow_file_in(self.reader, join(self.folder, d)) is not None]
 
     def __getitem__(self, rel: str) -> bytes:
         v = self.get(rel)
@@ -177,6 +185,10 @@ def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
     fd.changes = diff_flows(da if a is not None else None, db if b is not None else None,
                             old_files, new_files)
     fd.order = _node_order(da, db)
+    if file.endswith(".prompty"):  # its text is the prompt: say so rather than "unused file"
+        for c in fd.changes:
+            if c.is_file and c.path == ["files", posixpath.basename(file)]:
+                c.detail["prompt"] = True
     if not fd.changes and status == "modified":
         fd.status = "unchanged" if a != b else "same"  # unchanged: formatting-only edits
     return fd
