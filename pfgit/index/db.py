@@ -143,7 +143,7 @@ class RunIndex:
             rows.append((name, k, num, json.dumps(v)))
         self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
         self.conn.execute("INSERT OR REPLACE INTO refs VALUES (?, ?)", (name, sha.decode()))
-        return flow.get("path")
+        return flow.get("path") if flow.get("commit") else None  # unlinked: no history to follow
 
     def add_run(self, name: str, sha: bytes) -> None:
         """Index a run just recorded (the ref already exists)."""
