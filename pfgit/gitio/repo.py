@@ -147,12 +147,26 @@ class TreeReader:
         return self.label + join(rel)
 
 
+def open_git_index(repo: Repo):
+    """The index git is using now: `GIT_INDEX_FILE` when set (git sets it for hooks during
+    `git commit -a` / `git commit PATH`, where the staged content lives in a temporary index)."""
+    path = os.environ.get("GIT_INDEX_FILE")
+    if path:
+        from dulwich.index import Index
+
+        if not os.path.isabs(path):
+            path = os.path.abspath(path)
+        if os.path.exists(path):
+            return Index(path)
+    return repo.open_index()
+
+
 class IndexReader:
     """The content staged in the index (what the next commit will hold) as a flow Reader."""
 
     def __init__(self, repo: Repo, display_prefix: str = ""):
         self.repo = repo
-        index = repo.open_index()
+        index = open_git_index(repo)
         self.files: dict = {}
         for path, entry in index.items():
             sha = getattr(entry, "sha", None)
