@@ -63,11 +63,11 @@ def _inputs(data: dict) -> set:
     return set(i) if isinstance(i, dict) else set()
 
 
-def dangling(data: dict) -> list:
+def dangling(data: dict, refs: list | None = None) -> list:
     """(holder path, holder node, kind, target) of references to unknown nodes or inputs."""
     names, inputs = _names(data), _inputs(data)
     out = []
-    for path, holder, r in references(data):
+    for path, holder, r in (references(data) if refs is None else refs):
         if r.kind == "node" and r.name not in names and r.name not in ("inputs", "flow"):
             out.append((path, holder, "node", r.name))
         elif r.kind == "input" and r.name not in inputs:
@@ -75,10 +75,10 @@ def dangling(data: dict) -> list:
     return out
 
 
-def cycle_nodes(data: dict) -> list:
+def cycle_nodes(data: dict, refs: list | None = None) -> list:
     names = [n.get("name") for n in _nodes(data)]
     deps: dict = {}
-    for _, holder, r in references(data):
+    for _, holder, r in (references(data) if refs is None else refs):
         if holder is not None and r.kind == "node":
             deps.setdefault(holder, []).append(r.name)
     _, left = execution_order(names, deps)
@@ -104,7 +104,8 @@ def problems(result: MergeResult) -> dict:
     merged = resolve(result.merged, "local")
     ours, theirs, base = (result.sides.get(s, {}) for s in ("local", "remote", "base"))
     forced: dict = {}
-    new_dangling = dangling(merged)
+    refs = references(merged)
+    new_dangling = dangling(merged, refs)
     old = {(kind, target) for d in (ours, theirs) for _, _, kind, target in dangling(d)} \
         if new_dangling else set()
     for path, holder, kind, target in new_dangling:
@@ -126,10 +127,10 @@ def problems(result: MergeResult) -> dict:
         else:
             forced.setdefault(_holder_unit(path, ours), f"{who} references unknown {what}")
     if not forced:
-        left = cycle_nodes(merged)
+        left = cycle_nodes(merged, refs)
         if left and not cycle_nodes(ours) and not cycle_nodes(theirs):
             names = set(left)
-            for path, holder, r in references(merged):
+            for path, holder, r in refs:
                 if holder in names and r.kind == "node" and r.name in names and \
                         _get(ours, path) != _get(merged, path):
                     unit = _holder_unit(path, ours)

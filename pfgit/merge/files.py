@@ -8,7 +8,6 @@ so no content is ever lost and a half-written result never escapes.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 from ..flow.yamlpos import YamlError, decode
@@ -97,6 +96,8 @@ def read(path: str) -> bytes:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Replace `path` with `data` (temp file + rename in the same folder, mode kept)."""
+    import tempfile
+
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pfgit-merge-")
     try:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 
 
 def git_merge_file(base: bytes, ours: bytes, theirs: bytes, labels: tuple, diff3: bool) -> tuple:
     """(merged bytes, number of conflicts) from `git merge-file -p`."""
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="pfgit-merge-") as tmp:
         paths = []
         for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
