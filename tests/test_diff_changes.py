@@ -447,3 +447,36 @@ def test_whole_corpus_tree_diff_identical_edited_and_deleted(corpus, tmp_path):
         ["nodes", "classify_with_llm", "inputs", "temperature"]]
     gone = diff_trees(old, EmptyReader())
     assert len(gone) >= 60 and {fd.status for fd in gone} == {"deleted"}
+
+
+def _indent_nodes(text):
+    out, inside = [], False
+    for line in text.splitlines(keepends=True):
+        if line.rstrip() == "nodes:":
+            inside = True
+        elif inside and line[:1] not in (" ", "-", "#", "\n", ""):
+            inside = False
+        out.append("  " + line if inside and line.strip() and line.rstrip() != "nodes:" else line)
+    return "".join(out)
+
+
+def test_node_by_node_parse_equals_the_full_parse(corpus):
+    from pfgit.diff.parse import parse_data
+
+    checked = 0
+    for f in sorted(corpus.rglob("flow.dag.yaml")) + sorted((corpus / "history").rglob("*.yaml")):
+        text = f.read_text(encoding="utf-8-sig")
+        cache: dict = {}
+        first = parse_data(text, cache, min_bytes=0)
+        again = parse_data(_indent_nodes(text), cache, min_bytes=0)  # cache hits across re-indent
+        assert first == load(text) and again == load(text), f
+        checked += 1
+    tricky = ("inputs: {}\nnodes:\n- name: a\n  inputs:\n    t: |+\n      keep\n\n# c\n- name: b\n"
+              "  inputs: {x: [1, 2]}\n  list:\n  - 1\nouter: 2\n- stray\n")
+    for text in (tricky, tricky.rstrip("\n"), tricky.replace("outer: 2\n- stray\n", "- name: c\n  t: |+\n    end")):
+        try:
+            expected = load(text)
+        except yaml.YAMLError:
+            continue
+        assert parse_data(text, {}, min_bytes=0) == expected, text
+    assert checked > 100

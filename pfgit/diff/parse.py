@@ -34,54 +34,63 @@ def _load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
-def _dedent(line: str, indent: int) -> str:
-    lead = len(line) - len(line.lstrip(" "))
-    if lead < indent and (not line.strip() or line.lstrip().startswith("#")):
-        return "\n"  # a blank or comment line left of the items: not part of any value
-    return line[indent:]
-
-
 def _split(text: str) -> tuple:
     """(rest of the document with `nodes: []`, [node item texts, dedented])."""
     lines = text.splitlines(keepends=True)
     start = next((i for i, ln in enumerate(lines) if _NODES.match(ln.rstrip("\r\n"))), None)
     if start is None:
         raise Unsplittable("no block 'nodes:'")
+    j = start + 1
+    while j < len(lines) and (not lines[j].strip() or lines[j].lstrip().startswith("#")):
+        j += 1
+    m = _ITEM.match(lines[j]) if j < len(lines) else None
+    if m is None:
+        raise Unsplittable("nodes is not a block sequence")
+    pad = m.group(1)
+    item_start, inner = pad + "- ", pad + " "
     items: list = []
-    indent = None
     cur: list = []
     end = len(lines)
-    for j in range(start + 1, len(lines)):
+    for j in range(j, len(lines)):
         ln = lines[j]
-        body = ln.strip()
-        if not body or body.startswith("#"):
-            if cur:
-                cur.append(ln)
-            continue
-        lead = len(ln) - len(ln.lstrip(" "))
-        m = _ITEM.match(ln)
-        if indent is None:
-            if not m:
-                raise Unsplittable("nodes is not a block sequence")
-            indent = len(m.group(1))
-        if m and lead == indent:
+        if ln.startswith(item_start):
             if cur:
                 items.append(cur)
             cur = [ln]
-        elif lead > indent:
-            if not cur:
-                raise Unsplittable("content before the first item")
-            cur.append(ln)
+        elif ln.startswith(inner) or not ln.strip() or ln.lstrip().startswith("#"):
+            cur.append(ln)  # inside the item (blank and comment lines go with it)
         else:
             end = j
             break
-    if cur:
-        items.append(cur)
-    if indent is None:
-        raise Unsplittable("empty nodes")
-    texts = ["".join(_dedent(ln, indent) for ln in item) for item in items]
+    items.append(cur)
+    n = len(pad)
+    # dedent: content lines all start with the pad; others are blank or comments
+    texts = ["".join(ln[n:] if ln.startswith(pad) else "\n" for ln in item) if n else "".join(item)
+             for item in items]
     rest = "".join(lines[:start]) + "nodes: []\n" + "".join(lines[end:])
     return rest, texts
+
+
+def _parse_items(texts: list, cache: dict) -> None:
+    """Parse the texts not yet in `cache`: one YAML parse for all of them, else one by one."""
+    missing = [t for t in dict.fromkeys(texts) if t not in cache]
+    if not missing:
+        return
+    # a text without a final newline (the file's end) can only go last
+    missing.sort(key=lambda t: not t.endswith("\n"))
+    if len(missing) > 1 and not missing[-2].endswith("\n"):
+        missing = []  # cannot batch; fall through to one by one
+    else:
+        v = _load("".join(missing))
+        if isinstance(v, list) and len(v) == len(missing):
+            cache.update(zip(missing, v))
+            return
+    for t in dict.fromkeys(texts):
+        if t not in cache:
+            v = _load(t)
+            if not isinstance(v, list) or len(v) != 1:
+                raise Unsplittable("item")
+            cache[t] = v[0]
 
 
 def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_BYTES) -> Any:
@@ -94,15 +103,8 @@ def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_
         data = _load(rest)
         if not isinstance(data, dict) or data.get("nodes") != []:
             raise Unsplittable("top level")
-        nodes: list = []
-        for item in items:
-            if item not in cache:
-                v = _load(item)
-                if not isinstance(v, list) or len(v) != 1:
-                    raise Unsplittable("item")
-                cache[item] = v[0]
-            nodes.append(cache[item])
-        data["nodes"] = nodes
+        _parse_items(items, cache)
+        data["nodes"] = [cache[t] for t in items]
         return data
     except (Unsplittable, yaml.YAMLError):
         return _load(text)

@@ -144,7 +144,8 @@ def _node_order(old: Any, new: Any) -> list:
 
     keys = node_keys((new or {}).get("nodes") if isinstance(new, dict) else None)
     old_keys = node_keys((old or {}).get("nodes") if isinstance(old, dict) else None)
-    return keys + [k for k in old_keys if k not in keys]
+    seen = set(keys)
+    return keys + [k for k in old_keys if k not in seen]
 
 
 def diff_flow_pair(old_reader: Any, old_loc: FlowLocation | None, new_reader: Any,
