@@ -34,16 +34,9 @@ def register(app: typer.Typer) -> None:
     @app.command("merge-driver", hidden=True)
     def merge_driver(base: str, ours: str, theirs: str, path: str = typer.Argument("")) -> None:
         """git merge driver (`merge=pfgit`): %O %A %B %P; the result goes to %A."""
-        from ..merge.files import merge_paths, summary_lines
-        from ..merge.textmerge import conflict_style
+        from ..merge.driver import main
 
-        try:
-            res = merge_paths(ours, base, theirs, diff3=conflict_style() in ("diff3", "zdiff3"))
-        except OSError as e:
-            raise UsageError(f"cannot read: {e.strerror or e}", file=path or ours) from None
-        for line in summary_lines(res, path or ours):
-            print(line, file=sys.stderr)
-        raise typer.Exit(res.exit_code)
+        raise typer.Exit(main([base, ours, theirs] + ([path] if path else [])))
 
     @app.command("merge")
     def merge(

@@ -77,6 +77,11 @@ class Renderer:
         self.labels = labels
         self.emitter = Emitter(self.style, self._conflict_hook)
         self.sep = self._node_separator()
+        self.verbatim: set = set()       # merged paths written as ours' own lines
+        self.top: list | None = None     # (key, lines) of each top-level key, for verify()
+        self.items: list | None = None   # (path, lines) of each `nodes` item, for verify()
+        self.head: list = []
+        self.tail: list = []
 
     # -- locating a merged path in one side's text ----------------------------------------------
     def span_at(self, side: str, path: tuple) -> Span | None:
@@ -126,8 +131,9 @@ class Renderer:
         root = self.ours.root
         if root is not None and root.kind == "map" and root.block and isinstance(merged, dict) and merged:
             first = root.children[root.keys[0]]
-            lines = self.ours.lines[:first.start] + self.map_children(merged, (), root, first.col) \
-                + self.ours.lines[root.end + 1:]
+            self.head, self.tail = self.ours.lines[:first.start], self.ours.lines[root.end + 1:]
+            self.top = []
+            lines = self.head + self.map_children(merged, (), root, first.col) + self.tail
         else:
             lines = self.emitter.mapping(merged, 0) if isinstance(merged, dict) else []
         end = "\n" if self.ours.final_newline or self.ours.root is None else ""
@@ -144,15 +150,20 @@ class Renderer:
             elif self.theirs_ok and st is not None and st.kind == "map" and k in st.children:
                 lead = self._leading("remote", st, k)
                 out += _shift(lead, col - st.children[k].col) or [] if lead else []
+            start = len(out)
             out += self.unit(v, p, oc, key=k, col=col)
+            if not path and self.top is not None:
+                self.top.append((k, out[start:]))
         return out
 
     def node_items(self, merged: list, path: tuple, so: Span, dash_col: int) -> list:
         out: list = []
         st = self.span_at("remote", path)
         oidx, tidx = self.r.node_index["local"], self.r.node_index["remote"]
+        self.items = []
         for key, v in zip(self.r.node_keys, merged):
             p = path + (key,)
+            start = len(out)
             i = oidx.get(key)
             oc = so.items[i] if i is not None and i < len(so.items) else None
             if oc is not None:
@@ -163,6 +174,7 @@ class Renderer:
                     self.theirs_ok and st is not None and st.kind == "seq" and j is not None) else None
                 out += lead if lead is not None and all(not ln.strip() for ln in lead) else self.sep
             out += self.unit(v, p, oc, key=None, col=dash_col)
+            self.items.append((p, out[start:]))
         return out
 
     # -- one unit: a mapping child (key given) or a sequence item (key None) --------------------
@@ -172,6 +184,7 @@ class Renderer:
             return self.conflict(v, key, col, item)
         lay = self.ours
         if oc is not None and same(v, oc.value):
+            self.verbatim.add(path)
             lines = lay.lines[oc.start:oc.end + 1]
             return lines if item else [_blank_prefix(lines[0], col)] + lines[1:]
         if oc is not None and oc.block and oc.kind == "map" and isinstance(v, dict) and v:
@@ -247,6 +260,72 @@ class Renderer:
                             self.labels, c.reason)
 
 
+    # -- checking the text reads back as the merged data ---------------------------------------
+    def verify(self) -> bool | None:
+        """True/False when the spliced text is known to read back right/wrong; None: parse it all.
+
+        Ours' lines copied for a value equal to ours' need no check. Every other top-level key,
+        and every rebuilt `nodes` item, is parsed on its own: a block mapping's keys (a block
+        sequence's items) are independent once each starts at its column and the rest of its
+        lines are indented further, so the whole reads back as the parts do.
+        """
+        if self.top is None or any(_is_content(ln) for ln in self.head + self.tail):
+            return None
+        merged = self.r.merged
+        for key, lines in self.top:
+            if (key,) in self.verbatim:
+                continue
+            if not _starts_at(lines, 0, dashes=isinstance(merged[key], list)):
+                return None
+            if key == "nodes" and self.items is not None and ("nodes",) not in self.verbatim:
+                if not self._verify_items(lines):
+                    return False
+            elif not _parses_to("\n".join(lines), {key: merged[key]}):
+                return False
+        return True
+
+    def _verify_items(self, lines: list) -> bool:
+        body = [ln for piece in self.items for ln in piece[1]]
+        header = lines[:len(lines) - len(body)]
+        if lines[len(header):] != body or sum(_is_content(ln) for ln in header) != 1:
+            return False
+        values = dict(zip((p for p, _ in self.items), self.r.merged["nodes"]))
+        for path, piece in self.items:
+            if path in self.verbatim:
+                continue
+            first = next((ln for ln in piece if _is_content(ln)), None)
+            if first is None:
+                return False
+            dash = len(first) - len(first.lstrip())
+            if first[dash:dash + 1] != "-" or not _starts_at(piece, dash):
+                return False
+            text = "\n".join(ln[dash:] if ln[:dash].strip() == "" else ln.lstrip() for ln in piece)
+            if not _parses_to(text, [values[path]]):
+                return False
+        return True
+
+
+def _starts_at(lines: list, col: int, dashes: bool = False) -> bool:
+    """The first content line starts at `col`; every later one is indented further (or, for a
+    key whose value is a sequence not indented under it, is a `-` item at `col`)."""
+    content = [ln for ln in lines if _is_content(ln)]
+    if not content or len(content[0]) - len(content[0].lstrip()) != col:
+        return False
+    for ln in content[1:]:
+        ind = len(ln) - len(ln.lstrip())
+        if ind < col or ind == col and not (dashes and ln[col:col + 2] in ("- ", "-")):
+            return False
+    return True
+
+
+def _parses_to(text: str, value: Any) -> bool:
+    try:
+        data = parse(text).data
+    except Exception:
+        return False
+    return same(data, value)
+
+
 def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
            diff3: bool = False, labels: tuple = ("ours", "base", "theirs")) -> str:
     """The merged flow as text in ours' formatting (with conflict markers if any remain)."""
@@ -254,7 +333,8 @@ def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
     text = r.render()
     if result.conflicts:
         return text
-    if _reads_back(text, result.merged):
+    verified = r.verify()
+    if verified or (verified is None and _reads_back(text, result.merged)):
         return text
     # splicing went wrong somewhere: write the whole file fresh in ours' indentation
     lines = r.emitter.mapping(result.merged, 0) if isinstance(result.merged, dict) else []

@@ -1,0 +1,35 @@
+"""git's merge driver entry point, thin like nbdime's gitmergedriver: parse git's arguments, merge.
+
+git runs `merge.pfgit.driver` once per flow file both branches changed, as
+`python -m pfgit.merge.driver %O %A %B %P` (written by `pfgit install`; the same as
+`pfgit merge-driver`, without the CLI framework's start-up). The result goes to %A; exit 0 clean,
+1 conflicts (markers written), 2 when a file cannot be read (%A untouched).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (3, 4):
+        print("usage: python -m pfgit.merge.driver %O %A %B [%P]", file=sys.stderr)
+        return 2
+    from .files import merge_paths, summary_lines
+    from .textmerge import conflict_style
+
+    base, ours, theirs = args[:3]
+    path = args[3] if len(args) == 4 else ours
+    try:
+        res = merge_paths(ours, base, theirs, diff3=conflict_style() in ("diff3", "zdiff3"))
+    except OSError as e:
+        print(f"pfgit: {path}: cannot read: {e.strerror or e}", file=sys.stderr)
+        return 2
+    for line in summary_lines(res, path):
+        print(line, file=sys.stderr)
+    return res.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
