@@ -240,3 +240,22 @@ def test_driver_text_outside_a_repo_deleted_flow_and_garbage(tmp_path, monkeypat
     text = driver_text(["qa/flow.dag.yaml", str(old), "a" * 40, "100644", str(bad), "b" * 40, "100644"])
     assert "new side cannot be read" in text and "+nodes: [" in text
     assert "expected 7 arguments" in driver_text(["x"])
+
+
+@pytest.mark.slow
+def test_git_driver_follows_a_moved_flow_folder(repo):
+    write(repo, ".gitattributes", "flow.dag.yaml diff=pfgit\n")
+    for k, v in driver_config(sys.executable).items():
+        git(repo, "config", k, v)
+    commit_all(repo, "attributes")
+    git(repo, "mv", "qa", "qa2")
+    write(repo, "qa2/flow.dag.yaml", FLOW.replace("style: short", "style: medium"))
+    write(repo, "qa2/answer.py", "def answer(prompt, style='short'):\n    return prompt[::-1]\n")
+    git(repo, "add", "-A")
+    staged = git(repo, "--no-pager", "diff", "--cached", "-M").stdout
+    commit_all(repo, "move")
+    log = git(repo, "--no-pager", "log", "-p", "--ext-diff", "-M", "-1").stdout
+    for out in (staged, log):
+        assert "diff --pfgit a/qa/flow.dag.yaml b/qa2/flow.dag.yaml" in out
+        assert "~ inputs.style: short -> medium" in out and "+    return prompt[::-1]" in out
+        assert "deleted" not in out and "not compared" not in out

@@ -74,49 +74,53 @@ def _walk(repo, limit: int) -> Iterator:
                 todo.append(p)
 
 
-def blob_context(repo, path: str, old_hex: str, new_hex: str, new_is_worktree: bool):
-    """(old tree id | None, new tree id | "worktree" | None) the two blobs of `path` come from."""
+def blob_context(repo, old_path: str, new_path: str, old_hex: str, new_hex: str,
+                 new_is_worktree: bool):
+    """(old tree id | "index" | None, new tree id | "index" | "worktree" | None): where the
+    two blobs of a driver call come from (None: not found, or that side does not exist)."""
     old_b = old_hex.encode() if old_hex and old_hex not in (NULL_HEX, ".") else None
     new_b = new_hex.encode() if new_hex and new_hex not in (NULL_HEX, ".") else None
-    new_ctx = "worktree" if new_is_worktree else None
-    old_ctx = None
-    candidates = []
     try:
         index = repo.open_index()
-        entry = index[path.encode()] if path.encode() in index else None
-        idx_sha = getattr(entry, "sha", None)
-        if idx_sha is not None:
-            candidates.append(("index", idx_sha))
     except Exception:
-        pass
+        index = None
     try:
         head_tree = repo[repo.head()].tree
-        candidates.append((head_tree, _path_blob(repo, head_tree, path)))
     except KeyError:
         head_tree = None
-    for ctx, sha in candidates:
-        if old_b is not None and old_ctx is None and sha == old_b:
-            old_ctx = ctx
-        if new_b is not None and new_ctx is None and sha == new_b:
-            new_ctx = ctx
+
+    def find(path: str, sha: bytes | None):
+        if sha is None:
+            return None
+        try:
+            if index is not None and path.encode() in index and \
+                    getattr(index[path.encode()], "sha", None) == sha:
+                return "index"
+        except Exception:
+            pass
+        if head_tree is not None and _path_blob(repo, head_tree, path) == sha:
+            return head_tree
+        return None
+
+    old_ctx = find(old_path, old_b)
+    new_ctx = "worktree" if new_is_worktree else find(new_path, new_b)
     if (old_b is None or old_ctx is not None) and (new_b is None or new_ctx is not None):
         return old_ctx, new_ctx
     # a commit whose tree has the new blob and a parent with the old one: git log -p / git show
     for commit in _walk(repo, HISTORY_LIMIT):
-        if new_b is not None and _path_blob(repo, commit.tree, path) != new_b:
-            continue
-        if new_b is None and _path_blob(repo, commit.tree, path) is not None:
+        if _path_blob(repo, commit.tree, new_path) != new_b:
             continue
         for p in commit.parents:
             ptree = repo[p].tree
-            if _path_blob(repo, ptree, path) == old_b:
-                return ptree, (new_ctx or commit.tree)
+            if _path_blob(repo, ptree, old_path) == old_b:
+                return (ptree if old_b is not None else None), (new_ctx or commit.tree)
         if old_b is None and not commit.parents:
             return None, (new_ctx or commit.tree)
     return old_ctx, new_ctx
 
 
-def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: str = "."):
+def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: str = ".",
+                   new_path: str | None = None):
     """(old Reader | None, new Reader | None) holding the flow folder at each blob's commit.
 
     git runs drivers at the worktree top; a new side read from the worktree is passed as the
@@ -133,9 +137,10 @@ def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: st
         repo = Repo.discover(cwd)
     except Exception:
         return None, None
+    new_path = new_path or path
     new_is_worktree = new_hex in (NULL_HEX, ".") and new_file not in ("/dev/null", "") and \
-        os.path.realpath(os.path.join(cwd, new_file)) == os.path.realpath(os.path.join(repo.path, path))
-    old_ctx, new_ctx = blob_context(repo, path, old_hex, new_hex, new_is_worktree)
+        os.path.realpath(os.path.join(cwd, new_file)) == os.path.realpath(os.path.join(repo.path, new_path))
+    old_ctx, new_ctx = blob_context(repo, path, new_path, old_hex, new_hex, new_is_worktree)
 
     def reader(ctx):
         if ctx is None:
@@ -183,14 +188,16 @@ def driver_text(args: list) -> str:
 
 
 def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:
-    import os
     import posixpath
 
     from ..diff.render import render_text
     from ..diff.tree import FolderFiles, diff_flow_bytes
 
-    old_r, new_r = driver_readers(path, old_hex, new_hex, new_file)
+    old_r, new_r = driver_readers(path, old_hex, new_hex, new_file, new_path=new_path)
     d_old, d_new = posixpath.dirname(path) or ".", posixpath.dirname(new_path) or "."
+    unknown = (a is not None and old_r is None) or (b is not None and new_r is None)
+    if unknown:  # comparing sources from one side only would call them all added or deleted
+        old_r = new_r = None
 
     def files(reader, d):
         if reader is None:
@@ -201,9 +208,8 @@ def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:
     fd = diff_flow_bytes(d_new, new_path, a, b, files(old_r, d_old), files(new_r, d_new),
                          f"a/{path}", f"b/{new_path}")
     text = render_text([fd], color=_git_wants_color(), header=False)
-    if old_r is None or new_r is None:
-        text += "  (source files not compared: the commit of this version was not found)\n" \
-            if fd.changes and (a is not None and old_r is None or b is not None and new_r is None) else ""
+    if unknown:
+        text += "  (source files not compared: the commit of this version was not found)\n"
     return text or "  no semantic change\n"
 
 
