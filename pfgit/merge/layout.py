@@ -97,6 +97,7 @@ def parse(text: str) -> Layout:
     if node is None:
         return Layout(text, lines, None, None, Style(), final_newline)
     b = _Builder(lines)
+    b.merge_keys = "<<" in text   # `<<: *anchor` merge keys are rare; skip looking for them
     try:
         data, span = b.build(node, node.start_mark.line, node.start_mark.column)
     except yaml.YAMLError as e:
@@ -112,6 +113,7 @@ class _Builder:
     def __init__(self, lines: list):
         self.lines = lines
         self.seen: dict = {}
+        self.merge_keys = True
         self.duplicates: list = []
         self.map_steps: Counter = Counter()
         self.seq_steps: Counter = Counter()
@@ -155,7 +157,8 @@ class _Builder:
                 span.items.append(s)
             span.end = span.items[-1].end if span.items and not flow else self._mark_end(node)
             return out, span
-        _constructor.flatten_mapping(node)
+        if self.merge_keys:
+            _constructor.flatten_mapping(node)
         out_d: dict = {}
         self.seen[id(node)] = out_d
         span = Span(start, col, vline, vcol, vline, "map", flow, value=out_d)
