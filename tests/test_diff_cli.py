@@ -255,6 +255,10 @@ def test_git_driver_follows_a_moved_flow_folder(repo):
     staged = git(repo, "--no-pager", "diff", "--cached", "-M").stdout
     commit_all(repo, "move")
     log = git(repo, "--no-pager", "log", "-p", "--ext-diff", "-M", "-1").stdout
+    moved = json.loads(pfgit(repo, "diff", "HEAD~1", "HEAD", "--json").stdout)["flows"]
+    assert [(f["path"], f.get("old_path")) for f in moved] == [("qa2", "qa")]
+    assert [c["path"] for c in moved[0]["changes"]] == [["nodes", "answer", "inputs", "style"],
+                                                       ["nodes", "answer", "file", "answer.py"]]
     for out in (staged, log):
         assert "diff --pfgit a/qa/flow.dag.yaml b/qa2/flow.dag.yaml" in out
         assert "~ inputs.style: short -> medium" in out and "+    return prompt[::-1]" in out

@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
         else:
             diffs = _in_repo(args, paths, cached)
         code = _print(diffs, json_out, markdown, stat, color)
-        if code == EXIT_OK and exit_code and any(fd.changes or fd.text_diff for fd in diffs):
+        if code == EXIT_OK and exit_code and any(fd.changes or fd.text_diff or fd.old_path
+                                                          for fd in diffs):
             code = EXIT_NO
         raise typer.Exit(code)
 

@@ -251,6 +251,9 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
 
 
 def _status_word(fd) -> str:
+    if getattr(fd, "old_path", None):
+        word = "moved from " + fd.old_path
+        return word if fd.status in ("same", "unchanged") else word + ", changed"
     return {"modified": "changed", "added": "new flow", "deleted": "deleted flow",
             "unchanged": "no semantic change", "same": "identical", "unreadable": "unreadable"}.get(fd.status, fd.status)
 
@@ -341,7 +344,7 @@ def render_stat(diffs: list) -> str:
         counts = stat_counts(fd)
         total += len(fd.changes)
         desc = ", ".join(f"{n} {_plural(k, n)}" for k, n in counts.items()) or _status_word(fd)
-        if fd.status in ("added", "deleted", "unreadable"):
+        if fd.status in ("added", "deleted", "unreadable") or fd.old_path:
             desc = f"{_status_word(fd)}; {desc}" if counts else _status_word(fd)
         out.append(f" {fd.path.ljust(width)} | {len(fd.changes):3d} | {desc}")
     out.append(f" {len(diffs)} flow{'s' if len(diffs) != 1 else ''} changed, {total} semantic change"

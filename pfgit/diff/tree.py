@@ -29,6 +29,7 @@ class FlowDiff:
     text_diff: str | None = None  # fallback when a side cannot be read
     shown: bool = True            # False: nothing at all could be shown for this flow
     order: list = field(default_factory=list)      # node keys: new file order, then removed ones
+    old_path: str | None = None   # the flow's folder before it moved (None: same folder)
 
     def to_json(self) -> dict:
         out: dict = {"path": self.path, "file": self.file, "status": self.status,
@@ -38,6 +39,8 @@ class FlowDiff:
                                for s, f, ln, m in self.problems]
         if self.text_diff is not None:
             out["text_diff"] = self.text_diff
+        if self.old_path is not None:
+            out["old_path"] = self.old_path
         return out
 
 
@@ -251,14 +254,51 @@ def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
     """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree)."""
     paths = [join(p) for p in (paths or ["."])]
     old, new = _flows(old_reader, paths), _flows(new_reader, paths)
+    moved = _moved_flows(old_reader, [old[d] for d in old if d not in new],
+                         new_reader, [new[d] for d in new if d not in old])
     out = []
-    for d in sorted(set(old) | set(new)):
+    for d in sorted(set(new) | (set(old) - set(moved))):
         o, n = old.get(d), new.get(d)
+        if n is not None and o is None and d in moved.values():
+            o = old[next(k for k, v in moved.items() if v == d)]
         if o is not None and n is not None and _same_folder(old_reader, new_reader, o, n):
             continue
-        fd = diff_flow_pair(old_reader, o, new_reader, n, with_files)
-        if fd.status != "same" or include_unchanged:
+        fd = diff_flow_pair(old_reader, o, new_reader, n, with_files, display=d)
+        if o is not None and n is not None and o.dir != n.dir:
+            fd.old_path = o.dir
+        if fd.status != "same" or include_unchanged or fd.old_path is not None:
             out.append(fd)
+    return out
+
+
+MOVE_SIMILARITY = 0.5  # share of node names two flows must have in common to be one moved flow
+
+
+def _moved_flows(old_reader: Any, gone: list, new_reader: Any, came: list) -> dict:
+    """old dir -> new dir for flows that moved folder: same file, or mostly the same nodes."""
+    if not gone or not came:
+        return {}
+    from .match import node_keys
+
+    def sig(reader, loc):
+        raw = _read(reader, loc)
+        data, _ = _parse(raw, loc.file) if raw is not None else (None, None)
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        return raw, set(node_keys(nodes))
+
+    a = {loc.dir: sig(old_reader, loc) for loc in gone}
+    b = {loc.dir: sig(new_reader, loc) for loc in came}
+    scored = []
+    for od, (oraw, onames) in a.items():
+        for nd, (nraw, nnames) in b.items():
+            score = 1.0 if oraw is not None and oraw == nraw else \
+                len(onames & nnames) / max(1, len(onames | nnames))
+            if score >= MOVE_SIMILARITY:
+                scored.append((-score, od, nd))
+    out: dict = {}
+    for _, od, nd in sorted(scored):
+        if od not in out and nd not in out.values():
+            out[od] = nd
     return out
 
 
