@@ -263,3 +263,13 @@ def test_git_driver_follows_a_moved_flow_folder(repo):
         assert "diff --pfgit a/qa/flow.dag.yaml b/qa2/flow.dag.yaml" in out
         assert "~ inputs.style: short -> medium" in out and "+    return prompt[::-1]" in out
         assert "deleted" not in out and "not compared" not in out
+
+
+def test_worktree_side_skips_untracked_secrets_and_ignored_files(repo):
+    write(repo, ".gitignore", "*.log\n")
+    write(repo, "qa/.env", "OPENAI_API_KEY=sk-secret\n")
+    write(repo, "qa/run.log", "noise\n")
+    write(repo, "qa/notes.md", "new notes\n")
+    out = pfgit(repo, "diff").stdout
+    assert "notes.md" in out  # untracked but not ignored: like `git add -A`
+    assert "sk-secret" not in out and ".env" not in out and "run.log" not in out

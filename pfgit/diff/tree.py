@@ -82,8 +82,9 @@ class FolderFiles(Mapping):
             keys = []
             for f in self.reader.walk_files(base):
                 rel = f[len(prefix):] if f.startswith(prefix) else f
-                if not any(seg in SKIP_DIRS for seg in rel.split("/")[:-1]):
-                    keys.append(rel)
+                parts = rel.split("/")
+                if not any(seg in SKIP_DIRS for seg in parts[:-1]) and parts[-1] != ".env":
+                    keys.append(rel)  # .env holds secrets (promptflow's convention): never shown
             nested = self._nested_flows({posixpath.dirname(k) for k in keys} - {""})
             self._keys = [k for k in keys if not any(k.startswith(d + "/") for d in nested)]
         return self._keys

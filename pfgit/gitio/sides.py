@@ -1,6 +1,6 @@
 """The two sides of `pfgit diff` as flow Readers, chosen from revisions like `git diff` does.
 
-no revision: HEAD vs worktree; one: REV vs worktree; two (or `A..B`): REV1 vs REV2;
+no revision: HEAD vs worktree (tracked files and untracked ones git would add); one: REV vs worktree; two (or `A..B`): REV1 vs REV2;
 `--cached`: HEAD (or REV) vs the index.
 """
 
@@ -13,6 +13,42 @@ from typing import Any
 from ..errors import UsageError
 from ..flow.readers import DirReader
 from .repo import IndexReader, TreeReader, resolve
+
+
+class WorktreeReader(DirReader):
+    """The worktree as `git add -A` would see it: tracked files, and untracked ones unless
+    ignored; never an untracked `.env` or run artefacts (they may hold secrets, and a diff can
+    end up in a PR comment)."""
+
+    def __init__(self, repo):
+        super().__init__(repo.path, "")
+        from .worktree import NEVER_UNTRACKED_DIRS, NEVER_UNTRACKED_FILES
+
+        self._never_dirs, self._never_files = NEVER_UNTRACKED_DIRS, NEVER_UNTRACKED_FILES
+        try:
+            self._tracked = {p.decode("utf-8", "surrogateescape") for p in repo.open_index().paths()}
+        except Exception:
+            self._tracked = set()
+        try:
+            from dulwich.ignore import IgnoreFilterManager
+
+            self._ignore = IgnoreFilterManager.from_repo(repo)
+        except Exception:
+            self._ignore = None
+
+    def _shown(self, rel: str) -> bool:
+        if rel in self._tracked:
+            return True
+        parts = rel.split("/")
+        if parts[-1] in self._never_files or any(p in self._never_dirs for p in parts[:-1]):
+            return False
+        try:
+            return self._ignore is None or not self._ignore.is_ignored(rel)
+        except Exception:
+            return True
+
+    def walk_files(self, rel: str):
+        return (f for f in super().walk_files(rel) if self._shown(f))
 
 
 @dataclass
@@ -56,7 +92,7 @@ def sides_for(repo, revs: list, cached: bool = False) -> Sides:
     if len(revs) == 2:
         return Sides(_tree_reader(repo, revs[0]), _tree_reader(repo, revs[1]), revs[0], revs[1])
     rev = revs[0] if revs else "HEAD"
-    return Sides(_tree_reader(repo, rev), DirReader(repo.path, ""), rev, "worktree")
+    return Sides(_tree_reader(repo, rev), WorktreeReader(repo), rev, "worktree")
 
 
 def is_revision(repo, text: str) -> bool:
@@ -79,4 +115,4 @@ def repo_relative(repo, path: str) -> str:
     return join(os.path.relpath(full, top).replace(os.sep, "/"))
 
 
-__all__ = ["Sides", "sides_for", "is_revision", "repo_relative", "split_range"]
+__all__ = ["Sides", "WorktreeReader", "sides_for", "is_revision", "repo_relative", "split_range"]
