@@ -273,3 +273,16 @@ def test_worktree_side_skips_untracked_secrets_and_ignored_files(repo):
     out = pfgit(repo, "diff").stdout
     assert "notes.md" in out  # untracked but not ignored: like `git add -A`
     assert "sk-secret" not in out and ".env" not in out and "run.log" not in out
+
+
+def test_cli_entry_points_for_git(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(FLOW)
+    b.write_text(reformat(FLOW.replace("style: short", "style: long")))
+    tc = pfgit(str(tmp_path), "diff-textconv", str(b))
+    assert tc.returncode == 0 and "nodes.answer.inputs.style: long\n" in tc.stdout
+    assert pfgit(str(tmp_path), "diff-textconv", str(a)).stdout.replace("short", "long") == tc.stdout
+    d = pfgit(str(tmp_path), "diff-driver", "qa/flow.dag.yaml", str(a), "1" * 40, "100644",
+              str(b), "2" * 40, "100644")
+    assert d.returncode == 0 and "~ inputs.style: short -> long" in d.stdout
+    assert pfgit(str(tmp_path), "diff-textconv", str(tmp_path / "missing")).returncode == 2
