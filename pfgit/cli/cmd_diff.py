@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
         """Semantic diff of flows: worktree vs HEAD, REV vs worktree, REV1 vs REV2."""
         if sum([json_out, markdown, stat]) > 1:
             raise UsageError("choose one of --json, --markdown, --stat")
+        if color not in ("auto", "always", "never"):
+            raise UsageError(f"--color must be auto, always or never, not '{color}'")
         args = list(args or [])
         paths = ctx.meta.get("pfgit_paths")
         if no_index:
@@ -71,6 +73,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _in_repo(args: list, paths: list | None, cached: bool) -> list:
+    import os
+
     from ..diff.tree import diff_trees
     from ..gitio.repo import open_repo
     from ..gitio.sides import is_revision, repo_relative, sides_for
@@ -84,8 +88,6 @@ def _in_repo(args: list, paths: list | None, cached: bool) -> list:
         while rest and len(revs) < 2 and is_revision(repo, rest[0]):
             revs.append(rest.pop(0))
         for p in rest:
-            import os
-
             if not os.path.exists(p):
                 raise UsageError(f"'{p}' is neither a revision nor a path "
                                  "(use -- to separate paths from revisions)")
