@@ -302,6 +302,10 @@ def test_renderers_agree_on_one_change_list():
         "references": [{"path": ["outputs", "category", "reference"], "old": "${classify.output}",
                         "new": "${label.output}"}], "matched_by": "source"}
     assert "\033[" in render_text([fd], color=True) and "\033[" not in text
+    import json
+
+    back = [Change.from_json(c) for c in json.loads(json.dumps(js))["flows"][0]["changes"]]
+    assert apply_changes(load(BASE), back) == load(new)
 
 
 def test_type_change_is_visible_in_text():

@@ -54,6 +54,12 @@ class Change:
                 out[k] = v
         return out
 
+    @classmethod
+    def from_json(cls, obj: dict) -> "Change":
+        """The Change a `to_json` object describes (so JSON diffs can be applied too)."""
+        detail = {k: v for k, v in obj.items() if k not in ("op", "path", "old", "new")}
+        return cls(obj["op"], list(obj["path"]), obj.get("old"), obj.get("new"), detail)
+
     @property
     def is_file(self) -> bool:
         return self.detail.get("kind") == "file"
