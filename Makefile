@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-validate bench-diff clean
+.PHONY: demo test venv bench bench-validate bench-diff bench-merge clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/validate.py
 	$(PY) bench/diff.py
+	$(PY) bench/merge.py
 
 bench-validate: $(STAMP)  # pfgit validate vs pf flow validate on every corpus flow (~5 min)
 	$(PY) bench/validate.py
 
 bench-diff: $(STAMP)  # 2,000-node semantic diff; git log -p with the driver vs plain (~20 s)
 	$(PY) bench/diff.py
+
+bench-merge: $(STAMP)  # merge driver per flow file and on a 2,000-node flow vs git merge-file (~40 s)
+	$(PY) bench/merge.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

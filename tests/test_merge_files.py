@@ -238,3 +238,21 @@ def test_merge_driver_writes_ours_path(three):
     d = three(BASE.replace("style: short", "style: long"), BASE.replace("mode: 'strict'", "mode: 'x'"))
     r = run("merge-driver", "base.yaml", "cur.yaml", "other.yaml", "qa/flow.dag.yaml", cwd=d)
     assert r.returncode == 0 and "mode: 'x'" in (d / "cur.yaml").read_text()
+
+
+def test_layout_reads_every_corpus_yaml_like_pyyaml(corpus):
+    """The merge's own YAML reader (positions + a fast tag resolver) gives PyYAML's data."""
+    from pfgit.merge.layout import parse
+
+    n = 0
+    for f in sorted(corpus.rglob("*.y*ml")):
+        text = f.read_text(encoding="utf-8")
+        try:
+            ref = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        assert same(parse(text).data, ref), f
+        n += 1
+    assert n > 100
+    t = "a: 1\nb: 1.5\nc: true\nd: null\ne: ~\nf: 2020-01-01\ng: 0x1F\nh: '1'\ni: .inf\nl: yes\nq:\nr: [1, a, '2']\n"
+    assert same(parse(t).data, yaml.safe_load(t))

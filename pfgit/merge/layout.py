@@ -21,11 +21,25 @@ _STR = "tag:yaml.org,2002:str"
 _tags: dict = {}
 
 
+_FIRST = set(_Base.yaml_implicit_resolvers)   # first characters an implicit tag can start with
+_FAST = None not in _FIRST and not _Base.yaml_path_resolvers
+_SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_Scalar = yaml.ScalarNode
+_NONE: tuple = ()      # the (never changed) keys/items of a scalar's Span
+_EMPTY: dict = {}
+
+
 class _Loader(_Base):
-    """Resolving a plain scalar's tag runs regexes in Python; flows repeat values a lot, so cache."""
+    """Tag resolution is Python code run for every node, with regexes: most plain scalars start
+    with a letter no implicit tag starts with, flows repeat values a lot, and there are no path
+    resolvers, so answer those cases directly (PyYAML's logic otherwise)."""
 
     def resolve(self, kind, value, implicit):
+        if not _FAST:
+            return _Base.resolve(self, kind, value, implicit)
         if kind is yaml.ScalarNode:
+            if not implicit[0] or (value and value[0] not in _FIRST):
+                return _STR
             key = (value, implicit)
             tag = _tags.get(key)
             if tag is None:
@@ -33,7 +47,14 @@ class _Loader(_Base):
                 if len(_tags) > 100_000:
                     _tags.clear()
             return tag
-        return _Base.resolve(self, kind, value, implicit)
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    if _FAST:
+        def descend_resolver(self, current_node, current_index):
+            pass
+
+        def ascend_resolver(self):
+            pass
 
 
 @dataclass(slots=True)
@@ -131,12 +152,17 @@ class _Builder:
 
     def build(self, node, start: int, col: int, parent_col: int | None = None,
               in_seq: bool = False) -> tuple:
-        vline, vcol = node.start_mark.line, node.start_mark.column
-        if isinstance(node, yaml.ScalarNode):
+        sm = node.start_mark
+        vline, vcol = sm.line, sm.column
+        if node.__class__ is _Scalar:  # most nodes: kept lean, they are most of the time spent
             value = node.value if node.tag == _STR else _constructor.yaml_constructors.get(
                 node.tag, _constructor.yaml_constructors[None])(_constructor, node)
-            return value, Span(start, col, vline, vcol, self._scalar_end(node), "scalar", True,
-                               value=value)
+            if node.style in ("|", ">"):
+                end = self._scalar_end(node)
+            else:
+                em = node.end_mark
+                end = em.line - 1 if em.column == 0 and em.line > vline else em.line
+            return value, Span(start, col, vline, vcol, end, "scalar", True, _NONE, _EMPTY, _NONE, value)
         if id(node) in self.seen:  # alias: same data, no own layout worth splicing
             v = self.seen[id(node)]
             return v, Span(start, col, vline, vcol, vline, "scalar", True, value=v)
@@ -165,12 +191,14 @@ class _Builder:
         if not flow and parent_col is not None and node.value and not in_seq:
             self.map_steps[vcol - parent_col] += 1
         for knode, vnode in node.value:
-            key = knode.value if knode.tag == _STR and isinstance(knode, yaml.ScalarNode) \
-                else _constructor.construct_object(knode, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
+            if knode.tag == _STR and knode.__class__ is _Scalar:
+                key = knode.value
+            else:
+                key = _constructor.construct_object(knode, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
             if key in out_d:
                 self.duplicates.append((key, knode.start_mark.line))
             kl, kc = knode.start_mark.line, knode.start_mark.column
