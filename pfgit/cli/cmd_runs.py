@@ -14,8 +14,9 @@ from ..errors import EXIT_OK, UsageError
 
 def _repo():
     from ..gitio.repo import open_repo
+    from ..gitio.runrefs import use_fast_packed_refs
 
-    return open_repo(".")
+    return use_fast_packed_refs(open_repo("."))  # packed-refs may hold 100,000 run refs
 
 
 def _index(repo, fn):

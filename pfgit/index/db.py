@@ -131,12 +131,12 @@ class RunIndex:
         base = r.get("base_run") or {}
         data = r.get("data") or {}
         self.conn.execute(
-            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (name, snap.commit, flow.get("path"), flow.get("commit"), flow.get("tree"),
              int(bool(flow.get("dirty"))), base.get("name"), base.get("commit"), r.get("status"),
              r.get("start_time"), r.get("end_time"), lines.get("total"), lines.get("completed"),
              lines.get("failed"), r.get("variant"), data.get("path"), data.get("sha256"),
-             (r.get("source") or {}).get("tool"), snap.commit_time, json.dumps(r)))
+             (r.get("source") or {}).get("tool"), snap.commit_time))
         rows = []
         for k, v in snap.metrics.items():
             num = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
@@ -260,27 +260,62 @@ class _Recreate(Exception):
     pass
 
 
+class _CreationLock:
+    """Serialises creating/replacing the index file between processes (removing a database
+    another process has just created and mapped would crash it)."""
+
+    def __init__(self, path: str):
+        self.path = path + ".lock"
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.f = open(self.path, "a+")
+        try:
+            import fcntl
+
+            fcntl.flock(self.f, fcntl.LOCK_EX)
+        except ImportError:  # not POSIX: best effort
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()  # releases the lock
+
+
+def _usable(path: str) -> sqlite3.Connection | None:
+    """A connection to an existing index of our schema version, else None."""
+    if not os.path.exists(path):
+        return None
+    conn = _connect(path)
+    try:
+        row = conn.execute("SELECT value FROM state WHERE key='schema'").fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    if not row or row[0] != SCHEMA_VERSION:
+        conn.close()
+        return None
+    return conn
+
+
 def open_index(repo: Repo, refresh: bool = True) -> RunIndex:
     """The index, recreated if missing/corrupt/outdated, and refreshed unless `refresh=False`."""
     path = index_path(repo)
     created = False
     try:
-        if not os.path.exists(path):
-            raise _Recreate()
-        conn = _connect(path)
-        try:
-            row = conn.execute("SELECT value FROM state WHERE key='schema'").fetchone()
-        except sqlite3.DatabaseError:
-            conn.close()
-            raise _Recreate() from None
-        if not row or row[0] != SCHEMA_VERSION:
-            conn.close()
-            raise _Recreate()
-    except (_Recreate, sqlite3.DatabaseError):
-        _remove_files(path)
-        conn = _connect(path)
-        create_schema(conn)
-        created = True
+        conn = _usable(path)
+    except sqlite3.DatabaseError:
+        conn = None
+    if conn is None:
+        with _CreationLock(path):
+            try:
+                conn = _usable(path)       # another process may have made it meanwhile
+            except sqlite3.DatabaseError:
+                conn = None
+            if conn is None:
+                _remove_files(path)
+                conn = _connect(path)
+                create_schema(conn)
+                created = True
     idx = RunIndex(repo, conn, created)
     if created:
         _track_head_flows(idx)
@@ -306,7 +341,8 @@ def _track_head_flows(idx: RunIndex) -> None:
 def rebuild(repo: Repo) -> dict:
     """Recreate the index from the refs alone (all run refs, HEAD and local branches)."""
     t0 = time.perf_counter()
-    _remove_files(index_path(repo))
+    with _CreationLock(index_path(repo)):
+        _remove_files(index_path(repo))
     idx = open_index(repo, refresh=False)
     try:
         res = idx.sync_refs(force=True)
@@ -317,6 +353,7 @@ def rebuild(repo: Repo) -> dict:
             pass
         n = idx.update_commits(heads)
         idx.sync_head()
+        idx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the bulk insert into the file
         return {"runs": res["indexed"], "commits": n,
                 "flow_paths": idx.tracked_paths(), "seconds": round(time.perf_counter() - t0, 3),
                 "path": index_path(repo)}
@@ -345,7 +382,8 @@ def with_index(repo: Repo, fn, refresh: bool = True):
             if idx is not None:
                 idx.close()
                 idx = None
-            _remove_files(index_path(repo))
+            with _CreationLock(index_path(repo)):
+                _remove_files(index_path(repo))
         finally:
             if idx is not None:
                 idx.close()

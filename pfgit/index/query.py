@@ -109,8 +109,7 @@ def flow_log(idx: RunIndex, head: bytes, path: str, limit: int | None = None,
       JOIN commits c ON c.commit_sha = chain.sha AND c.flow_path = ?
       LEFT JOIN commits p ON p.commit_sha = ci.parent AND p.flow_path = ?
     WHERE p.tree IS NULL OR p.tree != c.tree
-    ORDER BY chain.depth
-    """
+    """  # no ORDER BY: rows come in walk order, and LIMIT then stops the walk early
     args: list = [head.decode(), path, path]
     if limit:
         sql += " LIMIT ?"

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 TABLES = {
     "runs": ({"name": str, "commit_sha": str, "flow_path": str, "flow_commit": str, "flow_tree": str,
               "dirty": int, "base_run": str, "base_commit": str, "status": str, "start_time": str,
               "end_time": str, "lines_total": int, "lines_completed": int, "lines_failed": int,
               "variant": str, "data_path": str, "data_sha256": str, "source": str,
-              "commit_time": int, "run_json": str}, "name"),
+              "commit_time": int}, "name"),
     "metrics": ({"run": str, "name": str, "value": float, "json": str}, ("run", "name")),
     "commits": ({"commit_sha": str, "flow_path": str, "tree": str}, ("commit_sha", "flow_path")),
     "commit_info": ({"commit_sha": str, "parent": str, "parents": str, "root_tree": str,
