@@ -200,3 +200,25 @@ def test_commit_trailers_repeat_the_snapshot_files(repo):
     quick = read_summary(r, "t", rec.commit.encode())
     assert quick.run == full.run and quick.metrics == full.metrics == {"accuracy": 0.25, "f1": 1}
     assert quick.files == {}                      # read from the commit message alone
+
+
+def test_pfgit_install_installs_and_removes_the_hooks(repo, monkeypatch, capsys):
+    from runs_helpers import run_cli
+
+    hd = repo / ".git" / "hooks"
+    (hd / "post-merge").write_text("#!/bin/sh\necho mine\n")
+    (hd / "post-merge").chmod(0o755)
+    code, _, err = run_cli(monkeypatch, capsys, repo, "install")
+    assert code == 0, err
+    for name in ("post-commit", "post-merge", "post-rewrite", "post-checkout"):
+        assert hooks.MARKER in (hd / name).read_text()
+        assert os.access(hd / f"{name}.pfgit", os.X_OK)
+    import sys
+
+    assert sys.executable in (hd / "post-commit.pfgit").read_text()   # absolute interpreter
+    assert (hd / "post-merge.pfgit-chained").read_text() == "#!/bin/sh\necho mine\n"
+    code, _, err = run_cli(monkeypatch, capsys, repo, "install", "--uninstall")
+    assert code == 0, err
+    assert (hd / "post-merge").read_text() == "#!/bin/sh\necho mine\n"
+    assert not any(p.name.startswith(("post-commit", "post-rewrite", "post-checkout")) or
+                   ".pfgit" in p.name for p in hd.iterdir())
