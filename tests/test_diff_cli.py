@@ -73,6 +73,14 @@ def commit_all(repo, msg):
     git(repo, "commit", "-q", "-m", msg)
 
 
+def use_driver(repo):
+    """What `pfgit install` sets up for diffs: the attribute and driver_config's entries."""
+    write(repo, ".gitattributes", "flow.dag.yaml diff=pfgit\n")
+    for k, v in driver_config(sys.executable).items():
+        git(repo, "config", k, v)
+    commit_all(repo, "attributes")
+
+
 def test_worktree_vs_head_text_and_exit_codes(repo):
     assert pfgit(repo, "diff").stdout == ""
     clean = pfgit(repo, "diff", "--exit-code")
@@ -199,10 +207,7 @@ def test_no_index_folders_and_files(tmp_path, corpus):
 
 @pytest.mark.slow
 def test_git_diff_driver_and_textconv_in_a_real_repo(repo):
-    write(repo, ".gitattributes", "flow.dag.yaml diff=pfgit\n")
-    for k, v in driver_config(sys.executable).items():
-        git(repo, "config", k, v)
-    commit_all(repo, "attributes")
+    use_driver(repo)
     write(repo, "qa/flow.dag.yaml", EDITED)
     write(repo, "qa/answer.py", "def answer(prompt, style='short'):\n    return prompt.upper()\n")
     d = git(repo, "--no-pager", "diff")
@@ -244,10 +249,7 @@ def test_driver_text_outside_a_repo_deleted_flow_and_garbage(tmp_path, monkeypat
 
 @pytest.mark.slow
 def test_git_driver_follows_a_moved_flow_folder(repo):
-    write(repo, ".gitattributes", "flow.dag.yaml diff=pfgit\n")
-    for k, v in driver_config(sys.executable).items():
-        git(repo, "config", k, v)
-    commit_all(repo, "attributes")
+    use_driver(repo)
     git(repo, "mv", "qa", "qa2")
     write(repo, "qa2/flow.dag.yaml", FLOW.replace("style: short", "style: medium"))
     write(repo, "qa2/answer.py", "def answer(prompt, style='short'):\n    return prompt[::-1]\n")
