@@ -14,6 +14,7 @@ git) is printed (`pytest -s`) and written to the log the test returns.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -21,7 +22,6 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from io import StringIO
 
 import pytest
 import yaml
@@ -47,8 +47,15 @@ class Skip(Exception):
     """This edit does not apply to this flow."""
 
 
+_docs: dict = {}
+
+
 def _doc(text: str) -> yamlpos.Document:
-    return yamlpos.parse(text)
+    if text not in _docs:
+        if len(_docs) > 256:
+            _docs.clear()
+        _docs[text] = yamlpos.parse(text)
+    return _docs[text]
 
 
 def _lines(text: str) -> list:
@@ -169,15 +176,11 @@ def rename_node(text: str, old: str, new: str) -> str:
 
 
 def reformat(text: str) -> str:
-    """What a visual editor does: every line re-indented and re-quoted (comments kept)."""
-    from ruamel.yaml import YAML
-
-    y = YAML()
-    y.indent(mapping=4, sequence=4, offset=2)
-    y.width = 4096
-    out = StringIO()
-    y.dump(y.load(text), out)
-    return out.getvalue()
+    """What a visual editor does: the whole file written again, 4-space indented and re-quoted,
+    comments dropped."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(_load(text), Dumper=dumper, indent=4, width=4096, sort_keys=False,
+                     allow_unicode=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,6 +445,7 @@ def corpus_flows(corpus) -> list:
     return out
 
 
+@functools.lru_cache(maxsize=2)
 def all_scenarios(corpus) -> list:
     out = []
     for path, text in corpus_flows(corpus):
