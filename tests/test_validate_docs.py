@@ -63,8 +63,12 @@ def run_section(body: str) -> str:
 
 
 def refreshed(text: str) -> str:
+    from concurrent.futures import ThreadPoolExecutor
+
     parts = re.split(r"(?m)^(### `[a-z0-9-]+`\n)", text)
-    return parts[0] + "".join(h + run_section(b) for h, b in zip(parts[1::2], parts[2::2]))
+    with ThreadPoolExecutor(4) as pool:  # each example is its own folder and processes
+        bodies = list(pool.map(run_section, parts[2::2]))
+    return parts[0] + "".join(h + b for h, b in zip(parts[1::2], bodies))
 
 
 def test_every_code_is_documented_with_an_example():
