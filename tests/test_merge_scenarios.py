@@ -93,12 +93,16 @@ def _literal(v) -> str:
     return json.dumps(v)
 
 
-def set_value(text: str, path: tuple, value) -> str:
+def _one_line(text: str, path: tuple) -> tuple:
+    """(lines, index) of the line holding the one-line value at `path`."""
     doc = _doc(text)
     if path not in doc.lines or doc.end_lines.get(path) != doc.lines[path]:
         raise Skip("not a one-line value")
-    lines = _lines(text)
-    i = doc.lines[path] - 1
+    return _lines(text), doc.lines[path] - 1
+
+
+def set_value(text: str, path: tuple, value) -> str:
+    lines, i = _one_line(text, path)
     m = re.match(r"^(\s*(?:-\s+)?[^:#]+:\s)(.*)$", lines[i])
     if not m:
         raise Skip("line shape")
@@ -108,11 +112,7 @@ def set_value(text: str, path: tuple, value) -> str:
 
 def insert_after(text: str, path: tuple, key: str, value) -> str:
     """A new `key: value` line after the one-line value at `path`, same indentation."""
-    doc = _doc(text)
-    if path not in doc.lines or doc.end_lines.get(path) != doc.lines[path]:
-        raise Skip("not a one-line value")
-    lines = _lines(text)
-    i = doc.lines[path] - 1
+    lines, i = _one_line(text, path)
     m = re.match(r"^(\s*)(-\s+)?", lines[i])
     indent = m.group(1) + (" " * len(m.group(2)) if m.group(2) else "")
     lines.insert(i + 1, f"{indent}{key}: {_literal(value) if not str(value).startswith('${') else value}")
@@ -395,31 +395,21 @@ def scenarios_for(flow: str, base: str) -> list:
         ip = ("inputs", ins_[-1], list(data["inputs"][ins_[-1]])[-1])
         op = ("outputs", outs_[-1], list(data["outputs"][outs_[-1]])[-1])
 
-        def add_input(t):
+        def add_entry(t, last, name, body):
+            """A new `name:` entry after the one-line `last` value of a flow input/output."""
             doc = _doc(t)
             lines = _lines(t)
-            i = doc.end_lines[ip] if doc.end_lines[ip] == doc.lines[ip] else None
-            if i is None:
+            if doc.end_lines[last] != doc.lines[last]:
                 raise Skip("multi-line")
-            key_line = lines[doc.lines[ip[:2]] - 1]
-            pad = key_line[:len(key_line) - len(key_line.lstrip())]
-            step = lines[doc.lines[ip] - 1][:len(lines[doc.lines[ip] - 1]) - len(lines[doc.lines[ip] - 1].lstrip())]
-            lines[i:i] = [f"{pad}extra_input:", f"{step}type: string", f"{step}default: added"]
+            indent = lambda ln: ln[:len(ln) - len(ln.lstrip())]
+            pad, step = indent(lines[doc.lines[last[:2]] - 1]), indent(lines[doc.lines[last] - 1])
+            i = doc.lines[last]
+            lines[i:i] = [f"{pad}{name}:"] + [step + b for b in body]
             return "\n".join(lines)
 
-        def add_output(t):
-            doc = _doc(t)
-            lines = _lines(t)
-            i = doc.end_lines[op] if doc.end_lines[op] == doc.lines[op] else None
-            if i is None:
-                raise Skip("multi-line")
-            key_line = lines[doc.lines[op[:2]] - 1]
-            pad = key_line[:len(key_line) - len(key_line.lstrip())]
-            step = lines[doc.lines[op] - 1][:len(lines[doc.lines[op] - 1]) - len(lines[doc.lines[op] - 1].lstrip())]
-            lines[i:i] = [f"{pad}extra_output:", f"{step}type: string",
-                          f"{step}reference: ${{{names[0]}.output}}"]
-            return "\n".join(lines)
-
+        add_input = lambda t: add_entry(t, ip, "extra_input", ["type: string", "default: added"])
+        add_output = lambda t: add_entry(t, op, "extra_output",
+                                         ["type: string", f"reference: ${{{names[0]}.output}}"])
         add("flow input vs flow output added", "clean", add_input, add_output)
     # a cycle made of two halves: ours makes a read b, theirs makes b read a
     reach = _reaches(data)

@@ -69,13 +69,17 @@ class Emitter:
             return [f"{pad}{k}:"] + self.mapping(value, col + self.style.map_indent)
         if isinstance(value, list) and value:
             return [f"{pad}{k}:"] + self.sequence(value, col + self.style.seq_indent)
+        return self._scalar_lines(f"{pad}{k}: ", value, col + self.style.map_indent)
+
+    def _scalar_lines(self, prefix: str, value: Any, content_col: int) -> list:
+        """`prefix` + a scalar (or empty collection): one line, or a `|` block at content_col."""
         one = self._inline(value)
         if one is not None:
-            return [f"{pad}{k}: {one}"]
-        lit = _literal(value, col + self.style.map_indent)
+            return [prefix + one]
+        lit = _literal(value, content_col)
         if lit is not None:
-            return [f"{pad}{k}: {lit[0]}"] + lit[1:]
-        return [f"{pad}{k}: {_flow_scalar(value)}"]
+            return [prefix + lit[0]] + lit[1:]
+        return [prefix + _flow_scalar(value)]
 
     def mapping(self, value: dict, col: int) -> list:
         out: list = []
@@ -95,13 +99,7 @@ class Emitter:
             return [pad + "-" + lines[0][dash_col + 1:]] + lines[1:]
         if isinstance(value, list) and value:
             return [pad + "-"] + self.sequence(value, dash_col + self.style.seq_offset)
-        one = self._inline(value)
-        if one is not None:
-            return [f"{pad}- {one}"]
-        lit = _literal(value, dash_col + self.style.seq_offset)
-        if lit is not None:
-            return [f"{pad}- {lit[0]}"] + lit[1:]
-        return [f"{pad}- {_flow_scalar(value)}"]
+        return self._scalar_lines(f"{pad}- ", value, dash_col + self.style.seq_offset)
 
     def sequence(self, value: list, dash_col: int) -> list:
         out: list = []
