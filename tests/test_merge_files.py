@@ -256,3 +256,15 @@ def test_layout_reads_every_corpus_yaml_like_pyyaml(corpus):
     assert n > 100
     t = "a: 1\nb: 1.5\nc: true\nd: null\ne: ~\nf: 2020-01-01\ng: 0x1F\nh: '1'\ni: .inf\nl: yes\nq:\nr: [1, a, '2']\n"
     assert same(parse(t).data, yaml.safe_load(t))
+
+
+def test_an_internal_error_falls_back_to_the_line_merge(monkeypatch):
+    import pfgit.merge.files as files
+
+    def boom(*a, **k):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(files, "merge_checked", boom)
+    r = m(BASE, BASE.replace("style: short", "style: long"), BASE.replace("mode: 'strict'", "mode: 'x'"))
+    assert r.clean and "internal error KeyError" in r.fallback
+    assert b"style: long" in r.data and b"mode: 'x'" in r.data

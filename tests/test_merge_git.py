@@ -225,7 +225,18 @@ def test_modify_delete_and_add_add(corpus, tmp_path):
     git(repo, "commit", "-qm", "delete")
     r = pfgit(repo, "merge", "a_edit")
     assert r.returncode == 1
-    assert "qa/flow.dag.yaml: 0 conflicts to resolve" in r.stdout or "qa/flow.dag.yaml" in r.stdout
+    assert "qa/flow.dag.yaml: conflict: deleted by us, changed by them" in r.stdout
+    git(repo, "merge", "--abort")
+    # --no-commit stops before the merge commit, like git
+    git(repo, "checkout", "-q", "a_edit")
+    git(repo, "checkout", "-q", "-b", "a_edit2")
+    write(repo, "keep.txt", "y\n")
+    git(repo, "commit", "-qam", "other file")
+    git(repo, "checkout", "-q", "a_edit")
+    write(repo, "qa/flow.dag.yaml", read(repo, "qa/flow.dag.yaml").replace("max_tokens: 90", "max_tokens: 80"))
+    git(repo, "commit", "-qam", "edit again")
+    r = pfgit(repo, "merge", "--no-commit", "a_edit2")
+    assert r.returncode == 0 and os.path.exists(os.path.join(repo, ".git", "MERGE_HEAD"))
 
 
 SRC = "from promptflow.core import tool\n\n\n@tool\ndef clean(question: str) -> str:\n" \

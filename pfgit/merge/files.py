@@ -75,6 +75,11 @@ def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
         text = render(result, o.layout, t.layout, b.layout, diff3=diff3, labels=labels)
     except (RenderError, RecursionError) as e:
         return _fallback(base, ours, theirs, diff3, labels, f"semantic merge failed: {e}")
+    except Exception as e:  # a bug must not cost the user the merge: git's line merge instead
+        if os.environ.get("PFGIT_DEBUG") == "1":
+            raise
+        return _fallback(base, ours, theirs, diff3, labels,
+                         f"semantic merge failed (internal error {type(e).__name__}: {e})")
     if o.crlf:
         text = text.replace("\n", "\r\n")
     data = (BOM if o.bom else b"") + text.encode("utf-8")

@@ -105,6 +105,8 @@ def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) ->
     if regions or unmerged:
         entry["status"] = "conflicts"
         entry["conflicts"] = [r.to_json() for r in regions]
+        if not regions:
+            entry["status"] = _unmerged_status(top, rel)
         return entry
     from ..flow.readers import DirReader
     from ..validate.api import validate_path
@@ -114,6 +116,17 @@ def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) ->
         entry["problems"] += [p.to_json() for p in report.problems
                               if p.severity == "error" and (p.code, p.message) not in known]
     return entry
+
+
+def _unmerged_status(top: str, rel: str) -> str:
+    """What git left for an unmerged file without markers (modify/delete, both added, ...)."""
+    out = _git(["ls-files", "-u", "--", rel], top).stdout
+    stages = {ln.split()[2] for ln in out.splitlines() if len(ln.split()) >= 3}
+    if "2" not in stages:
+        return "conflict: deleted by us, changed by them (keep it with `git add`, or `git rm` it)"
+    if "3" not in stages:
+        return "conflict: changed by us, deleted by them (keep it with `git add`, or `git rm` it)"
+    return "conflicts"
 
 
 def _errors_before(top: str, rel: str, commit: str) -> set:

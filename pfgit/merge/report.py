@@ -83,6 +83,8 @@ def print_report(outcome, json_out: bool) -> None:
                 print(f"      line {p.get('line')}: [{p['code']}] {p['message']}")
         else:
             print(f"  {f['file']}: {f['status']}" + (", no new validation errors" if f["status"] == "merged" else ""))
+    if any(f["status"].startswith("conflict: ") for f in outcome.flows):
+        print("Resolve the marked files, then `git commit`.")
     for rel in outcome.other_conflicts:
         print(f"  {rel}: conflict (not a flow file; resolve as usual)")
     if any(f["conflicts"] for f in outcome.flows):
