@@ -35,11 +35,13 @@ CODES: dict = {
     "empty-output-ref": (ERROR, "a flow output has no reference"),
     "embedded-ref": (WARNING, "${...} inside a longer string is plain text to promptflow"),
     "cycle": (ERROR, "nodes depend on each other in a circle"),
-    # sources.py: the files nodes run
+    # sources.py (+ signatures.py): the files nodes run
     "missing-source": (ERROR, "a node's source file does not exist (after additional_includes)"),
     "missing-include": (ERROR, "an additional_includes entry does not exist"),
     "python-syntax": (ERROR, "a Python source file does not compile"),
     "jinja-syntax": (ERROR, "a Jinja2 template does not parse"),
+    "unknown-tool-input": (ERROR, "a python node input is not a parameter of its @tool function"),
+    "missing-tool-input": (ERROR, "a required parameter of a python node's @tool function has no input"),
     # variants.py
     "unknown-default-variant": (ERROR, "default_variant_id names no variant (or is missing)"),
     "missing-variants": (ERROR, "a node has use_variants but no node_variants entry"),

@@ -11,7 +11,8 @@ import posixpath
 
 from ..flow.readers import join
 from ..flow.yamlpos import MAX_YAML_BYTES
-from .context import Context
+from .context import Context, variant_note
+from .signatures import tool_signature
 
 MAX_SOURCE_BYTES = MAX_YAML_BYTES
 PY_SUFFIXES = (".py",)
@@ -59,6 +60,8 @@ class SourceFiles:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.checked: dict = {}   # reader path -> True once checked
+        self.good_python: dict = {}  # reader path -> bytes of a .py file that compiled
+        self.signatures: dict = {}
 
     def read(self, rel: str, node: str | None, path: tuple | None) -> bytes | None:
         """The bytes of `rel`, or None after reporting why they cannot be had."""
@@ -114,6 +117,8 @@ class SourceFiles:
             if err:
                 ctx.add("python-syntax", f"Python syntax error: {err[1]}", node=node,
                         file=shown, line=err[0])
+            else:
+                self.good_python[rel] = data
             return
         try:
             text = data.decode("utf-8-sig")
@@ -126,6 +131,32 @@ class SourceFiles:
         if err:
             ctx.add("jinja-syntax", f"Jinja2 syntax error: {err[1]}", node=node, file=shown,
                     line=err[0] + line_offset)
+
+
+    def signature(self, rel: str):
+        if rel not in self.signatures:
+            data = self.good_python.get(rel)
+            self.signatures[rel] = tool_signature(data, rel) if data is not None else None
+        return self.signatures[rel]
+
+
+def check_tool_inputs(ctx: Context, files: SourceFiles, rel: str, node, body) -> None:
+    """A python node's inputs against its @tool function's parameters."""
+    sig = files.signature(rel)
+    if sig is None:
+        return
+    where = f"{sig.function}() in {ctx.display(rel)}"
+    note = variant_note(body.base_path)
+    if not sig.any_keyword:
+        for k in body.inputs:
+            if k not in sig.params:
+                ctx.add("unknown-tool-input", f"input '{k}'{note} is not a parameter of {where} "
+                        f"(parameters: {', '.join(sig.params) or 'none'})",
+                        body.base_path + ("inputs", k), node.name)
+    for k in sig.required:
+        if k not in body.inputs:
+            ctx.add("missing-tool-input", f"required parameter '{k}' of {where} has no input{note}",
+                    body.base_path + (("inputs",) if "inputs" in body.raw else ()), node.name)
 
 
 def _is_broken_link(reader, rel: str) -> bool:
@@ -187,10 +218,11 @@ def check(ctx: Context) -> None:
             ctx.add("missing-source", f"source file '{src.path}'{where} not found in the flow "
                     f"folder{looked}", ppath, node.name)
             continue
-        if rel in files.checked:
-            continue
-        if not ctx.reader.exists(rel):  # a broken link: say why it cannot be read
-            files.checked[rel] = True
-            files.read(rel, node.name, ppath)
-            continue
-        files.check_syntax(rel, node.name, ppath)
+        if rel not in files.checked:
+            if not ctx.reader.exists(rel):  # a broken link: say why it cannot be read
+                files.checked[rel] = True
+                files.read(rel, node.name, ppath)
+                continue
+            files.check_syntax(rel, node.name, ppath)
+        if body.type == "python" and src.type == "code" and rel.endswith(".py"):
+            check_tool_inputs(ctx, files, rel, node, body)

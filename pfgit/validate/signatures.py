@@ -1,0 +1,52 @@
+"""The parameters of a Python tool, read from its source without importing it.
+
+promptflow calls a python node's `@tool` function with the node's inputs as keyword arguments, so
+an input that is not a parameter is a `TypeError` at run time, and a required parameter without an
+input fails too; `pf flow validate` notices neither. The AST comes from the builtin `compile` (the
+`ast` module is not needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST
+
+
+@dataclass
+class Signature:
+    function: str
+    params: list            # names that can be passed as keywords
+    required: list          # of those, the ones without a default
+    any_keyword: bool       # has **kwargs: every input is accepted
+
+
+def tool_signature(data: bytes, filename: str) -> Signature | None:
+    """The signature of the one top-level `@tool` function, or None (none, several, or the
+    source does not parse: reported elsewhere)."""
+    try:
+        tree = compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    tools = [n for n in tree.body
+             if type(n).__name__ in ("FunctionDef", "AsyncFunctionDef")
+             and any(_is_tool(d) for d in n.decorator_list)]
+    if len(tools) != 1:
+        return None
+    fn = tools[0]
+    a = fn.args
+    positional = list(a.posonlyargs) + list(a.args)
+    first_default = len(positional) - len(a.defaults)  # defaults belong to the last ones
+    keywordable = positional[len(a.posonlyargs):]  # positional-only ones cannot take keywords
+    params = [p.arg for p in keywordable] + [p.arg for p in a.kwonlyargs]
+    required = [p.arg for i, p in enumerate(positional)
+                if len(a.posonlyargs) <= i < first_default]
+    required += [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
+    return Signature(fn.name, params, required, a.kwarg is not None)
+
+
+def _is_tool(dec) -> bool:
+    if type(dec).__name__ == "Call":
+        dec = dec.func
+    kind = type(dec).__name__
+    return (kind == "Name" and dec.id == "tool") or (kind == "Attribute" and dec.attr == "tool")
