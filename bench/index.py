@@ -154,7 +154,7 @@ def bench_hook(repo: pathlib.Path, env: dict) -> dict:
     install_hooks(str(repo), PY)
     hook = repo / ".git" / "hooks" / "post-commit"
     hook_times, commit_times, plain_times = [], [], []
-    for i in range(5):
+    for i in range(9):
         (repo / "flows/qa/prompt.jinja2").write_text(f"# hook bench {i}\n")
         sh(["git", "add", "-A"], repo)
         t = time.perf_counter()
@@ -174,7 +174,7 @@ def bench_hook(repo: pathlib.Path, env: dict) -> dict:
     con = sqlite3.connect(repo / ".git/pfgit/index.sqlite")
     head = sh(["git", "rev-parse", "HEAD"], repo).strip()
     ok = con.execute("SELECT count(*) FROM commits WHERE commit_sha=?", (head,)).fetchone()[0] == 1
-    return {"hook_ms": statistics.median(hook_times) * 1000,
+    return {"hook_ms": statistics.median(hook_times) * 1000, "hook_min_ms": min(hook_times) * 1000,
             "git_commit_with_hook_ms": statistics.median(commit_times) * 1000,
             "git_commit_tree_update_ref_ms": statistics.median(plain_times) * 1000,
             "hook_recorded_commit": ok}
@@ -301,7 +301,8 @@ def main() -> int:
         print(f"pfgit runs record (one run, into the 100,000-run repo): {t * 1000:.0f} ms")
         h = bench_hook(repo, env)
         res.update(h)
-        print(f"post-commit hook on {a.commits} commits: {h['hook_ms']:.0f} ms (target < 100 ms); "
+        print(f"post-commit hook on {a.commits} commits: {h['hook_ms']:.0f} ms median, "
+              f"{h['hook_min_ms']:.0f} ms best (target < 100 ms); "
               f"git commit with hook {h['git_commit_with_hook_ms']:.0f} ms; "
               f"recorded: {h['hook_recorded_commit']}")
         # 1,000 runs: pfgit runs list vs pf run list
@@ -317,6 +318,9 @@ def main() -> int:
             print(f"pf run list --all-results, {pfres['pf_listed']} runs: {pfres['pf_run_list_all_s']:.2f} s "
                   f"(ratio pf/pfgit {pfres['pf_run_list_all_s'] * 1000 / res['pfgit_runs_list_1000_ms']:.0f}x); "
                   f"default 50: {pfres['pf_run_list_default50_s']:.2f} s")
+        res["load_average_1min"] = os.getloadavg()[0]
+        print(f"machine: {os.cpu_count()} cores, load average now {res['load_average_1min']:.1f} "
+              "(other processes slow every figure)")
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()}))
     finally:
         os.chdir(ROOT)
