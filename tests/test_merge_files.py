@@ -268,3 +268,15 @@ def test_an_internal_error_falls_back_to_the_line_merge(monkeypatch):
     r = m(BASE, BASE.replace("style: short", "style: long"), BASE.replace("mode: 'strict'", "mode: 'x'"))
     assert r.clean and "internal error KeyError" in r.fallback
     assert b"style: long" in r.data and b"mode: 'x'" in r.data
+
+
+def test_a_merge_the_validator_rejects_is_a_conflict(corpus):
+    base = (corpus / "examples/flows/standard/web-classification/flow.dag.yaml").read_text()
+    # ours removes variant_1, theirs makes it the default: each side valid, the merge is not
+    ours = base[:base.index("      variant_1:")].rstrip("\n") + "\n"
+    theirs = base.replace("default_variant_id: variant_0", "default_variant_id: variant_1")
+    r = m(base, ours, theirs)
+    assert not r.clean
+    [c] = r.conflicts
+    assert c.path == ("node_variants", "summarize_text_content")
+    assert "would be invalid" in c.reason and "variant_1" in c.reason

@@ -127,6 +127,8 @@ def problems(result: MergeResult) -> dict:
         else:
             forced.setdefault(_holder_unit(path, ours), f"{who} references unknown {what}")
     if not forced:
+        forced.update(_validator_problems(merged, ours, theirs))
+    if not forced:
         left = cycle_nodes(merged, refs)
         if left and not cycle_nodes(ours) and not cycle_nodes(theirs):
             names = set(left)
@@ -136,6 +138,35 @@ def problems(result: MergeResult) -> dict:
                     unit = _holder_unit(path, ours)
                     forced.setdefault(unit, f"cycle between nodes {', '.join(sorted(names))}: "
                                             f"{'node ' + repr(holder)} now reads {r.name}")
+    return forced
+
+
+def _errors(data: dict) -> list:
+    """pfgit.validate's errors for flow data (file checks skipped: there is no folder here)."""
+    from ..flow.model import build
+    from ..flow.yamlpos import Document
+    from ..validate.api import validate_flow
+
+    flow = build(Document(data=data), "dag", ".", "flow.dag.yaml")
+    return [p for p in validate_flow(flow) if p.severity == "error"]
+
+
+def _validator_problems(merged: dict, ours: dict, theirs: dict) -> dict:
+    """Errors the full validator finds in the merged flow and in neither side (an unknown
+    default variant, a node's variants removed, ...), as conflicts on the node's unit that the
+    two sides disagree on."""
+    new = _errors(merged)
+    if not new:
+        return {}
+    old = {(p.code, p.message) for d in (ours, theirs) for p in _errors(d)}
+    forced: dict = {}
+    for p in new:
+        if (p.code, p.message) in old or not p.node:
+            continue
+        for unit in (("node_variants", p.node), ("nodes", p.node)):
+            if _get(ours, unit) != _get(theirs, unit):
+                forced.setdefault(unit, f"the merged flow would be invalid: {p.message}")
+                break
     return forced
 
 
