@@ -232,3 +232,20 @@ def test_record_against_a_revision(repo):
     assert rec.flow_commit == first and not rec.dirty
     with pytest.raises(UsageError, match="no folder"):
         record_run(r, "flows/nope", "x", outputs(1), {}, {}, None, flow_commit="HEAD")
+
+
+def test_flow_at_the_repository_top(tmp_path, corpus):
+    from runs_helpers import ACC, copy_flow
+
+    repo = tmp_path / "top"
+    copy_flow(corpus, ACC, repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "flow at top")
+    r = open_repo(repo)
+    clean = record_run(r, str(repo), "top_clean", outputs(1), {}, {}, None)
+    assert not clean.dirty and clean.flow_tree == git(repo, "rev-parse", "HEAD^{tree}")
+    (repo / "grade.py").write_text("# edited\n")
+    dirty = record_run(r, str(repo), "top_dirty", ['{"a":\n 1}'], {}, {}, None)
+    assert dirty.dirty and git(repo, "show", f"{dirty.flow_commit}:grade.py") == "# edited"
+    assert git(repo, "show", "refs/pfgit/runs/top_dirty:outputs.jsonl") == '{"a": 1}'

@@ -178,11 +178,11 @@ def register(app: typer.Typer) -> None:
         from ..run.result import RunResult
         from ..store.snapshot import record_result
 
+        import os
+
         repo = _repo()
         logs = {}
         for p in log or []:
-            import os
-
             if not os.path.isfile(p):
                 raise UsageError("no such file", file=p)
             logs[os.path.basename(p)] = p

@@ -24,7 +24,7 @@ def _tracked(repo: Repo, prefix: str) -> set:
         index = repo.open_index()
     except Exception:
         return set()
-    p = prefix.encode() + b"/"
+    p = b"" if prefix in (".", "") else prefix.encode() + b"/"
     return {k.decode("utf-8", "surrogateescape") for k in index.paths() if k.startswith(p)}
 
 
@@ -58,7 +58,7 @@ def worktree_flow_tree(repo: Repo, flow_rel: str) -> bytes | None:
         except OSError:
             return None
         for name in names:
-            child = f"{rel}/{name}"
+            child = name if rel == "." else f"{rel}/{name}"
             abspath = os.path.join(absdir, name)
             is_dir = os.path.isdir(abspath) and not os.path.islink(abspath)
             if is_dir:
@@ -106,8 +106,10 @@ def flow_source(repo: Repo, flow_rel: str, run_name: str = "") -> tuple[bytes, b
         raise FileNotFoundError(flow_rel)
     if head_tree is not None and tree_at(repo, head_tree, flow_rel) == wt:
         return head, wt, False
-    root = replace_subtree(repo, head_tree, flow_rel, wt) if head_tree else \
-        replace_subtree(repo, make_tree(repo, {}), flow_rel, wt)
+    if flow_rel == ".":  # the flow is the whole repository
+        root = wt
+    else:
+        root = replace_subtree(repo, head_tree or make_tree(repo, {}), flow_rel, wt)
     msg = f"pfgit: worktree of {flow_rel}" + (f" for run {run_name}" if run_name else "") + "\n\n" \
           "Uncommitted flow content captured for a run; not on any branch.\n"
     commit = make_commit(repo, root, [head] if head else [], msg)

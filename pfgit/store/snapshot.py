@@ -93,9 +93,12 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
             if not line.strip():
                 continue
             try:
-                json.loads(line)
+                obj = json.loads(line)
             except ValueError as e:
                 raise UsageError(f"{what} line {i} is not JSON: {e}") from None
+            if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid
+                line = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            del obj
         if redact:
             line = redact.bytes(line)
         counter[0] += 1
