@@ -73,10 +73,11 @@ def test_exit_codes_text_and_json(corpus, tmp_path):
 
 def test_strict_fails_on_warnings_only(corpus, tmp_path, capsys):
     d = flow_copy(corpus, tmp_path / "wc")
-    edit(d / "flow.dag.yaml", "  inputs:\n    input_str", "  inptus:\n    input_str")
+    edit(d / "flow.dag.yaml", "  api: chat\n- name: convert", "  api: chat\n  temprature: 0.5\n"
+         "- name: convert")
     assert main(["validate", str(d)]) == 0
     out = capsys.readouterr().out
-    assert "warning unknown-key [convert_to_dict] unknown key 'inptus'" in out
+    assert "warning unknown-key [classify_with_llm] unknown key 'temprature'" in out
     assert main(["validate", "--strict", str(d)]) == 1
     capsys.readouterr()
     assert main(["validate", "--strict", "--json", str(d)]) == 1
