@@ -127,18 +127,38 @@ def problems(result: MergeResult) -> dict:
         else:
             forced.setdefault(_holder_unit(path, ours), f"{who} references unknown {what}")
     if not forced:
-        forced.update(_validator_problems(merged, ours, theirs))
-    if not forced:
         left = cycle_nodes(merged, refs)
         if left and not cycle_nodes(ours) and not cycle_nodes(theirs):
-            names = set(left)
+            names = _on_cycles(set(left), refs)
             for path, holder, r in refs:
                 if holder in names and r.kind == "node" and r.name in names and \
                         _get(ours, path) != _get(merged, path):
                     unit = _holder_unit(path, ours)
                     forced.setdefault(unit, f"cycle between nodes {', '.join(sorted(names))}: "
                                             f"{'node ' + repr(holder)} now reads {r.name}")
+    if not forced:
+        forced.update(_validator_problems(merged, ours, theirs))
     return forced
+
+
+def _on_cycles(left: set, refs: list) -> set:
+    """The nodes of `left` (not orderable) that lie on a cycle, not merely after one."""
+    deps: dict = {}
+    for _, holder, r in refs:
+        if holder in left and r.kind == "node" and r.name in left:
+            deps.setdefault(holder, set()).add(r.name)
+    on = set()
+    for n in left:
+        todo, seen = list(deps.get(n, ())), set()
+        while todo:
+            d = todo.pop()
+            if d == n:
+                on.add(n)
+                break
+            if d not in seen:
+                seen.add(d)
+                todo += deps.get(d, ())
+    return on
 
 
 def _errors(data: dict) -> list:
