@@ -322,12 +322,15 @@ def register(app: typer.Typer) -> None:
         _share("fetch", remote, force, json_out)
 
 
+_FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex.yml")
+
+
 def _log_paths(repo, head: bytes, path: str | None) -> list:
     """Flow folders to show: those at `path` in the starting commit (or `path` itself)."""
     import os
 
-    from ..flow.load import find_flows
-    from ..gitio.repo import TreeReader, worktree_prefix
+    from ..gitio.objects import tree_at
+    from ..gitio.repo import worktree_prefix
 
     if path is None:
         rel = worktree_prefix(repo, ".")
@@ -335,6 +338,13 @@ def _log_paths(repo, head: bytes, path: str | None) -> list:
         rel = worktree_prefix(repo, os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else path)
     else:
         rel = path.strip("/") or "."
+    if path is not None:  # a flow folder itself: no need to load the YAML machinery
+        t = tree_at(repo, repo[head].tree, rel)
+        if t is not None and any(e.path in _FLOW_FILES for e in repo[t].iteritems()):
+            return [rel]
+    from ..flow.load import find_flows
+    from ..gitio.repo import TreeReader
+
     found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
     if found:
         return sorted(set(found))

@@ -51,10 +51,77 @@ def packed_refs(repo: Repo) -> dict:
     return packed
 
 
+class _LazyPackedRefs:
+    """packed-refs as dulwich's mapping, answering single-name lookups (a branch when HEAD is
+    resolved) by searching the file's bytes, and parsing it whole only when iterated."""
+
+    def __init__(self, repo: Repo):
+        self.repo = repo
+        try:
+            with open(os.path.join(repo.controldir(), "packed-refs"), "rb") as f:
+                self.data = b"\n" + f.read()
+        except FileNotFoundError:
+            self.data = b"\n"
+        self.full: dict | None = None
+
+    def get(self, name, default=None):
+        if self.full is not None:
+            return self.full.get(name, default)
+        key = b" " + bytes(name) + b"\n"
+        i = self.data.find(key)
+        while i >= 0:
+            if i >= 41 and self.data[i - 41:i - 40] == b"\n":   # "<40-hex sha> <name>" line
+                return self.data[i - 40:i]
+            i = self.data.find(key, i + 1)
+        return default
+
+    def __contains__(self, name) -> bool:
+        return self.get(name) is not None
+
+    def __getitem__(self, name):
+        v = self.get(name)
+        if v is None:
+            raise KeyError(name)
+        return v
+
+    def _all(self) -> dict:
+        if self.full is None:
+            self.full = packed_refs(self.repo)
+        return self.full
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def keys(self):
+        return self._all().keys()
+
+    def items(self):
+        return self._all().items()
+
+    def values(self):
+        return self._all().values()
+
+    def copy(self) -> dict:
+        return dict(self._all())
+
+
 def use_fast_packed_refs(repo: Repo) -> Repo:
-    """Make dulwich read packed-refs with `packed_refs` (only when a lookup needs the file)."""
-    if hasattr(repo.refs, "_packed_refs"):
-        repo.refs.get_packed_refs = lambda: packed_refs(repo)
+    """Make dulwich read packed-refs through `_LazyPackedRefs` (re-read when the file changes)."""
+    refs = repo.refs
+    if not hasattr(refs, "_current_packed_refs_key"):
+        return repo
+    cache: dict = {}
+
+    def get_packed_refs():
+        key = refs._current_packed_refs_key()
+        if cache.get("key") != key or "lazy" not in cache:
+            cache["key"], cache["lazy"] = key, _LazyPackedRefs(repo)
+        return cache["lazy"]
+
+    refs.get_packed_refs = get_packed_refs
     return repo
 
 
