@@ -226,7 +226,7 @@ def test_pre_commit_hook_passes_when_pfgit_is_not_installed(repo, tmp_path):
     assert p.returncode == 0 and "pfgit is not importable" in p.stderr
 
 
-def test_pre_commit_framework_hook_definition(repo, monkeypatch, capsys):
+def test_pre_commit_framework_hook_definition(repo):
     """What pre-commit would do with .pre-commit-hooks.yaml, without pre-commit or a network."""
     with open(os.path.join(ROOT, ".pre-commit-hooks.yaml"), encoding="utf-8") as f:
         hooks = yaml.safe_load(f)
@@ -238,23 +238,28 @@ def test_pre_commit_framework_hook_definition(repo, monkeypatch, capsys):
         assert not files.search(name), name
     assert hook["language"] == "python" and hook["pass_filenames"] is True
     entry = hook["entry"].split()
-    assert entry[0] == "pfgit"  # the console script pyproject.toml installs
+    assert entry[:3] == ["python", "-m", "pfgit.validate"]  # python of the hook's virtualenv
+    entry = [sys.executable] + entry[1:]
 
-    monkeypatch.chdir(repo)
+    def pre_commit_runs(files):  # pre-commit runs: entry + the matching file names
+        p = subprocess.run(entry + files, cwd=repo, text=True, capture_output=True,
+                           env=dict(os.environ, NO_COLOR="1"))
+        assert "Traceback" not in p.stderr
+        return p.returncode, p.stdout
+
     dag = repo / "flows" / "wc" / "flow.dag.yaml"
     edit(repo / "flows" / "wc" / "classify_with_llm.jinja2", "{% endfor %}", "{% endfor")
     git(repo, "add", "-A")
     staged = git(repo, "diff", "--cached", "--name-only").stdout.split()
     matched = [f for f in staged if files.search(f)]
     assert matched == ["flows/wc/classify_with_llm.jinja2"]
-    assert main(entry[1:] + matched) == 1  # pre-commit runs: entry + matching file names
-    out = capsys.readouterr().out
+    rc, out = pre_commit_runs(matched)
+    assert rc == 1
     assert "flows/wc/classify_with_llm.jinja2:" in out and "jinja-syntax [classify_with_llm]" in out
     # `pre-commit run --all-files`: every matching tracked file, nothing staged
     git(repo, "reset", "-q", "--hard")
     all_files = [f for f in git(repo, "ls-files").stdout.split() if files.search(f)]
-    assert main(entry[1:] + all_files) == 0
-    assert capsys.readouterr().out == "2 flows checked: no problems\n"
+    assert pre_commit_runs(all_files) == (0, "2 flows checked: no problems\n")
     assert dag.exists()
 
 
@@ -294,3 +299,17 @@ def test_staged_change_reaches_flows_that_include_the_file(corpus, tmp_path, mon
     data = json.loads(capsys.readouterr().out)
     assert [f["path"] for f in data["flows"]] == ["flow-with-additional-includes",
                                                   "web-classification"]
+
+
+def test_light_entry_point_matches_the_cli(corpus, tmp_path):
+    """`python -m pfgit.validate` (used by the hooks) prints and exits exactly like the CLI."""
+    d = flow_copy(corpus, tmp_path / "wc")
+    edit(d / "flow.dag.yaml", "default_variant_id: variant_0", "default_variant_id: v9")
+    for args in (["wc"], ["--json", "--strict", "wc"], ["missing"], ["--bogus"], ["-h"]):
+        cli = pfgit("validate", *args, cwd=tmp_path)
+        light = subprocess.run([sys.executable, "-m", "pfgit.validate", *args], cwd=tmp_path,
+                               text=True, capture_output=True, env=dict(os.environ, NO_COLOR="1"))
+        assert light.returncode == cli.returncode, args
+        if args not in (["--bogus"], ["-h"]):  # usage texts differ in layout
+            assert (light.stdout, light.stderr) == (cli.stdout, cli.stderr), args
+        assert "Traceback" not in light.stderr
