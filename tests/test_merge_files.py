@@ -280,3 +280,19 @@ def test_a_merge_the_validator_rejects_is_a_conflict(corpus):
     [c] = r.conflicts
     assert c.path == ("node_variants", "summarize_text_content")
     assert "would be invalid" in c.reason and "variant_1" in c.reason
+
+
+def test_conflict_inside_a_one_line_flow_mapping_is_marked_in_block_style():
+    base = "nodes:\n- name: a\n  inputs: {x: 1, y: 2}\n"
+    r = m(base, base.replace("x: 1", "x: 3"), base.replace("x: 1", "x: 4"))
+    assert r.fallback is None and len(r.conflicts) == 1
+    assert r.data.decode() == ("nodes:\n- name: a\n  inputs:\n<<<<<<< ours (pfgit: node 'a' inputs.x changed on "
+                               "both sides)\n    x: 3\n=======\n    x: 4\n>>>>>>> theirs\n    y: 2\n")
+
+
+def test_their_value_inside_a_flow_mapping_is_not_copied_as_a_line():
+    base = "nodes:\n- name: a\n  inputs:\n    x: 1\n    y: 2\n  type: python\n"
+    ours = base.replace("type: python", "type: llm")
+    theirs = "nodes:\n- name: a\n  inputs: {x: 5, y: 2}\n  type: python\n"
+    r = m(base, ours, theirs)
+    assert r.clean and r.data.decode() == ours.replace("x: 1", "x: 5")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conflicts import MARKERS, marker_block
-from .decide import MISSING, Conflict, MergeResult, resolve, same
+from .decide import MISSING, Conflict, MergeResult, resolve, same, walk_conflicts
 from .emit import Emitter, flow_inline
 from .layout import Layout, Span, Style, parse
 
@@ -207,7 +207,7 @@ class Renderer:
         if copied is not None:
             return copied
         if oc is not None and not item and oc.flow and oc.kind in ("map", "seq") and \
-                oc.vline == oc.start == oc.end:
+                oc.vline == oc.start == oc.end and not walk_conflicts(v):
             inline = flow_inline(v)
             if inline is not None and len(inline) <= 100:
                 return [" " * col + lay.lines[oc.start][col:oc.vcol] + inline]
@@ -217,7 +217,7 @@ class Renderer:
         if not self.theirs_ok:
             return None
         tc = self.span_at("remote", path)
-        if tc is None or not same(v, tc.value):
+        if tc is None or not tc.own_lines or not same(v, tc.value):
             return None
         lines = self.sides["remote"].lines[tc.start:tc.end + 1]
         if not item:
@@ -240,7 +240,8 @@ class Renderer:
             return []
         s = self.span_at(side, path)
         lay = self.sides[side]
-        if s is not None and same(s.value, value) and (side == "local" or lay.style == self.style):
+        if s is not None and s.own_lines and same(s.value, value) and (
+                side == "local" or lay.style == self.style):
             lines = lay.lines[s.start:s.end + 1]
             if not item:
                 lines = [_blank_prefix(lines[0], s.col)] + lines[1:]

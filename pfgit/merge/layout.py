@@ -72,6 +72,7 @@ class Span:
     children: dict = field(default_factory=dict)   # map: key -> Span
     items: list = field(default_factory=list)      # seq: item Spans
     value: Any = None                              # the parsed value
+    own_lines: bool = True     # False inside a {...}/[...]: its lines are shared with siblings
 
     @property
     def block(self) -> bool:
@@ -151,7 +152,7 @@ class _Builder:
         return s
 
     def build(self, node, start: int, col: int, parent_col: int | None = None,
-              in_seq: bool = False) -> tuple:
+              in_seq: bool = False, in_flow: bool = False) -> tuple:
         sm = node.start_mark
         vline, vcol = sm.line, sm.column
         if node.__class__ is _Scalar:  # most nodes: kept lean, they are most of the time spent
@@ -162,7 +163,8 @@ class _Builder:
             else:
                 em = node.end_mark
                 end = em.line - 1 if em.column == 0 and em.line > vline else em.line
-            return value, Span(start, col, vline, vcol, end, "scalar", True, _NONE, _EMPTY, _NONE, value)
+            return value, Span(start, col, vline, vcol, end, "scalar", True, _NONE, _EMPTY, _NONE, value,
+                               not in_flow)
         if id(node) in self.seen:  # alias: same data, no own layout worth splicing
             v = self.seen[id(node)]
             return v, Span(start, col, vline, vcol, vline, "scalar", True, value=v)
@@ -170,7 +172,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             out: list = []
             self.seen[id(node)] = out
-            span = Span(start, col, vline, vcol, vline, "seq", flow, value=out)
+            span = Span(start, col, vline, vcol, vline, "seq", flow, value=out, own_lines=not in_flow)
             if not flow and parent_col is not None and node.value and not in_seq:
                 self.seq_steps[vcol - parent_col] += 1
             for item in node.value:
@@ -178,7 +180,7 @@ class _Builder:
                 dl, dc = (il, ic) if flow else self._dash(il, ic)
                 if not flow and isinstance(item, yaml.MappingNode) and il == dl:
                     self.seq_offsets[ic - dc] += 1
-                v, s = self.build(item, dl, dc, in_seq=True)
+                v, s = self.build(item, dl, dc, in_seq=True, in_flow=flow or in_flow)
                 out.append(v)
                 span.items.append(s)
             span.end = span.items[-1].end if span.items and not flow else self._mark_end(node)
@@ -187,7 +189,7 @@ class _Builder:
             _constructor.flatten_mapping(node)
         out_d: dict = {}
         self.seen[id(node)] = out_d
-        span = Span(start, col, vline, vcol, vline, "map", flow, value=out_d)
+        span = Span(start, col, vline, vcol, vline, "map", flow, value=out_d, own_lines=not in_flow)
         if not flow and parent_col is not None and node.value and not in_seq:
             self.map_steps[vcol - parent_col] += 1
         for knode, vnode in node.value:
@@ -202,7 +204,7 @@ class _Builder:
             if key in out_d:
                 self.duplicates.append((key, knode.start_mark.line))
             kl, kc = knode.start_mark.line, knode.start_mark.column
-            v, s = self.build(vnode, kl, kc, parent_col=kc)
+            v, s = self.build(vnode, kl, kc, parent_col=kc, in_flow=flow or in_flow)
             out_d[key] = v
             span.keys.append(key)
             span.children[key] = s
