@@ -4,9 +4,10 @@
 
 Both tools run on the same copy of the corpus in a temporary folder (pf writes .promptflow/ into
 flow folders; the corpus is read-only). Per flow, each tool is a fresh process, so process start
-is included. pf runs with telemetry off and a temporary HOME / PF_HOME_DIRECTORY. Prints per-flow
-times, the median per flow for each tool, their ratio, the whole corpus in one pfgit process, and
-any flow where the two tools disagree on pass/fail.
+is included; `python -m pfgit.validate` (same command without the CLI framework, what the git
+hooks run) is timed too. pf runs with telemetry off and a temporary HOME / PF_HOME_DIRECTORY.
+Prints per-flow times, the median per flow for each tool, their ratio, the whole corpus in one
+pfgit process, and any flow where the two tools disagree on pass/fail (and why pf failed).
 
 Targets (issue 2): pfgit >= 20x faster per flow than pf; whole corpus < 2 s in one pfgit process.
 """
