@@ -209,6 +209,7 @@ def test_git_commit_rejected_by_the_pre_commit_hook(repo):
     p = subprocess.run(["git", "commit", "-q", "-m", "fixed"], cwd=repo, text=True,
                        capture_output=True, env=_env_with_pfgit())
     assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout + p.stderr == ""  # the hook is quiet when all is well
     assert git(repo, "rev-list", "--count", "HEAD").stdout.strip() == "2"
 
 
@@ -305,7 +306,8 @@ def test_light_entry_point_matches_the_cli(corpus, tmp_path):
     """`python -m pfgit.validate` (used by the hooks) prints and exits exactly like the CLI."""
     d = flow_copy(corpus, tmp_path / "wc")
     edit(d / "flow.dag.yaml", "default_variant_id: variant_0", "default_variant_id: v9")
-    for args in (["wc"], ["--json", "--strict", "wc"], ["missing"], ["--bogus"], ["-h"]):
+    for args in (["wc"], ["--json", "--strict", "wc"], ["missing"], ["--bogus"], ["-h"],
+                 ["-q", "wc"], ["--quiet", str(corpus / WC)]):
         cli = pfgit("validate", *args, cwd=tmp_path)
         light = subprocess.run([sys.executable, "-m", "pfgit.validate", *args], cwd=tmp_path,
                                text=True, capture_output=True, env=dict(os.environ, NO_COLOR="1"))

@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
             False, "--staged",
             help="Check what is staged in the git index (for pre-commit hooks): the flows holding "
                  "staged changes, or those at PATHs."),
+        quiet: bool = typer.Option(False, "--quiet", "-q",
+                                   help="Print nothing when there is no problem (for hooks)."),
     ) -> None:
         """Check Prompt flow folders: references, cycles, sources, variants, Jinja2 and Python syntax.
 
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
         """
         from ..validate.command import run
 
-        raise typer.Exit(run(list(ctx.args), json_out, strict, staged))
+        raise typer.Exit(run(list(ctx.args), json_out, strict, staged, quiet))
 
 
 def _show_help(ctx: typer.Context, value: bool) -> None:

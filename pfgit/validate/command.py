@@ -12,7 +12,7 @@ import sys
 
 from ..errors import EXIT_NO, EXIT_OK, EXIT_USAGE, PfgitError, UsageError
 
-USAGE = """usage: pfgit validate [PATH]... [--json] [--strict] [--staged]
+USAGE = """usage: pfgit validate [PATH]... [--json] [--strict] [--staged] [--quiet]
 
 Check Prompt flow folders: references, cycles, sources, variants, Jinja2 and Python syntax.
 PATH: flow folders, flow files, files inside flows, or folders to search (default: .).
@@ -20,15 +20,18 @@ PATH: flow folders, flow files, files inside flows, or folders to search (defaul
   --strict   warnings fail too
   --staged   check what is staged in the git index: the flows holding staged changes,
              or those at PATHs
+  --quiet    print nothing when there is no problem (for hooks)
 Exit 0: no errors; 1: errors (or warnings with --strict); 2: bad PATH or not a repository."""
 
 
-def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool = False) -> int:
+def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool = False,
+        quiet: bool = False) -> int:
     """Validate, print, and return the exit code. Raises UsageError for a bad PATH."""
     from .render import summary
 
     reports = staged_reports(paths) if staged else worktree_reports(paths or ["."])
-    _print(reports, json_out, strict)
+    if not (quiet and not any(r.problems for r in reports)):
+        _print(reports, json_out, strict)
     return EXIT_OK if summary(reports, strict)["ok"] else EXIT_NO
 
 
@@ -100,7 +103,7 @@ def _print(reports: list, json_out: bool, strict: bool) -> None:
 
 def main(argv: list) -> int:
     """`python -m pfgit.validate ...`: same arguments, output and exit codes as `pfgit validate`."""
-    flags = {"--json": False, "--strict": False, "--staged": False}
+    flags = {"--json": False, "--strict": False, "--staged": False, "--quiet": False}
     paths: list = []
     rest = False
     for a in argv:
@@ -111,13 +114,13 @@ def main(argv: list) -> int:
         elif a in ("-h", "--help"):
             print(USAGE)
             return EXIT_OK
-        elif a in flags:
-            flags[a] = True
+        elif a in flags or a == "-q":
+            flags["--quiet" if a == "-q" else a] = True
         else:
             print(f"pfgit: no such option: {a}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        return run(paths, flags["--json"], flags["--strict"], flags["--staged"])
+        return run(paths, flags["--json"], flags["--strict"], flags["--staged"], flags["--quiet"])
     except PfgitError as e:
         if os.environ.get("PFGIT_DEBUG") == "1":
             raise
