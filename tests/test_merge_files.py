@@ -296,3 +296,16 @@ def test_their_value_inside_a_flow_mapping_is_not_copied_as_a_line():
     theirs = "nodes:\n- name: a\n  inputs: {x: 5, y: 2}\n  type: python\n"
     r = m(base, ours, theirs)
     assert r.clean and r.data.decode() == ours.replace("x: 1", "x: 5")
+
+
+def test_merge_file_json(three):
+    import json
+
+    d = three(BASE.replace("style: short", "style: long"), BASE.replace("style: short", "style: x"))
+    r = run("merge-file", "--json", "cur.yaml", "base.yaml", "other.yaml", cwd=d)
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and out["clean"] is False and out["fallback"] is None
+    assert out["conflicts"] == [{"path": ["nodes", "answer", "inputs", "style"],
+                                 "reason": "node 'answer' inputs.style changed on both sides"}]
+    assert {"path": ["nodes", "answer", "inputs", "style"], "action": "conflict", "conflict": True,
+            "reason": "node 'answer' inputs.style changed on both sides"} in out["decisions"]
