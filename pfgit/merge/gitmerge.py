@@ -80,6 +80,8 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
     with _TemporaryAttributes(gitdir):
         p = subprocess.run(cmd + [branch], cwd=top, stdout=sys.stderr if quiet else None)
     out = MergeOutcome(p.returncode, branch)
+    if p.returncode not in (0, 1):   # git refused (dirty worktree, unrelated histories): no merge
+        return out
     changed = _git(["diff", "--name-only", head], top).stdout.split()
     unmerged = set(_git(["diff", "--name-only", "--diff-filter=U"], top).stdout.split())
     for rel in sorted(set(changed) | unmerged):
