@@ -309,3 +309,15 @@ def test_merge_file_json(three):
                                  "reason": "node 'answer' inputs.style changed on both sides"}]
     assert {"path": ["nodes", "answer", "inputs", "style"], "action": "conflict", "conflict": True,
             "reason": "node 'answer' inputs.style changed on both sides"} in out["decisions"]
+
+
+def test_variant_removed_vs_edited_is_a_variant_conflict(corpus):
+    base = (corpus / "examples/flows/standard/web-classification/flow.dag.yaml").read_text()
+    ours = base[:base.index("      variant_1:")].rstrip("\n") + "\n"
+    theirs = base.replace("max_tokens: 256", "max_tokens: 300")
+    r = m(base, ours, theirs)
+    [c] = r.conflicts
+    assert c.path == ("node_variants", "summarize_text_content", "variants", "variant_1")
+    assert c.reason == "variant 'variant_1' of node 'summarize_text_content' removed by ours, changed by theirs"
+    [reg] = scan(r.data.decode())
+    assert reg.node == "summarize_text_content" and reg.ours == [] and reg.theirs[0] == "      variant_1:"
