@@ -33,11 +33,9 @@ def run(demo) -> None:
     demo.sh("git commit -q -am 'Rename clean_question to normalize_question, change the answer style'"
             " && pfgit diff HEAD~1 HEAD")
     demo.sh("git checkout -q main")
-    ours = base.replace(f"      style: {style}\n", f"      style: {style}\n      max_words: 5\n")
-    demo.write(FLOW, ours.rstrip("\n") + "\n" + LOG_NODE)
+    demo.write(FLOW, base.rstrip("\n") + "\n" + LOG_NODE)
     demo.write("qa/log_question.py", LOG_PY)
-    demo.sh("git add -A && git commit -q -m 'Log the cleaned question, cap the answer length'"
-            " && pfgit diff HEAD~1 HEAD")
+    demo.sh("git add -A && git commit -q -m 'Log the cleaned question' && pfgit diff HEAD~1 HEAD")
 
     print("\nPlain git (the flow file merged as text): a conflict, and the new node still reads"
           " the old node name", flush=True)
