@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-validate bench-diff bench-merge clean
+.PHONY: demo test venv bench bench-validate bench-diff bench-merge bench-index clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/validate.py
 	$(PY) bench/diff.py
 	$(PY) bench/merge.py
+	$(PY) bench/index.py
 
 bench-validate: $(STAMP)  # pfgit validate vs pf flow validate on every corpus flow (~5 min)
 	$(PY) bench/validate.py
@@ -33,6 +34,9 @@ bench-diff: $(STAMP)  # 2,000-node semantic diff; git log -p with the driver vs 
 
 bench-merge: $(STAMP)  # merge driver per flow file and on a 2,000-node flow vs git merge-file (~40 s)
 	$(PY) bench/merge.py
+
+bench-index: $(STAMP)  # run index: 100,000 runs over 10,000 commits; hooks; vs pf run list (~8 min)
+	$(PY) bench/index.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
