@@ -107,9 +107,8 @@ def merged_order(ours: list, theirs: list, keep) -> list:
         if k in keep:
             out.append(k)
             put(k)
-    for k in keep:  # keys only base had, kept as conflicts
-        if k not in out:
-            out.append(k)
+    placed = set(out)
+    out += [k for k in keep if k not in placed]  # keys only base had, kept as conflicts
     return out
 
 
