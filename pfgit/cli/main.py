@@ -18,6 +18,17 @@ from ..errors import EXIT_USAGE, PfgitError
 
 COMMAND_MODULES = ["validate", "diff", "merge", "install", "runs", "index"]
 
+# command name -> module defining it; only that module is imported when the command runs, so a
+# git hook pays for one command's imports, not all of them (`pfgit --help` imports all).
+COMMANDS = {
+    "validate": "validate",
+    "diff": "diff", "diff-driver": "diff", "diff-textconv": "diff",
+    "merge-file": "merge", "merge-driver": "merge", "merge": "merge", "conflicts": "merge",
+    "install": "install",
+    "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
+    "index": "index",
+}
+
 app = typer.Typer(
     name="pfgit",
     help="Git-native versioning and collaboration for Prompt flow folders.",
@@ -34,8 +45,17 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
         os.environ["PFGIT_DEBUG"] = "1"
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
+def _command_word(argv: list) -> str | None:
+    for a in argv:
+        if a == "--debug":
+            continue
+        return a if a in COMMANDS else None
+    return None
+
+
+def _register(argv: list) -> None:
+    word = _command_word(argv)
+    for name in ([COMMANDS[word]] if word else COMMAND_MODULES):
         try:
             mod = importlib.import_module(f"pfgit.cli.cmd_{name}")
         except ModuleNotFoundError as e:
@@ -46,7 +66,7 @@ def _register_all() -> None:
 
 
 def main(argv: list | None = None) -> int:
-    _register_all()
+    _register(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("PFGIT_DEBUG") == "1" or "--debug" in (argv or sys.argv[1:])
     try:
         rv = app(args=argv, prog_name="pfgit", standalone_mode=False)
