@@ -2,10 +2,13 @@
 to capture tests/fixtures/pf_runs/). Not a test module itself.
 
 Layout produced in `work`:
-  repo/flows/if_else/   the corpus flow conditional-flow-for-if-else (python only), committed
-  repo/flows/eval_acc/  the corpus flow eval-classification-accuracy, committed
-  pfhome/               PF_HOME_DIRECTORY with pf.sqlite and .runs/<name>/
-Runs: `batch1` (if_else), `eval1` (eval_acc, base run batch1, column mapping).
+  repo/flows/if_else/      the corpus flow conditional-flow-for-if-else (python only), committed
+  repo/flows/eval_acc/     the corpus flow eval-classification-accuracy, committed
+  repo/flows/if_else_var/  if_else with its `default_result` node turned into two variants
+  pfhome/                  PF_HOME_DIRECTORY with pf.sqlite and .runs/<name>/
+Runs: `batch1` (if_else), `eval1` (eval_acc, base run batch1, column mapping), `variant1`
+(if_else_var with --variant ${default_result.variant_1}: pf merges that variant into the
+snapshot's `nodes`).
 """
 
 from __future__ import annotations
@@ -37,10 +40,42 @@ def make_repo(repo: pathlib.Path) -> str:
         (repo / dst).chmod(0o755)
         for p in (repo / dst).rglob("*"):
             p.chmod(0o644 if p.is_file() else 0o755)
+    shutil.copytree(repo / "flows/if_else", repo / "flows/if_else_var")
+    add_variants(repo / "flows/if_else_var/flow.dag.yaml")
     (repo / ".gitignore").write_text(".promptflow/\n__pycache__/\n.runs/\n")
     git(repo, "add", "-A")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "flows")
     return git(repo, "rev-parse", "HEAD")
+
+
+_DEFAULT_RESULT = """- name: default_result
+  type: python
+  source:
+    type: code
+    path: default_result.py
+  inputs:
+    question: ${inputs.question}
+  activate:
+    when: ${content_safety_check.output}
+    is: false
+"""
+
+
+def add_variants(flow_file: pathlib.Path) -> None:
+    """Turn the if_else flow's default_result node into variant_0 (as is) and variant_1."""
+    text = flow_file.read_text()
+    assert _DEFAULT_RESULT in text
+    body = _DEFAULT_RESULT.split("\n", 1)[1]
+    v1 = body.replace("question: ${inputs.question}", "question: Fixed question")
+    text = text.replace(_DEFAULT_RESULT, "- name: default_result\n  use_variants: true\n")
+    text = text.replace("environment:", "node_variants:\n  default_result:\n    default_variant_id: variant_0\n"
+                        "    variants:\n" + _variant("variant_0", body) + _variant("variant_1", v1)
+                        + "environment:")
+    flow_file.write_text(text)
+
+
+def _variant(vid: str, body: str) -> str:
+    return f"      {vid}:\n        node:\n" + "".join("        " + ln + "\n" for ln in body.splitlines())
 
 
 def pf_env(work: pathlib.Path) -> dict:
@@ -77,6 +112,9 @@ def generate(work: pathlib.Path) -> dict:
            "--run", "batch1", "--name", "eval1",
            "--column-mapping", "groundtruth=${data.expected}", "prediction=${run.outputs.answer}",
            cwd=str(repo))
+        pf(env, "run", "create", "--flow", str(repo / "flows/if_else_var"), "--data", str(data),
+           "--name", "variant1", "--variant", "${default_result.variant_1}",
+           "--column-mapping", "question=${data.question}", cwd=str(repo))
     finally:
         subprocess.run([str(PF), "service", "stop"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=120)

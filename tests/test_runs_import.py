@@ -39,8 +39,12 @@ def test_import_links_runs_to_the_flow_commit(repo, pf_home, monkeypatch, capsys
     commit_change(repo, "flows/eval_acc/grade.py", "# later change\n", "later")  # HEAD moves on
     res = _import(monkeypatch, capsys, repo, str(pf_home))
     by = {r["run"]: r for r in res["runs"]}
-    assert res["summary"]["linked"] == 2
+    assert res["summary"]["linked"] == 3
     assert by["batch1"]["commit"] == head and by["batch1"]["flow"] == "flows/if_else"
+    # pf merged variant_1 into the snapshot's nodes: still the committed flow with that variant
+    assert by["variant1"]["commit"] == head and by["variant1"]["flow"] == "flows/if_else_var"
+    assert json.loads(git(repo, "show", "refs/pfgit/runs/variant1:run.json"))["variant"] == \
+        "${default_result.variant_1}"
     assert by["eval1"]["commit"] == head and by["eval1"]["flow"] == "flows/eval_acc"
     # eval1 evaluated batch1: second parent; metrics and outputs as promptflow wrote them
     assert git(repo, "rev-parse", "refs/pfgit/runs/eval1^2") == git(repo, "rev-parse", "refs/pfgit/runs/batch1")
@@ -84,7 +88,7 @@ def test_import_unlinked_when_no_commit_holds_the_flow(tmp_path, pf_home, monkey
 
 def test_dry_run_writes_nothing(repo, pf_home, monkeypatch, capsys):
     res = _import(monkeypatch, capsys, repo, str(pf_home), "--dry-run")
-    assert res["dry_run"] and res["summary"]["linked"] == 2
+    assert res["dry_run"] and res["summary"]["linked"] == 3
     assert git(repo, "for-each-ref", "refs/pfgit") == ""
 
 
@@ -108,5 +112,6 @@ def test_variant_merge_normalisation_matches_promptflow_rewrite():
 def test_live_promptflow_runs_import(tmp_path, monkeypatch, capsys):
     gen = pf_runs_gen.generate(tmp_path / "live")
     res = _import(monkeypatch, capsys, gen["repo"], str(gen["pfhome"]))
-    assert {r["run"]: r["status"] for r in res["runs"]} == {"batch1": "linked", "eval1": "linked"}
+    assert {r["run"]: r["status"] for r in res["runs"]} == {"batch1": "linked", "eval1": "linked",
+                                                            "variant1": "linked"}
     assert {r["commit"] for r in res["runs"]} == {gen["commit"]}
