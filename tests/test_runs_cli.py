@@ -182,3 +182,20 @@ def test_index_rebuild_command(repo, tmp_path, monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, repo, "index", "rebuild", "--json")
     res = json.loads(out)
     assert code == 0 and res["runs"] == 1 and res["commits"] == 1 and res["flow_paths"] == ["flows/acc"]
+
+
+def test_record_with_inputs_and_logs(repo, tmp_path, monkeypatch, capsys):
+    out, met = _files(tmp_path, 2, 0.5)
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('{"q": "a"}\n{"q": "b"}\n')
+    log = tmp_path / "run.log"
+    log.write_text("line one\n")
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flows/acc/flow.dag.yaml",
+                           "--outputs", out, "--inputs", str(inputs), "--log", str(log), "--name", "withlogs",
+                           "--status", "Failed")
+    assert code == 0, err
+    assert git(repo, "show", "refs/pfgit/runs/withlogs:logs/run.log") == "line one"
+    code, out_text, _ = run_cli(monkeypatch, capsys, repo, "runs", "stream", "withlogs", "--inputs")
+    assert out_text.splitlines() == ['{"q": "a"}', '{"q": "b"}']
+    code, out_text, _ = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert json.loads(out_text)["runs"][0]["status"] == "Failed"

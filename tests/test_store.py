@@ -249,3 +249,18 @@ def test_flow_at_the_repository_top(tmp_path, corpus):
     dirty = record_run(r, str(repo), "top_dirty", ['{"a":\n 1}'], {}, {}, None)
     assert dirty.dirty and git(repo, "show", f"{dirty.flow_commit}:grade.py") == "# edited"
     assert git(repo, "show", "refs/pfgit/runs/top_dirty:outputs.jsonl") == '{"a": 1}'
+
+
+def test_snapshots_survive_git_gc(repo):
+    (repo / "flows/acc/grade.py").write_text("# uncommitted\n")
+    r = open_repo(repo)
+    rec = record_run(r, "flows/acc", "kept", outputs(3), {"m": 1}, {}, {"logs.txt": "log\n"})
+    git(repo, "gc", "-q", "--prune=now")
+    assert not list((repo / ".git/objects").glob("??/*"))              # all packed now
+    r = open_repo(repo)
+    snap = load_run(r, "kept")
+    assert [json.loads(x)["line_number"] for x in stream_file(r, snap)] == [0, 1, 2]
+    assert git(repo, "show", f"{rec.flow_commit}:flows/acc/grade.py") == "# uncommitted"
+    from pfgit.index.db import rebuild
+
+    assert rebuild(r)["runs"] == 1
