@@ -222,3 +222,14 @@ def test_pfgit_install_installs_and_removes_the_hooks(repo, monkeypatch, capsys)
     assert (hd / "post-merge").read_text() == "#!/bin/sh\necho mine\n"
     assert not any(p.name.startswith(("post-commit", "post-rewrite", "post-checkout")) or
                    ".pfgit" in p.name for p in hd.iterdir())
+
+
+def test_log_of_another_branch(repo):
+    git(repo, "checkout", "-q", "-b", "exp")
+    exp = commit_change(repo, "flows/acc/grade.py", "# exp\n", "experiment")
+    record_run(open_repo(repo), "flows/acc", "on_exp", outputs(1), {"accuracy": 0.1}, {}, None)
+    git(repo, "checkout", "-q", "main")
+    idx = open_index(open_repo(repo))                  # HEAD is main: exp's commit not walked yet
+    log = query.flow_log(idx, exp.encode(), "flows/acc")
+    assert log[0]["commit"] == exp and [r["name"] for r in log[0]["runs"]] == ["on_exp"]
+    idx.close()

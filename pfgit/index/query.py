@@ -97,6 +97,8 @@ def flow_log(idx: RunIndex, head: bytes, path: str, limit: int | None = None,
     """First-parent history of `path` from `head`: the commits that changed the flow folder
     (like `git log --first-parent -- PATH`), each with the runs of its flow tree."""
     idx.track_path(path)
+    if not idx.conn.execute("SELECT 1 FROM commit_info WHERE commit_sha=?", (head.decode(),)).fetchone():
+        idx.update_commits([head])  # e.g. `--rev` of a branch HEAD never reached
     sql = """
     WITH RECURSIVE chain(sha, depth) AS (
       SELECT ?, 0
