@@ -86,7 +86,7 @@ class RunIndex:
                 self._delete_rows(n)
             paths = set()
             for name, sha in todo:
-                p = self._index_run(name, sha)
+                p = self._index_run(name, sha, known=name in indexed)
                 if p:
                     paths.add(p)
             racy = time.time() - runrefs.newest_mtime(self.repo) < RACY_SECONDS
@@ -115,12 +115,13 @@ class RunIndex:
                     "DELETE FROM lines WHERE run=?", "DELETE FROM refs WHERE name=?"):
             self.conn.execute(sql, (name,))
 
-    def _index_run(self, name: str, sha: bytes) -> str | None:
+    def _index_run(self, name: str, sha: bytes, known: bool = True) -> str | None:
         """(Re)index one run from its snapshot; a broken snapshot is skipped (kept out of the
         refs table so it is retried). Returns its flow path."""
         from ..store.read import read_summary
 
-        self._delete_rows(name)
+        if known:
+            self._delete_rows(name)
         try:
             snap = read_summary(self.repo, name, sha)
         except Exception:
