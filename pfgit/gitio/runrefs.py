@@ -195,6 +195,16 @@ def delete_run_ref(repo: Repo, name: str, expected: bytes | None = None) -> bool
         return False
 
 
+def local_heads(repo: Repo) -> list:
+    """HEAD's commit, then every local branch's (no duplicates)."""
+    heads = list(repo.refs.as_dict(b"refs/heads/").values())
+    try:
+        heads.insert(0, repo.refs[b"HEAD"])
+    except KeyError:  # unborn branch
+        pass
+    return list(dict.fromkeys(heads))
+
+
 def get_run(repo: Repo, name: str) -> bytes | None:
     try:
         return repo.refs[run_ref(name)]

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import time
 from collections import deque
+from contextlib import contextmanager
 
 from dulwich.repo import Repo
 
@@ -65,6 +66,17 @@ class RunIndex:
     def close(self) -> None:
         self.conn.close()
 
+    @contextmanager
+    def transaction(self):
+        """A write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     # -- freshness ---------------------------------------------------------------------------
     def refresh(self) -> dict:
         """Bring the index up to date with the refs and HEAD. Returns what changed."""
@@ -80,21 +92,16 @@ class RunIndex:
         indexed = dict(self.conn.execute("SELECT name, sha FROM refs"))
         todo = [(n, s) for n, s in current.items() if indexed.get(n) != s.decode()]
         gone = [n for n in indexed if n not in current]
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        paths = set()
+        with self.transaction():
             for n in gone:
                 self._delete_rows(n)
-            paths = set()
             for name, sha in todo:
                 p = self._index_run(name, sha, known=name in indexed)
                 if p:
                     paths.add(p)
             racy = time.time() - runrefs.newest_mtime(self.repo) < RACY_SECONDS
             self.set_state("refs_fp", "" if racy else fp)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         for p in sorted(paths):
             self.track_path(p)
         return {"indexed": len(todo), "removed": len(gone)}
@@ -148,20 +155,14 @@ class RunIndex:
 
     def add_run(self, name: str, sha: bytes) -> None:
         """Index a run just recorded (the ref already exists)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             path = self._index_run(name, sha)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         if path:
             self.track_path(path)
 
     def remove_run(self, name: str) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._delete_rows(name)
-        self.conn.execute("COMMIT")
+        with self.transaction():
+            self._delete_rows(name)
 
     # -- commits <-> flow trees ------------------------------------------------------------------
     def tracked_paths(self) -> list:
@@ -197,10 +198,9 @@ class RunIndex:
                     tree_rows.append((sha.decode(), p, t.decode()))
             queue.extend(c.parents)
         if info_rows:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("INSERT OR REPLACE INTO commit_info VALUES (?,?,?,?,?,?)", info_rows)
-            self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", tree_rows)
-            self.conn.execute("COMMIT")
+            with self.transaction():
+                self.conn.executemany("INSERT OR REPLACE INTO commit_info VALUES (?,?,?,?,?,?)", info_rows)
+                self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", tree_rows)
         return len(info_rows)
 
     def track_path(self, path: str) -> None:
@@ -212,10 +212,9 @@ class RunIndex:
             t = gobj.tree_at(self.repo, root.encode(), path, self._memo)
             if t is not None:
                 rows.append((sha, path, t.decode()))
-        self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute("INSERT OR IGNORE INTO flow_paths VALUES (?)", (path,))
-        self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", rows)
-        self.conn.execute("COMMIT")
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO flow_paths VALUES (?)", (path,))
+            self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", rows)
 
     def trees_of(self, commit: bytes) -> dict:
         """{flow path: tree} for a commit (from the table, else computed for tracked paths)."""
@@ -240,21 +239,20 @@ class RunIndex:
         from ..store.read import load_run, stream_file
 
         snap = load_run(self.repo, name)
-        self.conn.execute("BEGIN IMMEDIATE")
-        batch = []
-        for i, raw in enumerate(stream_file(self.repo, snap)):
-            text = raw.decode("utf-8", "replace").rstrip("\n")
-            try:
-                ln = json.loads(text).get("line_number", i)
-                ln = ln if isinstance(ln, int) else i
-            except (ValueError, AttributeError):
-                ln = i
-            batch.append((name, ln, text))
-            if len(batch) >= 5000:
-                self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
-                batch = []
-        self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
-        self.conn.execute("COMMIT")
+        with self.transaction():
+            batch = []
+            for i, raw in enumerate(stream_file(self.repo, snap)):
+                text = raw.decode("utf-8", "replace").rstrip("\n")
+                try:
+                    ln = json.loads(text).get("line_number", i)
+                    ln = ln if isinstance(ln, int) else i
+                except (ValueError, AttributeError):
+                    ln = i
+                batch.append((name, ln, text))
+                if len(batch) >= 5000:
+                    self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
+                    batch = []
+            self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
 
 
 class _Recreate(Exception):
@@ -347,12 +345,7 @@ def rebuild(repo: Repo) -> dict:
     idx = open_index(repo, refresh=False)
     try:
         res = idx.sync_refs(force=True)
-        heads = [sha for ref, sha in repo.refs.as_dict(b"refs/heads/").items()]
-        try:
-            heads.insert(0, repo.refs[b"HEAD"])
-        except KeyError:
-            pass
-        n = idx.update_commits(heads)
+        n = idx.update_commits(runrefs.local_heads(repo))
         idx.sync_head()
         idx.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # fold the bulk insert into the file
         return {"runs": res["indexed"], "commits": n,

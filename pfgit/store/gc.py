@@ -16,17 +16,8 @@ from ..gitio.objects import tree_at
 from ..gitio.repo import TreeReader
 
 
-def _heads(repo: Repo) -> list:
-    heads = list(repo.refs.as_dict(b"refs/heads/").values())
-    try:
-        heads.insert(0, repo.refs[b"HEAD"])
-    except KeyError:
-        pass
-    return list(dict.fromkeys(heads))
-
-
 def garbage(repo: Repo, runs: list, include_unlinked: bool = False) -> list:
-    roots = [repo[h].tree for h in _heads(repo)]
+    roots = [repo[h].tree for h in runrefs.local_heads(repo)]
     memo: dict = {}
     live_trees: set | None = None
     out = []
