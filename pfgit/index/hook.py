@@ -36,7 +36,9 @@ def new_commits(conn: sqlite3.Connection, head: str) -> list:
     needed = {head}
     seen: dict = {}
     out = []
-    proc = _git(["log", "--format=%H%x00%P%x00%T%x00%ct%x00%s", head])
+    # user config must not add lines (signatures, decorations, colour) to what is parsed
+    proc = _git(["-c", "log.showSignature=false", "log", "--no-color", "--no-decorate",
+                 "--format=%H%x00%P%x00%T%x00%ct%x00%s", head])
 
     def take(sha: str, rec: tuple) -> None:
         needed.discard(sha)
