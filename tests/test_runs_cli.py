@@ -199,3 +199,15 @@ def test_record_with_inputs_and_logs(repo, tmp_path, monkeypatch, capsys):
     assert out_text.splitlines() == ['{"q": "a"}', '{"q": "b"}']
     code, out_text, _ = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
     assert json.loads(out_text)["runs"][0]["status"] == "Failed"
+
+
+def test_linked_worktree_shares_runs_and_index(repo, tmp_path, monkeypatch, capsys):
+    side = tmp_path / "side"
+    git(repo, "worktree", "add", "-q", str(side), "-b", "side")
+    (side / "flows/acc/grade.py").write_text("# side edit\n")
+    _record(monkeypatch, capsys, side, tmp_path, "from_side", 0.4)
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert [r["name"] for r in json.loads(out)["runs"]] == ["from_side"]
+    assert (repo / ".git/pfgit/index.sqlite").exists() and not (repo / ".git/worktrees/side/pfgit").exists()
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "stream", "from_side")
+    assert len(out.splitlines()) == 3

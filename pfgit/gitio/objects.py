@@ -45,7 +45,7 @@ def put_bytes(repo: Repo, data: bytes) -> bytes:
 def put_blob_stream(repo: Repo, chunks: Iterable[bytes]) -> tuple[bytes, int]:
     """Store a blob from chunks in bounded memory: spool to a temp file, then hash and deflate it
     into a loose object. Returns (blob id, size)."""
-    objdir = os.path.join(repo.controldir(), "objects")
+    objdir = repo.object_store.path  # the common dir's objects, also from a linked worktree
     with tempfile.TemporaryFile(dir=objdir, prefix="pfgit-spool-") as spool:
         size = 0
         for c in chunks:
@@ -83,7 +83,7 @@ def put_blob_stream(repo: Repo, chunks: Iterable[bytes]) -> tuple[bytes, int]:
 
 def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
     """A blob's content in chunks; loose objects are inflated incrementally (bounded memory)."""
-    path = os.path.join(repo.controldir(), "objects", sha[:2].decode(), sha[2:].decode())
+    path = os.path.join(repo.object_store.path, sha[:2].decode(), sha[2:].decode())
     try:
         f = open(path, "rb")
     except FileNotFoundError:  # packed (after gc or fetch): dulwich reads it whole

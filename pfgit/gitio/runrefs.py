@@ -24,7 +24,7 @@ def packed_refs(repo: Repo) -> dict:
     handed to dulwich's cache: dulwich validates every name, 1.4 s for 100,000 packed run refs,
     paid by any lookup of a packed branch. Falls back to dulwich's parser if its cache differs."""
     refs = repo.refs
-    path = os.path.join(repo.controldir(), "packed-refs")
+    path = os.path.join(repo.commondir(), "packed-refs")
     try:
         key = refs._current_packed_refs_key()
         if refs._packed_refs is not None and refs._packed_refs_key == key:
@@ -58,7 +58,7 @@ class _LazyPackedRefs:
     def __init__(self, repo: Repo):
         self.repo = repo
         try:
-            with open(os.path.join(repo.controldir(), "packed-refs"), "rb") as f:
+            with open(os.path.join(repo.commondir(), "packed-refs"), "rb") as f:
                 self.data = b"\n" + f.read()
         except FileNotFoundError:
             self.data = b"\n"
@@ -132,7 +132,7 @@ def list_runs(repo: Repo) -> dict:
     for ref, sha in packed_refs(repo).items():
         if ref.startswith(RUNS_PREFIX):
             out[ref[len(RUNS_PREFIX):].decode("utf-8", "surrogateescape")] = sha
-    d = os.path.join(repo.controldir(), "refs", "pfgit", "runs")
+    d = os.path.join(repo.commondir(), "refs", "pfgit", "runs")
     try:
         it = os.scandir(d)
     except FileNotFoundError:
@@ -155,8 +155,8 @@ def fingerprint(repo: Repo) -> str:
     """Changes whenever a run ref is added, changed or removed (new files are renamed into the
     folder, which updates its mtime; packed-refs is rewritten). Cheap: two stat calls."""
     parts = []
-    for p in (os.path.join(repo.controldir(), "refs", "pfgit", "runs"),
-              os.path.join(repo.controldir(), "packed-refs")):
+    for p in (os.path.join(repo.commondir(), "refs", "pfgit", "runs"),
+              os.path.join(repo.commondir(), "packed-refs")):
         try:
             st = os.stat(p)
             parts.append(f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}")
@@ -167,8 +167,8 @@ def fingerprint(repo: Repo) -> str:
 
 def newest_mtime(repo: Repo) -> float:
     best = 0.0
-    for p in (os.path.join(repo.controldir(), "refs", "pfgit", "runs"),
-              os.path.join(repo.controldir(), "packed-refs")):
+    for p in (os.path.join(repo.commondir(), "refs", "pfgit", "runs"),
+              os.path.join(repo.commondir(), "packed-refs")):
         try:
             best = max(best, os.stat(p).st_mtime)
         except FileNotFoundError:

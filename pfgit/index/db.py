@@ -28,7 +28,7 @@ RACY_SECONDS = 2.0
 
 
 def index_path(repo: Repo) -> str:
-    return os.path.join(repo.controldir(), "pfgit", "index.sqlite")
+    return os.path.join(repo.commondir(), "pfgit", "index.sqlite")
 
 
 def _connect(path: str) -> sqlite3.Connection:
