@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import shutil
 import subprocess
@@ -73,8 +72,3 @@ def open_repo(repo: pathlib.Path):
 
     return o(str(repo))
 
-
-def env_without_secrets() -> None:
-    for k in list(os.environ):
-        if "KEY" in k or "TOKEN" in k or "SECRET" in k:
-            os.environ.pop(k, None)
