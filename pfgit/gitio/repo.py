@@ -168,7 +168,10 @@ class IndexReader:
         self.repo = repo
         index = open_git_index(repo)
         self.files: dict = {}
+        self.symlinks: set = set()   # staged paths whose mode is a symlink
         for path, entry in index.items():
+            if stat.S_ISLNK(getattr(entry, "mode", 0) or 0):
+                self.symlinks.add(path.decode("utf-8", "replace"))
             sha = getattr(entry, "sha", None)
             if sha is None:  # a conflicted entry (merge in progress): take "ours" if present
                 this = getattr(entry, "this", None) or getattr(entry, "ancestor", None)

@@ -72,7 +72,7 @@ def staged_reports(paths: list) -> list:
     top = os.path.realpath(repo.path)
     staged = IndexReader(repo)
     staged.display = lambda rel: os.path.relpath(os.path.join(top, rel))  # as git shows paths
-    links = index_symlinks(repo, staged)
+    links = index_symlinks(staged)
     index = LinkFollowingReader(staged, links) if links else staged
     if paths:
         locs = []

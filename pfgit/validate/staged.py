@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import posixpath
-import stat
 
 from ..flow.load import FlowLocation, find_flows
 from ..flow.readers import join
@@ -116,15 +115,12 @@ class LinkFollowingReader:
         return getattr(self.inner, name)
 
 
-def index_symlinks(repo, index) -> dict:
-    """path -> link target for the symlinks staged in `repo`'s index (read via `index`)."""
+def index_symlinks(index) -> dict:
+    """path -> link target for the symlinks staged in `index` (an IndexReader)."""
     out = {}
-    for path, entry in repo.open_index().items():
-        mode = getattr(entry, "mode", 0) or 0
-        if stat.S_ISLNK(mode):
-            rel = path.decode("utf-8", "replace")
-            try:
-                out[rel] = index.read_bytes(rel).decode("utf-8", "replace")
-            except OSError:
-                continue
+    for rel in index.symlinks:
+        try:
+            out[rel] = index.read_bytes(rel).decode("utf-8", "replace")
+        except OSError:
+            continue
     return out
