@@ -78,7 +78,7 @@ nodes:
   inputs: {x: "${a}"}
 """)
     assert codes(problems) == [("cycle", "a", 10)]
-    assert problems[0].message == ("circular dependency among nodes 'a', 'b': a -> b -> a "
+    assert problems[0].message == ("circular dependency among 2 nodes 'a', 'b': a -> b -> a "
                                    "(each uses the output of the next)")
 
 

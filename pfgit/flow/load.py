@@ -91,21 +91,20 @@ def split_prompty(text: str) -> tuple[str, int, str, int]:
 
 def parse_flow_bytes(raw: bytes, file_display: str, prompty: bool = False) -> yamlpos.Document:
     """Parse a flow file's bytes; raise FlowLoadError with the line of the problem."""
+    off = 0  # lines of the front matter are shifted by the lines above it; other lines are the file's
     try:
         if prompty:
             text = yamlpos.decode(raw)
             front, first, _, _ = split_prompty(text)
-            doc = yamlpos.parse(front)
             off = first - 1
+            doc = yamlpos.parse(front)
             doc.lines = {k: v + off for k, v in doc.lines.items()}
             doc.end_lines = {k: v + off for k, v in doc.end_lines.items()}
             doc.duplicate_keys = [(p, ln + off) for p, ln in doc.duplicate_keys]
             return doc
         return yamlpos.parse(raw)
     except yamlpos.YamlError as e:
-        line = e.line
-        if prompty and line is not None and "UTF-8" not in e.message:
-            line += 1
+        line = e.line + off if e.line is not None else None
         raise FlowLoadError(file_display, e.message, line) from None
 
 

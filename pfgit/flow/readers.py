@@ -6,7 +6,9 @@ validator judge the worktree, a commit, or what is staged.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from typing import Iterator, Protocol
 
 SKIP_DIRS = {".git", ".venv", "node_modules", ".promptflow", "__pycache__", ".runs"}
@@ -46,7 +48,15 @@ class DirReader:
         return os.path.join(self.root, rel) if rel not in ("", ".") else self.root
 
     def read_bytes(self, rel: str) -> bytes:
-        with open(self._abs(rel), "rb") as f:
+        # O_NONBLOCK: opening a FIFO without a writer would block a hook forever; only regular
+        # files are read (a FIFO, socket or device raises, a folder IsADirectoryError)
+        fd = os.open(self._abs(rel), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory", rel)
+            if not stat.S_ISREG(mode):
+                raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device)", rel)
             return f.read()
 
     def size(self, rel: str) -> int:

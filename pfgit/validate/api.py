@@ -147,9 +147,9 @@ def locate(reader: Reader, rel: str) -> list:
     A file that belongs to no flow (a .py outside any flow folder) gives no location.
     """
     rel = join(rel)
-    if reader.is_dir(rel):
-        return find_flows(reader, rel)
     name = posixpath.basename(rel)
+    if reader.is_dir(rel) and name not in FLOW_FILES:  # a folder named flow.dag.yaml is a problem
+        return find_flows(reader, rel)
     d = posixpath.dirname(rel) or "."
     if name in FLOW_FILES:
         here = flow_at(reader, d)

@@ -11,6 +11,7 @@ import re
 
 from ..flow.readers import join
 from .context import Context
+from .signatures import top_level_names
 from .sources import SourceFiles
 from .structure import INPUT_DEF, OUTPUT_DEF, check_duplicate_keys, check_io, check_top, expect
 
@@ -42,15 +43,21 @@ def check_flex(ctx: Context) -> None:
         ctx.add("bad-entry", f"entry {entry!r} is not of the form 'module:function'", ("entry",))
         return
     if ctx.reader is not None:
-        _check_entry_module(ctx, entry.split(":", 1)[0])
+        _check_entry_module(ctx, *entry.split(":", 1))
 
 
-def _check_entry_module(ctx: Context, module: str) -> None:
+def _check_entry_module(ctx: Context, module: str, function: str) -> None:
     code = ctx.flow.data.get("code")
     base = join(ctx.rel_dir, code if isinstance(code, str) else ".", module.replace(".", "/"))
     reader = ctx.reader
     if reader.exists(base + ".py"):
-        SourceFiles(ctx).check_syntax(base + ".py", None, ("entry",))
+        files = SourceFiles(ctx)
+        files.check_syntax(base + ".py", None, ("entry",))
+        data = files.good_python.get(base + ".py")
+        names = top_level_names(data, base + ".py") if data is not None else None
+        if names is not None and function not in names:
+            ctx.add("missing-entry-function", f"entry '{module}:{function}': "
+                    f"'{ctx.display(base + '.py')}' defines no '{function}'", ("entry",))
     elif not reader.is_dir(base):
         ctx.add("missing-entry-file", f"entry module '{module}' is neither '{module.replace('.', '/')}"
                 ".py' nor a package in the flow folder (fine if it is an installed module)",

@@ -31,7 +31,8 @@ CODES: dict = {
     # references.py: ${...} references, outputs and the dependency graph
     "dangling-ref": (ERROR, "a reference names a node that does not exist"),
     "unknown-input": (ERROR, "a reference names a flow input that does not exist"),
-    "bad-ref-section": (ERROR, "a node reference uses a section other than 'output'"),
+    "bad-ref-section": (ERROR, "a node input or activate.when reference uses a section other than 'output'"),
+    "output-ref-section": (WARNING, "a flow output reference uses a section other than 'output' (ignored)"),
     "empty-output-ref": (ERROR, "a flow output has no reference"),
     "embedded-ref": (WARNING, "${...} inside a longer string is plain text to promptflow"),
     "cycle": (ERROR, "nodes depend on each other in a circle"),
@@ -56,6 +57,7 @@ CODES: dict = {
     "missing-entry": (ERROR, "a flex flow has no entry"),
     "bad-entry": (ERROR, "a flex flow's entry is not 'module:function'"),
     "missing-entry-file": (WARNING, "a flex flow's entry module is not a file or package in the flow folder"),
+    "missing-entry-function": (ERROR, "a flex flow's entry module (a file in the flow folder) does not define the entry"),
     "missing-front-matter": (ERROR, "a .prompty file does not start with '---' front matter"),
 }
 

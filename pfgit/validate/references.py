@@ -75,8 +75,11 @@ def check_outputs(ctx: Context) -> None:
         elif ref.name not in ctx.nodes:
             ctx.add("dangling-ref", f"output '{name}' references unknown node '{ref.name}'", p)
         elif ref.section != "output":
-            ctx.add("bad-ref-section", f"output '{name}' references '{ref.name}.{ref.section}'; "
-                    f"only '{ref.name}.output' is supported", p)
+            # promptflow resolves an output by node and property and ignores the section
+            # (flow_executor.py::_extract_outputs): it works, but the same text fails in a node input
+            fixed = "${" + ".".join(filter(None, (ref.name, "output", ref.prop))) + "}"
+            ctx.add("output-ref-section", f"output '{name}' reference '{value}' has section "
+                    f"'{ref.section}', which promptflow ignores here; write '{fixed}'", p)
 
 
 def dependency_map(ctx: Context) -> dict:
@@ -95,11 +98,18 @@ def check_cycles(ctx: Context) -> None:
         comp.sort(key=pos.__getitem__)
         start = comp[0]
         loop = _loop_from(start, set(comp), deps)
-        members = ", ".join(f"'{n}'" for n in sorted(comp))  # promptflow lists them sorted
-        chain = " -> ".join(loop)
+        members = _abbrev([f"'{n}'" for n in sorted(comp)], ", ")  # promptflow sorts them
+        chain = _abbrev(loop, " -> ")
         path = _ref_path(ctx, start, loop[1])
-        ctx.add("cycle", f"circular dependency among nodes {members}: {chain} "
+        ctx.add("cycle", f"circular dependency among {len(comp)} nodes {members}: {chain} "
                 "(each uses the output of the next)", path, start)
+
+
+def _abbrev(items: list, sep: str, keep: int = 8) -> str:
+    """items joined by sep; a long list keeps its ends (one readable line for 5,000 nodes)."""
+    if len(items) <= 2 * keep:
+        return sep.join(items)
+    return sep.join(items[:keep] + [f"... {len(items) - 2 * keep} more ..."] + items[-keep:])
 
 
 def _cycles(names: list, deps: dict) -> list:

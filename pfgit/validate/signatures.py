@@ -50,3 +50,36 @@ def _is_tool(dec) -> bool:
         dec = dec.func
     kind = type(dec).__name__
     return (kind == "Name" and dec.id == "tool") or (kind == "Attribute" and dec.attr == "tool")
+
+
+def top_level_names(data: bytes, filename: str) -> set | None:
+    """Names a module defines at import time (functions, classes, assignments, imports, also
+    inside top-level if/try/with blocks), or None when that cannot be told from the source
+    (it does not parse, or has a `from x import *`)."""
+    try:
+        tree = compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    names: set = set()
+    todo = list(tree.body)
+    while todo:
+        n = todo.pop()
+        kind = type(n).__name__
+        if kind in ("FunctionDef", "AsyncFunctionDef", "ClassDef"):
+            names.add(n.name)
+        elif kind in ("Import", "ImportFrom"):
+            for a in n.names:
+                if a.name == "*":
+                    return None
+                names.add(a.asname or a.name.split(".")[0])
+        elif kind in ("Assign", "AnnAssign", "AugAssign"):
+            targets = n.targets if kind == "Assign" else [n.target]
+            names.update(_bound(t) for t in targets)
+        else:  # compound statements: their blocks run at import time too
+            for attr in ("body", "orelse", "finalbody", "handlers"):
+                todo.extend(x for x in getattr(n, attr, None) or () if hasattr(x, "_fields"))
+    return names
+
+
+def _bound(target) -> str | None:
+    return target.id if type(target).__name__ == "Name" else None

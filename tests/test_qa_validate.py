@@ -1,0 +1,121 @@
+"""QA of `pfgit validate`: defects a user makes in copies of real corpus flows, and bad input,
+each found in a hands-on session and fixed (one test per bug; see the module docstrings in
+pfgit/validate for the rules)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from pfgit.flow.readers import DirReader
+from pfgit.validate import validate_path
+
+WC = "examples/flows/standard/web-classification"
+FLEX = "examples/flex-flows/basic"
+PROMPTY = "examples/prompty/basic"
+
+
+def copy(corpus, rel, tmp_path):
+    dest = tmp_path / "flow"
+    shutil.copytree(corpus / rel, dest)
+    return dest
+
+
+def edit(path, old, new):
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def problems(tmp_path, rel="flow"):
+    (report,) = validate_path(DirReader(str(tmp_path), ""), rel)
+    return report.problems
+
+
+def line_of(path, marker):
+    return next(i for i, t in enumerate(path.read_text().splitlines(), 1) if marker in t)
+
+
+def cli(*args, cwd, timeout=60):
+    return subprocess.run([sys.executable, "-m", "pfgit.validate", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def test_output_reference_section_is_ignored_by_promptflow_so_only_a_warning(corpus, tmp_path):
+    # promptflow resolves a flow output by node name and property and ignores its section
+    # (flow_executor.py::_extract_outputs; `pf flow test` returns the value), while a node input
+    # with another section fails at run time (UnsupportedReference).
+    d = copy(corpus, WC, tmp_path)
+    edit(d / "flow.dag.yaml", "${convert_to_dict.output.category}",
+         "${convert_to_dict.outputs.category}")
+    (p,) = problems(tmp_path)
+    assert (p.code, p.severity, p.node) == ("output-ref-section", "warning", None)
+    assert p.line == line_of(d / "flow.dag.yaml", "convert_to_dict.outputs.category")
+    assert "${convert_to_dict.output.category}" in p.message
+
+
+def test_prompty_front_matter_never_closed_points_at_its_opening_line(corpus, tmp_path):
+    d = copy(corpus, PROMPTY, tmp_path)
+    text = (d / "basic.prompty").read_text().split("\n")
+    closing = [i for i, t in enumerate(text) if t.strip() == "---"][1]
+    (d / "basic.prompty").write_text("\n".join(text[:closing] + text[closing + 1:]))
+    (p,) = problems(tmp_path)
+    assert (p.code, p.line) == ("yaml-syntax", 1)
+
+
+@pytest.mark.parametrize("which", ["flow.dag.yaml", "convert_to_dict.py"])
+def test_a_fifo_is_unreadable_not_a_hang(corpus, tmp_path, which):
+    d = copy(corpus, WC, tmp_path)
+    os.remove(d / which)
+    os.mkfifo(d / which)
+    r = cli("flow", cwd=tmp_path, timeout=30)  # reading a FIFO with no writer blocks forever
+    assert r.returncode == 1, r.stderr
+    assert f"flow/{which}" in r.stdout and "error unreadable-file" in r.stdout
+
+
+def test_a_folder_named_flow_dag_yaml_given_as_path_is_a_problem(tmp_path):
+    (tmp_path / "f" / "flow.dag.yaml").mkdir(parents=True)
+    r = cli("f/flow.dag.yaml", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert r.stdout.startswith("f/flow.dag.yaml:1: error unreadable-file"), r.stdout
+
+
+def test_flex_entry_function_missing_from_its_module(corpus, tmp_path):
+    d = copy(corpus, FLEX, tmp_path)
+    edit(d / "flow.flex.yaml", "programmer:write_simple_program", "programmer:write_simple_progam")
+    (p,) = problems(tmp_path)
+    assert (p.code, p.severity) == ("missing-entry-function", "error")
+    assert p.line == line_of(d / "flow.flex.yaml", "entry:")
+    assert "write_simple_progam" in p.message and "programmer.py" in p.message
+
+
+def test_flex_entry_class_and_reexported_names_are_found(tmp_path):
+    d = tmp_path / "flow"
+    d.mkdir()
+    (d / "flow.flex.yaml").write_text("entry: flow:ChatFlow\n")
+    (d / "flow.py").write_text("from .impl import helper as ChatFlow\n")
+    assert problems(tmp_path) == []
+    (d / "flow.py").write_text("class ChatFlow:\n    pass\n")
+    assert problems(tmp_path) == []
+    (d / "flow.py").write_text("from impl import *\n")  # cannot tell: no error
+    assert problems(tmp_path) == []
+
+
+def test_a_cycle_through_thousands_of_nodes_gives_a_readable_line(tmp_path):
+    d = tmp_path / "flow"
+    d.mkdir()
+    n = 3000
+    lines = ["inputs:\n  x:\n    type: string\nnodes:\n"]
+    for i in range(n):
+        lines.append(f"- name: n{i}\n  type: python\n  source:\n    type: code\n    path: t.py\n"
+                     f"  inputs:\n    text: ${{n{(i - 1) % n}.output}}\n")
+    (d / "flow.dag.yaml").write_text("".join(lines))
+    (d / "t.py").write_text("def t(text):\n    return text\n")
+    (p,) = problems(tmp_path)
+    assert p.code == "cycle" and p.node == "n0"
+    assert len(p.message) < 600, len(p.message)
+    assert f"{n} nodes" in p.message
