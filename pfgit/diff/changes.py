@@ -341,6 +341,8 @@ def diff_files(old_data: dict, new_data: dict, old_files: FileSource, new_files:
         if opath:
             used_old.add(opath)
             seen.add(loc_old)
+        else:  # a new node or variant: its file may be an existing one (unchanged is no change)
+            loc_old = loc_new
         a = _get(old_files, loc_old) if loc_old else None
         b = _get(new_files, loc_new)
         if a is None and b is None:
