@@ -1,6 +1,8 @@
 """`pfgit validate [PATH...] [--json] [--strict] [--staged]` (docs/cli.md, docs/validation.md).
 
 Thin: the work is pfgit.validate.command.run (shared with `python -m pfgit.validate`).
+`pfgit validate` itself is routed to that light entry by pfgit.cli.main (LIGHT) to skip typer's
+start-up; this definition is what `pfgit --help` lists and what an embedding typer app would run.
 """
 
 from __future__ import annotations
