@@ -119,3 +119,34 @@ def test_a_cycle_through_thousands_of_nodes_gives_a_readable_line(tmp_path):
     assert p.code == "cycle" and p.node == "n0"
     assert len(p.message) < 600, len(p.message)
     assert f"{n} nodes" in p.message
+
+
+def test_a_prompty_file_inside_a_flex_flow_folder_is_validated(corpus, tmp_path):
+    # flex flows load their .prompty files from code (Prompty.load): a broken one must not hide
+    # behind the folder's flow.flex.yaml, neither when the folder is searched nor when staged
+    d = copy(corpus, "examples/flex-flows/chat-basic", tmp_path)
+    edit(d / "chat.prompty", "name: Basic Chat\n", "name: Basic Chat\n  bad: : x\n")
+    for path in ("flow", "."):
+        reports = validate_path(DirReader(str(tmp_path), ""), path)
+        found = [(p.code, p.file, p.line) for r in reports for p in r.problems]
+        assert found == [("yaml-syntax", "flow/chat.prompty", 3)], path
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    r = cli("--staged", cwd=tmp_path)
+    assert r.returncode == 1 and "flow/chat.prompty:3: error yaml-syntax" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("text, line", [
+    ("\n---\nname: x\n---\nhi {{q}}\n", None),           # corpus eval-checklist/eval.prompty
+    ("---\r\nname: x\r\n---\r\nhi {{q}\r\n", 4),         # CRLF: the body's line
+    ("----\nname: x\n---\nhi\n", None),
+    ("---\nname: x\n----\nhi\n", 3),     # the greedy (.*) keeps one '-' of '----' in the YAML
+    ("---\nname: x\n---\nhi\n---\nmore\n", 3),  # the last '---' closes: line 3 starts a 2nd document
+])
+def test_prompty_front_matter_is_found_as_promptflow_finds_it(tmp_path, text, line):
+    # promptflow (core/_flow.py::_parse_prompty): re.search(r"-{3,}\n(.*)-{3,}\n(.*)", DOTALL) on
+    # the text read with universal newlines
+    (tmp_path / "flow").mkdir()
+    (tmp_path / "flow" / "a.prompty").write_bytes(text.encode())
+    found = [p.line for p in problems(tmp_path)]
+    assert found == ([] if line is None else [line])

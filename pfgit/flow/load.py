@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from . import yamlpos
@@ -78,15 +79,25 @@ def find_flows(reader: Reader, rel: str = ".") -> list:
     return [out[k] for k in sorted(out)]
 
 
+_PROMPTY = re.compile(r"-{3,}\n(.*)-{3,}\n(.*)", re.DOTALL)  # promptflow core/_flow.py::_parse_prompty
+_DASHES = re.compile(r"-{3,}\n")
+
+
 def split_prompty(text: str) -> tuple[str, int, str, int]:
-    """(front matter, its first line, body, body's first line) of a .prompty file."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return "", 1, text, 1
-    for i in range(1, len(lines)):
-        if lines[i].strip() == "---":
-            return "".join(lines[1:i]), 2, "".join(lines[i + 1:]), i + 2
-    raise yamlpos.YamlError("front matter starts with '---' but never ends", 1)
+    """(front matter, its first line, body, body's first line) of a .prompty file, found as
+    promptflow finds them: anywhere in the text (read with universal newlines), and the closing
+    `---` is the last one (its match is greedy). No `---` at all: ("", 1, text, 1)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    m = _PROMPTY.search(text)
+    if m is None:
+        opening = _DASHES.search(text)
+        if opening is None:
+            return "", 1, text, 1
+        raise yamlpos.YamlError("front matter starts with '---' but never ends",
+                                text.count("\n", 0, opening.start()) + 1)
+    def line(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+    return m.group(1), line(m.start(1)), m.group(2), line(m.start(2))
 
 
 def parse_flow_bytes(raw: bytes, file_display: str, prompty: bool = False) -> yamlpos.Document:

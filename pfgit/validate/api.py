@@ -149,7 +149,7 @@ def locate(reader: Reader, rel: str) -> list:
     rel = join(rel)
     name = posixpath.basename(rel)
     if reader.is_dir(rel) and name not in FLOW_FILES:  # a folder named flow.dag.yaml is a problem
-        return find_flows(reader, rel)
+        return with_prompties(reader, find_flows(reader, rel))
     d = posixpath.dirname(rel) or "."
     if name in FLOW_FILES:
         here = flow_at(reader, d)
@@ -159,6 +159,21 @@ def locate(reader: Reader, rel: str) -> list:
         return [FlowLocation(d, rel)]
     found = containing_flow(reader, d)
     return [found] if found is not None else []
+
+
+def with_prompties(reader: Reader, locs: list) -> list:
+    """`locs` plus the .prompty files in and below each DAG/flex flow folder: find_flows sees such
+    a folder as one flow, but flex flows load .prompty files from code, so each is checked too."""
+    out = list(locs)
+    have = {loc.file for loc in locs}
+    for loc in locs:
+        if loc.is_prompty:
+            continue
+        for f in reader.walk_files(loc.dir):
+            if f.endswith(".prompty") and f not in have:
+                have.add(f)
+                out.append(FlowLocation(posixpath.dirname(f) or ".", f))
+    return out
 
 
 def flow_at(reader: Reader, d: str) -> FlowLocation | None:

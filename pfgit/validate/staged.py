@@ -42,9 +42,7 @@ def deleted_files(index, head, dirs) -> set:
 
 def touched_flows(index, head) -> list:
     """Locations (in the index) of the flows this commit adds to or changes."""
-    every = find_flows(index, ".")
-    flows = [loc for loc in every if not loc.is_prompty]
-    prompties = [loc for loc in every if loc.is_prompty]
+    flows = [loc for loc in find_flows(index, ".") if not loc.is_prompty]
     changed = changed_files(index, head)
     changed |= deleted_files(index, head, {loc.dir for loc in flows})
     if not changed:
@@ -54,9 +52,9 @@ def touched_flows(index, head) -> list:
         loc = owner(index, path)
         if loc is not None:
             picked.setdefault(loc.file, loc)
-    for loc in prompties:
-        if loc.file in changed:
-            picked.setdefault(loc.file, loc)
+    for path in changed:  # every staged .prompty, also one inside a flex flow folder
+        if path.endswith(".prompty") and index.exists(path):
+            picked.setdefault(path, FlowLocation(posixpath.dirname(path) or ".", path))
     names = {posixpath.basename(p).encode() for p in changed}
     for loc in flows:
         if loc.file in picked:
