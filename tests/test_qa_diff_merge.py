@@ -27,3 +27,30 @@ def test_new_node_using_an_existing_unchanged_source_file_shows_no_file_change(c
     assert [(c.path[:2], c.detail["status"]) for c in fc] == [
         (["nodes", "convert_to_dict"], "modified"), (["nodes", "again"], "modified")]
     assert "/dev/null" not in fc[1].detail["diff"] and "\n+# more" in fc[1].detail["diff"]
+
+
+def _fd(changes, status="modified"):
+    from pfgit.diff.tree import FlowDiff
+
+    return FlowDiff(path="f", file="f/flow.dag.yaml", status=status, changes=changes)
+
+
+def test_a_node_given_variants_shows_them_in_text_and_markdown(corpus):
+    from pfgit.diff.render import render_markdown, render_text
+
+    text, _ = _wc(corpus)
+    new, old = yaml.safe_load(text), yaml.safe_load(text)
+    v0 = old.pop("node_variants")["summarize_text_content"]["variants"]["variant_0"]["node"]
+    i = [n["name"] for n in old["nodes"]].index("summarize_text_content")
+    old["nodes"][i] = dict(name="summarize_text_content", **v0)
+    fd = _fd(diff_flows(old, new))
+    out = render_text([fd])
+    assert "+ default_variant_id: variant_0" in out
+    assert "+ variant variant_1 added: {node: {type: llm" in out and "variants added" not in out
+    md = render_markdown([fd])
+    assert "- added `variant variant_1`: `{node: {type: llm" in md and "``" not in md.replace("```", "")
+    # the other way round (variants dropped), and a flow added whole
+    back = render_text([_fd(diff_flows(new, old))])
+    assert "- variant variant_0 removed" in back and "- variant variant_1 removed" in back
+    whole = render_text([_fd(diff_flows(None, new), "added")])
+    assert "+ variant variant_0 added:" in whole

@@ -110,8 +110,9 @@ def group_changes(changes: list, order: list | None = None) -> list:
                     s, text = _field_line(c, rest)
                     grp.lines.append((s, f"variant {p[3]}: {text}"))
             elif len(p) == 2:
-                if c.op in ("add", "remove"):
-                    grp.lines.append((SIGN[c.op], "variants " + ("added" if c.op == "add" else "removed")))
+                val = c.new if c.op == "add" else c.old
+                if c.op in ("add", "remove") and isinstance(val, dict):
+                    grp.lines += _variants_lines(c.op, val)
                 else:
                     grp.lines.append(_field_line(c, ["node_variants"]))
             else:
@@ -132,6 +133,20 @@ def group_changes(changes: list, order: list | None = None) -> list:
     pos = {k: i for i, k in enumerate(order or [])}
     return sorted(groups.values(),  # stable: otherwise in order of appearance
                   key=lambda grp: (rank[grp.kind], pos.get(grp.name, len(pos)) if grp.kind == "node" else 0))
+
+
+def _variants_lines(op: str, entry: dict) -> list:
+    """A node's whole node_variants entry added or removed: its default and each variant, so the
+    reader sees what the variants are (not just that there are some)."""
+    out: list = []
+    for k, v in entry.items():
+        if k == "variants" and isinstance(v, dict):
+            for vid, body in v.items():
+                out.append((SIGN[op], f"variant {vid} added: {fmt_value(body)}" if op == "add"
+                            else f"variant {vid} removed"))
+        else:
+            out.append((SIGN[op], f"{k}: {fmt_value(v)}"))
+    return out
 
 
 def _empty_container(c) -> bool:
@@ -294,8 +309,10 @@ def render_markdown(diffs: list) -> str:
                 verb = {"+": "added", "-": "removed", "~": "changed",
                         ">": "reference rewritten in"}.get(s, "")
                 where, _, val = text.partition(": ")
+                if where.endswith((" added", " removed", " replaced")):  # the verb says it
+                    where = where.rsplit(" ", 1)[0]
                 val = val.replace(" -> ", "` → `")
-                out.append(f"  - {verb} `{where}`: `{val}`")
+                out.append(f"  - {verb} `{where}`" + (f": `{val}`" if val else ""))
             for c in grp.files:
                 out.append(f"  <details><summary>source <code>{_file_label(c)}</code></summary>")
                 out.append("")
