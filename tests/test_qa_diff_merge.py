@@ -54,3 +54,17 @@ def test_a_node_given_variants_shows_them_in_text_and_markdown(corpus):
     assert "- variant variant_0 removed" in back and "- variant variant_1 removed" in back
     whole = render_text([_fd(diff_flows(None, new), "added")])
     assert "+ variant variant_0 added:" in whole
+
+
+def test_diff_driver_is_quiet_when_the_pager_quits(corpus, tmp_path):
+    # `git log -p --ext-diff | head` / q in less: git closes the pipe; no traceback from us
+    import subprocess
+    import sys
+
+    hist = sorted((corpus / "history/flows__standard__web-classification").glob("*.flow.dag.yaml"))
+    p = subprocess.Popen([sys.executable, "-m", "pfgit.gitio.diffdriver", "diff", "flow.dag.yaml",
+                          str(hist[0]), "0" * 40, "100644", str(hist[1]), "0" * 40, "100644"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    p.stdout.close()  # before the driver writes (it takes ~0.1 s to start)
+    err = p.stderr.read().decode()
+    assert p.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err, err

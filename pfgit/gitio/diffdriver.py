@@ -22,6 +22,7 @@ with the old one.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from typing import Iterator
@@ -237,7 +238,17 @@ def _git_wants_color() -> bool:
 
 
 def main(argv: list | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:  # git's pager quit (q in less, `| head`): stop quietly, like git
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+
+
+def _main(argv: list) -> int:
     if argv[:1] == ["textconv"] and len(argv) == 2:
         try:
             textconv(argv[1])
