@@ -68,3 +68,29 @@ def test_diff_driver_is_quiet_when_the_pager_quits(corpus, tmp_path):
     p.stdout.close()  # before the driver writes (it takes ~0.1 s to start)
     err = p.stderr.read().decode()
     assert p.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def _pdf(corpus):
+    return (corpus / "examples/flows/chat/chat-with-pdf/flow.dag.yaml").read_text()
+
+
+def _between(text, start, end):
+    return text[text.index(start):text.index(end, text.index(start))]
+
+
+def test_a_node_renamed_differently_on_both_sides_keeps_each_sides_name_in_its_section(corpus):
+    import re
+
+    from pfgit.merge.files import merge_bytes
+
+    base = _pdf(corpus)
+
+    def ren(new):
+        return re.sub(r"\bfind_context_tool\b(?!\.py)", new, base).encode()
+
+    res = merge_bytes(base.encode(), ren("find_ctx"), ren("context_finder"), diff3=True)
+    assert not res.clean and len(res.conflicts) == 1
+    out = res.data.decode()
+    assert "- name: find_ctx\n" in _between(out, "<<<<<<< ours", "||||||| base")
+    assert "- name: find_context_tool\n" in _between(out, "||||||| base", "=======")
+    assert "- name: context_finder\n" in _between(out, "=======", ">>>>>>> theirs")

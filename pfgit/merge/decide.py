@@ -243,12 +243,14 @@ def _normalise(base: dict, ours: dict, theirs: dict) -> tuple:
     mo = match_nodes(base, ours)
     mt = match_nodes(base, theirs)
     forced: dict = {}
+    names: dict = {}   # forced rename conflict -> (base name, theirs' name), for its sections
     final: dict = {}
     for b in node_keys(base.get("nodes")):
         ok, tk = mo.pairs.get(b), mt.pairs.get(b)
         if ok is not None and tk is not None and ok != b and tk != b and ok != tk:
             final[b] = ok
             forced[("nodes", ok)] = f"node '{b}' renamed to '{ok}' by ours and to '{tk}' by theirs"
+            names[("nodes", ok)] = (b, tk)
         elif ok is not None and ok != b:
             final[b] = ok
         elif tk is not None and tk != b:
@@ -260,13 +262,14 @@ def _normalise(base: dict, ours: dict, theirs: dict) -> tuple:
         if (f in okeys and ok != f) or (f in tkeys and tk != f):
             del final[b]
             forced.pop(("nodes", f), None)
+            names.pop(("nodes", f), None)
     ren_b = dict(final)
     ren_o = {mo.pairs[b]: f for b, f in final.items() if b in mo.pairs and mo.pairs[b] != f}
     ren_t = {mt.pairs[b]: f for b, f in final.items() if b in mt.pairs and mt.pairs[b] != f}
     nb = apply_renames(base, ren_b) if ren_b else base
     no = apply_renames(ours, ren_o) if ren_o else ours
     nt = apply_renames(theirs, ren_t) if ren_t else theirs
-    return nb, no, nt, forced, final, (ren_b, ren_o, ren_t)
+    return nb, no, nt, forced, final, (ren_b, ren_o, ren_t), names
 
 
 def merge(base: Any, ours: Any, theirs: Any, forced: dict | None = None) -> MergeResult:
@@ -274,7 +277,7 @@ def merge(base: Any, ours: Any, theirs: Any, forced: dict | None = None) -> Merg
     base = base if isinstance(base, dict) else {}
     ours = ours if isinstance(ours, dict) else {}
     theirs = theirs if isinstance(theirs, dict) else {}
-    nb, no, nt, forced_ren, final, (ren_b, ren_o, ren_t) = _normalise(base, ours, theirs)
+    nb, no, nt, forced_ren, final, (ren_b, ren_o, ren_t), names = _normalise(base, ours, theirs)
     m = _Merger({**forced_ren, **(forced or {})})
     for b, f in final.items():
         by_o, by_t = b not in ren_o, b not in ren_t   # the side that renamed keeps the new key
@@ -282,6 +285,11 @@ def merge(base: Any, ours: Any, theirs: Any, forced: dict | None = None) -> Merg
         who = {"both": "both sides", "local": "ours", "remote": "theirs"}[action]
         m.decisions.append(Decision(("nodes", f), action, reason=f"renamed from '{b}' by {who}"))
     merged = m.value((), nb, no, nt)
+    for c in m.conflicts:  # a node both sides renamed differently: each section keeps its name
+        if c.path in names:
+            for side, name in zip(("base", "remote"), names[c.path]):
+                if isinstance(getattr(c, side), dict):
+                    setattr(c, side, dict(getattr(c, side), name=name))
     res = MergeResult(merged, m.decisions, m.conflicts, renames=final,
                       sides={"base": nb, "local": no, "remote": nt})
     nodes = merged.get("nodes") if isinstance(merged, dict) else None
