@@ -150,3 +150,29 @@ def test_prompty_front_matter_is_found_as_promptflow_finds_it(tmp_path, text, li
     (tmp_path / "flow" / "a.prompty").write_bytes(text.encode())
     found = [p.line for p in problems(tmp_path)]
     assert found == ([] if line is None else [line])
+
+
+def test_an_alias_bomb_is_refused_not_expanded(tmp_path):
+    # "billion laughs": nine levels of nine aliases is 9**9 values once expanded; walking the
+    # node inputs used to take minutes
+    d = tmp_path / "flow"
+    d.mkdir()
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    (d / "flow.dag.yaml").write_text("\n".join(levels) + "\nnodes:\n- name: x\n  type: python\n"
+                                     "  source: {type: code, path: t.py}\n  inputs:\n    v: *i\n")
+    (d / "t.py").write_text("def t(v):\n    return v\n")
+    r = cli("flow", cwd=tmp_path, timeout=30)
+    assert r.returncode == 1, r.stdout
+    assert "error yaml-syntax" in r.stdout and "alias" in r.stdout, r.stdout
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path):
+    d = tmp_path / "flow"
+    d.mkdir()
+    (d / "flow.dag.yaml").write_text("a: &a [1, *a]\nnodes:\n- name: x\n  type: python\n"
+                                     "  source: {type: code, path: t.py}\n  inputs:\n    v: *a\n")
+    (d / "t.py").write_text("def t(v):\n    return v\n")
+    r = cli("flow", cwd=tmp_path, timeout=30)
+    assert r.returncode == 1 and "flow/flow.dag.yaml:1: error yaml-syntax" in r.stdout, r.stdout

@@ -22,6 +22,9 @@ _constructor = yaml.constructor.SafeConstructor()
 Path = tuple  # a path into the document: keys and list indexes
 
 MAX_YAML_BYTES = 10 * 1024 * 1024  # a flow file is a few KB; refuse to spend a minute on 50 MB
+# values in the document once aliases are expanded: users of the data (checks, diff, merge) walk
+# it expanded, so a "billion laughs" document of a few lines would take hours
+MAX_EXPANDED_VALUES = 2_000_000
 
 
 class YamlError(Exception):
@@ -91,6 +94,7 @@ def parse(text: str | bytes) -> Document:
         return doc
     try:
         doc.data = _build(node, (), doc, {})
+        _check_expansion(node)
     except yaml.YAMLError as e:  # e.g. a bad !!int, unhashable key
         mark = getattr(e, "problem_mark", None)
         raise YamlError(" ".join(str(getattr(e, "problem", None) or e).split()),
@@ -134,6 +138,37 @@ def _build(node, path: tuple, doc: Document, seen: dict) -> Any:
         doc.end_lines.pop(path + ("<key>",), None)
         return out_d
     raise YamlError(f"unsupported YAML node {type(node).__name__}")  # pragma: no cover
+
+
+def _check_expansion(root) -> None:
+    """Raise YamlError when the document expands (through aliases) to too many values.
+
+    Sizes are memoised per node, so this is linear in the document as written."""
+    size: dict = {}
+    open_: set = set()  # collections whose children are still being sized
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            size[id(node)] = 1
+            continue
+        children = ([c for kv in node.value for c in kv] if isinstance(node, yaml.MappingNode)
+                    else list(node.value))
+        if not done:
+            if id(node) in open_:
+                raise YamlError("an alias refers to a value that contains it (endless)",
+                                node.start_mark.line + 1)
+            open_.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in size)
+            continue
+        open_.discard(id(node))
+        size[id(node)] = total = 1 + sum(size.get(id(c), 1) for c in children)
+        if total > MAX_EXPANDED_VALUES:
+            raise YamlError(f"aliases expand to more than {MAX_EXPANDED_VALUES:,} values "
+                            "(an alias bomb); not read", node.start_mark.line + 1)
 
 
 def _end_line(node) -> int:
