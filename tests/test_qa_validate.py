@@ -176,3 +176,15 @@ def test_an_alias_inside_its_own_anchor_is_refused(tmp_path):
     (d / "t.py").write_text("def t(v):\n    return v\n")
     r = cli("flow", cwd=tmp_path, timeout=30)
     assert r.returncode == 1 and "flow/flow.dag.yaml:1: error yaml-syntax" in r.stdout, r.stdout
+
+
+def test_a_yaml_file_outside_any_flow_folder_is_validated_as_a_flow_file(corpus, tmp_path):
+    # promptflow accepts a path to any .yaml flow file; naming one must not pass silently
+    (tmp_path / "old").mkdir()
+    src = corpus / "history/flows__standard__basic"
+    version = sorted(src.glob("*.flow.dag.yaml"))[0]
+    text = version.read_text().replace("${inputs.text}", "${inputs.txt}", 1)
+    (tmp_path / "old" / version.name).write_text(text)
+    r = cli(f"old/{version.name}", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert f"old/{version.name}:" in r.stdout and "unknown-input" in r.stdout, r.stdout

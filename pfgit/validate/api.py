@@ -144,7 +144,8 @@ def _read(reader: Reader, rel: str, shown: str, report: FlowReport) -> bytes | N
 def locate(reader: Reader, rel: str) -> list:
     """Flow locations for one path: a flow file, a folder (searched), or a file inside a flow.
 
-    A file that belongs to no flow (a .py outside any flow folder) gives no location.
+    A file that belongs to no flow gives no location, except a YAML file: outside any flow folder
+    it is taken as a flow file, as promptflow takes it.
     """
     rel = join(rel)
     name = posixpath.basename(rel)
@@ -158,7 +159,11 @@ def locate(reader: Reader, rel: str) -> list:
     if name.endswith(".prompty"):
         return [FlowLocation(d, rel)]
     found = containing_flow(reader, d)
-    return [found] if found is not None else []
+    if found is not None:
+        return [found]
+    if name.endswith((".yaml", ".yml")) and reader.exists(rel):
+        return [FlowLocation(d, rel)]  # promptflow takes any YAML file named as a flow file
+    return []
 
 
 def with_prompties(reader: Reader, locs: list) -> list:
