@@ -188,3 +188,19 @@ def test_a_yaml_file_outside_any_flow_folder_is_validated_as_a_flow_file(corpus,
     r = cli(f"old/{version.name}", cwd=tmp_path)
     assert r.returncode == 1, r.stdout
     assert f"old/{version.name}:" in r.stdout and "unknown-input" in r.stdout, r.stdout
+
+
+def test_staged_flow_naming_a_file_that_is_not_staged_says_so(corpus, tmp_path):
+    d = copy(corpus, "examples/flows/evaluation/eval-classification-accuracy", tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=tmp_path, check=True)
+    shutil.copy(d / "grade.py", d / "grade2.py")  # new source, forgotten in `git add`
+    edit(d / "flow.dag.yaml", "path: grade.py", "path: grade2.py")
+    subprocess.run(["git", "add", "flow/flow.dag.yaml"], cwd=tmp_path, check=True)
+    r = cli("--staged", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "missing-source [grade] source file 'grade2.py' not found" in r.stdout
+    assert "not staged" in r.stdout, r.stdout
+    r = cli("--staged", cwd=tmp_path / "flow")  # from a subfolder too
+    assert "flow.dag.yaml:" in r.stdout and "not staged" in r.stdout, r.stdout

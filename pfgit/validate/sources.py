@@ -215,6 +215,9 @@ def check(ctx: Context) -> None:
         if rel is None:
             where = f" (variant '{vid}')" if vid else ""
             looked = " or in additional_includes" if has_includes else ""
+            unstaged = getattr(ctx.reader, "unstaged", None)  # set when judging the git index
+            if unstaged is not None and any(unstaged(c) for c in candidates(ctx, src.path)):
+                looked += " (it is in the worktree but not staged: git add it)"
             ctx.add("missing-source", f"source file '{src.path}'{where} not found in the flow "
                     f"folder{looked}", ppath, node.name)
             continue
