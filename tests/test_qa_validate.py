@@ -204,3 +204,14 @@ def test_staged_flow_naming_a_file_that_is_not_staged_says_so(corpus, tmp_path):
     assert "not staged" in r.stdout, r.stdout
     r = cli("--staged", cwd=tmp_path / "flow")  # from a subfolder too
     assert "flow.dag.yaml:" in r.stdout and "not staged" in r.stdout, r.stdout
+
+
+def test_staged_symlink_to_a_missing_file_is_not_called_unstaged(corpus, tmp_path):
+    d = copy(corpus, "examples/flows/evaluation/eval-classification-accuracy", tmp_path)
+    os.rename(d / "grade.py", tmp_path / "grade_elsewhere.py")
+    os.symlink("../gone.py", d / "grade.py")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "flow"], cwd=tmp_path, check=True)
+    r = cli("--staged", cwd=tmp_path)
+    assert r.returncode == 1 and "missing-source [grade]" in r.stdout, r.stdout
+    assert "not staged" not in r.stdout, r.stdout

@@ -73,7 +73,7 @@ def staged_reports(paths: list) -> list:
     staged = IndexReader(repo)
     staged.display = lambda rel: os.path.relpath(os.path.join(top, rel))  # as git shows paths
     # a source missing from the index but present on disk: the user forgot to `git add` it
-    staged.unstaged = lambda rel: os.path.lexists(os.path.join(top, rel))
+    staged.unstaged = lambda rel: rel not in staged.files and os.path.exists(os.path.join(top, rel))
     links = index_symlinks(staged)
     index = LinkFollowingReader(staged, links) if links else staged
     if paths:
