@@ -215,3 +215,22 @@ def test_staged_symlink_to_a_missing_file_is_not_called_unstaged(corpus, tmp_pat
     r = cli("--staged", cwd=tmp_path)
     assert r.returncode == 1 and "missing-source [grade]" in r.stdout, r.stdout
     assert "not staged" not in r.stdout, r.stdout
+
+
+def test_staged_deletion_of_a_file_another_flow_includes(tmp_path):
+    # additional_includes reach outside the flow folder: deleting what they name breaks that flow
+    (tmp_path / "common").mkdir()
+    (tmp_path / "f").mkdir()
+    (tmp_path / "common" / "util.py").write_text("def util(text):\n    return text\n")
+    (tmp_path / "f" / "flow.dag.yaml").write_text(
+        "additional_includes:\n- ../common\ninputs:\n  text:\n    type: string\nnodes:\n- name: u\n"
+        "  type: python\n  source:\n    type: code\n    path: common/util.py\n  inputs:\n"
+        "    text: ${inputs.text}\n")
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True)  # noqa: E731
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    git("rm", "-q", "common/util.py")
+    r = cli("--staged", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert "f/flow.dag.yaml:2: error missing-include" in r.stdout, r.stdout

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import posixpath
 
+from ..flow import yamlpos
 from ..flow.load import FlowLocation, find_flows
 from ..flow.readers import join
 from .api import containing_flow
@@ -28,23 +29,51 @@ def changed_files(index, head) -> set:
     return {p for p, sha in index.files.items() if head.blob_id(p) != sha}
 
 
-def deleted_files(index, head, dirs) -> set:
-    """Files under `dirs` that HEAD has and the index no longer has."""
+def deleted_files(index, head, paths) -> set:
+    """Files at or under `paths` that HEAD has and the index no longer has."""
     if head is None:
         return set()
     out = set()
-    for d in dirs:
+    for d in paths:
+        if not head.is_dir(d):
+            if head.blob_id(d) is not None and d not in index.files:
+                out.add(d)
+            continue
         for f in head.walk_files(d):
             if f not in index.files:
                 out.add(f)
     return out
 
 
+def includes(index, flows: list) -> dict:
+    """flow file -> (its bytes, the reader paths its additional_includes name), for the flows
+    that have additional_includes."""
+    out = {}
+    for loc in flows:
+        try:
+            raw = index.read_bytes(loc.file)
+        except OSError:
+            continue
+        if b"additional_includes" not in raw:
+            continue
+        try:
+            data = yamlpos.parse(raw).data
+        except yamlpos.YamlError:
+            data = None
+        incs = data.get("additional_includes") if isinstance(data, dict) else None
+        out[loc.file] = (raw, [join(loc.dir, i) for i in incs if isinstance(i, str)]
+                         if isinstance(incs, list) else [])
+    return out
+
+
 def touched_flows(index, head) -> list:
     """Locations (in the index) of the flows this commit adds to or changes."""
     flows = [loc for loc in find_flows(index, ".") if not loc.is_prompty]
+    included = includes(index, flows)
+    targets = {t for _, ts in included.values() for t in ts}
     changed = changed_files(index, head)
-    changed |= deleted_files(index, head, {loc.dir for loc in flows})
+    # deletions in flow folders, and of what additional_includes name (it may lie anywhere)
+    changed |= deleted_files(index, head, {loc.dir for loc in flows} | targets)
     if not changed:
         return []
     picked: dict = {}
@@ -57,10 +86,11 @@ def touched_flows(index, head) -> list:
             picked.setdefault(path, FlowLocation(posixpath.dirname(path) or ".", path))
     names = {posixpath.basename(p).encode() for p in changed}
     for loc in flows:
-        if loc.file in picked:
+        if loc.file in picked or loc.file not in included:
             continue
-        raw = index.read_bytes(loc.file)
-        if b"additional_includes" in raw and any(n in raw for n in names):
+        raw, ts = included[loc.file]
+        if any(n in raw for n in names) or any(
+                p == t or p.startswith(t + "/") for t in ts for p in changed):
             picked[loc.file] = loc
     return [picked[f] for f in sorted(picked)]
 
