@@ -94,3 +94,26 @@ def test_a_node_renamed_differently_on_both_sides_keeps_each_sides_name_in_its_s
     assert "- name: find_ctx\n" in _between(out, "<<<<<<< ours", "||||||| base")
     assert "- name: find_context_tool\n" in _between(out, "||||||| base", "=======")
     assert "- name: context_finder\n" in _between(out, "=======", ">>>>>>> theirs")
+
+
+def test_theirs_reformatted_with_sorted_keys_keeps_ours_key_order(corpus):
+    # a visual editor re-dumped their file with sorted keys and they edited two values: the merge
+    # must show only those edits against ours (the changed mappings were written in their order)
+    import difflib
+
+    from pfgit.merge.files import merge_bytes
+
+    text, _ = _wc(corpus)
+    ours = text.replace("temperature: 0.2\n    url", "temperature: 0.4\n    url")
+    theirs = yaml.safe_load(text)
+    theirs["inputs"]["url"]["default"] = "https://example.com"
+    theirs["nodes"][-1]["inputs"]["extra"] = 7
+    res = merge_bytes(text.encode(), ours.encode(),
+                      yaml.safe_dump(theirs, sort_keys=True, indent=4).encode())
+    assert res.clean and not res.fallback
+    changed = [ln for ln in difflib.unified_diff(ours.splitlines(), res.data.decode().splitlines(),
+                                                 lineterm="", n=0)
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert changed == [
+        "-    default: https://play.google.com/store/apps/details?id=com.twitter.android",
+        "+    default: https://example.com", "+    extra: 7"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .conflicts import MARKERS, marker_block
-from .decide import MISSING, Conflict, MergeResult, resolve, same, walk_conflicts
+from .decide import MISSING, Conflict, MergeResult, merged_order, resolve, same, walk_conflicts
 from .emit import Emitter, flow_inline
 from .layout import Layout, Span, Style, parse
 
@@ -139,10 +139,19 @@ class Renderer:
         end = "\n" if self.ours.final_newline or self.ours.root is None else ""
         return "\n".join(lines) + end if lines else ""
 
+    @staticmethod
+    def _key_order(merged: dict, so: Span | None) -> list:
+        """Ours' key order (a value taken whole from theirs comes in their order, which may be
+        a reformat's sorted keys); keys new to ours go after the key they follow in `merged`."""
+        if so is None or so.kind != "map":
+            return list(merged)
+        return merged_order(list(so.keys), list(merged), merged)
+
     def map_children(self, merged: dict, path: tuple, so: Span | None, col: int) -> list:
         out: list = []
         st = self.span_at("remote", path)
-        for k, v in merged.items():
+        for k in self._key_order(merged, so):
+            v = merged[k]
             p = path + (k,)
             oc = so.children.get(k) if so is not None and so.kind == "map" else None
             if oc is not None:
@@ -188,7 +197,7 @@ class Renderer:
             lines = lay.lines[oc.start:oc.end + 1]
             return lines if item else [_blank_prefix(lines[0], col)] + lines[1:]
         if oc is not None and oc.block and oc.kind == "map" and isinstance(v, dict) and v:
-            first_key = next(iter(v))
+            first_key = self._key_order(v, oc)[0]
             if item and isinstance(v[first_key], Conflict):
                 return self.conflict(Conflict(path, *self._sides_at(path), v[first_key].reason),
                                      None, col, True)
