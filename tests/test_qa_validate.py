@@ -234,3 +234,14 @@ def test_staged_deletion_of_a_file_another_flow_includes(tmp_path):
     r = cli("--staged", cwd=tmp_path)
     assert r.returncode == 1, r.stdout
     assert "f/flow.dag.yaml:2: error missing-include" in r.stdout, r.stdout
+
+
+def test_an_emptied_activate_is_incomplete(corpus, tmp_path):
+    # `activate:` left empty after deleting its lines: promptflow's ActivateCondition.deserialize
+    # fails on None (`"when" in None`)
+    d = copy(corpus, "examples/flows/standard/conditional-flow-for-if-else", tmp_path)
+    edit(d / "flow.dag.yaml", "  activate:\n    when: ${content_safety_check.output}\n    is: true\n",
+         "  activate:\n")
+    (p,) = problems(tmp_path)
+    assert (p.code, p.node) == ("activate-incomplete", "llm_result")
+    assert p.line == line_of(d / "flow.dag.yaml", "activate:")

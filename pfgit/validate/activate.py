@@ -15,7 +15,10 @@ def check(ctx: Context) -> None:
         for body in flow.bodies(node):
             act = body.activate
             if act is None:
-                continue
+                if "activate" in body.raw and body.raw["activate"] is None:  # `activate:` emptied
+                    act = {}
+                else:
+                    continue
             missing = [k for k in ("when", "is") if k not in act]
             if missing:
                 path = body.base_path + ("activate",)
