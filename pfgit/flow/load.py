@@ -95,9 +95,8 @@ def split_prompty(text: str) -> tuple[str, int, str, int]:
             return "", 1, text, 1
         raise yamlpos.YamlError("front matter starts with '---' but never ends",
                                 text.count("\n", 0, opening.start()) + 1)
-    def line(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
-    return m.group(1), line(m.start(1)), m.group(2), line(m.start(2))
+    front, body = m.start(1), m.start(2)
+    return m.group(1), text.count("\n", 0, front) + 1, m.group(2), text.count("\n", 0, body) + 1
 
 
 def parse_flow_bytes(raw: bytes, file_display: str, prompty: bool = False) -> yamlpos.Document:
