@@ -245,3 +245,30 @@ def test_an_emptied_activate_is_incomplete(corpus, tmp_path):
     (p,) = problems(tmp_path)
     assert (p.code, p.node) == ("activate-incomplete", "llm_result")
     assert p.line == line_of(d / "flow.dag.yaml", "activate:")
+
+
+def test_validate_from_a_deleted_current_folder_is_no_traceback(corpus, tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    flow = corpus / "examples/flows/standard/basic"
+    code = ("import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+            "from pfgit.cli.main import main; sys.exit(main(['validate', sys.argv[2]]))")
+    r = subprocess.run([sys.executable, "-c", code, str(gone), str(flow)], text=True,
+                       capture_output=True, timeout=60)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 0 and f"{flow}" not in r.stderr, r.stdout + r.stderr
+    assert r.stdout.endswith("1 flow checked: no problems\n"), r.stdout
+
+
+def test_an_unexpected_error_is_one_line_through_the_cli(monkeypatch, capsys):
+    # pfgit/cli/main.py's last-resort handler (typer's vendored click has no Abort)
+    import pfgit.validate.command as command
+    from pfgit.cli.main import main
+
+    def boom(argv):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(command, "main", boom)
+    assert main(["validate"]) == 2
+    assert capsys.readouterr().err == ("pfgit: internal error: RuntimeError: boom "
+                                       "(run with --debug for a traceback)\n")

@@ -109,7 +109,8 @@ def main(argv: list | None = None) -> int:
         if isinstance(e, usage):
             print(f"pfgit: {e.format_message()}", file=sys.stderr)
             return EXIT_USAGE
-        if isinstance(e, (click.exceptions.Abort, tclick.exceptions.Abort)):
+        aborts = (click.exceptions.Abort, getattr(tclick.exceptions, "Abort", click.exceptions.Abort))
+        if isinstance(e, aborts):  # typer 0.27's vendored click has no Abort
             print("pfgit: aborted", file=sys.stderr)
             return EXIT_USAGE
         if debug:

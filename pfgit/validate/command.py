@@ -46,12 +46,21 @@ def worktree_reports(paths: list) -> list:
 
         def display(self, rel: str) -> str:
             full = "/" + join(rel) if join(rel) != "." else "/"
-            shown = os.path.relpath(full)
+            if self.cwd is None:
+                return full
+            shown = os.path.relpath(full, self.cwd)
             return full if shown.startswith("..") else shown
 
     reader = FsReader("/")
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the current folder was deleted: absolute PATHs still work, shown absolute
+        cwd = None
+    reader.cwd = cwd
     locs = []
     for p in paths:
+        if cwd is None and not os.path.isabs(p):
+            raise UsageError("the current folder no longer exists", file=p)
         try:
             os.stat(p)
         except FileNotFoundError:
