@@ -272,3 +272,15 @@ def test_an_unexpected_error_is_one_line_through_the_cli(monkeypatch, capsys):
     assert main(["validate"]) == 2
     assert capsys.readouterr().err == ("pfgit: internal error: RuntimeError: boom "
                                        "(run with --debug for a traceback)\n")
+
+
+def test_an_unknown_jinja_filter_is_a_template_error(corpus, tmp_path):
+    # promptflow renders with jinja2.Template(...): an unknown filter fails when the template is
+    # compiled (TemplateAssertionError), before any LLM call
+    d = copy(corpus, WC, tmp_path)
+    edit(d / "classify_with_llm.jinja2", "{{url}}", "{{url | to_json}}")
+    (p,) = problems(tmp_path)
+    assert (p.code, p.node, p.file) == ("jinja-syntax", "classify_with_llm",
+                                        "flow/classify_with_llm.jinja2")
+    assert p.line == line_of(d / "classify_with_llm.jinja2", "to_json")
+    assert "No filter named 'to_json'" in p.message

@@ -184,7 +184,10 @@ def python_error(data: bytes, filename: str) -> tuple | None:
 
 
 def jinja_error(text: str) -> tuple | None:
-    """(line, message) of a Jinja2 syntax error, or None."""
+    """(line, message) of a Jinja2 syntax error, or None.
+
+    Compiled, not only parsed: promptflow renders with jinja2.Template(...), which also refuses
+    unknown filters and tests (TemplateAssertionError, a TemplateSyntaxError)."""
     if "{" not in text:
         return None  # no tag, expression or comment: nothing Jinja2 could reject
     global _jinja_env
@@ -193,7 +196,7 @@ def jinja_error(text: str) -> tuple | None:
     if _jinja_env is None:
         _jinja_env = jinja2.Environment()
     try:
-        _jinja_env.parse(text)
+        _jinja_env.compile(text)
     except jinja2.TemplateSyntaxError as e:
         return (e.lineno or 1), e.message or "invalid template"
     except RecursionError:
