@@ -85,7 +85,7 @@ def tool_versions(extra: dict | None = None) -> dict:
 def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> Iterator[bytes]:
     """Validated JSON lines as bytes; each line is parsed only to check it (never kept)."""
     for i, item in enumerate(items, 1):
-        if isinstance(item, (dict, list)):
+        if isinstance(item, dict):
             line = json.dumps(item, ensure_ascii=False).encode("utf-8")
         else:
             line = item.encode("utf-8") if isinstance(item, str) else bytes(item)
@@ -96,6 +96,8 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
                 obj = json.loads(line)
             except ValueError as e:
                 raise UsageError(f"{what} line {i} is not JSON: {e}") from None
+            if not isinstance(obj, dict):  # readers (show --details, metrics) expect objects
+                raise UsageError(f"{what} line {i} is not a JSON object")
             if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid
                 line = json.dumps(obj, ensure_ascii=False).encode("utf-8")
             del obj
