@@ -117,3 +117,35 @@ def test_theirs_reformatted_with_sorted_keys_keeps_ours_key_order(corpus):
     assert changed == [
         "-    default: https://play.google.com/store/apps/details?id=com.twitter.android",
         "+    default: https://example.com", "+    extra: 7"]
+
+
+def _pick(text, side):
+    """The file with every conflict resolved to one side ('o', 'b' or 't')."""
+    out, state = [], None
+    for ln in text.splitlines(keepends=True):
+        for mark, st in (("<<<<<<< ", "o"), ("||||||| ", "b"), ("=======", "t"), (">>>>>>> ", None)):
+            if ln.startswith(mark) and (mark != "=======" or state):
+                state = st
+                break
+        else:
+            if state in (None, side):
+                out.append(ln)
+    return "".join(out)
+
+
+def test_removing_a_nodes_only_input_vs_editing_it_resolves_to_each_side_exactly(corpus):
+    # markers under `inputs:` would make "keep ours" read `inputs: null`, not ours' `inputs: {}`
+    from pfgit.merge.files import merge_bytes
+
+    text, _ = _wc(corpus)
+    base = yaml.safe_load(text)
+    ours, theirs = yaml.safe_load(text), yaml.safe_load(text)
+    del ours["nodes"][0]["inputs"]["url"]
+    theirs["nodes"][0]["inputs"]["url"] = "https://example.com"
+    res = merge_bytes(text.encode(), yaml.safe_dump(ours, sort_keys=False).encode(),
+                      yaml.safe_dump(theirs, sort_keys=False).encode(), diff3=True)
+    assert len(res.conflicts) == 1 and res.conflicts[0].path == ("nodes", "fetch_text_content_from_url", "inputs")
+    out = res.data.decode()
+    assert yaml.safe_load(_pick(out, "o")) == ours
+    assert yaml.safe_load(_pick(out, "t")) == theirs
+    assert yaml.safe_load(_pick(out, "b")) == base

@@ -175,7 +175,19 @@ class _Merger:
                 keep[k] = v
         for k in merged_order(list(o), list(t), keep):
             out[k] = keep[k]
+        if path and path != ("nodes",) and out and all(isinstance(v, Conflict) for v in out.values()) \
+                and any(all(getattr(v, s) is MISSING for v in out.values()) for s in ("local", "remote")):
+            return self._widen(path, b, o, t, list(out.values()))
         return out
+
+    def _widen(self, path: tuple, b: Any, o: Any, t: Any, inner: list) -> Conflict:
+        """One side emptied a mapping the other changed: the mapping is the unit (markers inside
+        it would leave `key:` with nothing under it, which reads as null, not `{}`)."""
+        ids = {id(c) for c in inner}
+        self.conflicts = [c for c in self.conflicts if id(c) not in ids]
+        paths = {c.path for c in inner}
+        self.decisions = [d for d in self.decisions if not (d.conflict and d.path in paths)]
+        return self.conflict(path, b, o, t, "; ".join(c.reason for c in inner))
 
     def entry(self, path: tuple, b: Any, o: Any, t: Any) -> Any:
         """One key (or node) of a mapping: additions, removals, changes."""
