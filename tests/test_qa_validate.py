@@ -114,7 +114,7 @@ def test_a_cycle_through_thousands_of_nodes_gives_a_readable_line(tmp_path):
         lines.append(f"- name: n{i}\n  type: python\n  source:\n    type: code\n    path: t.py\n"
                      f"  inputs:\n    text: ${{n{(i - 1) % n}.output}}\n")
     (d / "flow.dag.yaml").write_text("".join(lines))
-    (d / "t.py").write_text("def t(text):\n    return text\n")
+    (d / "t.py").write_text("@tool\ndef t(text):\n    return text\n")
     (p,) = problems(tmp_path)
     assert p.code == "cycle" and p.node == "n0"
     assert len(p.message) < 600, len(p.message)
@@ -284,3 +284,30 @@ def test_an_unknown_jinja_filter_is_a_template_error(corpus, tmp_path):
                                         "flow/classify_with_llm.jinja2")
     assert p.line == line_of(d / "classify_with_llm.jinja2", "to_json")
     assert "No filter named 'to_json'" in p.message
+
+
+@pytest.mark.parametrize("change, expect", [
+    (("@tool\n", ""), "defines no @tool function"),
+    (("@tool\n", "@tool\ndef helper(x: str) -> str:\n    return x\n\n\n@tool\n"),
+     "defines 2 @tool functions (helper, convert_to_dict)"),
+])
+def test_a_python_source_needs_exactly_one_tool(corpus, tmp_path, change, expect):
+    # promptflow's tool_meta_generator: NoToolDefined / MultipleToolsDefined (pf flow validate too)
+    d = copy(corpus, WC, tmp_path)
+    edit(d / "convert_to_dict.py", *change)
+    (p,) = problems(tmp_path)
+    assert (p.code, p.node, p.file) == ("tool-count", "convert_to_dict", "flow/convert_to_dict.py")
+    assert expect in p.message, p.message
+
+
+def test_a_tool_decorator_under_another_name_is_not_judged(tmp_path):
+    d = tmp_path / "flow"
+    d.mkdir()
+    (d / "flow.dag.yaml").write_text("nodes:\n- name: a\n  type: python\n  source:\n    type: code\n"
+                                     "    path: a.py\n  inputs:\n    x: 1\n")
+    (d / "a.py").write_text("from promptflow.core import tool as pf_tool\n\n\n@pf_tool\n"
+                            "def a(x):\n    return x\n")
+    assert problems(tmp_path) == []
+    (d / "a.py").write_text("from promptflow.core import tool\n\n\ndef a(x):\n    return x\n\n\n"
+                            "a = tool(a)\n")
+    assert problems(tmp_path) == []

@@ -193,7 +193,7 @@ NODE_A = "nodes:\n- name: a\n  type: python\n  source: {type: code, path: %s}\n"
 
 def test_folder_include_resolves_sources(tmp_path):
     (tmp_path / "lib").mkdir()
-    (tmp_path / "lib" / "tool.py").write_text("def f():\n    return 1\n")
+    (tmp_path / "lib" / "tool.py").write_text("from promptflow.core import tool\n@tool\ndef f():\n    return 1\n")
     flow_dir(tmp_path, "additional_includes: [../lib]\n" + NODE_A % "lib/tool.py", {})
     assert validate_path(DirReader(str(tmp_path), ""), "flow")[0].problems == []
     (tmp_path / "lib" / "tool.py").write_text("def f(:\n")
@@ -226,7 +226,7 @@ def test_five_thousand_nodes(tmp_path):
         f"- name: n{i}\n  type: python\n  source:\n    type: code\n    path: t.py\n"
         f"  inputs:\n    x: ${{{'inputs.q' if i == 0 else f'n{i - 1}.output'}}}\n" for i in range(n))
     text = f"inputs:\n  q:\n    type: string\noutputs:\n  o:\n    type: string\n    reference: ${{n{n - 1}.output}}\nnodes:\n{nodes}"
-    d = flow_dir(tmp_path, text, {"t.py": "def f(x):\n    return x\n"})
+    d = flow_dir(tmp_path, text, {"t.py": "from promptflow.core import tool\n@tool\ndef f(x):\n    return x\n"})
     assert validate_path(DirReader(d, ""), ".")[0].problems == []
     # close the chain into one 5,000-node cycle, and misspell one reference
     text = text.replace("x: ${inputs.q}", f"x: ${{n{n - 1}.output}}").replace(

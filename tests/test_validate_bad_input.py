@@ -87,7 +87,7 @@ def test_five_thousand_nodes_through_the_cli(tmp_path):
                     "- name: n0\n  type: python\n  source: {type: code, path: t.py}\n"
                     for i in range(5000))
     d = flow(tmp_path, "inputs: {}\noutputs: {}\nnodes:\n" + nodes)
-    (d / "t.py").write_text("def f(x=None):\n    return x\n")
+    (d / "t.py").write_text("from promptflow.core import tool\n@tool\ndef f(x=None):\n    return x\n")
     p = run("f", cwd=tmp_path)
     assert (p.returncode, p.stdout, p.stderr) == (0, "1 flow checked: no problems\n", "")
 

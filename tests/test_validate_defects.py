@@ -156,6 +156,8 @@ CASES = {
                       "convert_to_dict", "convert_to_dict.py", "    try"),
     "jinja-syntax": (WC, replace("{% endfor %}", "{% endfro %}", "classify_with_llm.jinja2"),
                      "jinja-syntax", "classify_with_llm", "classify_with_llm.jinja2", "endfro"),
+    "tool-count": (WC, replace("@tool\n", "", "convert_to_dict.py"), "tool-count", "convert_to_dict",
+                   "convert_to_dict.py", 1),
     "unknown-tool-input": (WC, replace("    input_str: ${classify_with_llm.output}\n",
                                        "    input_str: ${classify_with_llm.output}\n    strict: true\n"),
                            "unknown-tool-input", "convert_to_dict", DAG, "strict: true"),

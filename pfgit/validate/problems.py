@@ -41,6 +41,7 @@ CODES: dict = {
     "missing-include": (ERROR, "an additional_includes entry does not exist"),
     "python-syntax": (ERROR, "a Python source file does not compile"),
     "jinja-syntax": (ERROR, "a Jinja2 template does not parse"),
+    "tool-count": (ERROR, "a python node's source does not define exactly one @tool function"),
     "unknown-tool-input": (ERROR, "a python node input is not a parameter of its @tool function"),
     "missing-tool-input": (ERROR, "a required parameter of a python node's @tool function has no input"),
     # variants.py

@@ -8,6 +8,7 @@ input fails too; `pf flow validate` notices neither. The AST comes from the buil
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _ONLY_AST = 0x400  # ast.PyCF_ONLY_AST
@@ -83,3 +84,32 @@ def top_level_names(data: bytes, filename: str) -> set | None:
 
 def _bound(target) -> str | None:
     return target.id if type(target).__name__ == "Name" else None
+
+
+_TOOL_CALL = re.compile(rb"\btool\s*\(")
+
+
+def tool_names(data: bytes, filename: str) -> list | None:
+    """Names of the @tool functions (top level) and @tool methods (of top-level classes) that
+    promptflow collects from a python source, which must be exactly one; or None when the source
+    cannot tell (it does not parse, imports `tool` under another name, or calls `tool(...)`)."""
+    try:
+        tree = compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    for n in tree.body:
+        if type(n).__name__ in ("Import", "ImportFrom") and any(
+                a.asname and (a.name == "tool" or a.name.endswith(".tool")) for a in n.names):
+            return None
+    if any(_TOOL_CALL.search(line) for line in data.splitlines()
+           if not line.lstrip().startswith(b"@")):
+        return None
+    names = []
+    for n in tree.body:
+        kind = type(n).__name__
+        if kind in ("FunctionDef", "AsyncFunctionDef") and any(_is_tool(d) for d in n.decorator_list):
+            names.append(n.name)
+        elif kind == "ClassDef":
+            names += [m.name for m in n.body if type(m).__name__ in ("FunctionDef", "AsyncFunctionDef")
+                      and any(_is_tool(d) for d in m.decorator_list)]
+    return names

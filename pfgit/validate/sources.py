@@ -12,7 +12,7 @@ import posixpath
 from ..flow.readers import join
 from ..flow.yamlpos import MAX_YAML_BYTES
 from .context import Context, variant_note
-from .signatures import tool_signature
+from .signatures import tool_names, tool_signature
 
 MAX_SOURCE_BYTES = MAX_YAML_BYTES
 PY_SUFFIXES = (".py",)
@@ -62,6 +62,7 @@ class SourceFiles:
         self.checked: dict = {}   # reader path -> True once checked
         self.good_python: dict = {}  # reader path -> bytes of a .py file that compiled
         self.signatures: dict = {}
+        self.tool_counts: dict = {}  # reader path -> it defines exactly one @tool (or cannot tell)
 
     def read(self, rel: str, node: str | None, path: tuple | None) -> bytes | None:
         """The bytes of `rel`, or None after reporting why they cannot be had."""
@@ -132,6 +133,20 @@ class SourceFiles:
             ctx.add("jinja-syntax", f"Jinja2 syntax error: {err[1]}", node=node, file=shown,
                     line=err[0] + line_offset)
 
+
+    def tool_count_ok(self, rel: str, node: str | None) -> bool:
+        """False (once reported) when a python source does not define exactly one @tool."""
+        if rel not in self.tool_counts:
+            data = self.good_python.get(rel)
+            names = tool_names(data, rel) if data is not None else None
+            self.tool_counts[rel] = names is None or len(names) == 1
+            if names is not None and len(names) != 1:
+                what = (f"{len(names)} @tool functions ({', '.join(names)})" if names
+                        else "no @tool function")
+                self.ctx.add("tool-count", f"'{self.ctx.display(rel)}' defines {what}; promptflow "
+                             "needs exactly one per python source", node=node,
+                             file=self.ctx.display(rel), line=1)
+        return self.tool_counts[rel]
 
     def signature(self, rel: str):
         if rel not in self.signatures:
@@ -231,4 +246,5 @@ def check(ctx: Context) -> None:
                 continue
             files.check_syntax(rel, node.name, ppath)
         if body.type == "python" and src.type == "code" and rel.endswith(".py"):
-            check_tool_inputs(ctx, files, rel, node, body)
+            if files.tool_count_ok(rel, node.name):
+                check_tool_inputs(ctx, files, rel, node, body)
