@@ -14,6 +14,14 @@ from dataclasses import dataclass
 _ONLY_AST = 0x400  # ast.PyCF_ONLY_AST
 
 
+def parse_module(data: bytes, filename: str):
+    """The module's AST, or None when it does not parse (reported as python-syntax elsewhere)."""
+    try:
+        return compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
 @dataclass
 class Signature:
     function: str
@@ -25,9 +33,8 @@ class Signature:
 def tool_signature(data: bytes, filename: str) -> Signature | None:
     """The signature of the one top-level `@tool` function, or None (none, several, or the
     source does not parse: reported elsewhere)."""
-    try:
-        tree = compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = parse_module(data, filename)
+    if tree is None:
         return None
     tools = [n for n in tree.body
              if type(n).__name__ in ("FunctionDef", "AsyncFunctionDef")
@@ -57,9 +64,8 @@ def top_level_names(data: bytes, filename: str) -> set | None:
     """Names a module defines at import time (functions, classes, assignments, imports, also
     inside top-level if/try/with blocks), or None when that cannot be told from the source
     (it does not parse, or has a `from x import *`)."""
-    try:
-        tree = compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = parse_module(data, filename)
+    if tree is None:
         return None
     names: set = set()
     todo = list(tree.body)
@@ -93,9 +99,8 @@ def tool_names(data: bytes, filename: str) -> list | None:
     """Names of the @tool functions (top level) and @tool methods (of top-level classes) that
     promptflow collects from a python source, which must be exactly one; or None when the source
     cannot tell (it does not parse, imports `tool` under another name, or calls `tool(...)`)."""
-    try:
-        tree = compile(data, filename, "exec", _ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = parse_module(data, filename)
+    if tree is None:
         return None
     for n in tree.body:
         if type(n).__name__ in ("Import", "ImportFrom") and any(
