@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import pytest
 
+import pf_runs_gen
 from pfgit.errors import UsageError
 from pfgit.gitio import runrefs
 from pfgit.store.snapshot import record_run
-from runs_helpers import make_repo, open_repo, run_cli
+from runs_helpers import git, make_repo, open_repo, run_cli
 
 
 @pytest.fixture
@@ -30,3 +34,21 @@ def test_cli_outputs_line_not_an_object_is_one_line_exit_2(repo, tmp_path, monke
     code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flows/acc",
                            "--outputs", str(out), "--name", "x")
     assert code == 2 and err.count("\n") == 1 and "not a JSON object" in err
+
+
+def test_reimport_reports_what_the_name_holds(tmp_path, monkeypatch, capsys):
+    # was: "commit": null, "flow": null and no "snapshot" key for runs already imported
+    fixture = pathlib.Path(__file__).parent / "fixtures" / "pf_runs"
+    home = pf_runs_gen.materialize(fixture, tmp_path / "pfhome")
+    repo = tmp_path / "repo"
+    pf_runs_gen.make_repo(repo)
+    run_cli(monkeypatch, capsys, repo, "runs", "import", str(home))
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "import", str(home), "--json")
+    assert code == 0
+    by = {r["run"]: r for r in json.loads(out)["runs"]}
+    assert by["batch1"]["status"] == "exists"
+    assert by["batch1"]["flow"] == "flows/if_else"
+    assert by["batch1"]["commit"] == git(repo, "rev-parse", "HEAD")
+    assert by["batch1"]["snapshot"] == git(repo, "rev-parse", "refs/pfgit/runs/batch1")
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "import", str(home), "--json", "--dry-run")
+    assert all("snapshot" in r for r in json.loads(out)["runs"])

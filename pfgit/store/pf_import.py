@@ -184,10 +184,13 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
         if existing is not None:
             from .read import read_snapshot
 
-            src = read_snapshot(repo, name, existing).run.get("source") or {}
+            snap = read_snapshot(repo, name, existing)
+            src = snap.run.get("source") or {}
             same = src.get("tool") == "promptflow" and src.get("run") == pr.name
+            flow = snap.run.get("flow") or {}  # what the name holds, with the documented keys
             results.append({"run": pr.name, "name": name, "status": "exists" if same else "name-taken",
-                            "commit": None, "flow": None})
+                            "commit": flow.get("commit"), "flow": flow.get("path"),
+                            "snapshot": existing.decode()})
             continue
         snapshot = os.path.join(pr.folder, "snapshot")
         variant = props.get("node_variant")
@@ -195,7 +198,7 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             if os.path.isdir(snapshot) else None
         flow_path = link[1] if link else _unlinked_path(props, pr)
         entry = {"run": pr.name, "name": name, "status": "linked" if link else "unlinked",
-                 "commit": link[0] if link else None, "flow": flow_path}
+                 "commit": link[0] if link else None, "flow": flow_path, "snapshot": None}
         results.append(entry)
         if dry_run:
             continue
