@@ -52,3 +52,16 @@ def test_reimport_reports_what_the_name_holds(tmp_path, monkeypatch, capsys):
     assert by["batch1"]["snapshot"] == git(repo, "rev-parse", "refs/pfgit/runs/batch1")
     code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "import", str(home), "--json", "--dry-run")
     assert all("snapshot" in r for r in json.loads(out)["runs"])
+
+
+def test_imported_runs_keep_connection_names(corpus):
+    # was: run.json "connections" {} for every import, though the flow names its connections
+    from pfgit.store.pf_import import snapshot_connections
+
+    echo = corpus / "examples/tutorials/flow-deploy/create-service-with-flow/echo_connection_flow"
+    assert snapshot_connections(str(echo), {"open_ai_connection"}) == \
+        {"echo_connection.connection": "open_ai_connection"}
+    assert snapshot_connections(str(echo), set()) == {}      # a literal input is not a connection
+    chat = corpus / "examples/flows/chat/chat-basic"
+    assert snapshot_connections(str(chat), set()) == {"chat.connection": "open_ai_connection"}
+    assert snapshot_connections(str(corpus / "no-such-run"), set()) == {}

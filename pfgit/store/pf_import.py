@@ -94,6 +94,46 @@ def _rows(home: str | None) -> dict:
         return {}
 
 
+def _connection_table(home: str | None) -> set:
+    """Names of promptflow's local connections (never their secrets)."""
+    if not home or not os.path.exists(os.path.join(home, "pf.sqlite")):
+        return set()
+    try:
+        conn = sqlite3.connect(f"file:{os.path.join(home, 'pf.sqlite')}?mode=ro", uri=True)
+        try:
+            return {r[0] for r in conn.execute("SELECT connectionName FROM connection")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return set()
+
+
+def snapshot_connections(snapshot_dir: str, known: set) -> dict:
+    """{"node.field": NAME} read from the run's flow: LLM nodes' `connection`, and node inputs whose
+    value names one of promptflow's connections (python tools take connections as inputs)."""
+    from ..flow.load import load_text
+
+    for fname in ("flow.dag.yaml", "flow.dag.yml"):
+        try:
+            with open(os.path.join(snapshot_dir, fname), "rb") as f:
+                flow = load_text(f.read(), fname)
+            break
+        except Exception:  # missing or unreadable: no names rather than a failed import
+            continue
+    else:
+        return {}
+    out = {}
+    for node in flow.nodes:
+        conn = node.raw.get("connection")
+        if isinstance(conn, str) and conn:
+            out[f"{node.name}.connection"] = conn
+        inputs = node.raw.get("inputs")
+        for key, value in (inputs.items() if isinstance(inputs, dict) else ()):
+            if isinstance(value, str) and value in known:
+                out[f"{node.name}.{key}"] = value
+    return out
+
+
 def _jsonl(path: str):
     if not os.path.exists(path):
         return
@@ -176,6 +216,7 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
     from .snapshot import record_result
 
     linker = Linker(repo, idx)
+    known_connections: dict = {}
     results = []
     for pr in find_runs(paths):
         name = escape_run_name(pr.name)
@@ -214,6 +255,9 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             p = os.path.join(pr.folder, fname)
             if os.path.exists(p):
                 logs[fname] = p
+        if pr.home not in known_connections:
+            known_connections[pr.home] = _connection_table(pr.home)
+        connections = snapshot_connections(snapshot, known_connections[pr.home])
         outputs = os.path.join(pr.folder, "outputs.jsonl")
         if not os.path.exists(outputs):
             outputs = os.path.join(pr.folder, "flow_outputs", "output.jsonl")
@@ -223,7 +267,7 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             base_run=base_name, status=pr.row.get("status") or ("Failed" if os.path.exists(
                 os.path.join(pr.folder, "error.json")) else "Completed"),
             start_time=pr.row.get("start_time") or pr.created_on, end_time=pr.row.get("end_time"),
-            lines_failed=failed, logs=logs, inputs=_jsonl(os.path.join(pr.folder, "inputs.jsonl")),
+            lines_failed=failed, logs=logs, connections=connections, inputs=_jsonl(os.path.join(pr.folder, "inputs.jsonl")),
             source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
                     "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
                     "base_run": base, "tags": _tags(pr.row.get("tags"))},
