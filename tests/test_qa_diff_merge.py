@@ -1,5 +1,6 @@
 """QA regressions for diff and merge found by using them on real corpus flows."""
 
+import pytest
 import yaml
 
 from pfgit.diff.changes import diff_flows
@@ -149,3 +150,26 @@ def test_removing_a_nodes_only_input_vs_editing_it_resolves_to_each_side_exactly
     assert yaml.safe_load(_pick(out, "o")) == ours
     assert yaml.safe_load(_pick(out, "t")) == theirs
     assert yaml.safe_load(_pick(out, "b")) == base
+
+
+@pytest.mark.parametrize("before", [
+    b"*.png binary",                                           # no final newline
+    b"*.png binary\r\nx -diff\r\n",                            # CRLF line ends
+    b"*.png binary\nflow.dag.yaml   diff=pfgit   merge=pfgit\n",  # our attributes, spaced/ordered otherwise
+])
+def test_install_then_uninstall_gives_back_the_same_gitattributes_bytes(tmp_path, before):
+    import subprocess
+
+    from pfgit.gitio import install as inst
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    attrs = tmp_path / ".gitattributes"
+    attrs.write_bytes(before)
+    first = inst.install(str(tmp_path))
+    inst.install(str(tmp_path))
+    lines = attrs.read_bytes().splitlines()
+    assert lines[:len(before.splitlines())] == before.splitlines()
+    assert sum(b"flow.dag.yaml" in ln and b"diff=pfgit" in ln for ln in lines) == 1
+    assert first.kept_lines == []   # a line already naming pfgit is not "the user's other setting"
+    inst.uninstall(str(tmp_path))
+    assert attrs.read_bytes() == before

@@ -114,20 +114,27 @@ def _save_state(path: str, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _read_lines(path: str) -> list:
+def _read_text(path: str) -> str:
+    """The file as it is (line ends included: uninstall must give back the very same bytes)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().splitlines()
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
     except FileNotFoundError:
-        return []
+        return ""
 
 
-def _write_lines(path: str, lines: list) -> None:
+def _write_text(path: str, text: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".pfgit-tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + ("\n" if lines else ""))
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
     os.replace(tmp, path)
+
+
+def _has_line(lines: list, want: str) -> bool:
+    """`want` is there already, however spaced or ordered (`flow.dag.yaml diff=pfgit merge=pfgit`)."""
+    pattern, *attrs = want.split()
+    return any(ln.split()[:1] == [pattern] and set(attrs) <= set(ln.split()[1:]) for ln in lines)
 
 
 def _pattern_taken(lines: list, pattern: str) -> str | None:
@@ -154,10 +161,11 @@ def install(path: str = ".", scope: str = "local", python_exe: str | None = None
     state = _load_state(state_path)
     report = InstallReport(scope, attrs)
 
-    lines = _read_lines(attrs)
+    text = _read_text(attrs)
+    lines = text.splitlines()
     added = []
     for want in ATTRIBUTE_LINES:
-        if want in (ln.strip() for ln in lines):
+        if want in (ln.strip() for ln in lines) or _has_line(lines, want):
             continue
         taken = _pattern_taken(lines, want.split()[0])
         if taken is not None:
@@ -167,7 +175,11 @@ def install(path: str = ".", scope: str = "local", python_exe: str | None = None
     if added:
         if not os.path.exists(attrs):
             state["created_attributes_file"] = True
-        _write_lines(attrs, lines + added)
+        nl = "\r\n" if "\r\n" in text else "\n"     # the file's own line ends
+        if text and not text.endswith("\n"):
+            text += nl
+            state["added_final_newline"] = True       # taken away again by uninstall
+        _write_text(attrs, text + "".join(ln + nl for ln in added))
     report.added_lines = added
     state["attribute_lines"] = sorted(set(state.get("attribute_lines", [])) | set(added))
     state["attributes_file"] = attrs
@@ -210,13 +222,15 @@ def uninstall(path: str = ".", scope: str = "local") -> InstallReport:
     report = InstallReport(scope, attrs)
     ours = set(state.get("attribute_lines", []))
     if ours and os.path.exists(attrs):
-        lines = _read_lines(attrs)
+        lines = _read_text(attrs).splitlines(keepends=True)
         keep = [ln for ln in lines if ln.strip() not in ours]
-        report.removed_lines = [ln for ln in lines if ln.strip() in ours]
+        report.removed_lines = [ln.strip() for ln in lines if ln.strip() in ours]
         if not keep and state.get("created_attributes_file"):
             os.unlink(attrs)
         elif report.removed_lines:
-            _write_lines(attrs, keep)
+            if state.get("added_final_newline") and keep and lines[-1].strip() in ours:
+                keep[-1] = keep[-1].rstrip("\r\n")
+            _write_text(attrs, "".join(keep))
     for key, value in state.get("config", {}).items():
         current = _git(cfg + ["--get", key], cwd=cwd, check=False).rstrip("\n")
         if current == value:
