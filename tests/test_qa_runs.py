@@ -65,3 +65,14 @@ def test_imported_runs_keep_connection_names(corpus):
     chat = corpus / "examples/flows/chat/chat-basic"
     assert snapshot_connections(str(chat), set()) == {"chat.connection": "open_ai_connection"}
     assert snapshot_connections(str(corpus / "no-such-run"), set()) == {}
+
+
+def test_run_ref_to_a_blob_is_one_line_error(repo, monkeypatch, capsys):
+    # was: internal error AttributeError ('Blob' object has no attribute 'tree')
+    blob = git(repo, "hash-object", "-w", "--stdin", input="hi\n")
+    git(repo, "update-ref", "refs/pfgit/runs/blobref", blob)
+    for argv in (("runs", "show", "blobref"), ("runs", "stream", "blobref")):
+        code, _, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and err.strip() == f"pfgit: run 'blobref': {blob[:12]} is a blob, not a run snapshot"
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "list")
+    assert code == 0 and "blobref" not in out

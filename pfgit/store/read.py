@@ -7,6 +7,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterator
 
+from dulwich.objects import Commit
 from dulwich.repo import Repo
 
 from ..errors import ReadError, UsageError
@@ -55,13 +56,20 @@ def parse_trailers(message: bytes) -> tuple:
     return None, None
 
 
-def read_summary(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
-    """Like read_snapshot, from the commit message alone when it carries the trailers (one object
-    read instead of four: what rebuilding the index of 100,000 runs needs)."""
+def _commit(repo: Repo, name: str, commit: bytes):
     try:
         c = repo[commit]
     except KeyError:
         raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is missing objects") from None
+    if not isinstance(c, Commit):  # a hand-made ref to a blob, tree or tag
+        raise ReadError(f"run '{name}': {commit.decode()[:12]} is a {c.type_name.decode()}, not a run snapshot")
+    return c
+
+
+def read_summary(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
+    """Like read_snapshot, from the commit message alone when it carries the trailers (one object
+    read instead of four: what rebuilding the index of 100,000 runs needs)."""
+    c = _commit(repo, name, commit)
     run, metrics = parse_trailers(c.message)
     if run is None:
         return read_snapshot(repo, name, commit)
@@ -70,8 +78,8 @@ def read_summary(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
 
 
 def read_snapshot(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
+    c = _commit(repo, name, commit)
     try:
-        c = repo[commit]
         files = gobj.tree_entries(repo, c.tree)
     except KeyError:
         raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is missing objects") from None
