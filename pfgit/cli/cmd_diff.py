@@ -88,6 +88,8 @@ def _in_repo(args: list, paths: list | None, cached: bool) -> list:
         while rest and len(revs) < 2 and is_revision(repo, rest[0]):
             revs.append(rest.pop(0))
         for p in rest:
+            if not os.path.exists(p) and len(revs) == 2 and is_revision(repo, p):
+                raise UsageError(f"'{p}': at most two revisions (REV1 REV2) can be compared")
             if not os.path.exists(p):
                 raise UsageError(f"'{p}' is neither a revision nor a path "
                                  "(use -- to separate paths from revisions)")
