@@ -76,3 +76,15 @@ def test_run_ref_to_a_blob_is_one_line_error(repo, monkeypatch, capsys):
         assert code == 2 and err.strip() == f"pfgit: run 'blobref': {blob[:12]} is a blob, not a run snapshot"
     code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "list")
     assert code == 0 and "blobref" not in out
+
+
+def test_start_and_end_times_must_be_iso(repo):
+    # was: stored as given ("yesterday"), and listed first since runs sort by time as text
+    r = open_repo(repo)
+    with pytest.raises(UsageError, match="start time 'yesterday' is not an ISO-8601 time"):
+        record_run(r, "flows/acc", "t1", ['{"a": 1}'], {}, {"start_time": "yesterday"}, None)
+    assert runrefs.get_run(r, "t1") is None
+    rec = record_run(r, "flows/acc", "t2", ['{"a": 1}'], {},
+                     {"start_time": "2026-11-26T23:00:00+02:00", "end_time": "2026-11-26T21:30:00Z"}, None)
+    run = json.loads(git(repo, "show", f"{rec.commit}:run.json"))
+    assert (run["start_time"], run["end_time"]) == ("2026-11-26T21:00:00+00:00", "2026-11-26T21:30:00+00:00")

@@ -74,6 +74,22 @@ def flow_rel_path(repo: Repo, flow_dir: str) -> str:
     return rel or "."
 
 
+def iso_time(value: str | None, what: str) -> str | None:
+    """An ISO-8601 time as UTC with offset (a naive time is taken as UTC), so that runs sort by
+    time as text; anything else is refused rather than stored as given."""
+    if not value:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{what} '{value}' is not an ISO-8601 time (e.g. 2026-11-26T22:01:04+00:00)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat()
+
+
 def tool_versions(extra: dict | None = None) -> dict:
     from .. import __version__
 
@@ -151,6 +167,8 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     name = validate_run_name(name) if name else default_run_name(flow_rel)
     if not force and runrefs.get_run(repo, name) is not None:
         raise UsageError(f"run '{name}' already exists (choose another --name)")
+    given_start = iso_time(settings.get("start_time"), "start time")  # refused before any write
+    given_end = iso_time(settings.get("end_time"), "end time")
     metrics = dict(metrics or {})
     if not all(isinstance(k, str) for k in metrics):
         raise UsageError("metrics must be a JSON object with string keys")
@@ -203,7 +221,8 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     total = settings.get("lines_total")
     if total is None:
         total = n_out + (failed or 0)
-    start = settings.get("start_time") or now_iso()
+    start = given_start or now_iso()
+    end = given_end or now_iso()
     run_json = {
         "schema": SCHEMA,
         "name": name,
@@ -214,7 +233,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
         "base_run": {"name": base_run, "commit": base_sha.decode()} if base_run else None,
         "status": settings.get("status") or "Completed",
         "start_time": start,
-        "end_time": settings.get("end_time") or now_iso(),
+        "end_time": end,
         "lines": {"total": total, "completed": n_out, "failed": failed if failed is not None
                   else max(total - n_out, 0)},
         "connections": connection_names(conns),
