@@ -266,7 +266,8 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             data=pr.row.get("data"), column_mapping=props.get("column_mapping") or {}, variant=variant,
             base_run=base_name, status=pr.row.get("status") or ("Failed" if os.path.exists(
                 os.path.join(pr.folder, "error.json")) else "Completed"),
-            start_time=pr.row.get("start_time") or pr.created_on, end_time=pr.row.get("end_time"),
+            start_time=_time(pr.row.get("start_time")) or _time(pr.created_on),
+            end_time=_time(pr.row.get("end_time")),
             lines_failed=failed, logs=logs, connections=connections, inputs=_jsonl(os.path.join(pr.folder, "inputs.jsonl")),
             source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
                     "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
@@ -280,6 +281,16 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             rec = _record_unlinked(repo, result, snapshot)
         entry["snapshot"] = rec.commit
     return results
+
+
+def _time(value):
+    """promptflow's time, or None when it is not ISO-8601 (the import goes on without it)."""
+    from .snapshot import iso_time
+
+    try:
+        return iso_time(value, "time")
+    except UsageError:
+        return None
 
 
 def _tags(raw):
