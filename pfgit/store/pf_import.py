@@ -81,31 +81,28 @@ def _mtime(p: str) -> str:
     return now_iso(os.path.getmtime(p))
 
 
-def _rows(home: str | None) -> dict:
+def _query_pf(home: str | None, sql: str) -> list:
+    """Rows (as dicts) of a query on promptflow's pf.sqlite, read-only; [] when unreadable."""
     if not home or not os.path.exists(os.path.join(home, "pf.sqlite")):
-        return {}
+        return []
     try:
         conn = sqlite3.connect(f"file:{os.path.join(home, 'pf.sqlite')}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        rows = {r["name"]: dict(r) for r in conn.execute("SELECT * FROM run_info")}
-        conn.close()
-        return rows
+        try:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(sql)]
+        finally:
+            conn.close()
     except sqlite3.Error:
-        return {}
+        return []
+
+
+def _rows(home: str | None) -> dict:
+    return {r["name"]: r for r in _query_pf(home, "SELECT * FROM run_info")}
 
 
 def _connection_table(home: str | None) -> set:
     """Names of promptflow's local connections (never their secrets)."""
-    if not home or not os.path.exists(os.path.join(home, "pf.sqlite")):
-        return set()
-    try:
-        conn = sqlite3.connect(f"file:{os.path.join(home, 'pf.sqlite')}?mode=ro", uri=True)
-        try:
-            return {r[0] for r in conn.execute("SELECT connectionName FROM connection")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return set()
+    return {r["connectionName"] for r in _query_pf(home, "SELECT connectionName FROM connection")}
 
 
 def snapshot_connections(snapshot_dir: str, known: set) -> dict:
