@@ -88,3 +88,19 @@ def test_start_and_end_times_must_be_iso(repo):
                      {"start_time": "2026-11-26T23:00:00+02:00", "end_time": "2026-11-26T21:30:00Z"}, None)
     run = json.loads(git(repo, "show", f"{rec.commit}:run.json"))
     assert (run["start_time"], run["end_time"]) == ("2026-11-26T21:00:00+00:00", "2026-11-26T21:30:00+00:00")
+
+
+def test_push_without_runs_and_to_a_missing_remote(repo, tmp_path, monkeypatch, capsys):
+    # was: exit 2 "the remote end hung up unexpectedly" when there is nothing to push, and
+    # "failed: and the repository exists." (git's advice line) for a remote that is not there
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    code, out, err = run_cli(monkeypatch, capsys, repo, "push", "--json")
+    assert code == 0, err
+    assert json.loads(out)["updated"] == []
+    git(repo, "remote", "add", "gone", str(tmp_path / "nowhere"))
+    for cmd in ("push", "fetch"):
+        code, _, err = run_cli(monkeypatch, capsys, repo, cmd, "gone")
+        assert code == 2 and err.count("\n") == 1
+        assert "does not appear to be a git repository" in err, err

@@ -32,6 +32,12 @@ def _refs(repo_path: str) -> dict:
 
 def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     spec = ("+" if force else "") + REFSPEC
+    if not _refs(repo_path):  # git fails on a refspec matching nothing ("remote end hung up")
+        p = _git(repo_path, ["ls-remote", "--exit-code", "--heads", remote, "no-such-head"])
+        if p.returncode not in (0, 2):  # 2: reachable, no such head
+            raise PfgitError(f"git push {remote} failed: {_reason(p.stderr)}")
+        return {"remote": remote, "refspec": spec, "updated": [], "up_to_date": 0,
+                "rejected": [], "exit_code": 0}
     p = _git(repo_path, ["push", "--porcelain", remote, spec])
     updated, rejected, uptodate = [], [], []
     for ln in p.stdout.splitlines():
@@ -46,7 +52,7 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
         else:
             updated.append(ref)
     if p.returncode and not rejected:
-        raise PfgitError(f"git push {remote} failed: {_last(p.stderr)}")
+        raise PfgitError(f"git push {remote} failed: {_reason(p.stderr)}")
     return {"remote": remote, "refspec": spec, "updated": updated, "up_to_date": len(uptodate),
             "rejected": rejected, "exit_code": EXIT_NO if rejected else 0}
 
@@ -63,11 +69,17 @@ def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
             rejected.append({"ref": ln.split("->")[-1].split("(")[0].strip(),
                              "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected"})
     if p.returncode and not rejected:
-        raise PfgitError(f"git fetch {remote} failed: {_last(p.stderr)}")
+        raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
     return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
             "exit_code": EXIT_NO if rejected else 0}
 
 
-def _last(stderr: str) -> str:
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+def _reason(stderr: str) -> str:
+    """git's own reason: its first `fatal:`/`error:` line (the last line is often advice such as
+    'and the repository exists.'), else its last line."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for ln in lines:
+        for prefix in ("fatal: ", "error: "):
+            if ln.startswith(prefix):
+                return ln[len(prefix):]
     return lines[-1] if lines else "unknown error"
