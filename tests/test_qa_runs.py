@@ -104,3 +104,11 @@ def test_push_without_runs_and_to_a_missing_remote(repo, tmp_path, monkeypatch, 
         code, _, err = run_cli(monkeypatch, capsys, repo, cmd, "gone")
         assert code == 2 and err.count("\n") == 1
         assert "does not appear to be a git repository" in err, err
+
+
+def test_log_n_zero_shows_no_commits_like_git(repo, monkeypatch, capsys):
+    # was: -n 0 listed every commit
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "flows/acc", "-n", "0", "--json")
+    assert code == 0 and json.loads(out)["flows"][0]["commits"] == []
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "flows/acc", "-n", "-1", "--json")
+    assert len(json.loads(out)["flows"][0]["commits"]) == 1

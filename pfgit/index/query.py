@@ -113,7 +113,7 @@ def flow_log(idx: RunIndex, head: bytes, path: str, limit: int | None = None,
     WHERE p.tree IS NULL OR p.tree != c.tree
     """  # no ORDER BY: rows come in walk order, and LIMIT then stops the walk early
     args: list = [head.decode(), path, path]
-    if limit:
+    if limit is not None and limit >= 0:  # like git log: -n 0 shows nothing, a negative N no limit
         sql += " LIMIT ?"
         args.append(limit)
     commits = idx.conn.execute(sql, args).fetchall()
