@@ -173,3 +173,17 @@ def test_install_then_uninstall_gives_back_the_same_gitattributes_bytes(tmp_path
     assert first.kept_lines == []   # a line already naming pfgit is not "the user's other setting"
     inst.uninstall(str(tmp_path))
     assert attrs.read_bytes() == before
+
+
+def test_fallback_reasons_name_the_side_then_say_why(corpus):
+    # a criss-cross merge hands the driver a virtual base with markers in it
+    from pfgit.merge.files import merge_bytes
+
+    text, _ = _wc(corpus)
+    marked = text.replace("    temperature: 0.2\n    url",
+                          "<<<<<<< ours\n    temperature: 0.4\n=======\n    temperature: 0.6\n>>>>>>> theirs\n    url")
+    res = merge_bytes(marked.encode(), text.encode(), text.replace("max_tokens: 256", "max_tokens: 9").encode())
+    assert res.fallback == "cannot read base: it holds conflict markers"
+    assert b"max_tokens: 9" in res.data
+    res = merge_bytes(text.encode(), b"- a list\n", text.replace("max_tokens: 256", "max_tokens: 9").encode())
+    assert res.fallback == "cannot read ours: it is not a mapping of keys" and not res.clean

@@ -48,14 +48,14 @@ class _Side:
         self.crlf = text.count("\r\n") * 2 > text.count("\n")
         text = text.replace("\r\n", "\n")
         if has_markers(text):
-            raise YamlError(f"{name} holds conflict markers")
+            raise YamlError(f"{name}: it holds conflict markers")
         try:
             self.layout = parse(text)
         except YamlError as e:
             raise YamlError(f"{name}: {e.message}" + (f" (line {e.line})" if e.line else ""),
                             e.line) from None
         if self.layout.data is not None and not isinstance(self.layout.data, dict):
-            raise YamlError(f"{name} is not a mapping of keys")
+            raise YamlError(f"{name}: it is not a mapping of keys")
 
 
 def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
