@@ -187,3 +187,13 @@ def test_fallback_reasons_name_the_side_then_say_why(corpus):
     assert b"max_tokens: 9" in res.data
     res = merge_bytes(text.encode(), b"- a list\n", text.replace("max_tokens: 256", "max_tokens: 9").encode())
     assert res.fallback == "cannot read ours: it is not a mapping of keys" and not res.clean
+
+
+def test_markdown_names_a_binary_file_without_an_empty_diff_block(corpus):
+    from pfgit.diff.render import render_markdown
+
+    text, files = _wc(corpus)
+    data = yaml.safe_load(text)
+    new_files = dict(files, **{"logo.png": b"\x89PNG\0\1"})
+    md = render_markdown([_fd(diff_flows(data, data, files, new_files))])
+    assert "  - `logo.png added (binary)`" in md and "```" not in md

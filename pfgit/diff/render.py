@@ -314,9 +314,12 @@ def render_markdown(diffs: list) -> str:
                 val = val.replace(" -> ", "` → `")
                 out.append(f"  - {verb} `{where}`" + (f": `{val}`" if val else ""))
             for c in grp.files:
+                if not c.detail.get("diff"):  # binary: nothing to unfold
+                    out.append(f"  - `{_file_label(c)}`")
+                    continue
                 out.append(f"  <details><summary>source <code>{_file_label(c)}</code></summary>")
                 out.append("")
-                out += ["  ```diff"] + ["  " + ln for ln in (c.detail.get("diff") or "(binary)").rstrip(
+                out += ["  ```diff"] + ["  " + ln for ln in c.detail["diff"].rstrip(
                     "\n").splitlines()] + ["  ```", "  </details>"]
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
