@@ -197,3 +197,15 @@ def test_markdown_names_a_binary_file_without_an_empty_diff_block(corpus):
     new_files = dict(files, **{"logo.png": b"\x89PNG\0\1"})
     md = render_markdown([_fd(diff_flows(data, data, files, new_files))])
     assert "  - `logo.png added (binary)`" in md and "```" not in md
+
+
+def test_stat_plurals(corpus):
+    from pfgit.diff.render import render_stat
+
+    text, _ = _wc(corpus)
+    old, new = yaml.safe_load(text), yaml.safe_load(text)
+    for n in new["nodes"][:3]:
+        n["qa"] = 1
+    new["nodes"].pop()
+    new["nodes"].pop()
+    assert "2 nodes removed, 3 node fields" in render_stat([_fd(diff_flows(old, new))])

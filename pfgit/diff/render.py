@@ -350,7 +350,9 @@ def _plural(label: str, n: int) -> str:
     if n == 1:
         return label
     head, _, tail = label.partition(" ")
-    return f"{head}s {tail}".rstrip()
+    if tail.endswith("ed"):      # "nodes added"
+        return f"{head}s {tail}"
+    return f"{label}s"           # "inputs", "node fields"
 
 
 def render_stat(diffs: list) -> str:
