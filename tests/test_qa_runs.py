@@ -112,3 +112,15 @@ def test_log_n_zero_shows_no_commits_like_git(repo, monkeypatch, capsys):
     assert code == 0 and json.loads(out)["flows"][0]["commits"] == []
     code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "flows/acc", "-n", "-1", "--json")
     assert len(json.loads(out)["flows"][0]["commits"]) == 1
+
+
+def test_import_of_a_run_folder_without_snapshot(repo, tmp_path, monkeypatch, capsys):
+    # was: the whole import stopped with "promptflow/bad1: flow folder not found" (exit 2)
+    run = tmp_path / "pfhome" / ".runs" / "nosnap"
+    run.mkdir(parents=True)
+    (run / "meta.json").write_text('{"batch_size": 1}')
+    (run / "outputs.jsonl").write_text('{"line_number": 0, "grade": "Correct"}\n')
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "import", str(tmp_path / "pfhome"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["summary"]["unlinked"] == 1
+    assert git(repo, "show", "refs/pfgit/runs/nosnap:outputs.jsonl").startswith('{"line_number": 0')

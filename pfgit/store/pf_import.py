@@ -308,7 +308,12 @@ def _record_unlinked(repo: Repo, result, snapshot_dir: str):
     """No commit holds this flow: the snapshot folder itself becomes the flow tree (no parent)."""
     from .snapshot import record_result
 
-    tree = _dir_tree(repo, snapshot_dir) if os.path.isdir(snapshot_dir) else None
+    if os.path.isdir(snapshot_dir):
+        tree = _dir_tree(repo, snapshot_dir)
+    else:  # a run folder without snapshot/ (deleted, or a run that failed early): an empty flow
+        from ..gitio.objects import make_tree
+
+        tree = make_tree(repo, {})
     result.extra = dict(result.extra, unlinked=True)
     return record_result(repo, result, unlinked_tree=tree)
 
