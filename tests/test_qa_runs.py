@@ -124,3 +124,14 @@ def test_import_of_a_run_folder_without_snapshot(repo, tmp_path, monkeypatch, ca
     assert code == 0, err
     assert json.loads(out)["summary"]["unlinked"] == 1
     assert git(repo, "show", "refs/pfgit/runs/nosnap:outputs.jsonl").startswith('{"line_number": 0')
+
+
+def test_import_names_the_run_folder_with_a_bad_outputs_line(repo, tmp_path, monkeypatch, capsys):
+    # was: "pfgit: outputs line 2 is not JSON: ..." without saying which of the runs
+    run = tmp_path / "pfhome" / ".runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "meta.json").write_text("{}")
+    (run / "outputs.jsonl").write_text('{"a": 1}\nbroken\n')
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "import", str(tmp_path / "pfhome"))
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"pfgit: {run}: run 'r1': outputs line 2 is not JSON")

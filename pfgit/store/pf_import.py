@@ -272,10 +272,12 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             extra={"system_metrics": sysm} if sysm else {},
             flow_commit=link[0] if link else None,
         )
-        if link:
-            rec = record_result(repo, result)
-        else:
-            rec = _record_unlinked(repo, result, snapshot)
+        try:
+            rec = record_result(repo, result) if link else _record_unlinked(repo, result, snapshot)
+        except UsageError as e:  # say which run folder holds the bad file
+            if e.file:
+                raise
+            raise UsageError(f"run '{pr.name}': {e.message}", file=pr.folder) from None
         entry["snapshot"] = rec.commit
     return results
 
