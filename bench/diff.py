@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+import common  # noqa: E402  (bench/common.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 sys.path.insert(0, ROOT)
@@ -155,6 +157,7 @@ def bench_log(slug: str, runs: int) -> dict:
 
 
 def main() -> int:
+    common.installed_like()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)

@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+import common  # noqa: E402  (bench/common.py)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PY = sys.executable
 PF = pathlib.Path(PY).parent / "pf"
@@ -220,6 +222,7 @@ def bench_pf_list(tmp: pathlib.Path, n: int) -> dict | None:
 
 
 def main() -> int:
+    common.installed_like()
     ap = argparse.ArgumentParser()
     ap.add_argument("--commits", type=int, default=10_000)
     ap.add_argument("--runs-per-commit", type=int, default=10)

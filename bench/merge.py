@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+import common  # noqa: E402  (bench/common.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 sys.path.insert(0, ROOT)
@@ -124,6 +126,7 @@ def synthetic(n: int, seed: int = 11) -> tuple:
 
 
 def main() -> int:
+    common.installed_like()
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import common  # noqa: E402  (bench/common.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 sys.path.insert(0, ROOT)
@@ -56,6 +58,7 @@ def tool(name: str) -> str | None:
 
 
 def main() -> int:
+    common.installed_like()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5, help="pfgit runs per flow (median)")
     ap.add_argument("--pf-runs", type=int, default=1, help="pf runs per flow (median)")
