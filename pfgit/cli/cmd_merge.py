@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         what the PR workflow needs: merge the target branch into the PR branch, push. Exit codes
         are git merge's (0 merged, 1 conflicts left).
         """
-        from ..merge.gitmerge import run_merge
+        from ..gitio.gitmerge import run_merge
         from ..merge.report import print_report
 
         outcome = run_merge(".", branch, commit=not no_commit, message=message,
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
 def _merge_file(args: list) -> int:
     from ..merge.files import LABELS, merge_bytes, read, summary_lines, write_atomic
-    from ..merge.textmerge import conflict_style
+    from ..gitio.textmerge import conflict_style
 
     labels: list = []
     diff3 = stdout = quiet = json_out = False

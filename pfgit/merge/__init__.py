@@ -1,5 +1,8 @@
 """Semantic three-way merge of flow files: match -> decide -> validate -> render.
 
+The git binary parts live in pfgit.gitio: gitmerge.py (`pfgit merge BRANCH`) and textmerge.py
+(git's line merge as the fallback).
+
 - decide.py     three-way merge of the data: decisions, Conflict units (renames via pfgit.diff.match)
 - check.py      post-merge validation: problems the merge created become conflicts
 - layout.py     where every value sits in a text (lines, columns, style)
@@ -8,6 +11,5 @@
 - conflicts.py  git-style markers around one unit; reading them back by node
 - files.py      bytes in/bytes out (BOM, CRLF, fallback to git's line merge): the driver's library
 - driver.py     `python -m pfgit.merge.driver %O %A %B %P`, git's entry point
-- gitmerge.py   `pfgit merge BRANCH`: git merge with the driver guaranteed, then a report
 - report.py     printing reports and `pfgit conflicts`
 """

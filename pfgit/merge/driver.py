@@ -17,7 +17,7 @@ def main(argv: list | None = None) -> int:
         print("usage: python -m pfgit.merge.driver %O %A %B [%P]", file=sys.stderr)
         return 2
     from .files import merge_paths, summary_lines
-    from .textmerge import conflict_style
+    from ..gitio.textmerge import conflict_style
 
     base, ours, theirs = args[:3]
     path = args[3] if len(args) == 4 else ours

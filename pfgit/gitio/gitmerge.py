@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
-from ..gitio.install import ATTRIBUTE_LINES, MERGE_NAME, merge_driver_command, repo_paths
+from .install import ATTRIBUTE_LINES, MERGE_NAME, merge_driver_command, repo_paths
 
 _BLOCK_HEAD = "# pfgit merge: temporary, removed when the merge command ends"
 
@@ -94,7 +94,7 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
 
 def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) -> dict:
     """Conflicts by node, or the validation errors the merge added, of one flow in the worktree."""
-    from .conflicts import scan
+    from ..merge.conflicts import scan
 
     entry = {"file": rel, "status": "merged", "conflicts": [], "problems": []}
     full = os.path.join(top, rel)
@@ -133,7 +133,7 @@ def _unmerged_status(top: str, rel: str) -> str:
 
 def _errors_before(top: str, rel: str, commit: str) -> set:
     """(code, message) of the errors the flow already had at `commit` (not the merge's doing)."""
-    from ..gitio.repo import TreeReader, open_repo
+    from .repo import TreeReader, open_repo
     from ..validate.api import validate_path
 
     try:
