@@ -254,21 +254,9 @@ def register(app: typer.Typer) -> None:
             rev: str = typer.Option("HEAD", "--rev", help="Start from this revision."),
             json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Commits of a flow (first-parent history) with their runs and metrics."""
-        from ..gitio.repo import resolve
-        from ..index import query, render
+        from ..index.logcmd import run_log
 
-        repo = _repo()
-        head = resolve(repo, rev)
-        paths = _log_paths(repo, head, path)
-
-        def go(idx):
-            return {p: query.flow_log(idx, head, p, max_count, metric) for p in paths}
-
-        res = _index(repo, go)
-        if json_out:
-            _emit({"flows": [{"path": p, "commits": res[p]} for p in paths]})
-            return
-        sys.stdout.write("".join(render.log_text(res[p], metric) for p in paths) or "no flows\n")
+        raise typer.Exit(run_log(path, metric, max_count, rev, json_out))
 
     @metrics_app.command("diff")
     def metrics_diff(a: str = typer.Argument(..., help="Run name or revision."),
@@ -320,34 +308,3 @@ def register(app: typer.Typer) -> None:
               json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Fetch run snapshots (refs/pfgit/*) from a git remote."""
         _share("fetch", remote, force, json_out)
-
-
-_FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex.yml")
-
-
-def _log_paths(repo, head: bytes, path: str | None) -> list:
-    """Flow folders to show: those at `path` in the starting commit (or `path` itself)."""
-    import os
-
-    from ..gitio.objects import tree_at
-    from ..gitio.repo import worktree_prefix
-
-    if path is None:
-        rel = worktree_prefix(repo, ".")
-    elif os.path.exists(path):
-        rel = worktree_prefix(repo, os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else path)
-    else:
-        rel = path.strip("/") or "."
-    if path is not None:  # a flow folder itself: no need to load the YAML machinery
-        t = tree_at(repo, repo[head].tree, rel)
-        if t is not None and any(e.path in _FLOW_FILES for e in repo[t].iteritems()):
-            return [rel]
-    from ..flow.load import find_flows
-    from ..gitio.repo import TreeReader
-
-    found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
-    if found:
-        return sorted(set(found))
-    if path is None:
-        return []
-    return [rel]

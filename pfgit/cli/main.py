@@ -29,7 +29,7 @@ COMMANDS = {
 
 # Commands with a light entry point of their own (same arguments, output and exit codes, tested
 # for parity): they skip typer's import, which is most of a git hook's run time.
-LIGHT = {"validate": "pfgit.validate.command"}
+LIGHT = {"validate": "pfgit.validate.command", "log": "pfgit.index.logcmd"}
 
 
 def make_app():

@@ -1,0 +1,136 @@
+"""`pfgit log [PATH] [--metric NAME]... [-n N] [--rev REV] [--json]` as a function.
+
+Both entry points call `run_log`: the typer command (pfgit/cli/cmd_runs.py) and `main` below, the
+light entry pfgit.cli.main routes `pfgit log` to so the command skips typer's import (~50 ms of a
+~200 ms run; docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import EXIT_OK, EXIT_USAGE, PfgitError, UsageError
+
+USAGE = """usage: pfgit log [PATH] [--metric NAME]... [-n N] [--rev REV] [--json]
+
+Commits of a flow (first-parent history) with their runs and metrics.
+PATH: flow folder, or a folder holding flows (default: all flows below the current folder).
+  --metric NAME      metric to show, repeatable
+  -n, --max-count N  at most N commits per flow
+  --rev REV          start from this revision (default HEAD)
+  --json             print JSON (docs/runs.md)"""
+
+_FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex.yml")
+
+
+def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: str = "HEAD",
+            json_out: bool = False) -> int:
+    from ..gitio.repo import open_repo, resolve
+    from ..gitio.runrefs import use_fast_packed_refs
+    from . import query, render
+    from .db import with_index
+
+    repo = use_fast_packed_refs(open_repo("."))  # packed-refs may hold 100,000 run refs
+    head = resolve(repo, rev)
+    paths = log_paths(repo, head, path)
+
+    def go(idx):
+        return {p: query.flow_log(idx, head, p, max_count, metrics) for p in paths}
+
+    res = with_index(repo, go)
+    if json_out:
+        from ..cli.output import emit_json
+
+        emit_json({"flows": [{"path": p, "commits": res[p]} for p in paths]})
+    else:
+        sys.stdout.write("".join(render.log_text(res[p], metrics) for p in paths) or "no flows\n")
+    return EXIT_OK
+
+
+def log_paths(repo, head: bytes, path: str | None) -> list:
+    """Flow folders to show: those at `path` in the starting commit (or `path` itself)."""
+    from ..gitio.objects import tree_at
+    from ..gitio.repo import worktree_prefix
+
+    if path is None:
+        rel = worktree_prefix(repo, ".")
+    elif os.path.exists(path):
+        rel = worktree_prefix(repo, os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else path)
+    else:
+        rel = path.strip("/") or "."
+    if path is not None:  # a flow folder itself: no need to load the YAML machinery
+        t = tree_at(repo, repo[head].tree, rel)
+        if t is not None and any(e.path in _FLOW_FILES for e in repo[t].iteritems()):
+            return [rel]
+    from ..flow.load import find_flows
+    from ..gitio.repo import TreeReader
+
+    found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
+    if found:
+        return sorted(set(found))
+    if path is None:
+        return []
+    return [rel]
+
+
+def parse_args(argv: list) -> dict | None:
+    """The options of `pfgit log` (None for --help). Raises UsageError like the CLI does."""
+    opts: dict = {"path": None, "metrics": [], "max_count": None, "rev": "HEAD", "json_out": False}
+    it = iter(argv)
+    rest = False
+
+    def value(name: str, inline: str | None) -> str:
+        if inline is not None:
+            return inline
+        try:
+            return next(it)
+        except StopIteration:
+            raise UsageError(f"Option '{name}' requires an argument.") from None
+
+    for a in it:
+        name, _, inline = a.partition("=") if a.startswith("--") and "=" in a else (a, "", None)
+        if rest or not a.startswith("-") or a == "-":
+            if opts["path"] is not None:
+                raise UsageError(f"Got unexpected extra argument ({a})")
+            opts["path"] = a
+        elif a == "--":
+            rest = True
+        elif a in ("-h", "--help"):
+            return None
+        elif name == "--metric":
+            opts["metrics"].append(value(name, inline))
+        elif name in ("-n", "--max-count") or (a.startswith("-n") and a[2:].isdigit()):
+            raw = a[2:] if a.startswith("-n") and a[2:] else value(name, inline)
+            try:
+                opts["max_count"] = int(raw)
+            except ValueError:
+                raise UsageError(f"Invalid value for '-n' / '--max-count': '{raw}' is not a valid integer.") from None
+        elif name == "--rev":
+            opts["rev"] = value(name, inline)
+        elif a == "--json":
+            opts["json_out"] = True
+        else:
+            raise UsageError(f"No such option: {a}")
+    opts["metrics"] = opts["metrics"] or None
+    return opts
+
+
+def main(argv: list) -> int:
+    """`pfgit log ...` without the CLI framework: same arguments, output and exit codes."""
+    try:
+        opts = parse_args(argv)
+        if opts is None:
+            print(USAGE)
+            return EXIT_OK
+        return run_log(**opts)
+    except PfgitError as e:
+        if os.environ.get("PFGIT_DEBUG") == "1":
+            raise
+        print(e.one_line(), file=sys.stderr)
+        return e.exit_code if e.exit_code else EXIT_USAGE
+    except KeyboardInterrupt:
+        print("pfgit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

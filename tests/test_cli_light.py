@@ -1,0 +1,63 @@
+"""`pfgit log` runs through a light entry (no typer import): same options, output and exit codes
+as the typer command it shadows, which `pfgit --help` lists and embedding apps run."""
+
+import json
+
+import pytest
+
+from pfgit.cli.main import COMMANDS, LIGHT, _register, make_app
+from pfgit.index.logcmd import parse_args
+from runs_helpers import make_repo, run_cli
+from test_runs_cli import _record
+
+
+def _typer(monkeypatch, capsys, cwd, *argv):
+    app = make_app()
+    _register(app, list(argv))
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    try:
+        code = app(args=list(argv), prog_name="pfgit", standalone_mode=False) or 0
+    except SystemExit as e:  # typer.Exit(n) from the command
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def repo(tmp_path, corpus):
+    return make_repo(tmp_path, corpus)
+
+
+@pytest.mark.parametrize("argv", [
+    ["log"], ["log", "flows/acc", "--metric", "accuracy"], ["log", "--metric=accuracy", "-n", "1"],
+    ["log", "--json", "--max-count=1"], ["log", "-n1", "--rev", "HEAD", "--json"],
+])
+def test_light_log_prints_what_the_typer_command_prints(repo, tmp_path, monkeypatch, capsys, argv):
+    _record(monkeypatch, capsys, repo, tmp_path, "r1", 0.5)
+    light = run_cli(monkeypatch, capsys, repo, *argv)
+    heavy = _typer(monkeypatch, capsys, repo, *argv)
+    assert light[0] == heavy[0] == 0
+    assert light[1] == heavy[1] and light[1]
+    if "--json" in argv:
+        assert json.loads(light[1])["flows"][0]["path"] == "flows/acc"
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["log", "--bogus"], "No such option: --bogus"),
+    (["log", "a", "b"], "unexpected extra argument (b)"),
+    (["log", "-n", "x"], "'x' is not a valid integer"),
+    (["log", "--metric"], "requires an argument"),
+    (["log", "--rev", "nope"], "unknown revision 'nope'"),
+])
+def test_light_log_usage_errors_are_one_line_exit_2(repo, monkeypatch, capsys, argv, msg):
+    code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("pfgit: ")
+
+
+def test_light_log_help_and_registry(repo, monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "--help")
+    assert code == 0 and out.startswith("usage: pfgit log")
+    assert parse_args(["--", "-weird-dir"])["path"] == "-weird-dir"
+    assert set(LIGHT) <= set(COMMANDS)
