@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import EXIT_OK, EXIT_USAGE, PfgitError, UsageError
+from ..errors import EXIT_OK, UsageError
 
 USAGE = """usage: pfgit log [PATH] [--metric NAME]... [-n N] [--rev REV] [--json]
 
@@ -117,20 +117,11 @@ def parse_args(argv: list) -> dict | None:
 
 
 def main(argv: list) -> int:
-    """`pfgit log ...` without the CLI framework: same arguments, output and exit codes."""
-    try:
-        opts = parse_args(argv)
-        if opts is None:
-            print(USAGE)
-            return EXIT_OK
-        return run_log(**opts)
-    except PfgitError as e:
-        if os.environ.get("PFGIT_DEBUG") == "1":
-            raise
-        print(e.one_line(), file=sys.stderr)
-        return e.exit_code if e.exit_code else EXIT_USAGE
-    except KeyboardInterrupt:
-        print("pfgit: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
+    """`pfgit log ...` without the CLI framework: same arguments, output and exit codes.
+
+    Called by pfgit.cli.main, whose handler turns PfgitError into one line and an exit code."""
+    opts = parse_args(argv)
+    if opts is None:
+        print(USAGE)
         return EXIT_OK
+    return run_log(**opts)
