@@ -14,8 +14,6 @@ import sys
 
 from ..errors import EXIT_USAGE, PfgitError
 
-COMMAND_MODULES = ["validate", "diff", "merge", "install", "runs", "index"]
-
 # command name -> module defining it; only that module is imported when the command runs, so a
 # git hook pays for one command's imports, not all of them (`pfgit --help` imports all).
 COMMANDS = {
@@ -26,6 +24,7 @@ COMMANDS = {
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
 }
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
 # Commands with a light entry point of their own (same arguments, output and exit codes, tested
 # for parity): they skip typer's import, which is most of a git hook's run time.
@@ -64,13 +63,7 @@ def _command_word(argv: list) -> str | None:
 def _register(app, argv: list) -> None:
     word = _command_word(argv)
     for name in ([COMMANDS[word]] if word else COMMAND_MODULES):
-        try:
-            mod = importlib.import_module(f"pfgit.cli.cmd_{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"pfgit.cli.cmd_{name}":
-                continue  # command not built yet
-            raise
-        mod.register(app)
+        importlib.import_module(f"pfgit.cli.cmd_{name}").register(app)
 
 
 def main(argv: list | None = None) -> int:
