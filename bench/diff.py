@@ -126,7 +126,7 @@ def build_history_repo(slug: str, tmp: str, env: dict) -> tuple:
 
 
 def bench_log(slug: str, runs: int) -> dict:
-    from pfgit.gitio.diffdriver import driver_config
+    from pfgit.integrate.diffdriver import driver_config
 
     env = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@example.com",
                GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@example.com", GIT_PAGER="cat",

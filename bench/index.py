@@ -151,7 +151,7 @@ def pfgit(*args) -> list:
 
 def bench_hook(repo: pathlib.Path, env: dict) -> dict:
     sys.path.insert(0, str(ROOT))
-    from pfgit.gitio.hooks import install_hooks
+    from pfgit.integrate.hooks import install_hooks
 
     install_hooks(str(repo), PY)
     hook = repo / ".git" / "hooks" / "post-commit"
@@ -260,11 +260,11 @@ def main() -> int:
         # library lookup of the runs of one commit (the index already fresh)
         sys.path.insert(0, str(ROOT))
         os.chdir(repo)
-        from pfgit.gitio.repo import open_repo
+        from pfgit.git.repo import open_repo
         from pfgit.index import query
         from pfgit.index.db import open_index
 
-        from pfgit.gitio.runrefs import use_fast_packed_refs
+        from pfgit.git.runrefs import use_fast_packed_refs
         from pfgit.index import render
 
         r = use_fast_packed_refs(open_repo("."))

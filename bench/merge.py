@@ -4,7 +4,7 @@
 
 1. Real flows: for F corpus flows (default all), a pair of concurrent edits (each side edits one
    input of a node, and each adds a node). Timed: the driver as `pfgit install` configures it,
-   `python -m pfgit.merge.driver %O %A %B %P` (a new process: interpreter start-up included), the
+   `python -m pfgit.integrate.mergedriver %O %A %B %P` (a new process: interpreter start-up included), the
    same through the CLI (`python -m pfgit merge-driver`), and `git merge-file` on the same three
    files; per merge, median over flows.
 2. A synthetic N-node flow (default 2,000): ours edits 50 inputs and adds 10 nodes, theirs renames
@@ -56,7 +56,7 @@ CPU: list = []  # CPU seconds of each timed process, in order
 
 def merge_once(tmp: str, base: str, ours: str, theirs: str) -> tuple:
     files = {"O": base, "A": ours, "B": theirs}
-    driver = [sys.executable, "-m", "pfgit.merge.driver", "O", "A", "B", "flow.dag.yaml"]
+    driver = [sys.executable, "-m", "pfgit.integrate.mergedriver", "O", "A", "B", "flow.dag.yaml"]
     d = timed(driver, tmp, files)
     g = timed(["git", "merge-file", "A", "O", "B"], tmp, files)
     return d, g
@@ -147,7 +147,7 @@ def main() -> int:
             cs.append(cli_once(tmp, s.base, s.ours, s.theirs))
             clean += merge_bytes(s.base.encode(), s.ours.encode(), s.theirs.encode()).clean
         print(f"real flows: {len(pairs)} merges ({clean} clean)")
-        print(f"  pfgit driver, as installed (python -m pfgit.merge.driver): median "
+        print(f"  pfgit driver, as installed (python -m pfgit.integrate.mergedriver): median "
               f"{statistics.median(ds) * 1000:.0f} ms, max {max(ds) * 1000:.0f} ms  [target < 300 ms]")
         print(f"  the same through the CLI (python -m pfgit merge-driver):   median "
               f"{statistics.median(cs) * 1000:.0f} ms")

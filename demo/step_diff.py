@@ -76,7 +76,7 @@ def _install_driver(demo) -> None:
         demo.sh("git config --get-regexp '^diff\\.pfgit\\.' && cat .gitattributes")
         return
     sys.path.insert(0, ROOT)
-    from pfgit.gitio.diffdriver import GITATTRIBUTES_LINES, driver_config
+    from pfgit.integrate.diffdriver import GITATTRIBUTES_LINES, driver_config
 
     demo.write(".gitattributes", "\n".join(GITATTRIBUTES_LINES) + "\n")
     for k, v in driver_config(sys.executable).items():

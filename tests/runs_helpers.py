@@ -68,7 +68,7 @@ def all_objects_bytes(repo: pathlib.Path) -> bytes:
 
 
 def open_repo(repo: pathlib.Path):
-    from pfgit.gitio.repo import open_repo as o
+    from pfgit.git.repo import open_repo as o
 
     return o(str(repo))
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from pfgit.gitio.diffdriver import driver_config
+from pfgit.integrate.diffdriver import driver_config
 
 def _demo_flow() -> str:
     """The demo's qa flow (demo/demo.py), so tests and demo show the same edit."""
@@ -234,7 +234,7 @@ def test_git_diff_driver_and_textconv_in_a_real_repo(repo):
 
 
 def test_driver_text_outside_a_repo_deleted_flow_and_garbage(tmp_path, monkeypatch):
-    from pfgit.gitio.diffdriver import driver_text
+    from pfgit.integrate.diffdriver import driver_text
 
     monkeypatch.chdir(tmp_path)
     old = tmp_path / "old.yaml"

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from pfgit.gitio import hooks
+from pfgit.integrate import hooks
 from pfgit.index import query
 from pfgit.index.db import index_path, open_index, rebuild
 from pfgit.store.snapshot import record_run

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pfgit.errors import UsageError
-from pfgit.gitio import install as inst
+from pfgit.integrate import install as inst
 
 
 def git(repo, *args, check=True):
@@ -37,7 +37,7 @@ def test_install_is_idempotent_and_uninstall_restores(repo):
     r1 = inst.install(str(repo), python_exe="/opt/py/bin/python3")
     assert r1.added_lines == list(inst.ATTRIBUTE_LINES)
     assert git(repo, "config", "merge.pfgit.driver").strip() == \
-        "/opt/py/bin/python3 -m pfgit.merge.driver %O %A %B %P"
+        "/opt/py/bin/python3 -m pfgit.integrate.mergedriver %O %A %B %P"
     assert "diff.pfgit.command" in r1.config_set
     r2 = inst.install(str(repo), python_exe="/opt/py/bin/python3")
     assert r2.added_lines == [] and r2.config_set == {}
@@ -88,7 +88,7 @@ def test_global_install_uses_the_users_attributes_file(tmp_path, monkeypatch):
     other.mkdir()
     git(other, "init", "-q")
     assert git(other, "check-attr", "merge", "--", "flow.dag.yaml").strip().endswith("merge: pfgit")
-    assert git(other, "config", "merge.pfgit.driver").strip() == "/py -m pfgit.merge.driver %O %A %B %P"
+    assert git(other, "config", "merge.pfgit.driver").strip() == "/py -m pfgit.integrate.mergedriver %O %A %B %P"
     inst.uninstall(scope="global")
     assert not attrs.exists()
     assert git(other, "config", "merge.pfgit.driver", check=False) == ""

@@ -31,7 +31,7 @@ from pfgit.flow.refs import parse_ref
 from pfgit.merge.check import cycle_nodes, references
 from pfgit.merge.decide import same
 from pfgit.merge.files import merge_bytes
-from pfgit.gitio.textmerge import git_merge_file
+from pfgit.git.textmerge import git_merge_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

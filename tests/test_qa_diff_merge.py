@@ -63,7 +63,7 @@ def test_diff_driver_is_quiet_when_the_pager_quits(corpus, tmp_path):
     import sys
 
     hist = sorted((corpus / "history/flows__standard__web-classification").glob("*.flow.dag.yaml"))
-    p = subprocess.Popen([sys.executable, "-m", "pfgit.gitio.diffdriver", "diff", "flow.dag.yaml",
+    p = subprocess.Popen([sys.executable, "-m", "pfgit.integrate.diffdriver", "diff", "flow.dag.yaml",
                           str(hist[0]), "0" * 40, "100644", str(hist[1]), "0" * 40, "100644"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
     p.stdout.close()  # before the driver writes (it takes ~0.1 s to start)
@@ -160,7 +160,7 @@ def test_removing_a_nodes_only_input_vs_editing_it_resolves_to_each_side_exactly
 def test_install_then_uninstall_gives_back_the_same_gitattributes_bytes(tmp_path, before):
     import subprocess
 
-    from pfgit.gitio import install as inst
+    from pfgit.integrate import install as inst
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     attrs = tmp_path / ".gitattributes"

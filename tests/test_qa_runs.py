@@ -9,7 +9,7 @@ import pytest
 
 import pf_runs_gen
 from pfgit.errors import UsageError
-from pfgit.gitio import runrefs
+from pfgit.git import runrefs
 from pfgit.store.snapshot import record_run
 from runs_helpers import git, make_repo, open_repo, run_cli
 

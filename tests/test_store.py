@@ -12,7 +12,7 @@ import tracemalloc
 import pytest
 
 from pfgit.errors import UsageError
-from pfgit.gitio import runrefs
+from pfgit.git import runrefs
 from pfgit.store.names import default_run_name, escape_run_name, problem, validate_run_name
 from pfgit.store.read import load_run, stream_file
 from pfgit.store.snapshot import record_run
@@ -113,7 +113,7 @@ def test_bad_outputs_line_is_an_error_and_leaves_no_ref(repo):
 
 
 def test_crash_between_objects_and_ref_leaves_no_ref(repo):
-    code = ("import sys; from pfgit.gitio.repo import open_repo; from pfgit.store.snapshot import record_run;"
+    code = ("import sys; from pfgit.git.repo import open_repo; from pfgit.store.snapshot import record_run;"
             "record_run(open_repo('.'), 'flows/acc', 'crashed', ['{\"a\": 1}'], {'m': 1}, {}, None)")
     env = dict(os.environ, PFGIT_TEST_CRASH_BEFORE_REF="1")
     p = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env)
@@ -149,7 +149,7 @@ def test_concurrent_threads_record_distinct_runs(repo):
 
 
 def test_concurrent_processes_same_and_distinct_names(repo):
-    code = ("import sys; from pfgit.gitio.repo import open_repo; from pfgit.store.snapshot import record_run\n"
+    code = ("import sys; from pfgit.git.repo import open_repo; from pfgit.store.snapshot import record_run\n"
             "from pfgit.errors import UsageError\n"
             "r = open_repo('.'); w = sys.argv[1]\n"
             "for i in range(6):\n"

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     @app.command("diff-driver", hidden=True, context_settings={"ignore_unknown_options": True})
     def diff_driver(args: List[str] = typer.Argument(..., help="git's 7 (or 9) external diff arguments")) -> None:
         """git's diff.pfgit.command: path old-file old-hex old-mode new-file new-hex new-mode."""
-        from ..gitio.diffdriver import driver_text
+        from ..integrate.diffdriver import driver_text
 
         sys.stdout.write(driver_text(args))
         raise typer.Exit(0)  # a non-zero exit would make git stop the whole diff
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
     @app.command("diff-textconv", hidden=True)
     def diff_textconv(file: str = typer.Argument(..., help="flow file to print normalised")) -> None:
         """git's diff.pfgit.textconv: the flow as one line per value in a canonical order."""
-        from ..gitio.diffdriver import textconv
+        from ..integrate.diffdriver import textconv
 
         try:
             textconv(file)
@@ -76,8 +76,8 @@ def _in_repo(args: list, paths: list | None, cached: bool) -> list:
     import os
 
     from ..diff.tree import diff_trees
-    from ..gitio.repo import open_repo
-    from ..gitio.sides import is_revision, repo_relative, sides_for
+    from ..git.repo import open_repo
+    from ..git.sides import is_revision, repo_relative, sides_for
 
     repo = open_repo(".")
     revs: list = []
@@ -131,7 +131,7 @@ def _no_index(args: list) -> list:
 
 def _print(diffs: list, json_out: bool, markdown: bool, stat: bool, color: str) -> int:
     from ..diff import render
-    from .output import emit_json, use_color
+    from ..output import emit_json, use_color
 
     for fd in diffs:
         for side, file, line, msg in fd.problems:

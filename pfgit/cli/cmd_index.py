@@ -15,9 +15,9 @@ def register(app: typer.Typer) -> None:
     @index.command("rebuild")
     def rebuild(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Recreate the index from the refs alone."""
-        from ..gitio.repo import open_repo
+        from ..git.repo import open_repo
         from ..index.db import rebuild as do_rebuild
-        from .output import emit_json
+        from ..output import emit_json
 
         res = do_rebuild(open_repo("."))
         if json_out:
@@ -29,9 +29,9 @@ def register(app: typer.Typer) -> None:
     @index.command("status")
     def status(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Refresh the index if stale and show what it holds."""
-        from ..gitio.repo import open_repo
+        from ..git.repo import open_repo
         from ..index.db import index_path, with_index
-        from .output import emit_json
+        from ..output import emit_json
 
         repo = open_repo(".")
 

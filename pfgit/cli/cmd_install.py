@@ -17,12 +17,12 @@ def register(app: typer.Typer) -> None:
         Adds `.gitattributes` lines (commit them to share), local git config naming this Python,
         and hooks chained after existing ones. Idempotent.
         """
-        from ..gitio import install as inst
+        from ..integrate import install as inst
 
         scope = "global" if global_ else "local"
         report = inst.uninstall(".", scope) if uninstall else inst.install(".", scope)
         if json_out:
-            from .output import emit_json
+            from ..output import emit_json
 
             emit_json(report.to_json())
             return

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     @app.command("merge-driver", hidden=True)
     def merge_driver(base: str, ours: str, theirs: str, path: str = typer.Argument("")) -> None:
         """git merge driver (`merge=pfgit`): %O %A %B %P; the result goes to %A."""
-        from ..merge.driver import main
+        from ..integrate.mergedriver import main
 
         raise typer.Exit(main([base, ours, theirs] + ([path] if path else [])))
 
@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         what the PR workflow needs: merge the target branch into the PR branch, push. Exit codes
         are git merge's (0 merged, 1 conflicts left).
         """
-        from ..gitio.gitmerge import run_merge
+        from ..integrate.gitmerge import run_merge
         from ..merge.report import print_report
 
         outcome = run_merge(".", branch, commit=not no_commit, message=message,
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
 def _merge_file(args: list) -> int:
     from ..merge.files import LABELS, merge_bytes, read, summary_lines, write_atomic
-    from ..gitio.textmerge import conflict_style
+    from ..git.textmerge import conflict_style
 
     labels: list = []
     diff3 = stdout = quiet = json_out = False
@@ -122,7 +122,7 @@ def _merge_file(args: list) -> int:
         except OSError as e:
             raise UsageError(f"cannot write: {e.strerror or e}", file=current) from None
     if json_out:
-        from .output import emit_json
+        from ..output import emit_json
 
         emit_json({"file": current, "clean": res.clean, "fallback": res.fallback,
                    "conflicts": [{"path": list(c.path), "reason": c.reason} for c in res.conflicts],

@@ -13,8 +13,8 @@ from ..errors import EXIT_OK, UsageError
 
 
 def _repo():
-    from ..gitio.repo import open_repo
-    from ..gitio.runrefs import use_fast_packed_refs
+    from ..git.repo import open_repo
+    from ..git.runrefs import use_fast_packed_refs
 
     return use_fast_packed_refs(open_repo("."))  # packed-refs may hold 100,000 run refs
 
@@ -26,7 +26,7 @@ def _index(repo, fn):
 
 
 def _emit(obj) -> None:
-    from .output import emit_json
+    from ..output import emit_json
 
     emit_json(obj)
 
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
                   commit: Optional[str] = typer.Option(None, "--commit", help="Only runs of this revision's flow trees."),
                   json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Runs, newest first."""
-        from ..gitio.repo import resolve
+        from ..git.repo import resolve
         from ..index import query, render
 
         repo = _repo()
@@ -280,7 +280,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(render.metrics_diff_text(res))
 
     def _share(kind: str, remote: str, force: bool, json_out: bool) -> None:
-        from ..gitio import remote as gremote
+        from ..git import remote as gremote
 
         repo = _repo()
         res = (gremote.push if kind == "push" else gremote.fetch)(repo.path, remote, force)

@@ -1,4 +1,4 @@
-"""Where flow files come from: a folder on disk here; git trees and the index in pfgit.gitio.
+"""Where flow files come from: a folder on disk here; git trees and the index in pfgit.git.
 
 A reader maps POSIX relative paths ("flows/a/flow.dag.yaml") to bytes, so the same loader and
 validator judge the worktree, a commit, or what is staged.

@@ -14,7 +14,7 @@ def resolve_side(idx: RunIndex, spec: str, flow: str | None = None) -> dict:
         r = query.attach_metrics(idx, [r])[0]
         return {"spec": spec, "run": r["name"], "commit": r.get("flow_commit"), "flow": r["flow"],
                 "metrics": r["effective_metrics"]}
-    from ..gitio.repo import resolve
+    from ..git.repo import resolve
 
     try:
         commit = resolve(idx.repo, spec)

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 
 from dulwich.repo import Repo
 
-from ..gitio import objects as gobj
-from ..gitio import runrefs
+from ..git import objects as gobj
+from ..git import runrefs
 from .schema import SCHEMA_VERSION, create_schema
 
 RACY_SECONDS = 2.0
@@ -330,7 +330,7 @@ def _track_head_flows(idx: RunIndex) -> None:
     except KeyError:
         return
     from ..flow.load import find_flows
-    from ..gitio.repo import TreeReader
+    from ..git.repo import TreeReader
 
     for loc in find_flows(TreeReader(idx.repo, idx.repo[head].tree), "."):
         if not loc.is_prompty:

@@ -26,8 +26,8 @@ _FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex
 
 def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: str = "HEAD",
             json_out: bool = False) -> int:
-    from ..gitio.repo import open_repo, resolve
-    from ..gitio.runrefs import use_fast_packed_refs
+    from ..git.repo import open_repo, resolve
+    from ..git.runrefs import use_fast_packed_refs
     from . import query, render
     from .db import with_index
 
@@ -40,7 +40,7 @@ def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: 
 
     res = with_index(repo, go)
     if json_out:
-        from ..cli.output import emit_json
+        from ..output import emit_json
 
         emit_json({"flows": [{"path": p, "commits": res[p]} for p in paths]})
     else:
@@ -50,8 +50,8 @@ def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: 
 
 def log_paths(repo, head: bytes, path: str | None) -> list:
     """Flow folders to show: those at `path` in the starting commit (or `path` itself)."""
-    from ..gitio.objects import tree_at
-    from ..gitio.repo import worktree_prefix
+    from ..git.objects import tree_at
+    from ..git.repo import worktree_prefix
 
     if path is None:
         rel = worktree_prefix(repo, ".")
@@ -64,7 +64,7 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
         if t is not None and any(e.path in _FLOW_FILES for e in repo[t].iteritems()):
             return [rel]
     from ..flow.load import find_flows
-    from ..gitio.repo import TreeReader
+    from ..git.repo import TreeReader
 
     found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
     if found:

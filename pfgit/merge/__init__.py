@@ -1,6 +1,7 @@
 """Semantic three-way merge of flow files: match -> decide -> validate -> render.
 
-The git binary parts live in pfgit.gitio: gitmerge.py (`pfgit merge BRANCH`) and textmerge.py
+Pure but for the fallback: the git binary parts live elsewhere, in pfgit.integrate.gitmerge
+(`pfgit merge BRANCH`), pfgit.integrate.mergedriver (git's entry point) and pfgit.git.textmerge
 (git's line merge as the fallback).
 
 - decide.py     three-way merge of the data: decisions, Conflict units (renames via pfgit.diff.match)
@@ -10,6 +11,5 @@ The git binary parts live in pfgit.gitio: gitmerge.py (`pfgit merge BRANCH`) and
 - emit.py       new YAML lines in a file's indentation style
 - conflicts.py  git-style markers around one unit; reading them back by node
 - files.py      bytes in/bytes out (BOM, CRLF, fallback to git's line merge): the driver's library
-- driver.py     `python -m pfgit.merge.driver %O %A %B %P`, git's entry point
 - report.py     printing reports and `pfgit conflicts`
 """

@@ -88,7 +88,7 @@ def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
 
 def _fallback(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
               why: str) -> FileMerge:
-    from ..gitio.textmerge import git_merge_file
+    from ..git.textmerge import git_merge_file
 
     data, n = git_merge_file(base, ours, theirs, labels, diff3)
     return FileMerge(data, fallback=why, text_conflicts=n)

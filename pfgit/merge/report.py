@@ -46,7 +46,7 @@ def _conflict_line(c: dict) -> str:
 
 def print_conflicts(found: list, json_out: bool) -> None:
     if json_out:
-        from ..cli.output import emit_json
+        from ..output import emit_json
 
         emit_json({"flows": found, "summary": {"flows": len(found),
                                                "conflicts": sum(len(f["conflicts"]) for f in found)}})
@@ -63,7 +63,7 @@ def print_conflicts(found: list, json_out: bool) -> None:
 
 def print_report(outcome, json_out: bool) -> None:
     if json_out:
-        from ..cli.output import emit_json
+        from ..output import emit_json
 
         emit_json({"branch": outcome.branch, "exit_code": outcome.exit_code, "flows": outcome.flows,
                    "other_conflicts": outcome.other_conflicts})

@@ -11,9 +11,9 @@ from dulwich.repo import Repo
 
 from ..flow.load import find_flows
 from ..flow.model import FLOW_FILES
-from ..gitio import runrefs
-from ..gitio.objects import tree_at
-from ..gitio.repo import TreeReader
+from ..git import runrefs
+from ..git.objects import tree_at
+from ..git.repo import TreeReader
 
 
 def garbage(repo: Repo, runs: list, include_unlinked: bool = False) -> list:

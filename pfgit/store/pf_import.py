@@ -13,8 +13,8 @@ from dulwich.repo import Repo
 
 from ..errors import UsageError
 from ..flow.readers import DirReader
-from ..gitio import runrefs
-from ..gitio.repo import TreeReader
+from ..git import runrefs
+from ..git.repo import TreeReader
 from .flowmatch import FlowIdentity
 from .names import escape_run_name
 
@@ -313,7 +313,7 @@ def _record_unlinked(repo: Repo, result, snapshot_dir: str):
     if os.path.isdir(snapshot_dir):
         tree = _dir_tree(repo, snapshot_dir)
     else:  # a run folder without snapshot/ (deleted, or a run that failed early): an empty flow
-        from ..gitio.objects import make_tree
+        from ..git.objects import make_tree
 
         tree = make_tree(repo, {})
     result.extra = dict(result.extra, unlinked=True)
@@ -323,7 +323,7 @@ def _record_unlinked(repo: Repo, result, snapshot_dir: str):
 def _dir_tree(repo: Repo, folder: str) -> bytes:
     from dulwich.objects import Blob
 
-    from ..gitio.objects import DIR_MODE, FILE_MODE, make_tree, put_object
+    from ..git.objects import DIR_MODE, FILE_MODE, make_tree, put_object
 
     def build(d):
         entries = {}

@@ -11,8 +11,8 @@ from dulwich.objects import Commit
 from dulwich.repo import Repo
 
 from ..errors import ReadError, UsageError
-from ..gitio import objects as gobj
-from ..gitio import runrefs
+from ..git import objects as gobj
+from ..git import runrefs
 
 
 @dataclass

@@ -26,10 +26,10 @@ from typing import Iterable, Iterator
 from dulwich.repo import Repo
 
 from ..errors import UsageError
-from ..gitio import objects as gobj
-from ..gitio import runrefs
-from ..gitio.repo import resolve, worktree_prefix
-from ..gitio.worktree import flow_source
+from ..git import objects as gobj
+from ..git import runrefs
+from ..git.repo import resolve, worktree_prefix
+from ..git.worktree import flow_source
 from ..run.result import RunResult
 from .names import default_run_name, validate_run_name
 from .secrets import Redactor, connection_names, drop_secret_keys, secret_values

@@ -4,7 +4,7 @@
     validate_location(reader, loc)   -> FlowReport     one flow file, read and parsed here
     validate_flow(flow, reader=None) -> [Problem]      a parsed flow; reader=None skips file checks
 
-A Reader is a folder on disk, a git tree or the index (pfgit.flow.readers, pfgit.gitio.repo), so the
+A Reader is a folder on disk, a git tree or the index (pfgit.flow.readers, pfgit.git.repo), so the
 same checks judge the worktree, a commit, or what is staged.
 """
 

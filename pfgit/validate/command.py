@@ -73,7 +73,7 @@ def worktree_reports(paths: list) -> list:
 
 def staged_reports(paths: list) -> list:
     from ..flow.readers import join
-    from ..gitio.repo import IndexReader, TreeReader, open_repo, resolve
+    from ..git.repo import IndexReader, TreeReader, open_repo, resolve
     from .api import locate, validate_locations
     from .staged import LinkFollowingReader, index_symlinks, touched_flows
 
@@ -103,7 +103,7 @@ def staged_reports(paths: list) -> list:
 
 
 def _print(reports: list, json_out: bool, strict: bool) -> None:
-    from ..cli.output import emit_json, use_color
+    from ..output import emit_json, use_color
     from .render import text_lines, to_json
 
     if json_out:

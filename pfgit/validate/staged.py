@@ -1,6 +1,6 @@
 """Which flows a commit touches: compare what is staged with HEAD, through readers only.
 
-`index` is a pfgit.gitio.repo.IndexReader (its `files` maps path -> blob id) and `head` a
+`index` is a pfgit.git.repo.IndexReader (its `files` maps path -> blob id) and `head` a
 TreeReader of HEAD (None before the first commit). A flow is touched when a file in its folder
 was added, changed or deleted, or when its flow file names a changed file and it has
 additional_includes (its sources may live elsewhere).

@@ -1,7 +1,7 @@
 """git's merge driver entry point, thin like nbdime's gitmergedriver: parse git's arguments, merge.
 
 git runs `merge.pfgit.driver` once per flow file both branches changed, as
-`python -m pfgit.merge.driver %O %A %B %P` (written by `pfgit install`; the same as
+`python -m pfgit.integrate.mergedriver %O %A %B %P` (written by `pfgit install`; the same as
 `pfgit merge-driver`, without the CLI framework's start-up). The result goes to %A; exit 0 clean,
 1 conflicts (markers written), 2 when a file cannot be read (%A untouched).
 """
@@ -14,10 +14,10 @@ import sys
 def main(argv: list | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (3, 4):
-        print("usage: python -m pfgit.merge.driver %O %A %B [%P]", file=sys.stderr)
+        print("usage: python -m pfgit.integrate.mergedriver %O %A %B [%P]", file=sys.stderr)
         return 2
-    from .files import merge_paths, summary_lines
-    from ..gitio.textmerge import conflict_style
+    from ..merge.files import merge_paths, summary_lines
+    from ..git.textmerge import conflict_style
 
     base, ours, theirs = args[:3]
     path = args[3] if len(args) == 4 else ours

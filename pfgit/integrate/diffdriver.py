@@ -2,7 +2,7 @@
 
 The entry point is thin, like nbdime's gitdiffdriver: parse git's arguments, call the library,
 never fail (a non-zero exit makes git stop the whole diff, so any problem falls back to a text
-diff). It runs as `python -m pfgit.gitio.diffdriver diff|textconv ...`, importing only what a diff
+diff). It runs as `python -m pfgit.integrate.diffdriver diff|textconv ...`, importing only what a diff
 needs: git starts one process per changed flow file (two for textconv). `pfgit diff-driver` /
 `pfgit diff-textconv` do the same through the full CLI.
 
@@ -35,8 +35,8 @@ def driver_config(python_exe: str) -> dict:
     """git config entries (key -> value) that make `diff=pfgit` call this interpreter's pfgit."""
     py = shlex.quote(python_exe)
     return {
-        "diff.pfgit.command": f"{py} -m pfgit.gitio.diffdriver diff",
-        "diff.pfgit.textconv": f"{py} -m pfgit.gitio.diffdriver textconv",
+        "diff.pfgit.command": f"{py} -m pfgit.integrate.diffdriver diff",
+        "diff.pfgit.textconv": f"{py} -m pfgit.integrate.diffdriver textconv",
     }
 
 
@@ -130,7 +130,7 @@ def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: st
     import os
 
     from ..flow.readers import DirReader
-    from .repo import IndexReader, TreeReader
+    from ..git.repo import IndexReader, TreeReader
 
     try:
         from dulwich.repo import Repo
@@ -260,7 +260,7 @@ def _main(argv: list) -> int:
         sys.stdout.write(driver_text(argv[1:]))
         sys.stdout.flush()
         return 0
-    print("usage: python -m pfgit.gitio.diffdriver diff PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX "
+    print("usage: python -m pfgit.integrate.diffdriver diff PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX "
           "NEW-MODE | textconv FILE", file=sys.stderr)
     return 2
 

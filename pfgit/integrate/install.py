@@ -26,7 +26,7 @@ MERGE_NAME = "pfgit semantic merge of Prompt flow files"
 def merge_driver_command(python_exe: str | None = None) -> str:
     """`pfgit merge-driver` as a module run: the same code without the CLI framework's start-up
     (~100 ms of typer/pydantic imports, paid once per merged flow file)."""
-    return f"{shlex.quote(python_exe or sys.executable)} -m pfgit.merge.driver %O %A %B %P"
+    return f"{shlex.quote(python_exe or sys.executable)} -m pfgit.integrate.mergedriver %O %A %B %P"
 
 
 def config_entries(python_exe: str | None = None) -> dict:

@@ -133,7 +133,7 @@ def _unmerged_status(top: str, rel: str) -> str:
 
 def _errors_before(top: str, rel: str, commit: str) -> set:
     """(code, message) of the errors the flow already had at `commit` (not the merge's doing)."""
-    from .repo import TreeReader, open_repo
+    from ..git.repo import TreeReader, open_repo
     from ..validate.api import validate_path
 
     try:
