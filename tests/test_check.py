@@ -161,9 +161,17 @@ def test_check_writes_markdown_and_github_step_summary(repo, monkeypatch, capsys
     assert summary.read_text() == "earlier step\n" + text
 
 
-def test_check_shows_lines_whose_evaluation_flipped(repo, monkeypatch, capsys):
+def test_check_shows_lines_whose_evaluation_flipped(repo, monkeypatch, capsys, tmp_path):
     # evaluation runs of the baseline's and the head's run: line 1 went from Correct to Incorrect
-    record(repo, monkeypatch, capsys, "head", {"accuracy": 0.5})
+    ins = repo.parent / "inputs.jsonl"
+    ins.write_text('{"question": "q0", "line_number": 0}\n{"question": "q1", "line_number": 1}\n')
+    out = repo.parent / "head-out.jsonl"
+    out.write_text('{"line_number": 0, "answer": "a0"}\n{"line_number": 1, "answer": "long a1"}\n')
+    m = repo.parent / "head-m.json"
+    m.write_text('{"accuracy": 0.5}')
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "qa", "--outputs",
+                           str(out), "--inputs", str(ins), "--metrics", str(m), "--name", "head")
+    assert code == 0, err
     for base, name, grades in (("base", "eval-base", ["Correct", "Correct"]),
                                ("head", "eval-head", ["Correct", "Incorrect"])):
         o = repo.parent / f"{name}.jsonl"
@@ -176,7 +184,14 @@ def test_check_shows_lines_whose_evaluation_flipped(repo, monkeypatch, capsys):
     f = json.loads(out)["flows"][0]
     assert f["head_run"]["evaluation"] == "eval-head"
     assert f["flipped"]["lines"] == [{"line": 1, "status": "changed", "changes": [
-        {"path": "grade", "old": "Correct", "new": "Incorrect"}]}]
+        {"path": "grade", "old": "Correct", "new": "Incorrect"}],
+        "inputs": {"question": "q1"}, "baseline_output": None,   # base run has line 0 only
+        "head_output": {"answer": "long a1"}}]
+    md = tmp_path / "r.md"
+    check(monkeypatch, capsys, repo, "--metric", "accuracy", "--min", "0.1", "--markdown", str(md))
+    assert ("| 1 | {\"question\": \"q1\"} | grade=Correct | grade=Incorrect | - | "
+            "{\"answer\": \"long a1\"} |") in md.read_text()
+    assert "1 line changed its evaluation outcome (first 1)" in md.read_text()
 
 
 def test_check_nothing_to_check_is_a_usage_error(repo, monkeypatch, capsys):

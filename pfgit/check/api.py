@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from dulwich.repo import Repo
 
-from ..errors import UsageError
+from ..errors import ReadError, UsageError
 from .changed import Baseline, changed_flows, find_baseline, tree_reader
 from .config import CheckConfig, FlowCheck
 
@@ -66,16 +66,27 @@ def _failed_lines(run: dict | None, idx) -> int | None:
     return total
 
 
-def _flipped(repo: Repo, a_eval: str | None, b_eval: str | None) -> dict | None:
-    """Lines whose evaluation output differs between the baseline's and the head's evaluation."""
+def _flipped(repo: Repo, base_run: dict | None, head_run: dict | None) -> dict | None:
+    """Lines whose evaluation output differs between the baseline's and the head's evaluation,
+    each with the line's inputs and both runs' outputs (what a reviewer needs to judge it)."""
+    a_eval = (base_run or {}).get("evaluation")
+    b_eval = (head_run or {}).get("evaluation")
     if not a_eval or not b_eval:
         return None
-    from ..store.linediff import diff_runs
+    from ..store.linediff import diff_runs, pick_lines
 
     try:
         res = diff_runs(repo, a_eval, b_eval, FLIPPED_SHOWN)
-    except UsageError:
+        wanted = {e["line"] for e in res["lines"]}
+        inputs = pick_lines(repo, head_run["run"], wanted, "inputs.jsonl")
+        old = pick_lines(repo, base_run["run"], wanted)
+        new = pick_lines(repo, head_run["run"], wanted)
+    except (UsageError, ReadError):  # a run whose snapshot cannot be read: no flips shown
         return None
+    for e in res["lines"]:
+        ln = e["line"]
+        e["inputs"] = inputs.get(ln)
+        e["baseline_output"], e["head_output"] = old.get(ln), new.get(ln)
     return {"baseline_run": a_eval, "head_run": b_eval, "summary": res["summary"],
             "lines": res["lines"]}
 
@@ -132,8 +143,7 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
     if gates and h is None:
         out["ok"] = False
     out["ok"] = out["ok"] and all(r["status"] != "fail" for r in out["gates"])
-    out["flipped"] = _flipped(repo, (out["baseline_run"] or {}).get("evaluation"),
-                              (out["head_run"] or {}).get("evaluation"))
+    out["flipped"] = _flipped(repo, out["baseline_run"], out["head_run"])
     return out
 
 
@@ -164,7 +174,10 @@ def run_check(repo: Repo, opts: CheckOptions) -> dict:
             fc = cfg.for_flow(fd.path)
             if fc is None and not opts.gates:
                 continue  # a changed flow with no checks configured
-            gates = fc.gates if fc is not None and fc.gates else opts.gates
+            # the command line's gates add to the file's, and win for the same metric
+            merged = {g.metric: g for g in (fc.gates if fc is not None else [])}
+            merged.update({g.metric: g for g in opts.gates})
+            gates = list(merged.values())
             results.append(check_flow(repo, idx, fd, fc, gates, bl, head, opts))
         return results
 

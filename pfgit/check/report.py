@@ -34,6 +34,8 @@ def _delta(v) -> str:
 
 
 def _short(v, width: int = 60) -> str:
+    if v is None:
+        return "-"
     s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
     return s if len(s) <= width else s[:width - 3] + "..."
 
@@ -63,8 +65,9 @@ def render_text(res: dict) -> str:
         fl = f.get("flipped")
         if fl and fl["lines"]:
             s = fl["summary"]
-            out.append(f"  {s['changed'] + s['only_a'] + s['only_b']} lines changed their "
-                       "evaluation outcome")
+            n = s["changed"] + s["only_a"] + s["only_b"]
+            out.append(f"  {n} line{'s' if n != 1 else ''} changed "
+                       f"{'their' if n != 1 else 'its'} evaluation outcome")
         for n in f["notes"]:
             out.append(f"  note: {n}")
     out.append("")
@@ -114,11 +117,12 @@ def render_markdown(res: dict) -> str:
         if fl and fl["lines"]:
             s = fl["summary"]
             n = s["changed"] + s["only_a"] + s["only_b"]
-            out.append(f"<details><summary>{n} lines changed their evaluation outcome "
+            out.append(f"<details><summary>{n} line{'s' if n != 1 else ''} changed "
+                       f"{'their' if n != 1 else 'its'} evaluation outcome "
                        f"(first {len(fl['lines'])})</summary>")
             out.append("")
-            out.append("| line | baseline | head |")
-            out.append("|---:|---|---|")
+            out.append("| line | inputs | baseline | head | baseline output | head output |")
+            out.append("|---:|---|---|---|---|---|")
             for e in fl["lines"]:
                 if e["status"] == "changed":
                     old = "; ".join(f"{c['path']}={_short(c.get('old'))}" for c in e["changes"])
@@ -127,7 +131,9 @@ def render_markdown(res: dict) -> str:
                     old, new = _short(e["output"]), "(missing)"
                 else:
                     old, new = "(missing)", _short(e["output"])
-                out.append(f"| {e['line']} | {_md(old)} | {_md(new)} |")
+                out.append(f"| {e['line']} | {_md(_short(e.get('inputs')))} | {_md(old)} | "
+                           f"{_md(new)} | {_md(_short(e.get('baseline_output')))} | "
+                           f"{_md(_short(e.get('head_output')))} |")
             out.append("")
             out.append("</details>")
             out.append("")

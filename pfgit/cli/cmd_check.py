@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
             None, "--flow", metavar="PATH", help="Only this flow folder (repeatable)."),
         metric: Optional[List[str]] = typer.Option(
             None, "--metric", metavar="NAME",
-            help="A metric to gate (repeatable); for flows pfgit.yaml does not list."),
+            help="A metric to gate (repeatable), with the bounds below; adds to (and overrides) pfgit.yaml's gates."),
         min_: Optional[float] = typer.Option(None, "--min", metavar="X", help="Head value >= X."),
         max_: Optional[float] = typer.Option(None, "--max", metavar="X", help="Head value <= X."),
         max_drop: Optional[float] = typer.Option(

@@ -154,6 +154,21 @@ def diff_runs(repo: Repo, a: str, b: str, limit: int = 20) -> dict:
     return {"a": res.pop("a"), "b": res.pop("b"), **res}
 
 
+def pick_lines(repo: Repo, run: str, wanted: set, fname: str = "outputs.jsonl") -> dict:
+    """{line number: object} of the `wanted` lines of one run's outputs (or inputs.jsonl),
+    streamed; lines the run lacks are absent."""
+    found: dict = {}
+    if not wanted:
+        return found
+    snap = load_run(repo, run)
+    for ln, obj, bad in _lines(stream_file(repo, snap, fname)):
+        if ln in wanted:
+            found[ln] = _strip(obj) if bad is None else bad
+            if len(found) == len(wanted):
+                break
+    return found
+
+
 def _short(v, width: int = 60) -> str:
     s = json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else repr(v)
     return s if len(s) <= width else s[:width - 3] + "..."
