@@ -24,6 +24,7 @@ COMMANDS = {
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
     "check": "check",
+    "report": "report",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
