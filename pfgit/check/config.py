@@ -29,7 +29,8 @@ FILE = "pfgit.yaml"
 FLOW_KEYS = {"flow", "run", "evaluations", "gates", "max_failed_lines"}
 # run.yml keys a check may set (docs/run.md); flow/run/name are pfgit's to choose
 RUN_KEYS = {"data", "column_mapping", "variant", "connections", "environment_variables", "init",
-            "display_name", "description", "tags", "properties"}
+            "display_name", "description", "tags", "properties", "engine", "workers",
+            "llm_cache", "llm_mode"}
 EVAL_KEYS = RUN_KEYS | {"flow"}
 
 

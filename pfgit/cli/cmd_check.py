@@ -34,6 +34,8 @@ def register(app: typer.Typer) -> None:
             None, "--markdown", metavar="FILE", help="Also write the report as Markdown to FILE."),
         fetch: bool = typer.Option(True, "--fetch/--no-fetch",
                                    help="Fetch refs/pfgit/* from the baseline's remote first."),
+        run: bool = typer.Option(True, "--run/--no-run",
+                                 help="Run flows that have no recorded run (pfgit.yaml's settings)."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Gate a pull request: validate the flows it changed and compare their metrics with the baseline.
@@ -60,6 +62,10 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(e.strerror or str(e), file=path) from None
         opts = CheckOptions(baseline=baseline, flows=[repo_relative(repo, p) for p in flows or []],
                             gates=gates, config=cfg, fetch=fetch)
+        if run:
+            from ..check.runs import run_at_commit
+
+            opts.run_missing = run_at_commit
         res = run_check(repo, opts)
         md = render_markdown(res) if markdown or os.environ.get("GITHUB_STEP_SUMMARY") else None
         if markdown:

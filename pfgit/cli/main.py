@@ -25,6 +25,7 @@ COMMANDS = {
     "index": "index",
     "check": "check",
     "report": "report",
+    "bisect": "bisect",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 

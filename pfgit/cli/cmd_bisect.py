@@ -1,0 +1,65 @@
+"""`pfgit bisect`: the first commit where a flow's metric crossed a threshold (docs/ci.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bisect")
+    def bisect(
+        good: Optional[str] = typer.Argument(None, metavar="[GOOD]",
+                                             help="A commit that meets the threshold (default: the flow's first commit)."),
+        bad: Optional[str] = typer.Argument(None, metavar="[BAD]", help="A commit that does not (default: HEAD)."),
+        metric: str = typer.Option(..., "--metric", metavar="NAME", help="The metric to judge."),
+        min_: Optional[float] = typer.Option(None, "--min", metavar="X", help="Good when the metric is >= X."),
+        max_: Optional[float] = typer.Option(None, "--max", metavar="X", help="Good when the metric is <= X."),
+        flow: Optional[str] = typer.Option(None, "--flow", metavar="PATH",
+                                           help="The flow folder (needed when HEAD has several)."),
+        config: Optional[str] = typer.Option(None, "--config", metavar="FILE",
+                                             help="Checks file with the flow's run settings (default: pfgit.yaml)."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Find the first commit where METRIC crossed the threshold: recorded runs where they exist,
+        the flow run (pfgit.yaml's settings) where not; `git bisect` driven in a temporary worktree.
+
+        Exit 0 when found, 1 when GOOD/BAD do not straddle the threshold, 2 for bad arguments.
+        """
+        from ..check.bisect import Threshold
+        from ..check.config import parse_config
+        from ..flow.load import find_flows
+        from ..git.repo import TreeReader, open_repo, resolve
+        from ..git.sides import repo_relative
+        from ..integrate.bisect import render_text, run_bisect
+        from ..output import emit_json
+
+        if (min_ is None) == (max_ is None):
+            raise UsageError("give one of --min X or --max X")
+        repo = open_repo(".")
+        if flow is None:
+            head = resolve(repo, bad or "HEAD")
+            found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), ".")]
+            if len(found) != 1:
+                raise UsageError("choose the flow with --flow PATH" if found else "no flow at HEAD")
+            flow = found[0]
+        else:
+            flow = repo_relative(repo, flow)
+        path = config or os.path.join(repo.path, "pfgit.yaml")
+        fc = None
+        if config or os.path.exists(path):
+            try:
+                with open(path, "rb") as f:
+                    fc = parse_config(f.read()).for_flow(flow)
+            except OSError as e:
+                raise UsageError(e.strerror or str(e), file=path) from None
+        res = run_bisect(repo, flow, Threshold(metric, min_, max_), good, bad, fc)
+        if json_out:
+            emit_json(res)
+        else:
+            sys.stdout.write(render_text(res))

@@ -1,0 +1,46 @@
+"""A commit checked out in a temporary linked worktree (`git worktree add --detach`): where pfgit
+runs a flow as it was at a commit, or drives `git bisect`, without touching the user's worktree,
+index or branch (a dirty worktree is fine). Removed on exit, and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from ..errors import PfgitError
+
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def git(cwd: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    try:
+        p = subprocess.run(["git", *args], cwd=cwd, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise PfgitError("git is not installed") from None
+    if check and p.returncode:
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+        raise PfgitError(f"git {args[0]} failed: {lines[-1] if lines else p.returncode}")
+    return p
+
+
+@contextlib.contextmanager
+def checkout(repo_path: str, commit: bytes | str):
+    """Yield the path of a temporary worktree at `commit` (a full hex id: never an option)."""
+    sha = commit.decode() if isinstance(commit, bytes) else commit
+    if not _SHA.match(sha):
+        raise PfgitError(f"not a commit id: {sha!r}")
+    parent = tempfile.mkdtemp(prefix="pfgit-checkout-")
+    path = os.path.join(parent, "wt")
+    try:
+        git(repo_path, "worktree", "add", "--detach", "--quiet", path, sha)
+        yield path
+    finally:
+        git(repo_path, "worktree", "remove", "--force", path, check=False)
+        shutil.rmtree(parent, ignore_errors=True)
+        git(repo_path, "worktree", "prune", check=False)
