@@ -188,6 +188,8 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         spec = replace(saved, resume=spec.resume, workers=spec.workers or saved.workers)
     if not spec.data and not spec.run:
         raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
+    if spec.data and not os.path.exists(spec.data):
+        raise RunError("data file not found", file=spec.data)
     fdir, _ = locate(spec.flow)
     repo = repo or open_repo(fdir)
     from ..store.snapshot import flow_rel_path
@@ -296,9 +298,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
         if progress is not None:
             el = max(time.time() - start, 1e-6)
             rate = finished / el
+            tokens = engine.usage.usage.total
             progress.update(progress.task_ids[0], completed=finished, failed=failed,
-                            rate=f"{rate:.1f} lines/s",
-                            tokens=f"{engine.usage.total_tokens()} tokens" if engine.usage.total_tokens() else "")
+                            rate=f"{rate:.1f} lines/s", tokens=f"{tokens} tokens" if tokens else "")
         if stop_after is not None and written >= stop_after:
             raise KeyboardInterrupt
 
@@ -351,9 +353,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
                      f"pfgit run --resume {spec.name}")
         return outcome
     active.close()
-    if engine.usage.totals:
-        for k, v in engine.usage.totals.items():
-            metrics[f"__pfgit__.tokens.{k}"] = v
+    if engine.usage.calls:
+        metrics.update(engine.usage.metrics())
     outcome.metrics = metrics
     outcome.failed = failed
     if agg_err is not None:

@@ -15,9 +15,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from ..context import NodeContext, Usage
 from ..errors import LineError
-from ..nodes import prompt as prompt_node
 from .plan import Plan, convert_flow_inputs
 
 _PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
@@ -79,13 +77,14 @@ def _drain(v):
 class DagEngine:
     """Runs lines of a prepared Plan. Thread-safe: lines may run in parallel."""
 
-    def __init__(self, plan: Plan, run_name: str | None = None, llm_cache=None, llm_mode=None,
-                 get_connection=None):
+    def __init__(self, plan: Plan, run_name: str | None = None, llm_cache=None, get_connection=None):
         self.plan = plan
         self.run_name = run_name
-        self.llm_cache, self.llm_mode = llm_cache, llm_mode
+        self.llm_cache = llm_cache          # pfgit.run.llm.LLMCache or None
         self.get_connection = get_connection
-        self.usage = Usage()
+        from ..llm.usage import TokenCounter
+
+        self.usage = TokenCounter()
         # what aggregation nodes read from each line: node outputs (by name) and flow inputs
         self.agg_nodes = set()
         for n in plan.agg_order:
@@ -207,29 +206,18 @@ class DagEngine:
     def _call(self, np_, kwargs: dict, from_inputs: set, line_number):
         if np_.type == "python":
             return np_.tool.call(kwargs, np_.init_kwargs)
-        if np_.type == "prompt":
-            try:
-                return prompt_node.prompt_output(np_.template, kwargs, from_inputs)
-            except prompt_node.TemplateError as e:
-                raise LineError(str(e), "JinjaTemplateError") from None
-        return self._call_llm(np_, kwargs, from_inputs, line_number)
-
-    def _call_llm(self, np_, kwargs: dict, from_inputs: set, line_number):
-        from ..engine.plan import LLM_PARAMS
-
-        params = {k: v for k, v in kwargs.items() if k in LLM_PARAMS}
-        variables = {k: v for k, v in kwargs.items() if k not in LLM_PARAMS and k != "connection"}
-        try:
-            text, escapes = prompt_node.render_escaped(np_.template, variables, from_inputs & set(variables))
-        except prompt_node.TemplateError as e:
-            raise LineError(str(e), "JinjaTemplateError") from None
-        ctx = NodeContext(node=np_.name, line_number=line_number, run_name=self.run_name,
-                          llm_cache=self.llm_cache, llm_mode=self.llm_mode, usage=self.usage, escapes=escapes)
         from .. import llm
 
-        conn = kwargs.get("connection") or np_.connection
-        output, usage = llm.call_llm(np_.api, conn, text, params, ctx)
-        return output
+        try:
+            if np_.type == "prompt":
+                return llm.render_prompt(np_.template, kwargs, tuple(from_inputs))
+            ctx = llm.LLMContext(node=np_.name, line=line_number, inputs_to_escape=tuple(from_inputs),
+                                 cache=self.llm_cache, tokens=self.usage)
+            params = {k: v for k, v in kwargs.items() if k != "connection"}
+            output, _usage = llm.call_llm(np_.api, np_.connection_obj, np_.template, params, ctx)
+            return output
+        except llm.LLMError as e:
+            raise LineError(e.message, e.error_type, np_.name) from None
 
     def _flow_outputs(self, inputs: dict, outputs: dict) -> dict:
         from ...flow.refs import parse_ref

@@ -19,15 +19,6 @@ from ..errors import RunError
 from ..nodes.python import FlowModules, ToolLoadError, find_tool
 
 VARIANT_RE = re.compile(r"^\$\{([^.]+)\.([^}]+)\}$")
-# the llm tools' parameters and their types (promptflow-tools openai.py / aoai.py signatures)
-LLM_PARAMS = {
-    "deployment_name": "string", "model": "string", "temperature": "double", "top_p": "double",
-    "n": "int", "max_tokens": "int", "stop": "list", "presence_penalty": "double",
-    "frequency_penalty": "double", "logit_bias": "object", "user": "string",
-    "response_format": "object", "seed": "int", "tools": "list", "tool_choice": "object",
-    "functions": "list", "function_call": "object", "suffix": "string", "logprobs": "int",
-    "echo": "bool", "best_of": "int", "stream": "bool", "detail": "string", "max_completion_tokens": "int",
-}
 BUILTIN_TYPES = ("python", "prompt", "llm")
 
 
@@ -53,6 +44,7 @@ class NodePlan:
     init_kwargs: dict = field(default_factory=dict)
     template: str | None = None
     connection: str | None = None
+    connection_obj: object = None                  # resolved connection of an llm node
     api: str | None = None
 
 
@@ -318,22 +310,46 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
                 plan.close()
                 raise RunError(f"node '{np_.name}': template '{path}': {e.strerror}", **where) from None
             if np_.type == "llm":
-                lits = {}
-                for k, v in np_.literals.items():
-                    if k in LLM_PARAMS and (v is None or v == ""):
-                        continue
-                    t = LLM_PARAMS.get(k)
-                    if t is None or (k == "max_tokens" and str(v) == "inf"):
-                        lits[k] = v
-                        continue
-                    try:
-                        lits[k] = parse_value(v, t)
-                    except ConvertError as e:
-                        plan.close()
-                        raise RunError(f"node '{np_.name}': input '{k}' ({v!r}) is not a valid {t}: {e}", **where) from None
-                np_.literals = lits
-                if not np_.connection and "connection" not in np_.literals:
-                    raise RunError(f"node '{np_.name}' has no connection", **where)
+                _prepare_llm(np_, get_connection, where)
+                
+
+def _prepare_llm(np_, get_connection, where) -> None:
+    """Resolve the node's connection (a missing one fails the run before any line, as in
+    promptflow) and convert its literal inputs by the LLM tool's parameter types (§6.3)."""
+    from ..llm import connection_dict, param_types
+
+    name = np_.connection or np_.literals.get("connection")
+    if not name:
+        raise RunError(f"node '{np_.name}' has no connection", **where)
+    if get_connection is None:
+        raise RunError(f"node '{np_.name}': connection '{name}' cannot be resolved (no connection store)", **where)
+    try:
+        np_.connection_obj = get_connection(str(name))
+    except KeyError:
+        raise RunError(f"node '{np_.name}': connection '{name}' is not found (pfgit connection list)", **where) from None
+    ctype = connection_dict(np_.connection_obj).get("type", "")
+    try:
+        types = param_types(np_.api, ctype)
+    except Exception as e:
+        raise RunError(f"node '{np_.name}': {e}", **where) from None
+    lits = {}
+    for k, v in np_.literals.items():
+        if k == "connection":
+            continue
+        t = types.get(k)
+        if t is None:
+            lits[k] = v            # a template variable: reaches Jinja unchanged
+            continue
+        if v is None or v == "":
+            continue
+        if k == "max_tokens" and str(v) == "inf":
+            lits[k] = v
+            continue
+        try:
+            lits[k] = parse_value(v, t)
+        except ConvertError as e:
+            raise RunError(f"node '{np_.name}': input '{k}' ({v!r}) is not a valid {t}: {e}", **where) from None
+    np_.literals = lits
 
 
 def _is_promptflow_module(name: str) -> bool:
@@ -355,6 +371,10 @@ def _conn_obj(get_connection, name: str, cls: str, node: str):
         conn = get_connection(name)
     except KeyError:
         raise ConvertError(f"connection '{name}' is not found (pfgit connection list)") from None
+    if not isinstance(conn, dict):
+        from ..llm import connection_dict
+
+        conn = connection_dict(conn)
     return make_connection(conn, cls)
 
 

@@ -24,7 +24,7 @@ def open_builtin(spec, get_connection):
         from .dag import DagEngine
 
         plan = build_plan(spec.flow, spec.variant, spec.connections, get_connection)
-        return DagEngine(plan, spec.name, spec.llm_cache, spec.llm_mode, get_connection)
+        return DagEngine(plan, spec.name, llm_cache(spec), get_connection)
     if spec.variant:
         raise RunError(f"--variant applies to DAG flows; {flow.file} is a {flow.kind} flow")
     if flow.kind == "flex":
@@ -33,7 +33,19 @@ def open_builtin(spec, get_connection):
         return FlexEngine(flow, fdir, ffile, spec.init, get_connection)
     from .prompty import PromptyEngine
 
-    return PromptyEngine(fdir, ffile, spec.name, spec.llm_cache, spec.llm_mode)
+    return PromptyEngine(fdir, ffile, spec.name, llm_cache(spec), get_connection)
+
+
+def llm_cache(spec):
+    """The record/replay cache of --llm-cache/--llm-mode (None without --llm-cache)."""
+    if not spec.llm_cache:
+        return None
+    from ..llm import LLMCache
+
+    try:
+        return LLMCache(spec.llm_cache, spec.llm_mode or "auto")
+    except ValueError as e:
+        raise RunError(str(e)) from None
 
 
 def choose(spec, get_connection):
