@@ -171,3 +171,31 @@ def test_cli_test_and_errors(repo, capsys):
     assert "Execution failure in 'upper'" in capsys.readouterr().err
     assert main(["run", "--flow", "flows/basic", "--data", "missing.jsonl"]) == 2
     assert capsys.readouterr().err.strip() == "pfgit: missing.jsonl: data file not found"
+
+
+def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
+    """An interrupted run is 'in progress' on disk: stream prints what it has, then the resumed
+    and recorded run streams from its snapshot."""
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "2")
+    run(RunSpec(flow="flows/basic", data="data.jsonl", name="s1", workers=1))
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    assert main(["runs", "stream", "s1"]) == 0
+    lines = capsysbinary.readouterr().out.decode().splitlines()
+    assert [json.loads(x)["line_number"] for x in lines] == [0]      # line 1 failed: not an output
+    from pfgit.git.repo import open_repo
+    from pfgit.run.follow import follow
+    from pfgit.run.runstate import ActiveRun
+    import io
+    import threading
+
+    r = open_repo(str(repo))
+    ActiveRun(r, "s1").update_state(status="Running")
+    buf = io.BytesIO()
+    t = threading.Thread(target=follow, args=(r, "s1", buf), kwargs={"poll": 0.01})
+    t.start()
+    run(RunSpec(flow=".", resume="s1", workers=1))     # finishes and records: follow ends
+    t.join(10)
+    assert not t.is_alive()
+    assert [json.loads(x)["line_number"] for x in buf.getvalue().splitlines()] == [0, 2]
+    assert main(["runs", "stream", "s1"]) == 0
+    assert len(capsysbinary.readouterr().out.splitlines()) == 2
