@@ -1,0 +1,146 @@
+"""LLM calls for the built-in engine: what promptflow's LLM tools (promptflow-tools 1.6.1
+`openai.py`, `aoai.py`, `embedding.py`) do, through the official `openai` SDK.
+
+The runner calls `call_llm` for `type: llm` nodes, for the `promptflow.tools.embedding.embedding`
+package tool and for `.prompty` files (with `prompty=True`), and `render_prompt` for `type: prompt`
+nodes (so a prompt node's output carries the escape map an LLM node downstream needs).
+
+Interface (stable; the runner codes against it):
+
+    call_llm(api, connection, prompt, params, ctx=None) -> (output, Usage)
+
+    api         "chat" | "completion" | "embedding"
+    connection  a `pfgit.run.connections.Connection` (types open_ai, azure_open_ai, serverless),
+                secrets already resolved (`Connection.resolved()`), or a dict of the same fields
+                ({"type": "open_ai", "api_key": ..., "base_url": ...}).
+    prompt      chat/completion: the jinja2 TEMPLATE text (not rendered: promptflow renders inside
+                the tool, with flow-input escaping and Azure's list joining, and so does call_llm);
+                embedding: the `input` text.
+    params      every other node input, already resolved: tool parameters (model/deployment_name,
+                temperature, max_tokens, stop, response_format, tools, functions, ...) and the
+                template variables. Literal YAML values should be converted first with
+                `param_types(api, connection)` (promptflow's §1.3 rule: by declared type, `''`/None
+                dropped); `${...}` values are passed as they are.
+    ctx         `LLMContext`: node name, line number, `inputs_to_escape` (names of params that
+                reference flow inputs: role markers inside them never split messages), the record/
+                replay cache, retry policy and timeout. None = defaults.
+
+    output      chat -> content string, or the whole message dict when tools/functions were sent;
+                completion -> choices[0].text; embedding -> the vector (list of floats).
+    Usage       prompt/completion/total token counts of this call (0 when the server gave none);
+                sum them with `TokenCounter` and put `TokenCounter.metrics()` into the run's
+                metrics (`__pfgit__.tokens.prompt|completion|total`).
+
+Errors raise `LLMError` (message names the node and says what the endpoint did); the runner
+records it as that line's error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .cache import LLMCache, request_key
+from .chat import PromptResult, build_messages, convert_to_chat_list, render_jinja_template, render_prompt
+from .client import RetryPolicy, send
+from .errors import LLMError
+from .params import (AOAI_HEADER, APIS, chat_body, completion_body, embedding_body, param_types,
+                     provider_of, split_params)
+from .usage import TokenCounter, Usage
+
+__all__ = ["call_llm", "send_body", "LLMContext", "LLMCache", "LLMError", "RetryPolicy", "TokenCounter",
+           "Usage", "PromptResult", "render_prompt", "param_types", "connection_dict"]
+
+
+@dataclass
+class LLMContext:
+    node: str | None = None
+    line: int | None = None
+    inputs_to_escape: tuple = ()                # params that reference flow inputs (§6.2)
+    cache: LLMCache | None = None               # --llm-cache/--llm-mode
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    tokens: TokenCounter | None = None          # when given, every call's usage is added to it
+
+
+def connection_dict(connection) -> dict:
+    """A resolved connection as a flat dict: {"name", "type", "api_key", "base_url"/"api_base", ...}."""
+    if isinstance(connection, dict):
+        return connection
+    if hasattr(connection, "resolved_dict"):
+        return connection.resolved_dict()
+    raise LLMError(f"not a connection: {type(connection).__name__}", "InvalidConnectionType")
+
+
+def call_llm(api: str, connection, prompt: str, params: dict, ctx: LLMContext | None = None) -> tuple:
+    """Run one LLM tool call the way promptflow's tool does; returns (output, Usage). See the
+    module docstring for the contract."""
+    ctx = ctx or LLMContext()
+    try:
+        if api not in APIS:
+            raise LLMError(f"unknown LLM api '{api}' (chat, completion or embedding)", "InvalidApi")
+        conn = connection_dict(connection)
+        provider = provider_of(conn.get("type", ""))
+        args, variables = split_params(api, provider, dict(params or {}))
+        headers = AOAI_HEADER if provider == "azure" else None
+        if api == "chat":
+            images = variables.pop("images", None)
+            detail = variables.pop("image_detail", "auto")
+            if provider == "azure":  # Azure's tool renders lists one item per line
+                variables = convert_to_chat_list(variables)
+            messages = build_messages(prompt, variables, ctx.inputs_to_escape, images, detail)
+            body, whole_message = chat_body(provider, args, messages)
+        elif api == "completion":
+            body, whole_message = completion_body(provider, args, render_jinja_template(prompt, **variables)), False
+        else:
+            body, whole_message = embedding_body(provider, conn.get("type", ""), args, prompt), False
+        response, usage = send_body(api, conn, body, ctx, headers=headers)
+        return _output(api, response, whole_message), usage
+    except LLMError as e:
+        if e.node is None:
+            e.node = ctx.node
+        raise
+
+
+def send_body(api: str, connection, body: dict, ctx: LLMContext | None = None, headers=None) -> tuple:
+    """Send a ready request body (prompty sends its parameters verbatim) through the record/replay
+    cache; returns (the SDK's parsed response, Usage)."""
+    ctx = ctx or LLMContext()
+    conn = connection_dict(connection)
+    provider = provider_of(conn.get("type", ""))
+    cache = ctx.cache
+    key = request_key(api, provider, body) if cache else None
+    response = None
+    if cache and cache.mode in ("replay", "auto"):
+        stored = cache.load(key)
+        if stored is not None:
+            response = _from_dict(api, stored)
+        elif cache.mode == "replay":
+            err = cache.miss(key)
+            err.node = ctx.node
+            raise err
+    if response is None:
+        response = send(api, conn, body, headers, ctx.retry)
+        if cache:
+            cache.save(key, api, body, response.model_dump(mode="json"))
+    usage = Usage.of(response)
+    if ctx.tokens is not None:
+        ctx.tokens.add(usage)
+    return response, usage
+
+
+def _from_dict(api: str, d: dict):
+    from openai.types import Completion, CreateEmbeddingResponse
+    from openai.types.chat import ChatCompletion
+
+    model = {"chat": ChatCompletion, "completion": Completion, "embedding": CreateEmbeddingResponse}[api]
+    return model.construct(**d)
+
+
+def _output(api: str, response, whole_message: bool) -> Any:
+    if api == "chat":
+        if whole_message:
+            return response.model_dump()["choices"][0]["message"]
+        return getattr(response.choices[0].message, "content", "")
+    if api == "completion":
+        return response.choices[0].text
+    return response.data[0].embedding

@@ -1,0 +1,146 @@
+"""Sending one request through the official `openai` SDK, with promptflow's retry rules but
+bounded: 429, 5xx, 422 (3 in a row at most), timeouts and dropped connections are retried with
+backoff `min(3 + 2^i - 1, 60)` s or the server's `Retry-After`; other errors fail at once.
+
+SDK clients are cached per connection (they pool HTTP connections; building one per call would
+cost more than a fast endpoint's reply) and are built with `max_retries=0`, as promptflow's are.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import LLMError
+
+_clients: dict = {}
+_clients_lock = threading.Lock()
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 8            # promptflow tries 100 times; a batch should not hang that long
+    max_backoff: float = 60.0
+    timeout: float = 600.0          # per request, seconds (the SDK's default)
+    sleep: Callable = field(default=time.sleep)  # tests pass a recorder
+
+
+def client_for(conn: dict, timeout: float):
+    """An SDK client for a resolved connection dict (type, api_key, base_url/api_base, ...)."""
+    ctype = conn.get("type", "")
+    key = (json.dumps(conn, sort_keys=True, default=str), timeout)
+    with _clients_lock:
+        c = _clients.get(key)
+        if c is not None:
+            return c
+    import openai
+
+    t = ctype.lower().replace("_", "")
+    if t == "azureopenai":
+        if not conn.get("api_key"):
+            raise LLMError(f"connection '{conn.get('name')}' has no api_key (Azure AD auth is run "
+                           "through the promptflow engine: --engine promptflow)", "InvalidConnectionType")
+        c = openai.AzureOpenAI(max_retries=0, timeout=timeout, api_key=conn["api_key"],
+                               api_version=conn.get("api_version") or "2024-02-01",
+                               azure_endpoint=conn.get("api_base"))
+    elif t == "serverless":
+        base = conn.get("api_base") or ""
+        c = openai.OpenAI(max_retries=0, timeout=timeout, api_key=conn.get("api_key"),
+                          base_url=base if base.endswith("/v1") else base + "/v1")
+    else:
+        c = openai.OpenAI(max_retries=0, timeout=timeout, api_key=conn.get("api_key"),
+                          organization=conn.get("organization") or None,
+                          base_url=conn.get("base_url") or None)
+    with _clients_lock:
+        _clients[key] = c
+    return c
+
+
+def _endpoint(client, api: str):
+    return {"chat": client.chat.completions, "completion": client.completions,
+            "embedding": client.embeddings}[api]
+
+
+def send(api: str, conn: dict, body: dict, headers: dict | None, policy: RetryPolicy):
+    """The SDK's parsed response to `body` (keyword arguments of `create`)."""
+    import openai
+
+    client = client_for(conn, policy.timeout)
+    create = _endpoint(client, api).create
+    kwargs = dict(body)
+    if headers:
+        kwargs["extra_headers"] = headers
+    consecutive_422 = 0
+    for attempt in range(policy.max_retries + 1):
+        try:
+            return create(**kwargs)
+        except (openai.APIStatusError, openai.APIConnectionError) as e:
+            status = e.response.status_code if isinstance(e, openai.APIStatusError) else None
+            retriable = (
+                isinstance(e, openai.APITimeoutError)
+                or (status is not None and (status >= 500 or status in (429, 422)))
+                or (status is None and _dropped_connection(e))
+            )
+            if isinstance(e, openai.RateLimitError) and getattr(e, "type", None) == "insufficient_quota":
+                retriable = False
+            if not retriable:
+                raise LLMError(_describe(e, conn), "WrappedOpenAIError") from e
+            consecutive_422 = consecutive_422 + 1 if status == 422 else 0
+            if attempt == policy.max_retries or consecutive_422 == 3:
+                raise LLMError(f"{_describe(e, conn)} (gave up after {attempt + 1} attempts)",
+                               "ExceedMaxRetryTimes") from e
+            wait = _retry_after(e)
+            if wait is None:
+                wait = 3 + (2 ** attempt) - 1
+            wait = min(wait, policy.max_backoff)
+            print(f"pfgit: {type(e).__name__} #{attempt}, retrying in {wait:g} s", file=sys.stderr)
+            policy.sleep(wait)
+        except openai.OpenAIError as e:
+            raise LLMError(_describe(e, conn), "WrappedOpenAIError") from e
+        except LLMError:
+            raise
+        except Exception as e:  # e.g. a 200 whose body is not JSON
+            raise LLMError(f"OpenAI API hits exception: {type(e).__name__}: {_one_line(e)}"
+                           f"{_malformed_hint(e)}", "LLMError") from e
+    raise AssertionError("unreachable")
+
+
+def _dropped_connection(e) -> bool:
+    text = (str(e) + " " + str(e.__cause__)).lower()
+    return "connection aborted" in text or "server disconnected without sending a response" in text
+
+
+def _retry_after(e):
+    resp = getattr(e, "response", None)
+    value = resp.headers.get("retry-after") if resp is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+def _malformed_hint(e) -> str:
+    return " (the endpoint's reply is not valid JSON)" if isinstance(e, json.JSONDecodeError) else ""
+
+
+def _describe(e, conn: dict) -> str:
+    import openai
+
+    where = conn.get("base_url") or conn.get("api_base") or "the endpoint"
+    if isinstance(e, openai.APITimeoutError):
+        return f"{where} timed out: {type(e).__name__}: {_one_line(e)}"
+    if isinstance(e, openai.APIConnectionError):
+        cause = e.__cause__
+        detail = f" ({type(cause).__name__}: {_one_line(cause)})" if cause else ""
+        return f"cannot reach {where}: {type(e).__name__}: {_one_line(e)}{detail}"
+    return f"OpenAI API hits {type(e).__name__}: {_one_line(e)}"

@@ -1,0 +1,47 @@
+"""Token usage of LLM calls, summed over a run into its metrics (promptflow records 0)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+METRIC_PREFIX = "__pfgit__.tokens."
+
+
+@dataclass
+class Usage:
+    prompt: int = 0
+    completion: int = 0
+    total: int = 0
+
+    @classmethod
+    def of(cls, response) -> "Usage":
+        u = getattr(response, "usage", None)
+        if u is None:
+            return cls()
+        p = int(getattr(u, "prompt_tokens", 0) or 0)
+        c = int(getattr(u, "completion_tokens", 0) or 0)
+        t = int(getattr(u, "total_tokens", 0) or 0) or p + c
+        return cls(p, c, t)
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt + other.prompt, self.completion + other.completion, self.total + other.total)
+
+
+class TokenCounter:
+    """Thread-safe sum of Usage over a run's lines."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.usage = Usage()
+        self.calls = 0
+
+    def add(self, usage: Usage) -> None:
+        with self._lock:
+            self.usage = self.usage + usage
+            self.calls += 1
+
+    def metrics(self) -> dict:
+        u = self.usage
+        return {METRIC_PREFIX + "prompt": u.prompt, METRIC_PREFIX + "completion": u.completion,
+                METRIC_PREFIX + "total": u.total}

@@ -1,0 +1,196 @@
+"""A loopback fake OpenAI-compatible server for tests and benchmarks (stdlib only).
+
+Serves POST {base}/chat/completions, /completions, /embeddings with or without a `/v1` prefix,
+and the Azure paths /openai/deployments/<d>/{chat/completions,completions,embeddings}?api-version=.
+Replies are derived from the request (so they are deterministic), carry `usage`, and every request
+is recorded (path, query, headers, parsed body). Faults are injected per request from a queue:
+`("429", retry_after)`, `("500",)`, `("timeout", seconds)` (reply after a delay), `("malformed",)`
+(a 200 whose body is not JSON); `latency` delays every reply.
+
+    with FakeOpenAI() as srv:  srv.url -> "http://127.0.0.1:PORT/v1"; srv.root -> "http://127.0.0.1:PORT"
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+
+def _words(text) -> int:
+    if isinstance(text, list):
+        return sum(_words(p.get("text", "")) if isinstance(p, dict) else _words(p) for p in text)
+    return len(str(text or "").split())
+
+
+def chat_reply(body: dict) -> dict:
+    msgs = body.get("messages") or []
+    last = next((m for m in reversed(msgs) if m.get("role") == "user"), msgs[-1] if msgs else {})
+    content = last.get("content", "")
+    if isinstance(content, list):
+        content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    text = f"echo: {content}"
+    message = {"role": "assistant", "content": text}
+    finish = "stop"
+    if body.get("tools"):
+        fn = body["tools"][0]["function"]["name"]
+        message = {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": {"name": fn, "arguments": json.dumps({"q": content})}}]}
+        finish = "tool_calls"
+    elif body.get("functions"):
+        message = {"role": "assistant", "content": None, "function_call": {
+            "name": body["functions"][0]["name"], "arguments": json.dumps({"q": content})}}
+        finish = "function_call"
+    pt = sum(_words(m.get("content")) for m in msgs)
+    ct = _words(text)
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000,
+            "model": body.get("model", ""),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}}
+
+
+def completion_reply(body: dict) -> dict:
+    prompt = body.get("prompt", "")
+    text = f"completion: {prompt}"
+    pt, ct = _words(prompt), _words(text)
+    return {"id": "cmpl-fake", "object": "text_completion", "created": 1700000000,
+            "model": body.get("model", ""),
+            "choices": [{"index": 0, "text": text, "finish_reason": "stop", "logprobs": None}],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}}
+
+
+def embedding_vector(text) -> list:
+    digest = hashlib.sha256(json.dumps(text).encode()).digest()
+    return [round(b / 255.0, 3) for b in digest[:8]]
+
+
+def embedding_reply(body: dict) -> dict:
+    inputs = body.get("input")
+    inputs = inputs if isinstance(inputs, list) else [inputs]
+    data = []
+    for i, t in enumerate(inputs):
+        vec = embedding_vector(t)
+        if body.get("encoding_format") == "base64":
+            vec = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": vec})
+    pt = sum(_words(t) for t in inputs)
+    return {"object": "list", "data": data, "model": body.get("model", ""),
+            "usage": {"prompt_tokens": pt, "total_tokens": pt}}
+
+
+REPLIES = {"chat/completions": chat_reply, "completions": completion_reply, "embeddings": embedding_reply}
+
+
+class FakeOpenAI:
+    def __init__(self, latency: float = 0.0):
+        self.latency = latency
+        self.requests: list = []
+        self.faults: list = []          # consumed one per request, in order
+        self._lock = threading.Lock()
+        srv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):  # quiet
+                pass
+
+            def do_POST(self):
+                srv._handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.url = self.root + "/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> "FakeOpenAI":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def inject(self, *faults) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    def bodies(self, kind: str | None = None) -> list:
+        return [r["body"] for r in self.requests if kind is None or r["kind"] == kind]
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("content-length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return self._send(h, 400, {"error": {"message": "bad json"}})
+        path = parts.path.rstrip("/")
+        deployment = None
+        if path.startswith("/openai/deployments/"):
+            rest = path[len("/openai/deployments/"):]
+            deployment, _, path = rest.partition("/")
+            path = "/" + path
+        if path.startswith("/v1/"):
+            path = path[3:]
+        kind = path.lstrip("/")
+        if kind not in REPLIES:
+            return self._send(h, 404, {"error": {"message": f"no route {parts.path}"}})
+        with self._lock:
+            self.requests.append({"kind": kind, "path": parts.path, "query": parse_qs(parts.query),
+                                  "headers": {k.lower(): v for k, v in h.headers.items()},
+                                  "body": body, "deployment": deployment})
+            fault = self.faults.pop(0) if self.faults else None
+        if self.latency:
+            time.sleep(self.latency)
+        if fault:
+            what = fault[0]
+            if what == "429":
+                return self._send(h, 429, {"error": {"message": "Rate limit", "type": "requests"}},
+                                  {"Retry-After": str(fault[1])} if len(fault) > 1 else {})
+            if what == "500":
+                return self._send(h, 500, {"error": {"message": "boom"}})
+            if what == "timeout":
+                time.sleep(fault[1])
+            if what == "malformed":
+                return self._send_raw(h, 200, b'{"id": "x", "choices": [', "application/json")
+        reply = REPLIES[kind](dict(body, model=deployment or body.get("model", "")))
+        self._send(h, 200, reply)
+
+    def _send(self, h, code: int, obj: dict, headers: dict | None = None) -> None:
+        self._send_raw(h, code, json.dumps(obj).encode(), "application/json", headers)
+
+    def _send_raw(self, h, code: int, data: bytes, ctype: str, headers: dict | None = None) -> None:
+        try:
+            h.send_response(code)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
+            pass
+
+
+@pytest.fixture
+def fake_openai():
+    with FakeOpenAI() as srv:
+        yield srv
