@@ -42,22 +42,26 @@ def register(app: typer.Typer) -> None:
         if (min_ is None) == (max_ is None):
             raise UsageError("give one of --min X or --max X")
         repo = open_repo(".")
+        path = config or os.path.join(repo.path, "pfgit.yaml")
+        cfg = None
+        if config or os.path.exists(path):
+            try:
+                with open(path, "rb") as f:
+                    cfg = parse_config(f.read())
+            except OSError as e:
+                raise UsageError(e.strerror or str(e), file=path) from None
         if flow is None:
+            # the one flow at BAD, else the one flow pfgit.yaml runs
             head = resolve(repo, bad or "HEAD")
             found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), ".")]
+            if len(found) != 1 and cfg is not None and len(cfg.flows) == 1:
+                found = [cfg.flows[0].flow]
             if len(found) != 1:
                 raise UsageError("choose the flow with --flow PATH" if found else "no flow at HEAD")
             flow = found[0]
         else:
             flow = repo_relative(repo, flow)
-        path = config or os.path.join(repo.path, "pfgit.yaml")
-        fc = None
-        if config or os.path.exists(path):
-            try:
-                with open(path, "rb") as f:
-                    fc = parse_config(f.read()).for_flow(flow)
-            except OSError as e:
-                raise UsageError(e.strerror or str(e), file=path) from None
+        fc = cfg.for_flow(flow) if cfg is not None else None
         res = run_bisect(repo, flow, Threshold(metric, min_, max_), good, bad, fc)
         if json_out:
             emit_json(res)

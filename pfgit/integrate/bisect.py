@@ -57,9 +57,12 @@ def run_bisect(repo, flow: str, th, good: str | None = None, bad: str | None = N
     if good_c == bad_c:
         raise UsageError("GOOD and BAD are the same commit")
     steps = []
-    for label, c, want in (("good", good_c, GOOD), ("bad", bad_c, BAD)):
-        j = judge_commit(repo, c, flow, th, fc)
-        j["as"] = label
+
+    def endpoint(label: str, c: bytes, want: str, run: bool) -> bool:
+        """Judge an endpoint; False when it was not judged (no recorded run, and run=False)."""
+        j = judge_commit(repo, c, flow, th, fc if run else None)
+        if j["value"] is None and not run:
+            return False
         steps.append(j)
         if j["verdict"] != want:
             shown = "no value" if j["value"] is None else f"{th.metric}={j['value']}"
@@ -68,6 +71,13 @@ def run_bisect(repo, flow: str, th, good: str | None = None, bad: str | None = N
                                  "" if j["value"] is not None or fc is not None else
                                  "; record a run there, or give the flow a 'run:' in pfgit.yaml"),
                              exit_code=EXIT_NO)
+        return True
+
+    # BAD is always judged (a HEAD that meets the threshold leaves nothing to find). GOOD is judged
+    # from a recorded run, else taken as given like `git bisect` does, and run only if the answer
+    # ends up resting on it: each run saved keeps a 50-commit bisect within 7 runs.
+    endpoint("bad", bad_c, BAD, run=True)
+    good_judged = endpoint("good", good_c, GOOD, run=False)
     with tempfile.TemporaryDirectory(prefix="pfgit-bisect-") as tmp:
         state = os.path.join(tmp, "state.json")
         log = os.path.join(tmp, "steps.jsonl")
@@ -88,6 +98,8 @@ def run_bisect(repo, flow: str, th, good: str | None = None, bad: str | None = N
         raise PfgitError("git bisect found no first bad commit: " + " / ".join(tail))
     first = m.group(1)
     c = repo[first.encode()]
+    if not good_judged and c.parents and c.parents[0] == good_c:
+        endpoint("good", good_c, GOOD, run=True)
     hit = next((s for s in reversed(steps) if s["commit"] == first), None)
     return {"flow": flow, "threshold": th.describe(), "metric": th.metric,
             "good": good_c.decode(), "bad": bad_c.decode(),
