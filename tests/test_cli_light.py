@@ -25,8 +25,8 @@ def _typer(monkeypatch, capsys, cwd, *argv):
 
 
 @pytest.fixture
-def repo(tmp_path, corpus):
-    return make_repo(tmp_path, corpus)
+def repo(tmp_path):
+    return make_repo(tmp_path)
 
 
 @pytest.mark.parametrize("argv", [

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from corpus_finder import part as corpus_part
 
 from pfgit.integrate.diffdriver import driver_config
 
@@ -193,7 +194,7 @@ def test_unreadable_side_shows_text_diff_and_binary_gives_2(repo):
 
 
 def test_no_index_folders_and_files(tmp_path, corpus):
-    a = corpus / "history" / "flows__standard__intent-copilot"
+    a = corpus_part(corpus, "history/flows__standard__intent-copilot")
     versions = sorted(a.glob("*.flow.dag.yaml"))
     p = pfgit(str(tmp_path), "diff", "--no-index", str(versions[1]), str(versions[2]), "--json")
     assert p.returncode == 0, p.stderr
