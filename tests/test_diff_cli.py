@@ -176,7 +176,7 @@ def test_bad_input_exit_codes(repo, tmp_path):
     p = pfgit(str(tmp_path), "diff")
     assert p.returncode == 2 and "not a git repository" in p.stderr
     p = pfgit(repo, "diff", "--no-such-option")
-    assert p.returncode == 2 and p.stderr.startswith("pfgit: No such option") and "internal" not in p.stderr
+    assert p.returncode == 2 and p.stderr.startswith("pfgit: no such option") and "internal" not in p.stderr
     p = pfgit(repo, "diff", "HEAD", "HEAD", "HEAD")  # a third revision is not "neither a revision nor a path"
     assert p.returncode == 2 and "at most two revisions" in p.stderr
 
