@@ -242,3 +242,16 @@ def test_bare_clone_diff_no_index_folders(tmp_path):
     p = pfgit(str(tmp_path), "diff", "--no-index", str(a), str(b))
     assert p.returncode == 0, p.stderr
     assert "node clean" in p.stdout and "+# replaced" in p.stdout and "512" in p.stdout
+
+
+def test_bare_clone_imported_runs_keep_connection_names(tmp_path):
+    from pfgit.store.pf_import import snapshot_connections
+
+    d = flows.write(tmp_path / "classify", flows.CLASSIFY)
+    assert snapshot_connections(str(d), set()) == {"classify.connection": "open_ai_connection"}
+    echo = flows.write(tmp_path / "echo", {"flow.dag.yaml": (
+        "inputs: {}\noutputs: {}\nnodes:\n- name: echo\n  type: python\n"
+        "  source: {type: code, path: echo.py}\n  inputs:\n    connection: my_conn\n")})
+    assert snapshot_connections(str(echo), {"my_conn"}) == {"echo.connection": "my_conn"}
+    assert snapshot_connections(str(echo), set()) == {}      # a literal input is not a connection
+    assert snapshot_connections(str(tmp_path / "no-such-run"), set()) == {}
