@@ -26,7 +26,7 @@ import time
 import common  # noqa: E402  (bench/common.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORPUS = os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
+CORPUS = os.environ.get("PFGIT_CORPUS") or os.path.normpath(os.path.join(ROOT, "..", "shared", "corpus"))
 sys.path.insert(0, ROOT)
 
 

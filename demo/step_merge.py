@@ -64,10 +64,9 @@ def run(demo) -> None:
     demo.sh(f"grep -n -B3 -A5 '^<<<<<<< ' {FLOW}")
     demo.sh("pfgit conflicts", check_codes=(1,))
     demo.sh("pfgit conflicts --json | head -n 12", check_codes=(0, 1))
-    print("\nresolve: keep theirs (formal), then commit the merge", flush=True)
-    text = demo.read(FLOW)
-    start, end = text.index("<<<<<<< "), text.index(">>>>>>> ")
-    end = text.index("\n", end) + 1
-    demo.write(FLOW, text[:start] + "      style: formal\n" + text[end:])
+    print("\nresolve on screen: theirs (formal) is ours with the one input changed, so take theirs;"
+          " no conflict is left, and the merge changes exactly that input", flush=True)
+    demo.sh(f"git checkout --theirs -- {FLOW} && grep -n 'style:' {FLOW}")
     demo.sh("pfgit conflicts")
+    demo.sh(f"pfgit diff HEAD -- {FLOW}")
     demo.sh(f"git add {FLOW} && git commit -q --no-edit && git --no-pager log --oneline -1")

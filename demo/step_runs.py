@@ -83,5 +83,14 @@ def run(demo) -> None:
     demo.sh("git --no-pager log --oneline --format='%h %s' -2 refs/pfgit/runs/qa-v2")
     demo.sh("git ls-tree --name-only refs/pfgit/runs/qa-v2")
     demo.sh("git show refs/pfgit/runs/qa-v2:run.json | head -n 12")
-    print("\nshare runs through any git remote: pfgit push / pfgit fetch "
-          "(refspec refs/pfgit/*:refs/pfgit/*, see docs/runs.md)", flush=True)
+
+    demo.title("Share runs between clones: pfgit push / pfgit fetch (refs/pfgit/*, docs/runs.md)")
+    mate = os.path.join(root, "teammate")
+    print("a teammate clones the repo: git clone brings the branches, not the runs", flush=True)
+    demo.sh(f"git clone -q {demo.repo} {mate} && cd {mate} && pfgit runs list", cwd=root)
+    demo.sh("pfgit fetch && pfgit runs list", cwd=mate)
+    print("\nthe teammate runs the flow, records the run and pushes it back", flush=True)
+    demo.sh("python ../run_qa.py qa ../questions.jsonl ../out3.jsonl ../metrics3.json && "
+            "pfgit runs record --flow qa --data ../questions.jsonl --outputs ../out3.jsonl "
+            "--metrics ../metrics3.json --name qa-v2-teammate && pfgit push", cwd=mate)
+    demo.sh("pfgit log qa --metric accuracy -n 1")

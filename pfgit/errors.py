@@ -39,3 +39,13 @@ class UsageError(PfgitError):
 
 class ReadError(PfgitError):
     """A file that cannot be read or parsed at all."""
+
+
+def no_such(kind: str, word: str, known) -> UsageError:
+    """`no such option: --metirc (did you mean --metric?)`: one wording, with the near names, for
+    typer's commands and the light entries' own parsers alike."""
+    import difflib
+
+    near = difflib.get_close_matches(word.split("=", 1)[0], sorted(set(known)), n=3, cutoff=0.6)
+    hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+    return UsageError(f"no such {kind}: {word}{hint}")

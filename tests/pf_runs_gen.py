@@ -2,8 +2,8 @@
 to capture tests/fixtures/pf_runs/). Not a test module itself.
 
 Layout produced in `work`:
-  repo/flows/if_else/      the corpus flow conditional-flow-for-if-else (python only), committed
-  repo/flows/eval_acc/     the corpus flow eval-classification-accuracy, committed
+  repo/flows/if_else/      tests/flows.py's IF_ELSE flow (python only), committed
+  repo/flows/eval_acc/     tests/flows.py's ACCURACY evaluation flow, committed
   repo/flows/if_else_var/  if_else with its `default_result` node turned into two variants
   pfhome/                  PF_HOME_DIRECTORY with pf.sqlite and .runs/<name>/
 Runs: `batch1` (if_else), `eval1` (eval_acc, base run batch1, column mapping), `variant1`
@@ -20,9 +20,8 @@ import shutil
 import subprocess
 import sys
 
-CORPUS = (pathlib.Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus").resolve()
-IF_ELSE = CORPUS / "examples/flows/standard/conditional-flow-for-if-else"
-EVAL_ACC = CORPUS / "examples/flows/evaluation/eval-classification-accuracy"
+import flows
+
 PF = pathlib.Path(sys.executable).parent / "pf"
 
 
@@ -32,14 +31,11 @@ def git(repo, *args):
 
 
 def make_repo(repo: pathlib.Path) -> str:
-    """A git repo with the two corpus flows committed; returns the commit id."""
+    """A git repo with the two flows committed; returns the commit id."""
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "main")
-    for src, dst in ((IF_ELSE, "flows/if_else"), (EVAL_ACC, "flows/eval_acc")):
-        shutil.copytree(src, repo / dst)
-        (repo / dst).chmod(0o755)
-        for p in (repo / dst).rglob("*"):
-            p.chmod(0o644 if p.is_file() else 0o755)
+    flows.write(repo / "flows/if_else", flows.IF_ELSE)
+    flows.write(repo / "flows/eval_acc", flows.ACCURACY)
     shutil.copytree(repo / "flows/if_else", repo / "flows/if_else_var")
     add_variants(repo / "flows/if_else_var/flow.dag.yaml")
     (repo / ".gitignore").write_text(".promptflow/\n__pycache__/\n.runs/\n")
@@ -48,17 +44,9 @@ def make_repo(repo: pathlib.Path) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-_DEFAULT_RESULT = """- name: default_result
-  type: python
-  source:
-    type: code
-    path: default_result.py
-  inputs:
-    question: ${inputs.question}
-  activate:
-    when: ${content_safety_check.output}
-    is: false
-"""
+_IF_ELSE = flows.IF_ELSE["flow.dag.yaml"]
+# the default_result node's text, as the flow file has it
+_DEFAULT_RESULT = _IF_ELSE[_IF_ELSE.index("- name: default_result\n"):_IF_ELSE.index("- name: generate_result\n")]
 
 
 def add_variants(flow_file: pathlib.Path) -> None:
@@ -121,7 +109,6 @@ def generate(work: pathlib.Path) -> dict:
     return {"repo": repo, "pfhome": work / "pfhome", "commit": commit}
 
 
-SOURCES = {"if_else": IF_ELSE, "eval_acc": EVAL_ACC}
 KEEP_FILES = {"meta.json", "inputs.jsonl", "outputs.jsonl", "metrics.json", "logs.txt", "error.json"}
 
 
@@ -141,7 +128,6 @@ def capture(pfhome: pathlib.Path, dest: pathlib.Path) -> None:
         for sub in ("flow_outputs", "snapshot"):
             if (run / sub).is_dir():
                 shutil.copytree(run / sub, out / sub, ignore=shutil.ignore_patterns("__pycache__"))
-        _strip_corpus_copies(out / "snapshot")
     src = sqlite3.connect(pfhome / "pf.sqlite")
     rows = src.execute("select * from run_info").fetchall()
     schema = src.execute("select sql from sqlite_master where name='run_info'").fetchone()[0]
@@ -151,36 +137,9 @@ def capture(pfhome: pathlib.Path, dest: pathlib.Path) -> None:
     dst.commit()
 
 
-def _strip_corpus_copies(snap: pathlib.Path) -> None:
-    """Corpus files are never copied into the project: drop snapshot files identical to the corpus
-    flow's and name them in `.from-corpus.json`; `materialize` puts them back in a temp copy."""
-    import hashlib
-
-    flow = [k for k, src in SOURCES.items()
-            if (src / "flow.dag.yaml").exists() and any(
-                (snap / f.name).exists() for f in src.iterdir() if f.suffix == ".py")]
-    src = SOURCES[flow[0]]
-    dropped = []
-    for f in sorted(snap.rglob("*")):
-        rel = f.relative_to(snap).as_posix()
-        if f.is_file() and (src / rel).is_file() and (src / rel).read_bytes() == f.read_bytes():
-            dropped.append({"path": rel, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()})
-            f.unlink()
-    corpus_rel = src.relative_to(CORPUS).as_posix()
-    (snap / ".from-corpus.json").write_text(json.dumps({"corpus": corpus_rel, "files": dropped}, indent=1))
-
-
 def materialize(fixture: pathlib.Path, dest: pathlib.Path) -> pathlib.Path:
-    """A usable promptflow home from the trimmed fixture: copy it and restore corpus files."""
+    """A usable promptflow home from the fixture (a copy: imports may write next to it)."""
     shutil.copytree(fixture, dest)
-    for manifest in dest.glob(".runs/*/snapshot/.from-corpus.json"):
-        info = json.loads(manifest.read_text())
-        for f in info["files"]:
-            target = manifest.parent / f["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(CORPUS / info["corpus"] / f["path"], target)
-            target.chmod(0o644)
-        manifest.unlink()
     return dest
 
 

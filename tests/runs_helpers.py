@@ -1,4 +1,5 @@
-"""Shared set-up for the run store/index tests: a real git repo with a real corpus flow committed."""
+"""Shared set-up for the run store/index tests: a real git repo with a flow committed (one the
+tests write themselves, tests/flows.py, so they run on a bare clone)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import pathlib
 import shutil
 import subprocess
+
+import flows
 
 ACC = "examples/flows/evaluation/eval-classification-accuracy"
 IF_ELSE = "examples/flows/standard/conditional-flow-for-if-else"
@@ -22,12 +25,13 @@ def copy_flow(corpus: pathlib.Path, src: str, dest: pathlib.Path) -> None:
         p.chmod(0o755 if p.is_dir() else 0o644)
 
 
-def make_repo(tmp_path: pathlib.Path, corpus: pathlib.Path, name: str = "repo") -> pathlib.Path:
-    """flows/acc = eval-classification-accuracy (committed), one commit on main."""
+def make_repo(tmp_path: pathlib.Path, corpus: pathlib.Path | None = None, name: str = "repo") -> pathlib.Path:
+    """flows/acc = the accuracy evaluation flow of tests/flows.py (committed), one commit on main.
+    `corpus` is accepted for older callers and not used."""
     repo = tmp_path / name
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    copy_flow(corpus, ACC, repo / "flows" / "acc")
+    flows.write(repo / "flows" / "acc", flows.ACCURACY)
     (repo / ".gitignore").write_text("__pycache__/\n.promptflow/\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "add acc flow")

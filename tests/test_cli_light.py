@@ -25,8 +25,8 @@ def _typer(monkeypatch, capsys, cwd, *argv):
 
 
 @pytest.fixture
-def repo(tmp_path, corpus):
-    return make_repo(tmp_path, corpus)
+def repo(tmp_path):
+    return make_repo(tmp_path)
 
 
 @pytest.mark.parametrize("argv", [
@@ -44,7 +44,7 @@ def test_light_log_prints_what_the_typer_command_prints(repo, tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("argv, msg", [
-    (["log", "--bogus"], "No such option: --bogus"),
+    (["log", "--bogus"], "no such option: --bogus"),
     (["log", "a", "b"], "unexpected extra argument (b)"),
     (["log", "-n", "x"], "'x' is not a valid integer"),
     (["log", "--metric"], "requires an argument"),
@@ -58,6 +58,6 @@ def test_light_log_usage_errors_are_one_line_exit_2(repo, monkeypatch, capsys, a
 
 def test_light_log_help_and_registry(repo, monkeypatch, capsys):
     code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "--help")
-    assert code == 0 and out.startswith("usage: pfgit log")
+    assert code == 0 and out.startswith("Usage: pfgit log")
     assert parse_args(["--", "-weird-dir"])["path"] == "-weird-dir"
     assert set(LIGHT) <= set(COMMANDS)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from corpus_finder import part as corpus_part
 
 from pfgit.integrate.diffdriver import driver_config
 
@@ -175,7 +176,7 @@ def test_bad_input_exit_codes(repo, tmp_path):
     p = pfgit(str(tmp_path), "diff")
     assert p.returncode == 2 and "not a git repository" in p.stderr
     p = pfgit(repo, "diff", "--no-such-option")
-    assert p.returncode == 2 and p.stderr.startswith("pfgit: No such option") and "internal" not in p.stderr
+    assert p.returncode == 2 and p.stderr.startswith("pfgit: no such option") and "internal" not in p.stderr
     p = pfgit(repo, "diff", "HEAD", "HEAD", "HEAD")  # a third revision is not "neither a revision nor a path"
     assert p.returncode == 2 and "at most two revisions" in p.stderr
 
@@ -193,7 +194,7 @@ def test_unreadable_side_shows_text_diff_and_binary_gives_2(repo):
 
 
 def test_no_index_folders_and_files(tmp_path, corpus):
-    a = corpus / "history" / "flows__standard__intent-copilot"
+    a = corpus_part(corpus, "history/flows__standard__intent-copilot")
     versions = sorted(a.glob("*.flow.dag.yaml"))
     p = pfgit(str(tmp_path), "diff", "--no-index", str(versions[1]), str(versions[2]), "--json")
     assert p.returncode == 0, p.stderr

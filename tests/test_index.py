@@ -18,8 +18,8 @@ TABLES = ["runs", "metrics", "commits", "commit_info", "flow_paths", "refs"]
 
 
 @pytest.fixture
-def repo(tmp_path, corpus):
-    return make_repo(tmp_path, corpus)
+def repo(tmp_path):
+    return make_repo(tmp_path)
 
 
 def dump(repo) -> dict:

@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from corpus_finder import part as corpus_part
 from pfgit.diff.changes import diff_flows
 
 
@@ -62,7 +63,7 @@ def test_diff_driver_is_quiet_when_the_pager_quits(corpus, tmp_path):
     import subprocess
     import sys
 
-    hist = sorted((corpus / "history/flows__standard__web-classification").glob("*.flow.dag.yaml"))
+    hist = sorted(corpus_part(corpus, "history/flows__standard__web-classification").glob("*.flow.dag.yaml"))
     p = subprocess.Popen([sys.executable, "-m", "pfgit.integrate.diffdriver", "diff", "flow.dag.yaml",
                           str(hist[0]), "0" * 40, "100644", str(hist[1]), "0" * 40, "100644"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)

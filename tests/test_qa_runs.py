@@ -15,8 +15,8 @@ from runs_helpers import git, make_repo, open_repo, run_cli
 
 
 @pytest.fixture
-def repo(tmp_path, corpus):
-    return make_repo(tmp_path, corpus)
+def repo(tmp_path):
+    return make_repo(tmp_path)
 
 
 @pytest.mark.parametrize("line", ["[1, 2]", "3", '"text"', "null"])

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from corpus_finder import part as corpus_part
 from pfgit.flow.readers import DirReader
 from pfgit.validate import validate_path
 
@@ -181,7 +182,7 @@ def test_an_alias_inside_its_own_anchor_is_refused(tmp_path):
 def test_a_yaml_file_outside_any_flow_folder_is_validated_as_a_flow_file(corpus, tmp_path):
     # promptflow accepts a path to any .yaml flow file; naming one must not pass silently
     (tmp_path / "old").mkdir()
-    src = corpus / "history/flows__standard__basic"
+    src = corpus_part(corpus, "history/flows__standard__basic")
     version = sorted(src.glob("*.flow.dag.yaml"))[0]
     text = version.read_text().replace("${inputs.text}", "${inputs.txt}", 1)
     (tmp_path / "old" / version.name).write_text(text)

@@ -10,8 +10,8 @@ from runs_helpers import commit_change, git, make_repo, outputs, run_cli
 
 
 @pytest.fixture
-def repo(tmp_path, corpus):
-    return make_repo(tmp_path, corpus)
+def repo(tmp_path):
+    return make_repo(tmp_path)
 
 
 def _files(tmp_path, n, acc, grade="Correct"):
@@ -153,10 +153,10 @@ def test_push_and_fetch_between_clones(repo, tmp_path, monkeypatch, capsys):
     assert code == 1 and json.loads(out)["rejected"][0]["ref"] == "refs/pfgit/runs/shared"
 
 
-def test_gc_runs_of_deleted_flows(repo, tmp_path, monkeypatch, capsys, corpus):
-    from runs_helpers import IF_ELSE, copy_flow
+def test_gc_runs_of_deleted_flows(repo, tmp_path, monkeypatch, capsys):
+    import flows
 
-    copy_flow(corpus, IF_ELSE, repo / "flows" / "ifelse")
+    flows.write(repo / "flows" / "ifelse", flows.IF_ELSE)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "second flow")
     _record(monkeypatch, capsys, repo, tmp_path, "acc_run", 0.5)

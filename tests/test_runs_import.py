@@ -1,5 +1,6 @@
 """`pfgit runs import` of REAL promptflow run records (captured with pf 1.18.5 by
-tests/pf_runs_gen.py into tests/fixtures/pf_runs; the slow test generates them live)."""
+tests/pf_runs_gen.py from the flows of tests/flows.py into tests/fixtures/pf_runs; the slow test
+generates them live)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_import_links_runs_to_the_flow_commit(repo, pf_home, monkeypatch, capsys
     assert {r["status"] for r in again["runs"]} == {"exists"}
 
 
-def test_import_unlinked_when_no_commit_holds_the_flow(tmp_path, pf_home, monkeypatch, capsys, corpus):
+def test_import_unlinked_when_no_commit_holds_the_flow(tmp_path, pf_home, monkeypatch, capsys):
     repo = tmp_path / "other"
     pf_runs_gen.make_repo(repo)
     commit_change(repo, "flows/if_else/llm_result.py", "# every commit differs from the run\n", "edit")

@@ -20,8 +20,8 @@ from runs_helpers import all_objects_bytes, git, make_repo, open_repo, outputs
 
 
 @pytest.fixture
-def repo(tmp_path, corpus):
-    return make_repo(tmp_path, corpus)
+def repo(tmp_path):
+    return make_repo(tmp_path)
 
 
 def test_clean_flow_reuses_commit_and_tree(repo):
@@ -234,11 +234,11 @@ def test_record_against_a_revision(repo):
         record_run(r, "flows/nope", "x", outputs(1), {}, {}, None, flow_commit="HEAD")
 
 
-def test_flow_at_the_repository_top(tmp_path, corpus):
-    from runs_helpers import ACC, copy_flow
+def test_flow_at_the_repository_top(tmp_path):
+    import flows
 
     repo = tmp_path / "top"
-    copy_flow(corpus, ACC, repo)
+    flows.write(repo, flows.ACCURACY)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "flow at top")

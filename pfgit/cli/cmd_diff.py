@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
     def diff(
         ctx: typer.Context,
         args: Optional[List[str]] = typer.Argument(
-            None, help="[REV1 [REV2]] then [PATH...]; after -- only paths. With --no-index: A B."),
+            None, metavar="[REV1 [REV2]] [PATH]...",
+            help="[REV1 [REV2]] then [PATH...]; after -- only paths. With --no-index: A B."),
         json_out: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
         markdown: bool = typer.Option(False, "--markdown", help="Markdown for a PR comment."),
         stat: bool = typer.Option(False, "--stat", help="One line per flow with counts."),

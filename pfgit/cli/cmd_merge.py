@@ -11,15 +11,16 @@ import sys
 
 import typer
 
-from ..errors import EXIT_NO, EXIT_OK, UsageError
+from ..errors import EXIT_NO, EXIT_OK, UsageError, no_such
 
 _MERGE_FILE_USAGE = "usage: pfgit merge-file [-L LABEL]... [--diff3] [-p] [-q] [--json] CURRENT BASE OTHER"
+MERGE_FILE_OPTIONS = ["-L", "--diff3", "-p", "--stdout", "-q", "--quiet", "--json", "-h", "--help"]
 
 
 def register(app: typer.Typer) -> None:
     loose = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
 
-    @app.command("merge-file", context_settings=loose, options_metavar="[OPTIONS]",
+    @app.command("merge-file", context_settings=loose, options_metavar="[OPTIONS] CURRENT BASE OTHER",
                  add_help_option=True)
     def merge_file(ctx: typer.Context) -> None:
         """Three-way merge of flow files like `git merge-file`: the result goes to CURRENT.
@@ -100,7 +101,7 @@ def _merge_file(args: list) -> int:
         elif a == "--json":
             json_out = True
         elif a.startswith("-") and a != "-":
-            raise UsageError(f"unknown option {a}; {_MERGE_FILE_USAGE}")
+            raise no_such("option", a, MERGE_FILE_OPTIONS)
         else:
             files.append(a)
     if len(files) != 3 or len(labels) > 3:

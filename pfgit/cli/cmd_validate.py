@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
                                    help="Show this message and exit."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object (docs/cli.md)."),
         fmt: str = typer.Option(None, "--format", metavar="FORMAT",
-                                help="text, json, github (workflow-command annotations) or sarif "
-                                     "(SARIF 2.1.0)."),
+                                help="text (default), json, github (workflow-command annotations "
+                                     "on a pull request's changed lines) or sarif (SARIF 2.1.0)."),
         strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
         staged: bool = typer.Option(
             False, "--staged",
@@ -34,6 +34,8 @@ def register(app: typer.Typer) -> None:
         """Check Prompt flow folders: references, cycles, sources, variants, Jinja2 and Python syntax.
 
         PATH: flow folders, flow files, files inside flows, or folders to search (default: .).
+
+        Exit 0: no errors; 1: errors (or warnings with --strict); 2: bad PATH or not a repository.
         """
         from ..validate.command import run
 

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from ..errors import EXIT_USAGE, PfgitError
+from ..errors import EXIT_USAGE, PfgitError, no_such
 
 # command name -> module defining it; only that module is imported when the command runs, so a
 # git hook pays for one command's imports, not all of them (`pfgit --help` imports all).
@@ -45,15 +45,48 @@ def make_app():
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
+    def _version(value: bool):
+        if value:
+            print(_version_line())
+            raise typer.Exit(0)
+
     @app.callback()
-    def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")):
+    def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+              version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                           help="Print the version and exit.")):
         if debug:
             os.environ["PFGIT_DEBUG"] = "1"
 
     return app
+
+
+def _version_line() -> str:
+    from .. import __version__
+
+    return f"pfgit {__version__}"
+
+
+def _usage_error(e) -> tuple:
+    """(stdout text, stderr line, exit code) for one of click's usage exceptions."""
+    import re
+
+    name = type(e).__name__
+    if name == "NoArgsIsHelpError":  # `pfgit`, `pfgit runs`: the help, as `--help` prints it
+        return e.format_message(), None, 0
+    if name == "NoSuchOption":
+        ctx = getattr(e, "ctx", None)
+        known = [o for p in (ctx.command.params if ctx else []) for o in p.opts + p.secondary_opts]
+        known += list(e.possibilities or ())
+        return None, no_such("option", e.option_name, known).one_line(), EXIT_USAGE
+    m = re.match(r"No such command '(.*)'\.", e.format_message())
+    ctx = getattr(e, "ctx", None)
+    if m and ctx is not None and hasattr(ctx.command, "commands"):
+        return None, no_such("command", m.group(1), ctx.command.commands).one_line(), EXIT_USAGE
+    return None, f"pfgit: {e.format_message()}", EXIT_USAGE
 
 
 def _command_word(argv: list) -> str | None:
@@ -74,6 +107,9 @@ def main(argv: list | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("PFGIT_DEBUG") == "1" or "--debug" in args
     word = _command_word(args)
+    if args == ["--version"]:  # without building the app: a quick answer for scripts
+        print(_version_line())
+        return 0
     try:
         if word in LIGHT:
             if debug:
@@ -84,7 +120,13 @@ def main(argv: list | None = None) -> int:
         if word in COMMANDS:  # a command module may rewrite its argv (pf's multi-value options)
             rewrite = getattr(importlib.import_module(f"pfgit.cli.cmd_{COMMANDS[word]}"), "rewrite_argv", None)
             args = rewrite(args) if rewrite else args
-        rv = app(args=args, prog_name="pfgit", standalone_mode=False)
+        import typer
+
+        from .style import restyle
+
+        cmd = typer.main.get_command(app)
+        restyle(cmd)
+        rv = cmd.main(args=args, prog_name="pfgit", standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n
     except PfgitError as e:
         if debug:
@@ -107,8 +149,12 @@ def main(argv: list | None = None) -> int:
             tclick = click
         usage = (click.exceptions.ClickException, tclick.exceptions.ClickException)
         if isinstance(e, usage):
-            print(f"pfgit: {e.format_message()}", file=sys.stderr)
-            return EXIT_USAGE
+            out, err, code = _usage_error(e)
+            if out:
+                print(out.rstrip("\n"))
+            if err:
+                print(err, file=sys.stderr)
+            return code
         aborts = (click.exceptions.Abort, getattr(tclick.exceptions, "Abort", click.exceptions.Abort))
         if isinstance(e, aborts):  # typer 0.27's vendored click has no Abort
             print("pfgit: aborted", file=sys.stderr)

@@ -10,16 +10,21 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import EXIT_OK, UsageError
+from ..errors import EXIT_OK, UsageError, no_such
 
-USAGE = """usage: pfgit log [PATH] [--metric NAME]... [-n N] [--rev REV] [--json]
+USAGE = """Usage: pfgit log [OPTIONS] [PATH]
 
-Commits of a flow (first-parent history) with their runs and metrics.
-PATH: flow folder, or a folder holding flows (default: all flows below the current folder).
-  --metric NAME      metric to show, repeatable
-  -n, --max-count N  at most N commits per flow
-  --rev REV          start from this revision (default HEAD)
-  --json             print JSON (docs/runs.md)"""
+  Commits of a flow (first-parent history) with their runs and metrics.
+
+Arguments:
+  [PATH]  Flow folder, or a folder holding flows (default: all).
+
+Options:
+  --metric NAME      Metric to show, repeatable.
+  -n, --max-count N  At most N commits per flow.
+  --rev REV          Start from this revision.  [default: HEAD]
+  --json             Print JSON.
+  -h, --help         Show this message and exit."""
 
 _FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex.yml")
 
@@ -36,6 +41,8 @@ def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: 
     paths = log_paths(repo, head, path)
 
     def go(idx):
+        if metrics:
+            query.check_metric_names(idx, metrics)
         return {p: query.flow_log(idx, head, p, max_count, metrics) for p in paths}
 
     res = with_index(repo, go)
@@ -71,7 +78,11 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
         return sorted(set(found))
     if path is None:
         return []
-    return [rel]
+    if os.path.exists(path) or tree_at(repo, repo[head].tree, rel) is not None:
+        # checked before the index is opened: a wrong PATH writes nothing
+        raise UsageError("no flow here (no flow.dag.yaml or flow.flex.yaml in it or below it)",
+                         file=path)
+    return [rel]  # gone from the worktree and the revision: the history of a deleted flow
 
 
 def parse_args(argv: list) -> dict | None:
@@ -111,7 +122,7 @@ def parse_args(argv: list) -> dict | None:
         elif a == "--json":
             opts["json_out"] = True
         else:
-            raise UsageError(f"No such option: {a}")
+            raise no_such("option", a, ["--metric", "-n", "--max-count", "--rev", "--json", "-h", "--help"])
     opts["metrics"] = opts["metrics"] or None
     return opts
 

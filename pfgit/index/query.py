@@ -137,6 +137,22 @@ def flow_log(idx: RunIndex, head: bytes, path: str, limit: int | None = None,
     return out
 
 
+def metric_names(idx: RunIndex) -> list:
+    """Every metric name recorded in any run, sorted."""
+    return [r[0] for r in idx.conn.execute("SELECT DISTINCT name FROM metrics ORDER BY name")]
+
+
+def check_metric_names(idx: RunIndex, wanted: list) -> None:
+    """UsageError naming the known metrics when one of `wanted` is recorded in no run (a typo
+    would otherwise show as an empty column)."""
+    known = metric_names(idx)
+    unknown = [m for m in wanted if m not in known]
+    if unknown and known:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown metric {', '.join(map(repr, unknown))} (known: {', '.join(known)})")
+
+
 def run_metrics(idx: RunIndex, name: str) -> dict:
     """A run's effective metrics (own, completed by its newest evaluations')."""
     r = get_run(idx, name)

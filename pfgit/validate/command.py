@@ -10,21 +10,32 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import EXIT_NO, EXIT_OK, EXIT_USAGE, PfgitError, UsageError
+from ..errors import EXIT_NO, EXIT_OK, EXIT_USAGE, PfgitError, UsageError, no_such
 
-USAGE = """usage: pfgit validate [PATH]... [--json] [--format FORMAT] [--strict] [--staged] [--quiet]
+USAGE = """Usage: pfgit validate [PATH]... [OPTIONS]
 
-Check Prompt flow folders: references, cycles, sources, variants, Jinja2 and Python syntax.
-PATH: flow folders, flow files, files inside flows, or folders to search (default: .).
-  --json     print one JSON object (docs/validation.md); the same as --format json
-  --format FORMAT
-             text (default), json, github (workflow-command annotations on the changed
-             lines of a pull request) or sarif (SARIF 2.1.0, for code scanning)
-  --strict   warnings fail too
-  --staged   check what is staged in the git index: the flows holding staged changes,
-             or those at PATHs
-  --quiet    print nothing when there is no problem (for hooks)
-Exit 0: no errors; 1: errors (or warnings with --strict); 2: bad PATH or not a repository."""
+  Check Prompt flow folders: references, cycles, sources, variants, Jinja2 and
+  Python syntax.
+
+  PATH: flow folders, flow files, files inside flows, or folders to search
+  (default: .).
+
+  Exit 0: no errors; 1: errors (or warnings with --strict); 2: bad PATH or not
+  a repository.
+
+Options:
+  -h, --help       Show this message and exit.
+  --json           Print one JSON object (docs/cli.md).
+  --format FORMAT  text (default), json, github (workflow-command annotations
+                   on a pull request's changed lines) or sarif (SARIF 2.1.0).
+  --strict         Warnings fail too.
+  --staged         Check what is staged in the git index (for pre-commit
+                   hooks): the flows holding staged changes, or those at
+                   PATHs.
+  -q, --quiet      Print nothing when there is no problem (for hooks)."""
+
+
+NO_FLOW_HERE = "no flow here (no flow.dag.yaml, flow.flex.yaml or .prompty file in it or below it)"
 
 
 def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool = False,
@@ -75,7 +86,10 @@ def worktree_reports(paths: list) -> list:
             raise UsageError("no such file or folder", file=p) from None
         except OSError as e:  # a symlink loop, no permission
             raise UsageError(f"cannot read: {e.strerror or e}", file=p) from None
-        locs.extend(locate(reader, os.path.abspath(p).lstrip("/") or "."))
+        found = locate(reader, os.path.abspath(p).lstrip("/") or ".")
+        if not found and os.path.isdir(p):  # a file outside any flow is skipped (pre-commit passes them)
+            raise UsageError(NO_FLOW_HERE, file=p)
+        locs.extend(found)
     return validate_locations(reader, locs)
 
 
@@ -101,7 +115,10 @@ def staged_reports(paths: list) -> list:
             rel = os.path.relpath(full, top)
             if rel.startswith(".."):
                 raise UsageError("outside the repository", file=p)
-            locs.extend(locate(index, join(rel.replace(os.sep, "/"))))
+            found = locate(index, join(rel.replace(os.sep, "/")))
+            if not found and os.path.isdir(p):
+                raise UsageError(NO_FLOW_HERE, file=p)
+            locs.extend(found)
         return validate_locations(index, locs)
     try:
         head = TreeReader(repo, repo[resolve(repo, "HEAD")].tree)
@@ -155,7 +172,8 @@ def main(argv: list) -> int:
         elif a in flags or a == "-q":
             flags["--quiet" if a == "-q" else a] = True
         else:
-            print(f"pfgit: no such option: {a}", file=sys.stderr)
+            print(no_such("option", a, [*flags, "-q", "--format", "-h", "--help"]).one_line(),
+                  file=sys.stderr)
             return EXIT_USAGE
     try:
         return run(paths, flags["--json"], flags["--strict"], flags["--staged"], flags["--quiet"],

@@ -113,49 +113,20 @@ def _abbrev(items: list, sep: str, keep: int = 8) -> str:
 
 
 def _cycles(names: list, deps: dict) -> list:
-    """Strongly connected components of `names` that contain a cycle (Tarjan, iterative)."""
+    """Strongly connected components of `names` that contain a cycle, in flow order.
+
+    networkx is imported here, only once a cycle is known to exist, so validating a sound flow
+    (and every git hook) never pays for its import."""
+    import networkx as nx
+
     inside = set(names)
-    graph = {n: [d for d in dict.fromkeys(deps.get(n, ())) if d in inside] for n in names}
-    index: dict = {}
-    low: dict = {}
-    stack: list = []
-    on_stack: set = set()
-    out = []
-    counter = 0
-    for root in names:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            v, i = work.pop()
-            if i == 0:
-                index[v] = low[v] = counter
-                counter += 1
-                stack.append(v)
-                on_stack.add(v)
-            edges = graph[v]
-            if i < len(edges):
-                work.append((v, i + 1))
-                w = edges[i]
-                if w not in index:
-                    work.append((w, 0))
-                elif w in on_stack:
-                    low[v] = min(low[v], index[w])
-                continue
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1 or v in graph[v]:
-                    out.append(comp)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-    return out
+    graph = nx.DiGraph()
+    graph.add_nodes_from(names)
+    graph.add_edges_from((n, d) for n in names for d in deps.get(n, ()) if d in inside)
+    pos = {n: i for i, n in enumerate(names)}
+    comps = [sorted(c, key=pos.__getitem__) for c in nx.strongly_connected_components(graph)]
+    return sorted((c for c in comps if len(c) > 1 or graph.has_edge(c[0], c[0])),
+                  key=lambda c: pos[c[0]])
 
 
 def _loop_from(start: str, comp: set, deps: dict) -> list:
