@@ -342,8 +342,11 @@ def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
     r = Renderer(result, ours, theirs, base, diff3, labels)
     text = r.render()
     if result.conflicts:
+        _check_sides(text)
         return text
-    verified = r.verify()
+    # an alias copied with its lines may have lost its anchor (or met another of that name):
+    # only a whole re-read can tell, and writing fresh expands aliases
+    verified = None if ours.aliases or theirs.aliases or base.aliases else r.verify()
     if verified or (verified is None and _reads_back(text, result.merged)):
         return text
     # splicing went wrong somewhere: write the whole file fresh in ours' indentation
@@ -352,6 +355,17 @@ def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
     if _reads_back(text, result.merged):
         return text
     raise RenderError("the merged flow could not be written back as the same YAML")
+
+
+def _check_sides(text: str) -> None:
+    """RenderError unless keeping ours (or theirs) in every conflict leaves YAML that reads."""
+    from .conflicts import take
+
+    for side in ("ours", "theirs"):
+        try:
+            parse(take(text, side)[0])
+        except Exception as e:
+            raise RenderError(f"keeping {side} in every conflict would not be valid YAML ({e})") from None
 
 
 def _reads_back(text: str, merged: Any) -> bool:
