@@ -29,14 +29,12 @@ class MergeOutcome:
     branch: str
     flows: list = field(default_factory=list)     # {"file", "status", "conflicts", "problems"}
     other_conflicts: list = field(default_factory=list)   # unmerged files that are not flows
+    interrupted: str | None = None    # the signal that stopped the merge (SIGINT, SIGTERM, ...)
 
 
 def _git(args: list, cwd: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git"] + args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
-
-
-    interrupted: str | None = None    # the signal that stopped the merge (SIGINT, SIGTERM, ...)
 
 
 def attributes_path(top: str) -> str:

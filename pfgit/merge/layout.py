@@ -73,6 +73,7 @@ class Span:
     items: list = field(default_factory=list)      # seq: item Spans
     value: Any = None                              # the parsed value
     own_lines: bool = True     # False inside a {...}/[...]: its lines are shared with siblings
+    alias: bool = False        # an alias (*name): its position is not known exactly
 
     @property
     def block(self) -> bool:
@@ -167,6 +168,9 @@ class _Builder:
         vline, vcol = sm.line, sm.column
         if node.__class__ is _Scalar:  # most nodes: kept lean, they are most of the time spent
             value = node.value if node.tag == _STR else construct_scalar(node)
+            if vline < start:   # an alias of an anchored scalar (its marks are the anchor's)
+                return value, Span(start, col, start, col, start, "scalar", True, _NONE, _EMPTY,
+                                   _NONE, value, False, True)
             if node.style in ("|", ">"):
                 end = self._scalar_end(node)
             else:
@@ -175,8 +179,11 @@ class _Builder:
             return value, Span(start, col, vline, vcol, end, "scalar", True, _NONE, _EMPTY, _NONE, value,
                                not in_flow)
         if id(node) in self.seen:  # alias: same data, no own layout worth splicing
+            # the node's marks are its anchor's (PyYAML composes an alias as the anchored node):
+            # the alias itself is taken to sit on the unit's first line, and is never copied alone
             v = self.seen[id(node)]
-            return v, Span(start, col, vline, vcol, vline, "scalar", True, value=v)
+            return v, Span(start, col, start, col, start, "scalar", True, value=v, own_lines=False,
+                           alias=True)
         flow = bool(node.flow_style)
         if isinstance(node, yaml.SequenceNode):
             out: list = []
@@ -186,6 +193,14 @@ class _Builder:
                 self.seq_steps[vcol - parent_col] += 1
             for item in node.value:
                 il, ic = item.start_mark.line, item.start_mark.column
+                if not flow and span.items and il <= span.items[-1].end:
+                    # an alias (its marks are its anchor's): it follows the previous item
+                    prev = span.items[-1]
+                    v, s = self.build(item, prev.end + 1, prev.col, in_seq=True, in_flow=True)
+                    s.alias = True
+                    out.append(v)
+                    span.items.append(s)
+                    continue
                 dl, dc = (il, ic) if flow else self._dash(il, ic)
                 if not flow and isinstance(item, yaml.MappingNode) and il == dl:
                     self.seq_offsets[ic - dc] += 1

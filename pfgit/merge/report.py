@@ -75,9 +75,9 @@ def print_report(outcome, json_out: bool) -> None:
 
         emit_json({"branch": outcome.branch, "exit_code": outcome.exit_code, "flows": outcome.flows,
                    "other_conflicts": outcome.other_conflicts,
-                   "interrupted": getattr(outcome, "interrupted", None)})
+                   "interrupted": outcome.interrupted})
         return
-    if getattr(outcome, "interrupted", None):
+    if outcome.interrupted:
         print(f"pfgit: merge interrupted ({outcome.interrupted}); pfgit's temporary merge "
               "attributes were removed", file=sys.stderr)
         return
