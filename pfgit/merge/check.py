@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from ..flow.model import execution_order
 from ..flow.refs import parse_ref
 from .decide import MISSING, MergeResult, merge, resolve
+from .decide import get_path as _get
 
 
 def _nodes(data: dict) -> list:
@@ -83,20 +84,6 @@ def cycle_nodes(data: dict, refs: list | None = None) -> list:
             deps.setdefault(holder, []).append(r.name)
     _, left = execution_order(names, deps)
     return left
-
-
-def _get(data: Any, path: tuple) -> Any:
-    cur = data
-    for k in path:
-        if isinstance(cur, dict):
-            cur = cur.get(k, MISSING)
-        elif isinstance(cur, list) and cur and isinstance(cur[0], dict) and "name" in cur[0]:
-            cur = next((n for n in cur if isinstance(n, dict) and n.get("name") == k), MISSING)
-        else:
-            return MISSING
-        if cur is MISSING:
-            return cur
-    return cur
 
 
 def problems(result: MergeResult) -> dict:

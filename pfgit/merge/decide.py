@@ -351,10 +351,10 @@ def _conflict_references(m: "_Merger", merged: Any, names: dict, base: dict) -> 
     for path, _holder, r in references(resolve(merged, "local")):
         if r.kind != "node" or r.name not in to_theirs:
             continue
-        value = _at(merged, path)
+        value = get_path(merged, path)
         if not isinstance(value, str):
             continue
-        b = _at(base, path)
+        b = get_path(base, path)
         c = Conflict(path, rewrite_value(b, to_base) if b is not MISSING else MISSING, value,
                      rewrite_value(value, to_theirs),
                      f"reads node '{to_base[r.name]}', renamed to '{r.name}' by ours and to "
@@ -365,8 +365,8 @@ def _conflict_references(m: "_Merger", merged: Any, names: dict, base: dict) -> 
     return out
 
 
-def _at(data: Any, path: tuple) -> Any:
-    """The value at `path` (nodes by name), MISSING when absent."""
+def get_path(data: Any, path: tuple) -> Any:
+    """The value at `path` in flow data (nodes by name), MISSING when absent."""
     cur = data
     for i, k in enumerate(path):
         if isinstance(cur, dict):
