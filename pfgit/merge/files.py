@@ -76,6 +76,16 @@ def _duplicate_node(data) -> str | None:
 def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
                 labels: tuple = LABELS) -> FileMerge:
     """Three-way merge of flow file contents; never raises for bad content (falls back)."""
+    try:
+        return _merge(base, ours, theirs, diff3, labels)
+    except Exception as e:  # a bug anywhere must not cost the user the merge
+        if os.environ.get("PFGIT_DEBUG") == "1":
+            raise
+        return _fallback(base, ours, theirs, diff3, labels,
+                         f"merge failed (internal error {type(e).__name__}: {e})")
+
+
+def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple) -> FileMerge:
     if ours == theirs or base == theirs:
         return FileMerge(ours)
     if base == ours:
