@@ -167,7 +167,11 @@ def test_rename_on_one_side_edit_and_new_reference_on_the_other():
 def test_rename_to_different_names_is_a_conflict():
     ours = BASE.replace("name: clean", "name: c1").replace("${clean.output}", "${c1.output}")
     theirs = BASE.replace("name: clean", "name: c2").replace("${clean.output}", "${c2.output}")
-    assert not m(BASE, ours, theirs).clean
+    r = m(BASE, ours, theirs)
+    # the node, and the reference to it (answer.text): ours' name against theirs'
+    assert [(c.path, c.local, c.remote) for c in r.conflicts][1:] == [
+        (("nodes", "answer", "inputs", "text"), "${c1.output}", "${c2.output}")]
+    assert r.conflicts[0].path == ("nodes", "c1") and r.conflicts[0].remote["name"] == "c2"
 
 
 def test_decisions_and_merged_order():

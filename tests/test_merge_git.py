@@ -189,10 +189,15 @@ def test_pfgit_merge_reports_conflicts_by_node_and_conflicts_lists_them(corpus, 
     c = pfgit(repo, "conflicts")
     assert c.returncode == 1
     assert "line 40: node 'classify_with_llm' inputs.temperature changed on both sides" in c.stdout
+    assert "qa/notes.txt: 1 conflict\n  line 1: conflict" in c.stdout  # any file of the flow
     cj = json.loads(pfgit(repo, "conflicts", "--json").stdout)
-    assert cj["summary"] == {"flows": 1, "conflicts": 1}
+    assert cj["summary"] == {"flows": 1, "files": 2, "conflicts": 2}
+    assert [(f["file"], f["kind"]) for f in cj["flows"]] == [("qa/flow.dag.yaml", "flow"),
+                                                             ("qa/notes.txt", "file")]
     # resolve by taking theirs' value: no conflicts left
     write(repo, "qa/flow.dag.yaml", base.replace("temperature: 0.2\n    url", "temperature: 0.7\n    url"))
+    assert pfgit(repo, "conflicts").returncode == 1
+    write(repo, "qa/notes.txt", "two\n")
     assert pfgit(repo, "conflicts").returncode == 0
 
 

@@ -91,8 +91,16 @@ def test_a_node_renamed_differently_on_both_sides_keeps_each_sides_name_in_its_s
         return re.sub(r"\bfind_context_tool\b(?!\.py)", new, base).encode()
 
     res = merge_bytes(base.encode(), ren("find_ctx"), ren("context_finder"), diff3=True)
-    assert not res.clean and len(res.conflicts) == 1
+    assert not res.clean and ("nodes", "find_ctx") in [c.path for c in res.conflicts]
+    # every reference to the node is in conflict too: ours' name against theirs'
+    refs = [c for c in res.conflicts if c.path != ("nodes", "find_ctx")]
+    assert [c.path for c in refs] == [("outputs", "context", "reference"),
+                                      ("nodes", "qna_tool", "inputs", "prompt")]
+    assert all(c.local.startswith("${find_ctx.") and c.remote.startswith("${context_finder.")
+                        and c.base.startswith("${find_context_tool.") for c in refs)
+    assert "find_ctx" not in res.data.decode().replace("<<<<<<<", "\0").split("\0")[0]
     out = res.data.decode()
+    out = out[out.index("<<<<<<< ours (pfgit: node "):]
     assert "- name: find_ctx\n" in _between(out, "<<<<<<< ours", "||||||| base")
     assert "- name: find_context_tool\n" in _between(out, "||||||| base", "=======")
     assert "- name: context_finder\n" in _between(out, "=======", ">>>>>>> theirs")

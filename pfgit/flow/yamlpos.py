@@ -66,16 +66,42 @@ def decode(raw: bytes) -> str:
         raise YamlError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", line) from None
 
 
-def parse(text: str | bytes) -> Document:
-    """Parse one YAML document. Raises YamlError with a line for syntax errors."""
-    if isinstance(text, bytes):
-        if len(text) > MAX_YAML_BYTES:
-            raise YamlError(f"file is {len(text) / 1e6:.0f} MB; flow files over "
-                            f"{MAX_YAML_BYTES // (1024 * 1024)} MB are not read")
-        text = decode(text)
-    elif len(text) > MAX_YAML_BYTES:
+def check_size(text: str | bytes) -> None:
+    """YamlError for a text over MAX_YAML_BYTES (validate's, diff's and merge's limit)."""
+    if len(text) > MAX_YAML_BYTES:
         raise YamlError(f"file is {len(text) / 1e6:.0f} MB; flow files over "
                         f"{MAX_YAML_BYTES // (1024 * 1024)} MB are not read")
+
+
+_TAG_NAMES = {"tag:yaml.org,2002:int": "an integer", "tag:yaml.org,2002:float": "a number",
+              "tag:yaml.org,2002:bool": "a boolean", "tag:yaml.org,2002:timestamp": "a date",
+              "tag:yaml.org,2002:binary": "base64 data", "tag:yaml.org,2002:null": "null"}
+
+
+def construct_scalar(node) -> Any:
+    """The Python value of a scalar node; a value its tag cannot hold is a YamlError with its
+    line (PyYAML raises ValueError, KeyError or AttributeError for `!!int 0b`, `!!bool maybe`,
+    `!!timestamp foo`, an integer over Python's 4,300-digit limit ...)."""
+    try:
+        return _constructor.yaml_constructors.get(
+            node.tag, _constructor.yaml_constructors[None])(_constructor, node)
+    except yaml.YAMLError:
+        raise
+    except Exception:
+        value = str(node.value)
+        shown = value if len(value) <= 40 else f"{value[:20]}... ({len(value)} characters)"
+        what = _TAG_NAMES.get(node.tag, node.tag.replace("tag:yaml.org,2002:", "!!"))
+        why = " (over Python's 4,300-digit limit)" if node.tag == "tag:yaml.org,2002:int" and \
+            len(value) > 4300 else ""
+        raise YamlError(f"'{shown}' cannot be read as {what}{why}", node.start_mark.line + 1,
+                        node.start_mark.column + 1) from None
+
+
+def parse(text: str | bytes) -> Document:
+    """Parse one YAML document. Raises YamlError with a line for syntax errors."""
+    check_size(text)
+    if isinstance(text, bytes):
+        text = decode(text)
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
@@ -93,8 +119,8 @@ def parse(text: str | bytes) -> Document:
     if node is None:
         return doc
     try:
+        check_expansion(node)
         doc.data = _build(node, (), doc, {})
-        _check_expansion(node)
     except yaml.YAMLError as e:  # e.g. a bad !!int, unhashable key
         mark = getattr(e, "problem_mark", None)
         raise YamlError(" ".join(str(getattr(e, "problem", None) or e).split()),
@@ -107,8 +133,7 @@ def parse(text: str | bytes) -> Document:
 def _build(node, path: tuple, doc: Document, seen: dict) -> Any:
     doc.end_lines[path] = _end_line(node)
     if isinstance(node, yaml.ScalarNode):
-        return _constructor.yaml_constructors.get(
-            node.tag, _constructor.yaml_constructors[None])(_constructor, node)
+        return construct_scalar(node)
     if id(node) in seen:  # an alias: share the value, positions stay at the anchor
         return seen[id(node)]
     if isinstance(node, yaml.SequenceNode):
@@ -140,16 +165,19 @@ def _build(node, path: tuple, doc: Document, seen: dict) -> Any:
     raise YamlError(f"unsupported YAML node {type(node).__name__}")  # pragma: no cover
 
 
-def _check_expansion(root) -> None:
-    """Raise YamlError when the document expands (through aliases) to too many values.
+def check_expansion(root) -> bool:
+    """Raise YamlError when the document expands (through aliases) to too many values; else
+    return whether it uses an alias at all (a node reached twice).
 
     Sizes are memoised per node, so this is linear in the document as written."""
+    shared = False
     size: dict = {}
     open_: set = set()  # collections whose children are still being sized
     stack = [(root, False)]
     while stack:
         node, done = stack.pop()
         if id(node) in size:
+            shared = shared or not done
             continue
         if isinstance(node, yaml.ScalarNode):
             size[id(node)] = 1
@@ -162,6 +190,7 @@ def _check_expansion(root) -> None:
                                 node.start_mark.line + 1)
             open_.add(id(node))
             stack.append((node, True))
+            shared = shared or any(id(c) in size for c in children)
             stack.extend((c, False) for c in children if id(c) not in size)
             continue
         open_.discard(id(node))
@@ -169,6 +198,7 @@ def _check_expansion(root) -> None:
         if total > MAX_EXPANDED_VALUES:
             raise YamlError(f"aliases expand to more than {MAX_EXPANDED_VALUES:,} values "
                             "(an alias bomb); not read", node.start_mark.line + 1)
+    return shared
 
 
 def _end_line(node) -> int:

@@ -156,10 +156,12 @@ def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: st
 
 def textconv(file: str) -> None:
     from ..diff.outline import outline_bytes
+    from ..validate.markers import marker_lines
 
     with open(file, "rb") as f:
         raw = f.read()
-    sys.stdout.buffer.write(outline_bytes(raw, file))
+    # a side with conflict markers (a merge in progress) is shown as it is
+    sys.stdout.buffer.write(raw if marker_lines(raw) else outline_bytes(raw, file))
     sys.stdout.flush()
 
 
@@ -178,14 +180,24 @@ def driver_text(args: list) -> str:
 
     a, b = read(old_file), read(new_file)
     header = f"diff --pfgit a/{path} b/{new_path}\n"
+    from ..validate.markers import marker_lines
+
+    marked = [side for side, raw in (("old", a), ("new", b)) if raw is not None and marker_lines(raw)]
+    if marked:  # a merge in progress: the markers are the point, show them as text
+        return header + f"(conflict markers in the {' and '.join(marked)} side: text diff)\n" + \
+            _text_diff(path, a, b)
     try:
         return header + _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file)
     except Exception as e:  # never let git stop: show the text instead
-        from ..diff.changes import file_change
+        return header + f"(pfgit could not compare this flow: {type(e).__name__}: {e})\n" + \
+            _text_diff(path, a, b)
 
-        ch = file_change(["files", path], path, a, b)
-        text = (ch.detail.get("diff") or "Binary files differ\n") if ch else ""
-        return header + f"(pfgit could not compare this flow: {type(e).__name__}: {e})\n" + text
+
+def _text_diff(path: str, a: bytes | None, b: bytes | None) -> str:
+    from ..diff.changes import file_change
+
+    ch = file_change(["files", path], path, a, b)
+    return (ch.detail.get("diff") or "Binary files differ\n") if ch else ""
 
 
 def _driver_semantic(path, new_path, a, b, old_hex, new_hex, new_file) -> str:

@@ -1,15 +1,18 @@
 """`pfgit merge BRANCH`: git merge with the pfgit driver guaranteed, then a check of every flow.
 
 The driver is handed to git for this one command (`-c merge.pfgit.driver=...`) and the
-attributes that select it are put in `.git/info/attributes` (the highest-precedence attributes
-file) only while git runs, so the merge uses pfgit in clones that never ran `pfgit install` —
-the PR workflow, where the server will not run custom drivers. Driving `git merge` is the job,
-so the git binary is used here.
+attributes that select it are put in `info/attributes` (the highest-precedence attributes file;
+in a linked worktree the one of the common git dir, which is where git reads it: `git rev-parse
+--git-path info/attributes`) only while git runs, so the merge uses pfgit in clones that never
+ran `pfgit install` — the PR workflow, where the server will not run custom drivers. SIGINT,
+SIGTERM and SIGHUP are passed on to git and the attributes removed before pfgit exits. Driving
+`git merge` is the job, so the git binary is used here.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ class MergeOutcome:
     branch: str
     flows: list = field(default_factory=list)     # {"file", "status", "conflicts", "problems"}
     other_conflicts: list = field(default_factory=list)   # unmerged files that are not flows
+    interrupted: str | None = None    # the signal that stopped the merge (SIGINT, SIGTERM, ...)
 
 
 def _git(args: list, cwd: str) -> subprocess.CompletedProcess:
@@ -33,11 +37,18 @@ def _git(args: list, cwd: str) -> subprocess.CompletedProcess:
                           text=True)
 
 
-class _TemporaryAttributes:
-    """Add our attribute lines to .git/info/attributes for the duration of a `with`."""
+def attributes_path(top: str) -> str:
+    """The info/attributes file git reads for the worktree at `top` (in a linked worktree: the
+    common git dir's, not the worktree's own git dir)."""
+    rel = _git(["rev-parse", "--git-path", "info/attributes"], top).stdout.strip()
+    return os.path.join(top, rel)
 
-    def __init__(self, gitdir: str):
-        self.path = os.path.join(gitdir, "info", "attributes")
+
+class _TemporaryAttributes:
+    """Add our attribute lines to info/attributes for the duration of a `with`."""
+
+    def __init__(self, path: str):
+        self.path = path
 
     def __enter__(self):
         try:
@@ -45,6 +56,9 @@ class _TemporaryAttributes:
                 self.original = f.read()
         except FileNotFoundError:
             self.original = None
+        head = (_BLOCK_HEAD + "\n").encode()
+        if self.original is not None and head in self.original:  # left by a killed pfgit (-9)
+            self.original = self.original[:self.original.index(head)] or None
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         text = (self.original or b"").decode("utf-8", "replace")
         if text and not text.endswith("\n"):
@@ -61,13 +75,50 @@ class _TemporaryAttributes:
                 f.write(self.original)
 
 
+class _Signals:
+    """While git merges: SIGINT/SIGTERM/SIGHUP are recorded and passed on to git, whose exit
+    then lets the `with` blocks around us clean up (default handlers would kill us first)."""
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.child = None
+        self.received: int | None = None
+        self.saved: dict = {}
+
+    def _handle(self, signum, _frame) -> None:
+        self.received = signum
+        if self.child is not None and self.child.poll() is None:
+            try:
+                self.child.send_signal(signum)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        for name in self.NAMES:
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                try:
+                    self.saved[sig] = signal.signal(sig, self._handle)
+                except ValueError:  # not the main thread: leave signals alone
+                    pass
+        return self
+
+    def __exit__(self, *exc):
+        if self.child is not None and self.child.poll() is None:  # an exception on our side
+            self.child.kill()
+            self.child.wait()
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+
+
 def is_flow_file(path: str) -> bool:
     return os.path.basename(path) in ("flow.dag.yaml", "flow.dag.yml")
 
 
 def run_merge(path: str, branch: str, commit: bool = True, message: str | None = None,
               quiet: bool = False, python_exe: str | None = None) -> MergeOutcome:
-    top, gitdir = repo_paths(path)
+    top, _gitdir = repo_paths(path)
     head = _git(["rev-parse", "--verify", "-q", "HEAD"], top).stdout.strip()
     if not head:
         raise UsageError("the current branch has no commit yet")
@@ -77,10 +128,19 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
            "-c", f"merge.pfgit.driver={merge_driver_command(python_exe)}", "merge", "--no-edit"]
     cmd += ["--no-commit"] if not commit else []
     cmd += ["-m", message] if message else []
-    with _TemporaryAttributes(gitdir):
-        p = subprocess.run(cmd + [branch], cwd=top, stdout=sys.stderr if quiet else None)
-    out = MergeOutcome(p.returncode, branch)
-    if p.returncode not in (0, 1):   # git refused (dirty worktree, unrelated histories): no merge
+    returncode = 0
+    with _Signals() as sig, _TemporaryAttributes(attributes_path(top)):
+        if sig.received is None:
+            sig.child = subprocess.Popen(cmd + [branch], cwd=top,
+                                         stdout=sys.stderr if quiet else None)
+            if sig.received is not None:   # arrived while git was starting
+                sig.child.send_signal(sig.received)
+            returncode = sig.child.wait()
+    if sig.received is not None:
+        return MergeOutcome(128 + sig.received, branch,
+                            interrupted=signal.Signals(sig.received).name)
+    out = MergeOutcome(returncode, branch)
+    if returncode not in (0, 1):   # git refused (dirty worktree, unrelated histories): no merge
         return out
     changed = _git(["diff", "--name-only", head], top).stdout.split()
     unmerged = set(_git(["diff", "--name-only", "--diff-filter=U"], top).stdout.split())

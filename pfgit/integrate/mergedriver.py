@@ -26,9 +26,25 @@ def main(argv: list | None = None) -> int:
     except OSError as e:
         print(f"pfgit: {path}: cannot read: {e.strerror or e}", file=sys.stderr)
         return 2
+    except Exception as e:  # never exit leaving ours unmarked: git would keep it, losing theirs
+        return _last_resort(base, ours, theirs, path, e)
     for line in summary_lines(res, path):
         print(line, file=sys.stderr)
     return res.exit_code
+
+
+def _last_resort(base: str, ours: str, theirs: str, path: str, err: Exception) -> int:
+    """Both sides between markers in %A, whatever failed; exit 1 (a conflict)."""
+    from ..merge.files import read, whole_file_conflict, write_atomic
+
+    print(f"pfgit: {path}: merge failed (internal error {type(err).__name__}: {err}); "
+          "both sides kept between conflict markers", file=sys.stderr)
+    try:
+        write_atomic(ours, whole_file_conflict(read(base), read(ours), read(theirs)))
+    except OSError as e:
+        print(f"pfgit: {path}: cannot write: {e.strerror or e}", file=sys.stderr)
+        return 2
+    return 1
 
 
 if __name__ == "__main__":

@@ -66,8 +66,10 @@ def _put_dash(lines: list, dash_col: int) -> list:
 
 class Renderer:
     def __init__(self, result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
-                 diff3: bool = False, labels: tuple = ("ours", "base", "theirs")):
+                 diff3: bool = False, labels: tuple = ("ours", "base", "theirs"),
+                 expand_aliases: bool = False):
         self.r = result
+        self.expand_aliases = expand_aliases
         self.sides = {"local": ours, "remote": theirs, "base": base}
         self.ours = ours
         self.style = next((s.style for s in (ours, theirs, base) if s.root is not None), Style())
@@ -192,7 +194,8 @@ class Renderer:
         if isinstance(v, Conflict):
             return self.conflict(v, key, col, item)
         lay = self.ours
-        if oc is not None and same(v, oc.value):
+        if oc is not None and same(v, oc.value) and not (item and oc.alias) and \
+                self._copyable(lay, oc):
             self.verbatim.add(path)
             lines = lay.lines[oc.start:oc.end + 1]
             return lines if item else [_blank_prefix(lines[0], col)] + lines[1:]
@@ -226,12 +229,18 @@ class Renderer:
         if not self.theirs_ok:
             return None
         tc = self.span_at("remote", path)
-        if tc is None or not tc.own_lines or not same(v, tc.value):
+        if tc is None or not tc.own_lines or not same(v, tc.value) or \
+                not self._copyable(self.sides["remote"], tc):
             return None
         lines = self.sides["remote"].lines[tc.start:tc.end + 1]
         if not item:
             lines = [_blank_prefix(lines[0], tc.col)] + lines[1:]
         return _shift(lines, col - tc.col)
+
+    def _copyable(self, lay: Layout, span: Span) -> bool:
+        """False when aliases are being expanded and the unit's lines may hold one."""
+        return not (self.expand_aliases and lay.aliases and
+                    any("*" in ln for ln in lay.lines[span.start:span.end + 1]))
 
     def _sides_at(self, path: tuple) -> tuple:
         out = []
@@ -255,7 +264,7 @@ class Renderer:
             if not item:
                 lines = [_blank_prefix(lines[0], s.col)] + lines[1:]
             shifted = _shift(lines, col - s.col)
-            if shifted is not None:
+            if shifted is not None and self._copyable(lay, s):
                 return shifted
         plain = Emitter(self.style, self._conflict_hook)
         return plain.item(value, col) if item else plain.key_value(key, value, col)
@@ -339,19 +348,42 @@ def _parses_to(text: str, value: Any) -> bool:
 def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
            diff3: bool = False, labels: tuple = ("ours", "base", "theirs")) -> str:
     """The merged flow as text in ours' formatting (with conflict markers if any remain)."""
-    r = Renderer(result, ours, theirs, base, diff3, labels)
-    text = r.render()
+    aliases = ours.aliases or theirs.aliases or base.aliases
+    problem = ""
+    # an alias copied with its lines may have lost its anchor (or met another of that name, or
+    # its anchor sits in a conflict section): only a whole re-read can tell; the second try
+    # writes every unit holding an alias fresh, which expands it
+    for expand in ((False, True) if aliases else (False,)):
+        r = Renderer(result, ours, theirs, base, diff3, labels, expand_aliases=expand)
+        text = r.render()
+        if result.conflicts:
+            problem = _sides_problem(text)
+            if not problem:
+                return text
+            continue
+        verified = None if aliases else r.verify()
+        if verified or (verified is None and _reads_back(text, result.merged)):
+            return text
     if result.conflicts:
-        return text
-    verified = r.verify()
-    if verified or (verified is None and _reads_back(text, result.merged)):
-        return text
+        raise RenderError(problem)
     # splicing went wrong somewhere: write the whole file fresh in ours' indentation
     lines = r.emitter.mapping(result.merged, 0) if isinstance(result.merged, dict) else []
     text = "\n".join(lines) + "\n" if lines else ""
     if _reads_back(text, result.merged):
         return text
     raise RenderError("the merged flow could not be written back as the same YAML")
+
+
+def _sides_problem(text: str) -> str:
+    """Why keeping ours (or theirs) in every conflict would not leave YAML that reads, or ''."""
+    from .conflicts import take
+
+    for side in ("ours", "theirs"):
+        try:
+            parse(take(text, side)[0])
+        except Exception as e:
+            return f"keeping {side} in every conflict would not be valid YAML ({e})"
+    return ""
 
 
 def _reads_back(text: str, merged: Any) -> bool:

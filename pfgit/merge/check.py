@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from ..flow.model import execution_order
 from ..flow.refs import parse_ref
 from .decide import MISSING, MergeResult, merge, resolve
+from .decide import get_path as _get
 
 
 def _nodes(data: dict) -> list:
@@ -85,20 +86,6 @@ def cycle_nodes(data: dict, refs: list | None = None) -> list:
     return left
 
 
-def _get(data: Any, path: tuple) -> Any:
-    cur = data
-    for k in path:
-        if isinstance(cur, dict):
-            cur = cur.get(k, MISSING)
-        elif isinstance(cur, list) and cur and isinstance(cur[0], dict) and "name" in cur[0]:
-            cur = next((n for n in cur if isinstance(n, dict) and n.get("name") == k), MISSING)
-        else:
-            return MISSING
-        if cur is MISSING:
-            return cur
-    return cur
-
-
 def problems(result: MergeResult) -> dict:
     """New problems of the merged flow as {unit path: reason} to force into conflicts."""
     merged = resolve(result.merged, "local")
@@ -106,10 +93,11 @@ def problems(result: MergeResult) -> dict:
     forced: dict = {}
     refs = references(merged)
     new_dangling = dangling(merged, refs)
-    old = {(kind, target) for d in (ours, theirs) for _, _, kind, target in dangling(d)} \
+    # by holder too: a new use of a target that is already dangling elsewhere is still new
+    old = {(path, kind, target) for d in (ours, theirs) for path, _, kind, target in dangling(d)} \
         if new_dangling else set()
     for path, holder, kind, target in new_dangling:
-        if (kind, target) in old:
+        if (path, kind, target) in old:
             continue
         who = f"node '{holder}'" if holder else f"output '{path[1]}'"
         user = "ours" if _get(ours, path) is not MISSING and _get(ours, path) == _get(merged, path) \
@@ -134,11 +122,33 @@ def problems(result: MergeResult) -> dict:
                 if holder in names and r.kind == "node" and r.name in names and \
                         _get(ours, path) != _get(merged, path):
                     unit = _holder_unit(path, ours)
-                    forced.setdefault(unit, f"cycle between nodes {', '.join(sorted(names))}: "
-                                            f"{'node ' + repr(holder)} now reads {r.name}")
+                    loop = " -> ".join(_cycle_through(holder, r.name, refs, names))
+                    forced.setdefault(unit, f"cycle {loop}: node '{holder}' now reads {r.name}")
     if not forced:
         forced.update(_validator_problems(merged, ours, theirs))
     return forced
+
+
+def _cycle_through(holder: str, target: str, refs: list, names: set) -> list:
+    """[holder, target, ..., holder]: the cycle the edge holder -> target closes (shortest)."""
+    deps: dict = {}
+    for _, h, r in refs:
+        if h in names and r.kind == "node" and r.name in names:
+            deps.setdefault(h, []).append(r.name)
+    prev = {target: None}
+    todo = [target]
+    while todo:
+        n = todo.pop(0)
+        if n == holder:
+            path = [n]
+            while prev[path[-1]] is not None:
+                path.append(prev[path[-1]])
+            return [holder] + path[::-1]
+        for d in deps.get(n, ()):
+            if d not in prev:
+                prev[d] = n
+                todo.append(d)
+    return [holder, target]
 
 
 def _on_cycles(left: set, refs: list) -> set:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diff.match import apply_renames, match_nodes, node_keys
+from ..diff.match import apply_renames, match_nodes, node_keys, rewrite_value
 
 
 class _Missing:
@@ -265,8 +265,12 @@ def _normalise(base: dict, ours: dict, theirs: dict) -> tuple:
             names[("nodes", ok)] = (b, tk)
         elif ok is not None and ok != b:
             final[b] = ok
+            if tk is None:   # git's rename/delete: keeping either silently loses the other's intent
+                forced[("nodes", ok)] = f"node '{b}' renamed to '{ok}' by ours, removed by theirs"
         elif tk is not None and tk != b:
             final[b] = tk
+            if ok is None:
+                forced[("nodes", tk)] = f"node '{b}' renamed to '{tk}' by theirs, removed by ours"
     # a rename onto a name the other side gave a different node: leave it to the add/add conflict
     okeys, tkeys = set(node_keys(ours.get("nodes"))), set(node_keys(theirs.get("nodes")))
     for b, f in list(final.items()):
@@ -302,6 +306,12 @@ def merge(base: Any, ours: Any, theirs: Any, forced: dict | None = None) -> Merg
             for side, name in zip(("base", "remote"), names[c.path]):
                 if isinstance(getattr(c, side), dict):
                     setattr(c, side, dict(getattr(c, side), name=name))
+        elif len(c.path) == 2 and c.path[0] == "nodes" and c.base is not MISSING and \
+                (c.local is MISSING) != (c.remote is MISSING):
+            c.reason += _also_removed(c.path[1], nb, no if c.local is MISSING else nt,
+                                      "ours" if c.local is MISSING else "theirs")
+    if names:
+        merged = _conflict_references(m, merged, names, nb)
     res = MergeResult(merged, m.decisions, m.conflicts, renames=final,
                       sides={"base": nb, "local": no, "remote": nt})
     nodes = merged.get("nodes") if isinstance(merged, dict) else None
@@ -309,6 +319,76 @@ def merge(base: Any, ours: Any, theirs: Any, forced: dict | None = None) -> Merg
     for side, raw, ren in (("base", base, ren_b), ("local", ours, ren_o), ("remote", theirs, ren_t)):
         res.node_index[side] = {ren.get(k, k): i for i, k in enumerate(node_keys(raw.get("nodes")))}
     return res
+
+
+def _also_removed(node: str, base: dict, deleter: dict, who: str) -> str:
+    """'; ours also removed flow output 'x', flow input 'q'': what the side that removed a node
+    removed with it (outputs that read it, flow inputs it read), so keeping the node is informed."""
+    from .check import references
+
+    gone = []
+    outs, d_outs = base.get("outputs"), deleter.get("outputs")
+    ins, d_ins = base.get("inputs"), deleter.get("inputs")
+    for path, holder, r in references(base):
+        if path[0] == "outputs" and r.kind == "node" and r.name == node and isinstance(outs, dict) \
+                and not (isinstance(d_outs, dict) and path[1] in d_outs):
+            gone.append(f"flow output '{path[1]}'")
+        elif holder == node and r.kind == "input" and isinstance(ins, dict) and r.name in ins \
+                and not (isinstance(d_ins, dict) and r.name in d_ins):
+            gone.append(f"flow input '{r.name}'")
+    gone = list(dict.fromkeys(gone))
+    return f"; {who} also removed {', '.join(gone)}" if gone else ""
+
+
+def _conflict_references(m: "_Merger", merged: Any, names: dict, base: dict) -> Any:
+    """Every reference to a node both sides renamed differently becomes a conflict too: ours'
+    name against theirs' (taking one side's node and the other's references would dangle)."""
+    from .check import references
+
+    to_theirs = {p[1]: t for p, (_, t) in names.items()}
+    to_base = {p[1]: b for p, (b, _) in names.items()}
+    out = merged
+    for path, _holder, r in references(resolve(merged, "local")):
+        if r.kind != "node" or r.name not in to_theirs:
+            continue
+        value = get_path(merged, path)
+        if not isinstance(value, str):
+            continue
+        b = get_path(base, path)
+        c = Conflict(path, rewrite_value(b, to_base) if b is not MISSING else MISSING, value,
+                     rewrite_value(value, to_theirs),
+                     f"reads node '{to_base[r.name]}', renamed to '{r.name}' by ours and to "
+                     f"'{to_theirs[r.name]}' by theirs")
+        m.conflicts.append(c)
+        m.decisions.append(Decision(path, "conflict", True, c.reason))
+        out = _replace(out, path, c)
+    return out
+
+
+def get_path(data: Any, path: tuple) -> Any:
+    """The value at `path` in flow data (nodes by name), MISSING when absent."""
+    cur = data
+    for i, k in enumerate(path):
+        if isinstance(cur, dict):
+            cur = cur.get(k, MISSING)
+        elif isinstance(cur, list) and path[:i] == ("nodes",):
+            cur = next((n for n in cur if isinstance(n, dict) and n.get("name") == k), MISSING)
+        else:
+            return MISSING
+        if cur is MISSING:
+            return cur
+    return cur
+
+
+def _replace(data: Any, path: tuple, value: Any) -> Any:
+    """`data` with the value at `path` replaced, copying only the containers on the way."""
+    if not path:
+        return value
+    k = path[0]
+    if isinstance(data, dict):
+        return {**data, k: _replace(data[k], path[1:], value)}
+    return [_replace(n, path[1:], value) if isinstance(n, dict) and n.get("name") == k else n
+            for n in data]
 
 
 def walk_conflicts(value: Any) -> list:

@@ -54,13 +54,38 @@ class _Side:
         except YamlError as e:
             raise YamlError(f"{name}: {e.message}" + (f" (line {e.line})" if e.line else ""),
                             e.line) from None
+        except Exception as e:  # a reader bug must not lose the merge either
+            raise YamlError(f"{name}: internal error {type(e).__name__}: {e}") from None
         if self.layout.data is not None and not isinstance(self.layout.data, dict):
             raise YamlError(f"{name}: it is not a mapping of keys")
+
+
+def _duplicate_node(data) -> str | None:
+    """The first node name that appears twice in a flow's `nodes`, or None."""
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    seen: set = set()
+    for n in nodes if isinstance(nodes, list) else ():
+        name = n.get("name") if isinstance(n, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                return name
+            seen.add(name)
+    return None
 
 
 def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
                 labels: tuple = LABELS) -> FileMerge:
     """Three-way merge of flow file contents; never raises for bad content (falls back)."""
+    try:
+        return _merge(base, ours, theirs, diff3, labels)
+    except Exception as e:  # a bug anywhere must not cost the user the merge
+        if os.environ.get("PFGIT_DEBUG") == "1":
+            raise
+        return _fallback(base, ours, theirs, diff3, labels,
+                         f"merge failed (internal error {type(e).__name__}: {e})")
+
+
+def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple) -> FileMerge:
     if ours == theirs or base == theirs:
         return FileMerge(ours)
     if base == ours:
@@ -69,6 +94,11 @@ def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
         sides = [_Side(raw, name) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
     except YamlError as e:
         return _fallback(base, ours, theirs, diff3, labels, f"cannot read {e.message}")
+    for side, name in zip(sides, ("base", "ours", "theirs")):
+        dup = _duplicate_node(side.layout.data)
+        if dup is not None:
+            return _fallback(base, ours, theirs, diff3, labels,
+                             f"cannot merge by node: {name} has two nodes named '{dup}'")
     b, o, t = sides
     try:
         result = merge_checked(b.layout.data, o.layout.data, t.layout.data)
@@ -90,8 +120,24 @@ def _fallback(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tupl
               why: str) -> FileMerge:
     from ..git.textmerge import git_merge_file
 
-    data, n = git_merge_file(base, ours, theirs, labels, diff3)
+    try:
+        data, n = git_merge_file(base, ours, theirs, labels, diff3)
+    except Exception as e:  # no usable git: both sides whole between markers, nothing lost
+        return FileMerge(whole_file_conflict(base, ours, theirs, diff3, labels),
+                         fallback=f"{why}; git merge-file failed too ({e})", text_conflicts=1)
     return FileMerge(data, fallback=why, text_conflicts=n)
+
+
+def whole_file_conflict(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
+                        labels: tuple = LABELS) -> bytes:
+    """Ours and theirs (and base with diff3) whole, between git's markers: the last resort."""
+    def part(b: bytes) -> bytes:
+        return b if not b or b.endswith(b"\n") else b + b"\n"
+
+    out = f"<<<<<<< {labels[0]}\n".encode() + part(ours)
+    if diff3:
+        out += f"||||||| {labels[1]}\n".encode() + part(base)
+    return out + b"=======\n" + part(theirs) + f">>>>>>> {labels[2]}\n".encode()
 
 
 def read(path: str) -> bytes:
@@ -121,8 +167,17 @@ def write_atomic(path: str, data: bytes) -> None:
 
 def merge_paths(current: str, base: str, other: str, diff3: bool = False, labels: tuple = LABELS,
                 write: bool = True) -> FileMerge:
-    """`git merge-file` semantics: merge into CURRENT (OSError if a file cannot be read)."""
-    res = merge_bytes(read(base), read(current), read(other), diff3=diff3, labels=labels)
+    """`git merge-file` semantics: merge into CURRENT (OSError if a file cannot be read).
+
+    Any failure of the merge itself (a bug included) ends in git's line merge with the reason:
+    returning without writing would leave git ours' bytes, losing theirs."""
+    b, o, t = read(base), read(current), read(other)
+    try:
+        res = merge_bytes(b, o, t, diff3=diff3, labels=labels)
+    except Exception as e:
+        if os.environ.get("PFGIT_DEBUG") == "1":
+            raise
+        res = _fallback(b, o, t, diff3, labels, f"merge failed (internal error {type(e).__name__}: {e})")
     if write:
         write_atomic(current, res.data)
     return res

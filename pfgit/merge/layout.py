@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..flow.yamlpos import YamlError, decode
+from ..flow.yamlpos import YamlError, check_expansion, check_size, construct_scalar, decode
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
@@ -73,6 +73,7 @@ class Span:
     items: list = field(default_factory=list)      # seq: item Spans
     value: Any = None                              # the parsed value
     own_lines: bool = True     # False inside a {...}/[...]: its lines are shared with siblings
+    alias: bool = False        # an alias (*name): its position is not known exactly
 
     @property
     def block(self) -> bool:
@@ -97,13 +98,18 @@ class Layout:
     root: Span | None          # None when the document is empty
     style: Style
     final_newline: bool = True
+    aliases: bool = False      # the text uses an alias: its lines depend on an anchor elsewhere
 
     def chunk(self, a: int, b: int) -> list:
         return self.lines[a:b + 1]
 
 
 def parse(text: str) -> Layout:
-    """Parse YAML text (already decoded, LF line ends). Raises YamlError."""
+    """Parse YAML text (already decoded, LF line ends). Raises YamlError.
+
+    validate's limits hold here too: size, and aliases expanding to too many values (the merge
+    walks the data expanded)."""
+    check_size(text)
     lines = text.split("\n")
     final_newline = not text or text.endswith("\n")
     if lines and lines[-1] == "":
@@ -120,7 +126,10 @@ def parse(text: str) -> Layout:
         return Layout(text, lines, None, None, Style(), final_newline)
     b = _Builder(lines)
     b.merge_keys = "<<" in text   # `<<: *anchor` merge keys are rare; skip looking for them
+    aliases = False
     try:
+        if "*" in text:           # no '*' anywhere: no alias (a cheap test, no false negatives)
+            aliases = check_expansion(node)
         data, span = b.build(node, node.start_mark.line, node.start_mark.column)
     except yaml.YAMLError as e:
         raise YamlError(" ".join(str(getattr(e, "problem", None) or e).split())) from None
@@ -128,7 +137,9 @@ def parse(text: str) -> Layout:
         raise YamlError("YAML nested too deeply") from None
     if b.duplicates:
         raise YamlError(f"duplicate key '{b.duplicates[0][0]}'", b.duplicates[0][1] + 1)
-    return Layout(text, lines, data, span, b.style(), final_newline)
+    lay = Layout(text, lines, data, span, b.style(), final_newline)
+    lay.aliases = aliases
+    return lay
 
 
 class _Builder:
@@ -156,8 +167,10 @@ class _Builder:
         sm = node.start_mark
         vline, vcol = sm.line, sm.column
         if node.__class__ is _Scalar:  # most nodes: kept lean, they are most of the time spent
-            value = node.value if node.tag == _STR else _constructor.yaml_constructors.get(
-                node.tag, _constructor.yaml_constructors[None])(_constructor, node)
+            value = node.value if node.tag == _STR else construct_scalar(node)
+            if vline < start:   # an alias of an anchored scalar (its marks are the anchor's)
+                return value, Span(start, col, start, col, start, "scalar", True, _NONE, _EMPTY,
+                                   _NONE, value, False, True)
             if node.style in ("|", ">"):
                 end = self._scalar_end(node)
             else:
@@ -166,8 +179,11 @@ class _Builder:
             return value, Span(start, col, vline, vcol, end, "scalar", True, _NONE, _EMPTY, _NONE, value,
                                not in_flow)
         if id(node) in self.seen:  # alias: same data, no own layout worth splicing
+            # the node's marks are its anchor's (PyYAML composes an alias as the anchored node):
+            # the alias itself is taken to sit on the unit's first line, and is never copied alone
             v = self.seen[id(node)]
-            return v, Span(start, col, vline, vcol, vline, "scalar", True, value=v)
+            return v, Span(start, col, start, col, start, "scalar", True, value=v, own_lines=False,
+                           alias=True)
         flow = bool(node.flow_style)
         if isinstance(node, yaml.SequenceNode):
             out: list = []
@@ -177,6 +193,14 @@ class _Builder:
                 self.seq_steps[vcol - parent_col] += 1
             for item in node.value:
                 il, ic = item.start_mark.line, item.start_mark.column
+                if not flow and span.items and il <= span.items[-1].end:
+                    # an alias (its marks are its anchor's): it follows the previous item
+                    prev = span.items[-1]
+                    v, s = self.build(item, prev.end + 1, prev.col, in_seq=True, in_flow=True)
+                    s.alias = True
+                    out.append(v)
+                    span.items.append(s)
+                    continue
                 dl, dc = (il, ic) if flow else self._dash(il, ic)
                 if not flow and isinstance(item, yaml.MappingNode) and il == dl:
                     self.seq_offsets[ic - dc] += 1
@@ -196,10 +220,13 @@ class _Builder:
             if knode.tag == _STR and knode.__class__ is _Scalar:
                 key = knode.value
             else:
-                key = _constructor.construct_object(knode, deep=True)
                 try:
+                    key = construct_scalar(knode) if knode.__class__ is _Scalar else \
+                        _constructor.construct_object(knode, deep=True)
                     hash(key)
-                except TypeError:
+                except YamlError:
+                    raise
+                except Exception:
                     raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
             if key in out_d:
                 self.duplicates.append((key, knode.start_mark.line))

@@ -9,10 +9,14 @@ from ..errors import UsageError
 
 
 def find_conflicts(paths: list) -> list:
-    """[{path, file, conflicts: [ConflictRegion JSON]}] for flows under `paths` holding markers."""
+    """[{path, file, kind, conflicts: [ConflictRegion JSON]}] for every file of the flows under
+    `paths` holding markers: the flow file (`kind` "flow", conflicts by node) and any other
+    file of the flow folder (`kind` "file": a .py, a prompt, a .prompty, data)."""
     from ..flow.load import find_flows
     from ..flow.readers import DirReader
-    from .conflicts import scan
+    from ..validate.api import with_prompties
+    from ..validate.markers import folder_files, marker_lines, read_small
+    from .conflicts import regions, scan
 
     out = []
     seen = set()
@@ -21,22 +25,25 @@ def find_conflicts(paths: list) -> list:
             raise UsageError("no such file or folder", file=p)
         reader = DirReader(".", ".")
         rel = os.path.relpath(p)
-        for loc in find_flows(reader, rel):
-            if loc.file in seen or loc.is_prompty:
-                continue
-            seen.add(loc.file)
-            try:
-                text = reader.read_bytes(loc.file).decode("utf-8", "replace").replace("\r\n", "\n")
-            except OSError:
-                continue
-            regions = scan(text)
-            if regions:
-                out.append({"path": loc.dir, "file": loc.file,
-                            "conflicts": [r.to_json() for r in regions]})
+        for loc in with_prompties(reader, find_flows(reader, rel)):
+            for f in folder_files(reader, loc):
+                if f in seen:
+                    continue
+                seen.add(f)
+                data = read_small(reader, f)
+                if not data or not marker_lines(data):
+                    continue
+                text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+                flow = f == loc.file and not loc.is_prompty
+                found = scan(text) if flow else regions(text)
+                out.append({"path": loc.dir, "file": f, "kind": "flow" if flow else "file",
+                            "conflicts": [r.to_json() for r in found]})
     return out
 
 
-def _conflict_line(c: dict) -> str:
+def _conflict_line(c: dict, kind: str = "flow") -> str:
+    if kind == "file":
+        return f"  line {c['line']}: conflict"
     if c.get("reason"):   # pfgit's reasons already name the node and the input
         return f"  line {c['line']}: {c['reason']}"
     where = f"node '{c['node']}'" if c.get("node") else "flow level"
@@ -48,7 +55,8 @@ def print_conflicts(found: list, json_out: bool) -> None:
     if json_out:
         from ..output import emit_json
 
-        emit_json({"flows": found, "summary": {"flows": len(found),
+        emit_json({"flows": found, "summary": {"flows": len({f["path"] for f in found}),
+                                               "files": len(found),
                                                "conflicts": sum(len(f["conflicts"]) for f in found)}})
         return
     if not found:
@@ -58,7 +66,7 @@ def print_conflicts(found: list, json_out: bool) -> None:
         n = len(f["conflicts"])
         print(f"{f['file']}: {n} conflict{'s' if n != 1 else ''}")
         for c in f["conflicts"]:
-            print(_conflict_line(c))
+            print(_conflict_line(c, f.get("kind", "flow")))
 
 
 def print_report(outcome, json_out: bool) -> None:
@@ -66,7 +74,12 @@ def print_report(outcome, json_out: bool) -> None:
         from ..output import emit_json
 
         emit_json({"branch": outcome.branch, "exit_code": outcome.exit_code, "flows": outcome.flows,
-                   "other_conflicts": outcome.other_conflicts})
+                   "other_conflicts": outcome.other_conflicts,
+                   "interrupted": outcome.interrupted})
+        return
+    if outcome.interrupted:
+        print(f"pfgit: merge interrupted ({outcome.interrupted}); pfgit's temporary merge "
+              "attributes were removed", file=sys.stderr)
         return
     if not outcome.flows and not outcome.other_conflicts:
         return

@@ -17,7 +17,7 @@ from ..flow import yamlpos
 from ..flow.load import FlowLoadError, FlowLocation, find_flows, flow_from_doc, parse_flow_bytes
 from ..flow.model import FLOW_FILES, Flow
 from ..flow.readers import Reader, join
-from . import activate, aggregation, references, sources, structure, variants
+from . import activate, aggregation, markers, references, sources, structure, variants
 from .context import Context
 from .flex import check_flex, check_prompty
 from .problems import ERROR, WARNING, problem
@@ -105,6 +105,12 @@ def validate_location(reader: Reader, loc: FlowLocation) -> FlowReport:
         report.problems.append(problem("bad-encoding", f"the flow file is {e.message}", file_shown,
                                        e.line))
         return report
+    marked = markers.check(reader, loc, raw)
+    if marked:  # markers in the flow file would only read as a YAML syntax error
+        report.problems.extend(marked)
+        if any(p.file == file_shown for p in marked):
+            report.problems = sort_problems(report.problems, file_shown)
+            return report
     try:
         doc = parse_flow_bytes(raw, file_shown, prompty=loc.is_prompty)
     except FlowLoadError as e:

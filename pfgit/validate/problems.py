@@ -28,6 +28,8 @@ CODES: dict = {
     "missing-key": (ERROR, "a required key is absent (node name, input type, node source, ...)"),
     "duplicate-node": (ERROR, "two nodes have the same name"),
     "multiple-flow-files": (ERROR, "a folder holds more than one flow file"),
+    # markers.py: an unfinished merge
+    "conflict-markers": (ERROR, "a file of the flow holds conflict markers left by a merge"),
     # references.py: ${...} references, outputs and the dependency graph
     "dangling-ref": (ERROR, "a reference names a node that does not exist"),
     "unknown-input": (ERROR, "a reference names a flow input that does not exist"),
