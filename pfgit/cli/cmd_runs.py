@@ -52,16 +52,28 @@ def _pairs(items: list | None, what: str) -> dict:
 def _read_metrics(path: str | None) -> dict:
     if not path:
         return {}
+    from ..store.jsondata import loads
+
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = loads(f.read())
     except OSError as e:
         raise UsageError(e.strerror or str(e), file=path) from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise UsageError(f"not JSON: {e}", file=path) from None
     if not isinstance(data, dict):
         raise UsageError("metrics must be a JSON object", file=path)
     return data
+
+
+def _line_value(text: str):
+    """A stored output line as data; a line no JSON reader takes stays its text."""
+    from ..store.jsondata import loads
+
+    try:
+        return loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def _open_lines(path: str):
@@ -124,7 +136,7 @@ def register(app: typer.Typer) -> None:
                 sql = "SELECT line, output FROM lines WHERE run=? ORDER BY line"
                 if max_lines:
                     sql += f" LIMIT {int(max_lines)}"
-                lines = [(ln, json.loads(o)) for ln, o in idx.conn.execute(sql, (name,))]
+                lines = [(ln, _line_value(o)) for ln, o in idx.conn.execute(sql, (name,))]
             return r, lines
 
         r, lines = _index(repo, get)
@@ -132,7 +144,9 @@ def register(app: typer.Typer) -> None:
             if json_out:
                 _emit(snap.metrics)
             else:
-                sys.stdout.write(json.dumps(snap.metrics, indent=2) + "\n")
+                from ..output import standard_json
+
+                sys.stdout.write(json.dumps(standard_json(snap.metrics), indent=2) + "\n")
             return
         if json_out:
             out = {"run": r, "settings": snap.run}

@@ -16,6 +16,7 @@ from ..flow.readers import DirReader
 from ..git import runrefs
 from ..git.repo import TreeReader
 from .flowmatch import FlowIdentity
+from .jsondata import loads
 from .names import escape_run_name
 
 
@@ -143,8 +144,8 @@ def _jsonl(path: str):
 def _read_json(path: str, default):
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+            return loads(f.read())
+    except (OSError, ValueError, RecursionError):
         return default
 
 

@@ -31,6 +31,7 @@ from ..git import runrefs
 from ..git.repo import resolve, worktree_prefix
 from ..git.worktree import flow_source
 from ..run.result import RunResult
+from .jsondata import check
 from .names import default_run_name, validate_run_name
 from .secrets import Redactor, connection_names, drop_secret_keys, secret_values
 
@@ -109,16 +110,17 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except ValueError as e:
+                obj = check(line)
+            except (ValueError, RecursionError) as e:
                 raise UsageError(f"{what} line {i} is not JSON: {e}") from None
             if not isinstance(obj, dict):  # readers (show --details, metrics) expect objects
                 raise UsageError(f"{what} line {i} is not a JSON object")
-            if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid
-                line = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid;
+                # a raw newline is never inside a JSON string, so joining the lines keeps the data
+                line = b" ".join(p.strip() for p in line.splitlines() if p.strip())
             del obj
         if redact:
-            line = redact.bytes(line)
+            line = redact.json_line(line)
         counter[0] += 1
         yield line + b"\n"
 

@@ -1,0 +1,43 @@
+"""A tiny self-contained flow repository for the security and run-store tests (no corpus needed)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+
+FLOW = """inputs:
+  q: {type: string}
+outputs:
+  a: {type: string, reference: "${echo.output}"}
+nodes:
+- name: echo
+  type: python
+  source: {type: code, path: echo.py}
+  inputs: {q: "${inputs.q}"}
+"""
+ECHO = "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n    return q\n"
+
+
+def git(repo, *args, input=None, check=True) -> str:
+    p = subprocess.run(["git", *args], cwd=repo, text=True, input=input, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if check and p.returncode:
+        raise AssertionError(f"git {args}: {p.stderr}")
+    return p.stdout.strip()
+
+
+def make_flow_repo(tmp_path: pathlib.Path, name: str = "repo") -> pathlib.Path:
+    """`flow/` (one python node) committed on main."""
+    repo = tmp_path / name
+    (repo / "flow").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "flow" / "flow.dag.yaml").write_text(FLOW)
+    (repo / "flow" / "echo.py").write_text(ECHO)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "add flow")
+    return repo
+
+
+def lines(*objs) -> list:
+    return [json.dumps(o) for o in objs]
