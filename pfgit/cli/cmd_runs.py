@@ -225,6 +225,9 @@ def register(app: typer.Typer) -> None:
         repo = _repo()
         res = _index(repo, lambda idx: import_runs(repo, idx, list(paths or []), dry_run))
         summary = {k: sum(1 for r in res if r["status"] == k) for k in ("linked", "unlinked", "exists", "name-taken")}
+        for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
+            for w in r.get("warnings") or []:
+                print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
         if json_out:
             _emit({"runs": res, "summary": summary, "dry_run": dry_run})
             return

@@ -114,7 +114,7 @@ def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) ->
     from ..validate.api import validate_path
 
     known = _errors_before(top, rel, before) if before else set()
-    for report in validate_path(DirReader(top, "."), rel):
+    for report in validate_path(DirReader(top, ".", boundary=top), rel):
         entry["problems"] += [p.to_json() for p in report.problems
                               if p.severity == "error" and (p.code, p.message) not in known]
     return entry

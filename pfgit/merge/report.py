@@ -11,7 +11,7 @@ from ..errors import UsageError
 def find_conflicts(paths: list) -> list:
     """[{path, file, conflicts: [ConflictRegion JSON]}] for flows under `paths` holding markers."""
     from ..flow.load import find_flows
-    from ..flow.readers import DirReader
+    from ..flow.readers import DirReader, git_top
     from .conflicts import scan
 
     out = []
@@ -19,7 +19,7 @@ def find_conflicts(paths: list) -> list:
     for p in paths:
         if not os.path.exists(p):
             raise UsageError("no such file or folder", file=p)
-        reader = DirReader(".", ".")
+        reader = DirReader(".", ".", git_top(p))  # a flow file linked from outside: not read
         rel = os.path.relpath(p)
         for loc in find_flows(reader, rel):
             if loc.file in seen or loc.is_prompty:

@@ -28,6 +28,7 @@ from dulwich.repo import Repo
 from ..errors import UsageError
 from ..git import objects as gobj
 from ..git import runrefs
+from ..git.objects import unsafe_entry_name
 from ..git.repo import resolve, worktree_prefix
 from ..git.worktree import flow_source
 from ..run.result import RunResult
@@ -60,7 +61,15 @@ def now_iso(ts: float | None = None) -> str:
 
 
 def flow_rel_path(repo: Repo, flow_dir: str) -> str:
-    """The flow folder relative to the repository top (accepts a folder or its flow file)."""
+    """The flow folder relative to the repository top (accepts a folder or its flow file).
+    A folder in or below `.git` (any case) is refused: that is git's own data, never a flow."""
+    rel = _flow_rel_path(repo, flow_dir)
+    if any(unsafe_entry_name(seg) for seg in rel.split("/") if seg != "."):
+        raise UsageError("is inside git's own folder (.git), not a flow folder", file=flow_dir)
+    return rel
+
+
+def _flow_rel_path(repo: Repo, flow_dir: str) -> str:
     p = flow_dir
     if os.path.exists(p):
         if os.path.isfile(p):
