@@ -25,20 +25,29 @@ def _git(repo_path: str, args: list) -> subprocess.CompletedProcess:
         raise UsageError("git is not installed (needed to talk to remotes)") from None
 
 
+def check_remote(remote: str) -> str:
+    """A remote name or URL that git cannot take for an option (`--upload-pack=cmd` would run
+    cmd): refused when it starts with '-' or holds a NUL or newline; always passed after `--`."""
+    if not remote or remote.startswith("-") or any(c in remote for c in "\0\n\r"):
+        raise UsageError(f"invalid remote {remote!r}: a remote name or URL never starts with '-'")
+    return remote
+
+
 def _refs(repo_path: str) -> dict:
-    p = _git(repo_path, ["for-each-ref", "--format=%(objectname) %(refname)", "refs/pfgit/"])
+    p = _git(repo_path, ["for-each-ref", "--format=%(objectname) %(refname)", "--", "refs/pfgit/"])
     return {ref: sha for sha, ref in (ln.split(" ", 1) for ln in p.stdout.splitlines() if ln)}
 
 
 def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     spec = ("+" if force else "") + REFSPEC
+    check_remote(remote)
     if not _refs(repo_path):  # git fails on a refspec matching nothing ("remote end hung up")
-        p = _git(repo_path, ["ls-remote", "--exit-code", "--heads", remote, "no-such-head"])
+        p = _git(repo_path, ["ls-remote", "--exit-code", "--heads", "--", remote, "no-such-head"])
         if p.returncode not in (0, 2):  # 2: reachable, no such head
             raise PfgitError(f"git push {remote} failed: {_reason(p.stderr)}")
         return {"remote": remote, "refspec": spec, "updated": [], "up_to_date": 0,
                 "rejected": [], "exit_code": 0}
-    p = _git(repo_path, ["push", "--porcelain", remote, spec])
+    p = _git(repo_path, ["push", "--porcelain", "--", remote, spec])
     updated, rejected, uptodate = [], [], []
     for ln in p.stdout.splitlines():
         parts = ln.split("\t")
@@ -59,8 +68,9 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
 
 def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     spec = ("+" if force else "") + REFSPEC
+    check_remote(remote)
     before = _refs(repo_path)
-    p = _git(repo_path, ["fetch", "--no-tags", remote, spec])
+    p = _git(repo_path, ["fetch", "--no-tags", "--", remote, spec])
     after = _refs(repo_path)
     updated = sorted(r for r, s in after.items() if before.get(r) != s)
     rejected = []

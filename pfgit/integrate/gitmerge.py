@@ -67,6 +67,8 @@ def is_flow_file(path: str) -> bool:
 
 def run_merge(path: str, branch: str, commit: bool = True, message: str | None = None,
               quiet: bool = False, python_exe: str | None = None) -> MergeOutcome:
+    if not branch or branch.startswith("-"):  # git would read it as an option
+        raise UsageError(f"unknown revision '{branch}'")
     top, gitdir = repo_paths(path)
     head = _git(["rev-parse", "--verify", "-q", "HEAD"], top).stdout.strip()
     if not head:
@@ -78,7 +80,8 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
     cmd += ["--no-commit"] if not commit else []
     cmd += ["-m", message] if message else []
     with _TemporaryAttributes(gitdir):
-        p = subprocess.run(cmd + [branch], cwd=top, stdout=sys.stderr if quiet else None)
+        p = subprocess.run(cmd + ["--end-of-options", branch], cwd=top,
+                           stdout=sys.stderr if quiet else None)
     out = MergeOutcome(p.returncode, branch)
     if p.returncode not in (0, 1):   # git refused (dirty worktree, unrelated histories): no merge
         return out
