@@ -179,3 +179,31 @@ def test_one_bad_run_never_blocks_listing_the_others(repo, tmp_path, monkeypatch
     assert code == 0 and "good" in stdout, err
     code, stdout, err = run_cli(monkeypatch, capsys, clone, "log")
     assert code == 0 and "good" in stdout, err
+
+
+def test_read_commands_work_on_a_read_only_git_dir(repo, monkeypatch, capsys):
+    import os
+    import shutil
+    import stat
+
+    r = open_repo(repo)
+    record_run(r, "flow", "ro", lines({"x": 1}), {"acc": 0.5}, {})
+    gitdir = repo / ".git"
+    shutil.rmtree(gitdir / "pfgit")
+    (gitdir / "pfgit").write_text("")  # the index cannot be created there, even by root
+    modes = {}
+    for d, dirs, files in os.walk(gitdir):
+        for p in [d] + [os.path.join(d, f) for f in files]:
+            modes[p] = os.stat(p).st_mode
+            os.chmod(p, modes[p] & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        for argv in (["runs", "list"], ["runs", "show", "ro", "--details"], ["log"],
+                     ["metrics", "diff", "ro", "ro"], ["runs", "stream", "ro"], ["diff"],
+                     ["validate", "flow"]):
+            code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+            assert code == 0 and not err, (argv, err)
+            if argv[0] in ("runs", "log") and argv[1:2] != ["stream"]:
+                assert "ro" in out, (argv, out)
+    finally:
+        for p, m in modes.items():
+            os.chmod(p, m)

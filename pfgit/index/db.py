@@ -314,7 +314,38 @@ def _usable(path: str) -> sqlite3.Connection | None:
 
 
 def open_index(repo: Repo, refresh: bool = True) -> RunIndex:
-    """The index, recreated if missing/corrupt/outdated, and refreshed unless `refresh=False`."""
+    """The index, recreated if missing/corrupt/outdated, and refreshed unless `refresh=False`.
+    When the file cannot be written (a read-only `.git`, a CI cache mounted read-only), an
+    in-memory index built from the refs answers instead: slower, never wrong, never an error."""
+    try:
+        idx = _open_file_index(repo)
+    except (OSError, sqlite3.OperationalError) as e:
+        if "locked" in str(e):
+            raise
+        return _memory_index(repo, refresh)
+    if refresh:
+        try:
+            idx.refresh()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "readonly" not in str(e) and "unable to open" not in str(e) \
+                    and "I/O" not in str(e):
+                raise
+            idx.close()
+            return _memory_index(repo, refresh)
+    return idx
+
+
+def _memory_index(repo: Repo, refresh: bool) -> RunIndex:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    create_schema(conn)
+    idx = RunIndex(repo, conn, True)
+    _track_head_flows(idx)
+    if refresh:
+        idx.refresh()
+    return idx
+
+
+def _open_file_index(repo: Repo) -> RunIndex:
     path = index_path(repo)
     created = False
     try:
@@ -335,8 +366,6 @@ def open_index(repo: Repo, refresh: bool = True) -> RunIndex:
     idx = RunIndex(repo, conn, created)
     if created:
         _track_head_flows(idx)
-    if refresh:
-        idx.refresh()
     return idx
 
 
