@@ -207,3 +207,33 @@ def test_read_commands_work_on_a_read_only_git_dir(repo, monkeypatch, capsys):
     finally:
         for p, m in modes.items():
             os.chmod(p, m)
+
+
+def test_big_untracked_files_and_packed_outputs_stay_in_bounded_memory(repo):
+    """The bounded-memory paths (bench/memory.py measures 300 MB / 100 MB end to end)."""
+    import os
+    import tracemalloc
+
+    from pfgit.store.read import load_run, stream_file
+
+    r = open_repo(repo)
+    with open(repo / "flow" / "data.bin", "wb") as f:
+        f.write(os.urandom(6 << 20))
+    out = [json.dumps({"line_number": i, "t": "y" * 400}) for i in range(15_000)]  # 6.3 MB
+    record_run(r, "flow", "warm", lines({"x": 1}), {}, {})
+    with open(repo / "flow" / "data.bin", "wb") as f:  # new content: written, not found
+        f.write(os.urandom(6 << 20))
+    tracemalloc.start()
+    rec = record_run(r, "flow", "cap", lines({"x": 1}), {}, {})
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert rec.dirty and peak < 3_000_000, peak                   # never the 6 MB file whole
+    record_run(r, "flow", "big", out, {}, {})
+    git(repo, "gc", "-q", "--prune=now")
+    r = open_repo(repo)
+    snap = load_run(r, "big")
+    tracemalloc.start()
+    n = sum(1 for _ in stream_file(r, snap))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert n == len(out) and peak < 2_000_000, peak               # packed, streamed from the pack

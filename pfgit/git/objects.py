@@ -55,6 +55,20 @@ def put_blob_stream(repo: Repo, chunks: Iterable[bytes]) -> tuple[bytes, int]:
         return _put_from_file(repo, spool, size), size
 
 
+def has_object(repo: Repo, sha: bytes) -> bool:
+    """Is the object stored? By name only: dulwich's `in` inflates a loose object whole."""
+    store = repo.object_store
+    if os.path.exists(os.path.join(store.path, sha[:2].decode(), sha[2:].decode())):
+        return True
+    for pack in store.packs:
+        try:
+            pack.index.object_offset(sha)
+            return True
+        except KeyError:
+            continue
+    return sha in store  # alternates and anything else dulwich knows
+
+
 def put_file(repo: Repo, path: str) -> bytes:
     """Store a file's content as a blob in bounded memory (a 300 MB untracked data file in a
     captured flow folder is hashed and deflated in blocks, never held whole)."""
@@ -82,7 +96,7 @@ def _put_from_file(repo: Repo, src, size: int) -> bytes:
     for block in blocks():
         h.update(block)
     sha = h.hexdigest().encode()
-    if sha in repo.object_store:
+    if has_object(repo, sha):
         return sha
     objdir = repo.object_store.path
     final = os.path.join(objdir, sha[:2].decode(), sha[2:].decode())
@@ -115,9 +129,10 @@ def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
     path = os.path.join(repo.object_store.path, sha[:2].decode(), sha[2:].decode())
     try:
         f = open(path, "rb")
-    except FileNotFoundError:  # packed (after gc or fetch): dulwich reads it whole
-        yield repo[sha].as_raw_string()
+    except FileNotFoundError:  # packed (after gc or fetch)
+        yield from _iter_packed(repo, sha, chunk)
         return
+
     def inflate(z, f):
         for block in iter(lambda: f.read(chunk), b""):
             data = z.decompress(block, chunk)  # bounded: repetitive data inflates 1000-fold
@@ -140,6 +155,41 @@ def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
                 data, header_done = buf[nul + 1:], True
             if data:
                 yield data
+
+
+PACK_BLOB = 3
+
+
+def _iter_packed(repo: Repo, sha: bytes, chunk: int) -> Iterator[bytes]:
+    """A packed blob in chunks. Stored whole in the pack (git keeps a big unique blob so), it is
+    inflated incrementally from the pack file; stored as a delta, dulwich resolves it in memory."""
+    for pack in repo.object_store.packs:
+        try:
+            offset = pack.index.object_offset(sha)
+        except KeyError:
+            continue
+        with open(pack._data_path, "rb") as f:
+            f.seek(offset)
+            byte = f.read(1)[0]
+            kind = (byte >> 4) & 7
+            while byte & 0x80:  # the size continues (varint); the inflated stream tells the end
+                byte = f.read(1)[0]
+            if kind != PACK_BLOB:
+                break
+            z = zlib.decompressobj()
+            while not z.eof:
+                block = f.read(chunk)
+                if not block:
+                    break
+                data = z.decompress(block, chunk)
+                while True:
+                    if data:
+                        yield data
+                    if not z.unconsumed_tail or z.eof:
+                        break
+                    data = z.decompress(z.unconsumed_tail, chunk)
+            return
+    yield repo[sha].as_raw_string()
 
 
 def iter_lines(repo: Repo, sha: bytes) -> Iterator[bytes]:
