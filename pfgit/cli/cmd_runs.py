@@ -239,6 +239,22 @@ def register(app: typer.Typer) -> None:
         if not res:
             print("no promptflow runs found")
 
+    @runs.command("rename")
+    def runs_rename(old: str = typer.Argument(..., help="Current run name."),
+                    new: str = typer.Argument(..., help="New run name."),
+                    json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Rename a run (e.g. when a remote has a different run of the same name)."""
+        from ..store.rename import rename_run
+
+        repo = _repo()
+        res = _index(repo, lambda idx: rename_run(repo, old, new, idx))
+        if json_out:
+            _emit(res)
+            return
+        print(f"renamed run {old} to {new} (snapshot {res['snapshot'][:8]})")
+        if res["evaluations"]:
+            print(f"evaluation runs now naming {new} as their base: {', '.join(res['evaluations'])}")
+
     @runs.command("gc")
     def runs_gc(yes: bool = typer.Option(False, "--yes", help="Delete (default: only list)."),
                 unlinked: bool = typer.Option(False, "--unlinked", help="Also unlinked imported runs."),
@@ -276,8 +292,8 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(run_log(path, metric, max_count, rev, json_out))
 
     @metrics_app.command("diff")
-    def metrics_diff(a: str = typer.Argument(..., help="Run name or revision."),
-                     b: str = typer.Argument(..., help="Run name or revision."),
+    def metrics_diff(a: str = typer.Argument(..., help="Run name or revision (run:NAME, rev:REV to choose)."),
+                     b: str = typer.Argument(..., help="Run name or revision (run:NAME, rev:REV to choose)."),
                      flow: Optional[str] = typer.Option(None, "--flow", help="Flow, when a revision has runs of several."),
                      json_out: bool = typer.Option(False, "--json", help="Print JSON."),
                      markdown: bool = typer.Option(False, "--markdown", help="A Markdown table.")) -> None:
@@ -289,6 +305,9 @@ def register(app: typer.Typer) -> None:
         repo = _repo()
         fl = _flow_arg(repo, flow)
         res = _index(repo, lambda idx: compare.metrics_diff(idx, a, b, fl))
+        for side in (res["a"], res["b"]):
+            if side.get("note"):
+                print(f"pfgit: {side['note']}", file=sys.stderr)
         if json_out:
             _emit(res)
         elif markdown:
@@ -310,6 +329,8 @@ def register(app: typer.Typer) -> None:
             print(f"{verb} {len(res['updated'])} ref(s) {'to' if kind == 'push' else 'from'} {remote} ({res['refspec']})")
             for r in res["rejected"]:
                 print(f"rejected {r['ref']}: {r['reason']}")
+                if r.get("hint"):
+                    print(f"  {r['hint']}")
         raise typer.Exit(res["exit_code"] or EXIT_OK)
 
     @app.command("push")

@@ -57,7 +57,7 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
         if flag == "=":
             uptodate.append(ref)
         elif flag == "!":
-            rejected.append({"ref": ref, "reason": parts[2]})
+            rejected.append({"ref": ref, "reason": parts[2], "hint": _clash_hint(ref, remote, "push")})
         else:
             updated.append(ref)
     if p.returncode and not rejected:
@@ -76,12 +76,27 @@ def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     rejected = []
     for ln in p.stderr.splitlines():
         if "[rejected]" in ln and "->" in ln:
-            rejected.append({"ref": ln.split("->")[-1].split("(")[0].strip(),
-                             "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected"})
+            ref = ln.split("->")[-1].split("(")[0].strip()
+            rejected.append({"ref": ref,
+                             "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected",
+                             "hint": _clash_hint(ref, remote, "fetch")})
     if p.returncode and not rejected:
         raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
     return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
             "exit_code": EXIT_NO if rejected else 0}
+
+
+def _clash_hint(ref: str, remote: str, kind: str) -> str | None:
+    """What to do when a run of the same name differs on both sides (docs/runs.md)."""
+    prefix = "refs/pfgit/runs/"
+    if not ref.startswith(prefix):
+        return None
+    name = ref[len(prefix):]
+    if kind == "push":
+        return (f"{remote} has a different run named '{name}': rename yours with `pfgit runs rename "
+                f"{name} NEW_NAME` and push again (or `pfgit push --force` to replace theirs)")
+    return (f"you have a different run named '{name}': rename yours with `pfgit runs rename {name} "
+            f"NEW_NAME` and fetch again (or `pfgit fetch --force` to replace yours with theirs)")
 
 
 def _reason(stderr: str) -> str:
