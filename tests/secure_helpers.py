@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
+
+from runs_helpers import git  # noqa: F401  (re-exported for the security tests)
 
 FLOW = """inputs:
   q: {type: string}
@@ -17,14 +18,6 @@ nodes:
   inputs: {q: "${inputs.q}"}
 """
 ECHO = "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n    return q\n"
-
-
-def git(repo, *args, input=None, check=True) -> str:
-    p = subprocess.run(["git", *args], cwd=repo, text=True, input=input, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    if check and p.returncode:
-        raise AssertionError(f"git {args}: {p.stderr}")
-    return p.stdout.strip()
 
 
 def make_flow_repo(tmp_path: pathlib.Path, name: str = "repo") -> pathlib.Path:
