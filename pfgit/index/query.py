@@ -3,8 +3,6 @@ a run's metrics (with those of the evaluation runs that evaluated it)."""
 
 from __future__ import annotations
 
-import json
-
 from ..store.jsondata import loads
 from .db import RunIndex
 
