@@ -19,14 +19,9 @@ FORMATS = ("text", "json", "github", "sarif")
 
 def repo_root(start: str | None = None) -> str | None:
     """The worktree holding `start` (default: the current folder), or None outside any."""
-    d = os.path.abspath(start or os.getcwd())
-    while True:
-        if os.path.exists(os.path.join(d, ".git")):
-            return d
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
+    from .flow.readers import git_top
+
+    return git_top(start or os.getcwd(), resolve=False)
 
 
 def repo_path(file: str, root: str | None) -> str:

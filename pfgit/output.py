@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from typing import Any
 
 
+def standard_json(obj: Any) -> Any:
+    """`obj` with the floats JSON has no token for (NaN, +/-Infinity) as the strings "NaN",
+    "Infinity", "-Infinity" (protobuf's JSON mapping does the same), so output is standard JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: standard_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [standard_json(v) for v in obj]
+    return obj
+
+
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(standard_json(obj), indent=2, ensure_ascii=False, default=str,
+                                allow_nan=False) + "\n")
 
 
 def is_tty(stream=None) -> bool:

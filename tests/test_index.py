@@ -155,7 +155,7 @@ def test_hooks_keep_commit_table_current_and_chain(repo, monkeypatch):
     amended = git(repo, "rev-parse", "HEAD")
     assert _read_index(repo, f"SELECT commit_sha FROM commit_info WHERE commit_sha='{amended}'")
     log = (repo / ".git" / "old-hook.log").read_text()
-    assert "old post-commit" in log and "old post-rewrite.pfgit-chained amend" in log
+    assert "old post-commit" in log and "old post-rewrite amend" in log  # its own name as $0
     assert f"{c2} {amended}" in log                                        # stdin reached the old hook
     git(repo, "checkout", "-q", "-b", "side", "HEAD~1")                  # post-checkout
     assert _read_index(repo, "SELECT value FROM state WHERE key='head'") == \

@@ -110,7 +110,7 @@ def _no_index(args: list) -> list:
 
     from ..diff.tree import diff_flow_pair, diff_trees
     from ..flow.load import FlowLocation
-    from ..flow.readers import DirReader
+    from ..flow.readers import DirReader, git_top
 
     if len(args) != 2:
         raise UsageError("--no-index takes exactly two paths: A B")
@@ -118,12 +118,13 @@ def _no_index(args: list) -> list:
     for p in (a, b):
         if not os.path.exists(p):
             raise UsageError("no such file or folder", file=p)
+    # each side stays inside the git repository holding it (if any): docs/security.md
     if os.path.isdir(a) and os.path.isdir(b):
-        return diff_trees(DirReader(a, a), DirReader(b, b))
+        return diff_trees(DirReader(a, a, git_top(a)), DirReader(b, b, git_top(b)))
     if os.path.isdir(a) or os.path.isdir(b):
         raise UsageError("--no-index compares two folders or two files, not a folder and a file")
-    ra = DirReader(os.path.dirname(a) or ".", os.path.dirname(a) or ".")
-    rb = DirReader(os.path.dirname(b) or ".", os.path.dirname(b) or ".")
+    ra = DirReader(os.path.dirname(a) or ".", os.path.dirname(a) or ".", git_top(a))
+    rb = DirReader(os.path.dirname(b) or ".", os.path.dirname(b) or ".", git_top(b))
     la = FlowLocation(".", os.path.basename(a))
     lb = FlowLocation(".", os.path.basename(b))
     fd = diff_flow_pair(ra, la, rb, lb, display=b)

@@ -52,16 +52,28 @@ def _pairs(items: list | None, what: str) -> dict:
 def _read_metrics(path: str | None) -> dict:
     if not path:
         return {}
+    from ..store.jsondata import loads
+
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = loads(f.read())
     except OSError as e:
         raise UsageError(e.strerror or str(e), file=path) from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise UsageError(f"not JSON: {e}", file=path) from None
     if not isinstance(data, dict):
         raise UsageError("metrics must be a JSON object", file=path)
     return data
+
+
+def _line_value(text: str):
+    """A stored output line as data; a line no JSON reader takes stays its text."""
+    from ..store.jsondata import loads
+
+    try:
+        return loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def _open_lines(path: str):
@@ -124,7 +136,7 @@ def register(app: typer.Typer) -> None:
                 sql = "SELECT line, output FROM lines WHERE run=? ORDER BY line"
                 if max_lines:
                     sql += f" LIMIT {int(max_lines)}"
-                lines = [(ln, json.loads(o)) for ln, o in idx.conn.execute(sql, (name,))]
+                lines = [(ln, _line_value(o)) for ln, o in idx.conn.execute(sql, (name,))]
             return r, lines
 
         r, lines = _index(repo, get)
@@ -132,7 +144,9 @@ def register(app: typer.Typer) -> None:
             if json_out:
                 _emit(snap.metrics)
             else:
-                sys.stdout.write(json.dumps(snap.metrics, indent=2) + "\n")
+                from ..output import standard_json
+
+                sys.stdout.write(json.dumps(standard_json(snap.metrics), indent=2) + "\n")
             return
         if json_out:
             out = {"run": r, "settings": snap.run}
@@ -237,6 +251,9 @@ def register(app: typer.Typer) -> None:
         repo = _repo()
         res = _index(repo, lambda idx: import_runs(repo, idx, list(paths or []), dry_run))
         summary = {k: sum(1 for r in res if r["status"] == k) for k in ("linked", "unlinked", "exists", "name-taken")}
+        for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
+            for w in r.get("warnings") or []:
+                print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
         if json_out:
             _emit({"runs": res, "summary": summary, "dry_run": dry_run})
             return
@@ -247,6 +264,22 @@ def register(app: typer.Typer) -> None:
             print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
         if not res:
             print("no promptflow runs found")
+
+    @runs.command("rename")
+    def runs_rename(old: str = typer.Argument(..., help="Current run name."),
+                    new: str = typer.Argument(..., help="New run name."),
+                    json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Rename a run (e.g. when a remote has a different run of the same name)."""
+        from ..store.rename import rename_run
+
+        repo = _repo()
+        res = _index(repo, lambda idx: rename_run(repo, old, new, idx))
+        if json_out:
+            _emit(res)
+            return
+        print(f"renamed run {old} to {new} (snapshot {res['snapshot'][:8]})")
+        if res["evaluations"]:
+            print(f"evaluation runs now naming {new} as their base: {', '.join(res['evaluations'])}")
 
     @runs.command("gc")
     def runs_gc(yes: bool = typer.Option(False, "--yes", help="Delete (default: only list)."),
@@ -285,8 +318,8 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(run_log(path, metric, max_count, rev, json_out))
 
     @metrics_app.command("diff")
-    def metrics_diff(a: str = typer.Argument(..., help="Run name or revision."),
-                     b: str = typer.Argument(..., help="Run name or revision."),
+    def metrics_diff(a: str = typer.Argument(..., help="Run name or revision (run:NAME, rev:REV to choose)."),
+                     b: str = typer.Argument(..., help="Run name or revision (run:NAME, rev:REV to choose)."),
                      flow: Optional[str] = typer.Option(None, "--flow", help="Flow, when a revision has runs of several."),
                      json_out: bool = typer.Option(False, "--json", help="Print JSON."),
                      markdown: bool = typer.Option(False, "--markdown", help="A Markdown table.")) -> None:
@@ -298,6 +331,9 @@ def register(app: typer.Typer) -> None:
         repo = _repo()
         fl = _flow_arg(repo, flow)
         res = _index(repo, lambda idx: compare.metrics_diff(idx, a, b, fl))
+        for side in (res["a"], res["b"]):
+            if side.get("note"):
+                print(f"pfgit: {side['note']}", file=sys.stderr)
         if json_out:
             _emit(res)
         elif markdown:
@@ -319,6 +355,8 @@ def register(app: typer.Typer) -> None:
             print(f"{verb} {len(res['updated'])} ref(s) {'to' if kind == 'push' else 'from'} {remote} ({res['refspec']})")
             for r in res["rejected"]:
                 print(f"rejected {r['ref']}: {r['reason']}")
+                if r.get("hint"):
+                    print(f"  {r['hint']}")
         raise typer.Exit(res["exit_code"] or EXIT_OK)
 
     @app.command("push")

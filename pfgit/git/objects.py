@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import time
@@ -51,34 +52,76 @@ def put_blob_stream(repo: Repo, chunks: Iterable[bytes]) -> tuple[bytes, int]:
         for c in chunks:
             spool.write(c)
             size += len(c)
-        header = b"blob %d\x00" % size
-        h = hashlib.sha1(header)
-        spool.seek(0)
-        for block in iter(lambda: spool.read(1 << 18), b""):
-            h.update(block)
-        sha = h.hexdigest().encode()
-        if sha in repo.object_store:
-            return sha, size
-        final = os.path.join(objdir, sha[:2].decode(), sha[2:].decode())
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix="tmp_obj_")
+        return _put_from_file(repo, spool, size), size
+
+
+def has_object(repo: Repo, sha: bytes) -> bool:
+    """Is the object stored? By name only: dulwich's `in` inflates a loose object whole."""
+    store = repo.object_store
+    if os.path.exists(os.path.join(store.path, sha[:2].decode(), sha[2:].decode())):
+        return True
+    for pack in store.packs:
         try:
-            with os.fdopen(fd, "wb") as out:
-                z = zlib.compressobj(1)
-                out.write(z.compress(header))
-                spool.seek(0)
-                for block in iter(lambda: spool.read(1 << 18), b""):
-                    out.write(z.compress(block))
-                out.write(z.flush())
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)  # identical content if a concurrent writer got there first
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    return sha, size
+            pack.index.object_offset(sha)
+            return True
+        except KeyError:
+            continue
+    return sha in store  # alternates and anything else dulwich knows
+
+
+def put_file(repo: Repo, path: str) -> bytes:
+    """Store a file's content as a blob in bounded memory (a 300 MB untracked data file in a
+    captured flow folder is hashed and deflated in blocks, never held whole)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < 1 << 20:
+            return put_bytes(repo, f.read())
+        return _put_from_file(repo, f, size)
+
+
+def _put_from_file(repo: Repo, src, size: int) -> bytes:
+    """Hash `size` bytes of the open file `src` as a blob, then write them as a loose object."""
+    header = b"blob %d\x00" % size
+
+    def blocks():
+        src.seek(0)
+        n = 0
+        for block in iter(lambda: src.read(1 << 18), b""):
+            n += len(block)
+            yield block
+        if n != size:
+            raise OSError(f"file changed while being stored ({n} bytes, expected {size})")
+
+    h = hashlib.sha1(header)
+    for block in blocks():
+        h.update(block)
+    sha = h.hexdigest().encode()
+    if has_object(repo, sha):
+        return sha
+    objdir = repo.object_store.path
+    final = os.path.join(objdir, sha[:2].decode(), sha[2:].decode())
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix="tmp_obj_")
+    try:
+        again = hashlib.sha1(header)
+        with os.fdopen(fd, "wb") as out:
+            z = zlib.compressobj(1)
+            out.write(z.compress(header))
+            for block in blocks():
+                again.update(block)
+                out.write(z.compress(block))
+            out.write(z.flush())
+            out.flush()
+            os.fsync(out.fileno())
+        if again.hexdigest().encode() != sha:  # changed between the two reads: not this object
+            raise OSError("file changed while being stored")
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)  # identical content if a concurrent writer got there first
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return sha
 
 
 def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
@@ -86,9 +129,10 @@ def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
     path = os.path.join(repo.object_store.path, sha[:2].decode(), sha[2:].decode())
     try:
         f = open(path, "rb")
-    except FileNotFoundError:  # packed (after gc or fetch): dulwich reads it whole
-        yield repo[sha].as_raw_string()
+    except FileNotFoundError:  # packed (after gc or fetch)
+        yield from _iter_packed(repo, sha, chunk)
         return
+
     def inflate(z, f):
         for block in iter(lambda: f.read(chunk), b""):
             data = z.decompress(block, chunk)  # bounded: repetitive data inflates 1000-fold
@@ -113,6 +157,41 @@ def iter_blob(repo: Repo, sha: bytes, chunk: int = 1 << 16) -> Iterator[bytes]:
                 yield data
 
 
+PACK_BLOB = 3
+
+
+def _iter_packed(repo: Repo, sha: bytes, chunk: int) -> Iterator[bytes]:
+    """A packed blob in chunks. Stored whole in the pack (git keeps a big unique blob so), it is
+    inflated incrementally from the pack file; stored as a delta, dulwich resolves it in memory."""
+    for pack in repo.object_store.packs:
+        try:
+            offset = pack.index.object_offset(sha)
+        except KeyError:
+            continue
+        with open(pack._data_path, "rb") as f:
+            f.seek(offset)
+            byte = f.read(1)[0]
+            kind = (byte >> 4) & 7
+            while byte & 0x80:  # the size continues (varint); the inflated stream tells the end
+                byte = f.read(1)[0]
+            if kind != PACK_BLOB:
+                break
+            z = zlib.decompressobj()
+            while not z.eof:
+                block = f.read(chunk)
+                if not block:
+                    break
+                data = z.decompress(block, chunk)
+                while True:
+                    if data:
+                        yield data
+                    if not z.unconsumed_tail or z.eof:
+                        break
+                    data = z.decompress(z.unconsumed_tail, chunk)
+            return
+    yield repo[sha].as_raw_string()
+
+
 def iter_lines(repo: Repo, sha: bytes) -> Iterator[bytes]:
     """A blob's lines (with their newline), streamed."""
     rest = b""
@@ -125,11 +204,32 @@ def iter_lines(repo: Repo, sha: bytes) -> Iterator[bytes]:
         yield rest
 
 
+_HFS_IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+
+
+def unsafe_entry_name(name: str) -> str | None:
+    """Why git's fsck (receive.fsckObjects) would refuse a tree entry `name`, or None.
+
+    `.git` in any case, also as NTFS and HFS+ spell it (`.git.`, `git~1`, `.g\u200cit`), `.`,
+    `..`, empty names and names holding '/' or NUL."""
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        return "not a file name"
+    folded = _HFS_IGNORABLE.sub("", name).lower().rstrip(". ")
+    if folded in (".git", "git~1"):
+        return "git's own folder name"
+    return None
+
+
 def make_tree(repo: Repo, entries: dict) -> bytes:
-    """Write a tree from {name: (mode, sha)} (sha of a blob or tree already stored)."""
+    """Write a tree from {name: (mode, sha)} (sha of a blob or tree already stored). Refuses a
+    name git would reject (a `.git` entry would make every clone with fsck refuse our push)."""
     t = Tree()
     for name, (mode, sha) in entries.items():
-        t.add(name.encode() if isinstance(name, str) else name, mode, sha)
+        text = name if isinstance(name, str) else name.decode("utf-8", "surrogateescape")
+        why = unsafe_entry_name(text)
+        if why:
+            raise ValueError(f"refusing to write a tree entry named {text!r}: {why}")
+        t.add(name.encode("utf-8", "surrogateescape") if isinstance(name, str) else name, mode, sha)
     return put_object(repo, t)
 
 

@@ -25,20 +25,29 @@ def _git(repo_path: str, args: list) -> subprocess.CompletedProcess:
         raise UsageError("git is not installed (needed to talk to remotes)") from None
 
 
+def check_remote(remote: str) -> str:
+    """A remote name or URL that git cannot take for an option (`--upload-pack=cmd` would run
+    cmd): refused when it starts with '-' or holds a NUL or newline; always passed after `--`."""
+    if not remote or remote.startswith("-") or any(c in remote for c in "\0\n\r"):
+        raise UsageError(f"invalid remote {remote!r}: a remote name or URL never starts with '-'")
+    return remote
+
+
 def _refs(repo_path: str) -> dict:
-    p = _git(repo_path, ["for-each-ref", "--format=%(objectname) %(refname)", "refs/pfgit/"])
+    p = _git(repo_path, ["for-each-ref", "--format=%(objectname) %(refname)", "--", "refs/pfgit/"])
     return {ref: sha for sha, ref in (ln.split(" ", 1) for ln in p.stdout.splitlines() if ln)}
 
 
 def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     spec = ("+" if force else "") + REFSPEC
+    check_remote(remote)
     if not _refs(repo_path):  # git fails on a refspec matching nothing ("remote end hung up")
-        p = _git(repo_path, ["ls-remote", "--exit-code", "--heads", remote, "no-such-head"])
+        p = _git(repo_path, ["ls-remote", "--exit-code", "--heads", "--", remote, "no-such-head"])
         if p.returncode not in (0, 2):  # 2: reachable, no such head
             raise PfgitError(f"git push {remote} failed: {_reason(p.stderr)}")
         return {"remote": remote, "refspec": spec, "updated": [], "up_to_date": 0,
                 "rejected": [], "exit_code": 0}
-    p = _git(repo_path, ["push", "--porcelain", remote, spec])
+    p = _git(repo_path, ["push", "--porcelain", "--", remote, spec])
     updated, rejected, uptodate = [], [], []
     for ln in p.stdout.splitlines():
         parts = ln.split("\t")
@@ -48,7 +57,7 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
         if flag == "=":
             uptodate.append(ref)
         elif flag == "!":
-            rejected.append({"ref": ref, "reason": parts[2]})
+            rejected.append({"ref": ref, "reason": parts[2], "hint": _clash_hint(ref, remote, "push")})
         else:
             updated.append(ref)
     if p.returncode and not rejected:
@@ -59,19 +68,35 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
 
 def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     spec = ("+" if force else "") + REFSPEC
+    check_remote(remote)
     before = _refs(repo_path)
-    p = _git(repo_path, ["fetch", "--no-tags", remote, spec])
+    p = _git(repo_path, ["fetch", "--no-tags", "--", remote, spec])
     after = _refs(repo_path)
     updated = sorted(r for r, s in after.items() if before.get(r) != s)
     rejected = []
     for ln in p.stderr.splitlines():
         if "[rejected]" in ln and "->" in ln:
-            rejected.append({"ref": ln.split("->")[-1].split("(")[0].strip(),
-                             "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected"})
+            ref = ln.split("->")[-1].split("(")[0].strip()
+            rejected.append({"ref": ref,
+                             "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected",
+                             "hint": _clash_hint(ref, remote, "fetch")})
     if p.returncode and not rejected:
         raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
     return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
             "exit_code": EXIT_NO if rejected else 0}
+
+
+def _clash_hint(ref: str, remote: str, kind: str) -> str | None:
+    """What to do when a run of the same name differs on both sides (docs/runs.md)."""
+    prefix = "refs/pfgit/runs/"
+    if not ref.startswith(prefix):
+        return None
+    name = ref[len(prefix):]
+    if kind == "push":
+        return (f"{remote} has a different run named '{name}': rename yours with `pfgit runs rename "
+                f"{name} NEW_NAME` and push again (or `pfgit push --force` to replace theirs)")
+    return (f"you have a different run named '{name}': rename yours with `pfgit runs rename {name} "
+            f"NEW_NAME` and fetch again (or `pfgit fetch --force` to replace yours with theirs)")
 
 
 def _reason(stderr: str) -> str:

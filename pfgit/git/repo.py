@@ -60,6 +60,8 @@ def resolve(repo: Repo, rev: str) -> bytes:
 def _resolve_name(repo: Repo, name: str) -> bytes | None:
     from dulwich.objectspec import parse_commit
 
+    if name.startswith("run:"):  # a run snapshot, never a branch of that name (docs/runs.md)
+        name = "refs/pfgit/runs/" + name[4:]
     candidates = [name]
     if not name.startswith("refs/"):
         candidates += [f"refs/heads/{name}", f"refs/tags/{name}", f"refs/remotes/{name}",

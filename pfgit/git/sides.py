@@ -21,10 +21,10 @@ class WorktreeReader(DirReader):
     end up in a PR comment)."""
 
     def __init__(self, repo):
-        super().__init__(repo.path, "")
-        from .worktree import NEVER_UNTRACKED_DIRS, NEVER_UNTRACKED_FILES
+        super().__init__(repo.path, "", boundary=repo.path)  # never read outside the repo
+        from .worktree import NEVER_UNTRACKED_DIRS, is_secret_file
 
-        self._never_dirs, self._never_files = NEVER_UNTRACKED_DIRS, NEVER_UNTRACKED_FILES
+        self._never_dirs, self._secret_file = NEVER_UNTRACKED_DIRS, is_secret_file
         try:
             self._tracked = {p.decode("utf-8", "surrogateescape") for p in repo.open_index().paths()}
         except Exception:
@@ -40,7 +40,7 @@ class WorktreeReader(DirReader):
         if rel in self._tracked:
             return True
         parts = rel.split("/")
-        if parts[-1] in self._never_files or any(p in self._never_dirs for p in parts[:-1]):
+        if self._secret_file(parts[-1]) or any(p in self._never_dirs for p in parts[:-1]):
             return False
         try:
             return self._ignore is None or not self._ignore.is_ignored(rel)

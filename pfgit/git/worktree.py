@@ -2,21 +2,34 @@
 
 What is captured matches `git add -A <flow>`: tracked files with their current content, untracked
 files unless ignored by .gitignore. Run artifacts (`__pycache__/`, `.runs/`, `.promptflow/`) and
-`.env` files are never captured when untracked: they are derived or hold secrets.
+files that hold secrets by convention (`.env*`, `.envrc`, key files: see `is_secret_file`) are
+never captured when untracked; nor is anything named `.git` (any case) or that git's fsck refuses,
+nor anything but regular files and symlinks (a FIFO would block the capture).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 
 from dulwich.objects import Blob
 from dulwich.repo import Repo
 
-from .objects import DIR_MODE, make_commit, make_tree, put_object, replace_subtree, tree_at
+from .objects import (DIR_MODE, make_commit, make_tree, put_file, put_object, replace_subtree,
+                      tree_at, unsafe_entry_name)
 
 NEVER_UNTRACKED_DIRS = {"__pycache__", ".runs", ".promptflow", ".git"}
 NEVER_UNTRACKED_FILES = {".env"}
+# file names that hold secrets by convention (matched case-insensitively)
+SECRET_FILE_PATTERNS = (".env", ".env.*", ".envrc", "*.env", "*.pem", "*.key", "*.p12", "*.pfx",
+                        "*.jks", "*.keystore", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
+                        "id_rsa_*", ".netrc", ".pgpass", "credentials.json", "*.kdbx")
+
+
+def is_secret_file(name: str) -> bool:
+    n = name.lower()
+    return any(fnmatch.fnmatchcase(n, p) for p in SECRET_FILE_PATTERNS)
 
 
 def _tracked(repo: Repo, prefix: str) -> set:
@@ -30,12 +43,12 @@ def _tracked(repo: Repo, prefix: str) -> set:
 
 def _file_entry(repo: Repo, abspath: str):
     st = os.lstat(abspath)
-    if stat.S_ISLNK(st.st_mode):
+    if stat.S_ISLNK(st.st_mode):  # stored as a link (its target text), never followed
         return 0o120000, put_object(repo, Blob.from_string(os.fsencode(os.readlink(abspath))))
-    with open(abspath, "rb") as f:
-        data = f.read()
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(f"not a regular file: {abspath}")
     mode = 0o100755 if st.st_mode & 0o111 else 0o100644
-    return mode, put_object(repo, Blob.from_string(data))
+    return mode, put_file(repo, abspath)
 
 
 def worktree_flow_tree(repo: Repo, flow_rel: str) -> bytes | None:
@@ -58,6 +71,8 @@ def worktree_flow_tree(repo: Repo, flow_rel: str) -> bytes | None:
         except OSError:
             return None
         for name in names:
+            if unsafe_entry_name(name):  # `.git`, `.GIT`, `git~1`: git refuses such trees
+                continue
             child = name if rel == "." else f"{rel}/{name}"
             abspath = os.path.join(absdir, name)
             is_dir = os.path.isdir(abspath) and not os.path.islink(abspath)
@@ -72,7 +87,7 @@ def worktree_flow_tree(repo: Repo, flow_rel: str) -> bytes | None:
                 if sub is not None:
                     entries[name] = (DIR_MODE, sub)
             else:
-                if child not in tracked and (name in NEVER_UNTRACKED_FILES or
+                if child not in tracked and (name in NEVER_UNTRACKED_FILES or is_secret_file(name) or
                                              (ignore is not None and ignore.is_ignored(child))):
                     continue
                 try:

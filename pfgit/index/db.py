@@ -22,6 +22,7 @@ from dulwich.repo import Repo
 
 from ..git import objects as gobj
 from ..git import runrefs
+from ..store.jsondata import real
 from .schema import SCHEMA_VERSION, create_schema
 
 RACY_SECONDS = 2.0
@@ -97,7 +98,11 @@ class RunIndex:
             for n in gone:
                 self._delete_rows(n)
             for name, sha in todo:
-                p = self._index_run(name, sha, known=name in indexed)
+                try:
+                    p = self._index_run(name, sha, known=name in indexed)
+                except (ValueError, TypeError, OverflowError, sqlite3.InterfaceError):
+                    self._delete_rows(name)  # left out (and retried), the others still listed
+                    continue
                 if p:
                     paths.add(p)
             racy = time.time() - runrefs.newest_mtime(self.repo) < RACY_SECONDS
@@ -131,27 +136,25 @@ class RunIndex:
             self._delete_rows(name)
         try:
             snap = read_summary(self.repo, name, sha)
-        except Exception:
+        except Exception:  # one bad run (hand-made or fetched ref) never blocks the others
             return None
         r = snap.run
-        flow = r.get("flow") or {}
-        lines = r.get("lines") or {}
-        base = r.get("base_run") or {}
-        data = r.get("data") or {}
+        flow, lines, base, data = (_obj(r.get(k)) for k in ("flow", "lines", "base_run", "data"))
         self.conn.execute(
             "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (name, snap.commit, flow.get("path"), flow.get("commit"), flow.get("tree"),
-             int(bool(flow.get("dirty"))), base.get("name"), base.get("commit"), r.get("status"),
-             r.get("start_time"), r.get("end_time"), lines.get("total"), lines.get("completed"),
-             lines.get("failed"), r.get("variant"), data.get("path"), data.get("sha256"),
-             (r.get("source") or {}).get("tool"), snap.commit_time))
+            (name, snap.commit, _text(flow.get("path")), _text(flow.get("commit")),
+             _text(flow.get("tree")), int(bool(flow.get("dirty"))), _text(base.get("name")),
+             _text(base.get("commit")), _text(r.get("status")), _text(r.get("start_time")),
+             _text(r.get("end_time")), _count(lines.get("total")), _count(lines.get("completed")),
+             _count(lines.get("failed")), _text(r.get("variant")), _text(data.get("path")),
+             _text(data.get("sha256")), _text(_obj(r.get("source")).get("tool")),
+             snap.commit_time))
         rows = []
         for k, v in snap.metrics.items():
-            num = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-            rows.append((name, k, num, json.dumps(v)))
+            rows.append((name, str(k), real(v), json.dumps(v)))
         self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
         self.conn.execute("INSERT OR REPLACE INTO refs VALUES (?, ?)", (name, sha.decode()))
-        return flow.get("path") if flow.get("commit") else None  # unlinked: no history to follow
+        return _text(flow.get("path")) if flow.get("commit") else None  # unlinked: no history
 
     def add_run(self, name: str, sha: bytes) -> None:
         """Index a run just recorded (the ref already exists)."""
@@ -255,6 +258,20 @@ class RunIndex:
             self.conn.executemany("INSERT OR REPLACE INTO lines VALUES (?,?,?)", batch)
 
 
+def _obj(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _text(v) -> str | None:
+    """A run.json field as the index stores it: text, or None (a fetched run.json may hold
+    anything; a wrong type must not break listing)."""
+    return v if isinstance(v, str) else None
+
+
+def _count(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 63 else None
+
+
 class _Recreate(Exception):
     pass
 
@@ -297,7 +314,38 @@ def _usable(path: str) -> sqlite3.Connection | None:
 
 
 def open_index(repo: Repo, refresh: bool = True) -> RunIndex:
-    """The index, recreated if missing/corrupt/outdated, and refreshed unless `refresh=False`."""
+    """The index, recreated if missing/corrupt/outdated, and refreshed unless `refresh=False`.
+    When the file cannot be written (a read-only `.git`, a CI cache mounted read-only), an
+    in-memory index built from the refs answers instead: slower, never wrong, never an error."""
+    try:
+        idx = _open_file_index(repo)
+    except (OSError, sqlite3.OperationalError) as e:
+        if "locked" in str(e):
+            raise
+        return _memory_index(repo, refresh)
+    if refresh:
+        try:
+            idx.refresh()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "readonly" not in str(e) and "unable to open" not in str(e) \
+                    and "I/O" not in str(e):
+                raise
+            idx.close()
+            return _memory_index(repo, refresh)
+    return idx
+
+
+def _memory_index(repo: Repo, refresh: bool) -> RunIndex:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    create_schema(conn)
+    idx = RunIndex(repo, conn, True)
+    _track_head_flows(idx)
+    if refresh:
+        idx.refresh()
+    return idx
+
+
+def _open_file_index(repo: Repo) -> RunIndex:
     path = index_path(repo)
     created = False
     try:
@@ -318,8 +366,6 @@ def open_index(repo: Repo, refresh: bool = True) -> RunIndex:
     idx = RunIndex(repo, conn, created)
     if created:
         _track_head_flows(idx)
-    if refresh:
-        idx.refresh()
     return idx
 
 

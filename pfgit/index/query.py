@@ -3,8 +3,7 @@ a run's metrics (with those of the evaluation runs that evaluated it)."""
 
 from __future__ import annotations
 
-import json
-
+from ..store.jsondata import loads
 from .db import RunIndex
 
 RUN_COLS = ("name, commit_sha, flow_path, flow_commit, flow_tree, dirty, base_run, status, "
@@ -32,7 +31,7 @@ def metrics_for(idx: RunIndex, names: list, only: list | None = None) -> dict:
             sql += f" AND name IN ({','.join('?' * len(only))})"
             args += list(only)
         for run, name, js in idx.conn.execute(sql, args):
-            out[run][name] = json.loads(js)
+            out[run][name] = loads(js)
     return out
 
 

@@ -12,9 +12,18 @@ def short(sha: str | None, n: int = 8) -> str:
 def fmt_value(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10 ** 15:
+        return _sci(v)
     if v is None:
         return "-"
     return str(v)
+
+
+def _sci(v: int, sign: str = "") -> str:
+    """A huge int as 1.00000e+400 (format() would convert it to a float and overflow)."""
+    s = str(abs(v))
+    lead = "-" if v < 0 else ("+" if sign else "")
+    return f"{lead}{s[0]}.{s[1:6].ljust(5, '0')}e+{len(s) - 1}"
 
 
 def fmt_time(iso: str | None) -> str:
@@ -117,7 +126,13 @@ def log_text(entries: list, metrics: list | None) -> str:
 
 
 def _delta(v) -> str:
-    return "-" if v is None else (f"{v:+.6g}" if isinstance(v, float) else f"{v:+d}")
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:+.6g}"
+    if abs(v) >= 10 ** 15:
+        return _sci(v, "+")
+    return f"{v:+d}"
 
 
 def metrics_diff_text(res: dict) -> str:

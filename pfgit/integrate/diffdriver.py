@@ -147,7 +147,7 @@ def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: st
         if ctx is None:
             return None
         if ctx == "worktree":
-            return DirReader(repo.path, "")
+            return DirReader(repo.path, "", boundary=repo.path)
         if ctx == "index":
             return IndexReader(repo)
         return TreeReader(repo, ctx)

@@ -118,6 +118,8 @@ def is_flow_file(path: str) -> bool:
 
 def run_merge(path: str, branch: str, commit: bool = True, message: str | None = None,
               quiet: bool = False, python_exe: str | None = None) -> MergeOutcome:
+    if not branch or branch.startswith("-"):  # git would read it as an option
+        raise UsageError(f"unknown revision '{branch}'")
     top, _gitdir = repo_paths(path)
     head = _git(["rev-parse", "--verify", "-q", "HEAD"], top).stdout.strip()
     if not head:
@@ -131,7 +133,7 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
     returncode = 0
     with _Signals() as sig, _TemporaryAttributes(attributes_path(top)):
         if sig.received is None:
-            sig.child = subprocess.Popen(cmd + [branch], cwd=top,
+            sig.child = subprocess.Popen(cmd + ["--end-of-options", branch], cwd=top,
                                          stdout=sys.stderr if quiet else None)
             if sig.received is not None:   # arrived while git was starting
                 sig.child.send_signal(sig.received)
@@ -174,7 +176,7 @@ def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) ->
     from ..validate.api import validate_path
 
     known = _errors_before(top, rel, before) if before else set()
-    for report in validate_path(DirReader(top, "."), rel):
+    for report in validate_path(DirReader(top, ".", boundary=top), rel):
         entry["problems"] += [p.to_json() for p in report.problems
                               if p.severity == "error" and (p.code, p.message) not in known]
     return entry

@@ -6,6 +6,12 @@ For each hook NAME, in the hooks folder (`core.hooksPath` if set, else `.git/hoo
     NAME.pfgit            pfgit's script, with the installing interpreter's absolute path
     NAME.pfgit-chained    the hook that was there before, renamed (only if there was one)
 `uninstall_hooks` deletes the first two and renames the chained hook back: exactly what was there.
+
+A chained shell hook runs with `$0` = the hook's own path (`.git/hooks/NAME`), as git ran it:
+dispatchers such as husky and pre-commit find their hook name and folder from `$0`. The
+interpreter path is written as a quoted shell word, so spaces and quotes in it work. A hooks
+folder inside the worktree (`core.hooksPath` = `.husky`, `githooks/`, usually tracked and owned by
+the project) is never rewritten: `install` reports the line to add to those hooks instead.
 """
 
 from __future__ import annotations
@@ -37,6 +43,22 @@ def hook_names() -> list:
     return names
 
 
+def hooks_in_worktree(repo_path: str) -> str | None:
+    """The hooks folder when `core.hooksPath` puts it inside the worktree (the project's own,
+    usually tracked, hooks: never rewritten), else None."""
+    from ..flow.readers import within
+
+    d = os.path.realpath(hooks_dir(repo_path))
+    top = os.path.realpath(repo_path)
+    return d if within(d, top) and not within(d, os.path.realpath(_git_dir(repo_path))) else None
+
+
+def _git_dir(repo_path: str) -> str:
+    from dulwich.repo import Repo
+
+    return Repo.discover(repo_path).commondir()
+
+
 def hooks_dir(repo_path: str) -> str:
     from dulwich.repo import Repo
 
@@ -54,22 +76,46 @@ def hooks_dir(repo_path: str) -> str:
 def _script(name: str, python_exe: str) -> str:
     src = os.path.join(HOOKS_SRC, name)
     text = open(src, encoding="utf-8").read() if os.path.exists(src) else _FALLBACK
-    return text.replace(PY_LINE, f'PFGIT_PYTHON="${{PFGIT_PYTHON:-{shlex.quote(python_exe)}}}"')
+    # the default in its own single-quoted assignment: inside "${X:-...}" quotes would be literal
+    return text.replace(PY_LINE, f"PFGIT_DEFAULT_PYTHON={shlex.quote(python_exe)}\n"
+                                 'PFGIT_PYTHON="${PFGIT_PYTHON:-$PFGIT_DEFAULT_PYTHON}"')
+
+
+def hook_command(name: str, python_exe: str) -> str:
+    """The one line that runs pfgit's NAME hook (for hooks folders pfgit does not rewrite)."""
+    if name == "pre-commit":
+        return f"{shlex.quote(python_exe)} -m pfgit.validate --staged --quiet || exit $?"
+    return f"{shlex.quote(python_exe)} -m pfgit.index.hook {name} </dev/null >/dev/null 2>&1"
+
+
+# Runs the chained hook with $0 = this hook's path when it is a shell script (sourced by a shell of
+# its own shebang), else directly. zsh and fish set $0 differently when sourcing: run directly.
+_RUN_CHAINED = r'''run_chained() {
+    [ -x "$chained" ] || return 0
+    first=
+    IFS= read -r first < "$chained" || :
+    case "$first" in
+        '#!'*zsh*|'#!'*fish*) "$chained" "$@" ;;
+        '#!'*sh|'#!'*sh[[:space:]]*)
+            PFGIT_CHAINED_HOOK="$chained" ${first#??} -c '. "$PFGIT_CHAINED_HOOK"' "$0" "$@" ;;
+        *) "$chained" "$@" ;;
+    esac
+}
+'''
 
 
 def _wrapper(name: str) -> str:
-    chained = f'"$hook_dir/{name}.pfgit-chained"'
     if name in STDIN_HOOKS:
-        run_chained = (f'input=$(cat)\nif [ -x {chained} ]; then\n'
-                       f'    printf \'%s\\n\' "$input" | {chained} "$@" || exit $?\nfi\n'
-                       f'printf \'%s\\n\' "$input" | "$hook_dir/{name}.pfgit" "$@"\n')
+        run = ('input=$(cat)\n'
+               'printf \'%s\\n\' "$input" | run_chained "$@" || exit $?\n'
+               f'printf \'%s\\n\' "$input" | "$hook_dir/{name}.pfgit" "$@"\n')
     else:
-        run_chained = (f'if [ -x {chained} ]; then\n    {chained} "$@" || exit $?\nfi\n'
-                       f'exec "$hook_dir/{name}.pfgit" "$@"\n')
+        run = f'run_chained "$@" || exit $?\nexec "$hook_dir/{name}.pfgit" "$@"\n'
     return ("#!/bin/sh\n"
             f"# {MARKER}: installed by `pfgit install`; `pfgit install --uninstall` restores the\n"
             f"# previous hook. Runs {name}.pfgit-chained (the hook that was here before), then pfgit's.\n"
-            'hook_dir=$(dirname "$0")\n' + run_chained)
+            'hook_dir=$(dirname "$0")\n'
+            f'chained="$hook_dir/{name}.pfgit-chained"\n' + _RUN_CHAINED + run)
 
 
 def _is_ours(path: str) -> bool:
@@ -89,7 +135,10 @@ def _write_exec(path: str, text: str) -> None:
 
 
 def install_hooks(repo_path: str, python_exe: str | None = None) -> list:
-    """Install (or refresh) pfgit's hooks; returns the hook names installed. Idempotent."""
+    """Install (or refresh) pfgit's hooks; returns the hook names installed. Idempotent.
+    Nothing is installed in a hooks folder inside the worktree (see `hooks_in_worktree`)."""
+    if hooks_in_worktree(repo_path):
+        return []
     d = hooks_dir(repo_path)
     os.makedirs(d, exist_ok=True)
     py = python_exe or sys.executable

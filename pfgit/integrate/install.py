@@ -50,6 +50,8 @@ class InstallReport:
     config_set: dict = field(default_factory=dict)
     config_kept: dict = field(default_factory=dict)  # keys the user had set otherwise
     hooks: list = field(default_factory=list)
+    hooks_not_installed: dict = field(default_factory=dict)  # hook -> line to add (own hooks folder)
+    hooks_dir: str | None = None
     removed_lines: list = field(default_factory=list)
     config_unset: list = field(default_factory=list)
 
@@ -75,6 +77,12 @@ def repo_paths(path: str = ".") -> tuple:
     p = subprocess.run(["git", "rev-parse", "--show-toplevel", "--absolute-git-dir"], cwd=path,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
+        bare = subprocess.run(["git", "rev-parse", "--is-bare-repository"], cwd=path, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout.strip()
+        if bare == "true":
+            raise UsageError("this is a bare repository: it has no worktree, so no flows to merge "
+                             "or diff and no hooks to run; run pfgit install in a clone",
+                             file=os.path.abspath(path))
         raise UsageError("not a git repository (or any parent up to /)", file=os.path.abspath(path))
     top, gitdir = p.stdout.strip().splitlines()[:2]
     return top, gitdir
@@ -202,7 +210,13 @@ def install(path: str = ".", scope: str = "local", python_exe: str | None = None
         except ImportError:
             hooks = None
         if hooks is not None:
-            report.hooks = list(hooks.install_hooks(top, python_exe) or [])
+            own = hooks.hooks_in_worktree(top)
+            if own:  # the project's hooks folder (core.hooksPath): say what to add, never rewrite
+                report.hooks_dir = own
+                py = python_exe or sys.executable
+                report.hooks_not_installed = {n: hooks.hook_command(n, py) for n in hooks.hook_names()}
+            else:
+                report.hooks = list(hooks.install_hooks(top, python_exe) or [])
     _save_state(state_path, state)
     return report
 

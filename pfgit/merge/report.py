@@ -13,7 +13,7 @@ def find_conflicts(paths: list) -> list:
     `paths` holding markers: the flow file (`kind` "flow", conflicts by node) and any other
     file of the flow folder (`kind` "file": a .py, a prompt, a .prompty, data)."""
     from ..flow.load import find_flows
-    from ..flow.readers import DirReader
+    from ..flow.readers import DirReader, git_top
     from ..validate.api import with_prompties
     from ..validate.markers import folder_files, marker_lines, read_small
     from .conflicts import regions, scan
@@ -23,7 +23,7 @@ def find_conflicts(paths: list) -> list:
     for p in paths:
         if not os.path.exists(p):
             raise UsageError("no such file or folder", file=p)
-        reader = DirReader(".", ".")
+        reader = DirReader(".", ".", git_top(p))  # a flow file linked from outside: not read
         rel = os.path.relpath(p)
         for loc in with_prompties(reader, find_flows(reader, rel)):
             for f in folder_files(reader, loc):

@@ -10,12 +10,14 @@ after the same normalisation (variant merged, `name` dropped) on both sides.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import re
 
 from dulwich.objects import Blob
 
 from ..flow.model import DAG_FILES, FLOW_FILES
+from ..flow.readers import path_outside
 
 IGNORED_DIRS = {".promptflow", "__pycache__", ".runs", ".git"}
 _VARIANT = re.compile(r"^\$\{([^.}]+)\.([^}]+)\}$")
@@ -29,16 +31,23 @@ def file_ids(reader, rel: str = ".") -> dict:
         sub = f[len(base):] if base and f.startswith(base) else f
         if sub in FLOW_FILES:
             continue
-        out[sub] = Blob.from_string(reader.read_bytes(f)).id.decode()
+        try:
+            out[sub] = Blob.from_string(reader.read_bytes(f)).id.decode()
+        except OSError:  # a symlink loop: not part of the flow (the import reports it)
+            continue
     return out
 
 
-def _walk(reader, rel):
+def _walk(reader, rel, seen: frozenset = frozenset()):
+    real = getattr(reader, "_abs", None)  # on disk: follow a folder link only once (loops)
     for name in reader.list_dir(rel):
         p = name if rel in (".", "") else f"{rel}/{name}"
+        if path_outside(reader, p):  # a symlink out of a run folder: never read
+            continue
         if reader.is_dir(p):
-            if name not in IGNORED_DIRS:
-                yield from _walk(reader, p)
+            key = os.path.realpath(real(p)) if real else p
+            if name not in IGNORED_DIRS and key not in seen:
+                yield from _walk(reader, p, seen | {key})
         else:
             yield p
 

@@ -4,6 +4,7 @@ folder matches the run's `snapshot/` (see flowmatch), else stored as an unlinked
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -12,10 +13,11 @@ from dataclasses import dataclass, field
 from dulwich.repo import Repo
 
 from ..errors import UsageError
-from ..flow.readers import DirReader
+from ..flow.readers import DirReader, within
 from ..git import runrefs
 from ..git.repo import TreeReader
 from .flowmatch import FlowIdentity
+from .jsondata import loads
 from .names import escape_run_name
 
 
@@ -105,14 +107,44 @@ def _connection_table(home: str | None) -> set:
     return {r["connectionName"] for r in _query_pf(home, "SELECT connectionName FROM connection")}
 
 
-def snapshot_connections(snapshot_dir: str, known: set) -> dict:
+class RunFolderGuard:
+    """Nothing is read through a symlink that leaves the run folder (a run folder may come from
+    someone else); such links and symlink loops are skipped and reported in `warnings`."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.top = os.path.realpath(folder)
+        self.warnings: list = []
+
+    def ok(self, path: str) -> bool:
+        if not os.path.lexists(path):
+            return True  # absent: the caller's usual handling
+        shown = os.path.relpath(path, self.folder)
+        try:
+            os.stat(path)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                self.warnings.append(f"{shown}: symbolic link loop; not imported")
+                return False
+            return True
+        if not within(os.path.realpath(path), self.top):
+            self.warnings.append(f"{shown}: symbolic link to {os.path.realpath(path)}, outside the "
+                                 "run folder; not imported")
+            return False
+        return True
+
+
+def snapshot_connections(snapshot_dir: str, known: set, guard: RunFolderGuard | None = None) -> dict:
     """{"node.field": NAME} read from the run's flow: LLM nodes' `connection`, and node inputs whose
     value names one of promptflow's connections (python tools take connections as inputs)."""
     from ..flow.load import load_text
 
     for fname in ("flow.dag.yaml", "flow.dag.yml"):
+        path = os.path.join(snapshot_dir, fname)
+        if guard is not None and not guard.ok(path):
+            continue
         try:
-            with open(os.path.join(snapshot_dir, fname), "rb") as f:
+            with open(path, "rb") as f:
                 flow = load_text(f.read(), fname)
             break
         except Exception:  # missing or unreadable: no names rather than a failed import
@@ -131,8 +163,8 @@ def snapshot_connections(snapshot_dir: str, known: set) -> dict:
     return out
 
 
-def _jsonl(path: str):
-    if not os.path.exists(path):
+def _jsonl(path: str | None):
+    if path is None or not os.path.exists(path):
         return
     with open(path, "rb") as f:
         for line in f:
@@ -140,11 +172,13 @@ def _jsonl(path: str):
                 yield line
 
 
-def _read_json(path: str, default):
+def _read_json(path: str | None, default):
+    if path is None:
+        return default
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+            return loads(f.read())
+    except (OSError, ValueError, RecursionError):
         return default
 
 
@@ -169,9 +203,9 @@ class Linker:
         return paths
 
     def link(self, snapshot_dir: str, pf_flow_path: str | None, variant: str | None,
-             created_on: str | None) -> tuple | None:
+             created_on: str | None, run_folder: str | None = None) -> tuple | None:
         """(commit, flow path) or None."""
-        snap = FlowIdentity(DirReader(snapshot_dir), ".", None)
+        snap = FlowIdentity(DirReader(snapshot_dir, boundary=run_folder or snapshot_dir), ".", None)
         if snap.flow is None:
             return None
         for path in self.candidate_paths(pf_flow_path):
@@ -230,17 +264,23 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
                             "commit": flow.get("commit"), "flow": flow.get("path"),
                             "snapshot": existing.decode()})
             continue
+        guard = RunFolderGuard(pr.folder)
         snapshot = os.path.join(pr.folder, "snapshot")
         variant = props.get("node_variant")
-        link = linker.link(snapshot, props.get("flow_path"), variant, pr.created_on) \
-            if os.path.isdir(snapshot) else None
+        link = linker.link(snapshot, props.get("flow_path"), variant, pr.created_on, pr.folder) \
+            if guard.ok(snapshot) and os.path.isdir(snapshot) else None
         flow_path = link[1] if link else _unlinked_path(props, pr)
         entry = {"run": pr.name, "name": name, "status": "linked" if link else "unlinked",
-                 "commit": link[0] if link else None, "flow": flow_path, "snapshot": None}
+                 "commit": link[0] if link else None, "flow": flow_path, "snapshot": None,
+                 "warnings": guard.warnings}
         results.append(entry)
         if dry_run:
             continue
-        metrics = _read_json(os.path.join(pr.folder, "metrics.json"), {})
+
+        def inside(p):
+            return p if guard.ok(p) else None
+
+        metrics = _read_json(inside(os.path.join(pr.folder, "metrics.json")), {})
         sysm = props.get("system_metrics") or {}
         failed = sysm.get("__pf__.lines.failed")
         base = props.get("run")
@@ -250,14 +290,15 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
         logs = {}
         for fname in ("logs.txt", "error.json"):
             p = os.path.join(pr.folder, fname)
-            if os.path.exists(p):
+            if os.path.exists(p) and guard.ok(p):
                 logs[fname] = p
         if pr.home not in known_connections:
             known_connections[pr.home] = _connection_table(pr.home)
-        connections = snapshot_connections(snapshot, known_connections[pr.home])
+        connections = snapshot_connections(snapshot, known_connections[pr.home], guard)
         outputs = os.path.join(pr.folder, "outputs.jsonl")
         if not os.path.exists(outputs):
             outputs = os.path.join(pr.folder, "flow_outputs", "output.jsonl")
+        outputs = inside(outputs)
         result = RunResult(
             flow=flow_path, name=name, outputs=_jsonl(outputs), metrics=metrics if isinstance(metrics, dict) else {},
             data=pr.row.get("data"), column_mapping=props.get("column_mapping") or {}, variant=variant,
@@ -265,7 +306,7 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
                 os.path.join(pr.folder, "error.json")) else "Completed"),
             start_time=_time(pr.row.get("start_time")) or _time(pr.created_on),
             end_time=_time(pr.row.get("end_time")),
-            lines_failed=failed, logs=logs, connections=connections, inputs=_jsonl(os.path.join(pr.folder, "inputs.jsonl")),
+            lines_failed=failed, logs=logs, connections=connections, inputs=_jsonl(inside(os.path.join(pr.folder, "inputs.jsonl"))),
             source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
                     "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
                     "base_run": base, "tags": _tags(pr.row.get("tags"))},
@@ -273,7 +314,7 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
             flow_commit=link[0] if link else None,
         )
         try:
-            rec = record_result(repo, result) if link else _record_unlinked(repo, result, snapshot)
+            rec = record_result(repo, result) if link else _record_unlinked(repo, result, snapshot, guard)
         except UsageError as e:  # say which run folder holds the bad file
             if e.file:
                 raise
@@ -306,12 +347,12 @@ def _unlinked_path(props: dict, pr: PfRun) -> str:
     return "promptflow/" + escape_run_name(os.path.basename(fp.rstrip("/\\")) if fp else pr.name)
 
 
-def _record_unlinked(repo: Repo, result, snapshot_dir: str):
+def _record_unlinked(repo: Repo, result, snapshot_dir: str, guard: RunFolderGuard):
     """No commit holds this flow: the snapshot folder itself becomes the flow tree (no parent)."""
     from .snapshot import record_result
 
-    if os.path.isdir(snapshot_dir):
-        tree = _dir_tree(repo, snapshot_dir)
+    if guard.ok(snapshot_dir) and os.path.isdir(snapshot_dir):
+        tree = _dir_tree(repo, snapshot_dir, guard)
     else:  # a run folder without snapshot/ (deleted, or a run that failed early): an empty flow
         from ..git.objects import make_tree
 
@@ -320,24 +361,31 @@ def _record_unlinked(repo: Repo, result, snapshot_dir: str):
     return record_result(repo, result, unlinked_tree=tree)
 
 
-def _dir_tree(repo: Repo, folder: str) -> bytes:
-    from dulwich.objects import Blob
+def _dir_tree(repo: Repo, folder: str, guard: RunFolderGuard) -> bytes:
+    """The folder as a tree: symlinks followed only inside the run folder (loops and links out
+    are skipped and reported by `guard`); never `.git`-like names, `.env*` or key files."""
+    from ..git.objects import DIR_MODE, FILE_MODE, make_tree, put_file, unsafe_entry_name
+    from ..git.worktree import is_secret_file
 
-    from ..git.objects import DIR_MODE, FILE_MODE, make_tree, put_object
-
-    def build(d):
+    def build(d, seen):
         entries = {}
         for name in sorted(os.listdir(d)):
             p = os.path.join(d, name)
+            if unsafe_entry_name(name) or not guard.ok(p):
+                continue
             if os.path.isdir(p):
+                real = os.path.realpath(p)
                 if name in ("__pycache__", ".runs"):
                     continue
-                sub = build(p)
+                if real in seen:  # a link back to a folder being imported
+                    guard.warnings.append(f"{os.path.relpath(p, guard.folder)}: symbolic link loop "
+                                          f"(back to {os.path.relpath(real, guard.top)}); not imported")
+                    continue
+                sub = build(p, seen | {real})
                 if sub:
                     entries[name] = (DIR_MODE, sub)
-            elif os.path.isfile(p) and name != ".env":
-                with open(p, "rb") as f:
-                    entries[name] = (FILE_MODE, put_object(repo, Blob.from_string(f.read())))
+            elif os.path.isfile(p) and not is_secret_file(name):
+                entries[name] = (FILE_MODE, put_file(repo, p))
         return make_tree(repo, entries) if entries else None
 
-    return build(folder) or make_tree(repo, {})
+    return build(folder, {os.path.realpath(folder)}) or make_tree(repo, {})

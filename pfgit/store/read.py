@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import stat
 from dataclasses import dataclass
 from typing import Iterator
@@ -13,6 +12,7 @@ from dulwich.repo import Repo
 from ..errors import ReadError, UsageError
 from ..git import objects as gobj
 from ..git import runrefs
+from .jsondata import loads
 
 
 @dataclass
@@ -35,8 +35,8 @@ def _json_blob(repo: Repo, files: dict, name: str, default):
     if e is None:
         return default
     try:
-        return json.loads(repo[e[1]].data)
-    except ValueError:
+        return loads(repo[e[1]].data)
+    except (ValueError, RecursionError):
         return default
 
 
@@ -46,10 +46,10 @@ def parse_trailers(message: bytes) -> tuple:
     for line in message.decode("utf-8", "replace").splitlines():
         try:
             if line.startswith("Pfgit-Run: "):
-                run = json.loads(line[11:])
+                run = loads(line[11:])
             elif line.startswith("Pfgit-Metrics: "):
-                metrics = json.loads(line[15:])
-        except ValueError:
+                metrics = loads(line[15:])
+        except (ValueError, RecursionError):
             return None, None
     if isinstance(run, dict) and isinstance(metrics, dict):
         return run, metrics

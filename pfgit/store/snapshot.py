@@ -28,9 +28,11 @@ from dulwich.repo import Repo
 from ..errors import UsageError
 from ..git import objects as gobj
 from ..git import runrefs
+from ..git.objects import unsafe_entry_name
 from ..git.repo import resolve, worktree_prefix
 from ..git.worktree import flow_source
 from ..run.result import RunResult
+from .jsondata import check
 from .names import default_run_name, validate_run_name
 from .secrets import Redactor, connection_names, drop_secret_keys, secret_values
 
@@ -59,7 +61,15 @@ def now_iso(ts: float | None = None) -> str:
 
 
 def flow_rel_path(repo: Repo, flow_dir: str) -> str:
-    """The flow folder relative to the repository top (accepts a folder or its flow file)."""
+    """The flow folder relative to the repository top (accepts a folder or its flow file).
+    A folder in or below `.git` (any case) is refused: that is git's own data, never a flow."""
+    rel = _flow_rel_path(repo, flow_dir)
+    if any(unsafe_entry_name(seg) for seg in rel.split("/") if seg != "."):
+        raise UsageError("is inside git's own folder (.git), not a flow folder", file=flow_dir)
+    return rel
+
+
+def _flow_rel_path(repo: Repo, flow_dir: str) -> str:
     p = flow_dir
     if os.path.exists(p):
         if os.path.isfile(p):
@@ -109,16 +119,17 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except ValueError as e:
+                obj = check(line)
+            except (ValueError, RecursionError) as e:
                 raise UsageError(f"{what} line {i} is not JSON: {e}") from None
             if not isinstance(obj, dict):  # readers (show --details, metrics) expect objects
                 raise UsageError(f"{what} line {i} is not a JSON object")
-            if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid
-                line = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid;
+                # a raw newline is never inside a JSON string, so joining the lines keeps the data
+                line = b" ".join(p.strip() for p in line.splitlines() if p.strip())
             del obj
         if redact:
-            line = redact.bytes(line)
+            line = redact.json_line(line)
         counter[0] += 1
         yield line + b"\n"
 

@@ -55,13 +55,14 @@ def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool 
 
 
 def worktree_reports(paths: list) -> list:
-    from ..flow.readers import DirReader, join
+    from ..flow.readers import DirReader, git_top, join
     from .api import locate, validate_locations
 
     class FsReader(DirReader):
-        """The whole file system: reader paths are absolute paths without the leading '/', so
-        additional_includes may reach anywhere. Shown relative to the current folder when below it
-        (as git and linters show paths), else absolute."""
+        """The file system: reader paths are absolute paths without the leading '/', so
+        additional_includes may reach sibling folders; nothing outside the git repository holding
+        the PATH is read (its `boundary`; none outside any repository). Shown relative to the
+        current folder when below it (as git and linters show paths), else absolute."""
 
         def display(self, rel: str) -> str:
             full = "/" + join(rel) if join(rel) != "." else "/"
@@ -70,13 +71,11 @@ def worktree_reports(paths: list) -> list:
             shown = os.path.relpath(full, self.cwd)
             return full if shown.startswith("..") else shown
 
-    reader = FsReader("/")
     try:
         cwd = os.getcwd()
     except OSError:  # the current folder was deleted: absolute PATHs still work, shown absolute
         cwd = None
-    reader.cwd = cwd
-    locs = []
+    readers: dict = {}   # repository top -> (reader, its flow locations)
     for p in paths:
         if cwd is None and not os.path.isabs(p):
             raise UsageError("the current folder no longer exists", file=p)
@@ -86,11 +85,18 @@ def worktree_reports(paths: list) -> list:
             raise UsageError("no such file or folder", file=p) from None
         except OSError as e:  # a symlink loop, no permission
             raise UsageError(f"cannot read: {e.strerror or e}", file=p) from None
+        top = git_top(p)
+        if top not in readers:
+            reader = FsReader("/", boundary=top)
+            reader.cwd = cwd
+            readers[top] = (reader, [])
+        reader, locs = readers[top]
         found = locate(reader, os.path.abspath(p).lstrip("/") or ".")
         if not found and os.path.isdir(p):  # a file outside any flow is skipped (pre-commit passes them)
             raise UsageError(NO_FLOW_HERE, file=p)
         locs.extend(found)
-    return validate_locations(reader, locs)
+    reports = [r for reader, locs in readers.values() for r in validate_locations(reader, locs)]
+    return reports if len(readers) == 1 else sorted(reports, key=lambda r: r.file)
 
 
 def staged_reports(paths: list) -> list:

@@ -41,6 +41,7 @@ CODES: dict = {
     # sources.py (+ signatures.py): the files nodes run
     "missing-source": (ERROR, "a node's source file does not exist (after additional_includes)"),
     "missing-include": (ERROR, "an additional_includes entry does not exist"),
+    "path-outside-repo": (ERROR, "a source path or additional_includes entry resolves outside the repository (not read)"),
     "python-syntax": (ERROR, "a Python source file does not compile"),
     "jinja-syntax": (ERROR, "a Jinja2 template does not parse"),
     "tool-count": (ERROR, "a python node's source does not define exactly one @tool function"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..flow.readers import join
+from ..flow.readers import join, path_outside
 from ..flow.yamlpos import MAX_YAML_BYTES
 from .context import Context, variant_note
 from .signatures import tool_names, tool_signature
@@ -37,7 +37,10 @@ def check_includes(ctx: Context) -> None:
     if ctx.reader is None:
         return
     for i, inc in enumerate(ctx.flow.data.get("additional_includes") or []):
-        if isinstance(inc, str) and not ctx.reader.exists(join(ctx.rel_dir, inc)):
+        if isinstance(inc, str) and path_outside(ctx.reader, join(ctx.rel_dir, inc)):
+            ctx.add("path-outside-repo", f"additional_includes entry '{inc}' resolves outside the "
+                    "repository; pfgit does not read it", ("additional_includes", i))
+        elif isinstance(inc, str) and not ctx.reader.exists(join(ctx.rel_dir, inc)):
             ctx.add("missing-include", f"additional_includes entry '{inc}' does not exist",
                     ("additional_includes", i))
 
@@ -95,6 +98,8 @@ class SourceFiles:
     def find(self, source_path: str) -> str | None:
         """The reader path of a source file, or None when it is missing."""
         for rel in candidates(self.ctx, source_path):
+            if path_outside(self.ctx.reader, rel):
+                continue
             if self.ctx.reader.exists(rel) or _is_broken_link(self.ctx.reader, rel):
                 return rel
         return None
@@ -229,6 +234,10 @@ def check(ctx: Context) -> None:
         if src.type == "package":
             continue  # an installed tool; `path` is not read
         ppath = body.base_path + (("source", "path") if "source" in body.raw else ("tool",))
+        if path_outside(ctx.reader, join(ctx.rel_dir, src.path)):
+            ctx.add("path-outside-repo", f"source file '{src.path}' resolves outside the "
+                    "repository; pfgit does not read it", ppath, node.name)
+            continue
         rel = files.find(src.path)
         if rel is None:
             where = f" (variant '{vid}')" if vid else ""

@@ -118,6 +118,20 @@ class LinkFollowingReader:
     def read_bytes(self, rel: str) -> bytes:
         return self.inner.read_bytes(self._resolve(rel))
 
+    def outside(self, rel: str) -> bool:
+        """A staged symlink (chain) pointing above the repository's top or to an absolute path."""
+        rel = join(rel)
+        for _ in range(40):
+            target = self.links.get(rel)
+            if target is None:
+                break
+            if target.startswith("/"):
+                return True
+            rel = join(posixpath.dirname(rel), target)
+            if rel == ".." or rel.startswith("../"):
+                return True
+        return False
+
     def exists(self, rel: str) -> bool:
         try:
             return self.inner.exists(self._resolve(rel))

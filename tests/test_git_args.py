@@ -1,0 +1,61 @@
+"""Issue 8 section 4: nothing from a value runs. Every value pfgit hands to the git binary comes
+after `--` (or `--end-of-options`) or is validated; remote names starting with '-' are refused."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from pfgit.errors import UsageError
+from pfgit.git import remote as gremote
+from runs_helpers import run_cli
+from secure_helpers import git, make_flow_repo
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_flow_repo(tmp_path)
+
+
+@pytest.mark.parametrize("cmd", ["fetch", "push"])
+def test_upload_pack_in_a_remote_value_never_runs(repo, tmp_path, monkeypatch, capsys, cmd):
+    evil = f"--upload-pack=touch {tmp_path}/pwned;"
+    for argv in ([cmd, "--", evil], [cmd, "--", "--receive-pack=touch x;"], [cmd, "--", "-q"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and "invalid remote" in err, (argv, out, err)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_remote_names_starting_with_a_dash_are_refused():
+    for bad in ("-x", "--upload-pack=x", "", "a\nb"):
+        with pytest.raises(UsageError):
+            gremote.check_remote(bad)
+    assert gremote.check_remote("origin") == "origin"
+    assert gremote.check_remote("ssh://host/x.git") == "ssh://host/x.git"
+
+
+def test_remote_values_reach_git_after_dashdash(repo, tmp_path, monkeypatch):
+    seen = []
+    real = subprocess.run
+
+    def spy(args, *a, **kw):
+        seen.append(list(args))
+        return real(args, *a, **kw)
+
+    bare = tmp_path / "b.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "update-ref", "refs/pfgit/runs/x", git(repo, "rev-parse", "HEAD"))
+    monkeypatch.setattr(gremote.subprocess, "run", spy)
+    gremote.push(str(repo), str(bare))
+    gremote.fetch(str(repo), str(bare))
+    calls = [c for c in seen if str(bare) in c]
+    assert {c[1] for c in calls} == {"push", "fetch"}
+    for c in calls:
+        assert c.index("--") < c.index(str(bare)), c
+
+
+def test_merge_of_a_branch_named_like_an_option_is_refused(repo, monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, repo, "merge", "--", "--strategy=ours")
+    assert code == 2 and "unknown revision" in err
+    assert git(repo, "rev-parse", "HEAD") == git(repo, "rev-parse", "main")
