@@ -11,8 +11,9 @@ import posixpath
 
 from ..flow.readers import join
 from ..flow.yamlpos import MAX_YAML_BYTES
+from .assistant import check_assistant_inputs
 from .context import Context, variant_note
-from .signatures import tool_names, tool_signature
+from .signatures import is_connection_annotation, tool_names, tool_signature
 
 MAX_SOURCE_BYTES = MAX_YAML_BYTES
 PY_SUFFIXES = (".py",)
@@ -61,6 +62,7 @@ class SourceFiles:
         self.ctx = ctx
         self.checked: dict = {}   # reader path -> True once checked
         self.good_python: dict = {}  # reader path -> bytes of a .py file that compiled
+        self.good_jinja: dict = {}  # reader path -> text of a template that compiled
         self.signatures: dict = {}
         self.tool_counts: dict = {}  # reader path -> it defines exactly one @tool (or cannot tell)
 
@@ -132,6 +134,8 @@ class SourceFiles:
         if err:
             ctx.add("jinja-syntax", f"Jinja2 syntax error: {err[1]}", node=node, file=shown,
                     line=err[0] + line_offset)
+        elif text_only is None:
+            self.good_jinja[rel] = text
 
 
     def tool_count_ok(self, rel: str, node: str | None) -> bool:
@@ -170,8 +174,15 @@ def check_tool_inputs(ctx: Context, files: SourceFiles, rel: str, node, body) ->
                         body.base_path + ("inputs", k), node.name)
     for k in sig.required:
         if k not in body.inputs:
+            path = body.base_path + (("inputs",) if "inputs" in body.raw else ())
+            if is_connection_annotation(sig.annotations.get(k)):
+                # promptflow's own fixture flows/connection_not_provided runs with
+                # `connections={"node": {"connection": ...}}` given at submission
+                ctx.add("missing-connection", f"connection parameter '{k}' of {where} has no "
+                        f"input{note}; a run must supply it (pf run --connections)", path, node.name)
+                continue
             ctx.add("missing-tool-input", f"required parameter '{k}' of {where} has no input{note}",
-                    body.base_path + (("inputs",) if "inputs" in body.raw else ()), node.name)
+                    path, node.name)
 
 
 def _is_broken_link(reader, rel: str) -> bool:
@@ -225,13 +236,14 @@ def check(ctx: Context) -> None:
     check_includes(ctx)
     files = SourceFiles(ctx)
     has_includes = bool(ctx.flow.additional_includes)
-    for node, vid, body, src in ctx.flow.sources():
+    for node, vid, body, src in _all_sources(ctx):
         if src.type == "package":
             continue  # an installed tool; `path` is not read
         ppath = body.base_path + (("source", "path") if "source" in body.raw else ("tool",))
         rel = files.find(src.path)
         if rel is None:
-            where = f" (variant '{vid}')" if vid else ""
+            where = (" (own source of a use_variants node, read by `pf flow validate`)" if vid is _OWN
+                     else f" (variant '{vid}')" if vid else "")
             looked = " or in additional_includes" if has_includes else ""
             unstaged = getattr(ctx.reader, "unstaged", None)  # set when judging the git index
             if unstaged is not None and any(unstaged(c) for c in candidates(ctx, src.path)):
@@ -245,6 +257,53 @@ def check(ctx: Context) -> None:
                 files.read(rel, node.name, ppath)
                 continue
             files.check_syntax(rel, node.name, ppath)
+        if vid is _OWN:
+            continue  # a use_variants node's own body never runs: only its file is checked
         if body.type == "python" and src.type == "code" and rel.endswith(".py"):
             if files.tool_count_ok(rel, node.name):
                 check_tool_inputs(ctx, files, rel, node, body)
+                check_assistant_inputs(ctx, files, rel, node, body)
+        elif body.type == "prompt" and rel.endswith(JINJA_SUFFIXES) and rel in files.good_jinja:
+            check_prompt_reserved(ctx, files.good_jinja[rel], node, body, ppath)
+
+
+_OWN = "(own source)"
+
+
+def _all_sources(ctx: Context):
+    """flow.sources(), plus the own source of each use_variants node whose variants replace it.
+
+    promptflow runs the default variant instead of such a node's own body, but `pf flow validate`
+    still generates the meta of its own source and reports a missing file (its fixture
+    flows/web_classification_invalid expects "nodes.1.source.path: Meta file ... can not be
+    found"), so the file is checked for existence and syntax, not its inputs."""
+    for item in ctx.flow.sources():
+        yield item
+    for node in ctx.flow.nodes:
+        if node.use_variants and node.name in ctx.flow.node_variants:
+            src = node.source
+            if src is not None and src.path:
+                yield node, _OWN, node, src
+
+
+# promptflow's prompt tool is render_template_jinja2(template, **kwargs): a template variable named
+# like a parameter collides with it (executor/_tool_resolver.py::_resolve_prompt_node, fixture
+# flows/prompt_tool_with_duplicated_inputs: "These inputs are duplicated with the reserved
+# parameters of prompt tool.")
+PROMPT_TOOL_PARAMS = ("template",)
+
+
+def check_prompt_reserved(ctx: Context, text: str, node, body, ppath: tuple) -> None:
+    if not any(p in text for p in PROMPT_TOOL_PARAMS):
+        return  # cheap: most templates never mention the word
+    import jinja2
+    from jinja2 import meta
+
+    try:
+        used = meta.find_undeclared_variables(jinja2.Environment().parse(text))
+    except Exception:  # already reported as jinja-syntax
+        return
+    for name in sorted(used & set(PROMPT_TOOL_PARAMS)):
+        ctx.add("reserved-prompt-input", f"the template uses '{{{{ {name} }}}}', a reserved parameter "
+                f"of the prompt tool; promptflow refuses the node (rename the variable)",
+                ppath, node.name)
