@@ -346,3 +346,13 @@ def test_use_variants_node_own_source_syntax_is_checked_but_not_its_inputs(tmp_p
     assert problems(tmp_path) == []  # its input 'text' is not a parameter: never run, not judged
     write(tmp_path, {"own.py": "def own(:\n"})
     assert problems(tmp_path) == [("python-syntax", "error", "own.py", 1, "upper")]
+
+
+def test_llm_template_using_an_api_parameter_is_an_error(tmp_path):
+    # fixture flows/llm_tool_with_duplicated_inputs: "Invalid inputs {'prompt'} in prompt template of
+    # node ... duplicated with the parameters of AzureOpenAI.completion."
+    flow = PROMPT_FLOW.replace("type: prompt", "type: llm\n  api: completion\n  connection: c")
+    write(tmp_path, {"flow.dag.yaml": flow, "greet.jinja2": "{{text}} {{prompt}} {{question}}\n"})
+    assert problems(tmp_path) == [("reserved-prompt-input", "error", "flow.dag.yaml", 11, "greet")]
+    write(tmp_path, {"flow.dag.yaml": flow.replace("api: completion", "api: embedding")})
+    assert problems(tmp_path) == []  # no known parameter list: not judged

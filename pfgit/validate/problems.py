@@ -45,7 +45,7 @@ CODES: dict = {
     "unknown-tool-input": (ERROR, "a python node input is not a parameter of its @tool function"),
     "missing-tool-input": (ERROR, "a required parameter of a python node's @tool function has no input"),
     "missing-connection": (WARNING, "a connection parameter of a python node's @tool function has no input (a run can supply it)"),
-    "reserved-prompt-input": (ERROR, "a prompt node's template uses a reserved parameter name of the prompt tool"),
+    "reserved-prompt-input": (ERROR, "a prompt or llm node's template uses a parameter name of the tool that renders it"),
     # assistant.py
     "bad-assistant-definition": (ERROR, "an assistant node's assistant_definition.yaml is missing or its tools are invalid"),
     # chat.py

@@ -130,12 +130,12 @@ class SourceFiles:
             ctx.add("bad-encoding", f"'{shown}' is not valid UTF-8 (byte 0x{data[e.start]:02x})",
                     node=node, file=shown, line=line + line_offset)
             return
-        err = jinja_error(text)
+        err, tree = jinja_parse(text)
         if err:
             ctx.add("jinja-syntax", f"Jinja2 syntax error: {err[1]}", node=node, file=shown,
                     line=err[0] + line_offset)
         elif text_only is None:
-            self.good_jinja[rel] = text
+            self.good_jinja[rel] = tree
 
 
     def tool_count_ok(self, rel: str, node: str | None) -> bool:
@@ -210,24 +210,31 @@ def python_error(data: bytes, filename: str) -> tuple | None:
 
 
 def jinja_error(text: str) -> tuple | None:
-    """(line, message) of a Jinja2 syntax error, or None.
+    """(line, message) of a Jinja2 syntax error, or None."""
+    return jinja_parse(text)[0]
+
+
+def jinja_parse(text: str) -> tuple:
+    """(error, template AST): error is (line, message) of a Jinja2 syntax error or None; the AST
+    (None when there is nothing to parse) serves the reserved-name check without parsing twice.
 
     Compiled, not only parsed: promptflow renders with jinja2.Template(...), which also refuses
     unknown filters and tests (TemplateAssertionError, a TemplateSyntaxError)."""
     if "{" not in text:
-        return None  # no tag, expression or comment: nothing Jinja2 could reject
+        return None, None  # no tag, expression or comment: nothing Jinja2 could reject
     global _jinja_env
     import jinja2
 
     if _jinja_env is None:
         _jinja_env = jinja2.Environment()
     try:
-        _jinja_env.compile(text)
+        tree = _jinja_env.parse(text)
+        _jinja_env.compile(tree)
     except jinja2.TemplateSyntaxError as e:
-        return (e.lineno or 1), e.message or "invalid template"
+        return ((e.lineno or 1), e.message or "invalid template"), None
     except RecursionError:
-        return 1, "template nested too deeply"
-    return None
+        return (1, "template nested too deeply"), None
+    return None, tree
 
 
 def check(ctx: Context) -> None:
@@ -263,8 +270,10 @@ def check(ctx: Context) -> None:
             if files.tool_count_ok(rel, node.name):
                 check_tool_inputs(ctx, files, rel, node, body)
                 check_assistant_inputs(ctx, files, rel, node, body)
-        elif body.type == "prompt" and rel.endswith(JINJA_SUFFIXES) and rel in files.good_jinja:
-            check_prompt_reserved(ctx, files.good_jinja[rel], node, body, ppath)
+        elif rel in files.good_jinja:
+            reserved = reserved_names(body)
+            if reserved:
+                check_prompt_reserved(ctx, files.good_jinja[rel], reserved, node, ppath)
 
 
 _OWN = "(own source)"
@@ -286,24 +295,45 @@ def _all_sources(ctx: Context):
                 yield node, _OWN, node, src
 
 
-# promptflow's prompt tool is render_template_jinja2(template, **kwargs): a template variable named
-# like a parameter collides with it (executor/_tool_resolver.py::_resolve_prompt_node, fixture
-# flows/prompt_tool_with_duplicated_inputs: "These inputs are duplicated with the reserved
-# parameters of prompt tool.")
-PROMPT_TOOL_PARAMS = ("template",)
+# A template variable named like a parameter of the tool that renders it collides with it, and
+# promptflow refuses the node (executor/_tool_resolver.py::_validate_duplicated_inputs). The prompt
+# tool is render_template_jinja2(template, **kwargs) (fixture flows/prompt_tool_with_duplicated_inputs:
+# "duplicated with the reserved parameters of prompt tool"); an llm node's are those of its API
+# (flows/llm_tool_with_duplicated_inputs: "{'prompt'} ... duplicated with the parameters of
+# AzureOpenAI.completion"). The provider follows the connection's type, known only at run time, so
+# for llm nodes only the parameters AzureOpenAI and OpenAI share are taken (promptflow-tools 1.x).
+PROMPT_TOOL_PARAMS = frozenset({"template"})
+LLM_PARAMS = {
+    "completion": frozenset({"prompt", "suffix", "max_tokens", "temperature", "top_p", "n", "stream",
+                             "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty",
+                             "best_of", "logit_bias", "user"}),
+    "chat": frozenset({"prompt", "temperature", "top_p", "stream", "stop", "max_tokens",
+                       "presence_penalty", "frequency_penalty", "logit_bias", "user", "function_call",
+                       "functions", "tool_choice", "tools", "response_format", "seed"}),
+}
 
 
-def check_prompt_reserved(ctx: Context, text: str, node, body, ppath: tuple) -> None:
-    if not any(p in text for p in PROMPT_TOOL_PARAMS):
-        return  # cheap: most templates never mention the word
-    import jinja2
-    from jinja2 import meta
+def reserved_names(body) -> tuple | None:
+    """(names a template of this body may not use, the tool they belong to), or None."""
+    if body.type == "prompt":
+        return PROMPT_TOOL_PARAMS, "the prompt tool"
+    api = body.raw.get("api")
+    if body.type == "llm" and api in LLM_PARAMS:
+        return LLM_PARAMS[api], f"the llm '{api}' API"
+    return None
 
-    try:
-        used = meta.find_undeclared_variables(jinja2.Environment().parse(text))
-    except Exception:  # already reported as jinja-syntax
-        return
-    for name in sorted(used & set(PROMPT_TOOL_PARAMS)):
-        ctx.add("reserved-prompt-input", f"the template uses '{{{{ {name} }}}}', a reserved parameter "
-                f"of the prompt tool; promptflow refuses the node (rename the variable)",
-                ppath, node.name)
+
+def check_prompt_reserved(ctx: Context, tree, reserved: tuple, node, ppath: tuple) -> None:
+    names, tool = reserved
+    if tree is None:
+        return  # no Jinja2 syntax at all
+    from jinja2 import nodes
+
+    # the variables the template reads and never assigns ({% for %}, {% set %}, macro
+    # arguments): what jinja2.meta.find_undeclared_variables gives promptflow, walked cheaply
+    loads, stores = set(), set()
+    for n in tree.find_all(nodes.Name):
+        (stores if n.ctx in ("store", "param") else loads).add(n.name)
+    for name in sorted((loads - stores) & names):
+        ctx.add("reserved-prompt-input", f"the template uses '{{{{ {name} }}}}', a parameter of "
+                f"{tool}; promptflow refuses the node (rename the variable)", ppath, node.name)
