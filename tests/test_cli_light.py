@@ -29,16 +29,34 @@ def repo(tmp_path):
     return make_repo(tmp_path)
 
 
-@pytest.mark.parametrize("argv", [
-    ["log"], ["log", "flows/acc", "--metric", "accuracy"], ["log", "--metric=accuracy", "-n", "1"],
-    ["log", "--json", "--max-count=1"], ["log", "-n1", "--rev", "HEAD", "--json"],
-])
-def test_light_log_prints_what_the_typer_command_prints(repo, tmp_path, monkeypatch, capsys, argv):
+# (argv, what the output must show): checked on its own, not only against the typer command,
+# which runs the same run_log (comparing the two alone would pass whatever run_log printed)
+PARITY = [
+    (["log"], lambda out, c: out.count("commit ") == 2 and "r1" in out and "r2" in out),
+    (["log", "flows/acc", "--metric", "accuracy"],
+     lambda out, c: "accuracy=0.75" in out and "accuracy=0.5" in out),
+    (["log", "--metric=accuracy", "-n", "1"],
+     lambda out, c: out.count("commit ") == 1 and "accuracy=0.75" in out and "accuracy=0.5" not in out),
+    (["log", "--json", "--max-count=1"],
+     lambda out, c: [x["commit"] for x in json.loads(out)["flows"][0]["commits"]] == [c[1]]),
+    (["log", "-n1", "--rev", "HEAD~1", "--json"],
+     lambda out, c: [x["commit"] for x in json.loads(out)["flows"][0]["commits"]] == [c[0]]),
+]
+
+
+@pytest.mark.parametrize("argv, shows", PARITY, ids=[" ".join(a) for a, _ in PARITY])
+def test_light_log_prints_what_the_typer_command_prints(repo, tmp_path, monkeypatch, capsys, argv, shows):
+    from runs_helpers import commit_change, git
+
+    c1 = git(repo, "rev-parse", "HEAD")
     _record(monkeypatch, capsys, repo, tmp_path, "r1", 0.5)
+    c2 = commit_change(repo, "flows/acc/grade.py", "# v2\n", "v2")
+    _record(monkeypatch, capsys, repo, tmp_path, "r2", 0.75)
     light = run_cli(monkeypatch, capsys, repo, *argv)
     heavy = _typer(monkeypatch, capsys, repo, *argv)
     assert light[0] == heavy[0] == 0
-    assert light[1] == heavy[1] and light[1]
+    assert light[1] == heavy[1]
+    assert shows(light[1], (c1, c2)), light[1]
     if "--json" in argv:
         assert json.loads(light[1])["flows"][0]["path"] == "flows/acc"
 

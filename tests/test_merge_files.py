@@ -232,8 +232,18 @@ def test_merge_file_exit_codes_and_atomic_write(three):
     r = run("merge-file", "cur.yaml", "missing.yaml", "other.yaml", cwd=d)
     assert r.returncode == 2 and r.stderr.startswith("pfgit: ") and "Traceback" not in r.stderr
     assert (d / "cur.yaml").read_bytes() == before
+    # -p: the result goes to stdout, the file is left alone; exit 1 with markers (diff3 shows the
+    # base), exit 0 when clean
+    (d / "cur.yaml").write_text(BASE.replace("style: short", "style: long"))
+    before = (d / "cur.yaml").read_bytes()
     r = run("merge-file", "-p", "--diff3", "cur.yaml", "base.yaml", "other.yaml", cwd=d)
-    assert r.returncode == 1 or r.returncode == 0
+    assert r.returncode == 1, r.stderr
+    assert "<<<<<<< " in r.stdout and "||||||| " in r.stdout and "style: short" in r.stdout
+    assert (d / "cur.yaml").read_bytes() == before
+    (d / "other.yaml").write_text(BASE.replace("mode: 'strict'", "mode: 'x'"))
+    r = run("merge-file", "-p", "--diff3", "cur.yaml", "base.yaml", "other.yaml", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert "<<<<<<<" not in r.stdout and "style: long" in r.stdout and "mode: 'x'" in r.stdout
     assert (d / "cur.yaml").read_bytes() == before
     assert run("merge-file", "only-one", cwd=d).returncode == 2
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 
 import pytest
 
@@ -50,7 +52,9 @@ def test_record_list_show_stream(repo, tmp_path, monkeypatch, capsys):
     s = shown["settings"]
     assert s["column_mapping"] == {"groundtruth": "${data.groundtruth}"}
     assert s["variant"] == "${grade.variant_1}" and s["connections"] == {"grade.connection": "my_conn"}
-    assert s["data"]["path"] != str(data) or s["data"]["sha256"]
+    # outside the repository: kept absolute (as promptflow does), with the content's hash
+    assert s["data"] == {"path": os.path.abspath(str(data)),
+                         "sha256": hashlib.sha256(data.read_bytes()).hexdigest()}
     code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "first", "--metrics")
     assert json.loads(out) == {"accuracy": 0.5, "n": 3}
     code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "first", "--details")

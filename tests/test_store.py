@@ -148,27 +148,23 @@ def test_concurrent_threads_record_distinct_runs(repo):
     assert git(repo, "fsck", "--strict").strip() == ""
 
 
-def test_concurrent_processes_same_and_distinct_names(repo):
+def test_concurrent_processes_distinct_names(repo):
+    # Distinct names from three processes at once: no lost refs or index rows. The same name
+    # claimed twice is pinned down deterministically in
+    # test_catches.py::test_same_name_race_loser_fails_and_the_winner_is_kept (here it raced in
+    # only some runs, so it caught a non-atomic claim only sometimes).
     code = ("import sys; from pfgit.git.repo import open_repo; from pfgit.store.snapshot import record_run\n"
-            "from pfgit.errors import UsageError\n"
             "r = open_repo('.'); w = sys.argv[1]\n"
             "for i in range(6):\n"
-            "    record_run(r, 'flows/acc', f'p{w}_{i}', ['{\"x\": %d}' % i], {'m': i}, {}, None)\n"
-            "try:\n"
-            "    record_run(r, 'flows/acc', 'contested', ['{\"w\": \"' + w + '\"}'], {}, {}, None); print('won')\n"
-            "except UsageError:\n"
-            "    print('lost')\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(w)], cwd=repo, stdout=subprocess.PIPE,
-                              text=True) for w in range(3)]
-    results = [p.communicate()[0].strip() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
-    assert sorted(results).count("won") == 1                          # exactly one got the name
+            "    record_run(r, 'flows/acc', f'p{w}_{i}', ['{\"x\": %d}' % i], {'m': i}, {}, None)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(w)], cwd=repo) for w in range(3)]
+    assert [p.wait() for p in procs] == [0, 0, 0]
     runs = runrefs.list_runs(open_repo(repo))
-    assert len(runs) == 3 * 6 + 1
+    assert len(runs) == 3 * 6
     from pfgit.index.db import open_index
     idx = open_index(open_repo(repo))
-    assert idx.conn.execute("select count(*) from runs").fetchone()[0] == 19  # no lost rows
-    assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""  # losers leave only garbage
+    assert idx.conn.execute("select count(*) from runs").fetchone()[0] == 18  # no lost rows
+    assert git(repo, "fsck", "--strict", "--no-dangling").strip() == ""
 
 
 def test_secrets_never_enter_a_snapshot(repo, monkeypatch):

@@ -21,6 +21,9 @@ ACC = "examples/flows/evaluation/eval-classification-accuracy"
 INCL = "examples/flows/standard/flow-with-additional-includes"
 FLEX = "examples/flex-flows/basic"
 PROMPTY = "examples/prompty/basic"
+CHATB = "examples/flows/chat/chat-basic"
+BASIC = "examples/flows/standard/basic"
+BASIC_CONN = "examples/flows/standard/basic-with-connection"
 DAG = "flow.dag.yaml"
 
 EXTRA_NODE = """\
@@ -195,6 +198,58 @@ CASES = {
     "missing-front-matter": (PROMPTY, strip_front_matter("basic.prompty"), "missing-front-matter",
                              None, "basic.prompty", 1),
 }
+
+
+def both(*edits):
+    def edit(d):
+        for e in edits:
+            e(d)
+    return edit
+
+
+def append(file, text):
+    return lambda d: open(os.path.join(d, file), "a", encoding="utf-8").write(text)
+
+
+ASSISTANT_NODE = """\
+- name: assistant
+  type: python
+  source:
+    type: code
+    path: assistant.py
+  inputs:
+    question: ${inputs.text}
+    assistant_definition: assistant_definition.yaml
+"""
+ASSISTANT_PY = ("from promptflow.core import tool\nfrom promptflow.contracts.types import "
+                "AssistantDefinition\n\n\n@tool\ndef run(question: str, assistant_definition: "
+                "AssistantDefinition):\n    return question\n")
+# no corpus flow has an assistant node: this one is added to `basic`, its tool file misspelled
+CASES["bad-assistant-definition"] = (
+    BASIC, both(append(DAG, ASSISTANT_NODE),
+                write("assistant.py", ASSISTANT_PY),
+                write("assistant_definition.yaml", "model: gpt-4\ntools:\n- type: function\n"
+                      "  tool_type: python\n  source:\n    type: code\n    path: helo.py\n")),
+    "bad-assistant-definition", "assistant", "assistant_definition.yaml", "path: helo.py")
+CASES["multiple-chat-io"] = (
+    CHATB, replace("    is_chat_output: true\n", "    is_chat_output: true\n  again:\n    type: string\n"
+                   "    reference: ${chat.output}\n    is_chat_output: true\n"),
+    "multiple-chat-io", None, DAG, ("is_chat_output: true", 1))
+CASES["missing-chat-output"] = (CHATB, replace("    is_chat_output: true\n", ""),
+                                "missing-chat-output", None, DAG, "is_chat_input: true")
+CASES["reserved-prompt-input"] = (BASIC, append("hello.jinja2", "\nUse {{template}}.\n"),
+                                  "reserved-prompt-input", "hello_prompt", DAG, "path: hello.jinja2")
+CASES["missing-connection"] = (
+    BASIC_CONN, both(replace("    connection: basic_custom_connection\n", ""),
+                     replace("    connection: Union[CustomConnection, AzureOpenAIConnection] = None,\n",
+                             "    *,\n    connection: Union[CustomConnection, AzureOpenAIConnection],\n",
+                             "hello.py")),
+    "missing-connection", "llm", DAG, ("  inputs:", 1))
+CASES["unknown-flex-key"] = (FLEX, append("flow.flex.yaml", "nodes: []\n"), "unknown-flex-key", None,
+                             "flow.flex.yaml", "nodes: []")
+CASES["complex-entry-type"] = (FLEX, replace('text: str = "Hello World!"', 'text: object = "Hello World!"',
+                                             "programmer.py"),
+                               "complex-entry-type", None, "programmer.py", "text: object")
 
 
 def test_every_code_has_a_defect_case():

@@ -17,7 +17,7 @@ from ..flow import yamlpos
 from ..flow.load import FlowLoadError, FlowLocation, find_flows, flow_from_doc, parse_flow_bytes
 from ..flow.model import FLOW_FILES, Flow
 from ..flow.readers import Reader, join
-from . import activate, aggregation, markers, references, sources, structure, variants
+from . import activate, aggregation, chat, markers, references, sources, structure, variants
 from .context import Context
 from .flex import check_flex, check_prompty
 from .problems import ERROR, WARNING, problem
@@ -54,10 +54,12 @@ def validate_flow(flow: Flow, reader: Reader | None = None, rel_dir: str | None 
         _not_a_mapping(ctx)
     elif flow.kind == "flex":
         check_flex(ctx)
+        chat.check(ctx)
     elif flow.kind == "prompty":
         check_prompty(ctx)
     else:
         structure.check_dag(ctx)
+        chat.check(ctx)
         references.check(ctx)
         variants.check(ctx)
         aggregation.check(ctx)

@@ -11,14 +11,22 @@ import re
 
 from ..flow.readers import join
 from .context import Context
+from .entry_types import complex_params
 from .signatures import top_level_names
 from .sources import SourceFiles
-from .structure import INPUT_DEF, OUTPUT_DEF, check_duplicate_keys, check_io, check_top, expect
+from .structure import check_duplicate_keys, check_io, check_top, expect
 
+# promptflow's FlexFlowSchema (_sdk/schemas/_flow.py): marshmallow with unknown=RAISE, so any other
+# key, also inside inputs/outputs/init, stops `load_flow` ("{'nodes': ['Unknown field.']}", its
+# test_flow.py::test_flow_load_invalid on eager_flows/invalid_extra_fields_nodes and
+# invalid_illegal_path). A DAG flow's unknown keys are only warnings.
 FLEX_TOP = {"$schema": str, "entry": None, "inputs": dict, "outputs": dict, "init": dict,
             "sample": None, "environment": dict, "additional_includes": list,
             "environment_variables": dict, "language": str, "type": str, "description": str,
-            "display_name": str, "tags": dict, "code": str, "name": str}
+            "display_name": str, "tags": dict, "code": str}
+FLEX_INPUT = {"type": str, "default": None, "description": str, "is_chat_input": bool,
+              "is_chat_history": bool}
+FLEX_OUTPUT = {"type": str, "reference": str, "description": str, "is_chat_output": bool}
 FLEX_TYPES = ("string", "int", "double", "bool", "list", "object")
 ENTRY = re.compile(r"^[a-zA-Z0-9_.]+:[a-zA-Z0-9_]+$")  # promptflow's FlowEntryRegex.Python
 
@@ -26,10 +34,10 @@ ENTRY = re.compile(r"^[a-zA-Z0-9_.]+:[a-zA-Z0-9_]+$")  # promptflow's FlowEntryR
 def check_flex(ctx: Context) -> None:
     data = ctx.flow.data
     check_duplicate_keys(ctx)
-    check_top(ctx, FLEX_TOP)
-    check_io(ctx, "inputs", INPUT_DEF, FLEX_TYPES)
-    check_io(ctx, "outputs", {k: v for k, v in OUTPUT_DEF.items() if k != "reference"}, FLEX_TYPES)
-    check_io(ctx, "init", INPUT_DEF, None)
+    check_top(ctx, FLEX_TOP, unknown="unknown-flex-key")
+    check_io(ctx, "inputs", FLEX_INPUT, FLEX_TYPES, unknown="unknown-flex-key")
+    check_io(ctx, "outputs", FLEX_OUTPUT, FLEX_TYPES, unknown="unknown-flex-key")
+    check_io(ctx, "init", FLEX_INPUT, None, unknown="unknown-flex-key")
     sample = data.get("sample")
     if isinstance(sample, dict):
         for k in sample:
@@ -39,6 +47,8 @@ def check_flex(ctx: Context) -> None:
     if entry is None:
         ctx.add("missing-entry", "flex flow has no 'entry' (module:function)", ("entry",))
         return
+    if data.get("language") == "csharp":
+        return  # a .NET entry ("(FlexFlowClassInit)Ns.Class.Method"): nothing Python to check
     if not isinstance(entry, str) or not ENTRY.match(entry):
         ctx.add("bad-entry", f"entry {entry!r} is not of the form 'module:function'", ("entry",))
         return
@@ -58,6 +68,12 @@ def _check_entry_module(ctx: Context, module: str, function: str) -> None:
         if names is not None and function not in names:
             ctx.add("missing-entry-function", f"entry '{module}:{function}': "
                     f"'{ctx.display(base + '.py')}' defines no '{function}'", ("entry",))
+        elif data is not None:
+            shown = ctx.display(base + ".py")
+            for port, name, line, why in complex_params(data, base + ".py", function):
+                ctx.add("complex-entry-type", f"entry '{module}:{function}': the {port} '{name}' "
+                        f"is of a complex Python type ({why}); promptflow refuses it: use a "
+                        "dict, or str/int/float/bool/list", file=shown, line=line)
     elif not reader.is_dir(base):
         ctx.add("missing-entry-file", f"entry module '{module}' is neither '{module.replace('.', '/')}"
                 ".py' nor a package in the flow folder (fine if it is an installed module)",

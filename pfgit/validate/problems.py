@@ -47,6 +47,13 @@ CODES: dict = {
     "tool-count": (ERROR, "a python node's source does not define exactly one @tool function"),
     "unknown-tool-input": (ERROR, "a python node input is not a parameter of its @tool function"),
     "missing-tool-input": (ERROR, "a required parameter of a python node's @tool function has no input"),
+    "missing-connection": (WARNING, "a connection parameter of a python node's @tool function has no input (a run can supply it)"),
+    "reserved-prompt-input": (ERROR, "a prompt or llm node's template uses a parameter name of the tool that renders it"),
+    # assistant.py
+    "bad-assistant-definition": (ERROR, "an assistant node's assistant_definition.yaml is missing or its tools are invalid"),
+    # chat.py
+    "multiple-chat-io": (ERROR, "more than one input has is_chat_input (or output is_chat_output)"),
+    "missing-chat-output": (WARNING, "a chat input but no output with is_chat_output"),
     # variants.py
     "unknown-default-variant": (ERROR, "default_variant_id names no variant (or is missing)"),
     "missing-variants": (ERROR, "a node has use_variants but no node_variants entry"),
@@ -61,6 +68,8 @@ CODES: dict = {
     "missing-entry": (ERROR, "a flex flow has no entry"),
     "bad-entry": (ERROR, "a flex flow's entry is not 'module:function'"),
     "missing-entry-file": (WARNING, "a flex flow's entry module is not a file or package in the flow folder"),
+    "unknown-flex-key": (ERROR, "a key promptflow's flex flow schema does not allow (it refuses to load the flow)"),
+    "complex-entry-type": (ERROR, "a flex flow entry parameter has a type promptflow cannot serve (not str, int, float, bool, list, dict, ...)"),
     "missing-entry-function": (ERROR, "a flex flow's entry module (a file in the flow folder) does not define the entry"),
     "missing-front-matter": (ERROR, "a .prompty file does not start with '---' front matter"),
 }

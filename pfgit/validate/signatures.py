@@ -28,6 +28,56 @@ class Signature:
     params: list            # names that can be passed as keywords
     required: list          # of those, the ones without a default
     any_keyword: bool       # has **kwargs: every input is accepted
+    annotations: dict = None  # parameter name -> its annotation (an AST node) or None
+
+
+def annotation_leaves(ann) -> list | None:
+    """The types an annotation allows, as promptflow's resolve_annotation sees them: `Optional[X]`
+    and `Union[X, Y]` are split (NoneType dropped); every other annotation is one leaf: a name
+    ("str", "CustomConnection" for `promptflow.connections.CustomConnection`), "[]" for a
+    subscripted generic (`List[str]`), "|" for `X | Y` (promptflow does not unwrap it), '"' for a
+    string annotation. None when there is no annotation."""
+    if ann is None:
+        return None
+    kind = type(ann).__name__
+    if kind == "Subscript":
+        base = _leaf_name(ann.value)
+        if base in ("Optional", "Union"):
+            sl = ann.slice
+            if type(sl).__name__ == "Index":  # Python < 3.9 wraps the slice
+                sl = sl.value
+            args = sl.elts if type(sl).__name__ == "Tuple" else [sl]
+            out = [leaf for a in args if not _is_none(a) for leaf in annotation_leaves(a) or []]
+            return out
+        return ["[]"]
+    if kind == "BinOp":
+        return ["|"]
+    if kind == "Constant" and isinstance(ann.value, str):
+        return ['"']
+    if _is_none(ann):
+        return ["None"]
+    name = _leaf_name(ann)
+    return [name] if name else ["?"]
+
+
+def _leaf_name(node) -> str | None:
+    kind = type(node).__name__
+    if kind == "Name":
+        return node.id
+    if kind == "Attribute":
+        return node.attr
+    return None
+
+
+def _is_none(node) -> bool:
+    return type(node).__name__ == "Constant" and node.value is None
+
+
+def is_connection_annotation(ann) -> bool:
+    """A promptflow connection type (`CustomConnection`, `Union[AzureOpenAIConnection, ...]`):
+    runs can supply it at submission (`pf run --connections`), so it may be left unset."""
+    leaves = annotation_leaves(ann)
+    return bool(leaves) and all(leaf.endswith("Connection") for leaf in leaves)
 
 
 def tool_signature(data: bytes, filename: str) -> Signature | None:
@@ -50,7 +100,8 @@ def tool_signature(data: bytes, filename: str) -> Signature | None:
     required = [p.arg for i, p in enumerate(positional)
                 if len(a.posonlyargs) <= i < first_default]
     required += [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
-    return Signature(fn.name, params, required, a.kwarg is not None)
+    annotations = {p.arg: p.annotation for p in keywordable + list(a.kwonlyargs)}
+    return Signature(fn.name, params, required, a.kwarg is not None, annotations)
 
 
 def _is_tool(dec) -> bool:

@@ -11,8 +11,9 @@ import posixpath
 
 from ..flow.readers import join, path_outside
 from ..flow.yamlpos import MAX_YAML_BYTES
+from .assistant import check_assistant_inputs
 from .context import Context, variant_note
-from .signatures import tool_names, tool_signature
+from .signatures import is_connection_annotation, tool_names, tool_signature
 
 MAX_SOURCE_BYTES = MAX_YAML_BYTES
 PY_SUFFIXES = (".py",)
@@ -64,6 +65,7 @@ class SourceFiles:
         self.ctx = ctx
         self.checked: dict = {}   # reader path -> True once checked
         self.good_python: dict = {}  # reader path -> bytes of a .py file that compiled
+        self.good_jinja: dict = {}  # reader path -> text of a template that compiled
         self.signatures: dict = {}
         self.tool_counts: dict = {}  # reader path -> it defines exactly one @tool (or cannot tell)
 
@@ -133,10 +135,12 @@ class SourceFiles:
             ctx.add("bad-encoding", f"'{shown}' is not valid UTF-8 (byte 0x{data[e.start]:02x})",
                     node=node, file=shown, line=line + line_offset)
             return
-        err = jinja_error(text)
+        err, tree = jinja_parse(text)
         if err:
             ctx.add("jinja-syntax", f"Jinja2 syntax error: {err[1]}", node=node, file=shown,
                     line=err[0] + line_offset)
+        elif text_only is None:
+            self.good_jinja[rel] = tree
 
 
     def tool_count_ok(self, rel: str, node: str | None) -> bool:
@@ -175,8 +179,15 @@ def check_tool_inputs(ctx: Context, files: SourceFiles, rel: str, node, body) ->
                         body.base_path + ("inputs", k), node.name)
     for k in sig.required:
         if k not in body.inputs:
+            path = body.base_path + (("inputs",) if "inputs" in body.raw else ())
+            if is_connection_annotation(sig.annotations.get(k)):
+                # promptflow's own fixture flows/connection_not_provided runs with
+                # `connections={"node": {"connection": ...}}` given at submission
+                ctx.add("missing-connection", f"connection parameter '{k}' of {where} has no "
+                        f"input{note}; a run must supply it (pf run --connections)", path, node.name)
+                continue
             ctx.add("missing-tool-input", f"required parameter '{k}' of {where} has no input{note}",
-                    body.base_path + (("inputs",) if "inputs" in body.raw else ()), node.name)
+                    path, node.name)
 
 
 def _is_broken_link(reader, rel: str) -> bool:
@@ -204,24 +215,31 @@ def python_error(data: bytes, filename: str) -> tuple | None:
 
 
 def jinja_error(text: str) -> tuple | None:
-    """(line, message) of a Jinja2 syntax error, or None.
+    """(line, message) of a Jinja2 syntax error, or None."""
+    return jinja_parse(text)[0]
+
+
+def jinja_parse(text: str) -> tuple:
+    """(error, template AST): error is (line, message) of a Jinja2 syntax error or None; the AST
+    (None when there is nothing to parse) serves the reserved-name check without parsing twice.
 
     Compiled, not only parsed: promptflow renders with jinja2.Template(...), which also refuses
     unknown filters and tests (TemplateAssertionError, a TemplateSyntaxError)."""
     if "{" not in text:
-        return None  # no tag, expression or comment: nothing Jinja2 could reject
+        return None, None  # no tag, expression or comment: nothing Jinja2 could reject
     global _jinja_env
     import jinja2
 
     if _jinja_env is None:
         _jinja_env = jinja2.Environment()
     try:
-        _jinja_env.compile(text)
+        tree = _jinja_env.parse(text)
+        _jinja_env.compile(tree)
     except jinja2.TemplateSyntaxError as e:
-        return (e.lineno or 1), e.message or "invalid template"
+        return ((e.lineno or 1), e.message or "invalid template"), None
     except RecursionError:
-        return 1, "template nested too deeply"
-    return None
+        return (1, "template nested too deeply"), None
+    return None, tree
 
 
 def check(ctx: Context) -> None:
@@ -230,7 +248,7 @@ def check(ctx: Context) -> None:
     check_includes(ctx)
     files = SourceFiles(ctx)
     has_includes = bool(ctx.flow.additional_includes)
-    for node, vid, body, src in ctx.flow.sources():
+    for node, vid, body, src in _all_sources(ctx):
         if src.type == "package":
             continue  # an installed tool; `path` is not read
         ppath = body.base_path + (("source", "path") if "source" in body.raw else ("tool",))
@@ -240,7 +258,8 @@ def check(ctx: Context) -> None:
             continue
         rel = files.find(src.path)
         if rel is None:
-            where = f" (variant '{vid}')" if vid else ""
+            where = (" (own source of a use_variants node, read by `pf flow validate`)" if vid is _OWN
+                     else f" (variant '{vid}')" if vid else "")
             looked = " or in additional_includes" if has_includes else ""
             unstaged = getattr(ctx.reader, "unstaged", None)  # set when judging the git index
             if unstaged is not None and any(unstaged(c) for c in candidates(ctx, src.path)):
@@ -254,6 +273,76 @@ def check(ctx: Context) -> None:
                 files.read(rel, node.name, ppath)
                 continue
             files.check_syntax(rel, node.name, ppath)
+        if vid is _OWN:
+            continue  # a use_variants node's own body never runs: only its file is checked
         if body.type == "python" and src.type == "code" and rel.endswith(".py"):
             if files.tool_count_ok(rel, node.name):
                 check_tool_inputs(ctx, files, rel, node, body)
+                check_assistant_inputs(ctx, files, rel, node, body)
+        elif rel in files.good_jinja:
+            reserved = reserved_names(body)
+            if reserved:
+                check_prompt_reserved(ctx, files.good_jinja[rel], reserved, node, ppath)
+
+
+_OWN = "(own source)"
+
+
+def _all_sources(ctx: Context):
+    """flow.sources(), plus the own source of each use_variants node whose variants replace it.
+
+    promptflow runs the default variant instead of such a node's own body, but `pf flow validate`
+    still generates the meta of its own source and reports a missing file (its fixture
+    flows/web_classification_invalid expects "nodes.1.source.path: Meta file ... can not be
+    found"), so the file is checked for existence and syntax, not its inputs."""
+    for item in ctx.flow.sources():
+        yield item
+    for node in ctx.flow.nodes:
+        if node.use_variants and node.name in ctx.flow.node_variants:
+            src = node.source
+            if src is not None and src.path:
+                yield node, _OWN, node, src
+
+
+# A template variable named like a parameter of the tool that renders it collides with it, and
+# promptflow refuses the node (executor/_tool_resolver.py::_validate_duplicated_inputs). The prompt
+# tool is render_template_jinja2(template, **kwargs) (fixture flows/prompt_tool_with_duplicated_inputs:
+# "duplicated with the reserved parameters of prompt tool"); an llm node's are those of its API
+# (flows/llm_tool_with_duplicated_inputs: "{'prompt'} ... duplicated with the parameters of
+# AzureOpenAI.completion"). The provider follows the connection's type, known only at run time, so
+# for llm nodes only the parameters AzureOpenAI and OpenAI share are taken (promptflow-tools 1.x).
+PROMPT_TOOL_PARAMS = frozenset({"template"})
+LLM_PARAMS = {
+    "completion": frozenset({"prompt", "suffix", "max_tokens", "temperature", "top_p", "n", "stream",
+                             "logprobs", "echo", "stop", "presence_penalty", "frequency_penalty",
+                             "best_of", "logit_bias", "user"}),
+    "chat": frozenset({"prompt", "temperature", "top_p", "stream", "stop", "max_tokens",
+                       "presence_penalty", "frequency_penalty", "logit_bias", "user", "function_call",
+                       "functions", "tool_choice", "tools", "response_format", "seed"}),
+}
+
+
+def reserved_names(body) -> tuple | None:
+    """(names a template of this body may not use, the tool they belong to), or None."""
+    if body.type == "prompt":
+        return PROMPT_TOOL_PARAMS, "the prompt tool"
+    api = body.raw.get("api")
+    if body.type == "llm" and api in LLM_PARAMS:
+        return LLM_PARAMS[api], f"the llm '{api}' API"
+    return None
+
+
+def check_prompt_reserved(ctx: Context, tree, reserved: tuple, node, ppath: tuple) -> None:
+    names, tool = reserved
+    if tree is None:
+        return  # no Jinja2 syntax at all
+    from jinja2 import nodes
+
+    # the variables the template reads and never assigns ({% for %}, {% set %}, macro
+    # arguments): what jinja2.meta.find_undeclared_variables gives promptflow, walked cheaply
+    loads, stores = set(), set()
+    for n in tree.find_all(nodes.Name):
+        (stores if n.ctx in ("store", "param") else loads).add(n.name)
+    for name in sorted((loads - stores) & names):
+        ctx.add("reserved-prompt-input", f"the template uses '{{{{ {name} }}}}', a parameter of "
+                f"{tool}; promptflow refuses the node (rename the variable)", ppath, node.name)

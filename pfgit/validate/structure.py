@@ -39,11 +39,13 @@ LANGUAGES = ("python", "csharp")
 
 
 def check_mapping(ctx: Context, value: dict, path: tuple, schema: dict, what: str,
-                  node: str | None = None) -> None:
-    """Unknown keys (warning) and values of the wrong type (error) in one mapping."""
+                  node: str | None = None, unknown: str = "unknown-key") -> None:
+    """Unknown keys (`unknown`: a warning code, or an error code where promptflow's schema
+    refuses them) and values of the wrong type (error) in one mapping."""
     for k, v in value.items():
         if k not in schema:
-            ctx.add("unknown-key", f"unknown key '{k}' in {what}", path + (k,), node)
+            why = "" if unknown == "unknown-key" else " (promptflow's schema refuses the flow)"
+            ctx.add(unknown, f"unknown key '{k}' in {what}{why}", path + (k,), node)
             continue
         typ = schema[k]
         if typ is None or v is None or isinstance(v, typ):
@@ -77,9 +79,9 @@ def _kind(v) -> str:
     return "empty" if v is None else type(v).__name__
 
 
-def check_top(ctx: Context, schema: dict) -> None:
+def check_top(ctx: Context, schema: dict, unknown: str = "unknown-key") -> None:
     data = ctx.flow.data
-    check_mapping(ctx, data, (), schema, "the flow file")
+    check_mapping(ctx, data, (), schema, "the flow file", unknown=unknown)
     for key, allowed in (("type", FLOW_TYPES), ("language", LANGUAGES)):
         v = data.get(key)
         if isinstance(v, str) and v not in allowed:
@@ -92,7 +94,8 @@ def check_top(ctx: Context, schema: dict) -> None:
                         ("additional_includes", i))
 
 
-def check_io(ctx: Context, key: str, schema: dict, types: tuple | None, needs_type: bool = True) -> None:
+def check_io(ctx: Context, key: str, schema: dict, types: tuple | None, needs_type: bool = True,
+             unknown: str = "unknown-key") -> None:
     """Flow `inputs` / `outputs` (also `init` of flex flows): each a mapping with a `type`."""
     defs = ctx.flow.data.get(key)
     if not isinstance(defs, dict):
@@ -104,7 +107,7 @@ def check_io(ctx: Context, key: str, schema: dict, types: tuple | None, needs_ty
             if d is None:
                 ctx.add("missing-key", f"{what} '{name}' has no 'type'", p)
             continue
-        check_mapping(ctx, d, p, schema, f"{what} '{name}'")
+        check_mapping(ctx, d, p, schema, f"{what} '{name}'", unknown=unknown)
         t = d.get("type")
         if t is None:
             if needs_type:
