@@ -23,6 +23,7 @@ COMMANDS = {
     "install": "install",
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
+    "connection": "connection",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
