@@ -295,3 +295,34 @@ def pf_connection(name: str) -> Connection:
     conn = from_mapping(data, where=f"promptflow connection {name}")
     conn.source = "promptflow"
     return conn
+
+
+def get_connection(name: str) -> dict:
+    """The runner's lookup: connection NAME as a dict in promptflow's YAML shape with `${env:}`
+    resolved (flat fields; custom: `configs`/`secrets` maps); KeyError when unknown."""
+    store = ConnectionStore()
+    try:
+        conn = store.get(name)
+    except UsageError as e:
+        if "unknown connection" in e.message:
+            raise KeyError(name) from None
+        raise
+    return conn.resolved_dict()
+
+
+def secret_values_of(conn) -> list:
+    """Every secret value of a resolved connection dict (or Connection): hand them to
+    RunResult.secrets. Custom connections' secrets count whatever their key names."""
+    if isinstance(conn, Connection):
+        return conn.secret_values()
+    if not isinstance(conn, dict):
+        return []
+    try:
+        ctype = type_key(conn.get("type", "custom"))
+    except UsageError:
+        ctype = "custom"
+    if ctype == "custom":
+        vals = list((conn.get("secrets") or {}).values())
+    else:
+        vals = [conn.get(k) for k in TYPES[ctype][2]]
+    return [str(v) for v in vals if v]
