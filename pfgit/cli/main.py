@@ -24,6 +24,7 @@ COMMANDS = {
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
     "connection": "connection",
+    "run": "run", "test": "run",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
@@ -78,6 +79,9 @@ def main(argv: list | None = None) -> int:
             return importlib.import_module(LIGHT[word]).main(args[args.index(word) + 1:])
         app = make_app()
         _register(app, args)
+        if word in COMMANDS:  # a command module may rewrite its argv (pf's multi-value options)
+            rewrite = getattr(importlib.import_module(f"pfgit.cli.cmd_{COMMANDS[word]}"), "rewrite_argv", None)
+            args = rewrite(args) if rewrite else args
         rv = app(args=args, prog_name="pfgit", standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n
     except PfgitError as e:

@@ -1,0 +1,180 @@
+"""`pfgit run` (batch and evaluation runs, recorded as snapshot commits) and `pfgit test` (one
+line, nothing written): thin wrappers over pfgit.run.batch and pfgit.run.testline (docs/run.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import List, Optional
+
+import typer
+
+
+def rewrite_argv(args: list) -> list:
+    """pf's several-values-after-one-flag options (see pfgit.run.argv)."""
+    from ..run.argv import expand_multi
+
+    return expand_multi(args)
+
+
+def _connections(items) -> dict:
+    from ..run.argv import pairs
+    from ..run.errors import RunError
+
+    out: dict = {}
+    for k, v in pairs(items, "--connections").items():
+        if "." not in k:
+            raise RunError(f"--connections takes NODE.FIELD=VALUE (e.g. chat.connection=my_conn), got '{k}'")
+        node, fld = k.split(".", 1)
+        out.setdefault(node, {})[fld] = v
+    return out
+
+
+def _env(items):
+    from ..run.argv import pairs
+
+    if items and len(items) == 1 and "=" not in items[0]:
+        return items[0]               # a .env file
+    return pairs(items, "--environment-variables")
+
+
+def _print_outcome(o, json_out: bool) -> None:
+    from ..output import emit_json
+
+    if json_out:
+        emit_json(o.as_dict())
+        return
+    lines = f"{o.total - o.failed}/{o.total} lines"
+    if o.failed:
+        lines += f", {o.failed} failed"
+    print(f"run {o.name}: {o.status} ({lines}, engine {o.engine})")
+    user = {k: v for k, v in o.metrics.items() if not k.startswith("__pfgit__")}
+    if user:
+        print("metrics: " + "  ".join(f"{k}={json.dumps(v)}" for k, v in sorted(user.items())))
+    tok = o.metrics.get("__pfgit__.tokens.total")
+    if tok:
+        print(f"tokens: {tok}")
+    if o.commit:
+        print(f"snapshot {o.commit[:12]} (refs/pfgit/runs/{o.name})")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(flow: Optional[str] = typer.Option(None, "--flow", help="Flow folder, flow file or .prompty."),
+            data: Optional[str] = typer.Option(None, "--data", help="Data: .jsonl, .csv, .json or a folder."),
+            column_mapping: Optional[List[str]] = typer.Option(None, "--column-mapping", help="INPUT='${data.col}' | '${run.outputs.o}' | '${run.inputs.i}' | literal (several after one flag)."),
+            base_run: Optional[str] = typer.Option(None, "--run", help="Base run to evaluate (lines joined by line number)."),
+            variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
+            connections: Optional[List[str]] = typer.Option(None, "--connections", help="NODE.connection=NAME, NODE.deployment_name=X, NODE.model=Y."),
+            environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs, or a .env file."),
+            name: Optional[str] = typer.Option(None, "--name", help="Run name (default: <flow>_<time>)."),
+            display_name: Optional[str] = typer.Option(None, "--display-name"),
+            description: Optional[str] = typer.Option(None, "--description"),
+            tags: Optional[List[str]] = typer.Option(None, "--tags", help="K=V pairs."),
+            file: Optional[str] = typer.Option(None, "--file", "-f", help="A promptflow run.yml (options given here override it)."),
+            init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
+            workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Lines in flight (default 16 for LLM flows, 4 otherwise)."),
+            engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
+            resume: Optional[str] = typer.Option(None, "--resume", help="Finish an interrupted run: only its missing lines."),
+            llm_cache: Optional[str] = typer.Option(None, "--llm-cache", help="Folder of recorded LLM responses."),
+            llm_mode: Optional[str] = typer.Option(None, "--llm-mode", help="record | replay | auto (default auto)."),
+            json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+            ) -> None:
+        """Run a flow over data (or evaluate a base run) and record it as a snapshot commit."""
+        from dataclasses import replace
+
+        from ..run.argv import pairs
+        from ..run.batch import Console, run_batch
+        from ..run.errors import RunError
+        from ..run.spec import ENGINES, RunSpec
+
+        if engine not in ENGINES:
+            raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
+        console = Console()
+        if resume:
+            spec = RunSpec(flow=".", resume=resume, workers=workers)
+        else:
+            if file:
+                from ..run.runfile import load_run_file
+
+                spec, notes = load_run_file(file)
+                for n in notes:
+                    console.note(n)
+            elif flow is None:
+                raise RunError("give --flow PATH (and --data FILE), or --file run.yml")
+            else:
+                spec = RunSpec(flow=flow)
+            over = {}
+            if flow is not None:
+                over["flow"] = flow
+            if data is not None:
+                over["data"] = data
+            if column_mapping:
+                over["column_mapping"] = {**spec.column_mapping, **pairs(column_mapping, "--column-mapping")}
+            if base_run:
+                over["run"] = base_run
+            if variant:
+                over["variant"] = variant
+            if connections:
+                over["connections"] = {**spec.connections, **_connections(connections)}
+            if environment_variables:
+                over["environment_variables"] = _env(environment_variables)
+            for k, v in (("name", name), ("display_name", display_name), ("description", description)):
+                if v is not None:
+                    over[k] = v
+            if tags:
+                over["tags"] = {**spec.tags, **pairs(tags, "--tags")}
+            if init:
+                if len(init) == 1 and "=" not in init[0]:
+                    from ..run.testline import read_inputs_file
+
+                    over["init"] = read_inputs_file(init[0])
+                else:
+                    over["init"] = pairs(init, "--init")
+            spec = replace(spec, workers=workers, engine=engine, llm_cache=llm_cache, llm_mode=llm_mode, **over)
+        outcome = run_batch(spec, console)
+        _print_outcome(outcome, json_out)
+        raise typer.Exit(130 if outcome.status == "Canceled" else outcome.exit_code)
+
+    @app.command("test")
+    def test(flow: str = typer.Option(".", "--flow", help="Flow folder, flow file or .prompty."),
+             inputs: Optional[List[str]] = typer.Option(None, "--inputs", help="K=V flow inputs (node inputs with --node)."),
+             inputs_file: Optional[str] = typer.Option(None, "--inputs-file", help="JSON object (or JSONL: first line)."),
+             node: Optional[str] = typer.Option(None, "--node", help="Run this node alone with its own inputs."),
+             variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
+             connections: Optional[List[str]] = typer.Option(None, "--connections"),
+             environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables"),
+             init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs."),
+             json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+             ) -> None:
+        """Run one line of a flow, like `pf flow test`; writes nothing into the flow folder."""
+        from ..output import emit_json
+        from ..run.argv import pairs
+        from ..run.errors import RunError
+        from ..run.spec import RunSpec
+        from ..run.testline import read_inputs_file, test_flow
+
+        if inputs and inputs_file:
+            raise RunError("give --inputs or --inputs-file, not both")
+        given = read_inputs_file(inputs_file) if inputs_file else pairs(inputs, "--inputs")
+        spec = RunSpec(flow=flow, variant=variant, connections=_connections(connections),
+                       environment_variables=_env(environment_variables) if environment_variables else {},
+                       init=pairs(init, "--init") if init else None, engine="builtin")
+        res = test_flow(spec, given, node)
+        if json_out:
+            emit_json(res.as_dict())
+        else:
+            for n in res.nodes:
+                out = n["output"] if n["status"] == "Completed" else (n["error"] or "")
+                text = out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)
+                text = text.replace("\n", "\\n")
+                print(f"{n['node']:<20} {n['status']:<9} {n['duration'] * 1000:7.1f} ms  "
+                      f"{text[:100] + ('...' if len(text) > 100 else '')}")
+            if res.metrics:
+                print("metrics: " + json.dumps(res.metrics, ensure_ascii=False))
+            if res.ok:
+                print(json.dumps(res.outputs, indent=2, ensure_ascii=False))
+            else:
+                e = res.error
+                print(f"pfgit: node '{e.get('node')}': {e['message']}", file=sys.stderr)
+        raise typer.Exit(0 if res.ok else 1)

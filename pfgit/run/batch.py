@@ -1,0 +1,487 @@
+"""A batch run: lines over a thread pool, per-line errors recorded without stopping, progress,
+Ctrl-C leaving a resumable run, and the result recorded as a snapshot commit.
+
+Differences from promptflow, on purpose (docs/run.md): a run with failed lines ends `Failed` with
+exit code 1 (promptflow says `Completed`, exit 0, even when every line failed); an evaluation line
+over a failed base line is recorded as a failed line (promptflow drops it silently); data values
+are not coerced by pandas; a data column wins over an input default.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+
+from ..errors import EXIT_NO, EXIT_OK
+from .errors import LineError, RunError
+from .spec import DEFAULT_WORKERS, RunSpec
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str
+    total: int = 0
+    failed: int = 0
+    metrics: dict = field(default_factory=dict)
+    commit: str | None = None
+    engine: str = "builtin"
+    notes: list = field(default_factory=list)
+    first_error: dict | None = None
+    aggregation_error: dict | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.status == "Completed" else EXIT_NO
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "engine": self.engine,
+                "lines": {"total": self.total, "completed": self.total - self.failed, "failed": self.failed},
+                "metrics": self.metrics, "snapshot": self.commit, "notes": self.notes,
+                "first_error": self.first_error, "aggregation_error": self.aggregation_error}
+
+
+class Console:
+    """Where the run talks to the user (stderr); tests pass a list-backed one."""
+
+    def __init__(self, stream=None, quiet: bool = False):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+
+    def note(self, msg: str) -> None:
+        if not self.quiet:
+            print(f"pfgit: {msg}", file=self.stream, flush=True)
+
+
+def _env_for(spec: RunSpec, flow_env: dict, get_connection) -> dict:
+    """Flow YAML environment_variables overridden by the run's (§9); ${conn.key} resolved."""
+    env = {str(k): (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in (flow_env or {}).items()}
+    run_env = spec.environment_variables
+    if isinstance(run_env, str):
+        run_env = read_dotenv(run_env)
+    env.update({str(k): str(v) for k, v in (run_env or {}).items()})
+    import re
+
+    for k, v in env.items():
+        m = re.match(r"^\$\{([^.{}]+)\.([^{}]+)\}$", v)
+        if m and get_connection is not None:
+            try:
+                conn = get_connection(m.group(1))
+            except KeyError:
+                raise RunError(f"environment variable {k}: connection '{m.group(1)}' not found") from None
+            val = conn.get(m.group(2), (conn.get("configs") or {}).get(m.group(2), (conn.get("secrets") or {}).get(m.group(2))))
+            if val is None:
+                raise RunError(f"environment variable {k}: connection '{m.group(1)}' has no key '{m.group(2)}'")
+            env[k] = str(val)
+    return env
+
+
+def read_dotenv(path: str) -> dict:
+    out = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if line.startswith("export "):
+                    line = line[7:]
+                if "=" not in line:
+                    raise RunError("expected KEY=VALUE", file=path, line=n)
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip().strip("'\"")
+    except OSError as e:
+        raise RunError(e.strerror or str(e), file=path) from None
+    return out
+
+
+class _Env:
+    """Export variables (and the flow folder as cwd) for the run, restore afterwards."""
+
+    def __init__(self, env: dict, cwd: str):
+        self.env, self.cwd = env, cwd
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        self.old_cwd = os.getcwd()
+        os.chdir(self.cwd)       # promptflow runs tools from the flow folder
+        return self
+
+    def __exit__(self, *exc):
+        os.chdir(self.old_cwd)
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _line_sources(spec: RunSpec, data_path, base, mapping, data_info):
+    """Yields (line_number, raw inputs, base error or None) in line order."""
+    from .baserun import SortedLookup
+    from .data import iter_rows
+
+    if data_path is not None:
+        base_out = SortedLookup(base.outputs()) if base is not None and mapping.uses("run.outputs") else None
+        base_in = SortedLookup(base.inputs()) if base is not None and mapping.uses("run.inputs") else None
+        for pos, row in enumerate(iter_rows(data_path)):
+            ln = row.get("line_number", pos) if data_info.has_line_number else pos
+            berr = base.failed.get(ln) if base is not None else None
+            bo = base_out.get(ln) if base_out is not None else None
+            bi = base_in.get(ln) if base_in is not None else None
+            yield ln, (mapping.apply(row, bo, bi) if berr is None else {}), berr
+    else:
+        base_out = SortedLookup(base.outputs())
+        base_in = SortedLookup(base.inputs()) if mapping.uses("run.inputs") else None
+        for ln in base.line_numbers:
+            berr = base.failed.get(ln)
+            bo = base_out.get(ln)
+            bi = base_in.get(ln) if base_in is not None else None
+            yield ln, (mapping.apply(None, bo, bi) if berr is None else {}), berr
+
+
+def _progress(total: int, usage):
+    from ..output import is_tty
+
+    if not is_tty(sys.stderr) or total < 2:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    p = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                 TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[rate]}"),
+                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True)
+    p.start()
+    p.add_task("lines", total=total, failed=0, rate="", tokens="")
+    return p
+
+
+def _interrupt_after() -> int | None:
+    v = os.environ.get("PFGIT_TEST_INTERRUPT_AFTER")   # tests: simulate Ctrl-C after N lines
+    return int(v) if v else None
+
+
+def default_workers(engine, lines: int) -> int:
+    llm = getattr(engine, "uses_llm", False)
+    return max(1, min(DEFAULT_WORKERS if llm else 4, lines or 1))
+
+
+def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
+    from ..git.repo import open_repo
+    from ..store.names import default_run_name, validate_run_name
+    from .connections_bridge import connection_getter
+    from .engine.plan import locate
+    from .runstate import ActiveRun
+
+    console = console or Console()
+    resumed = None
+    if spec.resume:
+        repo = repo or open_repo(".")
+        active = ActiveRun(repo, spec.resume)
+        state = active.state()
+        resumed = active
+        saved = RunSpec(**{k: v for k, v in state["spec"].items() if k in RunSpec.__dataclass_fields__})
+        spec = replace(saved, resume=spec.resume, workers=spec.workers or saved.workers)
+    if not spec.data and not spec.run:
+        raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
+    if spec.data and not os.path.exists(spec.data):
+        raise RunError("data file not found", file=spec.data)
+    fdir, _ = locate(spec.flow)
+    repo = repo or open_repo(fdir)
+    from ..store.snapshot import flow_rel_path
+
+    flow_rel = flow_rel_path(repo, fdir)
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel))
+    spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
+                   data=os.path.abspath(spec.data) if spec.data else None)
+    if not spec.resume:
+        from ..git import runrefs
+
+        if runrefs.get_run(repo, name) is not None:
+            raise RunError(f"run '{name}' already exists (choose another --name)")
+    get_connection = connection_getter()
+
+    from .engine.select import choose
+
+    engine_name, engine = choose(spec, get_connection)
+    if engine_name == "promptflow":
+        return _run_with_promptflow(spec, repo, console, resumed)
+    try:
+        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
+    finally:
+        close = getattr(engine, "close", None) or getattr(getattr(engine, "plan", None), "close", None)
+        if close:
+            close()
+
+
+def _prepare_inputs(spec, repo, engine, console):
+    """(data info, base run, mapping, total lines, notes)."""
+    from . import mapping as mapping_mod
+    from .baserun import load_base
+    from .data import scan
+
+    notes = []
+    info = scan(spec.data) if spec.data else None
+    base = load_base(repo, spec.run) if spec.run else None
+    columns = {}
+    if info is not None:
+        columns["data"] = set(info.columns)
+        notes += [f"data: {n}" for n in info.coercion_notes()]
+    if base is not None:
+        columns["run.outputs"] = base.output_columns
+        columns["run.inputs"] = base.input_columns
+        if info is not None and not info.has_line_number and info.rows != len(base.line_numbers):
+            raise RunError(f"base run '{base.name}' has {len(base.line_numbers)} lines but the data has "
+                           f"{info.rows}: an evaluation run joins them line by line")
+        if base.failed:
+            notes.append(f"{len(base.failed)} line(s) of base run '{base.name}' failed: recorded as failed "
+                         "lines here (promptflow drops them silently)")
+    mp = mapping_mod.build(engine.input_defs(), spec.column_mapping, columns)
+    notes += mp.notes
+    if not spec.column_mapping and base is not None:
+        pass
+    total = info.rows if info is not None else len(base.line_numbers)
+    return info, base, mp, total, notes
+
+
+def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel) -> Outcome:
+    from .runstate import ActiveRun
+
+    info, base, mp, total, notes = _prepare_inputs(spec, repo, engine, console)
+    for n in notes + list(getattr(engine, "warnings", []) or []):
+        console.note(n)
+    env = _env_for(spec, engine.flow_env(), get_connection)
+    workers = spec.workers or default_workers(engine, total)
+    active = resumed or ActiveRun(repo, spec.name)
+    start = time.time()
+    if resumed is None:
+        active.create(spec, {"lines_total": total, "start": start, "engine": "builtin"})
+        done = set()
+    else:
+        done = active.done_lines()
+        start = active.state().get("start", start)
+        active.update_state(status="Running")
+        console.note(f"resuming run '{spec.name}': {len(done)} of {total} lines already done")
+    active.open()
+    outcome = Outcome(spec.name, "Running", total=total, notes=notes)
+    failed = sum(1 for _ in active.read("errors")) if resumed else 0
+    progress = _progress(total, engine.usage)
+    finished = len(done)
+    stop_after = _interrupt_after()
+    written = 0
+
+    def write(ln, raw, res_or_err):
+        nonlocal failed, finished, written
+        if isinstance(res_or_err, LineError):
+            err, inputs, res = res_or_err, raw, None
+        else:
+            res = res_or_err
+            err, inputs = res.error, res.inputs
+        active.append("inputs", {**_jsonable(inputs), "line_number": ln})
+        if err is not None:
+            failed += 1
+            rec = {"line_number": ln, **err.as_dict()}
+            active.append("errors", rec)
+            if outcome.first_error is None:
+                outcome.first_error = rec
+        else:
+            active.append("outputs", {**res.outputs, "line_number": ln})
+            if engine.keeps_for_aggregation():
+                active.append("aggregation", {"line_number": ln, "inputs": _jsonable(res.inputs),
+                                              "node_outputs": _jsonable(res.node_outputs)})
+        finished += 1
+        written += 1
+        if progress is not None:
+            el = max(time.time() - start, 1e-6)
+            rate = finished / el
+            tokens = engine.usage.usage.total
+            progress.update(progress.task_ids[0], completed=finished, failed=failed,
+                            rate=f"{rate:.1f} lines/s", tokens=f"{tokens} tokens" if tokens else "")
+        if stop_after is not None and written >= stop_after:
+            raise KeyboardInterrupt
+
+    def job(ln, raw, berr):
+        if berr is not None:
+            return LineError(f"line {ln} of base run '{spec.run}' failed ({berr}): nothing to evaluate",
+                             "BaseRunLineFailed")
+        return engine.run_line(raw, ln)
+
+    sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
+    interrupted = False
+    try:
+        with _Env(env, engine.cwd()):
+            if workers <= 1:
+                for ln, raw, berr in sources:
+                    write(ln, raw, job(ln, raw, berr))
+            else:
+                pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pfgit-line")
+                pending: dict = {}
+                try:
+                    for item in sources:
+                        pending[pool.submit(job, *item)] = item
+                        if len(pending) >= workers * 2:    # bounded: never the whole data in memory
+                            ready, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                            for fut in ready:
+                                ln, raw, _b = pending.pop(fut)
+                                write(ln, raw, _result(fut))
+                    while pending:
+                        ready, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                        for fut in ready:
+                            ln, raw, _b = pending.pop(fut)
+                            write(ln, raw, _result(fut))
+                finally:
+                    pool.shutdown(wait=not pending, cancel_futures=True)
+            if progress is not None:
+                progress.stop()
+                progress = None
+            metrics, agg_err = engine.run_aggregation(_agg_lines(active))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if progress is not None:
+            progress.stop()
+    if interrupted:
+        active.close()
+        active.update_state(status="Canceled")
+        outcome.status = "Canceled"
+        outcome.failed = failed
+        console.note(f"interrupted: {finished} of {total} lines done; the run is kept: "
+                     f"pfgit run --resume {spec.name}")
+        return outcome
+    active.close()
+    if engine.usage.calls:
+        metrics.update(engine.usage.metrics())
+    outcome.metrics = metrics
+    outcome.failed = failed
+    if agg_err is not None:
+        outcome.aggregation_error = agg_err.as_dict()
+        console.note(f"aggregation node '{agg_err.node}' failed: {agg_err.message}")
+    outcome.status = "Completed" if failed == 0 and agg_err is None else "Failed"
+    if failed:
+        console.note(f"{failed} of {total} lines failed (status Failed, exit 1; promptflow would report "
+                     f"Completed). First: line {outcome.first_error['line_number']}, node "
+                     f"'{outcome.first_error.get('node')}': {outcome.first_error['message']}")
+    rec = _record(spec, repo, active, outcome, start, mp, engine, "builtin")
+    outcome.commit = rec.commit
+    active.remove()
+    return outcome
+
+
+def _result(fut):
+    try:
+        return fut.result()
+    except Exception as e:   # engine bug or a BaseException-free failure: one line fails, not the run
+        return LineError(f"({type(e).__name__}) {e}", type(e).__name__)
+
+
+def _agg_lines(active):
+    """Succeeded lines' aggregation inputs, ascending line numbers (read back from disk)."""
+    class L:
+        __slots__ = ("inputs", "node_outputs")
+
+        def __init__(self, d):
+            self.inputs = d.get("inputs") or {}
+            self.node_outputs = d.get("node_outputs") or {}
+    for raw in active.sorted_lines("aggregation"):
+        yield L(json.loads(raw))
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in (d or {}).items():
+        try:
+            json.dumps(v)
+            out[k] = v
+        except (TypeError, ValueError):
+            out[k] = str(v) if isinstance(v, str) else repr(v)
+    return out
+
+
+def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
+    from ..store.secrets import is_secret_key
+    from ..store.snapshot import now_iso, record_result
+    from .result import RunResult
+
+    env = spec.environment_variables if isinstance(spec.environment_variables, dict) else {}
+    conns = {}
+    for node, fields in (getattr(engine, "connection_names", lambda: {})() or {}).items():
+        conns[node] = fields
+    errors = b"".join(active.sorted_lines("errors"))
+    result = RunResult(
+        flow=spec.flow, outputs=active.sorted_lines("outputs"), inputs=active.sorted_lines("inputs"),
+        metrics=outcome.metrics, name=spec.name, data=spec.data, column_mapping=mp.effective,
+        variant=spec.variant, base_run=spec.run, status=outcome.status,
+        start_time=now_iso(start), end_time=now_iso(), lines_failed=outcome.failed, lines_total=outcome.total,
+        connections=conns, environment={k: (v if is_secret_key(k) else "") for k, v in env.items()},
+        secrets=list(getattr(engine, "secret_values", lambda: [])() or []),
+        logs={"errors.jsonl": errors} if errors else {},
+        source={"tool": "pfgit", "engine": engine_name},
+        extra=dict(spec.settings(), **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
+    )
+    return record_result(repo, result)
+
+
+class LineWriter:
+    """What the promptflow engine hands its lines to: `line(line_number, inputs, outputs, error)`
+    (outputs None and error {"type", "message", "node"} for a failed line), `metrics(dict)`."""
+
+    def __init__(self, active):
+        self.active = active
+        self.failed = 0
+        self.total = 0
+        self.first_error = None
+        self.metrics_ = {}
+
+    def line(self, line_number, inputs, outputs, error=None):
+        self.total += 1
+        self.active.append("inputs", {**_jsonable(inputs or {}), "line_number": line_number})
+        if error is not None or outputs is None:
+            self.failed += 1
+            rec = {"line_number": line_number, **(error or {"type": "UserError", "message": "failed", "node": None})}
+            self.active.append("errors", rec)
+            self.first_error = self.first_error or rec
+        else:
+            self.active.append("outputs", {**outputs, "line_number": line_number})
+
+    def metrics(self, m: dict):
+        self.metrics_.update(m or {})
+
+
+def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
+    """Through the installed promptflow (pfgit.run.engine.promptflow, the llm branch's module),
+    recorded exactly like a built-in run."""
+    try:
+        from .engine import promptflow as pf_engine
+    except ImportError:
+        raise RunError("the promptflow engine is not available in this pfgit build") from None
+    from . import mapping as mapping_mod
+    from .runstate import ActiveRun
+
+    if resumed is not None:
+        resumed.remove()   # promptflow cannot resume a run: start it again
+    active = ActiveRun(repo, spec.name)
+    start = time.time()
+    active.create(spec, {"start": start, "engine": "promptflow"})
+    active.open()
+    writer = LineWriter(active)
+    try:
+        pf_engine.run(spec, writer)
+    except BaseException:
+        active.remove()
+        raise
+    active.close()
+    outcome = Outcome(spec.name, "Completed" if writer.failed == 0 else "Failed", total=writer.total,
+                      failed=writer.failed, metrics=writer.metrics_, engine="promptflow",
+                      first_error=writer.first_error)
+    if writer.failed:
+        console.note(f"{writer.failed} of {writer.total} lines failed (status Failed, exit 1; promptflow "
+                     "reports Completed)")
+    mp = mapping_mod.Mapping(effective=dict(spec.column_mapping))
+    rec = _record(spec, repo, active, outcome, start, mp, None, "promptflow")
+    outcome.commit = rec.commit
+    active.remove()
+    return outcome

@@ -1,0 +1,289 @@
+"""One line of a DAG flow, and the aggregation step (promptflow-runner.md §1-3).
+
+Nodes run in topological order (promptflow schedules them on a small thread pool; results are the
+same, side-effect order between independent nodes is not guaranteed there either). `activate` and
+bypass propagation follow §2 exactly: with `activate` a node runs iff `when == is` (even when all its
+dependencies were bypassed), unless `when` references a bypassed node; without it a node is bypassed
+iff it has node references and all of them point at bypassed nodes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+from ..errors import LineError
+from .plan import Plan, convert_flow_inputs
+
+_PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
+BYPASSED = object()
+
+
+@dataclass
+class NodeRun:
+    node: str
+    status: str                 # Completed | Bypassed | Failed
+    output: object = None
+    duration: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class LineResult:
+    line_number: int | None
+    inputs: dict                                  # converted flow inputs (or raw when conversion failed)
+    outputs: dict | None = None                   # None when the line failed
+    error: LineError | None = None
+    node_runs: list = field(default_factory=list)
+    node_outputs: dict = field(default_factory=dict)  # only what aggregation needs
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def resolve_property(value, prop: str | None, ref_text: str):
+    if not prop:
+        return value
+    for word, key, idx in _PROP_TOKEN.findall(prop):
+        try:
+            if word:
+                value = value[word] if isinstance(value, dict) else getattr(value, word)
+            elif key:
+                value = value[key[2:-2]]
+            else:
+                value = value[int(idx[1:-1])]
+        except (KeyError, IndexError, AttributeError, TypeError):
+            raise LineError(f"Invalid property '{prop}' in reference '{ref_text}'", "InvalidReferenceProperty") from None
+    return value
+
+
+def _node_value(ref, outputs: dict, ref_text: str):
+    if ref.section != "output":
+        raise LineError(f"The section '{ref.section}' of reference '{ref_text}' is currently unsupported",
+                        "UnsupportedReference")
+    return resolve_property(outputs[ref.name], ref.prop, ref_text)
+
+
+def _drain(v):
+    if inspect.isgenerator(v) or (hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict, list))):
+        return "".join(str(c) for c in v)
+    return v
+
+
+class DagEngine:
+    """Runs lines of a prepared Plan. Thread-safe: lines may run in parallel."""
+
+    def __init__(self, plan: Plan, run_name: str | None = None, llm_cache=None, get_connection=None):
+        self.plan = plan
+        self.run_name = run_name
+        self.llm_cache = llm_cache          # pfgit.run.llm.LLMCache or None
+        self.get_connection = get_connection
+        from ..llm.usage import TokenCounter
+
+        self.usage = TokenCounter()
+        # what aggregation nodes read from each line: node outputs (by name) and flow inputs
+        self.agg_nodes = set()
+        for n in plan.agg_order:
+            for r in plan.nodes[n].refs.values():
+                if r.kind == "node" and not plan.nodes[r.name].aggregation:
+                    self.agg_nodes.add(r.name)
+
+    # ---- what batch.py asks of every engine ---------------------------------------------------
+    uses_llm = property(lambda self: any(n.type == "llm" for n in self.plan.nodes.values()))
+    warnings = property(lambda self: self.plan.warnings)
+
+    def input_defs(self) -> dict:
+        return self.plan.inputs
+
+    def flow_env(self) -> dict:
+        env = self.plan.data.get("environment_variables")
+        return env if isinstance(env, dict) else {}
+
+    def cwd(self) -> str:
+        return self.plan.flow_dir
+
+    def keeps_for_aggregation(self) -> bool:
+        return bool(self.plan.agg_order)
+
+    def connection_names(self) -> dict:
+        return {f"{n.name}.connection": n.connection for n in self.plan.nodes.values()
+                if n.type == "llm" and isinstance(n.connection, str)}
+
+    def secret_values(self) -> list:
+        return []
+
+    def close(self) -> None:
+        self.plan.close()
+
+    # ---- one line --------------------------------------------------------------------------
+    def run_line(self, raw_inputs: dict, line_number: int | None, keep_node_runs: bool = False,
+                 only_nodes: list | None = None) -> LineResult:
+        res = LineResult(line_number, raw_inputs)
+        try:
+            inputs = convert_flow_inputs(self.plan.inputs, raw_inputs, line_number)
+        except LineError as e:
+            res.error = e
+            return res
+        res.inputs = inputs
+        outputs: dict = {}
+        order = only_nodes or self.plan.order
+        for name in order:
+            np_ = self.plan.nodes[name]
+            t0 = time.perf_counter()
+            try:
+                if self._bypassed(np_, inputs, outputs):
+                    outputs[name] = BYPASSED
+                    if keep_node_runs:
+                        res.node_runs.append(NodeRun(name, "Bypassed"))
+                    continue
+                kwargs, from_inputs = self._node_inputs(np_, inputs, outputs)
+                out = self._call(np_, kwargs, from_inputs, line_number)
+            except LineError as e:
+                e.node = e.node or name
+                res.error = e
+                if keep_node_runs:
+                    res.node_runs.append(NodeRun(name, "Failed", None, time.perf_counter() - t0, e.message))
+                return res
+            except Exception as e:  # the tool raised
+                func = getattr(np_.tool, "name", name) if np_.tool is not None else name
+                err = LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}", type(e).__name__, name)
+                res.error = err
+                if keep_node_runs:
+                    res.node_runs.append(NodeRun(name, "Failed", None, time.perf_counter() - t0, err.message))
+                return res
+            outputs[name] = out
+            if keep_node_runs:
+                res.node_runs.append(NodeRun(name, "Completed", out, time.perf_counter() - t0))
+        if only_nodes is not None:
+            res.outputs = {n: (None if outputs[n] is BYPASSED else _drain(outputs[n])) for n in only_nodes}
+            return res
+        try:
+            res.outputs = self._flow_outputs(inputs, outputs)
+        except LineError as e:
+            res.error = e
+            return res
+        res.node_outputs = {n: (None if outputs.get(n, BYPASSED) is BYPASSED else outputs[n]) for n in self.agg_nodes}
+        return res
+
+    def _bypassed(self, np_, inputs: dict, outputs: dict) -> bool:
+        from ...flow.refs import parse_ref
+
+        if np_.activate is not None:
+            when = np_.activate.get("when")
+            r = parse_ref(when)
+            if r is not None and r.kind == "node":
+                if outputs.get(r.name) is BYPASSED:
+                    return True
+                value = _node_value(r, outputs, when)
+            elif r is not None:
+                value = inputs.get(r.name)
+            else:
+                value = when
+            return not (value == np_.activate.get("is"))
+        node_refs = [r for r in np_.refs.values() if r.kind == "node"]
+        return bool(node_refs) and all(outputs.get(r.name) is BYPASSED for r in node_refs)
+
+    def _node_inputs(self, np_, inputs: dict, outputs: dict) -> tuple[dict, set]:
+        kwargs = dict(np_.literals)
+        from_inputs = set()
+        for k, r in np_.refs.items():
+            text = np_.raw["inputs"][k]
+            if r.kind == "input":
+                kwargs[k] = inputs.get(r.name)
+                from_inputs.add(k)
+            elif outputs.get(r.name) is BYPASSED:
+                if np_.tool is not None and np_.tool.has_default(k):
+                    continue          # the tool's default applies (§2)
+                kwargs[k] = None
+            else:
+                kwargs[k] = _node_value(r, outputs, text)
+        return kwargs, from_inputs
+
+    def _call(self, np_, kwargs: dict, from_inputs: set, line_number):
+        if np_.type == "python":
+            return np_.tool.call(kwargs, np_.init_kwargs)
+        from .. import llm
+
+        try:
+            if np_.type == "prompt":
+                return llm.render_prompt(np_.template, kwargs, tuple(from_inputs))
+            ctx = llm.LLMContext(node=np_.name, line=line_number, inputs_to_escape=tuple(from_inputs),
+                                 cache=self.llm_cache, tokens=self.usage)
+            params = {k: v for k, v in kwargs.items() if k != "connection"}
+            output, _usage = llm.call_llm(np_.api, np_.connection_obj, np_.template, params, ctx)
+            return output
+        except llm.LLMError as e:
+            raise LineError(e.message, e.error_type, np_.name) from None
+
+    def _flow_outputs(self, inputs: dict, outputs: dict) -> dict:
+        from ...flow.refs import parse_ref
+
+        out = {}
+        for k, ref_text in self.plan.outputs.items():
+            r = parse_ref(ref_text)
+            if r is None:
+                v = ref_text
+            elif r.kind == "input":
+                v = inputs.get(r.name)
+            elif outputs.get(r.name, BYPASSED) is BYPASSED:
+                if r.prop:
+                    raise LineError(f"Invalid property '{r.prop}': node '{r.name}' was bypassed",
+                                    "InvalidReferenceProperty")
+                v = None
+            else:
+                v = _node_value(r, outputs, ref_text)
+            v = _drain(v)
+            try:
+                json.dumps(v)
+            except (TypeError, ValueError):
+                raise LineError(f"The output '{k}' for flow is incorrect. The output value is not JSON serializable. "
+                                f"JSON dump failed: ({type(v).__name__})", "FlowOutputValueInvalid") from None
+            if isinstance(v, str) and type(v) is not str:
+                v = str(v)
+            out[k] = v
+        return out
+
+    # ---- aggregation -------------------------------------------------------------------------
+    def run_aggregation(self, lines) -> tuple[dict, LineError | None]:
+        """Aggregation nodes over succeeded lines (`lines`: LineResult-like with .inputs and
+        .node_outputs, ascending line numbers). Returns (metrics, error or None)."""
+        from ..metrics import collecting
+
+        metrics: dict = {}
+        if not self.plan.agg_order:
+            return metrics, None
+        lines = list(lines)
+        outputs: dict = {}
+        with collecting(metrics):
+            for name in self.plan.agg_order:
+                np_ = self.plan.nodes[name]
+                try:
+                    if self._bypassed(np_, {}, outputs):
+                        outputs[name] = BYPASSED
+                        continue
+                    kwargs = dict(np_.literals)
+                    for k, r in np_.refs.items():
+                        text = np_.raw["inputs"][k]
+                        if r.kind == "input":
+                            kwargs[k] = [ln.inputs.get(r.name) for ln in lines]
+                        elif self.plan.nodes[r.name].aggregation:
+                            kwargs[k] = None if outputs.get(r.name) is BYPASSED else _node_value(r, outputs, text)
+                        else:
+                            vals = []
+                            for ln in lines:
+                                v = ln.node_outputs.get(r.name)
+                                vals.append(None if v is None else resolve_property(v, r.prop, text))
+                            kwargs[k] = vals
+                    outputs[name] = self._call(np_, kwargs, set(), None)
+                except LineError as e:
+                    e.node = e.node or name
+                    return metrics, e
+                except Exception as e:
+                    func = getattr(np_.tool, "name", name) if np_.tool is not None else name
+                    return metrics, LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}",
+                                              type(e).__name__, name)
+        return metrics, None

@@ -1,0 +1,403 @@
+"""Preparing a DAG flow for the built-in engine: variants chosen (promptflow-runner.md §4),
+connection overrides applied (§9), references checked, tools and templates loaded, literal node
+inputs converted by the tools' parameter types (§1.3). Everything that can be wrong with the flow
+itself is found here, before any line runs, with its file, line and node."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+
+from ...flow.load import FlowLoadError, find_flows, load_flow
+from ...flow.model import execution_order
+from ...flow.readers import DirReader
+from ...flow.refs import parse_ref
+from ..convert import KNOWN_TYPES, ConvertError, parse_value
+from ..errors import RunError
+from ..nodes.python import FlowModules, ToolLoadError, find_tool
+
+VARIANT_RE = re.compile(r"^\$\{([^.]+)\.([^}]+)\}$")
+BUILTIN_TYPES = ("python", "prompt", "llm")
+
+
+class NeedsPromptflow(RunError):
+    """A node the built-in engine cannot run (package tool, custom tool type, unknown import)."""
+
+    def __init__(self, message, node=None, tool=None, file=None, line=None):
+        super().__init__(message, file=file, line=line)
+        self.node, self.tool = node, tool
+
+
+@dataclass
+class NodePlan:
+    name: str
+    type: str
+    raw: dict
+    literals: dict = field(default_factory=dict)   # input -> converted literal
+    refs: dict = field(default_factory=dict)       # input -> Ref
+    activate: dict | None = None
+    aggregation: bool = False
+    deps: list = field(default_factory=list)
+    tool: object = None                            # PythonTool
+    init_kwargs: dict = field(default_factory=dict)
+    template: str | None = None
+    connection: str | None = None
+    connection_obj: object = None                  # resolved connection of an llm node
+    api: str | None = None
+
+
+@dataclass
+class Plan:
+    flow_dir: str
+    flow_file: str
+    kind: str
+    data: dict
+    inputs: dict                                   # name -> {"type", "default"?}
+    outputs: dict                                  # name -> reference text
+    nodes: dict                                    # name -> NodePlan (file order)
+    order: list                                    # per-line nodes, topological
+    agg_order: list                                # aggregation nodes, topological
+    modules: FlowModules | None = None
+    warnings: list = field(default_factory=list)
+
+    def close(self):
+        if self.modules is not None:
+            self.modules.close()
+
+
+def locate(flow: str) -> tuple[str, str]:
+    """(flow folder, flow file) for a folder, a flow file or a .prompty path."""
+    if os.path.isfile(flow):
+        return os.path.dirname(os.path.abspath(flow)), os.path.abspath(flow)
+    if not os.path.isdir(flow):
+        raise RunError("flow not found", file=flow)
+    reader = DirReader(flow, flow)
+    locs = find_flows(reader, ".")
+    if not locs:
+        raise RunError("no flow.dag.yaml, flow.flex.yaml or .prompty in this folder", file=flow)
+    if len(locs) > 1 or locs[0].dir != ".":
+        raise RunError("this folder holds several flows: name one of them", file=flow)
+    if locs[0].others:
+        raise RunError(f"several flow files in one folder: {', '.join([locs[0].file] + locs[0].others)}", file=flow)
+    return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
+
+
+def load(flow: str):
+    """The pfgit.flow model of the flow at `flow` (raises RunError with file and line)."""
+    from ...flow.load import FlowLocation
+
+    fdir, ffile = locate(flow)
+    reader = DirReader(fdir, os.path.relpath(fdir) if not os.path.relpath(fdir).startswith("..") else fdir)
+    try:
+        return load_flow(reader, FlowLocation(".", os.path.basename(ffile))), fdir, ffile
+    except FlowLoadError as e:
+        raise RunError(e.message, file=e.file, line=e.line) from None
+    except OSError as e:
+        raise RunError(e.strerror or str(e), file=ffile) from None
+
+
+def choose_variants(flow, variant: str | None) -> dict:
+    """node name -> node body (dict, with name) after promptflow's overwrite_variant."""
+    chosen_node = chosen_id = None
+    if variant:
+        m = VARIANT_RE.match(variant.strip())
+        if not m:
+            raise RunError(f"--variant '{variant}' is not of the form '${{node.variant_id}}'")
+        chosen_node, chosen_id = m.group(1), m.group(2)
+        if chosen_node not in flow.node_variants:
+            raise RunError(f"variant node '{chosen_node}' not found in node_variants "
+                           f"(known: {', '.join(flow.node_variants) or 'none'})", file=flow.file)
+        if chosen_id not in flow.node_variants[chosen_node].variants:
+            raise RunError(f"unknown variant '{chosen_id}' for node '{chosen_node}' (known: "
+                           f"{', '.join(flow.node_variants[chosen_node].variants)})", file=flow.file)
+    bodies = {}
+    for node in flow.nodes:
+        if node.name is None:
+            raise RunError("a node has no name", file=flow.file, line=flow.line(node.base_path))
+        if node.name in bodies:
+            raise RunError(f"node '{node.name}' appears more than once", file=flow.file,
+                           line=flow.line(node.base_path))
+        if not node.use_variants:
+            bodies[node.name] = copy.deepcopy(node.raw)
+            continue
+        vs = flow.node_variants.get(node.name)
+        if vs is None:
+            raise RunError(f"node '{node.name}' uses variants but node_variants has none for it",
+                           file=flow.file, line=flow.line(node.base_path))
+        vid = chosen_id if chosen_node == node.name else vs.default_variant_id
+        if not vid:
+            raise RunError(f"default variant id is not specified for '{node.name}'", file=flow.file)
+        if vid not in vs.variants:
+            raise RunError(f"variant '{vid}' of node '{node.name}' not found", file=flow.file)
+        body = vs.variants[vid].raw.get("node")
+        bodies[node.name] = {"name": node.name, **copy.deepcopy(body if isinstance(body, dict) else {})}
+    return bodies
+
+
+def apply_connection_overrides(bodies: dict, overrides: dict) -> None:
+    for node, fields in (overrides or {}).items():
+        if node not in bodies:
+            raise RunError(f"--connections names node '{node}' which is not in the flow")
+        body = bodies[node]
+        if not isinstance(fields, dict):
+            raise RunError(f"--connections for node '{node}' must be a mapping")
+        inputs = body.setdefault("inputs", {})
+        for k, v in fields.items():
+            if k in ("deployment_name", "model"):
+                inputs[k] = v
+            elif body.get("type") == "llm" and k == "connection":
+                body["connection"] = v
+            elif body.get("type") != "llm" and k in inputs:
+                inputs[k] = v
+            else:
+                raise RunError(f"unsupported connection override '{node}.{k}' (use connection, "
+                               "deployment_name, model, or a connection input of a python node)")
+
+
+def _source_path(flow_dir: str, body: dict, includes: list) -> str | None:
+    src = body.get("source")
+    path = src.get("path") if isinstance(src, dict) else None
+    if path is None and isinstance(body.get("tool"), str) and body["tool"].endswith((".py", ".jinja2")):
+        path = body["tool"]
+    if path is None:
+        return None
+    if not os.path.exists(os.path.join(flow_dir, path)):
+        for inc in includes:  # additional_includes may provide the file by its base name
+            cand = os.path.normpath(os.path.join(flow_dir, inc))
+            if os.path.isfile(cand) and os.path.basename(cand) == os.path.basename(path):
+                return os.path.relpath(cand, flow_dir)
+            if os.path.isdir(cand) and os.path.exists(os.path.join(cand, path)):
+                return os.path.relpath(os.path.join(cand, path), flow_dir)
+    return path
+
+
+def needs_promptflow(flow_dir: str, body: dict, name: str) -> str | None:
+    """Why the built-in engine cannot run this node body (None when it can)."""
+    src = body.get("source") if isinstance(body.get("source"), dict) else {}
+    ntype = body.get("type")
+    if ntype is None and isinstance(body.get("tool"), str) and body["tool"].endswith(".py"):
+        ntype = "python"
+    if src.get("type") in ("package", "package_with_prompt"):
+        return f"package tool '{src.get('tool')}'"
+    if ntype not in BUILTIN_TYPES:
+        return f"node type '{ntype}'"
+    return None
+
+
+def build_plan(flow_path: str, variant: str | None = None, connection_overrides: dict | None = None,
+               get_connection=None) -> Plan:
+    flow, fdir, ffile = load(flow_path)
+    if flow.kind != "dag":
+        raise RunError(f"build_plan handles DAG flows, not {flow.kind}", file=flow.file)
+    data = flow.data
+    inputs = {}
+    for k, d in flow.inputs.items():
+        d = d if isinstance(d, dict) else {}
+        t = d.get("type", "object")
+        if t not in KNOWN_TYPES:
+            raise RunError(f"flow input '{k}' has unknown type '{t}'", file=flow.file, line=flow.line(("inputs", k)))
+        inputs[str(k)] = d
+    bodies = choose_variants(flow, variant)
+    apply_connection_overrides(bodies, connection_overrides or {})
+    line_of = {n.name: flow.line(n.base_path) for n in flow.nodes}
+    plan = Plan(fdir, ffile, "dag", data, inputs, {}, {}, [], [])
+    for name, body in bodies.items():
+        why = needs_promptflow(fdir, body, name)
+        if why:
+            raise NeedsPromptflow(f"node '{name}' needs the promptflow engine: {why}", node=name,
+                                  tool=why, file=flow.file, line=line_of.get(name))
+        ntype = body.get("type") or "python"
+        act = body.get("activate") if isinstance(body.get("activate"), dict) else None
+        if body.get("activate") is not None and (act is None or "when" not in act or "is" not in act):
+            raise RunError(f"node '{name}': activate needs both 'when' and 'is'", file=flow.file, line=line_of.get(name))
+        np_ = NodePlan(name=name, type=ntype, raw=body, activate=act,
+                       aggregation=bool(body.get("aggregation") or body.get("reduce")))
+        raw_inputs = body.get("inputs") if isinstance(body.get("inputs"), dict) else {}
+        for k, v in raw_inputs.items():
+            r = parse_ref(v)
+            if r is not None:
+                np_.refs[str(k)] = r
+            else:
+                np_.literals[str(k)] = v
+        np_.connection = body.get("connection")
+        np_.api = body.get("api") or "chat"
+        plan.nodes[name] = np_
+    # references and edges
+    for np_ in plan.nodes.values():
+        all_refs = list(np_.refs.items())
+        if np_.activate is not None and parse_ref(np_.activate.get("when")) is not None:
+            all_refs.append(("activate.when", parse_ref(np_.activate.get("when"))))
+        for where, r in all_refs:
+            if r.kind == "input":
+                if r.name not in inputs:
+                    raise RunError(f"node '{np_.name}' references flow input '{r.name}' which is not defined",
+                                   file=flow.file, line=line_of.get(np_.name))
+            elif r.name not in plan.nodes:
+                raise RunError(f"node '{np_.name}' references a non-existent node '{r.name}'",
+                               file=flow.file, line=line_of.get(np_.name))
+            else:
+                tgt = plan.nodes[r.name]
+                if tgt.aggregation and not np_.aggregation:
+                    raise RunError(f"node '{np_.name}' references aggregation node '{r.name}'",
+                                   file=flow.file, line=line_of.get(np_.name))
+                if r.name not in np_.deps:
+                    np_.deps.append(r.name)
+    names = list(plan.nodes)
+    order, cyc = execution_order(names, {n: plan.nodes[n].deps for n in names})
+    if cyc:
+        raise RunError(f"circular dependency between nodes {sorted(cyc)}", file=flow.file)
+    plan.order = [n for n in order if not plan.nodes[n].aggregation]
+    plan.agg_order = [n for n in order if plan.nodes[n].aggregation]
+    for k, o in flow.outputs.items():
+        ref = o.get("reference") if isinstance(o, dict) else None
+        if ref is None or ref == "":
+            raise RunError(f"flow output '{k}' has no reference", file=flow.file, line=flow.line(("outputs", k)))
+        r = parse_ref(ref)
+        if r is not None and r.kind == "node":
+            if r.name not in plan.nodes:
+                raise RunError(f"flow output '{k}' references non-existent node '{r.name}'",
+                               file=flow.file, line=flow.line(("outputs", k)))
+            if plan.nodes[r.name].aggregation:
+                plan.warnings.append(f"output '{k}' references aggregation node '{r.name}': dropped, as promptflow does")
+                continue
+        elif r is not None and r.name not in inputs:
+            raise RunError(f"flow output '{k}' references flow input '{r.name}' which is not defined",
+                           file=flow.file, line=flow.line(("outputs", k)))
+        plan.outputs[str(k)] = ref
+    _load_tools(plan, flow, line_of, get_connection)
+    return plan
+
+
+def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
+    plan.modules = FlowModules(plan.flow_dir)
+    includes = flow.additional_includes
+    for np_ in plan.nodes.values():
+        path = _source_path(plan.flow_dir, np_.raw, includes)
+        where = dict(file=flow.file, line=line_of.get(np_.name))
+        if path is None:
+            raise RunError(f"node '{np_.name}' has no source path", **where)
+        if np_.type == "python":
+            try:
+                mod = plan.modules.load(path)
+                np_.tool = find_tool(mod, path)
+            except ToolLoadError as e:
+                name = getattr(e, "import_name", "") or ""
+                if name.split(".")[0] == "promptflow" or (name and _is_promptflow_module(name)):
+                    plan.close()
+                    raise NeedsPromptflow(f"node '{np_.name}' needs the promptflow engine: {path} imports {name}",
+                                          node=np_.name, tool=f"{path} (imports {name})", **where) from None
+                plan.close()
+                raise RunError(f"node '{np_.name}': {e}", file=_disp(flow, e.file), line=e.line) from None
+            try:
+                conv = np_.tool.convert_literals(np_.literals, lambda n, cls: _conn_obj(get_connection, n, cls, np_.name))
+            except ConvertError as e:
+                plan.close()
+                raise RunError(f"node '{np_.name}': {e}", **where) from None
+            init_names = set(np_.tool.init_params)
+            np_.init_kwargs = {k: v for k, v in conv.items() if k in init_names}
+            for k in init_names:
+                if k in np_.refs:
+                    raise RunError(f"node '{np_.name}': class tool init input '{k}' must be a literal", **where)
+            np_.literals = {k: v for k, v in conv.items() if k not in init_names}
+        else:
+            full = os.path.join(plan.flow_dir, path)
+            try:
+                with open(full, encoding="utf-8") as f:
+                    np_.template = f.read()
+            except OSError as e:
+                plan.close()
+                raise RunError(f"node '{np_.name}': template '{path}': {e.strerror}", **where) from None
+            if np_.type == "llm":
+                _prepare_llm(np_, get_connection, where)
+                
+
+def _prepare_llm(np_, get_connection, where) -> None:
+    """Resolve the node's connection (a missing one fails the run before any line, as in
+    promptflow) and convert its literal inputs by the LLM tool's parameter types (§6.3)."""
+    from ..llm import connection_dict, param_types
+
+    name = np_.connection or np_.literals.get("connection")
+    if not name:
+        raise RunError(f"node '{np_.name}' has no connection", **where)
+    if get_connection is None:
+        raise RunError(f"node '{np_.name}': connection '{name}' cannot be resolved (no connection store)", **where)
+    try:
+        np_.connection_obj = get_connection(str(name))
+    except KeyError:
+        raise RunError(f"node '{np_.name}': connection '{name}' is not found (pfgit connection list)", **where) from None
+    ctype = connection_dict(np_.connection_obj).get("type", "")
+    try:
+        types = param_types(np_.api, ctype)
+    except Exception as e:
+        raise RunError(f"node '{np_.name}': {e}", **where) from None
+    lits = {}
+    for k, v in np_.literals.items():
+        if k == "connection":
+            continue
+        t = types.get(k)
+        if t is None:
+            lits[k] = v            # a template variable: reaches Jinja unchanged
+            continue
+        if v is None or v == "":
+            continue
+        if k == "max_tokens" and str(v) == "inf":
+            lits[k] = v
+            continue
+        try:
+            lits[k] = parse_value(v, t)
+        except ConvertError as e:
+            raise RunError(f"node '{np_.name}': input '{k}' ({v!r}) is not a valid {t}: {e}", **where) from None
+    np_.literals = lits
+
+
+def _is_promptflow_module(name: str) -> bool:
+    return name.startswith(("promptflow_", "promptflow."))
+
+
+def _disp(flow, file):
+    if not file:
+        return flow.file
+    return os.path.join(os.path.dirname(flow.file), file) if os.path.dirname(flow.file) else file
+
+
+def _conn_obj(get_connection, name: str, cls: str, node: str):
+    from ..compat import make_connection
+
+    if get_connection is None:
+        raise ConvertError(f"connection '{name}' cannot be resolved (no connection store)")
+    try:
+        conn = get_connection(name)
+    except KeyError:
+        raise ConvertError(f"connection '{name}' is not found (pfgit connection list)") from None
+    if not isinstance(conn, dict):
+        from ..llm import connection_dict
+
+        conn = connection_dict(conn)
+    return make_connection(conn, cls)
+
+
+def convert_flow_inputs(plan_inputs: dict, raw: dict, line_number) -> dict:
+    """Flow inputs of one line converted by declared type, defaults applied (§1.4, §1.5).
+    Raises LineError. Undeclared keys are kept (they never reach nodes)."""
+    from ..errors import LineError
+
+    out = dict(raw)
+    where = f" in line {line_number} of input data" if line_number is not None else ""
+    for k, d in plan_inputs.items():
+        if k not in raw:
+            if "default" in d:
+                v = d["default"]
+            else:
+                raise LineError(f"The input for flow is incorrect. The value for flow input '{k}'{where} "
+                                "is not provided in input data.", "InputNotFound")
+        else:
+            v = raw[k]
+        t = d.get("type", "object")
+        try:
+            out[k] = parse_value(v, t)
+        except ConvertError:
+            raise LineError(f"The value for flow input '{k}'{where} does not match the expected type '{t}'.",
+                            "InputTypeError" if t != "list" else "InputParseError") from None
+    return out

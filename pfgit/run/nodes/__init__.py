@@ -1,0 +1,1 @@
+"""Node kinds of the built-in engine: python (tools), prompt (Jinja), llm (Jinja + pfgit.run.llm)."""

@@ -1,0 +1,138 @@
+"""`pfgit test`: one line of a flow (or one node alone), like `pf flow test`, writing nothing:
+no `.promptflow/` folder, no `__pycache__` (tools are imported without bytecode), no run record."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+from .errors import LineError, RunError
+from .spec import RunSpec
+
+
+@dataclass
+class TestResult:
+    outputs: dict | None
+    error: dict | None
+    nodes: list = field(default_factory=list)     # {"node", "status", "duration", "output", "error"}
+    metrics: dict = field(default_factory=dict)
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict:
+        return {"status": "Completed" if self.ok else "Failed", "outputs": self.outputs, "error": self.error,
+                "nodes": self.nodes, "metrics": self.metrics, "duration": round(self.duration, 4)}
+
+
+def _jsonable(v):
+    try:
+        json.dumps(v)
+        return v
+    except (TypeError, ValueError):
+        return str(v) if isinstance(v, str) else repr(v)
+
+
+def read_inputs_file(path: str) -> dict:
+    """A JSON object, or the first line of a JSONL file."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except OSError as e:
+        raise RunError(e.strerror or str(e), file=path) from None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        first = next((ln for ln in text.splitlines() if ln.strip()), "")
+        try:
+            obj = json.loads(first)
+        except ValueError as e:
+            raise RunError(f"not JSON: {e}", file=path, line=1) from None
+    if not isinstance(obj, dict):
+        raise RunError("inputs must be a JSON object", file=path)
+    return obj
+
+
+def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResult:
+    from .batch import _Env, _env_for
+    from .connections_bridge import connection_getter
+    from .engine.select import choose
+
+    get_connection = connection_getter()
+    engine_name, engine = choose(spec, get_connection)
+    if engine is None:
+        raise RunError("pfgit test runs flows with the built-in engine; this flow needs promptflow "
+                       "(pf flow test)")
+    t0 = time.perf_counter()
+    try:
+        with _Env(_env_for(spec, engine.flow_env(), get_connection), engine.cwd()):
+            if node is not None:
+                return _test_node(engine, node, inputs, t0)
+            raw = dict(inputs)
+            sample = getattr(engine, "sample_inputs", lambda: {})() or {}
+            for k, v in sample.items():
+                raw.setdefault(k, v)
+            res = engine.run_line(raw, None, keep_node_runs=True) if hasattr(engine, "plan") \
+                else engine.run_line(raw, None)
+            out = TestResult(outputs=res.outputs, error=res.error.as_dict() if res.error else None)
+            for nr in getattr(res, "node_runs", []):
+                out.nodes.append({"node": nr.node, "status": nr.status, "duration": round(nr.duration, 4),
+                                  "output": _jsonable(nr.output), "error": nr.error})
+            if res.error is None:
+                metrics, agg_err = engine.run_aggregation([res])   # 1-item lists, as pf flow test does
+                out.metrics = metrics
+                if agg_err is not None:
+                    out.error = agg_err.as_dict()
+            out.duration = time.perf_counter() - t0
+            return out
+    finally:
+        engine.close()
+
+
+def _test_node(engine, name: str, given: dict, t0) -> TestResult:
+    """Run one node of a DAG flow with its own inputs (given ones override the node's literals;
+    every reference must be given)."""
+    plan = getattr(engine, "plan", None)
+    if plan is None:
+        raise RunError("--node applies to DAG flows")
+    if name not in plan.nodes:
+        raise RunError(f"no node '{name}' in the flow (nodes: {', '.join(plan.nodes)})")
+    np_ = plan.nodes[name]
+    missing = [k for k in np_.refs if k not in given]
+    if missing:
+        raise RunError(f"node '{name}' takes {', '.join(missing)} from other nodes or flow inputs: give "
+                       + " ".join(f"{k}=..." for k in missing) + " with --inputs")
+    unknown = [k for k in given if k not in np_.refs and k not in np_.literals and
+               (np_.tool is None or (k not in np_.tool.params and not np_.tool.var_kw))]
+    kwargs = dict(np_.literals)
+    if np_.tool is not None:
+        try:
+            kwargs.update(np_.tool.convert_literals(given, lambda n, c: None))
+        except Exception as e:
+            raise RunError(f"node '{name}': {e}") from None
+    else:
+        kwargs.update(given)
+    t1 = time.perf_counter()
+    try:
+        if unknown and np_.tool is not None:
+            raise LineError(f"node '{name}' has no input {', '.join(unknown)}", "InputNotFound", name)
+        output = engine._call(np_, kwargs, set(), None)
+        from .engine.dag import _drain
+
+        output = _drain(output)
+        rec = {"node": name, "status": "Completed", "duration": round(time.perf_counter() - t1, 4),
+               "output": _jsonable(output), "error": None}
+        return TestResult(outputs={name: _jsonable(output)}, error=None, nodes=[rec],
+                          duration=time.perf_counter() - t0)
+    except LineError as e:
+        err = e.as_dict()
+    except Exception as e:
+        err = {"type": type(e).__name__, "node": name,
+               "message": f"Execution failure in '{getattr(np_.tool, 'name', name)}': ({type(e).__name__}) {e}"}
+    return TestResult(outputs=None, error=err, nodes=[{"node": name, "status": "Failed", "duration": 0,
+                                                       "output": None, "error": err["message"]}],
+                      duration=time.perf_counter() - t0)
