@@ -147,10 +147,14 @@ def register(app: typer.Typer) -> None:
     @runs.command("stream")
     def runs_stream(name: str = typer.Argument(..., help="Run name."),
                     inputs: bool = typer.Option(False, "--inputs", help="Stream inputs.jsonl instead.")) -> None:
-        """Print a run's outputs.jsonl, line by line (bounded memory)."""
+        """Print a run's outputs.jsonl, line by line (bounded memory); a run still in progress
+        (`pfgit run` in another shell) is followed until it ends."""
+        from ..run.follow import follow
         from ..store.read import load_run, stream_file
 
         repo = _repo()
+        if follow(repo, name, sys.stdout.buffer, "inputs" if inputs else "outputs"):
+            return
         snap = load_run(repo, name)
         out = sys.stdout.buffer
         for line in stream_file(repo, snap, "inputs.jsonl" if inputs else "outputs.jsonl"):

@@ -268,7 +268,11 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
         console.note(f"resuming run '{spec.name}': {len(done)} of {total} lines already done")
     active.open()
     outcome = Outcome(spec.name, "Running", total=total, notes=notes)
-    failed = sum(1 for _ in active.read("errors")) if resumed else 0
+    failed = 0
+    if resumed:
+        for rec in active.read("errors"):
+            failed += 1
+            outcome.first_error = outcome.first_error or rec
     progress = _progress(total, engine.usage)
     finished = len(done)
     stop_after = _interrupt_after()

@@ -1,0 +1,158 @@
+"""Flex flows (`flow.flex.yaml`, `entry: module:function` or `module:Class`), promptflow-runner.md §8.1.
+
+Inputs are the entry's parameters (or the YAML `inputs`), converted by their annotations; outputs
+become a dict (dict as is, dataclass fields, anything else `{"output": value}`); a class entry is
+built once with its init kwargs (`--init`, run.yml `init:`, else `sample.init`) and its
+`__aggregate__` receives the succeeded lines' outputs, a dict return becoming the metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+
+from ..convert import ConvertError, annotation_type, parse_value
+from ..errors import LineError, RunError
+from ..nodes.python import FlowModules, ToolLoadError
+from .dag import LineResult, _drain
+
+
+class _AttrDict(dict):
+    __getattr__ = dict.get
+
+
+class FlexEngine:
+    uses_llm = True          # flex entries usually call models: LLM-friendly worker default
+    warnings: list = []
+
+    def __init__(self, flow, fdir: str, ffile: str, init: dict | None, get_connection=None):
+        from ..llm.usage import TokenCounter
+
+        self.flow, self.fdir, self.ffile = flow, fdir, ffile
+        self.usage = TokenCounter()
+        entry = flow.data.get("entry")
+        if not isinstance(entry, str) or ":" not in entry:
+            raise RunError("'entry' must be 'module:function' or 'module:Class'", file=flow.file,
+                           line=flow.line(("entry",)))
+        mod_name, attr = entry.split(":", 1)
+        rel = mod_name.replace(".", "/") + ".py"
+        self.modules = FlowModules(fdir)
+        try:
+            mod = self.modules.load(rel)
+        except ToolLoadError as e:
+            self.modules.close()
+            raise RunError(str(e), file=os.path.join(os.path.dirname(flow.file), e.file or rel), line=e.line) from None
+        target = getattr(mod, attr, None)
+        if target is None:
+            self.modules.close()
+            raise RunError(f"entry '{entry}': '{attr}' not found in {rel}", file=flow.file)
+        self.instance = None
+        if inspect.isclass(target):
+            sample = flow.data.get("sample") if isinstance(flow.data.get("sample"), dict) else {}
+            kwargs = dict(init if init is not None else (sample.get("init") or {}))
+            declared = flow.data.get("init")
+            if isinstance(declared, dict) and init is not None:
+                params = [p for p in list(inspect.signature(target.__init__).parameters)[1:]]
+                if set(declared) != set(params):
+                    self.modules.close()
+                    raise RunError("Provided signature of init does not match the entry", file=flow.file)
+            try:
+                self.instance = target(**kwargs)
+            except Exception as e:
+                self.modules.close()
+                raise RunError(f"entry '{entry}': __init__ failed: ({type(e).__name__}) {e}", file=flow.file) from None
+            self.func = self.instance.__call__ if hasattr(target, "__call__") else None
+            if self.func is None:
+                raise RunError(f"class entry '{entry}' has no __call__", file=flow.file)
+        else:
+            self.func = target
+        self.name = getattr(target, "__name__", attr)
+        self.params = {k: p for k, p in inspect.signature(self.func).parameters.items()
+                       if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+    def input_defs(self) -> dict:
+        declared = self.flow.data.get("inputs")
+        if isinstance(declared, dict) and declared:
+            return {k: (v if isinstance(v, dict) else {}) for k, v in declared.items()}
+        out = {}
+        for k, p in self.params.items():
+            d = {"type": annotation_type(p.annotation, p.default)}
+            if p.default is not inspect.Parameter.empty:
+                d["default"] = p.default
+            out[k] = d
+        return out
+
+    def sample_inputs(self) -> dict:
+        s = self.flow.data.get("sample")
+        return dict(s.get("inputs") or {}) if isinstance(s, dict) else {}
+
+    def flow_env(self) -> dict:
+        env = self.flow.data.get("environment_variables")
+        return env if isinstance(env, dict) else {}
+
+    def cwd(self) -> str:
+        return self.fdir
+
+    def keeps_for_aggregation(self) -> bool:
+        return self.instance is not None and hasattr(self.instance, "__aggregate__")
+
+    def connection_names(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        self.modules.close()
+
+    def run_line(self, raw: dict, line_number, keep_node_runs: bool = False) -> LineResult:
+        res = LineResult(line_number, raw)
+        kwargs = {}
+        for k, p in self.params.items():
+            if k not in raw:
+                if p.default is inspect.Parameter.empty:
+                    res.error = LineError(f"The value for flow input '{k}' is not provided in input data.", "InputNotFound")
+                    return res
+                continue
+            try:
+                kwargs[k] = parse_value(raw[k], annotation_type(p.annotation, p.default))
+            except ConvertError:
+                res.error = LineError(f"The value for flow input '{k}' in line {line_number} does not match "
+                                      f"the expected type.", "InputTypeError")
+                return res
+        try:
+            out = _drain(self.func(**kwargs))
+            if inspect.isawaitable(out):
+                import asyncio
+
+                async def _aw(x):
+                    return await x
+                out = asyncio.run(_aw(out))
+        except Exception as e:
+            res.error = LineError(f"Execution failure in '{self.name}': ({type(e).__name__}) {e}",
+                                  type(e).__name__, self.name)
+            return res
+        if isinstance(out, dict):
+            outputs = out
+        elif dataclasses.is_dataclass(out) and not isinstance(out, type):
+            outputs = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+        else:
+            outputs = {"output": out}
+        import json
+
+        try:
+            json.dumps(outputs)
+        except (TypeError, ValueError):
+            res.error = LineError("The output value is not JSON serializable", "FlowOutputValueInvalid", self.name)
+            return res
+        res.outputs = outputs
+        res.node_outputs = {"__outputs__": outputs}
+        return res
+
+    def run_aggregation(self, lines):
+        if not self.keeps_for_aggregation():
+            return {}, None
+        outs = [_AttrDict(ln.node_outputs.get("__outputs__") or {}) for ln in lines]
+        try:
+            result = self.instance.__aggregate__(outs)
+        except Exception as e:
+            return {}, LineError(f"__aggregate__ failed: ({type(e).__name__}) {e}", type(e).__name__, "__aggregate__")
+        return (dict(result) if isinstance(result, dict) else {}), None

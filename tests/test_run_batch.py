@@ -1,0 +1,201 @@
+"""Batch and evaluation runs end to end (library + CLI): recording, failed lines, eval joins,
+resume after an interrupt, bad input, pf's multi-value options, run files."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from pfgit.cli.main import main
+from pfgit.run.argv import expand_multi
+from pfgit.run.batch import Console, run_batch
+from pfgit.run.errors import RunError
+from pfgit.run.spec import RunSpec
+from run_flows import BASIC, EVAL, files_under, git, make_repo, write_jsonl
+
+
+class Quiet(Console):
+    def __init__(self):
+        super().__init__(quiet=False)
+        self.lines = []
+
+    def note(self, msg):
+        self.lines.append(msg)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    r = make_repo(tmp_path, {"flows/basic": BASIC, "flows/eval": EVAL})
+    write_jsonl(r / "data.jsonl", [{"text": "a", "expected": "A"}, {"text": "boom", "expected": "X"},
+                                   {"text": "bc", "expected": "cb"}])
+    monkeypatch.chdir(r)
+    return r
+
+
+def run(spec, console=None):
+    return run_batch(spec, console or Quiet())
+
+
+def read_run(repo, name):
+    from pfgit.git.repo import open_repo
+    from pfgit.store.read import load_run, logs, stream_file
+
+    r = open_repo(str(repo))
+    snap = load_run(r, name)
+    outs = [json.loads(x) for x in stream_file(r, snap, "outputs.jsonl")]
+    ins = [json.loads(x) for x in stream_file(r, snap, "inputs.jsonl")]
+    return snap, outs, ins, logs(r, snap)
+
+
+def test_batch_run_recorded_with_failed_lines(repo):
+    before = files_under(repo / "flows")
+    o = run(RunSpec(flow="flows/basic", data="data.jsonl", name="b1"))
+    assert (o.status, o.total, o.failed, o.exit_code) == ("Failed", 3, 1, 1)
+    assert o.metrics == {"total_len": 8, "n_lines": 2, "texts": "a,bc"}   # aggregation: succeeded lines
+    snap, outs, ins, logs = read_run(repo, "b1")
+    assert outs == [{"shout": "A", "joined": "A A", "line_number": 0},
+                    {"shout": "BC", "joined": "BC BC", "line_number": 2}]
+    assert [i["line_number"] for i in ins] == [0, 1, 2] and ins[0]["n"] == 2
+    err = json.loads(logs["errors.jsonl"])
+    assert err == {"line_number": 1, "type": "ValueError", "node": "upper",
+                   "message": "Execution failure in 'upper': (ValueError) boom!"}
+    assert snap.run["status"] == "Failed" and snap.run["lines"] == {"total": 3, "completed": 2, "failed": 1}
+    assert snap.parents[0] == git(repo, "rev-parse", "HEAD")
+    assert files_under(repo / "flows") == before
+    assert not os.path.exists(repo / ".git" / "pfgit" / "active" / "b1")
+
+
+def test_eval_run_over_base_keeps_failed_base_lines(repo):
+    run(RunSpec(flow="flows/basic", data="data.jsonl", name="base"))
+    c = Quiet()
+    o = run(RunSpec(flow="flows/eval", data="data.jsonl", run="base", name="ev",
+                    column_mapping={"prediction": "${run.outputs.shout}", "groundtruth": "${data.expected}"}), c)
+    assert (o.total, o.failed) == (3, 1)
+    assert o.metrics == {"accuracy": 0.5, "graded": 2}
+    snap, outs, _, logs = read_run(repo, "ev")
+    assert [(x["line_number"], x["grade"]) for x in outs] == [(0, "Correct"), (2, "Incorrect")]
+    assert json.loads(logs["errors.jsonl"])["type"] == "BaseRunLineFailed"
+    assert snap.run["base_run"]["name"] == "base" and len(snap.parents) == 2
+    assert any("promptflow drops them silently" in n for n in c.lines)
+    rc = main(["log", "flows/eval", "--metric", "accuracy", "--json"])
+    assert rc == 0
+
+
+def test_eval_run_errors(repo):
+    run(RunSpec(flow="flows/basic", data="data.jsonl", name="base"))
+    write_jsonl(repo / "two.jsonl", [{"expected": "A"}, {"expected": "B"}])
+    with pytest.raises(RunError, match="base run 'base' has 3 lines but the data has 2"):
+        run(RunSpec(flow="flows/eval", data="two.jsonl", run="base",
+                    column_mapping={"prediction": "${run.outputs.shout}", "groundtruth": "${data.expected}"}))
+    with pytest.raises(RunError, match=r"no column 'nope' in the base run's outputs \(columns: joined, line_number, shout\)"):
+        run(RunSpec(flow="flows/eval", data="data.jsonl", run="base",
+                    column_mapping={"prediction": "${run.outputs.nope}", "groundtruth": "${data.expected}"}))
+    with pytest.raises(RunError, match="base run 'ghost' not found"):
+        run(RunSpec(flow="flows/eval", data="data.jsonl", run="ghost"))
+
+
+def test_resume_after_interrupt_runs_only_missing_lines(repo, monkeypatch):
+    write_jsonl(repo / "many.jsonl", [{"text": f"w{i}"} for i in range(30)])
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "10")
+    o = run(RunSpec(flow="flows/basic", data="many.jsonl", name="big", workers=1))
+    assert o.status == "Canceled"
+    active = repo / ".git" / "pfgit" / "active" / "big"
+    assert len((active / "outputs.jsonl").read_text().splitlines()) == 10
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    # count tool calls of the resumed run: a marker file per call
+    o2 = run(RunSpec(flow=".", resume="big", workers=3))
+    assert (o2.status, o2.total, o2.failed) == ("Completed", 30, 0)
+    assert o2.metrics["n_lines"] == 30
+    _, outs, ins, _ = read_run(repo, "big")
+    assert [x["line_number"] for x in outs] == list(range(30)) and len(ins) == 30
+    assert not active.exists()
+    with pytest.raises(RunError, match="no interrupted run 'big'"):
+        run(RunSpec(flow=".", resume="big"))
+
+
+def test_bad_input_messages(repo, tmp_path):
+    (repo / "bad.jsonl").write_text('{"text": "a"}\n{"text": \n')
+    with pytest.raises(RunError) as e:
+        run(RunSpec(flow="flows/basic", data="bad.jsonl"))
+    assert e.value.line == 2 and e.value.file.endswith("bad.jsonl")
+    with pytest.raises(RunError, match=r"missing data column for flow input 'text' \(data columns: other"):
+        write_jsonl(repo / "other.jsonl", [{"other": 1}])
+        run(RunSpec(flow="flows/basic", data="other.jsonl"))
+    with pytest.raises(RunError, match=r"no column 'nope' in the data"):
+        run(RunSpec(flow="flows/basic", data="data.jsonl", column_mapping={"text": "${data.nope}"}))
+    with pytest.raises(RunError, match="unknown variant|not found in node_variants"):
+        run(RunSpec(flow="flows/basic", data="data.jsonl", variant="${upper.v1}"))
+
+
+def test_csv_with_bom_and_literal_mapping(repo):
+    (repo / "d.csv").write_bytes("\ufefftext,n\nhey,3\n".encode("utf-8"))
+    o = run(RunSpec(flow="flows/basic", data="d.csv", name="csv"))
+    assert o.status == "Completed"
+    _, outs, ins, _ = read_run(repo, "csv")
+    assert outs[0]["joined"] == "HEY HEY HEY" and ins[0]["text"] == "hey"
+
+
+def test_cli_run_multi_value_options_and_json(repo, capsys):
+    rc = main(["run", "--flow", "flows/basic", "--data", "data.jsonl", "--name", "c1",
+               "--column-mapping", "text=${data.text}", "n=1", "--tags", "a=1", "b=2", "--json"])
+    assert rc == 1                                      # one line failed
+    out = json.loads(capsys.readouterr().out)
+    assert out["lines"] == {"total": 3, "completed": 2, "failed": 1} and out["status"] == "Failed"
+    _, outs, _, _ = read_run(repo, "c1")
+    assert outs[0]["joined"] == "A"                     # literal "1" -> int 1
+    assert expand_multi(["run", "--column-mapping", "a=1", "b=2", "--name", "x", "--inputs", "--json"]) == \
+        ["run", "--column-mapping", "a=1", "--column-mapping", "b=2", "--name", "x", "--inputs", "--json"]
+
+
+def test_run_file_with_cloud_keys(repo, capsys):
+    (repo / "run.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/promptflow/latest/Run.schema.json\n"
+        "flow: flows/basic\ndata: data.jsonl\nname: rf\ndisplay_name: from a file\n"
+        "column_mapping:\n  text: ${data.expected}\nenvironment_variables:\n  FOO: bar\n"
+        "resources:\n  instance_type: Standard_D2\n")
+    rc = main(["run", "--file", "run.yml"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "'resources' is cloud-only: ignored" in err
+    snap, outs, _, _ = read_run(repo, "rf")
+    assert outs[1]["shout"] == "X" and snap.run["settings"]["display_name"] == "from a file"
+    assert snap.run["environment"] == ["FOO"]
+
+
+def test_cli_test_and_errors(repo, capsys):
+    assert main(["test", "--flow", "flows/basic", "--inputs", "text=hi", "n=2"]) == 0
+    out = capsys.readouterr().out
+    assert '"joined": "HI HI"' in out and "upper" in out
+    assert main(["test", "--flow", "flows/basic", "--inputs", "text=boom"]) == 1
+    assert "Execution failure in 'upper'" in capsys.readouterr().err
+    assert main(["run", "--flow", "flows/basic", "--data", "missing.jsonl"]) == 2
+    assert capsys.readouterr().err.strip() == "pfgit: missing.jsonl: data file not found"
+
+
+def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
+    """An interrupted run is 'in progress' on disk: stream prints what it has, then the resumed
+    and recorded run streams from its snapshot."""
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "2")
+    run(RunSpec(flow="flows/basic", data="data.jsonl", name="s1", workers=1))
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    assert main(["runs", "stream", "s1"]) == 0
+    lines = capsysbinary.readouterr().out.decode().splitlines()
+    assert [json.loads(x)["line_number"] for x in lines] == [0]      # line 1 failed: not an output
+    from pfgit.git.repo import open_repo
+    from pfgit.run.follow import follow
+    from pfgit.run.runstate import ActiveRun
+    import io
+    import threading
+
+    r = open_repo(str(repo))
+    ActiveRun(r, "s1").update_state(status="Running")
+    buf = io.BytesIO()
+    t = threading.Thread(target=follow, args=(r, "s1", buf), kwargs={"poll": 0.01})
+    t.start()
+    run(RunSpec(flow=".", resume="s1", workers=1))     # finishes and records: follow ends
+    t.join(10)
+    assert not t.is_alive()
+    assert [json.loads(x)["line_number"] for x in buf.getvalue().splitlines()] == [0, 2]
+    assert main(["runs", "stream", "s1"]) == 0
+    assert len(capsysbinary.readouterr().out.splitlines()) == 2

@@ -1,0 +1,109 @@
+"""The built-in engine on one line: references, literal conversion, activate/bypass, prompt
+rendering, variants, flex flows, aggregation (promptflow-runner.md §1-5, §8)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from pfgit.run.engine.dag import DagEngine
+from pfgit.run.engine.plan import build_plan
+from pfgit.run.errors import RunError
+from pfgit.run.spec import RunSpec
+from pfgit.run.testline import test_flow as run_test_flow
+from run_flows import ACTIVATE, BASIC, FLEX_CLASS, FLEX_FUNC, PROMPT, VARIANTS, files_under, write_flow
+
+
+def engine_for(path, variant=None):
+    return DagEngine(build_plan(str(path), variant))
+
+
+def test_basic_line_and_aggregation(tmp_path):
+    flow = write_flow(tmp_path / "f", BASIC)
+    eng = engine_for(flow)
+    try:
+        r = eng.run_line({"text": "ab", "n": "3"}, 0)      # "3" converted by the declared int type
+        assert r.ok and r.outputs == {"shout": "AB", "joined": "AB AB AB"}
+        bad = eng.run_line({"text": "boom"}, 1)
+        assert bad.error.node == "upper"
+        assert bad.error.message == "Execution failure in 'upper': (ValueError) boom!"
+        missing = eng.run_line({}, 2)
+        assert missing.error.kind == "InputNotFound"
+        metrics, err = eng.run_aggregation([r])
+        assert err is None and metrics == {"total_len": 8, "n_lines": 1, "texts": "ab"}
+    finally:
+        eng.close()
+    assert "helper" not in sys.modules          # the flow's sibling modules are forgotten
+    assert not any("promptflow" == m for m in sys.modules if getattr(sys.modules[m], "__pfgit_compat__", 0))
+
+
+def test_activate_bypass_rules(tmp_path):
+    eng = engine_for(write_flow(tmp_path / "f", ACTIVATE))
+    try:
+        safe = eng.run_line({"q": "hi"}, 0)
+        assert safe.outputs == {"answer": "<<hi>>|None", "check": {"safe": True, "tags": ["h", "x"]},
+                                "first": "h", "skipped": "<hi>"}
+        unsafe = eng.run_line({"q": "too long"}, 1)
+        # safe_only bypassed -> down (all deps bypassed) bypassed -> final runs with a's default
+        assert unsafe.outputs["answer"] == "ADEF|<refused>"
+        assert unsafe.outputs["skipped"] is None
+    finally:
+        eng.close()
+
+
+def test_prompt_node_renders_like_promptflow(tmp_path):
+    eng = engine_for(write_flow(tmp_path / "f", PROMPT))
+    try:
+        r = eng.run_line({"who": "<W>", "items": '["h1", "h2"]'}, 0)
+        assert r.outputs == {"text": "Hello <W>!\n- h1\n- h2\nend\n"}
+    finally:
+        eng.close()
+
+
+def test_variants_and_unknown_variant(tmp_path):
+    flow = write_flow(tmp_path / "f", VARIANTS)
+    for variant, want in ((None, "ab"), ("${fmt.variant_1}", "AB!")):
+        eng = engine_for(flow, variant)
+        try:
+            assert eng.run_line({"x": "ab"}, 0).outputs == {"out": want}
+        finally:
+            eng.close()
+    with pytest.raises(RunError, match="unknown variant 'variant_9' for node 'fmt'"):
+        build_plan(str(flow), "${fmt.variant_9}")
+
+
+def test_tool_syntax_error_names_file_and_line(tmp_path):
+    flow = write_flow(tmp_path / "f", dict(BASIC, **{"upper.py": "def upper(:\n    pass\n"}))
+    with pytest.raises(RunError) as e:
+        build_plan(str(flow))
+    assert e.value.file.endswith("upper.py") and e.value.line == 1
+    assert "node 'upper'" in e.value.message
+
+
+def test_test_flow_writes_nothing(tmp_path):
+    flow = write_flow(tmp_path / "f", BASIC)
+    before = files_under(flow)
+    res = run_test_flow(RunSpec(flow=str(flow)), {"text": "yo"})
+    assert res.ok and res.outputs == {"shout": "YO", "joined": "YO YO"}
+    assert [n["node"] for n in res.nodes] == ["upper", "repeat"]
+    assert res.metrics["n_lines"] == 1
+    node = run_test_flow(RunSpec(flow=str(flow)), {"s": "x", "n": "3"}, node="repeat")
+    assert node.outputs == {"repeat": "x x x"}
+    assert files_under(flow) == before          # no .promptflow/, no __pycache__
+
+
+def test_flex_function_and_class(tmp_path):
+    res = run_test_flow(RunSpec(flow=str(write_flow(tmp_path / "fn", FLEX_FUNC))), {"n": "3"})
+    assert res.outputs == {"upper": "SAMPLE", "n": 30}   # sample inputs fill the rest; "3" -> 3
+    from pfgit.run.engine.flex import FlexEngine
+    from pfgit.run.engine.plan import load
+
+    flow, fdir, ffile = load(str(write_flow(tmp_path / "cls", FLEX_CLASS)))
+    eng = FlexEngine(flow, fdir, ffile, {"prefix": "P:"})
+    try:
+        lines = [eng.run_line({"word": w}, i) for i, w in enumerate(["ab", "cde"])]
+        assert [ln.outputs for ln in lines] == [{"tagged": "P:ab", "len": 2}, {"tagged": "P:cde", "len": 3}]
+        assert eng.run_aggregation(lines) == ({"n": 2, "total_len": 5}, None)
+    finally:
+        eng.close()
