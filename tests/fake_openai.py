@@ -111,7 +111,8 @@ class FakeOpenAI:
         self.port = self.httpd.server_address[1]
         self.root = f"http://127.0.0.1:{self.port}"
         self.url = self.root + "/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     def start(self) -> "FakeOpenAI":
         self._thread.start()

@@ -24,6 +24,7 @@ COMMANDS = {
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
     "check": "check",
+    "connection": "connection",
     "run": "run", "test": "run",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))

@@ -473,7 +473,7 @@ def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
     active.open()
     writer = LineWriter(active)
     try:
-        pf_engine.run(spec, writer)
+        info = pf_engine.run(spec, writer)   # connection names and secret values for _record
     except BaseException:
         active.remove()
         raise
@@ -485,7 +485,7 @@ def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
         console.note(f"{writer.failed} of {writer.total} lines failed (status Failed, exit 1; promptflow "
                      "reports Completed)")
     mp = mapping_mod.Mapping(effective=dict(spec.column_mapping))
-    rec = _record(spec, repo, active, outcome, start, mp, None, "promptflow")
+    rec = _record(spec, repo, active, outcome, start, mp, info, "promptflow")
     outcome.commit = rec.commit
     active.remove()
     return outcome
