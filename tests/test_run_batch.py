@@ -199,3 +199,22 @@ def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
     assert [json.loads(x)["line_number"] for x in buf.getvalue().splitlines()] == [0, 2]
     assert main(["runs", "stream", "s1"]) == 0
     assert len(capsysbinary.readouterr().out.splitlines()) == 2
+
+
+def test_auto_engine_names_the_node_that_needs_promptflow(repo, monkeypatch):
+    from pfgit.run.engine import select
+
+    (repo / "flows/pkg").mkdir()
+    (repo / "flows/pkg/flow.dag.yaml").write_text(
+        "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${lookup.output}'}\n"
+        "nodes:\n- name: lookup\n  type: python\n  source:\n    type: package\n"
+        "    tool: promptflow_vectordb.tool.common_index_lookup.search\n  inputs:\n    queries: ${inputs.text}\n")
+    monkeypatch.setattr(select, "promptflow_installed", lambda: False)
+    with pytest.raises(RunError) as e:
+        run(RunSpec(flow="flows/pkg", data="data.jsonl"))
+    msg = e.value.one_line()
+    assert "node 'lookup' needs the promptflow engine: package tool " \
+           "'promptflow_vectordb.tool.common_index_lookup.search'" in msg
+    assert "pip install promptflow" in msg and e.value.line == 6
+    with pytest.raises(RunError, match="--engine builtin cannot run it"):
+        run(RunSpec(flow="flows/pkg", data="data.jsonl", engine="builtin"))

@@ -69,6 +69,7 @@ def test_corpus_python_flows_run(corpus_repo, capfd):
         n = sum(1 for line in (flow / data).read_text().splitlines() if line.strip())
         assert (o.status, o.total, o.failed) == ("Completed", n, 0), rel
         assert set(o.metrics) == metric_keys, rel
+    assert "exact_match_rate" not in capfd.readouterr().out   # tool prints go to the run's log
     outs, metrics = _outputs(corpus_repo, "eval-chat-math")
     assert [x["line_number"] for x in outs] == [0, 1, 2] and metrics == {"accuracy": 0.67, "error_rate": 0.33}
     assert "__pycache__" not in {p.name for p in corpus_repo.rglob("*")}

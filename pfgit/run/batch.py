@@ -100,19 +100,28 @@ def read_dotenv(path: str) -> dict:
 
 
 class _Env:
-    """Export variables (and the flow folder as cwd) for the run, restore afterwards."""
+    """Export variables (and the flow folder as cwd) for the run, restore afterwards. With
+    `stdout_path`, what tools print goes to that file (recorded as the run's logs/stdout.log, as
+    promptflow keeps it in its flow logs) so `pfgit run --json` stays clean."""
 
-    def __init__(self, env: dict, cwd: str):
-        self.env, self.cwd = env, cwd
+    def __init__(self, env: dict, cwd: str, stdout_path: str | None = None):
+        self.env, self.cwd, self.stdout_path = env, cwd, stdout_path
 
     def __enter__(self):
         self.saved = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
         self.old_cwd = os.getcwd()
         os.chdir(self.cwd)       # promptflow runs tools from the flow folder
+        self.old_stdout = sys.stdout
+        if self.stdout_path:
+            self.log = open(self.stdout_path, "a", encoding="utf-8")
+            sys.stdout = self.log
         return self
 
     def __exit__(self, *exc):
+        if self.stdout_path:
+            sys.stdout = self.old_stdout
+            self.log.close()
         os.chdir(self.old_cwd)
         for k, v in self.saved.items():
             if v is None:
@@ -317,7 +326,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
     try:
-        with _Env(env, engine.cwd()):
+        with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log")):
             if workers <= 1:
                 for ln, raw, berr in sources:
                     write(ln, raw, job(ln, raw, berr))
@@ -415,6 +424,10 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
     for node, fields in (getattr(engine, "connection_names", lambda: {})() or {}).items():
         conns[node] = fields
     errors = b"".join(active.sorted_lines("errors"))
+    logs = {"errors.jsonl": errors} if errors else {}
+    out_log = os.path.join(active.dir, "stdout.log")
+    if os.path.exists(out_log) and os.path.getsize(out_log):
+        logs["stdout.log"] = out_log
     result = RunResult(
         flow=spec.flow, outputs=active.sorted_lines("outputs"), inputs=active.sorted_lines("inputs"),
         metrics=outcome.metrics, name=spec.name, data=spec.data, column_mapping=mp.effective,
@@ -422,7 +435,7 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
         start_time=now_iso(start), end_time=now_iso(), lines_failed=outcome.failed, lines_total=outcome.total,
         connections=conns, environment={k: (v if is_secret_key(k) else "") for k, v in env.items()},
         secrets=list(getattr(engine, "secret_values", lambda: [])() or []),
-        logs={"errors.jsonl": errors} if errors else {},
+        logs=logs,
         source={"tool": "pfgit", "engine": engine_name},
         extra=dict(spec.settings(), **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
     )
