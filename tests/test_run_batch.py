@@ -218,3 +218,17 @@ def test_auto_engine_names_the_node_that_needs_promptflow(repo, monkeypatch):
     assert "pip install promptflow" in msg and e.value.line == 6
     with pytest.raises(RunError, match="--engine builtin cannot run it"):
         run(RunSpec(flow="flows/pkg", data="data.jsonl", engine="builtin"))
+
+
+def test_flex_class_batch_with_init_and_aggregate(repo, capsys):
+    from run_flows import FLEX_CLASS, write_flow
+
+    write_flow(repo / "flows/counter", FLEX_CLASS)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "flex")
+    write_jsonl(repo / "words.jsonl", [{"word": "ab"}, {"word": "cde"}])
+    rc = main(["run", "--flow", "flows/counter", "--data", "words.jsonl", "--name", "fx", "--init", "prefix=P:"])
+    assert rc == 0, capsys.readouterr().err
+    snap, outs, _, _ = read_run(repo, "fx")
+    assert outs == [{"tagged": "P:ab", "len": 2, "line_number": 0}, {"tagged": "P:cde", "len": 3, "line_number": 1}]
+    assert snap.metrics == {"n": 2, "total_len": 5}
