@@ -155,3 +155,53 @@ def test_prompty_body_escaping_and_batch_output(tmp_path, fake_openai, monkeypat
     assert eng.usage.usage.total > 0
     res = run_test_flow(RunSpec(flow=str(tmp_path / "ask.prompty")), {})     # sample inputs
     assert res.outputs == {"output": "echo: What is Prompt flow?"}
+
+
+EMBED = {
+    "flow.dag.yaml": """\
+inputs:
+  text: {type: string}
+outputs:
+  dims: {type: int, reference: "${size.output}"}
+  secret: {type: string, reference: "${size.output}"}
+nodes:
+- name: embed
+  type: python
+  source: {type: package, tool: promptflow.tools.embedding.embedding}
+  inputs: {connection: fake, model: text-embedding-3-small, input: "${inputs.text}"}
+- name: size
+  type: python
+  source: {type: code, path: size.py}
+  inputs: {vec: "${embed.output}", conn: fake_custom}
+""",
+    "size.py": """\
+from promptflow.connections import CustomConnection
+from promptflow.core import tool
+
+
+@tool
+def size(vec: list, conn: CustomConnection) -> int:
+    assert conn.secrets["token"] == conn.token == "tok-123456" and conn.configs["prefix"] == "P"
+    return len(vec)
+""",
+}
+
+
+def test_embedding_package_tool_and_connection_params(tmp_path, fake_openai, monkeypatch):
+    from pfgit.run.connections import ConnectionStore, from_mapping, get_connection
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    store = ConnectionStore()
+    store.save(from_mapping({"name": "fake", "type": "open_ai", "api_key": "sk-x", "base_url": fake_openai.url}))
+    store.save(from_mapping({"name": "fake_custom", "type": "custom", "configs": {"prefix": "P"},
+                             "secrets": {"token": "tok-123456"}}))
+    eng = DagEngine(build_plan(str(write_flow(tmp_path / "f", EMBED)), get_connection=get_connection))
+    try:
+        r = eng.run_line({"text": "hello world"}, 0)
+        assert r.ok, r.error
+        assert r.outputs["dims"] > 0 and eng.uses_llm
+        assert fake_openai.bodies("embeddings")[0]["input"] == "hello world"
+        assert set(eng.secret_values()) == {"sk-x", "tok-123456"}          # kept out of snapshots
+        assert eng.connection_names() == {"embed.connection": "fake"}
+    finally:
+        eng.close()
