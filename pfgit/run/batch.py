@@ -161,11 +161,13 @@ def _progress(total: int, usage):
 
     if not is_tty(sys.stderr) or total < 2:
         return None
+    from rich.console import Console as RichConsole
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     p = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                  TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[rate]}"),
-                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True)
+                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True,
+                 console=RichConsole(file=sys.__stderr__))   # stdout may be the tools' log
     p.start()
     p.add_task("lines", total=total, failed=0, rate="", tokens="")
     return p
