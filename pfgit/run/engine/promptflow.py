@@ -56,7 +56,7 @@ def run(spec, writer) -> PromptflowRun:
         shutil.copytree(fdir, flow_copy, ignore=_IGNORE, symlinks=True)
         flow_arg = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
         conns = _connections_used(fdir, spec)
-        data, mapping = _data_and_mapping(spec, tmp)
+        data, mapping, base_failed = _data_and_mapping(spec, tmp)
         job = {
             "name": spec.name, "flow": flow_arg, "data": data, "column_mapping": mapping,
             "variant": spec.variant, "connections_override": spec.connections or None,
@@ -91,6 +91,9 @@ def run(spec, writer) -> PromptflowRun:
         if not lines and result.get("status") != "Completed":
             err = result.get("error") or _read_json(os.path.join(folder, "error.json"), {}).get("message")
             raise RunError(f"promptflow: {err or 'run failed'}")
+        for ln, msg in base_failed.items():  # promptflow drops them silently; pfgit records them
+            lines.setdefault(ln, ({}, None, {"type": "BaseRunLineFailed", "node": None, "message":
+                                             f"line {ln} of base run '{spec.run}' failed ({msg}): nothing to evaluate"}))
         for ln in sorted(lines):
             inputs, outputs, error = lines[ln]
             writer.line(ln, inputs, outputs, error)
@@ -235,11 +238,12 @@ def _env_vars(spec):
 
 
 def _data_and_mapping(spec, tmp: str) -> tuple:
-    """(data path, column mapping) for promptflow; for an evaluation run, the base run's lines are
-    joined into a data file of our own, since promptflow does not know pfgit's runs."""
+    """(data path, column mapping, {failed base line: message}) for promptflow; for an evaluation
+    run, the base run's lines are joined into a data file of our own, since promptflow does not
+    know pfgit's runs."""
     mapping = dict(spec.column_mapping or {})
     if not spec.run:
-        return spec.data, mapping
+        return spec.data, mapping, {}
     from ...git.repo import open_repo
     from ..baserun import load_base
     from ..data import iter_rows
@@ -268,5 +272,5 @@ def _data_and_mapping(spec, tmp: str) -> tuple:
         if isinstance(v, str) and v.startswith(_RUN_REF):
             mapping[k] = v.replace("${run.outputs.", "${data.__run_outputs.").replace(
                 "${run.inputs.", "${data.__run_inputs.")
-    return path, mapping
+    return path, mapping, dict(base.failed)
 
