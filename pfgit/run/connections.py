@@ -8,6 +8,8 @@ names are listed, and their secrets are read through promptflow's API when a run
 
 from __future__ import annotations
 
+import copy
+import datetime
 import json
 import os
 import re
@@ -120,6 +122,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def _text(v):
+    """promptflow's connection fields are strings: YAML's `api_version: 2024-02-01` is a date to
+    the YAML parser, and numbers are numbers; keep what the user wrote."""
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (int, float)):
+        return str(v)
+    return v
+
+
 def from_mapping(data: dict, where: str = "connection") -> Connection:
     if not isinstance(data, dict):
         raise ReadError("a connection file must be a YAML mapping", file=where)
@@ -133,14 +147,14 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
             v = values.get(k) or {}
             if not isinstance(v, dict):
                 raise ReadError(f"'{k}' must be a mapping", file=where)
-            values[k] = {str(a): ("" if b is None else str(b)) for a, b in v.items()}
+            values[k] = {str(a): ("" if b is None else str(_text(b))) for a, b in v.items()}
         extra = set(values) - {"configs", "secrets"}
         if extra:
             raise ReadError(f"unknown key(s) for a custom connection: {', '.join(sorted(extra))}", file=where)
         if not values["secrets"]:
             raise ReadError("a custom connection needs 'secrets' (a mapping)", file=where)
     else:
-        values = {**DEFAULTS.get(ctype, {}), **{k: v for k, v in values.items() if v is not None}}
+        values = {**DEFAULTS.get(ctype, {}), **{k: _text(v) for k, v in values.items() if v is not None}}
         missing = [k for k in TYPES[ctype][1] if not values.get(k)]
         if missing:
             raise ReadError(f"a {ctype} connection needs {', '.join(missing)}", file=where)
@@ -154,7 +168,7 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
 
 def apply_sets(data: dict, sets: list) -> dict:
     """`--set k=v` / `--set secrets.k=v` overrides (promptflow's syntax)."""
-    data = json.loads(json.dumps(data))
+    data = copy.deepcopy(data)
     for item in sets or []:
         if "=" not in item:
             raise UsageError(f"--set expects KEY=VALUE, got '{item}'")
