@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 
-CORPUS = (pathlib.Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus").resolve()
+CORPUS = pathlib.Path(os.environ.get("PFGIT_CORPUS") or pathlib.Path(__file__).resolve().parent.parent / ".." / "shared" / "corpus").resolve()
 IF_ELSE = CORPUS / "examples/flows/standard/conditional-flow-for-if-else"
 EVAL_ACC = CORPUS / "examples/flows/evaluation/eval-classification-accuracy"
 PF = pathlib.Path(sys.executable).parent / "pf"

@@ -199,3 +199,36 @@ def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
     assert [json.loads(x)["line_number"] for x in buf.getvalue().splitlines()] == [0, 2]
     assert main(["runs", "stream", "s1"]) == 0
     assert len(capsysbinary.readouterr().out.splitlines()) == 2
+
+
+def test_auto_engine_names_the_node_that_needs_promptflow(repo, monkeypatch):
+    from pfgit.run.engine import select
+
+    (repo / "flows/pkg").mkdir()
+    (repo / "flows/pkg/flow.dag.yaml").write_text(
+        "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${lookup.output}'}\n"
+        "nodes:\n- name: lookup\n  type: python\n  source:\n    type: package\n"
+        "    tool: promptflow_vectordb.tool.common_index_lookup.search\n  inputs:\n    queries: ${inputs.text}\n")
+    monkeypatch.setattr(select, "promptflow_installed", lambda: False)
+    with pytest.raises(RunError) as e:
+        run(RunSpec(flow="flows/pkg", data="data.jsonl"))
+    msg = e.value.one_line()
+    assert "node 'lookup' needs the promptflow engine: package tool " \
+           "'promptflow_vectordb.tool.common_index_lookup.search'" in msg
+    assert "pip install promptflow" in msg and e.value.line == 6
+    with pytest.raises(RunError, match="--engine builtin cannot run it"):
+        run(RunSpec(flow="flows/pkg", data="data.jsonl", engine="builtin"))
+
+
+def test_flex_class_batch_with_init_and_aggregate(repo, capsys):
+    from run_flows import FLEX_CLASS, write_flow
+
+    write_flow(repo / "flows/counter", FLEX_CLASS)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "flex")
+    write_jsonl(repo / "words.jsonl", [{"word": "ab"}, {"word": "cde"}])
+    rc = main(["run", "--flow", "flows/counter", "--data", "words.jsonl", "--name", "fx", "--init", "prefix=P:"])
+    assert rc == 0, capsys.readouterr().err
+    snap, outs, _, _ = read_run(repo, "fx")
+    assert outs == [{"tagged": "P:ab", "len": 2, "line_number": 0}, {"tagged": "P:cde", "len": 3, "line_number": 1}]
+    assert snap.metrics == {"n": 2, "total_len": 5}

@@ -23,6 +23,7 @@ COMMANDS = {
     "install": "install",
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
+    "check": "check",
     "connection": "connection",
     "run": "run", "test": "run",
 }
