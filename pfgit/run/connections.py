@@ -13,10 +13,10 @@ import datetime
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 
 from ..errors import PfgitError, ReadError, UsageError
+from ..fsutil import write_atomic
 from ..store.secrets import MASK
 
 # yaml type -> (promptflow class name, required keys, secret keys)
@@ -217,18 +217,8 @@ class ConnectionStore:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
         path = self._path(conn.name)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")  # mkstemp files are 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(conn.to_json(), f, indent=2, ensure_ascii=False)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        data = json.dumps(conn.to_json(), indent=2, ensure_ascii=False).encode("utf-8")
+        write_atomic(path, data, prefix=".tmp-", mode=0o600)
         return path
 
     def delete(self, name: str) -> bool:

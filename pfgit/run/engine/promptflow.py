@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 
+from ...store.pf_import import _read_json
 from ..errors import RunError
 
 _IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".runs", ".promptflow", ".pfgit")
@@ -99,39 +100,18 @@ def run(spec, writer) -> PromptflowRun:
             writer.line(ln, inputs, outputs, error)
         writer.metrics(_read_json(os.path.join(folder, "metrics.json"), {}) or {})
         secrets = [v for c, _ in conns.values() for v in c.secret_values()]
-        return PromptflowRun(_connection_fields(ffile, spec, set(conns)), secrets)
+        return PromptflowRun(_connection_fields(fdir, spec, set(conns)), secrets)
 
 
-def _connection_fields(ffile: str, spec, names: set) -> dict:
+def _connection_fields(fdir: str, spec, names: set) -> dict:
     """{"node.field": NAME} for run.json: llm nodes' `connection`, inputs naming a connection."""
-    import yaml
+    from ...store.pf_import import snapshot_connections
 
-    try:
-        with open(ffile, encoding="utf-8") as f:
-            flow = yaml.safe_load(f) if ffile.endswith((".yaml", ".yml")) else {}
-    except (OSError, yaml.YAMLError):
-        flow = {}
-    out = {}
-    for node in (flow or {}).get("nodes") or []:
-        if not isinstance(node, dict):
-            continue
-        if isinstance(node.get("connection"), str):
-            out[f"{node.get('name')}.connection"] = node["connection"]
-        for k, v in (node.get("inputs") or {}).items():
-            if isinstance(v, str) and v in names:
-                out[f"{node.get('name')}.{k}"] = v
+    out = snapshot_connections(fdir, names)
     for node, over in (spec.connections or {}).items():
         if isinstance(over, dict) and isinstance(over.get("connection"), str):
             out[f"{node}.connection"] = over["connection"]
     return out
-
-
-def _read_json(path: str, default):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return default
 
 
 def _lines(folder: str) -> dict:
@@ -179,13 +159,6 @@ def _stop_service(pf_home: str, env: dict) -> None:
     pf = shutil.which("pf", path=os.path.dirname(sys.executable)) or shutil.which("pf")
     if pf:
         subprocess.run([pf, "service", "stop"], env=env, capture_output=True, timeout=120)
-
-
-def _known_connections() -> dict:
-    from ..connections import ConnectionStore
-
-    store = ConnectionStore()
-    return {n: store for n in store.names()}
 
 
 def _strings(obj, acc: set) -> set:
