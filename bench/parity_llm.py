@@ -2,7 +2,7 @@
 offline: request bodies sent to the fake OpenAI server, per-line outputs and metrics, pfgit's
 built-in engine vs promptflow (run through pfgit's promptflow engine), 2 data lines each.
 
-    PFGIT_CORPUS=../shared/corpus .venv/bin/python bench/parity_llm.py [--lines 2]
+    PFGIT_CORPUS=../shared/corpus .venv/bin/python bench/parity_llm.py [--lines 2] [FLOW ...]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=2)
+    ap.add_argument("flows", nargs="*", help="corpus flow paths (default: all of llm_parity.CORPUS_LLM_FLOWS)")
     args = ap.parse_args()
     corpus = pathlib.Path(os.environ.get("PFGIT_CORPUS") or ROOT / ".." / "shared" / "corpus").resolve()
     from fake_openai import FakeOpenAI
@@ -33,7 +34,7 @@ def main() -> int:
         for n in CONNECTIONS:
             ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-parity",
                                                  "base_url": srv.url}))
-        for rel in CORPUS_LLM_FLOWS:
+        for rel in args.flows or CORPUS_LLM_FLOWS:
             repo, flow, data, mapping = setup_repo(corpus, rel, tmp, args.lines)
             res = run_both(srv, repo, flow, data, mapping)
             diffs = compare(res)
