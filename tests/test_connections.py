@@ -33,6 +33,7 @@ def test_create_list_show_delete(cfg, tmp_path, capsys):
         type: azure_open_ai
         api_key: "<user-input>"
         api_base: https://x.openai.azure.com/
+        api_version: 2024-02-01
         """)
     assert main(["connection", "create", "--file", f]) == 2
     assert "still '<user-input>'" in capsys.readouterr().err

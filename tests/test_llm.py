@@ -178,3 +178,9 @@ def test_record_replay_and_token_metrics(fake_openai, tmp_path):
     assert len(fake_openai.requests) == 2  # record + first auto; the second auto call replayed
     assert tokens.metrics() == {"__pfgit__.tokens.prompt": 2, "__pfgit__.tokens.completion": 4,
                                 "__pfgit__.tokens.total": 6}
+
+
+def test_node_prompt_input_replaces_the_template(fake_openai):
+    # promptflow passes the template as a keyword that a node input named `prompt` overrides
+    out, _ = call_llm("chat", oai(fake_openai), "user:\nWrite {{text}}", {"model": "m", "prompt": "user:\nfrom node"})
+    assert fake_openai.bodies()[0]["messages"] == [{"role": "user", "content": "from node"}]

@@ -193,3 +193,41 @@ def test_parity_with_promptflow(llm_repo, fake_openai):
     assert {k: v for k, v in b.metrics.items() if not k.startswith("__pfgit__")} == p.metrics
     blob = _all_snapshot_bytes(llm_repo, "theirs")
     assert b"sk-fake-secret-0042" not in blob and b"az-secret-7777" not in blob
+
+
+@pytest.fixture
+def corpus_server(tmp_path, monkeypatch, fake_openai):
+    from llm_parity import CONNECTIONS
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    for n in CONNECTIONS:
+        ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-corpus-1111",
+                                             "base_url": fake_openai.url}))
+    return fake_openai
+
+
+@pytest.mark.parametrize("rel", ["examples/flows/standard/basic-with-builtin-llm",
+                                 "examples/flows/standard/named-entity-recognition"])
+def test_corpus_llm_flows_run_builtin(corpus, corpus_server, tmp_path, rel):
+    from llm_parity import setup_repo
+
+    repo, flow, data, mapping = setup_repo(corpus, rel, tmp_path)
+    o = run_batch(RunSpec(flow=str(repo / flow), data=str(repo / data), name="c1", column_mapping=mapping), Quiet())
+    assert (o.status, o.total, o.failed) == ("Completed", 2, 0), o.first_error
+    bodies = corpus_server.bodies("chat/completions")
+    assert len(bodies) == 2 and all(b["model"] == "gpt-3.5-turbo" and b["stream"] is False for b in bodies)
+    assert o.metrics["__pfgit__.tokens.total"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not promptflow_installed(), reason="promptflow not installed")
+def test_corpus_eval_flow_parity_with_promptflow(corpus, corpus_server, tmp_path):
+    """eval-groundedness: an llm node, python nodes and an aggregation with log_metric per line;
+    the bodies promptflow sends, its outputs and metrics equal the built-in engine's (every corpus
+    llm flow: bench/parity_llm.py)."""
+    from llm_parity import compare, run_both, setup_repo
+
+    repo, flow, data, mapping = setup_repo(corpus, "examples/flows/evaluation/eval-groundedness", tmp_path)
+    res = run_both(corpus_server, repo, flow, data, mapping)
+    assert compare(res) == []
+    assert len(res["builtin"][1]) == 2 and res["promptflow"][0].metrics

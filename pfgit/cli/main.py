@@ -26,6 +26,7 @@ COMMANDS = {
     "check": "check",
     "connection": "connection",
     "run": "run", "test": "run",
+    "report": "report",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 

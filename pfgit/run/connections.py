@@ -8,13 +8,15 @@ names are listed, and their secrets are read through promptflow's API when a run
 
 from __future__ import annotations
 
+import copy
+import datetime
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 
 from ..errors import PfgitError, ReadError, UsageError
+from ..fsutil import write_atomic
 from ..store.secrets import MASK
 
 # yaml type -> (promptflow class name, required keys, secret keys)
@@ -120,6 +122,18 @@ def check_name(name: str) -> str:
     return name
 
 
+def _text(v):
+    """promptflow's connection fields are strings: YAML's `api_version: 2024-02-01` is a date to
+    the YAML parser, and numbers are numbers; keep what the user wrote."""
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (int, float)):
+        return str(v)
+    return v
+
+
 def from_mapping(data: dict, where: str = "connection") -> Connection:
     if not isinstance(data, dict):
         raise ReadError("a connection file must be a YAML mapping", file=where)
@@ -133,14 +147,14 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
             v = values.get(k) or {}
             if not isinstance(v, dict):
                 raise ReadError(f"'{k}' must be a mapping", file=where)
-            values[k] = {str(a): ("" if b is None else str(b)) for a, b in v.items()}
+            values[k] = {str(a): ("" if b is None else str(_text(b))) for a, b in v.items()}
         extra = set(values) - {"configs", "secrets"}
         if extra:
             raise ReadError(f"unknown key(s) for a custom connection: {', '.join(sorted(extra))}", file=where)
         if not values["secrets"]:
             raise ReadError("a custom connection needs 'secrets' (a mapping)", file=where)
     else:
-        values = {**DEFAULTS.get(ctype, {}), **{k: v for k, v in values.items() if v is not None}}
+        values = {**DEFAULTS.get(ctype, {}), **{k: _text(v) for k, v in values.items() if v is not None}}
         missing = [k for k in TYPES[ctype][1] if not values.get(k)]
         if missing:
             raise ReadError(f"a {ctype} connection needs {', '.join(missing)}", file=where)
@@ -154,7 +168,7 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
 
 def apply_sets(data: dict, sets: list) -> dict:
     """`--set k=v` / `--set secrets.k=v` overrides (promptflow's syntax)."""
-    data = json.loads(json.dumps(data))
+    data = copy.deepcopy(data)
     for item in sets or []:
         if "=" not in item:
             raise UsageError(f"--set expects KEY=VALUE, got '{item}'")
@@ -203,18 +217,8 @@ class ConnectionStore:
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         os.chmod(self.dir, 0o700)
         path = self._path(conn.name)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")  # mkstemp files are 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(conn.to_json(), f, indent=2, ensure_ascii=False)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        data = json.dumps(conn.to_json(), indent=2, ensure_ascii=False).encode("utf-8")
+        write_atomic(path, data, prefix=".tmp-", mode=0o600)
         return path
 
     def delete(self, name: str) -> bool:

@@ -110,8 +110,15 @@ class DagEngine:
         return bool(self.plan.agg_order)
 
     def connection_names(self) -> dict:
-        return {f"{n.name}.connection": n.connection for n in self.plan.nodes.values()
-                if n.type in ("llm", "embedding") and isinstance(n.connection, str)}
+        out = {f"{n.name}.connection": n.connection for n in self.plan.nodes.values()
+               if n.type in ("llm", "embedding") and isinstance(n.connection, str)}
+        # python tools take connections as inputs named anything: the literal naming one
+        used = {c.get("name") for c in self.plan.connections if isinstance(c, dict)}
+        for n in self.plan.nodes.values():
+            raw = n.raw.get("inputs") if isinstance(n.raw.get("inputs"), dict) else {}
+            if n.type == "python":
+                out.update({f"{n.name}.{k}": v for k, v in raw.items() if isinstance(v, str) and v in used})
+        return out
 
     def secret_values(self) -> list:
         from ..connections import secret_values_of

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 
+from ...store.pf_import import _read_json
 from ..errors import RunError
 
 _IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".runs", ".promptflow", ".pfgit")
@@ -56,7 +57,7 @@ def run(spec, writer) -> PromptflowRun:
         shutil.copytree(fdir, flow_copy, ignore=_IGNORE, symlinks=True)
         flow_arg = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
         conns = _connections_used(fdir, spec)
-        data, mapping = _data_and_mapping(spec, tmp)
+        data, mapping, base_failed = _data_and_mapping(spec, tmp)
         job = {
             "name": spec.name, "flow": flow_arg, "data": data, "column_mapping": mapping,
             "variant": spec.variant, "connections_override": spec.connections or None,
@@ -91,44 +92,26 @@ def run(spec, writer) -> PromptflowRun:
         if not lines and result.get("status") != "Completed":
             err = result.get("error") or _read_json(os.path.join(folder, "error.json"), {}).get("message")
             raise RunError(f"promptflow: {err or 'run failed'}")
+        for ln, msg in base_failed.items():  # promptflow drops them silently; pfgit records them
+            lines.setdefault(ln, ({}, None, {"type": "BaseRunLineFailed", "node": None, "message":
+                                             f"line {ln} of base run '{spec.run}' failed ({msg}): nothing to evaluate"}))
         for ln in sorted(lines):
             inputs, outputs, error = lines[ln]
             writer.line(ln, inputs, outputs, error)
         writer.metrics(_read_json(os.path.join(folder, "metrics.json"), {}) or {})
         secrets = [v for c, _ in conns.values() for v in c.secret_values()]
-        return PromptflowRun(_connection_fields(ffile, spec, set(conns)), secrets)
+        return PromptflowRun(_connection_fields(fdir, spec, set(conns)), secrets)
 
 
-def _connection_fields(ffile: str, spec, names: set) -> dict:
+def _connection_fields(fdir: str, spec, names: set) -> dict:
     """{"node.field": NAME} for run.json: llm nodes' `connection`, inputs naming a connection."""
-    import yaml
+    from ...store.pf_import import snapshot_connections
 
-    try:
-        with open(ffile, encoding="utf-8") as f:
-            flow = yaml.safe_load(f) if ffile.endswith((".yaml", ".yml")) else {}
-    except (OSError, yaml.YAMLError):
-        flow = {}
-    out = {}
-    for node in (flow or {}).get("nodes") or []:
-        if not isinstance(node, dict):
-            continue
-        if isinstance(node.get("connection"), str):
-            out[f"{node.get('name')}.connection"] = node["connection"]
-        for k, v in (node.get("inputs") or {}).items():
-            if isinstance(v, str) and v in names:
-                out[f"{node.get('name')}.{k}"] = v
+    out = snapshot_connections(fdir, names)
     for node, over in (spec.connections or {}).items():
         if isinstance(over, dict) and isinstance(over.get("connection"), str):
             out[f"{node}.connection"] = over["connection"]
     return out
-
-
-def _read_json(path: str, default):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return default
 
 
 def _lines(folder: str) -> dict:
@@ -178,13 +161,6 @@ def _stop_service(pf_home: str, env: dict) -> None:
         subprocess.run([pf, "service", "stop"], env=env, capture_output=True, timeout=120)
 
 
-def _known_connections() -> dict:
-    from ..connections import ConnectionStore
-
-    store = ConnectionStore()
-    return {n: store for n in store.names()}
-
-
 def _strings(obj, acc: set) -> set:
     if isinstance(obj, str):
         acc.add(obj)
@@ -229,17 +205,20 @@ def _connections_used(fdir: str, spec) -> dict:
 
 def _env_vars(spec):
     ev = spec.environment_variables
-    if isinstance(ev, str):
-        return os.path.abspath(ev)
+    if isinstance(ev, str):  # a .env file: read as the built-in engine reads it
+        from ..batch import read_dotenv
+
+        ev = read_dotenv(ev)
     return {str(k): str(v) for k, v in (ev or {}).items()} or None
 
 
 def _data_and_mapping(spec, tmp: str) -> tuple:
-    """(data path, column mapping) for promptflow; for an evaluation run, the base run's lines are
-    joined into a data file of our own, since promptflow does not know pfgit's runs."""
+    """(data path, column mapping, {failed base line: message}) for promptflow; for an evaluation
+    run, the base run's lines are joined into a data file of our own, since promptflow does not
+    know pfgit's runs."""
     mapping = dict(spec.column_mapping or {})
     if not spec.run:
-        return spec.data, mapping
+        return spec.data, mapping, {}
     from ...git.repo import open_repo
     from ..baserun import load_base
     from ..data import iter_rows
@@ -268,5 +247,5 @@ def _data_and_mapping(spec, tmp: str) -> tuple:
         if isinstance(v, str) and v.startswith(_RUN_REF):
             mapping[k] = v.replace("${run.outputs.", "${data.__run_outputs.").replace(
                 "${run.inputs.", "${data.__run_inputs.")
-    return path, mapping
+    return path, mapping, dict(base.failed)
 
