@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-validate bench-diff bench-merge bench-index clean
+.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ bench: $(STAMP)
 	$(PY) bench/diff.py
 	$(PY) bench/merge.py
 	$(PY) bench/index.py
+	$(PY) bench/run.py
+	$(PY) bench/run_llm.py
+
+bench-run: $(STAMP)  # pfgit run vs pf run create (1,000 lines), 100,000-line run peak memory (~5 min)
+	$(PY) bench/run.py
+
+bench-run-llm: $(STAMP)  # 1,000-line llm flow vs the fake OpenAI server at 50 ms, pfgit vs pf (~5 min); corpus llm parity
+	$(PY) bench/run_llm.py
+	$(PY) bench/parity_llm.py
 
 bench-validate: $(STAMP)  # pfgit validate vs pf flow validate on every corpus flow (~5 min)
 	$(PY) bench/validate.py

@@ -1,8 +1,6 @@
-"""Demo step: runs recorded as git commits next to the flow's history, then `pfgit runs list`,
-`pfgit log --metric accuracy` and `pfgit metrics diff`.
-
-The runs are made by a tiny python loop that executes the qa flow's own python and jinja2 nodes
-(pfgit's own runner comes later; any tool's outputs can be recorded with `pfgit runs record`)."""
+"""Demo step: `pfgit test` one line, `pfgit run` a batch over a data set and an evaluation run over
+it, improve the flow, run both again, then `pfgit log --metric accuracy` and `pfgit metrics diff`:
+every run is a snapshot commit next to the flow's history."""
 
 from __future__ import annotations
 
@@ -16,28 +14,38 @@ QUESTIONS = [
     {"question": "What is the capital of Canada?", "expected": "Ottawa"},
 ]
 
-# Runs the qa flow's nodes in order (clean_question -> build_prompt -> answer) for each line.
-RUNNER = '''
-import importlib.util, json, sys, types
-flow, data, out_path, metrics_path = sys.argv[1:5]
-core = types.ModuleType("promptflow.core"); core.tool = lambda f: f   # no promptflow import needed
-sys.modules.setdefault("promptflow", types.ModuleType("promptflow")); sys.modules["promptflow.core"] = core
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, f"{flow}/{name}.py")
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod); return getattr(mod, name)
-import jinja2
-template = jinja2.Template(open(f"{flow}/build_prompt.jinja2").read())
-clean, answer = load("clean_question"), load("answer")
-correct = n = 0
-with open(out_path, "w") as out:
-    for i, line in enumerate(open(data)):
-        row = json.loads(line)
-        a = answer(prompt=template.render(question=clean(question=row["question"])), style="short")
-        out.write(json.dumps({"answer": a, "line_number": i}) + "\\n")
-        correct += a == row["expected"]; n += 1
-json.dump({"accuracy": round(correct / n, 2), "lines": n}, open(metrics_path, "w"))
-print(f"ran {n} lines: accuracy {correct / n:.2f}")
-'''
+EVAL_FLOW = {
+    "qa_eval/flow.dag.yaml": """\
+inputs:
+  answer: {type: string}
+  expected: {type: string}
+outputs:
+  grade:
+    type: string
+    reference: ${grade.output}
+nodes:
+- name: grade
+  type: python
+  source: {type: code, path: grade.py}
+  inputs:
+    answer: ${inputs.answer}
+    expected: ${inputs.expected}
+- name: accuracy
+  type: python
+  source: {type: code, path: accuracy.py}
+  inputs:
+    grades: ${grade.output}
+  aggregation: true
+""",
+    "qa_eval/grade.py": (
+        "from promptflow.core import tool\n\n\n@tool\n"
+        "def grade(answer: str, expected: str) -> str:\n"
+        "    return \"Correct\" if answer.strip().lower() == expected.lower() else \"Incorrect\"\n"),
+    "qa_eval/accuracy.py": (
+        "from promptflow.core import log_metric, tool\n\n\n@tool\n"
+        "def accuracy(grades: list):\n"
+        "    log_metric(\"accuracy\", round(grades.count(\"Correct\") / len(grades), 2))\n"),
+}
 
 BETTER_ANSWER = '''from promptflow.core import tool
 
@@ -50,33 +58,35 @@ def answer(prompt: str, style: str = "short") -> str:
     return CAPITALS.get(country, country)
 '''
 
+RUN = "pfgit run --flow qa --data ../questions.jsonl --name {n} --column-mapping question='${{data.question}}'"
+EVAL = ("pfgit run --flow qa_eval --data ../questions.jsonl --run {n} --name {n}-eval "
+        "--column-mapping answer='${{run.outputs.answer}}' expected='${{data.expected}}'")
+
 
 def run(demo) -> None:
     root = demo.root
     with open(os.path.join(root, "questions.jsonl"), "w", encoding="utf-8") as f:
         f.write("".join(json.dumps(q) + "\n" for q in QUESTIONS))
-    with open(os.path.join(root, "run_qa.py"), "w", encoding="utf-8") as f:
-        f.write(RUNNER)
 
-    demo.title("Run history: every run is a git commit linked to the flow's commit")
-    if demo.sh("git status --porcelain").stdout.strip():
-        demo.sh("git add -A && git commit -q -m 'Keep the edits of the previous steps' && echo committed")
-    demo.sh("python ../run_qa.py qa ../questions.jsonl ../out1.jsonl ../metrics1.json")
-    demo.sh("pfgit runs record --flow qa --data ../questions.jsonl --outputs ../out1.jsonl "
-            "--metrics ../metrics1.json --name qa-v1 --column-mapping 'question=${data.question}'")
+    demo.title("Test one line, then run the flow over a data set and evaluate the run")
+    for rel, text in EVAL_FLOW.items():
+        demo.write(rel, text)
+    demo.sh("git add -A && git commit -q -m 'Add the qa_eval evaluation flow' && echo committed")
+    demo.sh("pfgit test --flow qa --inputs question='What is the capital of  Italy?'")
+    demo.sh("git status --porcelain && echo '(pfgit test wrote nothing)'")
+    demo.sh(RUN.format(n="qa-v1"))
+    demo.sh(EVAL.format(n="qa-v1"))
 
-    print("\nimprove the answer node and commit, then run again", flush=True)
+    print("\nimprove the answer node and commit, then run and evaluate again", flush=True)
     demo.write("qa/answer.py", BETTER_ANSWER)
     demo.sh("git commit -q -am 'Answer from a table of capitals' && git log --oneline -1")
-    demo.sh("python ../run_qa.py qa ../questions.jsonl ../out2.jsonl ../metrics2.json")
-    demo.sh("pfgit runs record --flow qa --data ../questions.jsonl --outputs ../out2.jsonl "
-            "--metrics ../metrics2.json --name qa-v2 --column-mapping 'question=${data.question}'")
+    demo.sh(RUN.format(n="qa-v2"))
+    demo.sh(EVAL.format(n="qa-v2"))
 
     demo.title("Runs, the flow's history with its metrics, and a metrics diff")
     demo.sh("pfgit runs list")
     demo.sh("pfgit log qa --metric accuracy")
-    demo.sh("pfgit metrics diff qa-v1 qa-v2")
-    demo.sh("pfgit metrics diff HEAD~1 HEAD --markdown")
+    demo.sh("pfgit metrics diff qa-v1-eval qa-v2-eval")
     demo.sh("pfgit runs show qa-v2 --details")
 
     demo.title("Under the hood: a run is a commit on top of the flow's commit, under refs/pfgit/runs/")

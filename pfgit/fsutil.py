@@ -6,14 +6,19 @@ import os
 import tempfile
 
 
-def write_atomic(path: str, data: bytes, prefix: str = ".pfgit-") -> None:
-    """Replace (or create) `path` with `data`; an existing file's mode is kept."""
+def write_atomic(path: str, data: bytes, prefix: str = ".pfgit-", mode: int | None = None) -> None:
+    """Replace (or create) `path` with `data`; an existing file's mode is kept unless `mode` is
+    given (0o600 for files holding secrets: the temp file never has a wider mode)."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)  # created 0600
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         try:
+            if mode is not None:
+                os.chmod(tmp, mode)
+                os.replace(tmp, path)
+                return
             os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         except OSError:  # a new file: the umask's mode, as open() would give
             umask = os.umask(0)

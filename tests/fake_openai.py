@@ -89,6 +89,11 @@ def embedding_reply(body: dict) -> dict:
 REPLIES = {"chat/completions": chat_reply, "completions": completion_reply, "embeddings": embedding_reply}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128   # a benchmark's 16 workers connect at once
+
+
 class FakeOpenAI:
     def __init__(self, latency: float = 0.0):
         self.latency = latency
@@ -106,12 +111,12 @@ class FakeOpenAI:
             def do_POST(self):
                 srv._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.root = f"http://127.0.0.1:{self.port}"
         self.url = self.root + "/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
 
     def start(self) -> "FakeOpenAI":
         self._thread.start()
@@ -194,3 +199,18 @@ class FakeOpenAI:
 def fake_openai():
     with FakeOpenAI() as srv:
         yield srv
+
+
+if __name__ == "__main__":  # a stand-alone server for benchmarks: prints its base URL, serves until killed
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency", type=float, default=0.0)
+    args = ap.parse_args()
+    srv = FakeOpenAI(latency=args.latency)
+    print(srv.url, flush=True)
+    try:
+        srv.httpd.serve_forever(poll_interval=0.05)
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -96,18 +96,35 @@ def test_eval_run_errors(repo):
         run(RunSpec(flow="flows/eval", data="data.jsonl", run="ghost"))
 
 
-def test_resume_after_interrupt_runs_only_missing_lines(repo, monkeypatch):
+COUNTED = {
+    "flow.dag.yaml": "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${mark.output}'}\n"
+                     "nodes:\n- name: mark\n  type: python\n  source: {type: code, path: mark.py}\n"
+                     "  inputs: {text: '${inputs.text}'}\n- name: agg\n  type: python\n"
+                     "  source: {type: code, path: agg.py}\n  inputs: {items: '${mark.output}'}\n  aggregation: true\n",
+    "mark.py": "import os\nfrom promptflow.core import tool\n\n\n@tool\ndef mark(text: str) -> str:\n"
+               "    with open(os.environ['COUNT_FILE'], 'a') as f:\n        f.write(text + '\\n')\n    return text\n",
+    "agg.py": "from promptflow.core import log_metric, tool\n\n\n@tool\ndef agg(items: list):\n"
+              "    log_metric('n_lines', len(items))\n",
+}
+
+
+def test_resume_after_interrupt_runs_only_missing_lines(repo, monkeypatch, tmp_path):
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/counted", COUNTED)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("COUNT_FILE", str(calls))
     write_jsonl(repo / "many.jsonl", [{"text": f"w{i}"} for i in range(30)])
     monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "10")
-    o = run(RunSpec(flow="flows/basic", data="many.jsonl", name="big", workers=1))
+    o = run(RunSpec(flow="flows/counted", data="many.jsonl", name="big", workers=1))
     assert o.status == "Canceled"
     active = repo / ".git" / "pfgit" / "active" / "big"
     assert len((active / "outputs.jsonl").read_text().splitlines()) == 10
     monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
-    # count tool calls of the resumed run: a marker file per call
     o2 = run(RunSpec(flow=".", resume="big", workers=3))
     assert (o2.status, o2.total, o2.failed) == ("Completed", 30, 0)
     assert o2.metrics["n_lines"] == 30
+    assert sorted(calls.read_text().split()) == sorted(f"w{i}" for i in range(30))   # each line ran once
     _, outs, ins, _ = read_run(repo, "big")
     assert [x["line_number"] for x in outs] == list(range(30)) and len(ins) == 30
     assert not active.exists()
@@ -199,3 +216,65 @@ def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
     assert [json.loads(x)["line_number"] for x in buf.getvalue().splitlines()] == [0, 2]
     assert main(["runs", "stream", "s1"]) == 0
     assert len(capsysbinary.readouterr().out.splitlines()) == 2
+
+
+def test_auto_engine_names_the_node_that_needs_promptflow(repo, monkeypatch):
+    from pfgit.run.engine import select
+
+    (repo / "flows/pkg").mkdir()
+    (repo / "flows/pkg/flow.dag.yaml").write_text(
+        "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${lookup.output}'}\n"
+        "nodes:\n- name: lookup\n  type: python\n  source:\n    type: package\n"
+        "    tool: promptflow_vectordb.tool.common_index_lookup.search\n  inputs:\n    queries: ${inputs.text}\n")
+    monkeypatch.setattr(select, "promptflow_installed", lambda: False)
+    with pytest.raises(RunError) as e:
+        run(RunSpec(flow="flows/pkg", data="data.jsonl"))
+    msg = e.value.one_line()
+    assert "node 'lookup' needs the promptflow engine: package tool " \
+           "'promptflow_vectordb.tool.common_index_lookup.search'" in msg
+    assert "pip install promptflow" in msg and e.value.line == 6
+    with pytest.raises(RunError, match="--engine builtin cannot run it"):
+        run(RunSpec(flow="flows/pkg", data="data.jsonl", engine="builtin"))
+
+
+def test_flex_class_batch_with_init_and_aggregate(repo, capsys):
+    from run_flows import FLEX_CLASS, write_flow
+
+    write_flow(repo / "flows/counter", FLEX_CLASS)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "flex")
+    write_jsonl(repo / "words.jsonl", [{"word": "ab"}, {"word": "cde"}])
+    rc = main(["run", "--flow", "flows/counter", "--data", "words.jsonl", "--name", "fx", "--init", "prefix=P:"])
+    assert rc == 0, capsys.readouterr().err
+    snap, outs, _, _ = read_run(repo, "fx")
+    assert outs == [{"tagged": "P:ab", "len": 2, "line_number": 0}, {"tagged": "P:cde", "len": 3, "line_number": 1}]
+    assert snap.metrics == {"n": 2, "total_len": 5}
+
+
+def test_aggregation_failure_fails_the_run_but_records_it(repo):
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/badagg", dict(BASIC, **{"agg.py": (
+        "from promptflow.core import tool\n\n\n@tool\ndef agg(items: list, texts: list):\n"
+        "    raise RuntimeError('no metrics today')\n")}))
+    o = run(RunSpec(flow="flows/badagg", data="data.jsonl", name="ba", column_mapping={"text": "${data.expected}"}))
+    assert (o.status, o.failed, o.exit_code) == ("Failed", 0, 1)
+    assert o.aggregation_error["node"] == "agg" and "no metrics today" in o.aggregation_error["message"]
+    snap, outs, _, _ = read_run(repo, "ba")
+    assert len(outs) == 3 and snap.run["settings"]["aggregation_error"]["node"] == "agg"
+
+
+def test_connection_overrides_and_cli_parsing():
+    from pfgit.cli.cmd_run import _connections
+    from pfgit.run.engine.plan import apply_connection_overrides
+
+    ov = _connections(["chat.connection=other", "chat.deployment_name=gpt-x", "tool.conn=c2"])
+    bodies = {"chat": {"type": "llm", "connection": "c1", "inputs": {"q": "${inputs.q}"}},
+              "tool": {"type": "python", "inputs": {"conn": "c1"}}}
+    apply_connection_overrides(bodies, ov)
+    assert bodies["chat"]["connection"] == "other" and bodies["chat"]["inputs"]["deployment_name"] == "gpt-x"
+    assert bodies["tool"]["inputs"]["conn"] == "c2"
+    with pytest.raises(RunError, match="unsupported connection override 'chat.temperature'"):
+        apply_connection_overrides(bodies, {"chat": {"temperature": "1"}})
+    with pytest.raises(RunError, match="NODE.FIELD=VALUE"):
+        _connections(["chat=x"])

@@ -38,19 +38,25 @@ def _env(items):
     return pairs(items, "--environment-variables")
 
 
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def _print_outcome(o, json_out: bool) -> None:
     from ..output import emit_json
 
     if json_out:
         emit_json(o.as_dict())
         return
-    lines = f"{o.total - o.failed}/{o.total} lines"
+    done = o.total if o.done is None else o.done
+    lines = f"{done - o.failed}/{o.total} lines"
     if o.failed:
         lines += f", {o.failed} failed"
     print(f"run {o.name}: {o.status} ({lines}, engine {o.engine})")
     user = {k: v for k, v in o.metrics.items() if not k.startswith("__pfgit__")}
     if user:
-        print("metrics: " + "  ".join(f"{k}={json.dumps(v)}" for k, v in sorted(user.items())))
+        print("metrics: " + "  ".join(f"{k}={_short(json.dumps(v, ensure_ascii=False))}"
+                                      for k, v in sorted(user.items())))
     tok = o.metrics.get("__pfgit__.tokens.total")
     if tok:
         print(f"tokens: {tok}")

@@ -40,13 +40,9 @@ def _flow_arg(repo, flow: str | None) -> str | None:
 
 
 def _pairs(items: list | None, what: str) -> dict:
-    out = {}
-    for it in items or []:
-        if "=" not in it:
-            raise UsageError(f"{what} must be KEY=VALUE, got '{it}'")
-        k, v = it.split("=", 1)
-        out[k.strip()] = v
-    return out
+    from ..run.argv import pairs
+
+    return pairs(items, what)
 
 
 def _read_metrics(path: str | None) -> dict:

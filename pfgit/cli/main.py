@@ -27,6 +27,7 @@ COMMANDS = {
     "report": "report",
     "bisect": "bisect",
     "run": "run", "test": "run",
+    "connection": "connection",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 

@@ -27,6 +27,7 @@ class Outcome:
     status: str
     total: int = 0
     failed: int = 0
+    done: int | None = None          # lines finished (None: all of them)
     metrics: dict = field(default_factory=dict)
     commit: str | None = None
     engine: str = "builtin"
@@ -40,7 +41,8 @@ class Outcome:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "status": self.status, "engine": self.engine,
-                "lines": {"total": self.total, "completed": self.total - self.failed, "failed": self.failed},
+                "lines": {"total": self.total, "completed": (self.total if self.done is None else self.done) - self.failed,
+                          "failed": self.failed},
                 "metrics": self.metrics, "snapshot": self.commit, "notes": self.notes,
                 "first_error": self.first_error, "aggregation_error": self.aggregation_error}
 
@@ -100,19 +102,28 @@ def read_dotenv(path: str) -> dict:
 
 
 class _Env:
-    """Export variables (and the flow folder as cwd) for the run, restore afterwards."""
+    """Export variables (and the flow folder as cwd) for the run, restore afterwards. With
+    `stdout_path`, what tools print goes to that file (recorded as the run's logs/stdout.log, as
+    promptflow keeps it in its flow logs) so `pfgit run --json` stays clean."""
 
-    def __init__(self, env: dict, cwd: str):
-        self.env, self.cwd = env, cwd
+    def __init__(self, env: dict, cwd: str, stdout_path: str | None = None):
+        self.env, self.cwd, self.stdout_path = env, cwd, stdout_path
 
     def __enter__(self):
         self.saved = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
         self.old_cwd = os.getcwd()
         os.chdir(self.cwd)       # promptflow runs tools from the flow folder
+        self.old_stdout = sys.stdout
+        if self.stdout_path:
+            self.log = open(self.stdout_path, "a", encoding="utf-8")
+            sys.stdout = self.log
         return self
 
     def __exit__(self, *exc):
+        if self.stdout_path:
+            sys.stdout = self.old_stdout
+            self.log.close()
         os.chdir(self.old_cwd)
         for k, v in self.saved.items():
             if v is None:
@@ -150,11 +161,13 @@ def _progress(total: int, usage):
 
     if not is_tty(sys.stderr) or total < 2:
         return None
+    from rich.console import Console as RichConsole
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     p = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                  TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[rate]}"),
-                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True)
+                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True,
+                 console=RichConsole(file=sys.__stderr__))   # stdout may be the tools' log
     p.start()
     p.add_task("lines", total=total, failed=0, rate="", tokens="")
     return p
@@ -196,6 +209,7 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
 
     flow_rel = flow_rel_path(repo, fdir)
     name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel))
+    data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)
     if not spec.resume:
@@ -211,21 +225,21 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
     if engine_name == "promptflow":
         return _run_with_promptflow(spec, repo, console, resumed)
     try:
-        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
+        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given)
     finally:
         close = getattr(engine, "close", None) or getattr(getattr(engine, "plan", None), "close", None)
         if close:
             close()
 
 
-def _prepare_inputs(spec, repo, engine, console):
+def _prepare_inputs(spec, repo, engine, console, data_given=None):
     """(data info, base run, mapping, total lines, notes)."""
     from . import mapping as mapping_mod
     from .baserun import load_base
     from .data import scan
 
     notes = []
-    info = scan(spec.data) if spec.data else None
+    info = scan(data_given or spec.data) if spec.data else None   # errors name the path as given
     base = load_base(repo, spec.run) if spec.run else None
     columns = {}
     if info is not None:
@@ -242,16 +256,14 @@ def _prepare_inputs(spec, repo, engine, console):
                          "lines here (promptflow drops them silently)")
     mp = mapping_mod.build(engine.input_defs(), spec.column_mapping, columns)
     notes += mp.notes
-    if not spec.column_mapping and base is not None:
-        pass
     total = info.rows if info is not None else len(base.line_numbers)
     return info, base, mp, total, notes
 
 
-def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel) -> Outcome:
+def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given=None) -> Outcome:
     from .runstate import ActiveRun
 
-    info, base, mp, total, notes = _prepare_inputs(spec, repo, engine, console)
+    info, base, mp, total, notes = _prepare_inputs(spec, repo, engine, console, data_given)
     for n in notes + list(getattr(engine, "warnings", []) or []):
         console.note(n)
     env = _env_for(spec, engine.flow_env(), get_connection)
@@ -317,7 +329,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
     try:
-        with _Env(env, engine.cwd()):
+        with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log")):
             if workers <= 1:
                 for ln, raw, berr in sources:
                     write(ln, raw, job(ln, raw, berr))
@@ -353,6 +365,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
         active.update_state(status="Canceled")
         outcome.status = "Canceled"
         outcome.failed = failed
+        outcome.done = finished
         console.note(f"interrupted: {finished} of {total} lines done; the run is kept: "
                      f"pfgit run --resume {spec.name}")
         return outcome
@@ -366,9 +379,10 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel)
         console.note(f"aggregation node '{agg_err.node}' failed: {agg_err.message}")
     outcome.status = "Completed" if failed == 0 and agg_err is None else "Failed"
     if failed:
+        fe = outcome.first_error
+        where = f"line {fe['line_number']}" + (f", node '{fe['node']}'" if fe.get("node") else "")
         console.note(f"{failed} of {total} lines failed (status Failed, exit 1; promptflow would report "
-                     f"Completed). First: line {outcome.first_error['line_number']}, node "
-                     f"'{outcome.first_error.get('node')}': {outcome.first_error['message']}")
+                     f"Completed). First: {where}: {fe['message']}")
     rec = _record(spec, repo, active, outcome, start, mp, engine, "builtin")
     outcome.commit = rec.commit
     active.remove()
@@ -415,6 +429,10 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
     for node, fields in (getattr(engine, "connection_names", lambda: {})() or {}).items():
         conns[node] = fields
     errors = b"".join(active.sorted_lines("errors"))
+    logs = {"errors.jsonl": errors} if errors else {}
+    out_log = os.path.join(active.dir, "stdout.log")
+    if os.path.exists(out_log) and os.path.getsize(out_log):
+        logs["stdout.log"] = out_log
     result = RunResult(
         flow=spec.flow, outputs=active.sorted_lines("outputs"), inputs=active.sorted_lines("inputs"),
         metrics=outcome.metrics, name=spec.name, data=spec.data, column_mapping=mp.effective,
@@ -422,7 +440,7 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
         start_time=now_iso(start), end_time=now_iso(), lines_failed=outcome.failed, lines_total=outcome.total,
         connections=conns, environment={k: (v if is_secret_key(k) else "") for k, v in env.items()},
         secrets=list(getattr(engine, "secret_values", lambda: [])() or []),
-        logs={"errors.jsonl": errors} if errors else {},
+        logs=logs,
         source={"tool": "pfgit", "engine": engine_name},
         extra=dict(spec.settings(), **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
     )
@@ -473,7 +491,7 @@ def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
     active.open()
     writer = LineWriter(active)
     try:
-        pf_engine.run(spec, writer)
+        info = pf_engine.run(spec, writer)   # connection names and secret values for _record
     except BaseException:
         active.remove()
         raise
@@ -485,7 +503,7 @@ def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
         console.note(f"{writer.failed} of {writer.total} lines failed (status Failed, exit 1; promptflow "
                      "reports Completed)")
     mp = mapping_mod.Mapping(effective=dict(spec.column_mapping))
-    rec = _record(spec, repo, active, outcome, start, mp, None, "promptflow")
+    rec = _record(spec, repo, active, outcome, start, mp, info, "promptflow")
     outcome.commit = rec.commit
     active.remove()
     return outcome

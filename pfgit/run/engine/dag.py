@@ -93,7 +93,7 @@ class DagEngine:
                     self.agg_nodes.add(r.name)
 
     # ---- what batch.py asks of every engine ---------------------------------------------------
-    uses_llm = property(lambda self: any(n.type == "llm" for n in self.plan.nodes.values()))
+    uses_llm = property(lambda self: any(n.type in ("llm", "embedding") for n in self.plan.nodes.values()))
     warnings = property(lambda self: self.plan.warnings)
 
     def input_defs(self) -> dict:
@@ -110,11 +110,20 @@ class DagEngine:
         return bool(self.plan.agg_order)
 
     def connection_names(self) -> dict:
-        return {f"{n.name}.connection": n.connection for n in self.plan.nodes.values()
-                if n.type == "llm" and isinstance(n.connection, str)}
+        out = {f"{n.name}.connection": n.connection for n in self.plan.nodes.values()
+               if n.type in ("llm", "embedding") and isinstance(n.connection, str)}
+        # python tools take connections as inputs named anything: the literal naming one
+        used = {c.get("name") for c in self.plan.connections if isinstance(c, dict)}
+        for n in self.plan.nodes.values():
+            raw = n.raw.get("inputs") if isinstance(n.raw.get("inputs"), dict) else {}
+            if n.type == "python":
+                out.update({f"{n.name}.{k}": v for k, v in raw.items() if isinstance(v, str) and v in used})
+        return out
 
     def secret_values(self) -> list:
-        return []
+        from ..connections import secret_values_of
+
+        return [v for c in self.plan.connections for v in secret_values_of(c)]
 
     def close(self) -> None:
         self.plan.close()
@@ -214,7 +223,10 @@ class DagEngine:
             ctx = llm.LLMContext(node=np_.name, line=line_number, inputs_to_escape=tuple(from_inputs),
                                  cache=self.llm_cache, tokens=self.usage)
             params = {k: v for k, v in kwargs.items() if k != "connection"}
-            output, _usage = llm.call_llm(np_.api, np_.connection_obj, np_.template, params, ctx)
+            prompt = np_.template
+            if np_.type == "embedding":
+                prompt = params.pop("input", None)
+            output, _usage = llm.call_llm(np_.api, np_.connection_obj, prompt, params, ctx)
             return output
         except llm.LLMError as e:
             raise LineError(e.message, e.error_type, np_.name) from None

@@ -20,6 +20,7 @@ from ..nodes.python import FlowModules, ToolLoadError, find_tool
 
 VARIANT_RE = re.compile(r"^\$\{([^.]+)\.([^}]+)\}$")
 BUILTIN_TYPES = ("python", "prompt", "llm")
+EMBEDDING_TOOL = "promptflow.tools.embedding.embedding"   # run through pfgit.run.llm
 
 
 class NeedsPromptflow(RunError):
@@ -61,6 +62,7 @@ class Plan:
     agg_order: list                                # aggregation nodes, topological
     modules: FlowModules | None = None
     warnings: list = field(default_factory=list)
+    connections: list = field(default_factory=list)   # resolved connections used (their secrets never stored)
 
     def close(self):
         if self.modules is not None:
@@ -179,6 +181,8 @@ def needs_promptflow(flow_dir: str, body: dict, name: str) -> str | None:
     ntype = body.get("type")
     if ntype is None and isinstance(body.get("tool"), str) and body["tool"].endswith(".py"):
         ntype = "python"
+    if src.get("type") == "package" and src.get("tool") == EMBEDDING_TOOL:
+        return None
     if src.get("type") in ("package", "package_with_prompt"):
         return f"package tool '{src.get('tool')}'"
     if ntype not in BUILTIN_TYPES:
@@ -209,6 +213,8 @@ def build_plan(flow_path: str, variant: str | None = None, connection_overrides:
             raise NeedsPromptflow(f"node '{name}' needs the promptflow engine: {why}", node=name,
                                   tool=why, file=flow.file, line=line_of.get(name))
         ntype = body.get("type") or "python"
+        if isinstance(body.get("source"), dict) and body["source"].get("tool") == EMBEDDING_TOOL:
+            ntype = "embedding"
         act = body.get("activate") if isinstance(body.get("activate"), dict) else None
         if body.get("activate") is not None and (act is None or "when" not in act or "is" not in act):
             raise RunError(f"node '{name}': activate needs both 'when' and 'is'", file=flow.file, line=line_of.get(name))
@@ -274,8 +280,12 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
     plan.modules = FlowModules(plan.flow_dir)
     includes = flow.additional_includes
     for np_ in plan.nodes.values():
-        path = _source_path(plan.flow_dir, np_.raw, includes)
         where = dict(file=flow.file, line=line_of.get(np_.name))
+        if np_.type == "embedding":
+            np_.api = "embedding"
+            _prepare_llm(np_, get_connection, where, plan)
+            continue
+        path = _source_path(plan.flow_dir, np_.raw, includes)
         if path is None:
             raise RunError(f"node '{np_.name}' has no source path", **where)
         if np_.type == "python":
@@ -291,7 +301,7 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
                 plan.close()
                 raise RunError(f"node '{np_.name}': {e}", file=_disp(flow, e.file), line=e.line) from None
             try:
-                conv = np_.tool.convert_literals(np_.literals, lambda n, cls: _conn_obj(get_connection, n, cls, np_.name))
+                conv = np_.tool.convert_literals(np_.literals, lambda n, cls: _conn_obj(get_connection, n, cls, plan))
             except ConvertError as e:
                 plan.close()
                 raise RunError(f"node '{np_.name}': {e}", **where) from None
@@ -310,10 +320,10 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
                 plan.close()
                 raise RunError(f"node '{np_.name}': template '{path}': {e.strerror}", **where) from None
             if np_.type == "llm":
-                _prepare_llm(np_, get_connection, where)
+                _prepare_llm(np_, get_connection, where, plan)
                 
 
-def _prepare_llm(np_, get_connection, where) -> None:
+def _prepare_llm(np_, get_connection, where, plan) -> None:
     """Resolve the node's connection (a missing one fails the run before any line, as in
     promptflow) and convert its literal inputs by the LLM tool's parameter types (§6.3)."""
     from ..llm import connection_dict, param_types
@@ -327,6 +337,8 @@ def _prepare_llm(np_, get_connection, where) -> None:
         np_.connection_obj = get_connection(str(name))
     except KeyError:
         raise RunError(f"node '{np_.name}': connection '{name}' is not found (pfgit connection list)", **where) from None
+    plan.connections.append(np_.connection_obj)
+    np_.connection = str(name)
     ctype = connection_dict(np_.connection_obj).get("type", "")
     try:
         types = param_types(np_.api, ctype)
@@ -362,7 +374,7 @@ def _disp(flow, file):
     return os.path.join(os.path.dirname(flow.file), file) if os.path.dirname(flow.file) else file
 
 
-def _conn_obj(get_connection, name: str, cls: str, node: str):
+def _conn_obj(get_connection, name: str, cls: str, plan):
     from ..compat import make_connection
 
     if get_connection is None:
@@ -371,6 +383,7 @@ def _conn_obj(get_connection, name: str, cls: str, node: str):
         conn = get_connection(name)
     except KeyError:
         raise ConvertError(f"connection '{name}' is not found (pfgit connection list)") from None
+    plan.connections.append(conn)
     if not isinstance(conn, dict):
         from ..llm import connection_dict
 

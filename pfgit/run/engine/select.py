@@ -13,8 +13,14 @@ INSTALL_HINT = "pip install promptflow promptflow-tools"
 
 
 def promptflow_installed() -> bool:
-    return importlib.util.find_spec("promptflow") is not None and \
-        importlib.util.find_spec("promptflow.client") is not None
+    # find_spec("promptflow.client") would import promptflow itself (seconds, and it starts
+    # telemetry threads in this process): look for the files instead
+    spec = importlib.util.find_spec("promptflow")
+    if spec is None:
+        return False
+    import os
+
+    return any(os.path.exists(os.path.join(p, "client")) for p in spec.submodule_search_locations or [])
 
 
 def open_builtin(spec, get_connection):

@@ -80,17 +80,23 @@ def call_llm(api: str, connection, prompt: str, params: dict, ctx: LLMContext | 
             raise LLMError(f"unknown LLM api '{api}' (chat, completion or embedding)", "InvalidApi")
         conn = connection_dict(connection)
         provider = provider_of(conn.get("type", ""))
-        args, variables = split_params(api, provider, dict(params or {}))
+        params = dict(params or {})
+        if api != "embedding" and "prompt" in params:
+            # promptflow binds the template as a keyword the node's own `prompt` input overrides:
+            # `prompt: ${some_prompt_node.output}` makes that text the template (corpus:
+            # basic-with-builtin-llm)
+            prompt = params.pop("prompt")
+        args, variables = split_params(api, provider, params)
         headers = AOAI_HEADER if provider == "azure" else None
         if api == "chat":
             images = variables.pop("images", None)
             detail = variables.pop("image_detail", "auto")
             if provider == "azure":  # Azure's tool renders lists one item per line
                 variables = convert_to_chat_list(variables)
-            messages = build_messages(prompt, variables, ctx.inputs_to_escape, images, detail)
+            messages = build_messages(str(prompt), variables, ctx.inputs_to_escape, images, detail)
             body, whole_message = chat_body(provider, args, messages)
         elif api == "completion":
-            body, whole_message = completion_body(provider, args, render_jinja_template(prompt, **variables)), False
+            body, whole_message = completion_body(provider, args, render_jinja_template(str(prompt), **variables)), False
         else:
             body, whole_message = embedding_body(provider, conn.get("type", ""), args, prompt), False
         response, usage = send_body(api, conn, body, ctx, headers=headers)

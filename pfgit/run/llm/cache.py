@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
+from ...fsutil import write_atomic
 from .errors import LLMError
 
 MODES = ("record", "replay", "auto")
@@ -49,17 +49,7 @@ class LLMCache:
         os.makedirs(os.path.dirname(p), exist_ok=True)
         data = json.dumps({"key": key, "api": api, "request": body, "response": response},
                           ensure_ascii=False, indent=1, default=str)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(p), prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(p, data.encode("utf-8"), prefix=".tmp-")
 
     def miss(self, key: str) -> LLMError:
         return LLMError(f"no recorded LLM response for this request in {self.dir} (key {key[:12]}); "

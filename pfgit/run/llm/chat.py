@@ -10,6 +10,7 @@ opens a new message; values from python nodes are not escaped (promptflow's beha
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import uuid
@@ -41,16 +42,23 @@ class PromptResult(str):
         return bool(self.escaped_mapping)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str, sandbox: bool):
+    """Compiled once per template text: compiling costs more than rendering, and every line of a
+    batch renders the same few templates (jinja2 templates are safe to render from many threads)."""
+    if not sandbox:
+        from jinja2 import Template
+
+        return Template(template, trim_blocks=True, keep_trailing_newline=True)
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(trim_blocks=True, keep_trailing_newline=True).from_string(template)
+
+
 def render_jinja_template(template: str, escape_dict: dict | None = None, **kwargs) -> str:
     try:
-        if os.environ.get("PF_USE_SANDBOX_FOR_JINJA", "true").lower() == "false":
-            from jinja2 import Template
-
-            return Template(template, trim_blocks=True, keep_trailing_newline=True).render(**kwargs)
-        from jinja2.sandbox import SandboxedEnvironment
-
-        env = SandboxedEnvironment(trim_blocks=True, keep_trailing_newline=True)
-        return env.from_string(template).render(**kwargs)
+        sandbox = os.environ.get("PF_USE_SANDBOX_FOR_JINJA", "true").lower() != "false"
+        return _compiled(template, sandbox).render(**kwargs)
     except Exception as e:
         msg = unescape_roles(str(e), escape_dict or {})
         raise LLMError(f"Failed to render jinja template: {type(e).__name__}: {msg}. "

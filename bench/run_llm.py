@@ -1,0 +1,125 @@
+"""Benchmark: an LLM flow over 1,000 lines against the fake OpenAI server at 50 ms per request,
+`pfgit run --workers 16` vs `pf run create` (PF_WORKER_COUNT=16) in the same run.
+
+    .venv/bin/python bench/run_llm.py [--lines 1000] [--latency 0.05] [--workers 16] [--no-pf]
+
+The flow is the corpus's `examples/flows/standard/basic-with-builtin-llm` (a prompt node and a
+chat llm node) when the corpus is there, copied into a temporary git repo; its connection
+`open_ai_connection` points at the fake server, which runs in its own process (tests/fake_openai.py)
+so the server's threads do not share pfgit's interpreter. Times are end to end (process start to
+exit, recording the run included). Target (issue 9): pfgit >= 80% of workers / latency lines/s
+(16 / 0.05 = 320, so 256 lines/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = pathlib.Path(os.environ.get("PFGIT_CORPUS") or ROOT / ".." / "shared" / "corpus").resolve()
+FLOW = "examples/flows/standard/basic-with-builtin-llm"
+OWN_FLOW = {  # used when the corpus is absent: the same shape
+    "flow.dag.yaml": "inputs:\n  text: {type: string}\noutputs:\n  output: {type: string, reference: "
+                     "\"${llm.output}\"}\nnodes:\n- name: hello_prompt\n  type: prompt\n  source: {type: code, "
+                     "path: hello.jinja2}\n  inputs: {text: \"${inputs.text}\"}\n- name: llm\n  type: llm\n  source: "
+                     "{type: code, path: hello.jinja2}\n  connection: open_ai_connection\n  api: chat\n  inputs: "
+                     "{prompt: \"${hello_prompt.output}\", model: gpt-3.5-turbo, max_tokens: '120'}\n",
+    "hello.jinja2": "system:\nYou are a helpful assistant.\nuser:\nWrite a simple {{text}} program.\n",
+}
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import installed_like
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=1000)
+    ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--no-pf", action="store_true")
+    args = ap.parse_args()
+    installed_like()
+    py = sys.executable
+    pfgit = [py, "-m", "pfgit"]
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-run-llm-"))
+    server = subprocess.Popen([py, str(ROOT / "tests" / "fake_openai.py"), "--latency", str(args.latency)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().strip()
+        repo = tmp / "repo"
+        flow = repo / "flow"
+        if (CORPUS / FLOW).is_dir():
+            shutil.copytree(CORPUS / FLOW, flow)
+            source = FLOW
+        else:
+            flow.mkdir(parents=True)
+            for k, v in OWN_FLOW.items():
+                (flow / k).write_text(v)
+            source = "own copy of basic-with-builtin-llm"
+        with open(repo / "data.jsonl", "w") as f:
+            for i in range(args.lines):
+                f.write(json.dumps({"text": f"Python Hello World number {i}"}) + "\n")
+        sh(["git", "init", "-q", str(repo)])
+        sh(["git", "-C", str(repo), "add", "-A"])
+        sh(["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@e", "commit", "-qm", "flow"])
+        env = dict(os.environ, HOME=str(tmp / "home"), XDG_CONFIG_HOME=str(tmp / "cfg"),
+                   PF_DISABLE_TELEMETRY="true", GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@e",
+                   GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@e", PYTHONPATH=str(ROOT), CI="1")
+        (tmp / "home").mkdir()
+        conn = tmp / "conn.yaml"
+        conn.write_text(f"name: open_ai_connection\ntype: open_ai\napi_key: sk-bench\nbase_url: {url}\n")
+        sh(pfgit + ["connection", "create", "--file", str(conn)], env=env)
+        mapping = ["--column-mapping", "text=${data.text}"]
+        t0 = time.perf_counter()
+        r = subprocess.run(pfgit + ["run", "--flow", "flow", "--data", "data.jsonl", "--name", "b1",
+                                    "--workers", str(args.workers), "--json"] + mapping,
+                           cwd=repo, env=env, capture_output=True, text=True)
+        t_pfgit = time.perf_counter() - t0
+        if r.returncode != 0:
+            print(r.stdout, r.stderr, file=sys.stderr)
+            return 1
+        status = json.loads(r.stdout)
+        ideal = args.workers / args.latency
+        rate = args.lines / t_pfgit
+        print(f"flow: {source}; {args.lines} lines, fake server latency {args.latency * 1000:.0f} ms, "
+              f"{args.workers} workers")
+        print(f"pfgit run        {t_pfgit:7.2f} s  {rate:6.1f} lines/s  = {rate / ideal:.0%} of {ideal:.0f} "
+              f"(target >= 80%)  status {status['status']}, {status['lines']['failed']} failed")
+        if not args.no_pf:
+            pf = shutil.which("pf", path=os.path.dirname(py)) or shutil.which("pf")
+            pf_home = tmp / "home" / ".promptflow"
+            pf_home.mkdir(parents=True, exist_ok=True)
+            (pf_home / "pf.yaml").write_text("telemetry:\n  enabled: 'false'\ntrace:\n  destination: none\n")
+            penv = dict(env, PF_WORKER_COUNT=str(args.workers), PF_HOME_DIRECTORY=str(pf_home))
+            sh([pf, "connection", "create", "--file", str(conn)], env=penv)
+            t0 = time.perf_counter()
+            p = subprocess.run([pf, "run", "create", "--flow", "flow", "--data", "data.jsonl", "--name", "p1"]
+                               + mapping, cwd=repo, env=penv, capture_output=True, text=True)
+            t_pf = time.perf_counter() - t0
+            subprocess.run([pf, "service", "stop"], env=penv, capture_output=True)
+            if p.returncode != 0:
+                print(p.stderr[-2000:], file=sys.stderr)
+                return 1
+            print(f"pf run create    {t_pf:7.2f} s  {args.lines / t_pf:6.1f} lines/s  "
+                  f"(PF_WORKER_COUNT={args.workers})  pfgit is {t_pf / t_pfgit:.1f}x faster")
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

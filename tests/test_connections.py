@@ -1,0 +1,102 @@
+"""Connections: promptflow's YAML, stored in the user's config folder with mode 0600, masked on
+show/list, `${env:VAR}` resolved at use, secrets handed to the store's redaction."""
+
+import json
+import os
+import stat
+import textwrap
+
+import pytest
+
+from pfgit.cli.main import main
+from pfgit.errors import PfgitError
+from pfgit.run.connections import ConnectionStore, load_file
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("PF_HOME_DIRECTORY", str(tmp_path / "pfhome"))
+    return tmp_path / "cfg" / "pfgit" / "connections"
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return str(p)
+
+
+def test_create_list_show_delete(cfg, tmp_path, capsys):
+    f = write(tmp_path, "c.yaml", """\
+        $schema: https://azuremlschemas.azureedge.net/promptflow/latest/AzureOpenAIConnection.schema.json
+        name: aoai
+        type: azure_open_ai
+        api_key: "<user-input>"
+        api_base: https://x.openai.azure.com/
+        api_version: 2024-02-01
+        """)
+    assert main(["connection", "create", "--file", f]) == 2
+    assert "still '<user-input>'" in capsys.readouterr().err
+    assert main(["connection", "create", "--file", f, "--set", "api_key=sk-very-secret"]) == 0
+    path = cfg / "aoai.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(cfg.stat().st_mode) == 0o700
+    assert json.loads(path.read_text())["api_version"] == "2024-02-01"  # promptflow's default
+    capsys.readouterr()
+    assert main(["connection", "show", "aoai", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["api_key"] == "******" and shown["api_base"] == "https://x.openai.azure.com/"
+    assert main(["connection", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "aoai" in out and "azure_open_ai" in out and "sk-very-secret" not in out
+    assert main(["connection", "delete", "aoai"]) == 0
+    assert main(["connection", "delete", "aoai"]) == 1
+    assert main(["connection", "show", "aoai"]) == 2
+    assert "unknown connection 'aoai'" in capsys.readouterr().err
+
+
+def test_custom_env_refs_and_secret_values(cfg, tmp_path, monkeypatch):
+    f = write(tmp_path, "c.yaml", """\
+        name: my_custom
+        type: custom
+        configs: {prefix: P}
+        secrets: {token: "${env:MY_TOKEN}"}
+        """)
+    store = ConnectionStore()
+    store.save(load_file(f, ["secrets.extra=xyz123"]))
+    c = store.get("my_custom")
+    assert "MY_TOKEN" in (cfg / "my_custom.json").read_text()  # the file holds the reference only
+    assert c.masked()["secrets"] == {"token": "******", "extra": "******"}
+    with pytest.raises(PfgitError, match=r"token refers to \$\{env:MY_TOKEN\}, which is not set"):
+        c.resolved()
+    monkeypatch.setenv("MY_TOKEN", "tok-4242")
+    assert c.resolved().secrets == {"token": "tok-4242", "extra": "xyz123"}
+    assert c.resolved().configs == {"prefix": "P"} and c.class_name == "CustomConnection"
+    assert sorted(c.secret_values()) == ["tok-4242", "xyz123"]
+
+
+def test_bad_files_and_names(cfg, tmp_path):
+    for text, msg in [("name: x\ntype: nope\napi_key: k\n", "unknown connection type"),
+                      ("name: x\ntype: open_ai\n", "needs api_key"),
+                      ("name: ../x\ntype: open_ai\napi_key: k\n", "invalid connection name"),
+                      ("name: [\n", "not valid YAML")]:
+        with pytest.raises(PfgitError, match=msg):
+            load_file(write(tmp_path, "b.yaml", text))
+    (cfg).mkdir(parents=True)
+    (cfg / "broken.json").write_text("{")
+    assert ConnectionStore().list() == []  # one bad file hides nothing else and breaks nothing
+
+
+def test_promptflow_connections_are_listed(cfg, tmp_path, capsys):
+    import sqlite3
+
+    home = tmp_path / "pfhome"
+    home.mkdir()
+    db = sqlite3.connect(home / "pf.sqlite")
+    db.execute("CREATE TABLE connection (connectionName TEXT, connectionType TEXT, configs TEXT)")
+    db.execute("INSERT INTO connection VALUES ('pf_conn', 'OpenAI', '{\"api_key\": \"encrypted\"}')")
+    db.commit()
+    db.close()
+    assert main(["connection", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed == [{"name": "pf_conn", "type": "open_ai", "module": "promptflow.connections",
+                       "source": "promptflow"}]
