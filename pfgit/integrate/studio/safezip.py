@@ -32,6 +32,9 @@ class Limits:
     ratio_floor: int = 1 << 20      # small files may compress well (a file of spaces)
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass
 class ZipEntry:
     name: str          # normalised POSIX path inside the zip
@@ -76,7 +79,7 @@ def normalise(name: str) -> str:
     return "/".join(s for s in name.split("/") if s not in ("", "."))
 
 
-def _raw_name(info: zipfile.ZipInfo) -> str:
+def _raw_name(info: zipfile.ZipInfo, path: str) -> str:
     """The entry name as UTF-8; zipfile read names without the UTF-8 flag as cp437, but many zip
     writers store UTF-8 without setting it: accept those, refuse anything else that is not ASCII."""
     name = info.filename
@@ -85,7 +88,8 @@ def _raw_name(info: zipfile.ZipInfo) -> str:
     try:
         return name.encode("cp437").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
-        raise ZipRefused("file name is not UTF-8", file=repr(name)) from None
+        shown = name.encode("cp437", "replace").decode("utf-8", "backslashreplace")
+        raise ZipRefused(f"entry '{shown}': file name is not UTF-8", file=path) from None
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -103,7 +107,7 @@ def _open(path: str) -> zipfile.ZipFile:
         if not os.path.isfile(path):
             raise ZipRefused("no such file" if not os.path.exists(path) else "not a file", file=path)
         if not zipfile.is_zipfile(path):
-            raise ZipRefused("not a zip file", file=path)
+            raise ZipRefused("not a zip file (or a truncated one)", file=path)
         return zipfile.ZipFile(path)
     except UnicodeDecodeError:
         raise ZipRefused("a file name is marked UTF-8 but is not", file=path) from None
@@ -148,7 +152,7 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: L
 
 def read_zip(path: str, limits: Limits | None = None) -> ZipContent:
     """Every file entry of the zip at `path`, checked; raises ZipRefused for anything unsafe."""
-    limits = limits or Limits()
+    limits = limits or DEFAULT_LIMITS
     zf = _open(path)
     with zf:
         infos = zf.infolist()
@@ -159,7 +163,7 @@ def read_zip(path: str, limits: Limits | None = None) -> ZipContent:
         files, dirs = set(), set()
         plan = []
         for info in infos:
-            raw = _raw_name(info)
+            raw = _raw_name(info, path)
             why = name_problem(raw)
             if why:
                 raise ZipRefused(f"unsafe entry '{raw}': {why}", file=path)
