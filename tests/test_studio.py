@@ -199,10 +199,10 @@ def test_conflict_is_left_listed_and_the_worktree_is_backed_up(tmp_path, monkeyp
     assert pfgit(monkeypatch, repo, "conflicts", "qa") == 1
     assert "qa/flow.dag.yaml: 1 conflict" in capsys.readouterr().out
     # the worktree as it was is one checkout away
-    git(repo, "checkout", "refs/pfgit/import-backups/qa", "--", "qa")
+    git(repo, "checkout", "refs/pfgit-backups/imports/qa", "--", "qa")
     assert (repo / "qa/flow.dag.yaml").read_text() == wt_flow
     assert "'local'" in (repo / "qa/answer.py").read_text()
-    assert git(repo, "show", "refs/pfgit/import-backups/qa:qa/notes.md") == "my notes\n"
+    assert git(repo, "show", "refs/pfgit-backups/imports/qa:qa/notes.md") == "my notes\n"
 
 
 def test_dry_run_prints_the_semantic_diff_and_writes_nothing(tmp_path, monkeypatch, capsys):
@@ -404,3 +404,62 @@ def snapshot(root: pathlib.Path) -> dict:
             out[rel] = os.readlink(p) if os.path.islink(p) else pathlib.Path(p).read_bytes()
     return out
 
+
+
+def test_a_tie_between_history_commits_takes_the_older_base(tmp_path, monkeypatch, capsys):
+    """Both sides changed the same input from the exported value: a conflict, not a silent
+    overwrite (taking the newer commit as base would make git's edit look unchanged)."""
+    repo = make_repo(tmp_path)
+    zpath = tmp_path / "qa.zip"
+    assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(zpath)) == 0
+    studio = unzip(zpath, tmp_path / "studio") / "qa"
+    studio_reformat(studio / "flow.dag.yaml", lambda d: node(d, "answer")["inputs"].update(style="studio"))
+    back = tmp_path / "back.zip"
+    rezip(studio, back)
+    flow = repo / "qa/flow.dag.yaml"
+    flow.write_text(flow.read_text().replace("style: short", "style: git"))
+    git(repo, "commit", "-qam", "git style")
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(back), "--json") == 1
+    res = json.loads(capsys.readouterr().out)
+    assert res["base"]["commit"] == git(repo, "rev-parse", "HEAD~1").strip()
+    assert res["files"] == [{"path": "flow.dag.yaml", "action": "conflict",
+                             "note": "semantic merge", "conflicts": 1}]
+    # the markers must be resolved before another import merges the file again
+    studio_reformat(studio / "flow.dag.yaml", lambda d: node(d, "answer")["inputs"].update(style="s2"))
+    rezip(studio, back)
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(back)) == 2
+    assert "holds conflict markers" in capsys.readouterr().err
+
+
+def test_worktree_modes_symlinks_and_flow_file_name_are_respected(tmp_path, monkeypatch, capsys):
+    files = {"qa/flow.dag.yml": FLOW, "qa/clean.py": CLEAN, "qa/answer.py": ANSWER, "qa/run.sh": "#!/bin/sh\n"}
+    repo = make_repo(tmp_path, files)
+    os.chmod(repo / "qa/run.sh", 0o755)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "exec")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "flow.dag.yaml").write_text(FLOW.replace("style: short", "style: long"))   # .yaml, not .yml
+    (src / "run.sh").write_text("#!/bin/sh\necho studio\n")                         # no unix mode
+    (src / "clean.py").write_text(CLEAN)
+    (src / "answer.py").write_text(ANSWER)
+    z = tmp_path / "z.zip"
+    rezip(src, z, top=None)
+    assert pfgit(monkeypatch, repo, "import-zip", str(z), "--into", "qa") == 0
+    assert not (repo / "qa/flow.dag.yaml").exists()
+    assert "style: long" in (repo / "qa/flow.dag.yml").read_text()
+    assert os.stat(repo / "qa/run.sh").st_mode & 0o777 == 0o755
+    # a folder of the flow that is a symlink in the worktree is never written through
+    os.symlink(outside, repo / "qa/lib")
+    (src / "lib").mkdir()
+    (src / "lib/x.py").write_text("x = 1\n")
+    rezip(src, z, top=None)
+    state = snapshot(tmp_path)
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(z), "--into", "qa") == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert snapshot(tmp_path) == state and not list(outside.iterdir())

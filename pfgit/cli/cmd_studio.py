@@ -26,7 +26,7 @@ def _print_plan(plan, dry_run: bool) -> None:
           f"{plan.flow_rel} ({plan.flow_file})")
     print(f"base: {plan.base.describe()}")
     if not plan.actions:
-        print("  nothing to change: the worktree already has the studio's edits")
+        print("  nothing to change")
     for a in plan.actions:
         note = f"  {a.note}" if a.note else ""
         print(f"  {_VERB[a.action]:<9} {a.path}{note}")
@@ -75,7 +75,8 @@ def register(app: typer.Typer) -> None:
                 print("(dry run: nothing written)")
             raise typer.Exit(EXIT_NO if plan.conflicts else EXIT_OK)
         applied = apply_import(repo, plan)
-        out.update(import_commit=applied.import_commit, import_ref=applied.import_ref,
+        out.update(recorded=applied.recorded, import_commit=applied.import_commit,
+                   import_ref=applied.import_ref,
                    backup_commit=applied.backup_commit,
                    backup_ref=applied.backup_ref if applied.backup_commit else None)
         if json_out:
@@ -84,7 +85,7 @@ def register(app: typer.Typer) -> None:
             emit_json(out)
         else:
             _print_plan(plan, False)
-            if applied.import_commit:
+            if applied.recorded:
                 print(f"recorded on {applied.import_ref} ({applied.import_commit[:12]})")
             if applied.backup_commit:
                 print(f"the worktree before the import: {applied.backup_ref} "

@@ -19,7 +19,8 @@ from ...store.names import problem
 from .files import from_tree, is_studio_only, left_out, tree_listing
 
 IMPORTS_PREFIX = "refs/pfgit/imports/"
-BACKUPS_PREFIX = "refs/pfgit/import-backups/"
+# outside refs/pfgit/* on purpose: `pfgit push` shares imports, never a user's worktree backups
+BACKUPS_PREFIX = "refs/pfgit-backups/imports/"
 ROOT_NAME = "_root"       # the ref name of a flow at the repository's top
 HISTORY_LIMIT = 1000      # commits searched for the first import
 

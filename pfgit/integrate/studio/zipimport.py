@@ -6,7 +6,7 @@ merge for the flow file, git's text merge for other text files). Nothing is writ
 whole plan exists, so a refused zip or a failed plan leaves the repo as it was.
 
 apply: every git object first; then the backup ref (the worktree's flow folder as it was, as a
-commit: `refs/pfgit/import-backups/<flow>`); then the files (each atomically, temp file + rename);
+commit: `refs/pfgit-backups/imports/<flow>`); then the files (each atomically, temp file + rename);
 last the import ref (`refs/pfgit/imports/<flow>`, parent: the previous import). An interrupted
 import leaves the import ref where it was, so running it again resumes it.
 """
@@ -75,6 +75,7 @@ class ImportPlan:
 
 @dataclass
 class Applied:
+    recorded: bool               # a new import commit (False: the zip is the last import's tree)
     import_commit: str | None
     import_ref: str
     backup_commit: str | None
@@ -128,6 +129,16 @@ def _merge_one(path: str, b: File | None, o: File, t: File, is_flow: bool, diff3
     return Action(path, "conflict" if n else "merge", "text merge", n, File(data, o.executable)), None
 
 
+def _refuse_markers(flow_rel: str, path: str, o: File) -> None:
+    """Like git with unmerged paths: a file still holding conflict markers is not merged again."""
+    from ...merge.conflicts import has_markers
+
+    if not _is_binary(o.data) and has_markers(o.data.decode("utf-8", "replace").replace("\r\n", "\n")):
+        shown = path if flow_rel == "." else f"{flow_rel}/{path}"
+        raise UsageError("holds conflict markers: resolve them first (`pfgit conflicts` lists "
+                         "those in flow files); nothing written", file=shown)
+
+
 def plan_import(repo, zip_path: str, into: str | None = None, limits: Limits | None = None) -> ImportPlan:
     content = read_zip(zip_path, limits)
     theirs, top, ffile, skipped = from_zip(content.entries, zip_path)
@@ -172,6 +183,7 @@ def plan_import(repo, zip_path: str, into: str | None = None, limits: Limits | N
             plan.actions.append(Action(p, "restore", "deleted here, changed in the studio: "
                                        "restored", new=t))
         else:
+            _refuse_markers(flow_rel, p, o)
             act, res = _merge_one(p, b, o, t, p == ffile and not p.endswith(".prompty"), diff3)
             if res is not None:
                 plan.flow_merge = res
@@ -250,12 +262,13 @@ def _backup(repo, plan: ImportPlan, message: str) -> tuple:
 
 
 def _write(path: str, f: File) -> None:
+    """An existing file keeps its mode (zips from Windows carry none); a new one gets the zip's."""
     from ...merge.files import write_atomic
 
     existed = os.path.exists(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, f.data)
-    if not existed or f.executable != bool(os.stat(path).st_mode & 0o111):
+    if not existed:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(path, (0o777 if f.executable else 0o666) & ~umask)
@@ -304,5 +317,5 @@ def apply_import(repo, plan: ImportPlan) -> Applied:
     if commit is not None and not repo.refs.set_if_equals(imp_ref, last, commit):
         raise UsageError(f"{imp_ref.decode()} changed during the import (another import?); the "
                          "files are written, run the import again to record it")
-    return Applied(commit.decode() if commit else (last.decode() if last else None),
+    return Applied(commit is not None, commit.decode() if commit else (last.decode() if last else None),
                    imp_ref.decode(), backup.decode() if backup else None, bak_ref.decode())
