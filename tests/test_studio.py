@@ -463,3 +463,17 @@ def test_worktree_modes_symlinks_and_flow_file_name_are_respected(tmp_path, monk
     assert pfgit(monkeypatch, repo, "import-zip", str(z), "--into", "qa") == 2
     assert "symbolic link" in capsys.readouterr().err
     assert snapshot(tmp_path) == state and not list(outside.iterdir())
+
+
+def test_zip_layouts_flow_at_the_root_or_in_one_folder():
+    from pfgit.integrate.studio.files import from_zip
+    from pfgit.integrate.studio.safezip import ZipEntry
+
+    def e(name):
+        return ZipEntry(name, b"x", False)
+    files, top, ff, skipped = from_zip([e("qa/flow.dag.yaml"), e("qa/a.py"), e("README.txt"),
+                                        e("__MACOSX/qa/._a.py"), e("qa/.promptflow/flow.log")], "z")
+    assert (top, ff, sorted(files)) == ("qa", "flow.dag.yaml", ["a.py", "flow.dag.yaml"])
+    assert ("README.txt", "outside the flow folder") in skipped and len(skipped) == 3
+    files, top, ff, _ = from_zip([e("chat.prompty"), e("lib/y.py")], "z")
+    assert (top, ff, sorted(files)) == ("", "chat.prompty", ["chat.prompty", "lib/y.py"])

@@ -123,13 +123,12 @@ def flow_file(files: dict, where: str) -> str:
 def from_zip(entries: list, where: str) -> tuple:
     """(files, top folder name or '', flow file, skipped [(path, why)]) of a studio zip: its root
     is the flow folder, or it holds exactly one folder that is."""
-    kept = [(e.name, e) for e in entries if not left_out(e.name)]
-    top_names = {n.split("/", 1)[0] for n, _ in kept}
+    kept = [e.name for e in entries if not left_out(e.name)]
+    folders = {n.split("/", 1)[0] for n in kept if "/" in n}
     prefix = ""
-    root_files = [n for n, _ in kept if "/" not in n]
-    if not any(n in FLOW_FILES or n.endswith(".prompty") for n in root_files) \
-            and len(top_names) == 1 and not root_files:
-        prefix = next(iter(top_names))
+    root_files = [n for n in kept if "/" not in n]
+    if not any(n in FLOW_FILES or n.endswith(".prompty") for n in root_files) and len(folders) == 1:
+        prefix = next(iter(folders))   # files beside it (a README) are left out, and said so
     files, skipped = {}, []
     for e in entries:
         rel = e.name[len(prefix) + 1:] if prefix else e.name
