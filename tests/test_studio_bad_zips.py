@@ -124,6 +124,14 @@ def _zip(tmp: pathlib.Path, case: str) -> pathlib.Path:
         build(z, OK)
         set_flags(z, 0x1)
         return z
+    if case == "unsupported":
+        build(z, OK, compression=zipfile.ZIP_STORED)
+        raw = bytearray(z.read_bytes())
+        for sig, off in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+            i = raw.find(sig)
+            raw[i + off:i + off + 2] = (97).to_bytes(2, "little")     # WavPack: not for zipfile
+        z.write_bytes(bytes(raw))
+        return z
     if case == "non-utf8":
         build(z, dict(OK, **{"qa/cafX.py": b"x"}))
         patch_name(z, b"cafX", b"caf\xe9", utf8_flag=False)
@@ -162,7 +170,7 @@ CASES = {
     "bomb-total": "in total", "bomb-entries": "entries (the limit is 5)",
     "lying-sizes": "", "duplicate": "duplicate entry 'qa/a.py'",
     "duplicate-case": "only in case", "file-and-folder": "both a file and a folder",
-    "encrypted": "encrypted", "non-utf8": "not UTF-8", "bad-utf8-flag": "marked UTF-8",
+    "encrypted": "encrypted", "unsupported": "unsupported compression", "non-utf8": "not UTF-8", "bad-utf8-flag": "marked UTF-8",
     "no-flow": "no flow in it", "two-flows": "Multiple files", "truncated": "",
     "corrupt-data": "corrupt zip", "not-a-zip": "not a zip file", "missing": "no such file",
 }
