@@ -2,10 +2,11 @@
 
 1. The last import of the flow (`refs/pfgit/imports/<flow path>`): the studio holds what it got.
 2. First import: the flow folder's history (commits reachable from HEAD, newest first): the
-   newest commit whose flow folder is identical to the zip's; else the closest one, by the number
-   of files that differ plus the number of semantic changes between the flow files (the studio
-   re-formats flow.dag.yaml, so bytes alone would match nothing). Ties go to the older commit:
-   an older base can only turn a silent overwrite into a visible conflict, never the reverse.
+   newest commit whose flow folder is identical to the zip's (the flow file compared as data: the
+   studio re-formats flow.dag.yaml, so bytes alone would match nothing); else the closest one, by
+   the files that differ plus the units of the flow (inputs, outputs, nodes, ...) that differ.
+   Ties go to the older commit: an older base can only turn a silent overwrite into a visible
+   conflict, never the reverse.
 3. No commit has the flow: the current commit's (none: an empty base, every file is new).
 """
 
@@ -67,17 +68,56 @@ def _blob_ids(repo, tree_id: bytes) -> dict:
             if stat.S_ISREG(mode) and not left_out(p) and not is_studio_only(p)}
 
 
-def _flow_data(raw: bytes):
+def _flow_data(raw: bytes, cache: dict | None = None):
+    """The flow file's data (None if unreadable). History blobs go through the diff's node-cached
+    parse (versions share most nodes); the zip's own file through the checked full parse."""
     from ...flow import yamlpos
 
     try:
+        if cache is not None and len(raw) <= yamlpos.MAX_YAML_BYTES:
+            from ...diff.parse import parse_data
+
+            return parse_data(yamlpos.decode(raw).lstrip("\ufeff"), cache, min_bytes=0)
         return yamlpos.parse(raw).data
     except Exception:
         return None
 
 
-def distance(repo, ids: dict, theirs_ids: dict, flow_file: str, theirs_flow) -> int:
-    """Files that differ, with the flow file counted by its semantic changes."""
+_MAPS = ("inputs", "outputs", "node_variants", "environment_variables")
+
+
+def _units(data) -> dict:
+    """The flow as comparable units: each input, output, node (by name), variant set, and other
+    top-level key. Order and formatting do not matter."""
+    if not isinstance(data, dict):
+        return {("", ""): data}
+    out = {}
+    for k, v in data.items():
+        if k == "nodes" and isinstance(v, list):
+            for i, n in enumerate(v):
+                name = n.get("name") if isinstance(n, dict) else None
+                out[("nodes", name if isinstance(name, str) else f"#{i}")] = n
+        elif k in _MAPS and isinstance(v, dict):
+            for kk, vv in v.items():
+                out[(k, str(kk))] = vv
+        else:
+            out[(str(k), "")] = v
+    return out
+
+
+def flow_distance(a, b) -> int:
+    """How many units (an input, an output, a node, ...) differ between two flows' data."""
+    ua, ub = _units(a), _units(b)
+    return sum(1 for key in set(ua) | set(ub) if ua.get(key, _MISSING) != ub.get(key, _MISSING))
+
+
+_MISSING = object()
+
+
+def distance(repo, ids: dict, theirs_ids: dict, flow_file: str, theirs_flow,
+             memo: dict | None = None) -> int:
+    """Files that differ, with the flow file counted by the units that differ (`memo`: flow blob
+    id -> its count, shared by the commits that only changed other files; also the parse cache)."""
     d = 0
     for p in set(ids) | set(theirs_ids):
         if ids.get(p) == theirs_ids.get(p) or p == flow_file:
@@ -87,14 +127,14 @@ def distance(repo, ids: dict, theirs_ids: dict, flow_file: str, theirs_flow) -> 
     if a != b:
         if a is None or b is None:
             d += 1
+        elif memo is not None and a in memo:
+            d += memo[a]
         else:
-            from ...diff.changes import diff_flows
-
-            ours = _flow_data(repo[a].data)
-            if ours is None or theirs_flow is None:
-                d += 1
-            else:
-                d += len(diff_flows(ours, theirs_flow))
+            ours = _flow_data(repo[a].data, memo.setdefault("parse", {}) if memo is not None else None)
+            n = 1 if ours is None or theirs_flow is None else flow_distance(ours, theirs_flow)
+            if memo is not None:
+                memo[a] = n
+            d += n
     return d
 
 
@@ -112,6 +152,7 @@ def find_base(repo, flow_rel: str, theirs: dict, flow_file: str) -> Base:
     theirs_ids = {p: f.blob_id for p, f in theirs.items() if not is_studio_only(p)}
     theirs_flow = _flow_data(theirs[flow_file].data) if flow_file in theirs else None
     memo: dict = {}
+    flow_memo: dict = {}
     scores: dict = {}     # flow tree id -> distance
     best = None           # (distance, commit, tree)
     for entry in repo.get_walker(include=[head], max_entries=HISTORY_LIMIT):
@@ -120,7 +161,8 @@ def find_base(repo, flow_rel: str, theirs: dict, flow_file: str) -> Base:
         if sub is None:
             continue
         if sub not in scores:
-            scores[sub] = distance(repo, _blob_ids(repo, sub), theirs_ids, flow_file, theirs_flow)
+            scores[sub] = distance(repo, _blob_ids(repo, sub), theirs_ids, flow_file, theirs_flow,
+                                   flow_memo)
         d = scores[sub]
         if d == 0:
             best = (0, c.id, sub)
