@@ -91,6 +91,18 @@ def studio_reformat(path: pathlib.Path, edit) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=True, indent=4, default_flow_style=False, width=60))
 
 
+def export_and_edit(tmp_path, monkeypatch, repo, edit, name: str = "back.zip") -> tuple:
+    """Export qa, re-format its flow file "in the studio" after `edit`, zip it back:
+    (the studio's folder, the zip to import)."""
+    zpath = tmp_path / "qa.zip"
+    assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(zpath)) == 0
+    studio = unzip(zpath, tmp_path / "studio") / "qa"
+    studio_reformat(studio / "flow.dag.yaml", edit)
+    back = tmp_path / name
+    rezip(studio, back)
+    return studio, back
+
+
 def node(data, name):
     return next(n for n in data["nodes"] if n["name"] == name)
 
@@ -175,12 +187,9 @@ def test_round_trip_keeps_both_sides_and_the_reformat_is_no_conflict(tmp_path, m
 
 def test_conflict_is_left_listed_and_the_worktree_is_backed_up(tmp_path, monkeypatch, capsys):
     repo = make_repo(tmp_path)
-    zpath = tmp_path / "qa.zip"
-    assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(zpath)) == 0
-    studio = unzip(zpath, tmp_path / "studio") / "qa"
-    studio_reformat(studio / "flow.dag.yaml", lambda d: node(d, "answer")["inputs"].update(style="studio"))
+    studio, back = export_and_edit(tmp_path, monkeypatch, repo,
+                                   lambda d: node(d, "answer")["inputs"].update(style="studio"))
     (studio / "answer.py").write_text(ANSWER.replace("return q", "return q + 'studio'"))
-    back = tmp_path / "back.zip"
     rezip(studio, back)
     # uncommitted worktree edits to the same input and the same line
     wt_flow = (repo / "qa/flow.dag.yaml").read_text().replace("style: short", "style: local")
@@ -207,12 +216,8 @@ def test_conflict_is_left_listed_and_the_worktree_is_backed_up(tmp_path, monkeyp
 
 def test_dry_run_prints_the_semantic_diff_and_writes_nothing(tmp_path, monkeypatch, capsys):
     repo = make_repo(tmp_path)
-    zpath = tmp_path / "qa.zip"
-    assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(zpath)) == 0
-    studio = unzip(zpath, tmp_path / "studio") / "qa"
-    studio_reformat(studio / "flow.dag.yaml", lambda d: node(d, "answer")["inputs"].update(style="long"))
+    export_and_edit(tmp_path, monkeypatch, repo, lambda d: node(d, "answer")["inputs"].update(style="long"))
     back = tmp_path / "back.zip"
-    rezip(studio, back)
     state = snapshot(tmp_path)
     capsys.readouterr()
     assert pfgit(monkeypatch, repo, "import-zip", str(back), "--dry-run") == 0
@@ -410,12 +415,8 @@ def test_a_tie_between_history_commits_takes_the_older_base(tmp_path, monkeypatc
     """Both sides changed the same input from the exported value: a conflict, not a silent
     overwrite (taking the newer commit as base would make git's edit look unchanged)."""
     repo = make_repo(tmp_path)
-    zpath = tmp_path / "qa.zip"
-    assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(zpath)) == 0
-    studio = unzip(zpath, tmp_path / "studio") / "qa"
-    studio_reformat(studio / "flow.dag.yaml", lambda d: node(d, "answer")["inputs"].update(style="studio"))
-    back = tmp_path / "back.zip"
-    rezip(studio, back)
+    studio, back = export_and_edit(tmp_path, monkeypatch, repo,
+                                   lambda d: node(d, "answer")["inputs"].update(style="studio"))
     flow = repo / "qa/flow.dag.yaml"
     flow.write_text(flow.read_text().replace("style: short", "style: git"))
     git(repo, "commit", "-qam", "git style")

@@ -9,16 +9,13 @@ from the zip as they are, never merged and never reported as changes (docs/studi
 from __future__ import annotations
 
 import os
-import posixpath
 import stat
 from dataclasses import dataclass
-from typing import Iterator
-
 from dulwich.objects import Blob
 
 from ...errors import UsageError
 from ...flow.model import FLOW_FILES
-from ...flow.readers import SKIP_DIRS, join
+from ...flow.readers import MappingReader
 from .safezip import name_problem
 
 TOOLS_JSON = ".promptflow/flow.tools.json"
@@ -61,47 +58,12 @@ def is_studio_only(rel: str) -> bool:
     return rel in STUDIO_ONLY
 
 
-class MemReader:
-    """A flow Reader over {path: File} (or bytes) rooted at `prefix`."""
+class MemReader(MappingReader):
+    """A flow Reader over {path: File or bytes} (a flow folder in memory)."""
 
     def __init__(self, files: dict, display_root: str = "."):
-        self.files = {k: (v.data if isinstance(v, File) else v) for k, v in files.items()}
-        self.dirs = {"."}
-        for p in self.files:
-            d = posixpath.dirname(p)
-            while d and d not in self.dirs:
-                self.dirs.add(d)
-                d = posixpath.dirname(d)
-        self.display_root = display_root
-
-    def read_bytes(self, rel: str) -> bytes:
-        try:
-            return self.files[join(rel)]
-        except KeyError:
-            raise FileNotFoundError(rel) from None
-
-    def exists(self, rel: str) -> bool:
-        rel = join(rel)
-        return rel in self.files or rel in self.dirs
-
-    def is_dir(self, rel: str) -> bool:
-        return join(rel) in self.dirs
-
-    def list_dir(self, rel: str) -> list:
-        rel = join(rel)
-        prefix = "" if rel == "." else rel + "/"
-        return sorted({p[len(prefix):].split("/", 1)[0] for p in list(self.files) + list(self.dirs)
-                       if p != "." and p.startswith(prefix)})
-
-    def walk_files(self, rel: str) -> Iterator[str]:
-        rel = join(rel)
-        prefix = "" if rel == "." else rel + "/"
-        for p in sorted(self.files):
-            if p.startswith(prefix) and not any(s in SKIP_DIRS for s in p.split("/")[:-1]):
-                yield p
-
-    def display(self, rel: str) -> str:
-        return join(self.display_root, rel)
+        super().__init__({k: (v.data if isinstance(v, File) else v) for k, v in files.items()},
+                         "" if display_root in ("", ".") else display_root.rstrip("/") + "/")
 
 
 def flow_file(files: dict, where: str) -> str:
