@@ -231,3 +231,31 @@ def test_names_without_the_utf8_flag_that_are_utf8_are_accepted(tmp_path):
     names = [e.name for e in safezip.read_zip(str(z)).entries]
     assert "qa/café.py" in names
 
+
+
+@pytest.mark.parametrize("bad", ["..", ".git", "a\\..\\b"])
+def test_a_hostile_run_tree_is_refused_by_checkout_and_export(bad, template, tmp_path, monkeypatch, capsys):
+    """A fetched run ref is untrusted: a tree entry that cannot be written safely refuses it all."""
+    from dulwich.objects import Blob, Tree
+
+    from pfgit.git.objects import put_object
+    from pfgit.git.repo import open_repo
+    from pfgit.store.snapshot import record_run
+
+    repo = tmp_path / "repo"
+    shutil.copytree(template, repo, symlinks=True)
+    r = open_repo(str(repo))
+    blob = put_object(r, Blob.from_string(b"x = 1\n"))
+    flow = put_object(r, Blob.from_string(FLOW.encode()))
+    t = Tree()
+    t.add(b"flow.dag.yaml", 0o100644, flow)
+    t.add(bad.encode(), 0o100644, blob)
+    tree = put_object(r, t)
+    record_run(r, str(repo / "qa"), "evil", [], {}, update_index=False, unlinked_tree=tree)
+    state = snapshot(tmp_path)
+    for args in (["checkout-run", "evil", str(tmp_path / "out")], ["export-zip", "--run", "evil"]):
+        capsys.readouterr()
+        assert pfgit(monkeypatch, repo, *args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("pfgit: run evil: unsafe path") and "\n" not in err, err
+        assert snapshot(tmp_path) == state
