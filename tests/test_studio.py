@@ -478,3 +478,36 @@ def test_zip_layouts_flow_at_the_root_or_in_one_folder():
     assert ("README.txt", "outside the flow folder") in skipped and len(skipped) == 3
     files, top, ff, _ = from_zip([e("chat.prompty"), e("lib/y.py")], "z")
     assert (top, ff, sorted(files)) == ("", "chat.prompty", ["chat.prompty", "lib/y.py"])
+
+
+def test_ignored_and_hidden_files_in_the_worktree_are_never_overwritten(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path)
+    (repo / ".gitignore").write_text("*.log\n")
+    (repo / "qa/debug.log").write_text("local log\n")
+    (repo / "qa/node_modules").mkdir()
+    (repo / "qa/node_modules/x.js").write_text("local\n")
+    studio, back = export_and_edit(tmp_path, monkeypatch, repo, lambda d: None)
+    (studio / "debug.log").write_text("studio log\n")
+    (studio / "node_modules").mkdir()
+    (studio / "node_modules/x.js").write_text("studio\n")
+    rezip(studio, back)
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(back), "--json") == 1
+    res = json.loads(capsys.readouterr().out)
+    assert {"path": "debug.log", "why": "ignored by .gitignore"} in res["skipped"]
+    assert [(f["path"], f["action"]) for f in res["files"]] == [("node_modules/x.js", "conflict")]
+    assert (repo / "qa/debug.log").read_text() == "local log\n"
+    assert (repo / "qa/node_modules/x.js").read_text() == "local\n"
+
+
+def test_studio_only_edits_keep_the_worktree_layout(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path)
+    _, back = export_and_edit(tmp_path, monkeypatch, repo, lambda d: None)   # a re-format alone
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(back)) == 0
+    assert "nothing to change" in capsys.readouterr().out
+    assert (repo / "qa/flow.dag.yaml").read_text() == FLOW
+    _, back2 = export_and_edit(tmp_path, monkeypatch, repo,
+                               lambda d: node(d, "answer")["inputs"].update(style="long"), "b2.zip")
+    assert pfgit(monkeypatch, repo, "import-zip", str(back2)) == 0
+    assert (repo / "qa/flow.dag.yaml").read_text() == FLOW.replace("style: short", "style: long")

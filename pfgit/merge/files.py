@@ -59,11 +59,13 @@ class _Side:
 
 
 def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
-                labels: tuple = LABELS) -> FileMerge:
-    """Three-way merge of flow file contents; never raises for bad content (falls back)."""
+                labels: tuple = LABELS, relayout: bool = False) -> FileMerge:
+    """Three-way merge of flow file contents; never raises for bad content (falls back).
+    `relayout`: when only theirs changed, still render their edits in ours' layout (a studio
+    zip re-formats the whole file)."""
     if ours == theirs or base == theirs:
         return FileMerge(ours)
-    if base == ours:
+    if base == ours and not relayout:
         return FileMerge(theirs)
     try:
         sides = [_Side(raw, name) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]

@@ -107,6 +107,21 @@ def _same(a: File | None, b: File | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and a.data == b.data)
 
 
+def _relayout(b: File, o: File, t: File) -> File | None:
+    """The zip's flow file as data, in the worktree's layout (None: nothing changed but the
+    formatting). The zip's bytes when the result would not be exactly its data."""
+    from ...flow import yamlpos
+    from ...merge.files import merge_bytes
+
+    res = merge_bytes(b.data, o.data, t.data, relayout=True)
+    try:
+        if yamlpos.parse(res.data).data != yamlpos.parse(t.data).data:
+            return t
+    except Exception:
+        return t
+    return None if res.data == o.data else File(res.data, o.executable)
+
+
 def _merge_one(path: str, b: File | None, o: File, t: File, is_flow: bool, diff3: bool) -> tuple:
     """(Action, FileMerge or None) for a file changed on both sides."""
     base = b.data if b is not None else b""
@@ -127,6 +142,28 @@ def _merge_one(path: str, b: File | None, o: File, t: File, is_flow: bool, diff3
     except OSError as e:
         return Action(path, "conflict", f"git merge-file failed ({e}): the worktree's is kept", 1), None
     return Action(path, "conflict" if n else "merge", "text merge", n, File(data, o.executable)), None
+
+
+def _drop_ignored(repo, flow_rel: str, theirs: dict, ffile: str, skipped: list) -> None:
+    """The zip's files that the repository's .gitignore ignores are not imported (as export leaves
+    them out); the flow file and studio files always are."""
+    try:
+        from dulwich.ignore import IgnoreFilterManager
+
+        ignore = IgnoreFilterManager.from_repo(repo)
+    except Exception:
+        return
+    prefix = "" if flow_rel == "." else flow_rel + "/"
+    for p in sorted(theirs):
+        if p == ffile or p in STUDIO_ONLY:
+            continue
+        try:
+            ignored = ignore.is_ignored(prefix + p)
+        except Exception:
+            ignored = False
+        if ignored:
+            del theirs[p]
+            skipped.append((p, "ignored by .gitignore"))
 
 
 def _refuse_markers(flow_rel: str, path: str, o: File) -> None:
@@ -155,8 +192,10 @@ def plan_import(repo, zip_path: str, into: str | None = None, limits: Limits | N
         if ffile in base.files and ours_ff not in base.files:
             base.files[ours_ff] = base.files.pop(ffile)
         ffile = ours_ff
+    _drop_ignored(repo, flow_rel, theirs, ffile, skipped)
     plan = ImportPlan(zip_path, flow_rel, ffile, top, base, ours, theirs, dict(ours), links,
                       skipped=skipped)
+    flow_dir = _flow_dir(repo, flow_rel)
     diff3 = _diff3()
     for p in sorted(set(base.files) | set(ours) | set(theirs) | links):
         b, o, t = base.files.get(p), ours.get(p), theirs.get(p)
@@ -171,9 +210,19 @@ def plan_import(repo, zip_path: str, into: str | None = None, limits: Limits | N
             continue
         if _same(o, t) or _same(b, t):
             continue
+        if o is None and t is not None and os.path.lexists(os.path.join(flow_dir, *p.split("/"))):
+            # on disk but not part of the flow as git sees it (an ignored or skipped folder)
+            plan.actions.append(Action(p, "conflict", "a file the worktree has but git does not "
+                                       "see (ignored?): left alone", 1))
+            continue
         if _same(b, o):
             if t is None:
                 plan.actions.append(Action(p, "delete", "deleted in the studio"))
+            elif o is not None and p == ffile and not p.endswith(".prompty"):
+                new = _relayout(b, o, t)
+                if new is not None:
+                    plan.actions.append(Action(p, "update", "the studio's edits, in the "
+                                               "worktree's layout", new=new))
             else:
                 plan.actions.append(Action(p, "add" if o is None else "update", "", new=t))
             continue
