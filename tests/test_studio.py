@@ -511,3 +511,33 @@ def test_studio_only_edits_keep_the_worktree_layout(tmp_path, monkeypatch, capsy
                                lambda d: node(d, "answer")["inputs"].update(style="long"), "b2.zip")
     assert pfgit(monkeypatch, repo, "import-zip", str(back2)) == 0
     assert (repo / "qa/flow.dag.yaml").read_text() == FLOW.replace("style: short", "style: long")
+
+
+def test_an_interrupted_import_is_resumed_by_running_it_again(tmp_path, monkeypatch, capsys):
+    from pfgit.integrate.studio import zipimport
+
+    repo = make_repo(tmp_path)
+    studio, back = export_and_edit(tmp_path, monkeypatch, repo,
+                                   lambda d: node(d, "answer")["inputs"].update(style="long"))
+    (studio / "answer.py").write_text(ANSWER + "# studio\n")
+    (studio / "zz_new.py").write_text("x = 1\n")
+    rezip(studio, back)
+    real, calls = zipimport._write, []
+
+    def failing(path, f):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(path, f)
+    monkeypatch.setattr(zipimport, "_write", failing)
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(back)) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "running the import again resumes it" in err
+    assert git(repo, "for-each-ref", "refs/pfgit/imports/") == ""      # not recorded yet
+    monkeypatch.setattr(zipimport, "_write", real)
+    assert pfgit(monkeypatch, repo, "import-zip", str(back)) == 0
+    assert node(load(repo / "qa/flow.dag.yaml"), "answer")["inputs"]["style"] == "long"
+    assert (repo / "qa/answer.py").read_text().endswith("# studio\n")
+    assert (repo / "qa/zz_new.py").exists()
+    assert len(git(repo, "log", "--format=%H", "refs/pfgit/imports/qa").split()) == 1

@@ -359,10 +359,15 @@ def apply_import(repo, plan: ImportPlan) -> Applied:
     for a in plan.actions:
         if a.path not in targets:
             continue
-        if a.action == "delete":
-            _delete(flow_dir, targets[a.path])
-        else:
-            _write(targets[a.path], a.new)
+        try:
+            if a.action == "delete":
+                _delete(flow_dir, targets[a.path])
+            else:
+                _write(targets[a.path], a.new)
+        except OSError as e:
+            raise UsageError(f"cannot write {a.path}: {e.strerror or e}; the worktree as it was "
+                             f"is on {bak_ref.decode()}, and running the import again resumes it",
+                             file=plan.flow_rel) from None
     if commit is not None and not repo.refs.set_if_equals(imp_ref, last, commit):
         raise UsageError(f"{imp_ref.decode()} changed during the import (another import?); the "
                          "files are written, run the import again to record it")
