@@ -223,6 +223,8 @@ def test_limits_are_counted_while_inflating(tmp_path):
     with pytest.raises(safezip.ZipRefused, match="inflates past 4000"):
         safezip.read_zip(str(z2), safezip.Limits(max_entry=4000))
     assert len(safezip.read_zip(str(z2)).entries) == 2
+    with pytest.raises(safezip.ZipRefused, match="the zip is bigger than 100 bytes"):
+        safezip.read_zip(str(z2), safezip.Limits(max_total=100))
 
 
 def test_names_without_the_utf8_flag_that_are_utf8_are_accepted(tmp_path):

@@ -102,12 +102,28 @@ def _is_dir(info: zipfile.ZipInfo) -> bool:
     return info.filename.endswith("/") or (info.create_system == 3 and stat.S_ISDIR(mode))
 
 
-def _open(path: str) -> zipfile.ZipFile:
+def _precheck(path: str, limits: Limits) -> None:
+    """Refuse before zipfile reads the whole central directory into memory: a file bigger than the
+    inflate budget, or an end record announcing too many entries."""
+    if os.path.getsize(path) > limits.max_total:
+        raise ZipRefused(f"the zip is bigger than {limits.max_total} bytes", file=path)
+    read_end = getattr(zipfile, "_EndRecData", None)   # private; the count check after opening
+    if read_end is None:                                # stays if a Python drops it
+        return
+    with open(path, "rb") as f:
+        end = read_end(f)   # the end record, as zipfile itself reads it
+    if end is None:
+        raise ZipRefused("not a zip file (or a truncated one)", file=path)
+    if end[4] > limits.max_entries:   # _ECD_ENTRIES_TOTAL
+        raise ZipRefused(f"zip bomb? {end[4]} entries (the limit is "
+                         f"{limits.max_entries})", file=path)
+
+
+def _open(path: str, limits: Limits) -> zipfile.ZipFile:
     try:
         if not os.path.isfile(path):
             raise ZipRefused("no such file" if not os.path.exists(path) else "not a file", file=path)
-        if not zipfile.is_zipfile(path):
-            raise ZipRefused("not a zip file (or a truncated one)", file=path)
+        _precheck(path, limits)
         return zipfile.ZipFile(path)
     except UnicodeDecodeError:
         raise ZipRefused("a file name is marked UTF-8 but is not", file=path) from None
@@ -153,7 +169,7 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: L
 def read_zip(path: str, limits: Limits | None = None) -> ZipContent:
     """Every file entry of the zip at `path`, checked; raises ZipRefused for anything unsafe."""
     limits = limits or DEFAULT_LIMITS
-    zf = _open(path)
+    zf = _open(path, limits)
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_entries:

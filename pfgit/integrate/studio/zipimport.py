@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 from ...errors import UsageError
-from ...flow.model import DAG_FILES
+from ...flow.model import DAG_FILES, FLOW_FILES
 from .base import BACKUPS_PREFIX, IMPORTS_PREFIX, Base, find_base, read_ref, ref_name
 from .files import STUDIO_ONLY, File, MemReader, flow_file, from_worktree, from_zip, write_tree
 from .safezip import Limits, read_zip
@@ -98,6 +98,8 @@ def target_folder(repo, zip_path: str, into: str | None, top_folder: str) -> str
     if into is None:
         name = top_folder or os.path.splitext(os.path.basename(zip_path))[0]
         into = os.path.join(os.getcwd(), name)
+    if os.path.isfile(into) and os.path.basename(into) in FLOW_FILES:
+        into = os.path.dirname(os.path.abspath(into))   # the flow file names its folder
     if os.path.lexists(into) and not os.path.isdir(into):
         raise UsageError("not a folder", file=into)
     return repo_relative(repo, into)
