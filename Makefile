@@ -49,3 +49,6 @@ bench-index: $(STAMP)  # run index: 100,000 runs over 10,000 commits; hooks; vs 
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+bench-studio: $(STAMP)  # export-zip / import-zip vs git archive / unzip on a 300-version flow (~1 min)
+	$(PY) bench/studio.py

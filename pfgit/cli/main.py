@@ -28,6 +28,7 @@ COMMANDS = {
     "bisect": "bisect",
     "run": "run", "test": "run",
     "connection": "connection",
+    "import-zip": "studio", "export-zip": "studio", "checkout-run": "studio",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat
 from typing import Iterator, Protocol
 
@@ -154,3 +155,51 @@ class DirReader:
         if self.display_root in ("", "."):
             return join(rel) if rel else "."
         return os.path.normpath(os.path.join(self.display_root, rel))
+
+
+class MappingReader:
+    """Files given as a mapping {POSIX path: value} (no folders of their own: a folder exists when
+    a file is below it); `_data(value)` gives a file's bytes. Subclasses: the git index, and
+    in-memory flow folders (a zip's content)."""
+
+    def __init__(self, files: dict, display_prefix: str = ""):
+        self.files = files
+        self.dirs: set = {"."}
+        for p in files:
+            d = posixpath.dirname(p)
+            while d and d not in self.dirs:
+                self.dirs.add(d)
+                d = posixpath.dirname(d)
+        self.display_prefix = display_prefix
+
+    def _data(self, value) -> bytes:
+        return value
+
+    def read_bytes(self, rel: str) -> bytes:
+        rel = join(rel)
+        if rel not in self.files:
+            raise FileNotFoundError(rel)
+        return self._data(self.files[rel])
+
+    def exists(self, rel: str) -> bool:
+        rel = join(rel)
+        return rel in self.files or rel in self.dirs
+
+    def is_dir(self, rel: str) -> bool:
+        return join(rel) in self.dirs
+
+    def list_dir(self, rel: str) -> list:
+        rel = join(rel)
+        prefix = "" if rel == "." else rel + "/"
+        return sorted({p[len(prefix):].split("/", 1)[0] for p in list(self.files) + list(self.dirs)
+                       if p != "." and p.startswith(prefix)})
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        rel = join(rel)
+        prefix = "" if rel == "." else rel + "/"
+        for p in sorted(self.files):
+            if p.startswith(prefix) and not any(seg in SKIP_DIRS for seg in p.split("/")[:-1]):
+                yield p
+
+    def display(self, rel: str) -> str:
+        return self.display_prefix + join(rel)

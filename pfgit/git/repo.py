@@ -13,7 +13,7 @@ from dulwich.objects import Commit, Tree
 from dulwich.repo import Repo
 
 from ..errors import UsageError
-from ..flow.readers import SKIP_DIRS, join
+from ..flow.readers import SKIP_DIRS, MappingReader, join
 
 _SUFFIX = re.compile(r"(~\d*|\^\d*)")
 
@@ -163,13 +163,13 @@ def open_git_index(repo: Repo):
     return repo.open_index()
 
 
-class IndexReader:
+class IndexReader(MappingReader):
     """The content staged in the index (what the next commit will hold) as a flow Reader."""
 
     def __init__(self, repo: Repo, display_prefix: str = ""):
         self.repo = repo
         index = open_git_index(repo)
-        self.files: dict = {}
+        files: dict = {}
         self.symlinks: set = set()   # staged paths whose mode is a symlink
         for path, entry in index.items():
             if stat.S_ISLNK(getattr(entry, "mode", 0) or 0):
@@ -180,43 +180,8 @@ class IndexReader:
                 sha = getattr(this, "sha", None) if this else None
                 if sha is None:
                     continue
-            self.files[path.decode("utf-8", "replace")] = sha
-        self.dirs: set = {"."}
-        for p in self.files:
-            d = posixpath.dirname(p)
-            while d and d not in self.dirs:
-                self.dirs.add(d)
-                d = posixpath.dirname(d)
-        self.display_prefix = display_prefix
+            files[path.decode("utf-8", "replace")] = sha
+        super().__init__(files, display_prefix)
 
-    def read_bytes(self, rel: str) -> bytes:
-        sha = self.files.get(join(rel))
-        if sha is None:
-            raise FileNotFoundError(rel)
+    def _data(self, sha) -> bytes:
         return self.repo[sha].data
-
-    def exists(self, rel: str) -> bool:
-        rel = join(rel)
-        return rel in self.files or rel in self.dirs
-
-    def is_dir(self, rel: str) -> bool:
-        return join(rel) in self.dirs
-
-    def list_dir(self, rel: str) -> list:
-        rel = join(rel)
-        prefix = "" if rel == "." else rel + "/"
-        out = set()
-        for p in list(self.files) + list(self.dirs):
-            if p != "." and p.startswith(prefix):
-                out.add(p[len(prefix):].split("/", 1)[0])
-        return sorted(out)
-
-    def walk_files(self, rel: str) -> Iterator[str]:
-        rel = join(rel)
-        prefix = "" if rel == "." else rel + "/"
-        for p in sorted(self.files):
-            if p.startswith(prefix) and not any(seg in SKIP_DIRS for seg in p.split("/")[:-1]):
-                yield p
-
-    def display(self, rel: str) -> str:
-        return self.display_prefix + join(rel)

@@ -74,10 +74,12 @@ def _duplicate_node(data) -> str | None:
 
 
 def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
-                labels: tuple = LABELS) -> FileMerge:
-    """Three-way merge of flow file contents; never raises for bad content (falls back)."""
+                labels: tuple = LABELS, relayout: bool = False) -> FileMerge:
+    """Three-way merge of flow file contents; never raises for bad content (falls back).
+    `relayout`: when only theirs changed, still render their edits in ours' layout (a studio
+    zip re-formats the whole file)."""
     try:
-        return _merge(base, ours, theirs, diff3, labels)
+        return _merge(base, ours, theirs, diff3, labels, relayout)
     except Exception as e:  # a bug anywhere must not cost the user the merge
         if os.environ.get("PFGIT_DEBUG") == "1":
             raise
@@ -85,10 +87,11 @@ def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
                          f"merge failed (internal error {type(e).__name__}: {e})")
 
 
-def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple) -> FileMerge:
+def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
+           relayout: bool = False) -> FileMerge:
     if ours == theirs or base == theirs:
         return FileMerge(ours)
-    if base == ours:
+    if base == ours and not relayout:
         return FileMerge(theirs)
     try:
         sides = [_Side(raw, name) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]

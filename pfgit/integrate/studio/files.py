@@ -1,0 +1,211 @@
+"""A flow folder as plain data, `{path below the folder: File}`, from a zip, the worktree or a git
+tree; what the studio exchange leaves out; a Reader over such a dict for the flow loader and diff.
+
+Left out in both directions: `.promptflow/` (but `flow.tools.json`), `__pycache__/`, `.runs/`,
+`.env*` (secrets), `.git/`, and a zip's `__MACOSX/` and `.DS_Store`. Studio-only files are taken
+from the zip as they are, never merged and never reported as changes (docs/studio.md).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from dulwich.objects import Blob
+
+from ...errors import UsageError
+from ...flow.model import FLOW_FILES
+from ...flow.readers import MappingReader
+from .safezip import name_problem
+
+TOOLS_JSON = ".promptflow/flow.tools.json"
+# flow.meta.yaml: the studio's description of the flow (brief §8); flow.tools.json: tool meta that
+# promptflow regenerates (never hand-merged)
+STUDIO_ONLY = ("flow.meta.yaml", TOOLS_JSON)
+_ARTEFACT_DIRS = {"__pycache__", ".runs", ".git", "__MACOSX"}
+EXEC_MODE, FILE_MODE = 0o100755, 0o100644
+
+
+@dataclass(frozen=True)
+class File:
+    data: bytes
+    executable: bool = False
+
+    @property
+    def mode(self) -> int:
+        return EXEC_MODE if self.executable else FILE_MODE
+
+    @property
+    def blob_id(self) -> bytes:
+        return Blob.from_string(self.data).id
+
+
+def left_out(rel: str) -> str | None:
+    """Why `rel` (below the flow folder) is not part of the exchanged flow, or None."""
+    parts = rel.split("/")
+    if any(p in _ARTEFACT_DIRS for p in parts[:-1]):
+        return "run or build artefact"
+    if parts[0] == ".promptflow" and rel != TOOLS_JSON:
+        return "promptflow's run artefacts (.promptflow/)"
+    if parts[-1].startswith(".env"):
+        return "may hold secrets (.env)"
+    if parts[-1] == ".DS_Store":
+        return "Finder metadata"
+    return None
+
+
+def is_studio_only(rel: str) -> bool:
+    return rel in STUDIO_ONLY
+
+
+class MemReader(MappingReader):
+    """A flow Reader over {path: File or bytes} (a flow folder in memory)."""
+
+    def __init__(self, files: dict, display_root: str = "."):
+        super().__init__({k: (v.data if isinstance(v, File) else v) for k, v in files.items()},
+                         "" if display_root in ("", ".") else display_root.rstrip("/") + "/")
+
+
+def flow_file(files: dict, where: str) -> str:
+    """The flow file at the folder's top, found as promptflow finds it (brief §1.1)."""
+    top = {p for p in files if "/" not in p}
+    found = [f for f in FLOW_FILES if f in top]
+    if len(found) > 1:
+        raise UsageError(f"Multiple files {', '.join(found)} exist in the flow folder. "
+                         "Please remove the extra YAML file.", file=where)
+    if found:
+        return found[0]
+    prompty = sorted(p for p in top if p.endswith(".prompty"))
+    if len(prompty) == 1:
+        return prompty[0]
+    raise UsageError("no flow in it (no flow.dag.yaml, flow.flex.yaml or single .prompty at its "
+                     "top or in its one top-level folder)", file=where)
+
+
+def from_zip(entries: list, where: str) -> tuple:
+    """(files, top folder name or '', flow file, skipped [(path, why)]) of a studio zip: its root
+    is the flow folder, or it holds exactly one folder that is."""
+    kept = [e.name for e in entries if not left_out(e.name)]
+    folders = {n.split("/", 1)[0] for n in kept if "/" in n}
+    prefix = ""
+    root_files = [n for n in kept if "/" not in n]
+    if not any(n in FLOW_FILES or n.endswith(".prompty") for n in root_files) and len(folders) == 1:
+        prefix = next(iter(folders))   # files beside it (a README) are left out, and said so
+    files, skipped = {}, []
+    for e in entries:
+        rel = e.name[len(prefix) + 1:] if prefix else e.name
+        if prefix and not e.name.startswith(prefix + "/"):
+            skipped.append((e.name, "outside the flow folder"))
+            continue
+        why = left_out(rel)
+        if why:
+            skipped.append((e.name, why))
+            continue
+        files[rel] = File(e.data, e.executable)
+    return files, prefix, flow_file(files, where), skipped
+
+
+def from_worktree(repo, flow_rel: str) -> tuple:
+    """({path: File}, symlinks) of the flow folder in the worktree as `git add -A` sees it, plus
+    `.promptflow/flow.tools.json` when present. Symlinks are listed, never read."""
+    from ...git.sides import WorktreeReader
+
+    reader = WorktreeReader(repo)
+    top = os.path.join(repo.path, flow_rel) if flow_rel != "." else repo.path
+    prefix = "" if flow_rel == "." else flow_rel + "/"
+    files, links = {}, set()
+    paths = list(reader.walk_files(flow_rel)) if os.path.isdir(top) else []
+    if os.path.lexists(os.path.join(top, TOOLS_JSON)):
+        paths.append(prefix + TOOLS_JSON)
+    for p in paths:
+        rel = p[len(prefix):]
+        if left_out(rel):
+            continue
+        full = os.path.join(top, rel)
+        try:
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                links.add(rel)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            with open(full, "rb") as f:
+                files[rel] = File(f.read(), bool(st.st_mode & 0o111))
+        except OSError:
+            continue
+    return files, links
+
+
+def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True) -> tuple:
+    """({path: File}, skipped [(path, why)]) of a git tree (symlinks and submodules skipped; with
+    `exclude`, what the exchange leaves out too). A fetched ref is untrusted: a name that could not
+    be written safely refuses the whole tree."""
+    files, skipped = {}, []
+    if tree_id is None:
+        return files, skipped
+
+    def walk(tid: bytes, prefix: str):
+        for e in repo[tid].iteritems():
+            name = e.path.decode("utf-8", "surrogateescape")
+            rel = prefix + name
+            why = name_problem(rel) if "/" not in name else "slash in a tree entry name"
+            if why or name in ("", ".", ".."):
+                raise UsageError(f"unsafe path '{rel}' in the flow tree: {why or 'bad name'}",
+                                 file=where or None)
+            if stat.S_ISDIR(e.mode):
+                walk(e.sha, rel + "/")
+            elif stat.S_ISLNK(e.mode):
+                skipped.append((rel, "symbolic link"))
+            elif e.mode & 0o170000 == 0o160000:
+                skipped.append((rel, "submodule"))
+            else:
+                why = left_out(rel) if exclude else None
+                if why:
+                    skipped.append((rel, why))
+                else:
+                    files[rel] = File(repo[e.sha].data, bool(e.mode & 0o111))
+
+    walk(tree_id, "")
+    return files, skipped
+
+
+def write_tree(repo, files: dict) -> bytes:
+    """Store {path: File or (mode, blob id)} as a git tree (blobs and subtrees); returns its id."""
+    from ...git.objects import DIR_MODE, make_tree, put_bytes
+
+    nested: dict = {}
+    for rel, f in files.items():
+        node = nested
+        *dirs, name = rel.split("/")
+        for d in dirs:
+            node = node.setdefault(d, {})
+        node[name] = f
+
+    def build(node: dict) -> bytes:
+        entries = {}
+        for name, v in node.items():
+            if isinstance(v, dict):
+                entries[name] = (DIR_MODE, build(v))
+            elif isinstance(v, File):
+                entries[name] = (v.mode, put_bytes(repo, v.data))
+            else:
+                entries[name] = v
+        return make_tree(repo, entries)
+
+    return build(nested)
+
+
+def tree_listing(repo, tree_id: bytes | None) -> dict:
+    """{path: (mode, blob id)} of every non-folder entry below a tree (nothing read)."""
+    out: dict = {}
+
+    def walk(tid, prefix):
+        for e in repo[tid].iteritems():
+            rel = prefix + e.path.decode("utf-8", "surrogateescape")
+            if stat.S_ISDIR(e.mode):
+                walk(e.sha, rel + "/")
+            else:
+                out[rel] = (e.mode, e.sha)
+    if tree_id is not None:
+        walk(tree_id, "")
+    return out
