@@ -322,6 +322,11 @@ def _old_body_path(path: tuple, old_key: str | None, old_sources: dict) -> tuple
     return None
 
 
+# public names for pfgit.history, which follows a node's source file through history
+resolve_source = _resolve
+old_body_path = _old_body_path
+
+
 def diff_files(old_data: dict, new_data: dict, old_files: FileSource, new_files: FileSource,
                matching: Matching | None = None, flow_file_names: tuple = ()) -> list:
     """File changes: one per node or variant whose source content changed, then changed files
@@ -462,4 +467,4 @@ def _patch_value(root: Any, path: list, c: Change) -> None:
 
 
 __all__ = ["Change", "OPS", "diff_flows", "diff_data", "diff_values", "diff_files", "file_change",
-           "apply_changes", "PatchError", "body_sources"]
+           "apply_changes", "PatchError", "body_sources", "resolve_source", "old_body_path"]

@@ -13,19 +13,32 @@ import sys
 from ..errors import EXIT_OK, UsageError
 
 USAGE = """usage: pfgit log [PATH] [--metric NAME]... [-n N] [--rev REV] [--json]
+       pfgit log [PATH] --node NAME [--metric NAME]... [-n N] [--rev REV] [--all-parents]
+                 [--json | --markdown]
 
 Commits of a flow (first-parent history) with their runs and metrics.
 PATH: flow folder, or a folder holding flows (default: all flows below the current folder).
   --metric NAME      metric to show, repeatable
   -n, --max-count N  at most N commits per flow
   --rev REV          start from this revision (default HEAD)
-  --json             print JSON (docs/runs.md)"""
+  --json             print JSON (docs/runs.md, docs/history.md)
+  --node NAME        only the commits that changed node NAME, through its renames, each with a
+                     one-line semantic summary (docs/history.md)
+  --all-parents      with --node: follow every parent of merge commits (default: first parent)
+  --markdown         with --node: a Markdown table"""
 
 _FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex.yml")
 
 
 def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: str = "HEAD",
-            json_out: bool = False) -> int:
+            json_out: bool = False, node: str | None = None, all_parents: bool = False,
+            markdown: bool = False) -> int:
+    if node is not None:
+        from ..history.command import run_log_node
+
+        return run_log_node(path, node, metrics, max_count, rev, all_parents, json_out, markdown)
+    if all_parents or markdown:
+        raise UsageError("--all-parents and --markdown go with --node")
     from ..git.repo import open_repo, resolve
     from ..git.runrefs import use_fast_packed_refs
     from . import query, render
@@ -76,7 +89,8 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
 
 def parse_args(argv: list) -> dict | None:
     """The options of `pfgit log` (None for --help). Raises UsageError like the CLI does."""
-    opts: dict = {"path": None, "metrics": [], "max_count": None, "rev": "HEAD", "json_out": False}
+    opts: dict = {"path": None, "metrics": [], "max_count": None, "rev": "HEAD", "json_out": False,
+                  "node": None, "all_parents": False, "markdown": False}
     it = iter(argv)
     rest = False
 
@@ -106,10 +120,12 @@ def parse_args(argv: list) -> dict | None:
                 opts["max_count"] = int(raw)
             except ValueError:
                 raise UsageError(f"Invalid value for '-n' / '--max-count': '{raw}' is not a valid integer.") from None
-        elif name == "--rev":
-            opts["rev"] = value(name, inline)
+        elif name in ("--rev", "--node"):
+            opts[name[2:]] = value(name, inline)
         elif a == "--json":
             opts["json_out"] = True
+        elif a in ("--all-parents", "--markdown"):
+            opts[a[2:].replace("-", "_")] = True
         else:
             raise UsageError(f"No such option: {a}")
     opts["metrics"] = opts["metrics"] or None
