@@ -4,7 +4,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
+CORPUS = pathlib.Path(os.environ.get("PFGIT_CORPUS") or ROOT / ".." / "shared" / "corpus").resolve()
 
 
 @pytest.fixture(scope="session")

@@ -136,11 +136,21 @@ def blame_lines(hist, start, node: str) -> list:
     payload = Lines({b: [(i, (b, i)) for i in range(len(lines[b]))] for b in bodies})
     found: dict = {}
 
+    memo: dict = {}
+
+    def sources_of(step) -> dict:
+        eff = hist.effective(step)
+        if eff.vkey not in memo:
+            memo[eff.vkey] = _sources(hist.summary(eff))
+        return memo[eff.vkey]
+
     def pass_on(parent, st, kept: Lines):
         d = hist.delta(parent, st)
+        mine = {node_of(b) for b in kept.bodies}
+        if not any(node_of(c["path"]) in mine or c.get("new") in mine for c in d["changes"]):
+            return kept, Lines()  # nothing of these nodes changed (whitespace-only edits are dropped)
         back = {n: o for o, n in renames(d).items()}
-        cur_src = _sources(hist.summary(hist.effective(st)))
-        old_src = _sources(hist.summary(hist.effective(parent)))
+        cur_src, old_src = sources_of(st), sources_of(parent)
         passed, stay = Lines(), Lines()
         for b, ls in kept.bodies.items():
             key = node_of(b)
@@ -162,7 +172,7 @@ def blame_lines(hist, start, node: str) -> list:
         return passed, stay
 
     def blame(st, kept: Lines):
-        src = _sources(hist.summary(hist.effective(st)))
+        src = sources_of(st)
         for b, ls in kept.bodies.items():
             for i, origin in ls:
                 found[origin] = dict(_commit_info(st, _boundary(hist, st)), orig_line=i + 1,

@@ -96,6 +96,8 @@ def node_log(hist, start, node: str, limit: int | None = None) -> dict:
             ds = []  # unknown parent: nothing to compare with
         per_parent = [node_changes(d, name) for d in ds]
         mine = per_parent[0] if per_parent and all(per_parent) else []
+        if _born(mine, name):  # its fields and files came with it
+            mine = [c for c in mine if c["op"] == "add" and c["path"] == ["nodes", name]]
         if mine:
             entry = {"commit": st.commit, "author": st.author_name, "time": st.time, "tz": st.tz,
                      "summary": st.summary, "flow": st.path, "tree": st.tree, "node": name,

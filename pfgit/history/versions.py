@@ -10,6 +10,7 @@ and, per node or variant body, the source file it runs (repo-relative) and that 
 
 from __future__ import annotations
 
+import stat
 from typing import Any
 
 from ..diff.changes import body_sources, resolve_source
@@ -29,6 +30,7 @@ class Versions:
         self._parsed: dict = {}
         self._node_texts: dict = {}
         self._readers: dict = {}
+        self._trees: dict = {}
 
     def reader(self, root: str) -> TreeReader:
         r = self._readers.get(root)
@@ -38,12 +40,34 @@ class Versions:
             r = self._readers[root] = TreeReader(self.repo, root.encode())
         return r
 
+    def _entries(self, tree: bytes) -> dict:
+        e = self._trees.get(tree)
+        if e is None:
+            if len(self._trees) > 50_000:
+                self._trees.clear()
+            e = self._trees[tree] = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
+        return e
+
     def blob_id(self, root: str, rel: str) -> str | None:
+        """Blob id of the file at repo-relative `rel` in root tree `root` (parsed trees are shared
+        by every version: a walk reads each flow folder tree once, not once per file)."""
+        parts = rel.split("/")
+        if any(seg in ("", ".", "..") for seg in parts):
+            parts = join(rel).split("/")
+            if parts[0] in (".", ".."):
+                return None  # the top itself, or outside the repository
+        cur = root.encode()
         try:
-            b = self.reader(root).blob_id(rel)
+            for i, seg in enumerate(parts):
+                ent = self._entries(cur).get(seg.encode())
+                if ent is None:
+                    return None
+                mode, cur = ent
+                if stat.S_ISDIR(mode) != (i < len(parts) - 1):
+                    return None
         except (KeyError, ValueError):
             return None
-        return b.decode() if b else None
+        return cur.decode()
 
     def blob(self, bid: str) -> bytes | None:
         data = self._blobs.get(bid)
@@ -61,7 +85,8 @@ class Versions:
 
     def files(self, step) -> Any:
         """The step's flow folder files as pfgit.diff wants them: folder-relative path -> bytes."""
-        return lambda rel: self.read(step.root, join(step.path, rel))
+        prefix = "" if step.path == "." else step.path + "/"
+        return lambda rel: self.read(step.root, prefix + rel)
 
     def data(self, step) -> tuple:
         """(parsed flow data, None) or (None, "file:line: message")."""

@@ -33,6 +33,7 @@ class FlowHistory:
         self.shallow = {s.decode() for s in repo.get_shallow()}
         self._steps: dict = {}
         self._summaries: dict = {}
+        self._readable: dict = {}
         self._deltas: dict = {}
         self._new: dict = {"steps": [], "versions": {}, "deltas": []}
         self.computed = 0  # deltas computed rather than read from the cache (tests, bench)
@@ -74,9 +75,10 @@ class FlowHistory:
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            for k, s in self.conn.execute(
-                    f"SELECT vkey, summary FROM history_versions WHERE vkey IN ({marks})", chunk):
-                self._summaries.setdefault(k, json.loads(s))
+            for k, ok, s in self.conn.execute(
+                    f"SELECT vkey, readable, summary FROM history_versions WHERE vkey IN ({marks})", chunk):
+                self._readable.setdefault(k, bool(ok))
+                self._summaries.setdefault(k, s)  # parsed on use: most walks need few
             for o, n, d in self.conn.execute(
                     f"SELECT old_vkey, new_vkey, delta FROM history_deltas WHERE old_vkey IN ({marks})",
                     chunk):
@@ -84,6 +86,8 @@ class FlowHistory:
 
     def summary(self, st: Step) -> dict:
         s = self._summaries.get(st.vkey)
+        if isinstance(s, str):
+            s = self._summaries[st.vkey] = json.loads(s)
         if s is None:
             row = self.conn.execute("SELECT summary FROM history_versions WHERE vkey=?",
                                     (st.vkey,)).fetchone()
@@ -91,14 +95,19 @@ class FlowHistory:
                 s = json.loads(row[0])
             else:
                 s = self.versions.summarize(st)
-                self._new["versions"][st.vkey] = json.dumps(s)
+                self._new["versions"][st.vkey] = (int(s["readable"]), json.dumps(s))
             self._summaries[st.vkey] = s
+        self._readable[st.vkey] = s["readable"]
         return s
+
+    def readable(self, st: Step) -> bool:
+        ok = self._readable.get(st.vkey)
+        return self.summary(st)["readable"] if ok is None else ok
 
     def effective(self, st: Step) -> Step:
         """`st`, or when its flow file does not parse, its first parent's effective version."""
         seen = 0
-        while not self.summary(st)["readable"] and seen < 10_000:
+        while not self.readable(st) and seen < 10_000:
             seen += 1
             ps = self.parent_steps(st)
             if not ps or ps[0] is None:
@@ -120,7 +129,7 @@ class FlowHistory:
         old = self.effective(parent) if parent is not None else None
         if old is not None and old.vkey == new.vkey:
             return deltas.EMPTY
-        if not self.summary(new)["readable"]:  # nothing readable at or below it
+        if not self.readable(new):  # nothing readable at or below it
             return deltas.EMPTY if old is not None else {"changes": [], "flow_file": False, "added": True}
         key = (old.vkey if old is not None else "", new.vkey)
         d = self._deltas.get(key)
@@ -148,8 +157,8 @@ class FlowHistory:
         try:
             self.conn.executemany(f"INSERT OR IGNORE INTO history_steps ({_STEP_COLS}) VALUES "
                                   "(?,?,?,?,?,?,?,?,?,?,?)", new["steps"])
-            self.conn.executemany("INSERT OR IGNORE INTO history_versions VALUES (?, ?)",
-                                  list(new["versions"].items()))
+            self.conn.executemany("INSERT OR IGNORE INTO history_versions VALUES (?, ?, ?)",
+                                  [(k, ok, s) for k, (ok, s) in new["versions"].items()])
             self.conn.executemany("INSERT OR IGNORE INTO history_deltas VALUES (?, ?, ?)", new["deltas"])
         except BaseException:
             self.conn.execute("ROLLBACK")

@@ -27,7 +27,7 @@ TABLES = {
     "history_steps": ({"commit_sha": str, "flow_path": str, "file": str, "tree": str, "root": str,
                        "vkey": str, "parents": str, "author": str, "time": int, "tz": int,
                        "summary": str}, ("commit_sha", "flow_path")),
-    "history_versions": ({"vkey": str, "summary": str}, "vkey"),
+    "history_versions": ({"vkey": str, "readable": int, "summary": str}, "vkey"),
     "history_deltas": ({"old_vkey": str, "new_vkey": str, "delta": str}, ("old_vkey", "new_vkey")),
 }
 
