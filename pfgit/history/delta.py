@@ -62,15 +62,46 @@ def compact(changes: list) -> list:
     return out
 
 
+def _structural(c) -> bool:
+    """A change that can give a node or variant another source file."""
+    p = c.path
+    return c.op == "rename" or len(p) <= 2 or p[0] != "nodes" or str(p[2]) in ("source", "tool", "use_variants")
+
+
+def _files_may_differ(versions, old, new, changes: list) -> bool:
+    if "+" in new.vkey or "+" in old.vkey:  # additional_includes: files outside the folder
+        return True
+    from ..flow.model import FLOW_FILES
+
+    names = {f.encode() for f in FLOW_FILES}
+    a, b = versions.entries(old.tree), versions.entries(new.tree)
+    if {k: v for k, v in a.items() if k not in names} != {k: v for k, v in b.items() if k not in names}:
+        return True
+    return any(_structural(c) for c in changes)  # same files: only another path can differ
+
+
 def compute(versions, old, new) -> dict:
-    """The delta from Step `old` (None: the flow did not exist) to Step `new` (both readable)."""
-    from ..diff.changes import diff_flows
+    """The delta from Step `old` (None: the flow did not exist) to Step `new` (both readable).
+
+    What pfgit.diff.changes.diff_flows computes, in its three steps, skipping the two that cannot
+    find anything: the data diff when the flow file is the same blob, the source files when the
+    folder's other files are the same and no node got another source path."""
+    from ..diff.changes import diff_data, diff_files
+    from ..diff.match import DEFAULT_SIMILARITY, Matching, match_nodes, node_keys
+    from ..flow.model import FLOW_FILES
 
     od = versions.data(old)[0] if old is not None else None
     nd = versions.data(new)[0]
-    changes = diff_flows(od, nd, versions.files(old) if old is not None else None, versions.files(new))
-    out = {"changes": compact(changes),
-           "flow_file": old is None or versions.blob_id(old.root, old.file) != versions.blob_id(new.root, new.file)}
+    if od is nd:  # the same flow file: the same parsed object (versions caches by blob id)
+        keys = node_keys(nd.get("nodes"))
+        matching, changes = Matching(pairs={k: k for k in keys}, how={k: "name" for k in keys}), []
+    else:
+        matching = match_nodes(od or {}, nd, DEFAULT_SIMILARITY)
+        changes = diff_data(od, nd, matching=matching)
+    if old is None or _files_may_differ(versions, old, new, changes):
+        changes += diff_files(od or {}, nd, versions.files(old) if old is not None else None,
+                              versions.files(new), matching, FLOW_FILES)
+    out = {"changes": compact(changes), "flow_file": od is not nd}
     if old is None:
         out["added"] = True
     return out

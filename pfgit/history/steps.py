@@ -76,15 +76,14 @@ def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step |
     if c.type_name != b"commit":
         return None
     root = c.tree.decode()
-    reader = versions.reader(root)
-    loc = _flow_at(reader, path)
-    if loc is None:
+    found = versions.flow_file(root, path)
+    if found is None:
         return None
-    tree = reader._lookup(path)[1].decode()
-    bid = versions.blob_id(root, loc.file)
+    tree, file = found
+    bid = versions.blob_id(root, file)
     raw = versions.blob(bid) if bid else b""
     vkey = tree if b"additional_includes" not in (raw or b"") else f"{tree}+{root}"
-    st = Step(commit, path, loc.file, tree, root, vkey, [],
+    st = Step(commit, path, file, tree, root, vkey, [],
               c.author.decode("utf-8", "replace"), c.author_time, c.author_timezone,
               c.message.split(b"\n", 1)[0].decode("utf-8", "replace").strip())
     if commit in shallow:
@@ -96,11 +95,13 @@ def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step |
         except KeyError:  # object missing (a clone cut short): history stops here
             st.boundary, st.parents = MISSING, []
             return st
-        preader = versions.reader(pc.tree.decode())
-        if _flow_at(preader, path) is not None:
+        proot = pc.tree.decode()
+        if versions.flow_file(proot, path) is not None:
             st.parents.append([p.decode(), path])
-        else:
-            st.parents.append([p.decode(), moved_from(preader, reader, loc)])
+        else:  # the flow's folder is new here: moved from elsewhere, or a new flow
+            reader = versions.reader(root)
+            st.parents.append([p.decode(), moved_from(versions.reader(proot), reader,
+                                                      _flow_at(reader, path))])
     return st
 
 

@@ -40,6 +40,13 @@ class Versions:
             r = self._readers[root] = TreeReader(self.repo, root.encode())
         return r
 
+    def entries(self, tree: str) -> dict:
+        """{name: (mode, sha)} of a tree (bytes keys), parsed once per walk."""
+        try:
+            return self._entries(tree.encode())
+        except (KeyError, ValueError):
+            return {}
+
     def _entries(self, tree: bytes) -> dict:
         e = self._trees.get(tree)
         if e is None:
@@ -48,26 +55,47 @@ class Versions:
             e = self._trees[tree] = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
         return e
 
-    def blob_id(self, root: str, rel: str) -> str | None:
-        """Blob id of the file at repo-relative `rel` in root tree `root` (parsed trees are shared
-        by every version: a walk reads each flow folder tree once, not once per file)."""
+    def lookup(self, root: str, rel: str) -> tuple | None:
+        """(mode, id) of the entry at repo-relative `rel` in root tree `root` (parsed trees are
+        shared by every version: a walk reads each tree once, not once per file)."""
         parts = rel.split("/")
         if any(seg in ("", ".", "..") for seg in parts):
             parts = join(rel).split("/")
-            if parts[0] in (".", ".."):
-                return None  # the top itself, or outside the repository
-        cur = root.encode()
+            if parts[0] == ".":
+                return (stat.S_IFDIR, root.encode())
+            if parts[0] == "..":
+                return None  # outside the repository
+        mode, cur = stat.S_IFDIR, root.encode()
         try:
-            for i, seg in enumerate(parts):
+            for seg in parts:
+                if not stat.S_ISDIR(mode):
+                    return None
                 ent = self._entries(cur).get(seg.encode())
                 if ent is None:
                     return None
                 mode, cur = ent
-                if stat.S_ISDIR(mode) != (i < len(parts) - 1):
-                    return None
         except (KeyError, ValueError):
             return None
-        return cur.decode()
+        return mode, cur
+
+    def blob_id(self, root: str, rel: str) -> str | None:
+        e = self.lookup(root, rel)
+        return None if e is None or stat.S_ISDIR(e[0]) else e[1].decode()
+
+    def flow_file(self, root: str, path: str) -> tuple | None:
+        """(folder tree id, flow file path) of the dag/flex flow in folder `path`, else None
+        (promptflow's order of flow file names, as pfgit.flow.load.flow_file_in)."""
+        from ..flow.model import FLOW_FILES
+
+        e = self.lookup(root, path)
+        if e is None or not stat.S_ISDIR(e[0]):
+            return None
+        names = self._entries(e[1])
+        for f in FLOW_FILES:
+            ent = names.get(f.encode())
+            if ent is not None and not stat.S_ISDIR(ent[0]):
+                return e[1].decode(), join(path, f)
+        return None
 
     def blob(self, bid: str) -> bytes | None:
         data = self._blobs.get(bid)
@@ -84,9 +112,23 @@ class Versions:
         return self.blob(bid) if bid else None
 
     def files(self, step) -> Any:
-        """The step's flow folder files as pfgit.diff wants them: folder-relative path -> bytes."""
+        """The step's flow folder files as pfgit.diff wants them: folder-relative path -> bytes.
+        Files directly in the folder come from its tree's entries (one dict lookup: a diff asks
+        for every node's file in every version); others are looked up from the root."""
         prefix = "" if step.path == "." else step.path + "/"
-        return lambda rel: self.read(step.root, prefix + rel)
+        try:
+            here = self._entries(step.tree.encode())
+        except (KeyError, ValueError):
+            here = {}
+
+        def get(rel: str) -> bytes | None:
+            ent = here.get(rel.encode()) if "/" not in rel else None
+            if ent is not None:
+                return None if stat.S_ISDIR(ent[0]) else self.blob(ent[1].decode())
+            return self.read(step.root, prefix + rel)
+        get.blob_id = lambda rel: (here[rel.encode()][1].decode() if "/" not in rel and rel.encode() in here
+                                   else self.blob_id(step.root, prefix + rel))
+        return get
 
     def data(self, step) -> tuple:
         """(parsed flow data, None) or (None, "file:line: message")."""
@@ -118,8 +160,8 @@ class Versions:
         files = self.files(step)
         sources = []
         for body, rel in body_sources(data).items():
-            full = join(step.path, resolve_source(rel, data, files))
-            sources.append([[str(p) for p in body], full, self.blob_id(step.root, full)])
+            loc = resolve_source(rel, data, files)
+            sources.append([[str(p) for p in body], join(step.path, loc), files.blob_id(loc)])
         nodes = data.get("nodes")
         out.update(readable=True, nodes=node_keys(nodes), sources=sources)
         return out

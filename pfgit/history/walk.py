@@ -78,7 +78,8 @@ class FlowHistory:
             for k, ok, s in self.conn.execute(
                     f"SELECT vkey, readable, summary FROM history_versions WHERE vkey IN ({marks})", chunk):
                 self._readable.setdefault(k, bool(ok))
-                self._summaries.setdefault(k, s)  # parsed on use: most walks need few
+                if s is not None:
+                    self._summaries.setdefault(k, s)  # parsed on use: most walks need few
             for o, n, d in self.conn.execute(
                     f"SELECT old_vkey, new_vkey, delta FROM history_deltas WHERE old_vkey IN ({marks})",
                     chunk):
@@ -91,7 +92,7 @@ class FlowHistory:
         if s is None:
             row = self.conn.execute("SELECT summary FROM history_versions WHERE vkey=?",
                                     (st.vkey,)).fetchone()
-            if row is not None:
+            if row is not None and row[0] is not None:
                 s = json.loads(row[0])
             else:
                 s = self.versions.summarize(st)
@@ -101,8 +102,19 @@ class FlowHistory:
         return s
 
     def readable(self, st: Step) -> bool:
+        """Whether the flow file parses (without summarising the version: a walk needs only this
+        of most versions)."""
         ok = self._readable.get(st.vkey)
-        return self.summary(st)["readable"] if ok is None else ok
+        if ok is None:
+            row = self.conn.execute("SELECT readable FROM history_versions WHERE vkey=?",
+                                    (st.vkey,)).fetchone()
+            if row is not None:
+                ok = bool(row[0])
+            else:
+                ok = self.versions.data(st)[1] is None
+                self._new["versions"].setdefault(st.vkey, (int(ok), None))
+            self._readable[st.vkey] = ok
+        return ok
 
     def effective(self, st: Step) -> Step:
         """`st`, or when its flow file does not parse, its first parent's effective version."""
@@ -158,7 +170,9 @@ class FlowHistory:
             self.conn.executemany(f"INSERT OR IGNORE INTO history_steps ({_STEP_COLS}) VALUES "
                                   "(?,?,?,?,?,?,?,?,?,?,?)", new["steps"])
             self.conn.executemany("INSERT OR IGNORE INTO history_versions VALUES (?, ?, ?)",
-                                  [(k, ok, s) for k, (ok, s) in new["versions"].items()])
+                                  [(k, ok, s) for k, (ok, s) in new["versions"].items() if s is None])
+            self.conn.executemany("INSERT OR REPLACE INTO history_versions VALUES (?, ?, ?)",
+                                  [(k, ok, s) for k, (ok, s) in new["versions"].items() if s is not None])
             self.conn.executemany("INSERT OR IGNORE INTO history_deltas VALUES (?, ?, ?)", new["deltas"])
         except BaseException:
             self.conn.execute("ROLLBACK")
