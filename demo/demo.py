@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STEPS = ["validate", "diff", "merge", "runs"]
+STEPS = ["validate", "diff", "merge", "runs", "history"]
 
 FLOW_DAG = """\
 $schema: https://azuremlschemas.azureedge.net/promptflow/latest/Flow.schema.json

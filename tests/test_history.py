@@ -288,6 +288,41 @@ def test_log_node_metrics_before_and_after(qa, monkeypatch, capsys):
                  "values": [{"name": "accuracy", "old": None, "new": 0.5, "delta": None}]}
 
 
+def test_delta_shortcuts_equal_the_full_semantic_diff(qa):
+    """history.delta skips diff steps that cannot find anything: same answer as diff_flows."""
+    from pfgit.diff.changes import diff_flows
+    from pfgit.history import delta
+    from pfgit.history.walk import FlowHistory
+    from pfgit.index.db import open_index
+
+    repo, shas = qa
+    (repo / "qa/sub").mkdir()
+    (repo / "qa/sub/p.jinja2").write_text("hello\n")
+    flow = (repo / "qa/flow.dag.yaml").read_text().replace("path: answer.py", "path: sub/p.jinja2")
+    (repo / "qa/flow.dag.yaml").write_text(flow)
+    git(repo, "commit", "-q", "-am", "x")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "answer runs a file in a subfolder")
+    (repo / "qa/sub/p.jinja2").write_text("hello world\n")
+    git(repo, "commit", "-q", "-am", "edit the subfolder file")
+    r = open_repo(str(repo))
+    idx = open_index(r, refresh=False)
+    try:
+        h = FlowHistory(r, idx.conn)
+        st = h.step(git(repo, "rev-parse", "HEAD"), "qa")
+        pairs = 0
+        while st.parents:
+            parent = h.step(*st.parents[0])
+            v = h.versions
+            want = delta.compact(diff_flows(v.data(parent)[0], v.data(st)[0], v.files(parent), v.files(st)))
+            assert delta.compute(v, parent, st)["changes"] == want, st.summary
+            pairs += 1
+            st = parent
+        assert pairs == len(shas) + 2
+    finally:
+        idx.close()
+
+
 def test_unparsable_version_stands_for_its_parent(tmp_path):
     commits = qa_history()[:2]
     f3 = _edit(FLOW, "temperature: 0.2", "temperature: 0.9")

@@ -80,6 +80,25 @@ def _files_may_differ(versions, old, new, changes: list) -> bool:
     return any(_structural(c) for c in changes)  # same files: only another path can differ
 
 
+def _same_flow_files(versions, old, new, data: dict) -> list:
+    """File changes between two versions of one flow file: a body's file whose blob changed."""
+    from ..diff.changes import body_sources, file_change, resolve_source
+
+    a, b = versions.entries(old.tree), versions.entries(new.tree)
+    changed = {k.decode("utf-8", "surrogateescape") for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    out = []
+    if not changed:
+        return out
+    fa, fb = versions.files(old), versions.files(new)
+    for body, rel in body_sources(data).items():
+        loc = resolve_source(rel, data, fb)
+        if loc.split("/", 1)[0] in changed:
+            ch = file_change(list(body), loc, fa(loc), fb(loc))
+            if ch is not None:
+                out.append(ch)
+    return out
+
+
 def compute(versions, old, new) -> dict:
     """The delta from Step `old` (None: the flow did not exist) to Step `new` (both readable).
 
@@ -92,7 +111,12 @@ def compute(versions, old, new) -> dict:
 
     od = versions.data(old)[0] if old is not None else None
     nd = versions.data(new)[0]
-    if od is nd:  # the same flow file: the same parsed object (versions caches by blob id)
+    if od is nd and "+" not in new.vkey + old.vkey:
+        # the same flow file (versions caches parsed data by blob id): only source files changed,
+        # each body still runs the file at the same path - the one case diff_files needs not list
+        out = {"changes": compact(_same_flow_files(versions, old, new, nd)), "flow_file": False}
+        return out
+    if od is nd:
         keys = node_keys(nd.get("nodes"))
         matching, changes = Matching(pairs={k: k for k in keys}, how={k: "name" for k in keys}), []
     else:
