@@ -74,7 +74,9 @@ def blame_fields(hist, start) -> list:
         rec = {"field": field_label(p, files.get(p[:-1]) if p[-1] == FILE else None),
                "path": list(p), "value": v if p[-1] == FILE else fmt_value(v, 200)}
         rec.update(found[p])
-        rec["renamed_from"] = field_label(rec["path_then"]) if rec["path_then"] != list(p) else None
+        then = tuple(rec["path_then"])
+        rec["renamed_from"] = None if then == p else field_label(
+            then, files.get(p[:-1]) if p[-1] == FILE else None)
         out.append(rec)
     return out
 

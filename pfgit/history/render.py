@@ -108,7 +108,7 @@ def log_text(res: dict) -> str:
         out.append(f"commit {e['commit'][:8]}  {minute(e['time'], e['tz'])}  {e['author']}  "
                    f"{e['summary']}{where}{name}" + ("  (merge)" if e.get("merge") else ""))
         out.append(f"    {e['text']}")
-        if e.get("metrics"):
+        if e.get("metrics") and (e["metrics"]["before"] or e["metrics"]["after"]):
             out.append(f"    {_metric_line(e['metrics'])}")
     text = "\n".join(out) + "\n"
     return text + _stops(res).replace(": what is marked ^ may be older", "")
