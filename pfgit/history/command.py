@@ -75,18 +75,21 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
     def go(idx):
         hist = _history(idx, all_parents)
         st = start_step(hist, head, flow, path)
-        if not all_parents:
-            hist.prefetch(st)
         who = node or _node_for_source(hist, st, path)
         if who is not None:
             check_node(hist, st, who)
-        res = {"flow": flow, "file": st.file, "commit": st.commit, "all_parents": all_parents,
-               "fields": blame_fields(hist, st), "node": who}
-        if who is not None:
-            res["sources"] = blame_lines(hist, st, who)
-        hist.flush()
-        res["history_stops"] = hist.stops
-        return res
+
+        def compute():
+            if not all_parents:
+                hist.prefetch(st)
+            res = {"flow": flow, "file": st.file, "commit": st.commit, "all_parents": all_parents,
+                   "fields": blame_fields(hist, st), "node": who}
+            if who is not None:
+                res["sources"] = blame_lines(hist, st, who)
+            res["history_stops"] = hist.stops
+            return res
+
+        return hist.answer(["blame", st.commit, flow, who, all_parents], compute)
 
     return with_index(repo, go, refresh=False)
 
@@ -113,10 +116,13 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
         if not having and len(starts) > 1:
             raise UsageError(f"no node '{node}' in the flows below {path or '.'} "
                              f"({', '.join(s.path for s in starts[:5])}): give the flow's folder")
-        if not all_parents:
-            hist.prefetch(st)
-        res = node_log(hist, st, node, limit)
-        hist.flush()
+
+        def compute():
+            if not all_parents:
+                hist.prefetch(st)
+            return node_log(hist, st, node, limit)
+
+        res = hist.answer(["log", st.commit, st.path, node, all_parents, limit], compute)
         if metrics:
             attach_metrics(idx, res, metrics)
         return res

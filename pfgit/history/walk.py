@@ -159,6 +159,21 @@ class FlowHistory:
             self._deltas[key] = d
         return d
 
+    # -- whole answers ---------------------------------------------------------------------------
+    def answer(self, key: list, compute):
+        """`compute()`'s result, cached by `key` (a question about fixed commits has one answer;
+        answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)."""
+        k = json.dumps(key, separators=(",", ":"))
+        row = self.conn.execute("SELECT result FROM history_results WHERE key=?", (k,)).fetchone()
+        if row is not None:
+            return json.loads(row[0])
+        res = compute()
+        self.flush()
+        if not res.get("history_stops"):
+            self.conn.execute("INSERT OR REPLACE INTO history_results VALUES (?, ?)",
+                              (k, json.dumps(res, separators=(",", ":"))))
+        return res
+
     # -- writing the cache -------------------------------------------------------------------------
     def flush(self) -> None:
         """Store what this walk computed (one transaction; a concurrent writer's rows win)."""

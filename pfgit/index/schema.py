@@ -29,6 +29,7 @@ TABLES = {
                        "summary": str}, ("commit_sha", "flow_path")),
     "history_versions": ({"vkey": str, "readable": int, "summary": str}, "vkey"),
     "history_deltas": ({"old_vkey": str, "new_vkey": str, "delta": str}, ("old_vkey", "new_vkey")),
+    "history_results": ({"key": str, "result": str}, "key"),
 }
 
 INDEXES = [
