@@ -24,6 +24,8 @@ COMMANDS = {
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
     "blame": "history",
+    "check": "check",
+    "report": "report",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
