@@ -133,6 +133,15 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
 # ---------------------------------------------------------------------------------------------
 # CLI
 
+def _print(res: dict, json_out: bool, render_text) -> None:
+    if json_out:
+        from ..output import emit_json
+
+        emit_json(res)
+    else:
+        sys.stdout.write(render_text(res))
+
+
 def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_parents: bool = False,
               json_out: bool = False, porcelain: bool = False) -> int:
     from ..git.repo import open_repo
@@ -143,14 +152,7 @@ def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_
     if path is None:
         raise UsageError("Missing argument 'PATH'.")
     res = blame(open_repo("."), path, node, rev, all_parents)
-    if json_out:
-        from ..output import emit_json
-
-        emit_json(res)
-    elif porcelain:
-        sys.stdout.write(render.blame_porcelain(res))
-    else:
-        sys.stdout.write(render.blame_text(res))
+    _print(res, json_out, render.blame_porcelain if porcelain else render.blame_text)
     return EXIT_OK
 
 
@@ -164,44 +166,19 @@ def run_log_node(path: str | None, node: str, metrics: list | None, max_count: i
         raise UsageError("choose one of --json, --markdown")
     res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count)
     res["metrics"] = metrics or []
-    if json_out:
-        from ..output import emit_json
-
-        emit_json(res)
-    elif markdown:
-        sys.stdout.write(render.log_markdown(res))
-    else:
-        sys.stdout.write(render.log_text(res))
+    _print(res, json_out, render.log_markdown if markdown else render.log_text)
     return EXIT_OK
 
 
 def parse_args(argv: list) -> dict | None:
     """Options of `pfgit blame` (None for --help); raises UsageError like the CLI does."""
+    from ..lightargs import parse
+
     opts: dict = {"path": None, "node": None, "rev": "HEAD", "all_parents": False,
                   "json_out": False, "porcelain": False}
-    it = iter(argv)
-    rest = False
-    for a in it:
-        name, _, inline = a.partition("=") if a.startswith("--") and "=" in a else (a, "", None)
-        if rest or not a.startswith("-") or a == "-":
-            if opts["path"] is not None:
-                raise UsageError(f"Got unexpected extra argument ({a})")
-            opts["path"] = a
-        elif a == "--":
-            rest = True
-        elif a in ("-h", "--help"):
-            return None
-        elif name in ("--node", "--rev"):
-            if inline is None:
-                inline = next(it, None)
-                if inline is None:
-                    raise UsageError(f"Option '{name}' requires an argument.")
-            opts[name[2:]] = inline
-        elif a in ("--json", "--porcelain", "--all-parents"):
-            opts[{"--json": "json_out", "--porcelain": "porcelain", "--all-parents": "all_parents"}[a]] = True
-        else:
-            raise UsageError(f"No such option: {a}")
-    return opts
+    return parse(argv, opts, {"--node": ("node", str), "--rev": ("rev", str),
+                              "--all-parents": ("all_parents", bool), "--json": ("json_out", bool),
+                              "--porcelain": ("porcelain", bool)})
 
 
 def main(argv: list) -> int:

@@ -89,45 +89,15 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
 
 def parse_args(argv: list) -> dict | None:
     """The options of `pfgit log` (None for --help). Raises UsageError like the CLI does."""
+    from ..lightargs import parse
+
     opts: dict = {"path": None, "metrics": [], "max_count": None, "rev": "HEAD", "json_out": False,
                   "node": None, "all_parents": False, "markdown": False}
-    it = iter(argv)
-    rest = False
-
-    def value(name: str, inline: str | None) -> str:
-        if inline is not None:
-            return inline
-        try:
-            return next(it)
-        except StopIteration:
-            raise UsageError(f"Option '{name}' requires an argument.") from None
-
-    for a in it:
-        name, _, inline = a.partition("=") if a.startswith("--") and "=" in a else (a, "", None)
-        if rest or not a.startswith("-") or a == "-":
-            if opts["path"] is not None:
-                raise UsageError(f"Got unexpected extra argument ({a})")
-            opts["path"] = a
-        elif a == "--":
-            rest = True
-        elif a in ("-h", "--help"):
-            return None
-        elif name == "--metric":
-            opts["metrics"].append(value(name, inline))
-        elif name in ("-n", "--max-count") or (a.startswith("-n") and a[2:].isdigit()):
-            raw = a[2:] if a.startswith("-n") and a[2:] else value(name, inline)
-            try:
-                opts["max_count"] = int(raw)
-            except ValueError:
-                raise UsageError(f"Invalid value for '-n' / '--max-count': '{raw}' is not a valid integer.") from None
-        elif name in ("--rev", "--node"):
-            opts[name[2:]] = value(name, inline)
-        elif a == "--json":
-            opts["json_out"] = True
-        elif a in ("--all-parents", "--markdown"):
-            opts[a[2:].replace("-", "_")] = True
-        else:
-            raise UsageError(f"No such option: {a}")
+    options = {"--metric": ("metrics", list), "-n": ("max_count", int), "--max-count": ("max_count", int),
+               "--rev": ("rev", str), "--node": ("node", str), "--json": ("json_out", bool),
+               "--all-parents": ("all_parents", bool), "--markdown": ("markdown", bool)}
+    if parse(argv, opts, options, {"max_count": "'-n' / '--max-count'"}) is None:
+        return None
     opts["metrics"] = opts["metrics"] or None
     return opts
 
