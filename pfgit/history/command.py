@@ -66,7 +66,6 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
           all_parents: bool = False) -> dict:
     from ..git.repo import resolve
     from ..index.db import with_index
-    from .blame import blame_fields, blame_lines
     from .nodelog import check_node
 
     head = resolve(repo, rev)
@@ -80,6 +79,8 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
             check_node(hist, st, who)
 
         def compute():
+            from .blame import blame_fields, blame_lines
+
             if not all_parents:
                 hist.prefetch(st)
             res = {"flow": flow, "file": st.file, "commit": st.commit, "all_parents": all_parents,

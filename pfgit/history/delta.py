@@ -82,7 +82,7 @@ def _files_may_differ(versions, old, new, changes: list) -> bool:
 
 def _same_flow_files(versions, old, new, data: dict) -> list:
     """File changes between two versions of one flow file: a body's file whose blob changed."""
-    from ..diff.changes import body_sources, file_change, resolve_source
+    from ..diff.changes import file_change, resolve_source
 
     a, b = versions.entries(old.tree), versions.entries(new.tree)
     changed = {k.decode("utf-8", "surrogateescape") for k in set(a) | set(b) if a.get(k) != b.get(k)}
@@ -90,12 +90,13 @@ def _same_flow_files(versions, old, new, data: dict) -> list:
     if not changed:
         return out
     fa, fb = versions.files(old), versions.files(new)
-    for body, rel in body_sources(data).items():
+    for body, rel in versions.body_sources(data).items():
+        if rel.split("/", 1)[0] not in changed:  # no includes (the caller checked): rel is the file
+            continue
         loc = resolve_source(rel, data, fb)
-        if loc.split("/", 1)[0] in changed:
-            ch = file_change(list(body), loc, fa(loc), fb(loc))
-            if ch is not None:
-                out.append(ch)
+        ch = file_change(list(body), loc, fa(loc), fb(loc))
+        if ch is not None:
+            out.append(ch)
     return out
 
 

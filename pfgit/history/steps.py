@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from ..flow.load import find_flows, flow_file_in
-from ..git.repo import TreeReader
 
 SHALLOW = "shallow"
 MISSING = "missing"
@@ -51,14 +49,17 @@ class Step:
         return self.author.split(" <", 1)[0]
 
 
-def _flow_at(reader: TreeReader, path: str):
+def _flow_at(reader, path: str):
+    from ..flow.load import flow_file_in
+
     loc = flow_file_in(reader, path)
     return None if loc is None or loc.is_prompty else loc
 
 
-def moved_from(preader: TreeReader, reader: TreeReader, loc) -> str | None:
+def moved_from(preader, reader, loc) -> str | None:
     """The folder of the parent's flow that became the flow at `loc` (None: it is new)."""
     from ..diff.tree import moved_flows
+    from ..flow.load import find_flows
 
     gone = [f for f in find_flows(preader, ".") if not f.is_prompty and _flow_at(reader, f.dir) is None]
     for old, new in moved_flows(preader, gone, reader, [loc]).items():

@@ -13,8 +13,6 @@ from __future__ import annotations
 import stat
 from typing import Any
 
-from ..diff.changes import body_sources, resolve_source
-from ..diff.match import node_keys
 from ..flow.readers import join
 from ..git.repo import TreeReader
 
@@ -31,6 +29,7 @@ class Versions:
         self._node_texts: dict = {}
         self._readers: dict = {}
         self._trees: dict = {}
+        self._bodies: dict = {}
 
     def reader(self, root: str) -> TreeReader:
         r = self._readers.get(root)
@@ -151,7 +150,20 @@ class Versions:
             self._parsed[bid] = res
         return res
 
+    def body_sources(self, data: dict) -> dict:
+        """pfgit.diff's body -> source path map of parsed data, once per flow file version."""
+        key = id(data)
+        hit = self._bodies.get(key)
+        if hit is None or hit[0] is not data:
+            from ..diff.changes import body_sources
+
+            hit = self._bodies[key] = (data, body_sources(data))
+        return hit[1]
+
     def summarize(self, step) -> dict:
+        from ..diff.changes import resolve_source
+        from ..diff.match import node_keys
+
         data, err = self.data(step)
         out: dict = {"file": step.file, "flow_blob": self.blob_id(step.root, step.file)}
         if err is not None:
@@ -159,7 +171,7 @@ class Versions:
             return out
         files = self.files(step)
         sources = []
-        for body, rel in body_sources(data).items():
+        for body, rel in self.body_sources(data).items():
             loc = resolve_source(rel, data, files)
             sources.append([[str(p) for p in body], join(step.path, loc), files.blob_id(loc)])
         nodes = data.get("nodes")
@@ -194,6 +206,8 @@ def _body_fields(prefix: tuple, raw: Any, out: list) -> None:
 def flow_fields(data: dict, sources: list) -> list:
     """[(path tuple, value)] of every field of a flow version, in file order. A body whose source
     file exists gets a field BODY + ("file",) whose value is its repo-relative path."""
+    from ..diff.match import node_keys
+
     files = {tuple(b): rel for b, rel, bid in sources if bid}
     out: list = []
     for k, v in data.items():

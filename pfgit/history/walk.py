@@ -19,7 +19,6 @@ import json
 
 from . import delta as deltas
 from .steps import Step, compute_step
-from .versions import Versions
 
 _STEP_COLS = "commit_sha, flow_path, file, tree, root, vkey, parents, author, time, tz, summary"
 
@@ -29,7 +28,7 @@ class FlowHistory:
         self.repo = repo
         self.conn = conn
         self.all_parents = all_parents
-        self.versions = Versions(repo)
+        self._versions = None
         self.shallow = {s.decode() for s in repo.get_shallow()}
         self._steps: dict = {}
         self._summaries: dict = {}
@@ -38,6 +37,15 @@ class FlowHistory:
         self._new: dict = {"steps": [], "versions": {}, "deltas": []}
         self.computed = 0  # deltas computed rather than read from the cache (tests, bench)
         self.stops: dict | None = None  # where history stopped (shallow clone), if it mattered
+
+    @property
+    def versions(self):
+        """Reading flow versions from git (imported on first use: a cached answer needs none)."""
+        if self._versions is None:
+            from .versions import Versions
+
+            self._versions = Versions(self.repo)
+        return self._versions
 
     # -- cached reads ------------------------------------------------------------------------
     def step(self, commit: str, path: str) -> Step | None:
@@ -166,6 +174,7 @@ class FlowHistory:
         k = json.dumps(key, separators=(",", ":"))
         row = self.conn.execute("SELECT result FROM history_results WHERE key=?", (k,)).fetchone()
         if row is not None:
+            self.flush()  # what finding the question's start computed (its summary)
             return json.loads(row[0])
         res = compute()
         self.flush()
