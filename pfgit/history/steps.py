@@ -71,7 +71,7 @@ def moved_from(preader, reader, loc) -> str | None:
 def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step | None:
     """The Step of the flow at `path` in `commit` (None: no flow there, or no such commit)."""
     try:
-        c = repo[commit.encode()]
+        c = versions.commit(commit.encode())
     except KeyError:
         return None
     if c.type_name != b"commit":
@@ -92,7 +92,7 @@ def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step |
         return st
     for p in c.parents:
         try:
-            pc = repo[p]
+            pc = versions.commit(p)
         except KeyError:  # object missing (a clone cut short): history stops here
             st.boundary, st.parents = MISSING, []
             return st

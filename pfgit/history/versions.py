@@ -30,6 +30,7 @@ class Versions:
         self._readers: dict = {}
         self._trees: dict = {}
         self._bodies: dict = {}
+        self._commits: dict = {}
 
     def reader(self, root: str) -> TreeReader:
         r = self._readers.get(root)
@@ -38,6 +39,16 @@ class Versions:
                 self._readers.clear()
             r = self._readers[root] = TreeReader(self.repo, root.encode())
         return r
+
+    def commit(self, sha: bytes):
+        """A commit object; the last few are kept (a walk reads each commit as a parent, then as
+        the next step)."""
+        c = self._commits.get(sha)
+        if c is None:
+            if len(self._commits) > 16:
+                self._commits.clear()
+            c = self._commits[sha] = self.repo[sha]
+        return c
 
     def entries(self, tree: str) -> dict:
         """{name: (mode, sha)} of a tree (bytes keys), parsed once per walk."""
