@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STEPS = ["validate", "diff", "merge", "runs", "studio", "check"]
+STEPS = ["validate", "diff", "merge", "runs", "history", "studio", "check"]
 
 FLOW_DAG = """\
 $schema: https://azuremlschemas.azureedge.net/promptflow/latest/Flow.schema.json

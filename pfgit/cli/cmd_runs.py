@@ -307,11 +307,15 @@ def register(app: typer.Typer) -> None:
             metric: Optional[List[str]] = typer.Option(None, "--metric", help="Metric to show, repeatable."),
             max_count: Optional[int] = typer.Option(None, "-n", "--max-count", help="At most N commits per flow."),
             rev: str = typer.Option("HEAD", "--rev", help="Start from this revision."),
-            json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-        """Commits of a flow (first-parent history) with their runs and metrics."""
+            json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+            node: Optional[str] = typer.Option(None, "--node", help="Only the commits that changed this node (docs/history.md)."),
+            all_parents: bool = typer.Option(False, "--all-parents", help="With --node: follow every parent of merges."),
+            markdown: bool = typer.Option(False, "--markdown", help="With --node: a Markdown table.")) -> None:
+        """Commits of a flow (first-parent history) with their runs and metrics; with --node, the
+        commits that changed one node, through its renames."""
         from ..index.logcmd import run_log
 
-        raise typer.Exit(run_log(path, metric, max_count, rev, json_out))
+        raise typer.Exit(run_log(path, metric, max_count, rev, json_out, node, all_parents, markdown))
 
     @metrics_app.command("diff")
     def metrics_diff(a: str = typer.Argument(..., help="Run name or revision (run:NAME, rev:REV to choose)."),

@@ -23,6 +23,7 @@ COMMANDS = {
     "install": "install",
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
+    "blame": "history",
     "check": "check",
     "report": "report",
     "bisect": "bisect",
@@ -34,7 +35,8 @@ COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
 # Commands with a light entry point of their own (same arguments, output and exit codes, tested
 # for parity): they skip typer's import, which is most of a git hook's run time.
-LIGHT = {"validate": "pfgit.validate.command", "log": "pfgit.index.logcmd"}
+LIGHT = {"validate": "pfgit.validate.command", "log": "pfgit.index.logcmd",
+         "blame": "pfgit.history.command"}
 
 
 def make_app():

@@ -30,7 +30,8 @@ import copy
 import difflib
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping  # not typing's: isinstance on it is ~20x slower
+from typing import Any, Callable
 
 from .match import (Matching, apply_renames, canon, flow_data, match_nodes, node_keys, node_map)
 
@@ -322,6 +323,11 @@ def _old_body_path(path: tuple, old_key: str | None, old_sources: dict) -> tuple
     return None
 
 
+# public names for pfgit.history, which follows a node's source file through history
+resolve_source = _resolve
+old_body_path = _old_body_path
+
+
 def diff_files(old_data: dict, new_data: dict, old_files: FileSource, new_files: FileSource,
                matching: Matching | None = None, flow_file_names: tuple = ()) -> list:
     """File changes: one per node or variant whose source content changed, then changed files
@@ -462,4 +468,4 @@ def _patch_value(root: Any, path: list, c: Change) -> None:
 
 
 __all__ = ["Change", "OPS", "diff_flows", "diff_data", "diff_values", "diff_files", "file_change",
-           "apply_changes", "PatchError", "body_sources"]
+           "apply_changes", "PatchError", "body_sources", "resolve_source", "old_body_path"]

@@ -21,9 +21,9 @@ def fmt_value(v: Any, limit: int | None = None) -> str:
     """A value as one line of YAML flow style."""
     import yaml
 
-    try:
-        s = yaml.safe_dump(v, default_flow_style=True, width=10 ** 9, allow_unicode=True,
-                           sort_keys=False).strip()
+    try:  # libyaml's emitter when present: ~20x faster (history formats thousands of values)
+        s = yaml.dump(v, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=True,
+                      width=10 ** 9, allow_unicode=True, sort_keys=False).strip()
     except yaml.YAMLError:
         s = repr(v)
     if s.endswith("\n..."):

@@ -125,14 +125,16 @@ def _text_fallback(path: str, a: bytes | None, b: bytes | None) -> str | None:
     return ch.detail.get("diff")
 
 
-def _parse(raw: bytes, file: str, cache: dict | None = None):
-    """(data, None) or (None, FlowLoadError). Big files go through the node-by-node parse."""
+def _parse(raw: bytes, file: str, cache: dict | None = None, min_bytes: int | None = None):
+    """(data, None) or (None, FlowLoadError). Big files go through the node-by-node parse
+    (files of `min_bytes` or more: pfgit.history parses every version of a flow with one cache)."""
     from ..flow import yamlpos
-    from .parse import parse_data
+    from .parse import CHUNK_MIN_BYTES, parse_data
 
     if not file.endswith(".prompty") and len(raw) <= yamlpos.MAX_YAML_BYTES:
         try:
-            data = parse_data(yamlpos.decode(raw).lstrip("\ufeff"), cache)
+            data = parse_data(yamlpos.decode(raw).lstrip("\ufeff"), cache,
+                              CHUNK_MIN_BYTES if min_bytes is None else min_bytes)
             return (data if data is not None else {}), None
         except Exception:
             pass  # the full parse below says what is wrong, with its line
@@ -303,4 +305,8 @@ def _moved_flows(old_reader: Any, gone: list, new_reader: Any, came: list) -> di
     return out
 
 
-__all__ = ["FlowDiff", "EmptyReader", "FolderFiles", "diff_flow_pair", "diff_flow_bytes", "diff_trees"]
+# public for pfgit.history: follow a flow moved to another folder; parse every version of a flow
+moved_flows = _moved_flows
+parse_flow_data = _parse
+
+__all__ = ["moved_flows", "FlowDiff", "EmptyReader", "FolderFiles", "diff_flow_pair", "diff_flow_bytes", "diff_trees"]

@@ -14,7 +14,8 @@ from ..errors import EXIT_OK, UsageError, no_such
 
 USAGE = """Usage: pfgit log [OPTIONS] [PATH]
 
-  Commits of a flow (first-parent history) with their runs and metrics.
+  Commits of a flow (first-parent history) with their runs and metrics; with --node, the commits
+  that changed one node, through its renames (docs/history.md).
 
 Arguments:
   [PATH]  Flow folder, or a folder holding flows (default: all).
@@ -23,6 +24,10 @@ Options:
   --metric NAME      Metric to show, repeatable.
   -n, --max-count N  At most N commits per flow.
   --rev REV          Start from this revision.  [default: HEAD]
+  --node NAME        Only the commits that changed node NAME, each with a one-line semantic
+                     summary.
+  --all-parents      With --node: follow every parent of merge commits.
+  --markdown         With --node: a Markdown table.
   --json             Print JSON.
   -h, --help         Show this message and exit."""
 
@@ -30,7 +35,14 @@ _FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex
 
 
 def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: str = "HEAD",
-            json_out: bool = False) -> int:
+            json_out: bool = False, node: str | None = None, all_parents: bool = False,
+            markdown: bool = False) -> int:
+    if node is not None:
+        from ..history.command import run_log_node
+
+        return run_log_node(path, node, metrics, max_count, rev, all_parents, json_out, markdown)
+    if all_parents or markdown:
+        raise UsageError("--all-parents and --markdown go with --node")
     from ..git.repo import open_repo, resolve
     from ..git.runrefs import use_fast_packed_refs
     from . import query, render
@@ -87,42 +99,15 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
 
 def parse_args(argv: list) -> dict | None:
     """The options of `pfgit log` (None for --help). Raises UsageError like the CLI does."""
-    opts: dict = {"path": None, "metrics": [], "max_count": None, "rev": "HEAD", "json_out": False}
-    it = iter(argv)
-    rest = False
+    from ..lightargs import parse
 
-    def value(name: str, inline: str | None) -> str:
-        if inline is not None:
-            return inline
-        try:
-            return next(it)
-        except StopIteration:
-            raise UsageError(f"Option '{name}' requires an argument.") from None
-
-    for a in it:
-        name, _, inline = a.partition("=") if a.startswith("--") and "=" in a else (a, "", None)
-        if rest or not a.startswith("-") or a == "-":
-            if opts["path"] is not None:
-                raise UsageError(f"Got unexpected extra argument ({a})")
-            opts["path"] = a
-        elif a == "--":
-            rest = True
-        elif a in ("-h", "--help"):
-            return None
-        elif name == "--metric":
-            opts["metrics"].append(value(name, inline))
-        elif name in ("-n", "--max-count") or (a.startswith("-n") and a[2:].isdigit()):
-            raw = a[2:] if a.startswith("-n") and a[2:] else value(name, inline)
-            try:
-                opts["max_count"] = int(raw)
-            except ValueError:
-                raise UsageError(f"Invalid value for '-n' / '--max-count': '{raw}' is not a valid integer.") from None
-        elif name == "--rev":
-            opts["rev"] = value(name, inline)
-        elif a == "--json":
-            opts["json_out"] = True
-        else:
-            raise no_such("option", a, ["--metric", "-n", "--max-count", "--rev", "--json", "-h", "--help"])
+    opts: dict = {"path": None, "metrics": [], "max_count": None, "rev": "HEAD", "json_out": False,
+                  "node": None, "all_parents": False, "markdown": False}
+    options = {"--metric": ("metrics", list), "-n": ("max_count", int), "--max-count": ("max_count", int),
+               "--rev": ("rev", str), "--node": ("node", str), "--json": ("json_out", bool),
+               "--all-parents": ("all_parents", bool), "--markdown": ("markdown", bool)}
+    if parse(argv, opts, options, {"max_count": "'-n' / '--max-count'"}) is None:
+        return None
     opts["metrics"] = opts["metrics"] or None
     return opts
 

@@ -158,3 +158,11 @@ def run_metrics(idx: RunIndex, name: str) -> dict:
     if r is None:
         return {}
     return attach_metrics(idx, [r])[0]["effective_metrics"]
+
+
+def tree_runs(idx: RunIndex, path: str, tree: str, metrics: list | None = None) -> list:
+    """Runs of one flow folder tree (newest first) with their metrics attached: the runs of the
+    flow as some commit holds it (pfgit log --node: before and after a commit)."""
+    rows = idx.conn.execute(f"SELECT {RUN_COLS} FROM runs WHERE flow_path = ? AND flow_tree = ? "
+                            "ORDER BY COALESCE(end_time, start_time) DESC, name", (path, tree))
+    return attach_metrics(idx, [_run_dict(r) for r in rows], metrics)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 TABLES = {
     "runs": ({"name": str, "commit_sha": str, "flow_path": str, "flow_commit": str, "flow_tree": str,
@@ -22,6 +22,14 @@ TABLES = {
     "lines": ({"run": str, "line": int, "output": str}, ("run", "line")),
     "refs": ({"name": str, "sha": str}, "name"),
     "state": ({"key": str, "value": str}, "key"),
+    # pfgit.history's cache (docs/history.md): a flow folder at a commit and the parents followed,
+    # a flow version's summary, the semantic change between two flow versions
+    "history_steps": ({"commit_sha": str, "flow_path": str, "file": str, "tree": str, "root": str,
+                       "vkey": str, "parents": str, "author": str, "time": int, "tz": int,
+                       "summary": str}, ("commit_sha", "flow_path")),
+    "history_versions": ({"vkey": str, "readable": int, "summary": str}, "vkey"),
+    "history_deltas": ({"old_vkey": str, "new_vkey": str, "delta": str}, ("old_vkey", "new_vkey")),
+    "history_results": ({"key": str, "result": str}, "key"),
 }
 
 INDEXES = [

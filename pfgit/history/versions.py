@@ -1,0 +1,281 @@
+"""Flow versions read from git objects, and their summaries and fields.
+
+A version is a flow folder at a commit (a `Step`). Reading one parses its flow file; every version
+of a walk shares one cache of node texts (pfgit.diff.parse), so a version that changed one node
+parses one node. Blobs are cached by id: a history holds few distinct source files.
+
+A summary (cached in the index by version key) says whether the flow file parses, its node keys
+and, per node or variant body, the source file it runs (repo-relative) and that file's blob id.
+"""
+
+from __future__ import annotations
+
+import stat
+from typing import Any
+
+from ..flow.readers import join
+from ..git.repo import TreeReader
+
+TEXT_PROMPT = (".jinja2", ".j2", ".prompty", ".md", ".txt")
+
+
+class Versions:
+    """Reads flow versions of one repository (caches shared across a whole walk)."""
+
+    def __init__(self, repo):
+        self.repo = repo
+        self._blobs: dict = {}
+        self._parsed: dict = {}
+        self._node_texts: dict = {}
+        self._readers: dict = {}
+        self._trees: dict = {}
+        self._bodies: dict = {}
+        self._commits: dict = {}
+
+    def reader(self, root: str) -> TreeReader:
+        r = self._readers.get(root)
+        if r is None:
+            if len(self._readers) > 64:  # a walk moves on: keep memory bounded
+                self._readers.clear()
+            r = self._readers[root] = TreeReader(self.repo, root.encode())
+        return r
+
+    def commit(self, sha: bytes):
+        """A commit object; the last few are kept (a walk reads each commit as a parent, then as
+        the next step)."""
+        c = self._commits.get(sha)
+        if c is None:
+            if len(self._commits) > 16:
+                self._commits.clear()
+            c = self._commits[sha] = self.repo[sha]
+        return c
+
+    def entries(self, tree: str) -> dict:
+        """{name: (mode, sha)} of a tree (bytes keys), parsed once per walk."""
+        try:
+            return self._entries(tree.encode())
+        except (KeyError, ValueError):
+            return {}
+
+    def _entries(self, tree: bytes) -> dict:
+        e = self._trees.get(tree)
+        if e is None:
+            if len(self._trees) > 50_000:
+                self._trees.clear()
+            e = self._trees[tree] = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
+        return e
+
+    def lookup(self, root: str, rel: str) -> tuple | None:
+        """(mode, id) of the entry at repo-relative `rel` in root tree `root` (parsed trees are
+        shared by every version: a walk reads each tree once, not once per file)."""
+        parts = rel.split("/")
+        if any(seg in ("", ".", "..") for seg in parts):
+            parts = join(rel).split("/")
+            if parts[0] == ".":
+                return (stat.S_IFDIR, root.encode())
+            if parts[0] == "..":
+                return None  # outside the repository
+        mode, cur = stat.S_IFDIR, root.encode()
+        try:
+            for seg in parts:
+                if not stat.S_ISDIR(mode):
+                    return None
+                ent = self._entries(cur).get(seg.encode())
+                if ent is None:
+                    return None
+                mode, cur = ent
+        except (KeyError, ValueError):
+            return None
+        return mode, cur
+
+    def blob_id(self, root: str, rel: str) -> str | None:
+        e = self.lookup(root, rel)
+        return None if e is None or stat.S_ISDIR(e[0]) else e[1].decode()
+
+    def flow_file(self, root: str, path: str) -> tuple | None:
+        """(folder tree id, flow file path) of the dag/flex flow in folder `path`, else None
+        (promptflow's order of flow file names, as pfgit.flow.load.flow_file_in)."""
+        from ..flow.model import FLOW_FILES
+
+        e = self.lookup(root, path)
+        if e is None or not stat.S_ISDIR(e[0]):
+            return None
+        names = self._entries(e[1])
+        for f in FLOW_FILES:
+            ent = names.get(f.encode())
+            if ent is not None and not stat.S_ISDIR(ent[0]):
+                return e[1].decode(), join(path, f)
+        return None
+
+    def blob(self, bid: str) -> bytes | None:
+        data = self._blobs.get(bid)
+        if data is None:
+            try:
+                data = self.repo[bid.encode()].data
+            except KeyError:  # missing object (partial clone)
+                return None
+            self._blobs[bid] = data
+        return data
+
+    def read(self, root: str, rel: str) -> bytes | None:
+        bid = self.blob_id(root, rel)
+        return self.blob(bid) if bid else None
+
+    def files(self, step) -> Any:
+        """The step's flow folder files as pfgit.diff wants them: folder-relative path -> bytes.
+        Files directly in the folder come from its tree's entries (one dict lookup: a diff asks
+        for every node's file in every version); others are looked up from the root."""
+        prefix = "" if step.path == "." else step.path + "/"
+        try:
+            here = self._entries(step.tree.encode())
+        except (KeyError, ValueError):
+            here = {}
+
+        def get(rel: str) -> bytes | None:
+            ent = here.get(rel.encode()) if "/" not in rel else None
+            if ent is not None:
+                return None if stat.S_ISDIR(ent[0]) else self.blob(ent[1].decode())
+            return self.read(step.root, prefix + rel)
+        get.blob_id = lambda rel: (here[rel.encode()][1].decode() if "/" not in rel and rel.encode() in here
+                                   else self.blob_id(step.root, prefix + rel))
+        return get
+
+    def data(self, step) -> tuple:
+        """(parsed flow data, None) or (None, "file:line: message")."""
+        from ..diff.tree import parse_flow_data
+
+        bid = self.blob_id(step.root, step.file)
+        if bid in self._parsed:
+            return self._parsed[bid]
+        raw = self.blob(bid) if bid else None
+        if raw is None:
+            res = (None, f"{step.file}: cannot be read")
+        else:
+            data, err = parse_flow_data(raw, step.file, self._node_texts, min_bytes=0)
+            if err is not None:
+                where = f"{step.file}:{err.line}" if err.line else step.file
+                res = (None, f"{where}: {err.message}")
+            else:
+                res = (data if isinstance(data, dict) else {}, None)
+        if bid:
+            self._parsed[bid] = res
+        return res
+
+    def body_sources(self, data: dict) -> dict:
+        """pfgit.diff's body -> source path map of parsed data, once per flow file version."""
+        key = id(data)
+        hit = self._bodies.get(key)
+        if hit is None or hit[0] is not data:
+            from ..diff.changes import body_sources
+
+            hit = self._bodies[key] = (data, body_sources(data))
+        return hit[1]
+
+    def summarize(self, step) -> dict:
+        from ..diff.changes import resolve_source
+        from ..diff.match import node_keys
+
+        data, err = self.data(step)
+        out: dict = {"file": step.file, "flow_blob": self.blob_id(step.root, step.file)}
+        if err is not None:
+            out.update(readable=False, error=err)
+            return out
+        files = self.files(step)
+        sources = []
+        for body, rel in self.body_sources(data).items():
+            loc = resolve_source(rel, data, files)
+            sources.append([[str(p) for p in body], join(step.path, loc), files.blob_id(loc)])
+        nodes = data.get("nodes")
+        out.update(readable=True, nodes=node_keys(nodes), sources=sources)
+        return out
+
+
+def source_kind(rel: str) -> str:
+    """What a node's source file is called in fields and summaries: its prompt or its code."""
+    return "prompt" if rel.lower().endswith(TEXT_PROMPT) else "code"
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields: what blame reports on, one per input/output field, node field, variant field, source
+
+FILE = "file"  # last segment of a body's source-file field (as in pfgit.diff's file changes)
+
+
+def _body_fields(prefix: tuple, raw: Any, out: list) -> None:
+    if not isinstance(raw, dict):
+        out.append((prefix, raw))
+        return
+    for f, v in raw.items():
+        if f == "name" and prefix[0] == "nodes":
+            continue  # the node's key, in every path
+        if f == "inputs" and isinstance(v, dict) and v:
+            out += [(prefix + ("inputs", str(k)), iv) for k, iv in v.items()]
+        else:
+            out.append((prefix + (str(f),), v))
+
+
+def flow_fields(data: dict, sources: list) -> list:
+    """[(path tuple, value)] of every field of a flow version, in file order. A body whose source
+    file exists gets a field BODY + ("file",) whose value is its repo-relative path."""
+    from ..diff.match import node_keys
+
+    files = {tuple(b): rel for b, rel, bid in sources if bid}
+    out: list = []
+    for k, v in data.items():
+        k = str(k)
+        if k in ("inputs", "outputs") and isinstance(v, dict) and v:
+            for name, spec in v.items():
+                if isinstance(spec, dict) and spec:
+                    out += [((k, str(name), str(f)), fv) for f, fv in spec.items()]
+                else:
+                    out.append(((k, str(name)), spec))
+        elif k == "nodes" and isinstance(v, list):
+            for key, raw in zip(node_keys(v), v):
+                _body_fields(("nodes", key), raw, out)
+                if ("nodes", key) in files:
+                    out.append((("nodes", key, FILE), files[("nodes", key)]))
+        elif k == "node_variants" and isinstance(v, dict):
+            for key, entry in v.items():
+                key = str(key)
+                if not isinstance(entry, dict):
+                    out.append(((k, key), entry))
+                    continue
+                for f, fv in entry.items():
+                    if f == "variants" and isinstance(fv, dict):
+                        for vid, var in fv.items():
+                            body = (k, key, "variants", str(vid), "node")
+                            if isinstance(var, dict) and isinstance(var.get("node"), dict):
+                                _body_fields(body, var["node"], out)
+                                if body in files:
+                                    out.append((body + (FILE,), files[body]))
+                            else:
+                                out.append(((k, key, "variants", str(vid)), var))
+                    else:
+                        out.append(((k, key, str(f)), fv))
+        elif isinstance(v, dict) and v:
+            out += [((k, str(sk)), sv) for sk, sv in v.items()]
+        else:
+            out.append(((k,), v))
+    return out
+
+
+def field_label(path: tuple | list, file: str | None = None) -> str:
+    """How a field is shown: nodes.answer.inputs.style, nodes.s.variants.v1.api, nodes.a.prompt."""
+    p = [str(x) for x in path]
+    if p[:1] == ["node_variants"] and len(p) >= 5 and p[2] == "variants" and p[4:5] == ["node"]:
+        p = ["nodes", p[1], "variants", p[3]] + p[5:]
+    elif p[:1] == ["node_variants"]:
+        p = ["nodes", p[1]] + p[2:] if len(p) > 2 else p
+    if p and p[-1] == FILE and p[0] == "nodes":
+        p[-1] = source_kind(file or "")
+    return ".".join(p)
+
+
+def node_of(path: tuple | list) -> str | None:
+    """The node key a field or change path belongs to (None: not a node's)."""
+    if len(path) >= 2 and path[0] in ("nodes", "node_variants"):
+        return str(path[1])
+    return None
+
+
+__all__ = ["Versions", "flow_fields", "field_label", "node_of", "source_kind", "FILE"]

@@ -1,0 +1,437 @@
+"""pfgit.history: `pfgit blame` and `pfgit log --node` on histories the tests write, and on the
+real edit histories of the corpus (checked against a brute-force replay)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from history_helpers import corpus_commits, fast_import
+from pfgit.diff.match import apply_renames, canon, match_nodes, node_map
+from pfgit.errors import UsageError
+from pfgit.git.repo import open_repo
+from pfgit.history.command import blame, log_node
+from runs_helpers import git, run_cli
+
+FLOW = """inputs:
+  question:
+    type: string
+    default: What is the capital of France?
+outputs:
+  answer:
+    type: string
+    reference: ${answer.output}
+nodes:
+- name: build_prompt
+  type: prompt
+  source:
+    type: code
+    path: build_prompt.jinja2
+  inputs:
+    question: ${inputs.question}
+- name: answer
+  type: python
+  source:
+    type: code
+    path: answer.py
+  inputs:
+    prompt: ${build_prompt.output}
+    temperature: 0.2
+"""
+PROMPT = "# system:\nYou answer in one word.\nBe precise.\n\n# user:\n{{ question }}\n"
+ANSWER = "def answer(prompt, temperature):\n    return prompt.split()[-1]\n"
+# the same flow as another editor saves it: 4-space indents, keys in another order
+REFORMATTED = """outputs:
+    answer: {reference: '${answer.output}', type: string}
+inputs:
+    question:
+        default: "What is the capital of France?"
+        type: string
+nodes:
+    -   inputs: {question: '${inputs.question}'}
+        name: build_prompt
+        source: {path: build_prompt.jinja2, type: code}
+        type: prompt
+    -   name: answer
+        type: python
+        source: {type: code, path: answer.py}
+        inputs: {prompt: '${build_prompt.output}', temperature: 0.7}
+"""
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new)
+
+
+def qa_history() -> list:
+    f2 = _edit(FLOW, "temperature: 0.2", "temperature: 0.7")
+    p4 = _edit(PROMPT, "You answer in one word.\nBe precise.\n", "You answer briefly.\nBe exact.\nCite.\n")
+    f5 = _edit(_edit(_edit(f2, "- name: build_prompt", "- name: make_prompt"),
+                     "path: build_prompt.jinja2", "path: make_prompt.jinja2"),
+               "${build_prompt.output}", "${make_prompt.output}")
+    p6 = p4.replace("# user:", "  # user:  ")
+    p7 = _edit(p6, "Cite.", "Cite a source.")
+    return [
+        {"files": {"qa/flow.dag.yaml": FLOW.encode(), "qa/build_prompt.jinja2": PROMPT.encode(),
+                   "qa/answer.py": ANSWER.encode()}, "msg": "add qa", "author": "Ada <ada@x>"},
+        {"files": {"qa/flow.dag.yaml": f2.encode()}, "msg": "warmer answers", "author": "Bob <bob@x>"},
+        {"files": {"qa/flow.dag.yaml": REFORMATTED.encode()}, "msg": "editor reformat", "author": "Cy <cy@x>"},
+        {"files": {"qa/build_prompt.jinja2": p4.encode()}, "msg": "new system prompt", "author": "Dee <dee@x>"},
+        {"files": {"qa/flow.dag.yaml": f5.encode(), "qa/build_prompt.jinja2": None,
+                   "qa/make_prompt.jinja2": p4.encode()}, "msg": "rename build_prompt", "author": "Eve <eve@x>"},
+        {"files": {"qa/make_prompt.jinja2": p6.encode()}, "msg": "whitespace", "author": "Fay <fay@x>"},
+        {"files": {"qa/make_prompt.jinja2": p7.encode()}, "msg": "cite a source", "author": "Gus <gus@x>"},
+    ]
+
+
+@pytest.fixture
+def qa(tmp_path):
+    repo = tmp_path / "repo"
+    shas = fast_import(repo, qa_history())
+    return repo, shas
+
+
+def by_field(res: dict) -> dict:
+    return {f["field"]: f for f in res["fields"]}
+
+
+def test_blame_fields_skip_reformats_and_follow_renames(qa):
+    repo, shas = qa
+    res = blame(open_repo(str(repo)), str(repo / "qa"))
+    f = by_field(res)
+    assert f["nodes.answer.inputs.temperature"]["commit"] == shas[1]
+    assert f["nodes.answer.inputs.temperature"]["author"] == "Bob"
+    # the rename rewrote this reference: part of the rename, not an edit of answer
+    assert f["nodes.answer.inputs.prompt"]["commit"] == shas[0]
+    assert f["nodes.make_prompt.type"]["commit"] == shas[0]
+    assert f["nodes.make_prompt.type"]["renamed_from"] == "nodes.build_prompt.type"
+    assert f["nodes.make_prompt.source"]["commit"] == shas[4]
+    assert f["nodes.make_prompt.prompt"]["commit"] == shas[6]
+    assert f["nodes.answer.code"]["commit"] == shas[0]
+    assert f["inputs.question.default"]["commit"] == shas[0]
+    blamed = {r["commit"] for r in res["fields"]}
+    assert shas[2] not in blamed and shas[5] not in blamed  # reformat, whitespace
+    assert res["history_stops"] is None
+
+
+def test_blame_lines_through_node_and_file_renames(qa):
+    repo, shas = qa
+    res = blame(open_repo(str(repo)), str(repo / "qa"), node="make_prompt")
+    (src,) = res["sources"]
+    assert src["file"] == "qa/make_prompt.jinja2" and src["field"] == "nodes.make_prompt.prompt"
+    got = [(ln["text"], shas.index(ln["commit"])) for ln in src["lines"]]
+    assert got == [("# system:", 0), ("You answer briefly.", 3), ("Be exact.", 3),
+                   ("Cite a source.", 6), ("", 0), ("  # user:  ", 0), ("{{ question }}", 0)]
+    first = src["lines"][0]
+    assert first["orig_file"] == "qa/build_prompt.jinja2" and first["orig_line"] == 1
+
+
+def test_blame_of_a_source_file_path_picks_its_node(qa, monkeypatch, capsys):
+    repo, shas = qa
+    code, out, err = run_cli(monkeypatch, capsys, repo, "blame", "qa/make_prompt.jinja2")
+    assert code == 0, err
+    assert "nodes.make_prompt.prompt (qa/make_prompt.jinja2)" in out
+    cite = next(ln for ln in out.splitlines() if ln.endswith("Cite a source."))
+    assert cite.startswith(shas[6][:8]) and "(Gus " in cite
+
+
+def test_log_node_one_line_summaries(qa):
+    repo, shas = qa
+    res = log_node(open_repo(str(repo)), str(repo / "qa"), "make_prompt")
+    got = [(shas.index(e["commit"]), e["node"], e["text"]) for e in res["commits"]]
+    assert got == [
+        (6, "make_prompt", "prompt: 1 line changed"),
+        (4, "make_prompt", "renamed from build_prompt; source.path build_prompt.jinja2 -> make_prompt.jinja2"),
+        (3, "build_prompt", "prompt: 3 lines changed"),
+        (0, "build_prompt", "node added"),
+    ]
+    assert res["formatting_only"] == 1
+    ans = log_node(open_repo(str(repo)), str(repo / "qa"), "answer")
+    assert [e["text"] for e in ans["commits"]] == ["inputs.temperature 0.2 -> 0.7", "node added"]
+
+
+def test_log_node_cli_text_markdown_json(qa, monkeypatch, capsys):
+    repo, shas = qa
+    code, out, err = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "answer")
+    assert code == 0, err
+    assert out.splitlines()[0] == "node answer of flow qa: 2 commits changed it (1 formatting-only commit skipped)"
+    assert "    inputs.temperature 0.2 -> 0.7" in out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "answer", "--markdown")
+    assert "| `" + shas[1][:8] + "` |" in out and "1 formatting-only commit skipped." in out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "--node=answer", "-n", "1", "--json")
+    data = json.loads(out)
+    assert [e["commit"] for e in data["commits"]] == [shas[1]]
+    assert data["commits"][0]["changes"] == [{"op": "change", "path": ["nodes", "answer", "inputs", "temperature"],
+                                              "old": "0.2", "new": "0.7"}]
+    code, out, err = run_cli(monkeypatch, capsys, repo, "log", "qa", "--markdown")
+    assert code == 2 and "go with --node" in err
+
+
+def test_unknown_node_says_where_it_went(qa, monkeypatch, capsys):
+    repo, shas = qa
+    code, out, err = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "build_prompt")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"no node 'build_prompt' in flow qa; it was renamed to 'make_prompt' in {shas[4][:8]}" in err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "blame", "qa", "--node", "make_promt")
+    assert code == 2 and "did you mean 'make_prompt'?" in err
+
+
+def test_path_without_flow_is_exit_2(qa, monkeypatch, capsys):
+    repo, _ = qa
+    (repo / "docs").mkdir()
+    code, out, err = run_cli(monkeypatch, capsys, repo, "blame", "docs")
+    assert code == 2 and err.startswith("pfgit: no flow at docs")
+    code, out, err = run_cli(monkeypatch, capsys, repo, "blame", "qa", "--json", "--porcelain")
+    assert code == 2 and "choose one" in err
+
+
+def test_flow_moved_to_another_folder_is_followed(qa):
+    repo, shas = qa
+    git(repo, "mv", "qa", "flows")
+    git(repo, "commit", "-q", "-m", "move the flow")
+    res = blame(open_repo(str(repo)), str(repo / "flows"))
+    f = by_field(res)
+    assert f["nodes.answer.inputs.temperature"]["commit"] == shas[1]
+    assert f["nodes.make_prompt.prompt"]["commit"] == shas[6]
+    log = log_node(open_repo(str(repo)), str(repo / "flows"), "answer")
+    assert [(e["commit"], e["flow"]) for e in log["commits"]] == [(shas[1], "qa"), (shas[0], "qa")]
+    lines = blame(open_repo(str(repo)), str(repo / "flows"), node="make_prompt")["sources"][0]["lines"]
+    assert lines[0]["orig_file"] == "qa/build_prompt.jinja2" and lines[0]["commit"] == shas[0]
+
+
+def test_merge_first_parent_by_default_all_parents_on_request(qa):
+    repo, shas = qa
+    git(repo, "checkout", "-q", "-b", "side", shas[1])
+    side_flow = (repo / "qa/flow.dag.yaml").read_text().replace("temperature: 0.7", "temperature: 0.7\n    style: short")
+    (repo / "qa/flow.dag.yaml").write_text(side_flow)
+    git(repo, "commit", "-q", "-am", "side: add style")
+    side = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    # resolve the merge by hand: main's flow plus the new input
+    git(repo, "merge", "-q", "--no-commit", "-s", "ours", "side")
+    flow = (repo / "qa/flow.dag.yaml").read_text().replace("temperature: 0.7", "temperature: 0.7\n    style: short")
+    (repo / "qa/flow.dag.yaml").write_text(flow)
+    git(repo, "commit", "-q", "-am", "merge side")
+    merge = git(repo, "rev-parse", "HEAD")
+    r = open_repo(str(repo))
+    assert by_field(blame(r, str(repo / "qa")))["nodes.answer.inputs.style"]["commit"] == merge
+    every = by_field(blame(r, str(repo / "qa"), all_parents=True))
+    assert every["nodes.answer.inputs.style"]["commit"] == side
+    assert every["nodes.answer.inputs.temperature"]["commit"] == shas[1]
+    log = log_node(r, str(repo / "qa"), "answer", all_parents=True)
+    assert [e["commit"] for e in log["commits"]] == [side, shas[1], shas[0]]
+    assert [e["commit"] for e in log_node(r, str(repo / "qa"), "answer")["commits"]] == [merge, shas[1], shas[0]]
+
+
+def test_shallow_clone_says_where_history_stops(qa, tmp_path, monkeypatch, capsys):
+    repo, shas = qa
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "3", f"file://{repo}", str(clone)], check=True)
+    res = blame(open_repo(str(clone)), str(clone / "qa"))
+    f = by_field(res)
+    assert f["nodes.make_prompt.prompt"]["commit"] == shas[6] and not f["nodes.make_prompt.prompt"]["boundary"]
+    assert f["nodes.answer.inputs.temperature"]["commit"] == shas[4]
+    assert f["nodes.answer.inputs.temperature"]["boundary"]
+    assert res["history_stops"] == {"commit": shas[4], "reason": "shallow"}
+    code, out, _ = run_cli(monkeypatch, capsys, clone, "blame", "qa")
+    assert f"history stops at {shas[4][:8]} (shallow clone)" in out and f"^{shas[4][:8]}" in out
+    code, out, _ = run_cli(monkeypatch, capsys, clone, "log", "qa", "--node", "answer")
+    assert code == 0 and f"history stops at {shas[4][:8]} (shallow clone)" in out
+
+
+def test_second_call_reads_the_cache_and_rebuild_drops_it(qa):
+    from pfgit.history.blame import blame_fields
+    from pfgit.history.walk import FlowHistory
+    from pfgit.index.db import open_index, rebuild
+
+    repo, shas = qa
+    r = open_repo(str(repo))
+
+    def run():
+        idx = open_index(r, refresh=False)
+        try:
+            h = FlowHistory(r, idx.conn)
+            st = h.step(shas[-1], "qa")
+            h.prefetch(st)
+            res = blame_fields(h, st)
+            h.flush()
+            return res, h.computed
+        finally:
+            idx.close()
+
+    first, n1 = run()
+    second, n2 = run()
+    assert n1 >= 5 and n2 == 0 and first == second
+    rebuild(r)
+    third, n3 = run()
+    assert n3 == n1 and third == first
+
+
+def test_log_node_metrics_before_and_after(qa, monkeypatch, capsys):
+    from pfgit.store.snapshot import record_run
+
+    repo, shas = qa
+    r = open_repo(str(repo))
+    for name, sha, acc in [("r0", shas[0], 0.5), ("r1", shas[1], 0.75), ("r2", shas[2], 0.8)]:
+        record_run(r, str(repo / "qa"), name, ['{"answer": "x"}'], {"accuracy": acc}, {}, None,
+                   flow_commit=sha)
+    code, out, err = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "answer", "--metric", "accuracy")
+    assert code == 0, err
+    assert "    accuracy 0.5 -> 0.75 (+0.25)  (runs r0 -> r1)" in out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "answer", "--metric", "accuracy",
+                           "--json")
+    m = json.loads(out)["commits"][1]["metrics"]
+    assert m == {"before": None, "after": "r0",
+                 "values": [{"name": "accuracy", "old": None, "new": 0.5, "delta": None}]}
+
+
+def test_delta_shortcuts_equal_the_full_semantic_diff(qa):
+    """history.delta skips diff steps that cannot find anything: same answer as diff_flows."""
+    from pfgit.diff.changes import diff_flows
+    from pfgit.history import delta
+    from pfgit.history.walk import FlowHistory
+    from pfgit.index.db import open_index
+
+    repo, shas = qa
+    (repo / "qa/sub").mkdir()
+    (repo / "qa/sub/p.jinja2").write_text("hello\n")
+    flow = (repo / "qa/flow.dag.yaml").read_text().replace("path: answer.py", "path: sub/p.jinja2")
+    (repo / "qa/flow.dag.yaml").write_text(flow)
+    git(repo, "commit", "-q", "-am", "x")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "answer runs a file in a subfolder")
+    (repo / "qa/sub/p.jinja2").write_text("hello world\n")
+    git(repo, "commit", "-q", "-am", "edit the subfolder file")
+    r = open_repo(str(repo))
+    idx = open_index(r, refresh=False)
+    try:
+        h = FlowHistory(r, idx.conn)
+        st = h.step(git(repo, "rev-parse", "HEAD"), "qa")
+        pairs = 0
+        while st.parents:
+            parent = h.step(*st.parents[0])
+            v = h.versions
+            want = delta.compact(diff_flows(v.data(parent)[0], v.data(st)[0], v.files(parent), v.files(st)))
+            assert delta.compute(v, parent, st)["changes"] == want, st.summary
+            pairs += 1
+            st = parent
+        assert pairs == len(shas) + 2
+    finally:
+        idx.close()
+
+
+def test_unparsable_version_stands_for_its_parent(tmp_path):
+    commits = qa_history()[:2]
+    f3 = _edit(FLOW, "temperature: 0.2", "temperature: 0.9")
+    commits += [{"files": {"qa/flow.dag.yaml": b"nodes: [\n"}, "msg": "broken"},
+                {"files": {"qa/flow.dag.yaml": f3.encode()}, "msg": "fixed"}]
+    shas = fast_import(tmp_path / "repo", commits)
+    f = by_field(blame(open_repo(str(tmp_path / "repo")), str(tmp_path / "repo/qa")))
+    assert f["nodes.answer.inputs.temperature"]["commit"] == shas[3]
+    assert f["nodes.build_prompt.type"]["commit"] == shas[0]
+
+
+def test_blame_porcelain_and_light_entry_parity(qa, monkeypatch, capsys):
+    from pfgit.cli.main import _register, make_app
+
+    repo, shas = qa
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "blame", "qa", "--porcelain")
+    recs = [ln.split("\t") for ln in out.splitlines()]
+    assert recs[0] == ["flow", "qa", shas[-1]]
+    temp = next(r for r in recs if r[:2] == ["field", "nodes.answer.inputs.temperature"])
+    assert temp[2] == shas[1] and temp[3] == "0" and temp[6] == "Bob" and temp[-1] == "0.7"
+    app = make_app()
+    _register(app, ["blame"])
+    capsys.readouterr()
+    try:
+        app(args=["blame", "qa", "--porcelain"], prog_name="pfgit", standalone_mode=False)
+    except SystemExit:
+        pass
+    assert capsys.readouterr().out == out
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus's real edit histories
+
+def _slugs(corpus) -> list:
+    return sorted(p.name for p in (corpus / "history").iterdir() if (p / "log.tsv").exists())
+
+
+def _value(data: dict, path: tuple):
+    cur = data
+    for i, seg in enumerate(path):
+        if i == 1 and path[0] == "nodes":
+            cur = node_map(data).get(seg, KeyError)
+        elif isinstance(cur, dict):
+            cur = next((v for k, v in cur.items() if str(k) == seg), KeyError)
+        else:
+            return KeyError
+        if cur is KeyError:
+            return KeyError
+    return canon(cur)
+
+
+def brute_force_blame(versions: list) -> dict:
+    """Replay the history newest first: a field is blamed on the newest version whose value
+    differs from its parent's (the parent's nodes renamed as the matching says)."""
+    from pfgit.history.versions import flow_fields
+
+    head = versions[-1]
+    cur = {p: p for p, _ in flow_fields(head, [])}
+    out: dict = {}
+    for i in range(len(versions) - 1, 0, -1):
+        new, old = versions[i], versions[i - 1]
+        m = match_nodes(old, new)
+        mid = apply_renames(old, m.renamed)
+        back = {n: o for o, n in m.renamed.items()}
+        for f, p in cur.items():
+            if f in out:
+                continue
+            if _value(new, p) != _value(mid, p):
+                out[f] = i
+            elif p[0] in ("nodes", "node_variants") and p[1] in back:
+                cur[f] = p[:1] + (back[p[1]],) + p[2:]
+    return {f: out.get(f, 0) for f in cur}
+
+
+def test_corpus_histories_blame_equals_brute_force_replay(corpus, tmp_path, monkeypatch):
+    import yaml
+
+    repo = tmp_path / "repo"
+    fast_import(repo, [{"files": {"README": b"corpus histories, one branch each\n"}, "msg": "init"}])
+    monkeypatch.chdir(tmp_path)  # "flow" below is a path in the branch, not on disk
+    histories = {slug: corpus_commits(corpus / "history" / slug) for slug in _slugs(corpus)}
+    shas = {slug: fast_import(repo, commits, branch=slug) for slug, commits in histories.items()}
+    r = open_repo(str(repo))
+    checked = 0
+    for slug, commits in histories.items():
+        versions = [yaml.load(c["files"]["flow/flow.dag.yaml"], Loader=yaml.CSafeLoader) for c in commits]
+        res = blame(r, "flow", rev=slug)
+        want = brute_force_blame(versions)
+        got = {tuple(f["path"]): shas[slug].index(f["commit"]) for f in res["fields"]}
+        assert got == want, slug
+        checked += len(got)
+    assert checked > 500
+
+
+def test_corpus_rename_and_reformat_commits_followed(corpus, tmp_path):
+    ic = corpus_commits(corpus / "history" / "flows__standard__intent-copilot")
+    shas = fast_import(tmp_path / "ic", ic)
+    log = log_node(open_repo(str(tmp_path / "ic")), str(tmp_path / "ic/flow"), "chat_prompt")
+    assert [(e["commit"], e["node"]) for e in log["commits"]] == [(shas[2], "chat_prompt"),
+                                                                  (shas[0], "user_prompt_template")]
+    assert log["commits"][0]["text"].startswith("renamed from user_prompt_template")
+    # web-classification's last commit only reformats the file; chat-with-pdf has one in the middle
+    for slug, fmt_commit in [("flows__standard__web-classification", -1), ("flows__chat__chat-with-pdf", 7)]:
+        commits = corpus_commits(corpus / "history" / slug)
+        shas = fast_import(tmp_path / slug, commits)
+        r = open_repo(str(tmp_path / slug))
+        res = blame(r, str(tmp_path / slug / "flow"))
+        assert shas[fmt_commit] not in {f["commit"] for f in res["fields"]}
+        node = res["fields"][-1]["path"][1] if res["fields"][-1]["path"][0] == "nodes" else \
+            next(f["path"][1] for f in res["fields"] if f["path"][0] == "nodes")
+        log = log_node(r, str(tmp_path / slug / "flow"), node)
+        assert log["formatting_only"] >= 1 and shas[fmt_commit] not in [e["commit"] for e in log["commits"]]
