@@ -183,7 +183,7 @@ def test_path_without_flow_is_exit_2(qa, monkeypatch, capsys):
     repo, _ = qa
     (repo / "docs").mkdir()
     code, out, err = run_cli(monkeypatch, capsys, repo, "blame", "docs")
-    assert code == 2 and err.startswith("pfgit: no flow at docs")
+    assert code == 2 and err.startswith("pfgit: docs: no flow here")
     code, out, err = run_cli(monkeypatch, capsys, repo, "blame", "qa", "--json", "--porcelain")
     assert code == 2 and "choose one" in err
 

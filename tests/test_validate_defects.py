@@ -158,6 +158,9 @@ CASES = {
     "path-outside-repo": (INCL, replace("additional_includes:\n",
                                         "additional_includes:\n- ../../../../../../etc/passwd\n"),
                           "path-outside-repo", None, DAG, "etc/passwd"),
+    "conflict-markers": (WC, replace("{% endfor %}", "{% endfor %}\n<<<<<<< ours\nShort.\n=======\n"
+                                     "Long.\n>>>>>>> theirs", "classify_with_llm.jinja2"),
+                         "conflict-markers", None, "classify_with_llm.jinja2", "<<<<<<< ours"),
     "python-syntax": (WC, replace("    try:\n", "    try\n", "convert_to_dict.py"), "python-syntax",
                       "convert_to_dict", "convert_to_dict.py", "    try"),
     "jinja-syntax": (WC, replace("{% endfor %}", "{% endfro %}", "classify_with_llm.jinja2"),

@@ -308,7 +308,7 @@ def register(app: typer.Typer) -> None:
             max_count: Optional[int] = typer.Option(None, "-n", "--max-count", help="At most N commits per flow."),
             rev: str = typer.Option("HEAD", "--rev", help="Start from this revision."),
             json_out: bool = typer.Option(False, "--json", help="Print JSON."),
-            node: Optional[str] = typer.Option(None, "--node", help="Only the commits that changed this node (docs/history.md)."),
+            node: Optional[str] = typer.Option(None, "--node", metavar="NAME", help="Only the commits that changed this node (docs/history.md)."),
             all_parents: bool = typer.Option(False, "--all-parents", help="With --node: follow every parent of merges."),
             markdown: bool = typer.Option(False, "--markdown", help="With --node: a Markdown table.")) -> None:
         """Commits of a flow (first-parent history) with their runs and metrics; with --node, the

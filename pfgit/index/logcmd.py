@@ -14,8 +14,8 @@ from ..errors import EXIT_OK, UsageError, no_such
 
 USAGE = """Usage: pfgit log [OPTIONS] [PATH]
 
-  Commits of a flow (first-parent history) with their runs and metrics; with --node, the commits
-  that changed one node, through its renames (docs/history.md).
+  Commits of a flow (first-parent history) with their runs and metrics; with
+  --node, the commits that changed one node, through its renames.
 
 Arguments:
   [PATH]  Flow folder, or a folder holding flows (default: all).
@@ -24,11 +24,11 @@ Options:
   --metric NAME      Metric to show, repeatable.
   -n, --max-count N  At most N commits per flow.
   --rev REV          Start from this revision.  [default: HEAD]
-  --node NAME        Only the commits that changed node NAME, each with a one-line semantic
-                     summary.
-  --all-parents      With --node: follow every parent of merge commits.
-  --markdown         With --node: a Markdown table.
   --json             Print JSON.
+  --node NAME        Only the commits that changed this node
+                     (docs/history.md).
+  --all-parents      With --node: follow every parent of merges.
+  --markdown         With --node: a Markdown table.
   -h, --help         Show this message and exit."""
 
 _FLOW_FILES = (b"flow.dag.yaml", b"flow.dag.yml", b"flow.flex.yaml", b"flow.flex.yml")
