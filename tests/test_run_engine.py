@@ -36,7 +36,7 @@ def test_basic_line_and_aggregation(tmp_path):
     finally:
         eng.close()
     assert "helper" not in sys.modules          # the flow's sibling modules are forgotten
-    assert not any("promptflow" == m for m in sys.modules if getattr(sys.modules[m], "__pfgit_compat__", 0))
+    assert not any(m == "promptflow" and getattr(mod, "__pfgit_compat__", 0) for m, mod in list(sys.modules.items()))
 
 
 def test_activate_bypass_rules(tmp_path):
