@@ -278,3 +278,16 @@ def test_connection_overrides_and_cli_parsing():
         apply_connection_overrides(bodies, {"chat": {"temperature": "1"}})
     with pytest.raises(RunError, match="NODE.FIELD=VALUE"):
         _connections(["chat=x"])
+
+
+def test_a_line_over_the_timeout_fails_alone(repo):
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/slow", dict(BASIC, **{"upper.py": (
+        "import time\nfrom promptflow.core import tool\n\n\n@tool\ndef upper(s: str) -> str:\n"
+        "    if s == 'boom':\n        time.sleep(3)\n    return s.upper()\n")}))
+    o = run(RunSpec(flow="flows/slow", data="data.jsonl", name="to", workers=2, line_timeout=0.5))
+    assert (o.status, o.failed) == ("Failed", 1)
+    assert o.first_error == {"line_number": 1, "type": "LineExecutionTimeoutError", "node": None,
+                             "message": "Line 1 execution timeout for exceeding 0.5 seconds"}
+    assert o.metrics["n_lines"] == 2

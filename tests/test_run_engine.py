@@ -36,7 +36,7 @@ def test_basic_line_and_aggregation(tmp_path):
     finally:
         eng.close()
     assert "helper" not in sys.modules          # the flow's sibling modules are forgotten
-    assert not any("promptflow" == m for m in sys.modules if getattr(sys.modules[m], "__pfgit_compat__", 0))
+    assert not any(m == "promptflow" and getattr(mod, "__pfgit_compat__", 0) for m, mod in list(sys.modules.items()))
 
 
 def test_activate_bypass_rules(tmp_path):
@@ -202,6 +202,6 @@ def test_embedding_package_tool_and_connection_params(tmp_path, fake_openai, mon
         assert r.outputs["dims"] > 0 and eng.uses_llm
         assert fake_openai.bodies("embeddings")[0]["input"] == "hello world"
         assert set(eng.secret_values()) == {"sk-x", "tok-123456"}          # kept out of snapshots
-        assert eng.connection_names() == {"embed.connection": "fake"}
+        assert eng.connection_names() == {"embed.connection": "fake", "size.conn": "fake_custom"}
     finally:
         eng.close()

@@ -231,3 +231,40 @@ def test_corpus_eval_flow_parity_with_promptflow(corpus, corpus_server, tmp_path
     res = run_both(corpus_server, repo, flow, data, mapping)
     assert compare(res) == []
     assert len(res["builtin"][1]) == 2 and res["promptflow"][0].metrics
+
+
+LEAKY = {
+    "flow.dag.yaml": """\
+inputs:
+  x: {type: string}
+outputs:
+  out: {type: string, reference: "${leak.output}"}
+nodes:
+- name: leak
+  type: python
+  source: {type: code, path: leak.py}
+  inputs: {x: "${inputs.x}", conn: my_custom}
+""",
+    "leak.py": ("from promptflow.connections import CustomConnection\nfrom promptflow.core import tool\n\n\n"
+                "@tool\ndef leak(x: str, conn: CustomConnection) -> str:\n"
+                "    print('token', conn.secrets['token'])\n"
+                "    return x + ':' + conn.secrets['token'] + ':' + conn.configs['prefix']\n"),
+}
+
+
+def test_connection_secrets_never_reach_the_snapshot(tmp_path, monkeypatch):
+    """A tool that prints and returns a custom connection's secret (an env reference resolved at
+    use): the run works, and the snapshot holds `***` instead of the value."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("LEAKY_TOKEN", "tok-SECRET-9876")
+    ConnectionStore().save(from_mapping({"name": "my_custom", "type": "custom", "configs": {"prefix": "P"},
+                                         "secrets": {"token": "${env:LEAKY_TOKEN}"}}))
+    r = make_repo(tmp_path, {"flows/leak": LEAKY})
+    write_jsonl(r / "data.jsonl", [{"x": "a"}])
+    monkeypatch.chdir(r)
+    o = run_batch(RunSpec(flow="flows/leak", data="data.jsonl", name="s1"), Quiet())
+    assert o.status == "Completed", o.first_error
+    snap, outs = _snapshot(r, "s1")
+    assert outs == [{"out": "a:***:P", "line_number": 0}]
+    assert b"SECRET-9876" not in _all_snapshot_bytes(r, "s1")
+    assert snap.run["connections"] == {"leak.conn": "my_custom"}
