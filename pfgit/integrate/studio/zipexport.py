@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
@@ -99,19 +98,9 @@ def write_zip(data: bytes, output: str, force: bool = False) -> None:
             if f.read() != data:
                 raise UsageError("exists (use --force to replace it)", file=output)
         return
-    folder = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pfgit-zip-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from ...fsutil import write_atomic
+
+    write_atomic(output, data, prefix=".pfgit-zip-")
 
 
 def export_zip(repo, path: str | None, output: str | None = None, rev: str | None = None,

@@ -314,15 +314,14 @@ def _backup(repo, plan: ImportPlan, message: str) -> tuple:
 
 def _write(path: str, f: File) -> None:
     """An existing file keeps its mode (zips from Windows carry none); a new one gets the zip's."""
-    from ...merge.files import write_atomic
+    from ...fsutil import write_atomic
 
     existed = os.path.exists(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, f.data)
-    if not existed:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(path, (0o777 if f.executable else 0o666) & ~umask)
+    if not existed and f.executable:
+        mode = os.stat(path).st_mode & 0o777
+        os.chmod(path, mode | (mode & 0o444) >> 2)   # x where r, as git checks out 755
 
 
 def _delete(flow_dir: str, path: str) -> None:
