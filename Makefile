@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index clean
+.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index bench-memory bench-studio clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(PY) bench/index.py
 	$(PY) bench/run.py
 	$(PY) bench/run_llm.py
+	$(PY) bench/memory.py
+	$(PY) bench/studio.py
 
 bench-run: $(STAMP)  # pfgit run vs pf run create (1,000 lines), 100,000-line run peak memory (~5 min)
 	$(PY) bench/run.py
@@ -46,6 +48,10 @@ bench-merge: $(STAMP)  # merge driver per flow file and on a 2,000-node flow vs 
 
 bench-index: $(STAMP)  # run index: 100,000 runs over 10,000 commits; hooks; vs pf run list (~8 min)
 	$(PY) bench/index.py
+
+bench-memory: $(STAMP)  # max RSS: record with a 300 MB untracked file, stream 100 MB after gc (~1 min)
+	$(PY) bench/memory.py
+	$(PY) bench/studio.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,7 +4,7 @@
    captured as a commit, so the file becomes a blob) vs `git hash-object -w` of that file;
 2. `pfgit runs stream` of a 100 MB outputs.jsonl after `git gc` (the blob is packed) vs
    `git cat-file blob`.
-Target: both pfgit figures under 200 MB. Run: `python bench/memory.py` (about a minute).
+Target: both pfgit figures under 200 MB. Run: `make bench-memory` (about a minute on an idle machine).
 """
 
 from __future__ import annotations

@@ -59,3 +59,30 @@ def test_merge_of_a_branch_named_like_an_option_is_refused(repo, monkeypatch, ca
     code, _, err = run_cli(monkeypatch, capsys, repo, "merge", "--", "--strategy=ours")
     assert code == 2 and "unknown revision" in err
     assert git(repo, "rev-parse", "HEAD") == git(repo, "rev-parse", "main")
+
+
+# Every module that starts the git binary, with how its values are kept from being options.
+AUDITED = {
+    "pfgit/git/remote.py": "remote after `--`, names starting with '-' refused",
+    "pfgit/integrate/gitmerge.py": "branch validated, after --end-of-options; paths after --",
+    "pfgit/integrate/install.py": "only pfgit's own config keys and values",
+    "pfgit/index/hook.py": "object ids printed by git itself",
+    "pfgit/git/textmerge.py": "-L takes its value; temporary file paths",
+}
+
+
+def test_every_git_subprocess_call_is_audited():
+    """A new module running subprocesses must be audited (and added above) before it lands."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    found = set()
+    for f in (root / "pfgit").rglob("*.py"):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                    node.value.id == "subprocess" and node.attr in ("run", "Popen", "call",
+                                                                    "check_call", "check_output"):
+                found.add(f.relative_to(root).as_posix())
+    assert found == set(AUDITED), found ^ set(AUDITED)

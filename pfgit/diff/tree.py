@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..flow.load import FlowLoadError, FlowLocation, find_flows, parse_flow_bytes
-from ..flow.readers import SKIP_DIRS, join
+from ..flow.readers import SKIP_DIRS, OutsideRepositoryError, join, path_outside
 from .changes import diff_flows, file_change
 
 
@@ -66,6 +66,9 @@ class EmptyReader:
         return join(rel)
 
 
+OUTSIDE_TEXT = b"(outside the repository: pfgit does not read it)\n"
+
+
 class FolderFiles(Mapping):
     """The files of a flow folder, read on demand; keys relative to the folder ('../x' allowed)."""
 
@@ -103,9 +106,13 @@ class FolderFiles(Mapping):
 
     def get(self, rel: str, default=None):
         if rel not in self._cache:
+            p = join(self.folder, rel)
             try:
-                p = join(self.folder, rel)
+                if path_outside(self.reader, p):  # both sides alike, whatever the reader
+                    raise OutsideRepositoryError(p)
                 self._cache[rel] = None if self.reader.is_dir(p) else self.reader.read_bytes(p)
+            except OutsideRepositoryError:  # say why instead of showing the file as deleted
+                self._cache[rel] = OUTSIDE_TEXT
             except (OSError, KeyError):
                 self._cache[rel] = None
         v = self._cache[rel]
