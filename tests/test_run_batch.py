@@ -96,18 +96,35 @@ def test_eval_run_errors(repo):
         run(RunSpec(flow="flows/eval", data="data.jsonl", run="ghost"))
 
 
-def test_resume_after_interrupt_runs_only_missing_lines(repo, monkeypatch):
+COUNTED = {
+    "flow.dag.yaml": "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${mark.output}'}\n"
+                     "nodes:\n- name: mark\n  type: python\n  source: {type: code, path: mark.py}\n"
+                     "  inputs: {text: '${inputs.text}'}\n- name: agg\n  type: python\n"
+                     "  source: {type: code, path: agg.py}\n  inputs: {items: '${mark.output}'}\n  aggregation: true\n",
+    "mark.py": "import os\nfrom promptflow.core import tool\n\n\n@tool\ndef mark(text: str) -> str:\n"
+               "    with open(os.environ['COUNT_FILE'], 'a') as f:\n        f.write(text + '\\n')\n    return text\n",
+    "agg.py": "from promptflow.core import log_metric, tool\n\n\n@tool\ndef agg(items: list):\n"
+              "    log_metric('n_lines', len(items))\n",
+}
+
+
+def test_resume_after_interrupt_runs_only_missing_lines(repo, monkeypatch, tmp_path):
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/counted", COUNTED)
+    calls = tmp_path / "calls.txt"
+    monkeypatch.setenv("COUNT_FILE", str(calls))
     write_jsonl(repo / "many.jsonl", [{"text": f"w{i}"} for i in range(30)])
     monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "10")
-    o = run(RunSpec(flow="flows/basic", data="many.jsonl", name="big", workers=1))
+    o = run(RunSpec(flow="flows/counted", data="many.jsonl", name="big", workers=1))
     assert o.status == "Canceled"
     active = repo / ".git" / "pfgit" / "active" / "big"
     assert len((active / "outputs.jsonl").read_text().splitlines()) == 10
     monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
-    # count tool calls of the resumed run: a marker file per call
     o2 = run(RunSpec(flow=".", resume="big", workers=3))
     assert (o2.status, o2.total, o2.failed) == ("Completed", 30, 0)
     assert o2.metrics["n_lines"] == 30
+    assert sorted(calls.read_text().split()) == sorted(f"w{i}" for i in range(30))   # each line ran once
     _, outs, ins, _ = read_run(repo, "big")
     assert [x["line_number"] for x in outs] == list(range(30)) and len(ins) == 30
     assert not active.exists()
@@ -232,3 +249,45 @@ def test_flex_class_batch_with_init_and_aggregate(repo, capsys):
     snap, outs, _, _ = read_run(repo, "fx")
     assert outs == [{"tagged": "P:ab", "len": 2, "line_number": 0}, {"tagged": "P:cde", "len": 3, "line_number": 1}]
     assert snap.metrics == {"n": 2, "total_len": 5}
+
+
+def test_aggregation_failure_fails_the_run_but_records_it(repo):
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/badagg", dict(BASIC, **{"agg.py": (
+        "from promptflow.core import tool\n\n\n@tool\ndef agg(items: list, texts: list):\n"
+        "    raise RuntimeError('no metrics today')\n")}))
+    o = run(RunSpec(flow="flows/badagg", data="data.jsonl", name="ba", column_mapping={"text": "${data.expected}"}))
+    assert (o.status, o.failed, o.exit_code) == ("Failed", 0, 1)
+    assert o.aggregation_error["node"] == "agg" and "no metrics today" in o.aggregation_error["message"]
+    snap, outs, _, _ = read_run(repo, "ba")
+    assert len(outs) == 3 and snap.run["settings"]["aggregation_error"]["node"] == "agg"
+
+
+def test_connection_overrides_and_cli_parsing():
+    from pfgit.cli.cmd_run import _connections
+    from pfgit.run.engine.plan import apply_connection_overrides
+
+    ov = _connections(["chat.connection=other", "chat.deployment_name=gpt-x", "tool.conn=c2"])
+    bodies = {"chat": {"type": "llm", "connection": "c1", "inputs": {"q": "${inputs.q}"}},
+              "tool": {"type": "python", "inputs": {"conn": "c1"}}}
+    apply_connection_overrides(bodies, ov)
+    assert bodies["chat"]["connection"] == "other" and bodies["chat"]["inputs"]["deployment_name"] == "gpt-x"
+    assert bodies["tool"]["inputs"]["conn"] == "c2"
+    with pytest.raises(RunError, match="unsupported connection override 'chat.temperature'"):
+        apply_connection_overrides(bodies, {"chat": {"temperature": "1"}})
+    with pytest.raises(RunError, match="NODE.FIELD=VALUE"):
+        _connections(["chat=x"])
+
+
+def test_a_line_over_the_timeout_fails_alone(repo):
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/slow", dict(BASIC, **{"upper.py": (
+        "import time\nfrom promptflow.core import tool\n\n\n@tool\ndef upper(s: str) -> str:\n"
+        "    if s == 'boom':\n        time.sleep(3)\n    return s.upper()\n")}))
+    o = run(RunSpec(flow="flows/slow", data="data.jsonl", name="to", workers=2, line_timeout=0.5))
+    assert (o.status, o.failed) == ("Failed", 1)
+    assert o.first_error == {"line_number": 1, "type": "LineExecutionTimeoutError", "node": None,
+                             "message": "Line 1 execution timeout for exceeding 0.5 seconds"}
+    assert o.metrics["n_lines"] == 2

@@ -161,11 +161,13 @@ def _progress(total: int, usage):
 
     if not is_tty(sys.stderr) or total < 2:
         return None
+    from rich.console import Console as RichConsole
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     p = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                  TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[rate]}"),
-                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True)
+                 TimeRemainingColumn(), TextColumn("{task.fields[tokens]}"), transient=True,
+                 console=RichConsole(file=sys.__stderr__))   # stdout may be the tools' log
     p.start()
     p.add_task("lines", total=total, failed=0, rate="", tokens="")
     return p
@@ -287,6 +289,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     finished = len(done)
     stop_after = _interrupt_after()
     written = 0
+    timeout = spec.line_timeout or float(os.environ.get("PF_LINE_TIMEOUT_SEC") or 600)
 
     def write(ln, raw, res_or_err):
         nonlocal failed, finished, written
@@ -334,21 +337,35 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
             else:
                 pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pfgit-line")
                 pending: dict = {}
-                try:
-                    for item in sources:
-                        pending[pool.submit(job, *item)] = item
-                        if len(pending) >= workers * 2:    # bounded: never the whole data in memory
-                            ready, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                            for fut in ready:
-                                ln, raw, _b = pending.pop(fut)
-                                write(ln, raw, _result(fut))
-                    while pending:
-                        ready, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                started: dict = {}          # line -> when its job began (the timeout counts from there)
+                abandoned = False
+
+                def timed_job(ln, raw, berr):
+                    started[ln] = time.monotonic()
+                    return job(ln, raw, berr)
+
+                def drain(block_until_below: int):
+                    nonlocal abandoned
+                    while len(pending) > block_until_below:
+                        ready, _ = cf.wait(pending, timeout=min(timeout, 1.0), return_when=cf.FIRST_COMPLETED)
                         for fut in ready:
                             ln, raw, _b = pending.pop(fut)
+                            started.pop(ln, None)
                             write(ln, raw, _result(fut))
+                        now = time.monotonic()
+                        for fut, (ln, raw, _b) in list(pending.items()):
+                            if ln in started and now - started[ln] > timeout and not fut.done():
+                                del pending[fut]      # the thread cannot be stopped: abandon it
+                                abandoned = True
+                                write(ln, raw, LineError(f"Line {ln} execution timeout for exceeding "
+                                                         f"{timeout:g} seconds", "LineExecutionTimeoutError"))
+                try:
+                    for item in sources:
+                        pending[pool.submit(timed_job, *item)] = item
+                        drain(workers * 2 - 1)        # bounded: never the whole data in memory
+                    drain(0)
                 finally:
-                    pool.shutdown(wait=not pending, cancel_futures=True)
+                    pool.shutdown(wait=not pending and not abandoned, cancel_futures=True)
             if progress is not None:
                 progress.stop()
                 progress = None

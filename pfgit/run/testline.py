@@ -111,7 +111,11 @@ def _test_node(engine, name: str, given: dict, t0) -> TestResult:
     kwargs = dict(np_.literals)
     if np_.tool is not None:
         try:
-            kwargs.update(np_.tool.convert_literals(given, lambda n, c: None))
+            from .connections_bridge import connection_getter
+            from .engine.plan import conn_obj
+
+            getter = connection_getter()
+            kwargs.update(np_.tool.convert_literals(given, lambda n, c: conn_obj(getter, n, c, plan)))
         except Exception as e:
             raise RunError(f"node '{name}': {e}") from None
     else:

@@ -301,7 +301,7 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
                 plan.close()
                 raise RunError(f"node '{np_.name}': {e}", file=_disp(flow, e.file), line=e.line) from None
             try:
-                conv = np_.tool.convert_literals(np_.literals, lambda n, cls: _conn_obj(get_connection, n, cls, plan))
+                conv = np_.tool.convert_literals(np_.literals, lambda n, cls: conn_obj(get_connection, n, cls, plan))
             except ConvertError as e:
                 plan.close()
                 raise RunError(f"node '{np_.name}': {e}", **where) from None
@@ -374,7 +374,7 @@ def _disp(flow, file):
     return os.path.join(os.path.dirname(flow.file), file) if os.path.dirname(flow.file) else file
 
 
-def _conn_obj(get_connection, name: str, cls: str, plan):
+def conn_obj(get_connection, name: str, cls: str, plan):
     from ..compat import make_connection
 
     if get_connection is None:
