@@ -45,13 +45,15 @@ def _pytest(tmp_path, *args, **env):
 def test_bare_clone_corpus_tests_skip_with_one_summary_line(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    p = _pytest(tmp_path, "tests/test_flow_model.py", "tests/test_diff_match.py", PFGIT_CORPUS=str(empty))
+    p = _pytest(tmp_path, "tests/test_flow_model.py::test_every_corpus_flow_loads_and_matches_manifest",
+                "tests/test_diff_match.py::test_corpus_histories_match_every_surviving_name",
+                "tests/test_diff_match.py::test_same_names_match_and_nothing_else", PFGIT_CORPUS=str(empty))
     assert p.returncode == 0, p.stdout[-3000:]
     skipped = [ln for ln in p.stdout.splitlines() if ln.startswith("SKIPPED")]
     assert len(skipped) == 1, skipped
     assert skipped[0].startswith("SKIPPED [2] tests/conftest.py:")
     assert f"no flows at {empty}; set PFGIT_CORPUS=DIR" in skipped[0]
-    assert " passed, 2 skipped" in p.stdout
+    assert "1 passed, 2 skipped" in p.stdout
 
 
 def test_bare_clone_ci_requires_the_corpus(tmp_path):
