@@ -520,3 +520,13 @@ def test_fuzz_merge_200_seeded_cases_have_no_wrong_result():
     bad = {k: examples[k] for k in fuzz_merge.BAD if counts.get(k)}
     assert not bad
     assert counts["clean"] > 100 and counts["conflict"] > 10   # the cases exercise both outcomes
+
+
+def test_temporary_attributes_left_by_a_killed_pfgit_merge_are_not_kept_as_the_users(tmp_path):
+    from pfgit.integrate.gitmerge import _BLOCK_HEAD, _TemporaryAttributes
+
+    path = tmp_path / "attributes"
+    path.write_text(f"*.bin binary\n{_BLOCK_HEAD}\nflow.dag.yaml merge=pfgit diff=pfgit\n")  # kill -9
+    with _TemporaryAttributes(str(path)):
+        assert path.read_text().count(_BLOCK_HEAD) == 1
+    assert path.read_text() == "*.bin binary\n"
