@@ -516,7 +516,7 @@ def test_fuzz_merge_200_seeded_cases_have_no_wrong_result():
         import fuzz_merge
     finally:
         sys.path.pop(0)
-    counts, examples, _ = fuzz_merge.run(200, seed=0, jobs=1)
+    counts, examples, _, _ = fuzz_merge.run(200, seed=0, jobs=1)
     bad = {k: examples[k] for k in fuzz_merge.BAD if counts.get(k)}
     assert not bad
     assert counts["clean"] > 100 and counts["conflict"] > 10   # the cases exercise both outcomes
