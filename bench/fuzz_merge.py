@@ -488,8 +488,14 @@ def _chunk(args: tuple) -> list:
 
 
 def run(cases: int, seed: int = 0, jobs: int = 2) -> tuple:
-    """(Counter of outcomes, {outcome: first details}, seconds)."""
-    t0 = time.perf_counter()
+    """(Counter of outcomes, {outcome: first details}, seconds, CPU seconds)."""
+    import resource
+
+    def cpu() -> float:
+        return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
+                   resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+
+    t0, c0 = time.perf_counter(), cpu()
     step = max(1, min(250, cases // (jobs * 4) or 1))
     chunks = [(s, min(step, seed + cases - s)) for s in range(seed, seed + cases, step)]
     if jobs > 1:
@@ -505,7 +511,7 @@ def run(cases: int, seed: int = 0, jobs: int = 2) -> tuple:
         examples.setdefault(k, [])
         if len(examples[k]) < 5:
             examples[k].append(detail)
-    return counts, examples, time.perf_counter() - t0
+    return counts, examples, time.perf_counter() - t0, cpu() - c0
 
 
 BAD = ("internal error", "invalid YAML", "clean but wrong", "generator")
@@ -517,9 +523,12 @@ def main(argv: list | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args(argv)
-    counts, examples, secs = run(a.cases, a.seed, a.jobs)
+    counts, examples, secs, cpu = run(a.cases, a.seed, a.jobs)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{a.cases:,} merges (seeds {a.seed}..{a.seed + a.cases - 1}) in {secs:.1f} s "
-          f"with {a.jobs} process(es): {a.cases / secs:,.0f} merges/s")
+          f"with {a.jobs} process(es): {a.cases / secs:,.0f} merges/s; CPU {cpu:.1f} s, "
+          f"{1000 * cpu / a.cases:.1f} ms per case (generation and oracle included); "
+          f"load average {load:.1f}")
     for k in ("clean", "conflict", "needless conflict", "fallback") + BAD:
         print(f"  {k:18} {counts.get(k, 0):6,}")
     for k in ("needless conflict", "fallback") + BAD:

@@ -214,6 +214,16 @@ def test_clean_merge_expands_an_alias_whose_anchor_the_other_side_removed():
                                                     {"q": "${inputs.q}", "k": 1}]
 
 
+def test_an_alias_kept_in_a_changed_node_is_copied_from_its_own_line():
+    # fuzz seed 7: node b changed (rebuilt key by key) and kept `inputs: *common`; the alias's
+    # layout took its anchor's lines (IndexError, an internal-error fallback)
+    ours = ANCHORED.replace("path: b.py}", "path: b2.py}")
+    theirs = ANCHORED.replace("- name: b\n  type: python", "- name: b\n  type: llm")
+    r = m(ANCHORED, ours, theirs)
+    assert r.clean and r.fallback is None
+    assert r.data.decode() == ours.replace("- name: b\n  type: python", "- name: b\n  type: llm")
+
+
 def test_an_alias_item_in_a_list_is_merged_without_a_crash():
     base = "l:\n- &m {k: 1}\n- *m\nnodes: []\n"
     r = m(base, base.replace("nodes: []", "nodes: []\nx: 1"), base.replace("- *m", "- *m\n- 3"))
@@ -233,6 +243,22 @@ def test_an_anchor_inside_a_conflict_section_does_not_leave_its_alias_undefined(
     for side in ("ours", "theirs"):
         data = yaml.safe_load(take(r.data.decode(), side)[0])
         assert data["nodes"][-1]["inputs"] == {"q": "${inputs.q}", "k": 1}
+
+
+def test_an_anchor_copied_from_theirs_does_not_repeat_one_of_ours():
+    # fuzz seed 2908: ours renames a (keeping its anchor, now in a conflict section), theirs
+    # removes a and moves the anchor to b; copying theirs' `&common` gave a duplicate anchor
+    base = ANCHORED + "- name: c\n  type: python\n  source: {type: code, path: c.py}\n  inputs: *common\n"
+    ours = base.replace("name: a\n", "name: a2\n")
+    theirs = base.replace("- name: a\n  type: python\n  source: {type: code, path: a.py}\n"
+                          "  inputs: &common\n    q: ${inputs.q}\n    k: 1\n", "") \
+        .replace("inputs: *common\n- name: c", "inputs: &common\n    q: ${inputs.q}\n    k: 1\n- name: c")
+    r = m(base, ours, theirs)
+    assert r.fallback is None
+    assert [c.reason for c in r.conflicts] == ["node 'a' renamed to 'a2' by ours, removed by theirs"]
+    for side in ("ours", "theirs"):
+        data = yaml.safe_load(take(r.data.decode(), side)[0])
+        assert [n["inputs"] for n in data["nodes"][-2:]] == [{"q": "${inputs.q}", "k": 1}] * 2
 
 
 def test_a_conflict_whose_section_would_not_load_falls_back_to_the_text_merge(monkeypatch):
@@ -490,7 +516,17 @@ def test_fuzz_merge_200_seeded_cases_have_no_wrong_result():
         import fuzz_merge
     finally:
         sys.path.pop(0)
-    counts, examples, _ = fuzz_merge.run(200, seed=0, jobs=1)
+    counts, examples, _, _ = fuzz_merge.run(200, seed=0, jobs=1)
     bad = {k: examples[k] for k in fuzz_merge.BAD if counts.get(k)}
     assert not bad
     assert counts["clean"] > 100 and counts["conflict"] > 10   # the cases exercise both outcomes
+
+
+def test_temporary_attributes_left_by_a_killed_pfgit_merge_are_not_kept_as_the_users(tmp_path):
+    from pfgit.integrate.gitmerge import _BLOCK_HEAD, _TemporaryAttributes
+
+    path = tmp_path / "attributes"
+    path.write_text(f"*.bin binary\n{_BLOCK_HEAD}\nflow.dag.yaml merge=pfgit diff=pfgit\n")  # kill -9
+    with _TemporaryAttributes(str(path)):
+        assert path.read_text().count(_BLOCK_HEAD) == 1
+    assert path.read_text() == "*.bin binary\n"

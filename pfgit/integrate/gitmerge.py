@@ -69,7 +69,10 @@ class _TemporaryAttributes:
 
     def __exit__(self, *exc):
         if self.original is None:
-            os.unlink(self.path)
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
         else:
             with open(self.path, "wb") as f:
                 f.write(self.original)

@@ -238,9 +238,10 @@ class Renderer:
         return _shift(lines, col - tc.col)
 
     def _copyable(self, lay: Layout, span: Span) -> bool:
-        """False when aliases are being expanded and the unit's lines may hold one."""
+        """False when aliases are being expanded and the unit's lines may hold an alias or an
+        anchor (an anchor copied from theirs may repeat one of ours: PyYAML refuses that)."""
         return not (self.expand_aliases and lay.aliases and
-                    any("*" in ln for ln in lay.lines[span.start:span.end + 1]))
+                    any("*" in ln or "&" in ln for ln in lay.lines[span.start:span.end + 1]))
 
     def _sides_at(self, path: tuple) -> tuple:
         out = []
