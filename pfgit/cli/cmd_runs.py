@@ -77,7 +77,7 @@ def _open_lines(path: str):
 
 
 def register(app: typer.Typer) -> None:
-    runs = typer.Typer(help="Run snapshots: list, show, stream, record, import, gc.",
+    runs = typer.Typer(help="Run snapshots: list, show, diff, stream, record, import, gc.",
                        no_args_is_help=True)
     app.add_typer(runs, name="runs")
     metrics_app = typer.Typer(help="Compare metrics of runs or revisions.", no_args_is_help=True)
@@ -143,6 +143,28 @@ def register(app: typer.Typer) -> None:
         sys.stdout.write(render.run_details(r, snap.run))
         if lines is not None:
             sys.stdout.write("\n" + render.outputs_table(lines))
+
+    @runs.command("diff")
+    def runs_diff(a: str = typer.Argument(..., metavar="RUN_A", help="Run name."),
+                  b: str = typer.Argument(..., metavar="RUN_B", help="Run name."),
+                  max_lines: int = typer.Option(20, "--max-lines", "-n", metavar="N",
+                                                help="Differing lines shown (0: all)."),
+                  exit_code: bool = typer.Option(False, "--exit-code",
+                                                 help="Exit 1 when any line differs."),
+                  json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Per-line outputs of two runs, joined by line number and compared field by field."""
+        from ..store.linediff import diff_runs, render_text
+
+        if max_lines < 0:
+            raise UsageError("--max-lines must be 0 or more")
+        res = diff_runs(_repo(), a, b, max_lines)
+        if json_out:
+            _emit(res)
+        else:
+            sys.stdout.write(render_text(res))
+        s = res["summary"]
+        if exit_code and s["changed"] + s["only_a"] + s["only_b"]:
+            raise typer.Exit(1)
 
     @runs.command("stream")
     def runs_stream(name: str = typer.Argument(..., help="Run name."),

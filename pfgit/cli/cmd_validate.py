@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
         _help: bool = typer.Option(False, "--help", "-h", is_eager=True, callback=_show_help,
                                    help="Show this message and exit."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object (docs/cli.md)."),
+        fmt: str = typer.Option(None, "--format", metavar="FORMAT",
+                                help="text, json, github (workflow-command annotations) or sarif "
+                                     "(SARIF 2.1.0)."),
         strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
         staged: bool = typer.Option(
             False, "--staged",
@@ -34,7 +37,7 @@ def register(app: typer.Typer) -> None:
         """
         from ..validate.command import run
 
-        raise typer.Exit(run(list(ctx.args), json_out, strict, staged, quiet))
+        raise typer.Exit(run(list(ctx.args), json_out, strict, staged, quiet, fmt))
 
 
 def _show_help(ctx: typer.Context, value: bool) -> None:

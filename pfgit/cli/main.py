@@ -23,6 +23,8 @@ COMMANDS = {
     "install": "install",
     "log": "runs", "push": "runs", "fetch": "runs", "runs": "runs", "metrics": "runs",
     "index": "index",
+    "check": "check",
+    "report": "report",
 }
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 

@@ -346,7 +346,7 @@ def stat_counts(fd) -> dict:
     return counts
 
 
-def _plural(label: str, n: int) -> str:
+def plural(label: str, n: int) -> str:
     if n == 1:
         return label
     head, _, tail = label.partition(" ")
@@ -365,7 +365,7 @@ def render_stat(diffs: list) -> str:
     for fd in diffs:
         counts = stat_counts(fd)
         total += len(fd.changes)
-        desc = ", ".join(f"{n} {_plural(k, n)}" for k, n in counts.items()) or _status_word(fd)
+        desc = ", ".join(f"{n} {plural(k, n)}" for k, n in counts.items()) or _status_word(fd)
         if fd.status in ("added", "deleted", "unreadable") or fd.old_path:
             desc = f"{_status_word(fd)}; {desc}" if counts else _status_word(fd)
         out.append(f" {fd.path.ljust(width)} | {len(fd.changes):3d} | {desc}")

@@ -12,11 +12,14 @@ import sys
 
 from ..errors import EXIT_NO, EXIT_OK, EXIT_USAGE, PfgitError, UsageError
 
-USAGE = """usage: pfgit validate [PATH]... [--json] [--strict] [--staged] [--quiet]
+USAGE = """usage: pfgit validate [PATH]... [--json] [--format FORMAT] [--strict] [--staged] [--quiet]
 
 Check Prompt flow folders: references, cycles, sources, variants, Jinja2 and Python syntax.
 PATH: flow folders, flow files, files inside flows, or folders to search (default: .).
-  --json     print one JSON object (docs/validation.md)
+  --json     print one JSON object (docs/validation.md); the same as --format json
+  --format FORMAT
+             text (default), json, github (workflow-command annotations on the changed
+             lines of a pull request) or sarif (SARIF 2.1.0, for code scanning)
   --strict   warnings fail too
   --staged   check what is staged in the git index: the flows holding staged changes,
              or those at PATHs
@@ -25,13 +28,18 @@ Exit 0: no errors; 1: errors (or warnings with --strict); 2: bad PATH or not a r
 
 
 def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool = False,
-        quiet: bool = False) -> int:
-    """Validate, print, and return the exit code. Raises UsageError for a bad PATH."""
+        quiet: bool = False, fmt: str | None = None) -> int:
+    """Validate, print, and return the exit code. Raises UsageError for a bad PATH or format."""
+    from ..annotations import FORMATS
     from .render import summary
 
+    fmt = fmt or ("json" if json_out else "text")
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     reports = staged_reports(paths) if staged else worktree_reports(paths or ["."])
-    if not (quiet and not any(r.problems for r in reports)):
-        _print(reports, json_out, strict)
+    # machine formats always print: an empty SARIF log or annotation list is an answer too
+    if fmt in ("json", "sarif") or not (quiet and not any(r.problems for r in reports)):
+        _print(reports, fmt, strict)
     return EXIT_OK if summary(reports, strict)["ok"] else EXIT_NO
 
 
@@ -102,12 +110,24 @@ def staged_reports(paths: list) -> list:
     return validate_locations(index, touched_flows(index, head))
 
 
-def _print(reports: list, json_out: bool, strict: bool) -> None:
+def _print(reports: list, fmt: str, strict: bool) -> None:
     from ..output import emit_json, use_color
     from .render import text_lines, to_json
 
-    if json_out:
+    if fmt == "json":
         emit_json(to_json(reports, strict))
+        return
+    if fmt in ("github", "sarif"):
+        from .. import __version__
+        from ..annotations import github_lines, repo_root, sarif_log
+        from .problems import CODES
+
+        problems = [p for r in reports for p in r.problems]
+        if fmt == "sarif":
+            emit_json(sarif_log(problems, CODES, __version__, repo_root()))
+        else:
+            lines = github_lines(problems, repo_root())
+            sys.stdout.write("".join(line + "\n" for line in lines))
         return
     sys.stdout.write("\n".join(text_lines(reports, strict, color=use_color())) + "\n")
 
@@ -116,12 +136,19 @@ def main(argv: list) -> int:
     """`python -m pfgit.validate ...`: same arguments, output and exit codes as `pfgit validate`."""
     flags = {"--json": False, "--strict": False, "--staged": False, "--quiet": False}
     paths: list = []
+    fmt = None
     rest = False
-    for a in argv:
+    args = iter(argv)
+    for a in args:
         if rest or a == "-" or not a.startswith("-"):
             paths.append(a)
         elif a == "--":
             rest = True
+        elif a == "--format" or a.startswith("--format="):
+            fmt = a.partition("=")[2] if "=" in a else next(args, None)
+            if not fmt:
+                print("pfgit: option --format requires a value", file=sys.stderr)
+                return EXIT_USAGE
         elif a in ("-h", "--help"):
             print(USAGE)
             return EXIT_OK
@@ -131,7 +158,8 @@ def main(argv: list) -> int:
             print(f"pfgit: no such option: {a}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        return run(paths, flags["--json"], flags["--strict"], flags["--staged"], flags["--quiet"])
+        return run(paths, flags["--json"], flags["--strict"], flags["--staged"], flags["--quiet"],
+                   fmt)
     except PfgitError as e:
         if os.environ.get("PFGIT_DEBUG") == "1":
             raise

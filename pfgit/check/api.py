@@ -1,0 +1,189 @@
+"""`pfgit check` as a function: the CI gate of a pull request, as data (schema in docs/ci.md).
+
+    find the baseline and its merge base with HEAD -> the flows changed since (semantic diff)
+    -> validate each at HEAD -> the runs of HEAD and of the merge base (recorded runs of the same
+    flow tree, made by `run_missing` when given) -> gates on their metrics -> a verdict per flow.
+
+Runs are compared at the merge base, not the baseline's tip, so a pull request is judged on its
+own change, not on what landed on the target branch since it started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dulwich.repo import Repo
+
+from ..errors import ReadError, UsageError
+from .changed import Baseline, changed_flows, find_baseline, tree_reader
+from .config import CheckConfig, FlowCheck
+
+FLIPPED_SHOWN = 10
+
+
+@dataclass
+class CheckOptions:
+    baseline: str | None = None
+    flows: list = field(default_factory=list)     # restrict to these flow folders
+    gates: list = field(default_factory=list)     # one-off gates from the command line
+    config: CheckConfig | None = None
+    fetch: bool = True                            # fetch refs/pfgit/* from the baseline's remote
+    run_missing: object = None                    # callable(repo, commit, FlowCheck) -> run name | None
+
+
+def _run_view(r: dict | None) -> dict | None:
+    if r is None:
+        return None
+    ev = r.get("evaluations") or []
+    return {"run": r["name"], "status": r.get("status"), "flow_commit": r.get("flow_commit"),
+            "snapshot": r.get("snapshot"), "lines": r.get("lines"),
+            "evaluation": ev[0]["name"] if ev else None, "metrics": r.get("effective_metrics", {})}
+
+
+def _runs_at(idx, commit: bytes, flow: str) -> list:
+    from ..index import query
+
+    runs = query.attach_metrics(idx, query.list_runs(idx, flow=flow, commit=commit))
+    # a run of this flow, not an evaluation run recorded against it; newest with metrics first
+    runs = [r for r in runs if not r.get("base_run")]
+    return sorted(runs, key=lambda r: not r["effective_metrics"])
+
+
+def _failed_lines(run: dict | None, idx) -> int | None:
+    from ..index import query
+
+    if run is None:
+        return None
+    total = (run.get("lines") or {}).get("failed")
+    if total is None:
+        return None
+    for ev in run.get("evaluations") or []:
+        er = query.get_run(idx, ev["name"])
+        f = ((er or {}).get("lines") or {}).get("failed")
+        if f:
+            total += f
+        break  # the newest evaluation is the one whose metrics count
+    return total
+
+
+def _flipped(repo: Repo, base_run: dict | None, head_run: dict | None) -> dict | None:
+    """Lines whose evaluation output differs between the baseline's and the head's evaluation,
+    each with the line's inputs and both runs' outputs (what a reviewer needs to judge it)."""
+    a_eval = (base_run or {}).get("evaluation")
+    b_eval = (head_run or {}).get("evaluation")
+    if not a_eval or not b_eval:
+        return None
+    from ..store.linediff import diff_runs, pick_lines
+
+    try:
+        res = diff_runs(repo, a_eval, b_eval, FLIPPED_SHOWN)
+        wanted = {e["line"] for e in res["lines"]}
+        inputs = pick_lines(repo, head_run["run"], wanted, "inputs.jsonl")
+        old = pick_lines(repo, base_run["run"], wanted)
+        new = pick_lines(repo, head_run["run"], wanted)
+    except (UsageError, ReadError):  # a run whose snapshot cannot be read: no flips shown
+        return None
+    for e in res["lines"]:
+        ln = e["line"]
+        e["inputs"] = inputs.get(ln)
+        e["baseline_output"], e["head_output"] = old.get(ln), new.get(ln)
+    return {"baseline_run": a_eval, "head_run": b_eval, "summary": res["summary"],
+            "lines": res["lines"]}
+
+
+def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Baseline,
+               head: bytes, opts: CheckOptions) -> dict:
+    from ..diff.render import stat_counts
+    from ..validate.api import validate_path
+    from .gates import judge, judge_failed_lines
+
+    path = fd.path
+    out = {"path": path, "status": "formatting-only" if fd.status == "unchanged" else fd.status,
+           "diff": stat_counts(fd) if fd.status != "unchanged" else {}, "problems": [],
+           "head_run": None, "baseline_run": None, "gates": [], "flipped": None, "notes": [],
+           "ok": True}
+    if fd.status == "deleted":
+        out["notes"].append("flow deleted: nothing to run")
+        return out
+    reports = validate_path(tree_reader(repo, head), path)
+    for r in reports:
+        out["problems"] += [p.to_json() for p in r.problems]
+    if any(p["severity"] == "error" for p in out["problems"]):
+        out["ok"] = False
+        out["notes"].append("the flow does not validate at HEAD")
+        return out
+    if fd.status == "unchanged":
+        out["notes"].append("formatting only: no run needed")
+        return out
+    head_runs = _runs_at(idx, head, path)
+    if not head_runs and fc is not None and opts.run_missing is not None:
+        if opts.run_missing(repo, head, fc):
+            idx.refresh()
+            head_runs = _runs_at(idx, head, path)
+    base_runs = _runs_at(idx, bl.base, path) if fd.status != "added" else []
+    if not base_runs and fd.status != "added" and fc is not None and opts.run_missing is not None:
+        if opts.run_missing(repo, bl.base, fc):
+            idx.refresh()
+            base_runs = _runs_at(idx, bl.base, path)
+    h = head_runs[0] if head_runs else None
+    b = base_runs[0] if base_runs else None
+    out["head_run"], out["baseline_run"] = _run_view(h), _run_view(b)
+    if h is None:
+        out["notes"].append("no run of this flow at HEAD: record one (pfgit run / pfgit runs "
+                            "record) or list the flow in pfgit.yaml")
+    if b is None and fd.status != "added":
+        out["notes"].append(f"no run at the merge base {bl.base.decode()[:8]}: relative gates "
+                            "are not judged")
+    hm = h["effective_metrics"] if h else None
+    bm = b["effective_metrics"] if b else None
+    for g in gates:
+        out["gates"].append(judge(g, bm, hm))
+    if fc is not None and fc.max_failed_lines is not None:
+        out["gates"].append(judge_failed_lines(fc.max_failed_lines, _failed_lines(h, idx)))
+    if gates and h is None:
+        out["ok"] = False
+    out["ok"] = out["ok"] and all(r["status"] != "fail" for r in out["gates"])
+    out["flipped"] = _flipped(repo, out["baseline_run"], out["head_run"])
+    return out
+
+
+def run_check(repo: Repo, opts: CheckOptions) -> dict:
+    from ..git.repo import resolve
+    from ..index.db import with_index
+
+    bl = find_baseline(repo, opts.baseline)
+    head = resolve(repo, "HEAD")
+    fetched = None
+    if opts.fetch and bl.remote:
+        from ..git import remote as gremote
+        from ..errors import PfgitError
+
+        try:
+            fetched = gremote.fetch(repo.path, bl.remote)
+        except PfgitError as e:  # offline CI: judge with the runs at hand, and say so
+            fetched = {"remote": bl.remote, "error": e.message}
+    cfg = opts.config or CheckConfig()
+    only = list(opts.flows) or None
+    diffs = changed_flows(repo, bl.base, head, only)
+    if not opts.gates and not cfg.flows:
+        raise UsageError("nothing to check: add pfgit.yaml or give --metric NAME with a bound")
+
+    def go(idx):
+        results = []
+        for fd in diffs:
+            fc = cfg.for_flow(fd.path)
+            if fc is None and not opts.gates:
+                continue  # a changed flow with no checks configured
+            # the command line's gates add to the file's, and win for the same metric
+            merged = {g.metric: g for g in (fc.gates if fc is not None else [])}
+            merged.update({g.metric: g for g in opts.gates})
+            gates = list(merged.values())
+            results.append(check_flow(repo, idx, fd, fc, gates, bl, head, opts))
+        return results
+
+    flows = with_index(repo, go)
+    return {"baseline": {"spec": bl.spec, "commit": bl.tip.decode(), "merge_base": bl.base.decode(),
+                         "fetched": fetched},
+            "head": {"commit": head.decode()},
+            "flows": flows,
+            "ok": all(f["ok"] for f in flows)}

@@ -1,0 +1,144 @@
+"""`pfgit check`'s result as text (the console) and Markdown (the PR comment, the job summary)."""
+
+from __future__ import annotations
+
+import json
+
+from ..index.render import fmt_value
+
+MARK = {"pass": "pass", "fail": "FAIL", "no-baseline": "no baseline"}
+
+
+def _diff_summary(d: dict) -> str:
+    """`2 node fields, 1 node added`, as `pfgit diff --stat` says it."""
+    from ..diff.render import plural
+
+    if not d:
+        return "formatting only"
+    return ", ".join(f"{n} {plural(k, n)}" for k, n in d.items() if n) or "changed"
+
+
+def _run_label(r: dict | None) -> str:
+    if r is None:
+        return "-"
+    ev = f" (evaluated by {r['evaluation']})" if r.get("evaluation") else ""
+    commit = (r.get("flow_commit") or "")[:8] or "-"
+    return f"{r['run']} at {commit}{ev}"
+
+
+def _delta(v) -> str:
+    if v is None:
+        return "-"
+    s = fmt_value(v)
+    return s if s.startswith("-") else "+" + s
+
+
+def _short(v, width: int = 60) -> str:
+    if v is None:
+        return "-"
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return s if len(s) <= width else s[:width - 3] + "..."
+
+
+def render_text(res: dict) -> str:
+    b = res["baseline"]
+    out = [f"baseline {b['spec']} ({b['commit'][:8]}), merge base {b['merge_base'][:8]}; "
+           f"head {res['head']['commit'][:8]}"]
+    if b.get("fetched") and b["fetched"].get("error"):
+        out.append(f"note: could not fetch runs from {b['fetched']['remote']}: "
+                   f"{b['fetched']['error']}")
+    if not res["flows"]:
+        out.append("no changed flow to check")
+    for f in res["flows"]:
+        out.append("")
+        out.append(f"flow {f['path']}  ({f['status']}: {_diff_summary(f['diff'])})  "
+                   f"{'ok' if f['ok'] else 'FAILED'}")
+        for p in f["problems"]:
+            out.append(f"  {p['file']}:{p['line'] or 1}: {p['severity']} {p['code']} {p['message']}")
+        if f["head_run"] or f["baseline_run"]:
+            out.append(f"  baseline run: {_run_label(f['baseline_run'])}")
+            out.append(f"  head run:     {_run_label(f['head_run'])}")
+        for g in f["gates"]:
+            why = f"  ({'; '.join(g['reasons'])})" if g["reasons"] else ""
+            out.append(f"  {MARK[g['status']]:<11} {g['metric']}: {fmt_value(g['baseline'])} -> "
+                       f"{fmt_value(g['head'])} ({_delta(g['delta'])}), gate {g['gate']}{why}")
+        fl = f.get("flipped")
+        if fl and fl["lines"]:
+            s = fl["summary"]
+            n = s["changed"] + s["only_a"] + s["only_b"]
+            out.append(f"  {n} line{'s' if n != 1 else ''} changed "
+                       f"{'their' if n != 1 else 'its'} evaluation outcome")
+        for n in f["notes"]:
+            out.append(f"  note: {n}")
+    out.append("")
+    out.append("check passed" if res["ok"] else "check FAILED")
+    return "\n".join(out) + "\n"
+
+
+def _md(s) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(res: dict) -> str:
+    b = res["baseline"]
+    icon = "✅" if res["ok"] else "❌"
+    out = [f"## {icon} pfgit check: {'passed' if res['ok'] else 'failed'}", "",
+           f"Baseline `{_md(b['spec'])}` ({b['commit'][:8]}), merge base `{b['merge_base'][:8]}`; "
+           f"head `{res['head']['commit'][:8]}`.", ""]
+    if not res["flows"]:
+        out.append("No changed flow to check.")
+    for f in res["flows"]:
+        out.append(f"### {'✅' if f['ok'] else '❌'} `{_md(f['path'])}` ({f['status']})")
+        out.append("")
+        out.append(f"Change: {_md(_diff_summary(f['diff']))}.")
+        out.append("")
+        if f["problems"]:
+            out.append("| file | line | severity | code | message |")
+            out.append("|---|---|---|---|---|")
+            for p in f["problems"]:
+                out.append(f"| {_md(p['file'])} | {p['line'] or ''} | {p['severity']} | "
+                           f"{p['code']} | {_md(p['message'])} |")
+            out.append("")
+        if f["gates"]:
+            out.append("| metric | baseline | head | delta | gate | result |")
+            out.append("|---|---:|---:|---:|---|---|")
+            for g in f["gates"]:
+                res_cell = MARK[g["status"]] + (f": {_md('; '.join(g['reasons']))}"
+                                                if g["reasons"] else "")
+                out.append(f"| {_md(g['metric'])} | {fmt_value(g['baseline'])} | "
+                           f"{fmt_value(g['head'])} | {_delta(g['delta'])} | {_md(g['gate'])} | "
+                           f"{'**' + res_cell + '**' if g['status'] == 'fail' else res_cell} |")
+            out.append("")
+        if f["head_run"] or f["baseline_run"]:
+            out.append(f"Runs: baseline {_md(_run_label(f['baseline_run']))}; "
+                       f"head {_md(_run_label(f['head_run']))}.")
+            out.append("")
+        fl = f.get("flipped")
+        if fl and fl["lines"]:
+            s = fl["summary"]
+            n = s["changed"] + s["only_a"] + s["only_b"]
+            out.append(f"<details><summary>{n} line{'s' if n != 1 else ''} changed "
+                       f"{'their' if n != 1 else 'its'} evaluation outcome "
+                       f"(first {len(fl['lines'])})</summary>")
+            out.append("")
+            out.append("| line | inputs | baseline | head | baseline output | head output |")
+            out.append("|---:|---|---|---|---|---|")
+            for e in fl["lines"]:
+                if e["status"] == "changed":
+                    old = "; ".join(f"{c['path']}={_short(c.get('old'))}" for c in e["changes"])
+                    new = "; ".join(f"{c['path']}={_short(c.get('new'))}" for c in e["changes"])
+                elif e["status"] == "only_a":
+                    old, new = _short(e["output"]), "(missing)"
+                else:
+                    old, new = "(missing)", _short(e["output"])
+                out.append(f"| {e['line']} | {_md(_short(e.get('inputs')))} | {_md(old)} | "
+                           f"{_md(new)} | {_md(_short(e.get('baseline_output')))} | "
+                           f"{_md(_short(e.get('head_output')))} |")
+            out.append("")
+            out.append("</details>")
+            out.append("")
+        for n in f["notes"]:
+            out.append(f"- {_md(n)}")
+        if f["notes"]:
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,77 @@
+"""`pfgit check`: the pull-request gate (docs/ci.md). Thin over pfgit.check.api."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional
+
+import typer
+
+from ..errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("check")
+    def check(
+        baseline: Optional[str] = typer.Option(
+            None, "--baseline", metavar="REV",
+            help="Compare with REV (default: the branch's upstream, else origin/main)."),
+        flows: Optional[List[str]] = typer.Option(
+            None, "--flow", metavar="PATH", help="Only this flow folder (repeatable)."),
+        metric: Optional[List[str]] = typer.Option(
+            None, "--metric", metavar="NAME",
+            help="A metric to gate (repeatable), with the bounds below; adds to (and overrides) pfgit.yaml's gates."),
+        min_: Optional[float] = typer.Option(None, "--min", metavar="X", help="Head value >= X."),
+        max_: Optional[float] = typer.Option(None, "--max", metavar="X", help="Head value <= X."),
+        max_drop: Optional[float] = typer.Option(
+            None, "--max-drop", metavar="X", help="Baseline - head <= X."),
+        max_rise: Optional[float] = typer.Option(
+            None, "--max-rise", metavar="X", help="Head - baseline <= X."),
+        config: Optional[str] = typer.Option(
+            None, "--config", metavar="FILE", help="Checks file (default: pfgit.yaml at the repository root)."),
+        markdown: Optional[str] = typer.Option(
+            None, "--markdown", metavar="FILE", help="Also write the report as Markdown to FILE."),
+        fetch: bool = typer.Option(True, "--fetch/--no-fetch",
+                                   help="Fetch refs/pfgit/* from the baseline's remote first."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Gate a pull request: validate the flows it changed and compare their metrics with the baseline.
+
+        Exit 0 when every gate passes, 1 when a gate fails or a changed flow does not validate,
+        2 for a bad checks file or arguments.
+        """
+        from ..check.api import CheckOptions, run_check
+        from ..check.config import cli_gates, parse_config
+        from ..check.report import render_markdown, render_text
+        from ..git.repo import open_repo
+        from ..git.sides import repo_relative
+        from ..output import emit_json
+
+        repo = open_repo(".")
+        gates = cli_gates(metric or [], min_, max_, max_drop, max_rise)
+        path = config or os.path.join(repo.path, "pfgit.yaml")
+        cfg = None
+        if config or os.path.exists(path):
+            try:
+                with open(path, "rb") as f:
+                    cfg = parse_config(f.read())
+            except OSError as e:
+                raise UsageError(e.strerror or str(e), file=path) from None
+        opts = CheckOptions(baseline=baseline, flows=[repo_relative(repo, p) for p in flows or []],
+                            gates=gates, config=cfg, fetch=fetch)
+        res = run_check(repo, opts)
+        md = render_markdown(res) if markdown or os.environ.get("GITHUB_STEP_SUMMARY") else None
+        if markdown:
+            from ..fsutil import write_atomic
+
+            write_atomic(markdown, md.encode("utf-8"))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as f:  # GitHub's contract: append
+                f.write(md)
+        if json_out:
+            emit_json(res)
+        else:
+            sys.stdout.write(render_text(res))
+        raise typer.Exit(0 if res["ok"] else 1)
