@@ -184,3 +184,84 @@ def test_pfgit_conflicts_exit_codes(tmp_path, monkeypatch, capsys):
     assert code == 1 and json.loads(out)["summary"]["conflicts"] >= 1
     code, out, err = run_cli(monkeypatch, capsys, tmp_path, "conflicts", "nope")
     assert code in (0, 2) and "Traceback" not in err
+
+
+# -- found by the second mutation pass (validate, diff, index) -------------------------------
+
+def _flow_dir(tmp_path, flow: str, files: dict):
+    d = tmp_path / "flow"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "flow.dag.yaml").write_text(flow)
+    for rel, text in files.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    from pfgit.flow.readers import DirReader
+    from pfgit.validate import validate_path
+
+    return [(p.code, p.node) for r in validate_path(DirReader(str(tmp_path)), "flow") for p in r.problems]
+
+
+def test_a_node_reading_its_own_output_is_a_cycle():
+    flow = load_text(FLOW.replace("text: ${inputs.text}", "text: ${upper.output}"))
+    assert [p.code for p in validate_flow(flow)] == ["cycle"]
+
+
+def test_an_include_name_is_a_path_segment_not_a_prefix(tmp_path):
+    # additional_includes ../lib maps lib/... only: 'libx/upper.py' is not '../lib/upper.py'
+    flow = "additional_includes:\n- ../lib\n" + FLOW.replace("path: upper.py", "path: libx/upper.py")
+    assert _flow_dir(tmp_path, flow, {"lib/upper.py": TOOL}) == [("missing-source", "upper")]
+    flow = "additional_includes:\n- ../lib\n" + FLOW.replace("path: upper.py", "path: lib/upper.py")
+    assert _flow_dir(tmp_path, flow, {}) == []
+
+
+def test_keyword_only_parameters_with_defaults_are_optional(tmp_path):
+    tool = TOOL.replace("def upper(text: str)", "def upper(text: str, *, loud: bool = False, n: int)")
+    assert _flow_dir(tmp_path, FLOW, {"flow/upper.py": tool}) == [("missing-tool-input", "upper")]
+
+
+def test_a_numeric_default_variant_id_names_its_variant():
+    text = FLOW.replace("  type: python\n  source:\n    type: code\n    path: upper.py\n"
+                        "  inputs:\n    text: ${inputs.text}\n", "  use_variants: true\n")
+    text += ("node_variants:\n  upper:\n    default_variant_id: 1\n    variants:\n      1:\n"
+             "        node:\n          type: python\n          source: {type: code, path: upper.py}\n"
+             "          inputs:\n            text: ${inputs.text}\n")
+    # (the id must be a string: bad-type) but the default names variant 1 all the same
+    assert "unknown-default-variant" not in [p.code for p in validate_flow(load_text(text))]
+
+
+def test_a_runs_own_metric_beats_its_evaluations(repo):
+    record(repo, "batch", {"accuracy": 0.2})
+    record(repo, "eval", {"accuracy": 0.9, "f1": 0.5}, base_run="batch")
+    assert indexed(repo, "batch")["effective_metrics"] == {"accuracy": 0.2, "f1": 0.5}
+
+
+def test_a_kwargs_tool_accepts_any_input(tmp_path):
+    tool = TOOL.replace("def upper(text: str)", "def upper(text: str, **options)")
+    flow = FLOW.replace("    text: ${inputs.text}\n", "    text: ${inputs.text}\n    loud: true\n")
+    assert _flow_dir(tmp_path, flow, {"flow/upper.py": tool}) == []
+    assert _flow_dir(tmp_path, flow, {"flow/upper.py": TOOL}) == [("unknown-tool-input", "upper")]
+
+
+def test_a_node_exactly_as_similar_as_the_threshold_is_a_rename():
+    from pfgit.diff.match import DEFAULT_SIMILARITY, match_nodes
+
+    def node(name, path, extra=""):
+        return (f"- name: {name}\n  type: python\n  source: {{type: code, path: {path}}}\n"
+                f"  inputs: {{i1: 1, i2: 2, i3: 3, i4: 4, i5: 5{extra}}}\n")
+    old = load_text("nodes:\n" + node("a", "a.py"))
+    new = load_text("nodes:\n" + node("b", "b.py", ", i6: 6"))
+    # 7 leaves shared (type, source.type, i1..i5) of 10 in all: exactly 0.7
+    assert DEFAULT_SIMILARITY == 0.7
+    m = match_nodes(old, new)
+    assert m.pairs == {"a": "b"} and m.how == {"a": "similar"}
+
+
+def test_runs_are_listed_newest_first(repo):
+    record(repo, "newer", {}, settings={"end_time": "2026-01-02T00:00:00"})
+    record(repo, "older", {}, settings={"end_time": "2026-01-01T00:00:00"})
+    idx = open_index(open_repo(repo))
+    try:
+        assert [r["name"] for r in query.list_runs(idx)] == ["newer", "older"]
+    finally:
+        idx.close()
