@@ -20,6 +20,7 @@ import json
 from . import delta as deltas
 from .steps import Step, compute_step
 
+ANSWER_FORMAT = 1  # part of every cached answer's key: bump when an answer's shape changes
 _STEP_COLS = "commit_sha, flow_path, file, tree, root, vkey, parents, author, time, tz, summary"
 
 
@@ -171,7 +172,7 @@ class FlowHistory:
     def answer(self, key: list, compute):
         """`compute()`'s result, cached by `key` (a question about fixed commits has one answer;
         answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)."""
-        k = json.dumps(key, separators=(",", ":"))
+        k = json.dumps([ANSWER_FORMAT] + list(key), separators=(",", ":"))
         row = self.conn.execute("SELECT result FROM history_results WHERE key=?", (k,)).fetchone()
         if row is not None:
             self.flush()  # what finding the question's start computed (its summary)
