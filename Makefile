@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-validate bench-diff bench-merge bench-index clean
+.PHONY: demo test venv bench bench-validate bench-diff bench-merge bench-index bench-history clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/diff.py
 	$(PY) bench/merge.py
 	$(PY) bench/index.py
+	$(PY) bench/history.py
 
 bench-validate: $(STAMP)  # pfgit validate vs pf flow validate on every corpus flow (~5 min)
 	$(PY) bench/validate.py
@@ -37,6 +38,9 @@ bench-merge: $(STAMP)  # merge driver per flow file and on a 2,000-node flow vs 
 
 bench-index: $(STAMP)  # run index: 100,000 runs over 10,000 commits; hooks; vs pf run list (~8 min)
 	$(PY) bench/index.py
+
+bench-history: $(STAMP)  # blame and log --node on 2,000 commits of a 50-node flow vs git blame / log -L (~5 min)
+	$(PY) bench/history.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
