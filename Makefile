@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index bench-memory bench-studio clean
+.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index bench-memory bench-studio bench-history clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/run_llm.py
 	$(PY) bench/memory.py
 	$(PY) bench/studio.py
+	$(PY) bench/history.py
 
 bench-run: $(STAMP)  # pfgit run vs pf run create (1,000 lines), 100,000-line run peak memory (~5 min)
 	$(PY) bench/run.py
@@ -51,7 +52,9 @@ bench-index: $(STAMP)  # run index: 100,000 runs over 10,000 commits; hooks; vs 
 
 bench-memory: $(STAMP)  # max RSS: record with a 300 MB untracked file, stream 100 MB after gc (~1 min)
 	$(PY) bench/memory.py
-	$(PY) bench/studio.py
+
+bench-history: $(STAMP)  # blame and log --node on 2,000 commits of a 50-node flow vs git blame / log -L (~5 min)
+	$(PY) bench/history.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

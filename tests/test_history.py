@@ -265,6 +265,15 @@ def test_second_call_reads_the_cache_and_rebuild_drops_it(qa):
     first, n1 = run()
     second, n2 = run()
     assert n1 >= 5 and n2 == 0 and first == second
+    (repo / "qa/answer.py").write_text(ANSWER + "# tuned\n")
+    git(repo, "commit", "-q", "-am", "one more")
+    shas.append(git(repo, "rev-parse", "HEAD"))
+    r = open_repo(str(repo))
+    fourth, n4 = run()
+    assert n4 == 1 and next(f for f in fourth if f["field"] == "nodes.answer.code")["commit"] == shas[-1]
+    shas.pop()
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    r = open_repo(str(repo))
     rebuild(r)
     third, n3 = run()
     assert n3 == n1 and third == first

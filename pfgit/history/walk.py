@@ -20,6 +20,7 @@ import json
 from . import delta as deltas
 from .steps import Step, compute_step
 
+ANSWER_FORMAT = 1  # part of every cached answer's key: bump when an answer's shape changes
 _STEP_COLS = "commit_sha, flow_path, file, tree, root, vkey, parents, author, time, tz, summary"
 
 
@@ -37,6 +38,7 @@ class FlowHistory:
         self._new: dict = {"steps": [], "versions": {}, "deltas": []}
         self.computed = 0  # deltas computed rather than read from the cache (tests, bench)
         self.stops: dict | None = None  # where history stopped (shallow clone), if it mattered
+        self._cold = False  # nothing of this walk is cached: skip the lookups that would miss
 
     @property
     def versions(self):
@@ -52,8 +54,8 @@ class FlowHistory:
         key = (commit, path)
         if key in self._steps:
             return self._steps[key]
-        row = self.conn.execute(f"SELECT {_STEP_COLS} FROM history_steps WHERE commit_sha=? AND "
-                                "flow_path=?", key).fetchone()
+        row = None if self._cold else self.conn.execute(
+            f"SELECT {_STEP_COLS} FROM history_steps WHERE commit_sha=? AND flow_path=?", key).fetchone()
         if row is not None:
             st = Step.from_row(row)
         else:
@@ -63,9 +65,8 @@ class FlowHistory:
         self._steps[key] = st
         return st
 
-    def prefetch(self, start: Step) -> None:
-        """Load the cached first-parent chain below `start` in one query (the warm path)."""
-        rows = self.conn.execute(f"""
+    def _chain(self, commit: str, path: str) -> list:
+        return self.conn.execute(f"""
             WITH RECURSIVE chain(c, p, n) AS (
               SELECT ?, ?, 0
               UNION ALL
@@ -75,7 +76,17 @@ class FlowHistory:
             )
             SELECT {', '.join('s.' + c.strip() for c in _STEP_COLS.split(','))} FROM chain
             JOIN history_steps s ON s.commit_sha = chain.c AND s.flow_path = chain.p""",
-                                 (start.commit, start.path)).fetchall()
+                                 (commit, path)).fetchall()
+
+    def prefetch(self, start: Step) -> None:
+        """Load the cached first-parent chain below `start` in one query (the warm path). When
+        nothing of it is cached (a first query), later lookups skip the cache: it has none."""
+        rows = self._chain(start.commit, start.path)
+        if not rows and start.parents and start.parents[0][1] is not None:
+            rows = self._chain(*start.parents[0])  # a new commit on a known history
+        if not rows:
+            self._cold = True
+            return
         steps = [Step.from_row(r) for r in rows]
         for st in steps:
             self._steps.setdefault((st.commit, st.path), st)
@@ -114,8 +125,8 @@ class FlowHistory:
         of most versions)."""
         ok = self._readable.get(st.vkey)
         if ok is None:
-            row = self.conn.execute("SELECT readable FROM history_versions WHERE vkey=?",
-                                    (st.vkey,)).fetchone()
+            row = None if self._cold else self.conn.execute(
+                "SELECT readable FROM history_versions WHERE vkey=?", (st.vkey,)).fetchone()
             if row is not None:
                 ok = bool(row[0])
             else:
@@ -156,8 +167,8 @@ class FlowHistory:
         if isinstance(d, str):
             d = self._deltas[key] = json.loads(d)
         if d is None:
-            row = self.conn.execute("SELECT delta FROM history_deltas WHERE old_vkey=? AND new_vkey=?",
-                                    key).fetchone()
+            row = None if self._cold else self.conn.execute(
+                "SELECT delta FROM history_deltas WHERE old_vkey=? AND new_vkey=?", key).fetchone()
             if row is not None:
                 d = json.loads(row[0])
             else:
@@ -171,7 +182,7 @@ class FlowHistory:
     def answer(self, key: list, compute):
         """`compute()`'s result, cached by `key` (a question about fixed commits has one answer;
         answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)."""
-        k = json.dumps(key, separators=(",", ":"))
+        k = json.dumps([ANSWER_FORMAT] + list(key), separators=(",", ":"))
         row = self.conn.execute("SELECT result FROM history_results WHERE key=?", (k,)).fetchone()
         if row is not None:
             self.flush()  # what finding the question's start computed (its summary)
