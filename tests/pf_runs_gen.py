@@ -71,7 +71,10 @@ def pf_env(work: pathlib.Path) -> dict:
     home = work / "home"
     home.mkdir(exist_ok=True)
     env.update({"HOME": str(home), "PF_HOME_DIRECTORY": str(work / "pfhome"),
-                "PF_DISABLE_TELEMETRY": "true", "PROMPTFLOW_DISABLE_TELEMETRY": "true"})
+                "PF_DISABLE_TELEMETRY": "true", "PROMPTFLOW_DISABLE_TELEMETRY": "true",
+                # one worker process: promptflow gives a worker 60 s to start, which a loaded
+                # 2-core machine running two pools at once has missed
+                "PF_WORKER_COUNT": "1"})
     return env
 
 

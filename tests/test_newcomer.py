@@ -172,3 +172,23 @@ def test_unknown_metric_lists_the_known_ones(tmp_path, monkeypatch, capsys):
     assert err == "pfgit: unknown metric 'acuracy' (known: accuracy, n)\n"
     code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "flows/acc", "--metric", "accuracy", "--json")
     assert code == 0 and json.loads(out)["flows"][0]["commits"][0]["runs"][0]["name"] == "r1"
+
+
+@pytest.mark.slow
+def test_demo_resolves_its_conflict_on_screen_and_shares_runs_between_clones(tmp_path):
+    env = dict(os.environ, PFGIT_DEMO_DIR=str(tmp_path / "demo"),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    # the whole demo, as `make demo` runs it (its steps build on each other's edits)
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "demo", "demo.py")], env=env, text=True,
+                       capture_output=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    out = p.stdout
+    resolved = out[out.index("$ git checkout --theirs -- qa/flow.dag.yaml"):]
+    assert resolved.index("$ pfgit conflicts\nno conflicts\n") < resolved.index("Merge branch 'formal'")
+    assert "~ inputs.style: casual -> formal" in resolved
+    shared = out[out.index("== Share runs between clones"):]
+    assert "pfgit runs list\nno runs\n" in shared                      # a clone has no runs yet
+    assert "fetched 2 ref(s) from origin" in shared
+    assert "pushed 1 ref(s) to origin" in shared
+    assert "qa-v2-teammate  Completed  4/4  accuracy=0.75" in shared.split("pfgit log qa")[-1]
+    assert "Traceback" not in out + p.stderr and "Warning" not in out + p.stderr
