@@ -202,6 +202,6 @@ def test_embedding_package_tool_and_connection_params(tmp_path, fake_openai, mon
         assert r.outputs["dims"] > 0 and eng.uses_llm
         assert fake_openai.bodies("embeddings")[0]["input"] == "hello world"
         assert set(eng.secret_values()) == {"sk-x", "tok-123456"}          # kept out of snapshots
-        assert eng.connection_names() == {"embed.connection": "fake", "size.conn": "fake_custom"}  # python inputs too
+        assert eng.connection_names() == {"embed.connection": "fake", "size.conn": "fake_custom"}
     finally:
         eng.close()

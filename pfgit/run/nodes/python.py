@@ -46,6 +46,7 @@ class FlowModules:
         if self._opened:
             return
         self._opened = True
+        self._bytecode = sys.dont_write_bytecode
         sys.dont_write_bytecode = True      # never a __pycache__ in the user's flow folder
         self._compat = compat.install()
         self._before = set(sys.modules)
@@ -69,6 +70,7 @@ class FlowModules:
                 del sys.modules[name]
         if self._compat:
             compat.uninstall()
+        sys.dont_write_bytecode = self._bytecode
 
     def load(self, rel_path: str):
         """The module at `rel_path` (a .py file inside the flow, or reached by additional_includes)."""
