@@ -100,3 +100,30 @@ def test_promptflow_connections_are_listed(cfg, tmp_path, capsys):
     listed = json.loads(capsys.readouterr().out)
     assert listed == [{"name": "pf_conn", "type": "open_ai", "module": "promptflow.connections",
                        "source": "promptflow"}]
+
+
+@pytest.mark.slow
+def test_promptflow_connection_read_through_its_api(cfg, tmp_path):
+    """A connection only promptflow has: listed, and its secret read through promptflow's API
+    when a run needs it (child processes: promptflow stays out of the test process)."""
+    import subprocess
+    import sys
+
+    from pfgit.run.engine.select import promptflow_installed
+
+    if not promptflow_installed():
+        pytest.skip("promptflow not installed")
+    home = tmp_path / "pfhome"
+    home.mkdir()
+    (home / "pf.yaml").write_text("telemetry:\n  enabled: 'false'\ntrace:\n  destination: none\n")
+    env = dict(os.environ, PF_HOME_DIRECTORY=str(home), PF_DISABLE_TELEMETRY="true")
+    subprocess.run([sys.executable, "-c", (
+        "from promptflow.client import PFClient\nfrom promptflow.connections import OpenAIConnection\n"
+        "PFClient().connections.create_or_update(OpenAIConnection(name='pf_only', api_key='sk-pf-7777',"
+        " base_url='http://127.0.0.1:9/v1'))\n")], env=env, check=True, capture_output=True, cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-c", (
+        "import json\nfrom pfgit.run.connections import get_connection\n"
+        "print(json.dumps(get_connection('pf_only')))\n")], env=env, check=True, capture_output=True,
+        text=True, cwd=tmp_path).stdout
+    conn = json.loads(out.strip().splitlines()[-1])
+    assert (conn["type"], conn["api_key"], conn["base_url"]) == ("open_ai", "sk-pf-7777", "http://127.0.0.1:9/v1")
