@@ -18,7 +18,8 @@ Every result of `pfgit.merge.files.merge_bytes` (in process) is classified:
   edits touch disjoint units (expected = both edit lists applied to base), (b) loses an edit of a
   node only one side touched, or (c) has a validation error neither side has;
 - fallback (git's line merge, with a reason: fine), conflict, needless conflict (disjoint edits
-  that still conflicted: not wrong, counted), clean.
+  that still conflicted: not wrong, counted), clean = expected (compared with the expected
+  model), clean (overlapping edits: checked by (b) and (c)).
 Pass: 0 internal errors, 0 invalid YAML, 0 clean but wrong. Exit 1 otherwise (the first bad
 seeds are printed).
 """
@@ -472,7 +473,7 @@ def run_case(seed: int) -> tuple:
     errs = new_errors(merged, ours, theirs)
     if errs:
         return "clean but wrong", f"seed {seed}: {o_edits} / {t_edits}: {errs[0]}"
-    return "clean", ""
+    return ("clean = expected" if disjoint else "clean"), ""
 
 
 def _case(seed: int) -> tuple:
@@ -529,7 +530,7 @@ def main(argv: list | None = None) -> int:
           f"with {a.jobs} process(es): {a.cases / secs:,.0f} merges/s; CPU {cpu:.1f} s, "
           f"{1000 * cpu / a.cases:.1f} ms per case (generation and oracle included); "
           f"load average {load:.1f}")
-    for k in ("clean", "conflict", "needless conflict", "fallback") + BAD:
+    for k in ("clean = expected", "clean", "conflict", "needless conflict", "fallback") + BAD:
         print(f"  {k:18} {counts.get(k, 0):6,}")
     for k in ("needless conflict", "fallback") + BAD:
         for d in examples.get(k, [])[:3]:

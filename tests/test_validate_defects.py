@@ -200,6 +200,9 @@ CASES = {
                                "missing-entry-function", None, "flow.flex.yaml", "entry:"),
     "missing-front-matter": (PROMPTY, strip_front_matter("basic.prompty"), "missing-front-matter",
                              None, "basic.prompty", 1),
+    "conflict-markers": (WC, replace("{% endfor %}", "{% endfor %}\n<<<<<<< HEAD\nA\n=======\nB\n"
+                                     ">>>>>>> feature", "classify_with_llm.jinja2"), "conflict-markers",
+                         None, "classify_with_llm.jinja2", "<<<<<<< HEAD"),
 }
 
 
