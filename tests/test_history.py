@@ -444,3 +444,43 @@ def test_corpus_rename_and_reformat_commits_followed(corpus, tmp_path):
             next(f["path"][1] for f in res["fields"] if f["path"][0] == "nodes")
         log = log_node(r, str(tmp_path / slug / "flow"), node)
         assert log["formatting_only"] >= 1 and shas[fmt_commit] not in [e["commit"] for e in log["commits"]]
+
+
+VARIANTS = """inputs:
+  text: {type: string}
+outputs:
+  summary: {type: string, reference: '${summarize.output}'}
+nodes:
+- name: summarize
+  use_variants: true
+node_variants:
+  summarize:
+    default_variant_id: v0
+    variants:
+      v0:
+        node: {type: llm, source: {type: code, path: v0.jinja2}, inputs: {max_tokens: 256, text: '${inputs.text}'}, api: chat}
+      v1:
+        node: {type: llm, source: {type: code, path: v1.jinja2}, inputs: {max_tokens: 256, text: '${inputs.text}'}, api: chat}
+"""
+
+
+def test_variants_fields_and_lines(tmp_path):
+    v2 = VARIANTS.replace("path: v1.jinja2}, inputs: {max_tokens: 256", "path: v1.jinja2}, inputs: {max_tokens: 512")
+    shas = fast_import(tmp_path / "repo", [
+        {"files": {"f/flow.dag.yaml": VARIANTS.encode(), "f/v0.jinja2": b"Summarize:\n{{text}}\n",
+                   "f/v1.jinja2": b"Summarize briefly:\n{{text}}\n"}, "msg": "add"},
+        {"files": {"f/flow.dag.yaml": v2.encode()}, "msg": "longer v1"},
+        {"files": {"f/v1.jinja2": b"Summarize in one line:\n{{text}}\n"}, "msg": "v1 prompt"},
+    ])
+    r = open_repo(str(tmp_path / "repo"))
+    res = blame(r, str(tmp_path / "repo/f"), node="summarize")
+    f = by_field(res)
+    assert f["nodes.summarize.variants.v1.inputs.max_tokens"]["commit"] == shas[1]
+    assert f["nodes.summarize.variants.v0.inputs.max_tokens"]["commit"] == shas[0]
+    assert f["nodes.summarize.variants.v1.prompt"]["commit"] == shas[2]
+    assert f["nodes.summarize.default_variant_id"]["commit"] == shas[0]
+    lines = {s["field"]: [shas.index(ln["commit"]) for ln in s["lines"]] for s in res["sources"]}
+    assert lines == {"nodes.summarize.variants.v0.prompt": [0, 0], "nodes.summarize.variants.v1.prompt": [2, 0]}
+    log = log_node(r, str(tmp_path / "repo/f"), "summarize")
+    assert [e["text"] for e in log["commits"]] == ["variant v1 prompt: 1 line changed",
+                                                   "variant v1: inputs.max_tokens 256 -> 512", "node added"]
