@@ -68,6 +68,9 @@ AUDITED = {
     "pfgit/integrate/install.py": "only pfgit's own config keys and values",
     "pfgit/index/hook.py": "object ids printed by git itself",
     "pfgit/git/textmerge.py": "-L takes its value; temporary file paths",
+    "pfgit/git/tempcheckout.py": "commit ids checked as 40/64 hex digits; our temporary paths; "
+                                 "flow paths after --",
+    "pfgit/run/engine/promptflow.py": "runs the current interpreter on pfgit's own child module",
 }
 
 
