@@ -100,7 +100,6 @@ def run(demo) -> None:
     demo.sh(f"git clone -q {demo.repo} {mate} && cd {mate} && pfgit runs list", cwd=root)
     demo.sh("pfgit fetch && pfgit runs list", cwd=mate)
     print("\nthe teammate runs the flow, records the run and pushes it back", flush=True)
-    demo.sh("python ../run_qa.py qa ../questions.jsonl ../out3.jsonl ../metrics3.json && "
-            "pfgit runs record --flow qa --data ../questions.jsonl --outputs ../out3.jsonl "
-            "--metrics ../metrics3.json --name qa-v2-teammate && pfgit push", cwd=mate)
+    demo.sh(RUN.format(n="qa-v2-teammate") + " && " + EVAL.format(n="qa-v2-teammate")
+            + " && pfgit push", cwd=mate)
     demo.sh("pfgit log qa --metric accuracy -n 1")

@@ -188,7 +188,7 @@ def test_demo_resolves_its_conflict_on_screen_and_shares_runs_between_clones(tmp
     assert "~ inputs.style: casual -> formal" in resolved
     shared = out[out.index("== Share runs between clones"):]
     assert "pfgit runs list\nno runs\n" in shared                      # a clone has no runs yet
-    assert "fetched 2 ref(s) from origin" in shared
-    assert "pushed 1 ref(s) to origin" in shared
+    assert "fetched 4 ref(s) from origin" in shared          # two runs and their evaluations
+    assert "pushed 2 ref(s) to origin" in shared
     assert "qa-v2-teammate  Completed  4/4  accuracy=0.75" in shared.split("pfgit log qa")[-1]
     assert "Traceback" not in out + p.stderr and "Warning" not in out + p.stderr
