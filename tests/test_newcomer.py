@@ -190,5 +190,6 @@ def test_demo_resolves_its_conflict_on_screen_and_shares_runs_between_clones(tmp
     assert "pfgit runs list\nno runs\n" in shared                      # a clone has no runs yet
     assert "fetched 4 ref(s) from origin" in shared          # two runs and their evaluations
     assert "pushed 2 ref(s) to origin" in shared
-    assert "qa-v2-teammate  Completed  4/4  accuracy=0.75" in shared.split("pfgit log qa")[-1]
+    assert "$ pfgit log qa --metric accuracy -n 1\ncommit " in shared
+    assert "    qa-v2-teammate  Completed  4/4  accuracy=0.75\n" in shared
     assert "Traceback" not in out + p.stderr and "Warning" not in out + p.stderr
