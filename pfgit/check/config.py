@@ -153,6 +153,21 @@ def parse_config(text: str | bytes) -> CheckConfig:
     return cfg
 
 
+def load_config(repo_path: str, path: str | None = None) -> CheckConfig | None:
+    """The checks file: `path`, else pfgit.yaml at the repository root; None when there is none
+    (a `path` that does not exist is an error: the user named it)."""
+    import os
+
+    file = path or os.path.join(repo_path, FILE)
+    if path is None and not os.path.exists(file):
+        return None
+    try:
+        with open(file, "rb") as f:
+            return parse_config(f.read())
+    except OSError as e:
+        raise UsageError(e.strerror or str(e), file=file) from None
+
+
 def cli_gates(metrics: list, min_: float | None, max_: float | None, max_drop: float | None,
               max_rise: float | None) -> list:
     """Gates from `--metric NAME [--min X] [--max X] [--max-drop X] [--max-rise X]`: the same

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Optional
 
@@ -32,7 +31,7 @@ def register(app: typer.Typer) -> None:
         Exit 0 when found, 1 when GOOD/BAD do not straddle the threshold, 2 for bad arguments.
         """
         from ..check.bisect import Threshold
-        from ..check.config import parse_config
+        from ..check.config import load_config
         from ..flow.load import find_flows
         from ..git.repo import TreeReader, open_repo, resolve
         from ..git.sides import repo_relative
@@ -42,14 +41,7 @@ def register(app: typer.Typer) -> None:
         if (min_ is None) == (max_ is None):
             raise UsageError("give one of --min X or --max X")
         repo = open_repo(".")
-        path = config or os.path.join(repo.path, "pfgit.yaml")
-        cfg = None
-        if config or os.path.exists(path):
-            try:
-                with open(path, "rb") as f:
-                    cfg = parse_config(f.read())
-            except OSError as e:
-                raise UsageError(e.strerror or str(e), file=path) from None
+        cfg = load_config(repo.path, config)
         if flow is None:
             # the one flow at BAD, else the one flow pfgit.yaml runs
             head = resolve(repo, bad or "HEAD")

@@ -8,7 +8,6 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +43,7 @@ def register(app: typer.Typer) -> None:
         2 for a bad checks file or arguments.
         """
         from ..check.api import CheckOptions, run_check
-        from ..check.config import cli_gates, parse_config
+        from ..check.config import cli_gates, load_config
         from ..check.report import render_markdown, render_text
         from ..git.repo import open_repo
         from ..git.sides import repo_relative
@@ -52,14 +51,7 @@ def register(app: typer.Typer) -> None:
 
         repo = open_repo(".")
         gates = cli_gates(metric or [], min_, max_, max_drop, max_rise)
-        path = config or os.path.join(repo.path, "pfgit.yaml")
-        cfg = None
-        if config or os.path.exists(path):
-            try:
-                with open(path, "rb") as f:
-                    cfg = parse_config(f.read())
-            except OSError as e:
-                raise UsageError(e.strerror or str(e), file=path) from None
+        cfg = load_config(repo.path, config)
         opts = CheckOptions(baseline=baseline, flows=[repo_relative(repo, p) for p in flows or []],
                             gates=gates, config=cfg, fetch=fetch)
         if run:

@@ -31,7 +31,7 @@ import difflib
 import posixpath
 from dataclasses import dataclass, field
 from collections.abc import Mapping  # not typing's: isinstance on it is ~20x slower
-from typing import Any, Callable
+from typing import Any
 
 from .match import (Matching, apply_renames, canon, flow_data, match_nodes, node_keys, node_map)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import EXIT_OK, UsageError, no_such
+from ..errors import EXIT_OK, UsageError
 
 USAGE = """Usage: pfgit log [OPTIONS] [PATH]
 

@@ -150,22 +150,9 @@ def read(path: str) -> bytes:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Replace `path` with `data` (temp file + rename in the same folder, mode kept)."""
-    import tempfile
+    from ..fsutil import write_atomic as write
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".pfgit-merge-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        try:
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write(path, data, prefix=".pfgit-merge-")
 
 
 def merge_paths(current: str, base: str, other: str, diff3: bool = False, labels: tuple = LABELS,

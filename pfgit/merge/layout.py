@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..flow.yamlpos import YamlError, check_expansion, check_size, construct_scalar, decode
+from ..flow.yamlpos import YamlError, check_expansion, check_size, construct_scalar
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from ..errors import PfgitError, ReadError, UsageError
 from ..fsutil import write_atomic
-from ..store.secrets import MASK
 
 # yaml type -> (promptflow class name, required keys, secret keys)
 TYPES = {

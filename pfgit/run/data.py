@@ -10,7 +10,6 @@ have changed the values, and the run prints it.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re

@@ -4,7 +4,6 @@ no `.promptflow/` folder, no `__pycache__` (tools are imported without bytecode)
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
