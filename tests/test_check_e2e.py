@@ -102,3 +102,17 @@ def test_bisect_good_commit_that_is_bad_is_exit_1(repo, monkeypatch, capsys):
                            "--min", "1.5", "HEAD~1", "HEAD")
     assert code == 1
     assert "the good commit" in err and "is bad for accuracy >= 1.5 (accuracy=1.0)" in err
+
+
+def test_check_jobs_makes_both_sides_runs_in_parallel_processes(repo, monkeypatch, capsys):
+    git(repo, "checkout", "-q", "-b", "forget")
+    set_table(repo, {k: v for k, v in CAPITALS.items() if k != "Peru"}, "Forget Peru")
+    code, out, err = _check(monkeypatch, capsys, repo, "--jobs", "2", "--json")
+    assert code == 1, err
+    f = json.loads(out)["flows"][0]
+    assert f["gates"][0]["baseline"] == 1 and f["gates"][0]["head"] == 0.875
+    assert len(check_runs.RUNS_MADE) == 4          # made in the worker processes, counted here
+    assert git(repo, "status", "--porcelain") == ""
+    assert "pfgit-checkout" not in git(repo, "worktree", "list")
+    code, _, _ = _check(monkeypatch, capsys, repo, "--jobs", "2")
+    assert code == 1 and check_runs.RUNS_MADE == []

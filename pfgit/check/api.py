@@ -29,6 +29,7 @@ class CheckOptions:
     config: CheckConfig | None = None
     fetch: bool = True                            # fetch refs/pfgit/* from the baseline's remote
     run_missing: object = None                    # callable(repo, commit, FlowCheck) -> run name | None
+    jobs: int = 1                                 # runs made at once (processes), with run_missing
 
 
 def _run_view(r: dict | None) -> dict | None:
@@ -147,6 +148,53 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
     return out
 
 
+def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes) -> list:
+    """(commit, FlowCheck) pairs that have no recorded run and pfgit.yaml can run."""
+    from ..index.db import with_index
+
+    def go(idx):
+        out = []
+        for fd in diffs:
+            fc = cfg.for_flow(fd.path)
+            if fc is None or fc.run is None or fd.status in ("deleted", "unchanged"):
+                continue
+            for commit in ([head] + ([bl.base] if fd.status != "added" else [])):
+                if not _runs_at(idx, commit, fd.path):
+                    out.append((commit, fc))
+        return out
+
+    return with_index(repo, go)
+
+
+def _run_one(args) -> list:
+    """In a worker process: one flow (and its evaluations) at one commit; the runs it made."""
+    from ..git.repo import open_repo
+    from . import runs
+
+    repo_path, commit, fc = args
+    runs.RUNS_MADE.clear()
+    runs.run_at_commit(open_repo(repo_path), commit, fc)
+    return list(runs.RUNS_MADE)
+
+
+def _run_in_parallel(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes,
+                     jobs: int) -> None:
+    """Make the missing runs `jobs` at a time, each in its own process (a run changes the
+    process's folder and environment while its lines execute, so runs cannot share one)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from . import runs
+
+    tasks = _missing_runs(repo, diffs, cfg, bl, head)
+    if len(tasks) < 2:
+        return  # nothing to overlap: the sequential path makes it
+    ctx = multiprocessing.get_context("fork")
+    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        for made in pool.map(_run_one, [(repo.path, c, fc) for c, fc in tasks]):
+            runs.RUNS_MADE.extend(made)
+
+
 def run_check(repo: Repo, opts: CheckOptions) -> dict:
     from ..git.repo import resolve
     from ..index.db import with_index
@@ -181,6 +229,8 @@ def run_check(repo: Repo, opts: CheckOptions) -> dict:
             results.append(check_flow(repo, idx, fd, fc, gates, bl, head, opts))
         return results
 
+    if opts.run_missing is not None and opts.jobs > 1:
+        _run_in_parallel(repo, diffs, cfg, bl, head, opts.jobs)
     flows = with_index(repo, go)
     return {"baseline": {"spec": bl.spec, "commit": bl.tip.decode(), "merge_base": bl.base.decode(),
                          "fetched": fetched},

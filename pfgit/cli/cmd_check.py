@@ -35,6 +35,8 @@ def register(app: typer.Typer) -> None:
                                    help="Fetch refs/pfgit/* from the baseline's remote first."),
         run: bool = typer.Option(True, "--run/--no-run",
                                  help="Run flows that have no recorded run (pfgit.yaml's settings)."),
+        jobs: int = typer.Option(1, "--jobs", "-j", metavar="N", min=1,
+                                 help="Runs to make at once (processes)."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Gate a pull request: validate the flows it changed and compare their metrics with the baseline.
@@ -53,7 +55,7 @@ def register(app: typer.Typer) -> None:
         gates = cli_gates(metric or [], min_, max_, max_drop, max_rise)
         cfg = load_config(repo.path, config)
         opts = CheckOptions(baseline=baseline, flows=[repo_relative(repo, p) for p in flows or []],
-                            gates=gates, config=cfg, fetch=fetch)
+                            gates=gates, config=cfg, fetch=fetch, jobs=jobs)
         if run:
             from ..check.runs import run_at_commit
 

@@ -36,7 +36,8 @@ def checkout(repo_path: str, commit: bytes | str):
     if not _SHA.match(sha):
         raise PfgitError(f"not a commit id: {sha!r}")
     parent = tempfile.mkdtemp(prefix="pfgit-checkout-")
-    path = os.path.join(parent, "wt")
+    # a unique last component: git names the worktree after it, and checks may run side by side
+    path = os.path.join(parent, os.path.basename(parent))
     try:
         git(repo_path, "worktree", "add", "--detach", "--quiet", path, sha)
         yield path
