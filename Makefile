@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index bench-memory bench-studio bench-history clean
+.PHONY: demo test venv bench bench-run bench-run-llm bench-validate bench-diff bench-merge bench-index bench-memory bench-studio bench-history bench-report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/memory.py
 	$(PY) bench/studio.py
 	$(PY) bench/history.py
+	$(PY) bench/report.py
 
 bench-run: $(STAMP)  # pfgit run vs pf run create (1,000 lines), 100,000-line run peak memory (~5 min)
 	$(PY) bench/run.py
@@ -61,3 +62,6 @@ clean:
 
 bench-studio: $(STAMP)  # export-zip / import-zip vs git archive / unzip on a 300-version flow (~1 min)
 	$(PY) bench/studio.py
+
+bench-report: $(STAMP)  # pfgit report on 1,000 commits x 10 metrics vs git log (~1 min)
+	$(PY) bench/report.py
