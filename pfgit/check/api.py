@@ -138,7 +138,7 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
     hm = h["effective_metrics"] if h else None
     bm = b["effective_metrics"] if b else None
     for g in gates:
-        out["gates"].append(judge(g, bm, hm))
+        out["gates"].append(dict(judge(g, bm, hm), config_line=g.line))
     if fc is not None and fc.max_failed_lines is not None:
         out["gates"].append(judge_failed_lines(fc.max_failed_lines, _failed_lines(h, idx)))
     if gates and h is None:

@@ -140,6 +140,7 @@ def parse_config(text: str | bytes) -> CheckConfig:
         for metric, spec in gates.items():
             try:
                 fc.gates.append(parse_gate(str(metric), spec))
+                fc.gates[-1].line = doc.line(p + ("gates", metric))
             except GateError as e:
                 raise UsageError(f"flow '{flow}': {e}", file=FILE,
                                  line=doc.line(p + ("gates", metric))) from None

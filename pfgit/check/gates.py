@@ -26,6 +26,7 @@ class GateError(ValueError):
 class Gate:
     metric: str
     bounds: dict = field(default_factory=dict)   # bound name -> number
+    line: int | None = None                      # its line in pfgit.yaml (None: command line)
 
     def describe(self) -> str:
         parts = []

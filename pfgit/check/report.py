@@ -142,3 +142,29 @@ def render_markdown(res: dict) -> str:
         if f["notes"]:
             out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+GATE_RULE = ("error", "a metric gate of pfgit check failed (pfgit.yaml or --metric)")
+
+
+def annotations(res: dict, root: str) -> list:
+    """The check's findings as problems for `--format github|sarif` (pfgit.annotations): every
+    validation problem of a changed flow, and each failed gate — on its pfgit.yaml line, or on the
+    flow file when the gate came from the command line."""
+    import os
+    from types import SimpleNamespace
+
+    out = []
+    for f in res["flows"]:
+        for p in f["problems"]:  # paths are repository-relative: anchor them at the root
+            out.append(SimpleNamespace(**dict(p, file=os.path.join(root, p["file"]))))
+        for g in f["gates"]:
+            if g["status"] != "fail":
+                continue
+            line = g.get("config_line")
+            out.append(SimpleNamespace(
+                code="gate-failed", severity="error", node=None,
+                file=os.path.join(root, "pfgit.yaml" if line else f"{f['path']}/flow.dag.yaml"),
+                line=line,
+                message=f"flow {f['path']}: {g['metric']} {g['gate']}: {'; '.join(g['reasons'])}"))
+    return out

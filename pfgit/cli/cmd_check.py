@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from ..errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +38,10 @@ def register(app: typer.Typer) -> None:
                                  help="Run flows that have no recorded run (pfgit.yaml's settings)."),
         jobs: int = typer.Option(1, "--jobs", "-j", metavar="N", min=1,
                                  help="Runs to make at once (processes)."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON (the same as --format json)."),
+        fmt: Optional[str] = typer.Option(
+            None, "--format", metavar="FORMAT",
+            help="text, json, github (workflow-command annotations) or sarif (SARIF 2.1.0)."),
     ) -> None:
         """Gate a pull request: validate the flows it changed and compare their metrics with the baseline.
 
@@ -51,6 +55,8 @@ def register(app: typer.Typer) -> None:
         from ..git.sides import repo_relative
         from ..output import emit_json
 
+        if fmt not in (None, "text", "json", "github", "sarif"):
+            raise UsageError(f"unknown format {fmt!r} (choose from text, json, github, sarif)")
         repo = open_repo(".")
         gates = cli_gates(metric or [], min_, max_, max_drop, max_rise)
         cfg = load_config(repo.path, config)
@@ -70,8 +76,21 @@ def register(app: typer.Typer) -> None:
         if summary:
             with open(summary, "a", encoding="utf-8") as f:  # GitHub's contract: append
                 f.write(md)
-        if json_out:
+        fmt = fmt or ("json" if json_out else "text")
+        if fmt == "json":
             emit_json(res)
+        elif fmt in ("github", "sarif"):
+            from .. import __version__
+            from ..annotations import github_lines, repo_root, sarif_log
+            from ..check.report import GATE_RULE, annotations
+            from ..validate.problems import CODES
+
+            root = repo_root(repo.path)
+            found = annotations(res, root)
+            if fmt == "sarif":
+                emit_json(sarif_log(found, dict(CODES, **{"gate-failed": GATE_RULE}), __version__, root))
+            else:
+                sys.stdout.write("".join(line + "\n" for line in github_lines(found, root)))
         else:
             sys.stdout.write(render_text(res))
         raise typer.Exit(0 if res["ok"] else 1)
