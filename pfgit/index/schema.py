@@ -39,18 +39,10 @@ INDEXES = [
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    import sys
+    from ..lazyimport import import_without
 
     # sqlite-utils imports pandas/numpy when installed (0.5 s); it needs neither here
-    blocked = {m: sys.modules.get(m) for m in ("pandas", "numpy") if m not in sys.modules}
-    for m in blocked:
-        sys.modules[m] = None
-    try:
-        import sqlite_utils
-    finally:
-        for m in blocked:
-            sys.modules.pop(m, None)
-    db = sqlite_utils.Database(conn)
+    db = import_without("sqlite_utils").Database(conn)
     for name, (columns, pk) in TABLES.items():
         db[name].create(columns, pk=pk, not_null=set(pk if isinstance(pk, tuple) else (pk,)),
                         if_not_exists=True)

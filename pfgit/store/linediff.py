@@ -48,7 +48,9 @@ def _path(parts: list) -> str:
 
 def field_changes(a, b) -> list:
     """[{"path", "old", "new"}] from a to b; an added field has no "old", a removed one no "new"."""
-    from deepdiff import DeepDiff
+    from ..lazyimport import import_without
+
+    DeepDiff = import_without("deepdiff").DeepDiff  # it would import pandas and numpy: 0.5 s
 
     a, b = _strip(a), _strip(b)
     if a == b:
