@@ -116,3 +116,15 @@ def test_check_jobs_makes_both_sides_runs_in_parallel_processes(repo, monkeypatc
     assert "pfgit-checkout" not in git(repo, "worktree", "list")
     code, _, _ = _check(monkeypatch, capsys, repo, "--jobs", "2")
     assert code == 1 and check_runs.RUNS_MADE == []
+
+
+def test_check_does_not_run_a_flow_that_does_not_validate(repo, monkeypatch, capsys):
+    git(repo, "checkout", "-q", "-b", "broken")
+    flow = repo / "flows" / "qa" / "flow.dag.yaml"
+    flow.write_text(flow.read_text().replace("${inputs.question}", "${nope.output}"))
+    git(repo, "commit", "-q", "-am", "break the reference")
+    for jobs in ("1", "2"):
+        code, out, err = _check(monkeypatch, capsys, repo, "--jobs", jobs)
+        assert code == 1, err
+        assert "note: the flow does not validate at HEAD" in out
+        assert check_runs.RUNS_MADE == []      # neither side was run: the verdict needs no metrics

@@ -58,12 +58,10 @@ def _failed_lines(run: dict | None, idx) -> int | None:
     total = (run.get("lines") or {}).get("failed")
     if total is None:
         return None
-    for ev in run.get("evaluations") or []:
-        er = query.get_run(idx, ev["name"])
-        f = ((er or {}).get("lines") or {}).get("failed")
-        if f:
-            total += f
-        break  # the newest evaluation is the one whose metrics count
+    evals = run.get("evaluations") or []
+    if evals:  # the newest evaluation is the one whose metrics count
+        er = query.get_run(idx, evals[0]["name"])
+        total += ((er or {}).get("lines") or {}).get("failed") or 0
     return total
 
 
@@ -92,10 +90,25 @@ def _flipped(repo: Repo, base_run: dict | None, head_run: dict | None) -> dict |
             "lines": res["lines"]}
 
 
-def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Baseline,
-               head: bytes, opts: CheckOptions) -> dict:
-    from ..diff.render import stat_counts
+def _problems_at_head(repo: Repo, diffs: list, head: bytes) -> dict:
+    """{flow path: [problem JSON]} of every changed flow that still exists at HEAD."""
     from ..validate.api import validate_path
+
+    out = {}
+    for fd in diffs:
+        if fd.status != "deleted":
+            out[fd.path] = [p.to_json() for r in validate_path(tree_reader(repo, head), fd.path)
+                            for p in r.problems]
+    return out
+
+
+def _valid(problems: list) -> bool:
+    return not any(p["severity"] == "error" for p in problems)
+
+
+def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Baseline,
+               head: bytes, problems: list) -> dict:
+    from ..diff.render import stat_counts
     from .gates import judge, judge_failed_lines
 
     path = fd.path
@@ -106,10 +119,8 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
     if fd.status == "deleted":
         out["notes"].append("flow deleted: nothing to run")
         return out
-    reports = validate_path(tree_reader(repo, head), path)
-    for r in reports:
-        out["problems"] += [p.to_json() for p in r.problems]
-    if any(p["severity"] == "error" for p in out["problems"]):
+    out["problems"] = problems
+    if not _valid(problems):
         out["ok"] = False
         out["notes"].append("the flow does not validate at HEAD")
         return out
@@ -117,15 +128,7 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
         out["notes"].append("formatting only: no run needed")
         return out
     head_runs = _runs_at(idx, head, path)
-    if not head_runs and fc is not None and opts.run_missing is not None:
-        if opts.run_missing(repo, head, fc):
-            idx.refresh()
-            head_runs = _runs_at(idx, head, path)
     base_runs = _runs_at(idx, bl.base, path) if fd.status != "added" else []
-    if not base_runs and fd.status != "added" and fc is not None and opts.run_missing is not None:
-        if opts.run_missing(repo, bl.base, fc):
-            idx.refresh()
-            base_runs = _runs_at(idx, bl.base, path)
     h = head_runs[0] if head_runs else None
     b = base_runs[0] if base_runs else None
     out["head_run"], out["baseline_run"] = _run_view(h), _run_view(b)
@@ -141,22 +144,23 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
         out["gates"].append(dict(judge(g, bm, hm), config_line=g.line))
     if fc is not None and fc.max_failed_lines is not None:
         out["gates"].append(judge_failed_lines(fc.max_failed_lines, _failed_lines(h, idx)))
-    if gates and h is None:
-        out["ok"] = False
     out["ok"] = out["ok"] and all(r["status"] != "fail" for r in out["gates"])
     out["flipped"] = _flipped(repo, out["baseline_run"], out["head_run"])
     return out
 
 
-def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes) -> list:
-    """(commit, FlowCheck) pairs that have no recorded run and pfgit.yaml can run."""
+def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes,
+                  problems: dict) -> list:
+    """(commit, FlowCheck) pairs that have no recorded run and pfgit.yaml can run (a flow that
+    does not validate at HEAD is reported, not run)."""
     from ..index.db import with_index
 
     def go(idx):
         out = []
         for fd in diffs:
             fc = cfg.for_flow(fd.path)
-            if fc is None or fc.run is None or fd.status in ("deleted", "unchanged"):
+            if fc is None or fc.run is None or fd.status in ("deleted", "unchanged") \
+                    or not _valid(problems[fd.path]):
                 continue
             for commit in ([head] + ([bl.base] if fd.status != "added" else [])):
                 if not _runs_at(idx, commit, fd.path):
@@ -177,20 +181,21 @@ def _run_one(args) -> list:
     return list(runs.RUNS_MADE)
 
 
-def _run_in_parallel(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes,
-                     jobs: int) -> None:
-    """Make the missing runs `jobs` at a time, each in its own process (a run changes the
-    process's folder and environment while its lines execute, so runs cannot share one)."""
+def _make_missing_runs(repo: Repo, tasks: list, opts: CheckOptions) -> None:
+    """Make the missing runs: in this process one after the other, or with `jobs` > 1 that many
+    at a time, each in its own process (a run changes the process's folder and environment while
+    its lines execute, so runs cannot share one)."""
     import concurrent.futures as cf
     import multiprocessing
 
     from . import runs
 
-    tasks = _missing_runs(repo, diffs, cfg, bl, head)
-    if len(tasks) < 2:
-        return  # nothing to overlap: the sequential path makes it
+    if opts.jobs <= 1 or len(tasks) < 2:
+        for commit, fc in tasks:
+            opts.run_missing(repo, commit, fc)
+        return
     ctx = multiprocessing.get_context("fork")
-    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+    with cf.ProcessPoolExecutor(max_workers=min(opts.jobs, len(tasks)), mp_context=ctx) as pool:
         for made in pool.map(_run_one, [(repo.path, c, fc) for c, fc in tasks]):
             runs.RUNS_MADE.extend(made)
 
@@ -226,11 +231,13 @@ def run_check(repo: Repo, opts: CheckOptions) -> dict:
             merged = {g.metric: g for g in (fc.gates if fc is not None else [])}
             merged.update({g.metric: g for g in opts.gates})
             gates = list(merged.values())
-            results.append(check_flow(repo, idx, fd, fc, gates, bl, head, opts))
+            results.append(check_flow(repo, idx, fd, fc, gates, bl, head,
+                                      problems.get(fd.path, [])))
         return results
 
-    if opts.run_missing is not None and opts.jobs > 1:
-        _run_in_parallel(repo, diffs, cfg, bl, head, opts.jobs)
+    problems = _problems_at_head(repo, diffs, head)
+    if opts.run_missing is not None:
+        _make_missing_runs(repo, _missing_runs(repo, diffs, cfg, bl, head, problems), opts)
     flows = with_index(repo, go)
     return {"baseline": {"spec": bl.spec, "commit": bl.tip.decode(), "merge_base": bl.base.decode(),
                          "fetched": fetched},
