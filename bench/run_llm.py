@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,27 @@ OWN_FLOW = {  # used when the corpus is absent: the same shape
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def _run_timed(cmd, **kw):
+    """subprocess.run's result and the child's CPU seconds (user + system, its children included)."""
+    def children_cpu():
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
+    before = children_cpu()
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    return r, children_cpu() - before
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def main() -> int:
@@ -82,11 +104,13 @@ def main() -> int:
         conn.write_text(f"name: open_ai_connection\ntype: open_ai\napi_key: sk-bench\nbase_url: {url}\n")
         sh(pfgit + ["connection", "create", "--file", str(conn)], env=env)
         mapping = ["--column-mapping", "text=${data.text}"]
+        server_cpu0 = _cpu_seconds(server.pid)
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
-        r = subprocess.run(pfgit + ["run", "--flow", "flow", "--data", "data.jsonl", "--name", "b1",
-                                    "--workers", str(args.workers), "--json"] + mapping,
-                           cwd=repo, env=env, capture_output=True, text=True)
+        r, client_cpu = _run_timed(pfgit + ["run", "--flow", "flow", "--data", "data.jsonl", "--name", "b1",
+                                            "--workers", str(args.workers), "--json"] + mapping, cwd=repo, env=env)
         t_pfgit = time.perf_counter() - t0
+        server_cpu = _cpu_seconds(server.pid) - server_cpu0
         if r.returncode != 0:
             print(r.stdout, r.stderr, file=sys.stderr)
             return 1
@@ -97,6 +121,9 @@ def main() -> int:
               f"{args.workers} workers")
         print(f"pfgit run        {t_pfgit:7.2f} s  {rate:6.1f} lines/s  = {rate / ideal:.0%} of {ideal:.0f} "
               f"(target >= 80%)  status {status['status']}, {status['lines']['failed']} failed")
+        print(f"CPU per line: pfgit {client_cpu / args.lines * 1000:.2f} ms (whole process, start and "
+              f"recording included), fake server {server_cpu / args.lines * 1000:.2f} ms; "
+              f"load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after")
         if not args.no_pf:
             pf = shutil.which("pf", path=os.path.dirname(py)) or shutil.which("pf")
             pf_home = tmp / "home" / ".promptflow"

@@ -104,6 +104,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True   # else each reply's body waits ~40 ms for a delayed ACK
 
             def log_message(self, *a):  # quiet
                 pass
@@ -189,8 +190,10 @@ class FakeOpenAI:
             h.send_header("Content-Length", str(len(data)))
             for k, v in (headers or {}).items():
                 h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
+            # headers and body in one write: two small writes cost the client a delayed-ACK wait
+            h._headers_buffer.append(b"\r\n")
+            h._headers_buffer.append(data)
+            h.flush_headers()
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
             pass
 
