@@ -183,6 +183,23 @@ def default_workers(engine, lines: int) -> int:
     return max(1, min(DEFAULT_WORKERS if llm else 4, lines or 1))
 
 
+def default_processes(engine, lines: int, workers: int) -> int:
+    """Worker processes for a batch (`--processes`, else this): LLM lines are CPU-bound in the
+    openai SDK, so they spread over the cores, at least 4 lines in flight per process; small runs
+    and other flows stay in one process (a second one costs its own start and SDK import)."""
+    from .procpool import available
+
+    if not (available() and getattr(engine, "uses_llm", False) and getattr(engine, "splits_over_processes", False)):
+        return 1
+    if lines < 8 * workers:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4, workers // 4))
+
+
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
     from ..store.names import default_run_name, validate_run_name
@@ -198,7 +215,8 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         state = active.state()
         resumed = active
         saved = RunSpec(**{k: v for k, v in state["spec"].items() if k in RunSpec.__dataclass_fields__})
-        spec = replace(saved, resume=spec.resume, workers=spec.workers or saved.workers)
+        spec = replace(saved, resume=spec.resume, workers=spec.workers or saved.workers,
+                       processes=spec.processes or saved.processes)
     if not spec.data and not spec.run:
         raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
     if spec.data and not os.path.exists(spec.data):
@@ -285,7 +303,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         for rec in active.read("errors"):
             failed += 1
             outcome.first_error = outcome.first_error or rec
-    progress = _progress(total, engine.usage)
+    progress = None
     finished = len(done)
     stop_after = _interrupt_after()
     written = 0
@@ -331,11 +349,22 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     interrupted = False
     try:
         with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log")):
+            processes = 1 if workers <= 1 else spec.processes or default_processes(engine, total - len(done), workers)
+            if processes > 1:   # forked before any thread of this process starts (the progress bar's)
+                from .procpool import ProcessLinePool
+
+                pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
+                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable)
+            progress = _progress(total, engine.usage)
             if workers <= 1:
                 for ln, raw, berr in sources:
                     write(ln, raw, job(ln, raw, berr))
             else:
-                pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pfgit-line")
+                if processes > 1:
+                    limit = workers - 1     # in flight = workers: a line starts in its child once sent
+                else:
+                    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pfgit-line")
+                    limit = workers * 2 - 1   # queued jobs keep the threads busy between writes
                 pending: dict = {}
                 started: dict = {}          # line -> when its job began (the timeout counts from there)
                 abandoned = False
@@ -343,6 +372,12 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                 def timed_job(ln, raw, berr):
                     started[ln] = time.monotonic()
                     return job(ln, raw, berr)
+
+                def submit(item):
+                    if processes > 1:
+                        started[item[0]] = time.monotonic()
+                        return pool.submit(*item)
+                    return pool.submit(timed_job, *item)
 
                 def drain(block_until_below: int):
                     nonlocal abandoned
@@ -361,8 +396,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                                                          f"{timeout:g} seconds", "LineExecutionTimeoutError"))
                 try:
                     for item in sources:
-                        pending[pool.submit(timed_job, *item)] = item
-                        drain(workers * 2 - 1)        # bounded: never the whole data in memory
+                        pending[submit(item)] = item
+                        drain(limit)                  # bounded: never the whole data in memory
                     drain(0)
                 finally:
                     pool.shutdown(wait=not pending and not abandoned, cancel_futures=True)

@@ -95,6 +95,7 @@ class DagEngine:
     # ---- what batch.py asks of every engine ---------------------------------------------------
     uses_llm = property(lambda self: any(n.type in ("llm", "embedding") for n in self.plan.nodes.values()))
     warnings = property(lambda self: self.plan.warnings)
+    splits_over_processes = True   # lines are independent: batch.py may fork workers (procpool.py)
 
     def input_defs(self) -> dict:
         return self.plan.inputs

@@ -9,6 +9,7 @@ cost more than a fast endpoint's reply) and are built with `max_retries=0`, as p
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -20,6 +21,21 @@ from .errors import LLMError
 _clients: dict = {}
 _SECURITY = None   # make_request_options(security=...) exists in newer SDKs only
 _clients_lock = threading.Lock()
+_inherited: list = []
+
+
+def _forget_clients_after_fork() -> None:
+    """In a forked child (batch worker processes, or a tool's own): the parent's clients hold
+    pooled sockets the parent keeps using, so the child must not send on them, nor close them
+    (kept referenced: the SDK closes a client when it is collected)."""
+    global _clients_lock
+    _inherited.extend(_clients.values())
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
 
 @dataclass
