@@ -11,7 +11,7 @@ import pytest
 
 from fake_openai import fake_openai  # noqa: F401  (fixture)
 from pfgit.run import procpool
-from pfgit.run.batch import default_processes, run_batch
+from pfgit.run.batch import run_batch
 from pfgit.run.spec import RunSpec
 from run_flows import BASIC, make_repo, write_flow, write_jsonl
 from test_run_batch import COUNTED, Quiet, read_run
@@ -94,18 +94,3 @@ def test_a_worker_process_that_dies_fails_its_lines_not_the_run(repo):
     assert 3 in [e["line_number"] for e in errors]
     assert {e["type"] for e in errors} == {"WorkerProcessExited"}
     assert all(o_["o"] == f"w{o_['line_number']}" for o_ in outs)
-
-
-def test_default_processes():
-    class Engine:
-        uses_llm = True
-        splits_over_processes = True
-
-    class Python:
-        uses_llm = False
-        splits_over_processes = True
-
-    assert default_processes(Engine(), 50, 16) == 1           # a small run: one process
-    assert default_processes(Python(), 100_000, 16) == 1      # CPU-light lines: one process
-    big = default_processes(Engine(), 1000, 16)
-    assert 1 <= big <= 4 and default_processes(Engine(), 1000, 4) == 1   # >= 4 lines in flight each

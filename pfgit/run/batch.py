@@ -183,21 +183,23 @@ def default_workers(engine, lines: int) -> int:
     return max(1, min(DEFAULT_WORKERS if llm else 4, lines or 1))
 
 
-def default_processes(engine, lines: int, workers: int) -> int:
-    """Worker processes for a batch (`--processes`, else this): LLM lines are CPU-bound in the
-    openai SDK, so they spread over the cores, at least 4 lines in flight per process; small runs
-    and other flows stay in one process (a second one costs its own start and SDK import)."""
+def _processes(spec, engine, workers: int, console) -> int:
+    """Worker processes: one unless `--processes N` (measured on the LLM bench, one chat call per
+    line at ~2.5-3 ms of CPU, a second process cost ~1 ms of CPU per line more for handing lines
+    over than it saved; it pays off when lines are CPU-heavier: several LLM calls, heavy python)."""
     from .procpool import available
 
-    if not (available() and getattr(engine, "uses_llm", False) and getattr(engine, "splits_over_processes", False)):
+    n = min(spec.processes or 1, workers)
+    if n > 1 and not (available() and getattr(engine, "splits_over_processes", False)):
+        console.note("--processes ignored: this flow's lines run in one process "
+                     "(flex flows keep one instance; worker processes need Linux)")
         return 1
-    if lines < 8 * workers:
-        return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 4, workers // 4))
+    return n
+
+
+def _calls_the_sdk(engine, spec) -> bool:
+    return (getattr(engine, "uses_llm", False) and getattr(engine, "splits_over_processes", False)
+            and spec.llm_mode != "replay")
 
 
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
@@ -349,7 +351,11 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     interrupted = False
     try:
         with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log")):
-            processes = 1 if workers <= 1 else spec.processes or default_processes(engine, total - len(done), workers)
+            processes = _processes(spec, engine, workers, console)
+            if workers > 1 and _calls_the_sdk(engine, spec):
+                from .llm.client import preload
+
+                preload()   # once, before the threads (or forked processes) that would all import it
             if processes > 1:   # forked before any thread of this process starts (the progress bar's)
                 from .procpool import ProcessLinePool
 
