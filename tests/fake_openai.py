@@ -5,7 +5,7 @@ and the Azure paths /openai/deployments/<d>/{chat/completions,completions,embedd
 Replies are derived from the request (so they are deterministic), carry `usage`, and every request
 is recorded (path, query, headers, parsed body). Faults are injected per request from a queue:
 `("429", retry_after)`, `("500",)`, `("timeout", seconds)` (reply after a delay), `("malformed",)`
-(a 200 whose body is not JSON); `latency` delays every reply.
+(a 200 whose body is not JSON), `("close",)` (the connection dropped without a reply); `latency` delays every reply.
 
     with FakeOpenAI() as srv:  srv.url -> "http://127.0.0.1:PORT/v1"; srv.root -> "http://127.0.0.1:PORT"
 """
@@ -18,6 +18,7 @@ import json
 import struct
 import threading
 import time
+import socket
 import socketserver
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -198,6 +199,9 @@ class FakeOpenAI:
                                   {"Retry-After": str(fault[1])} if len(fault) > 1 else {})
             if what == "500":
                 return self._send(h, 500, {"error": {"message": "boom"}})
+            if what == "close":      # drop the connection without a reply
+                h.request.shutdown(socket.SHUT_RDWR)
+                return
             if what == "timeout":
                 time.sleep(fault[1])
             if what == "malformed":
