@@ -94,3 +94,14 @@ def test_a_worker_process_that_dies_fails_its_lines_not_the_run(repo):
     assert 3 in [e["line_number"] for e in errors]
     assert {e["type"] for e in errors} == {"WorkerProcessExited"}
     assert all(o_["o"] == f"w{o_['line_number']}" for o_ in outs)
+
+
+def test_resumed_run_counts_the_tokens_of_the_lines_before_the_interruption(llm_repo, monkeypatch):  # noqa: F811
+    rows = [dict(r, question=f"{r['question']} #{i}") for i in range(3) for r in ROWS]
+    write_jsonl(llm_repo / "nine.jsonl", rows)
+    full = run_batch(RunSpec(flow="flows/chat", data="nine.jsonl", name="full", workers=1), Quiet())
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "4")
+    assert run_batch(RunSpec(flow="flows/chat", data="nine.jsonl", name="cut", workers=1), Quiet()).status == "Canceled"
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    resumed = run_batch(RunSpec(flow=".", resume="cut"), Quiet())
+    assert resumed.status == "Completed" and resumed.metrics == full.metrics

@@ -296,6 +296,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     else:
         done = active.done_lines()
         start = active.state().get("start", start)
+        _restore_tokens(engine, active.state().get("tokens"))
         active.update_state(status="Running")
         console.note(f"resuming run '{spec.name}': {len(done)} of {total} lines already done")
     active.open()
@@ -418,7 +419,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
             progress.stop()
     if interrupted:
         active.close()
-        active.update_state(status="Canceled")
+        active.update_state(status="Canceled", tokens=_saved_tokens(engine))
         outcome.status = "Canceled"
         outcome.failed = failed
         outcome.done = finished
@@ -443,6 +444,26 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     outcome.commit = rec.commit
     active.remove()
     return outcome
+
+
+def _saved_tokens(engine):
+    """The token counts so far, kept in an interrupted run's state so the resumed run's
+    `__pfgit__.tokens.*` cover all its lines."""
+    usage = getattr(engine, "usage", None)
+    if usage is None or not usage.calls:
+        return None
+    u = usage.usage
+    return {"prompt": u.prompt, "completion": u.completion, "total": u.total, "calls": usage.calls}
+
+
+def _restore_tokens(engine, saved) -> None:
+    usage = getattr(engine, "usage", None)
+    if usage is None or not isinstance(saved, dict):
+        return
+    from .llm.usage import Usage
+
+    usage.add(Usage(int(saved.get("prompt") or 0), int(saved.get("completion") or 0), int(saved.get("total") or 0)))
+    usage.calls += int(saved.get("calls") or 1) - 1
 
 
 def _result(fut):
