@@ -202,9 +202,8 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable) -> None:
                 msg = _to_wire(fut.result(), keep_agg, jsonable)
             except Exception as e:                     # an engine bug: this line fails, not the run
                 msg = ("error", {"message": f"({type(e).__name__}) {e}", "kind": type(e).__name__, "node": None})
-            now = ProcessLinePool._counts(usage)
-            tokens = tuple(n - b for n, b in zip(now, base))
-            with send_lock:
+            with send_lock:   # counted under the lock: the parent reads counts that only grow
+                tokens = tuple(n - b for n, b in zip(ProcessLinePool._counts(usage), base))
                 try:
                     conn.send((seq, msg, tokens))
                 except (OSError, ValueError):
