@@ -66,6 +66,10 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
     if engine is None:
         raise RunError("pfgit test runs flows with the built-in engine; this flow needs promptflow "
                        "(pf flow test)")
+    if hasattr(engine, "node_concurrency"):
+        from .engine.dag import NODE_CONCURRENCY_TEST
+
+        engine.node_concurrency = NODE_CONCURRENCY_TEST   # as pf flow test
     t0 = time.perf_counter()
     try:
         with _Env(_env_for(spec, engine.flow_env(), get_connection), engine.cwd()):
