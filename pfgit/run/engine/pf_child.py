@@ -27,7 +27,7 @@ def _connection(spec: dict):
     return cls(name=spec["name"], **fields)
 
 
-def _jsonable(v):
+def _jsonable(v):   # testline._jsonable's twin: this file imports nothing of pfgit
     try:
         json.dumps(v)
         return v
