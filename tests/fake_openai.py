@@ -5,7 +5,8 @@ and the Azure paths /openai/deployments/<d>/{chat/completions,completions,embedd
 Replies are derived from the request (so they are deterministic), carry `usage`, and every request
 is recorded (path, query, headers, parsed body). Faults are injected per request from a queue:
 `("429", retry_after)`, `("500",)`, `("timeout", seconds)` (reply after a delay), `("malformed",)`
-(a 200 whose body is not JSON), `("close",)` (the connection dropped without a reply); `latency` delays every reply.
+(a 200 whose body is not JSON), `("close",)` (the connection dropped without a reply); `latency`
+delays every reply.
 
     with FakeOpenAI() as srv:  srv.url -> "http://127.0.0.1:PORT/v1"; srv.root -> "http://127.0.0.1:PORT"
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
+import socketserver
 import struct
 import threading
 import time
-import socket
-import socketserver
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
