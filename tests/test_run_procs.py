@@ -105,3 +105,25 @@ def test_resumed_run_counts_the_tokens_of_the_lines_before_the_interruption(llm_
     monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
     resumed = run_batch(RunSpec(flow=".", resume="cut"), Quiet())
     assert resumed.status == "Completed" and resumed.metrics == full.metrics
+
+
+def test_default_processes():
+    from types import SimpleNamespace
+
+    from pfgit.run.batch import _processes
+
+    class Llm:
+        uses_llm = True
+        splits_over_processes = True
+
+    class Flex:
+        uses_llm = True
+
+    quiet = Quiet()
+    auto = SimpleNamespace(processes=None)
+    assert _processes(auto, Llm(), 16, 100, quiet) == 1              # a small run: one process
+    assert _processes(auto, Llm(), 4, 10_000, quiet) == 1            # few lines in flight: one
+    assert _processes(auto, Flex(), 16, 10_000, quiet) == 1          # flex: one instance
+    assert 1 <= _processes(auto, Llm(), 16, 1000, quiet) <= 2
+    assert _processes(SimpleNamespace(processes=3), Llm(), 16, 10, quiet) == 3
+    assert _processes(SimpleNamespace(processes=3), Flex(), 16, 10, quiet) == 1 and quiet.lines

@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
             file: Optional[str] = typer.Option(None, "--file", "-f", help="A promptflow run.yml (options given here override it)."),
             init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
             workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Lines in flight (default 16 for LLM flows, 4 otherwise)."),
-            processes: Optional[int] = typer.Option(None, "--processes", min=1, help="Worker processes sharing the lines in flight (default 1; more for CPU-heavy lines, e.g. several LLM calls each)."),
+            processes: Optional[int] = typer.Option(None, "--processes", min=1, help="Worker processes sharing the lines in flight (default: 2 for LLM runs of 8x --workers lines or more on 2+ cores, else 1)."),
             engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
             resume: Optional[str] = typer.Option(None, "--resume", help="Finish an interrupted run: only its missing lines."),
             llm_cache: Optional[str] = typer.Option(None, "--llm-cache", help="Folder of recorded LLM responses."),
