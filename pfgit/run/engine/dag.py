@@ -198,7 +198,10 @@ class DagEngine:
                 ready.append((name, kwargs, from_inputs))
             if error is not None:
                 break
-            if not ready and not running:   # cannot happen with an acyclic plan; never spin
+            if not ready and not running:
+                if not waiting:             # this pass bypassed the last nodes: the line is done
+                    break
+                # cannot happen with an acyclic plan; never spin
                 error = LineError("No nodes are ready for execution, but the flow is not completed.",
                                   "NoNodeExecutedError", waiting[0])
                 break
