@@ -39,8 +39,52 @@ def _load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
+_ODD_SPACE = re.compile(r"[^\S \n]")  # whitespace other than space and newline
+_ODD_ASCII = "\r\t\x0b\x0c\x1c\x1d\x1e\x1f"
+_NODES_LINE = re.compile(r"^nodes:[ \t]*(#.*)?$", re.M)
+_SKIP = re.compile(r"(?: *(?:#[^\n]*)?\n)*")
+_ITEM_AT = re.compile(r"( *)- ")
+_ENDS: dict = {}
+
+
 def _split(text: str) -> tuple:
     """(rest of the document with `nodes: []`, [node item texts, dedented])."""
+    if not text.isascii() and _ODD_SPACE.search(text) or any(c in text for c in _ODD_ASCII):
+        return _split_lines(text)  # other line breaks or blanks: line by line, as str does
+    m = _NODES_LINE.search(text)
+    if m is None or m.end() >= len(text):
+        raise Unsplittable("no block 'nodes:'")
+    first = _SKIP.match(text, m.end() + 1).end()
+    im = _ITEM_AT.match(text, first)
+    if im is None:
+        raise Unsplittable("nodes is not a block sequence")
+    pad = im.group(1)
+    ends = _ENDS.get(pad)
+    if ends is None:  # the first line that is not in the sequence: not an item, not inside one
+        ends = _ENDS[pad] = re.compile(rf"\n(?!{pad}- |{pad} | *#| *(?:\n|\Z))")
+    e = ends.search(text, first - 1)
+    end = e.start() + 1 if e is not None else len(text)
+    starts, k, mark = [], first, "\n" + pad + "- "
+    while 0 <= k < end:
+        starts.append(k)
+        k = text.find(mark, k, end)
+        k = k + 1 if k >= 0 else -1
+    starts.append(end)
+    n = len(pad)
+    texts = []
+    for a, b in zip(starts, starts[1:]):
+        item = text[a:b]
+        if n:
+            lines = item.count("\n") + (not item.endswith("\n"))
+            if item.count("\n" + pad) + 1 == lines:  # every line indented: drop the pad
+                item = item[n:].replace("\n" + pad, "\n")
+            else:
+                item = "".join(ln[n:] if ln.startswith(pad) else "\n" for ln in item.splitlines(True))
+        texts.append(item)
+    return text[:m.start()] + "nodes: []\n" + text[end:], texts
+
+
+def _split_lines(text: str) -> tuple:
     lines = text.splitlines(keepends=True)
     start = next((i for i, ln in enumerate(lines) if _NODES.match(ln.rstrip("\r\n"))), None)
     if start is None:
@@ -105,9 +149,13 @@ def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_
     cache = {} if cache is None else cache
     try:
         rest, items = _split(text)
-        data = _load(rest)
-        if not isinstance(data, dict) or data.get("nodes") != []:
-            raise Unsplittable("top level")
+        top = cache.get(("", rest))  # what surrounds the nodes changes rarely: parsed once too
+        if top is None:
+            top = _load(rest)
+            if not isinstance(top, dict) or top.get("nodes") != []:
+                raise Unsplittable("top level")
+            cache[("", rest)] = top
+        data = dict(top)  # values shared with other versions, like the nodes
         _parse_items(items, cache)
         data["nodes"] = [cache[t] for t in items]
         return data

@@ -73,6 +73,12 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
 
     def go(idx):
         hist = _history(idx, all_parents)
+        try:
+            return walk(hist)
+        finally:
+            hist.close()
+
+    def walk(hist):
         st = start_step(hist, head, flow, path)
         who = node or _node_for_source(hist, st, path)
         if who is not None:
@@ -81,8 +87,7 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
         def compute():
             from .blame import blame_fields, blame_lines
 
-            if not all_parents:
-                hist.prefetch(st)
+            hist.prefetch(st)
             res = {"flow": flow, "file": st.file, "commit": st.commit, "all_parents": all_parents,
                    "fields": blame_fields(hist, st), "node": who}
             if who is not None:
@@ -106,6 +111,12 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
 
     def go(idx):
         hist = _history(idx, all_parents)
+        try:
+            return walk(idx, hist)
+        finally:
+            hist.close()
+
+    def walk(idx, hist):
         starts = [s for s in (hist.step(head.decode(), f) for f in flows) if s is not None]
         if not starts:
             raise UsageError(f"no flow at {path or '.'}")
@@ -119,8 +130,7 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
                              f"({', '.join(s.path for s in starts[:5])}): give the flow's folder")
 
         def compute():
-            if not all_parents:
-                hist.prefetch(st)
+            hist.prefetch(st)
             return node_log(hist, st, node, limit)
 
         res = hist.answer(["log", st.commit, st.path, node, all_parents, limit], compute)

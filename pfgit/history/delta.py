@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 
 EMPTY = {"changes": [], "flow_file": False}
+_FMT_MEMO: dict = {}  # (type, repr) of a scalar -> its short YAML form (a history repeats values)
 
 
 def norm_lines(text: str) -> list:
@@ -31,8 +32,24 @@ def changed_lines(a: str | None, b: str | None) -> int | None:
     return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in sm.get_opcodes() if op != "equal")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def compact(changes: list) -> list:
     from ..diff.render import fmt_value
+
+    memo: dict = _FMT_MEMO
+
+    def fmt(v):
+        if type(v) not in _SCALARS:
+            return fmt_value(v, 60)
+        k = (type(v), repr(v))
+        s = memo.get(k)
+        if s is None:
+            if len(memo) > 10_000:
+                memo.clear()
+            s = memo[k] = fmt_value(v, 60)
+        return s
 
     out = []
     for c in changes:
@@ -55,9 +72,9 @@ def compact(changes: list) -> list:
             e["after"] = c.detail.get("after")
         elif not (len(path) == 2 and path[0] == "nodes"):  # a whole node: its name says it
             if c.op in ("remove", "change"):
-                e["old"] = fmt_value(c.old, 60)
+                e["old"] = fmt(c.old)
             if c.op in ("add", "change"):
-                e["new"] = fmt_value(c.new, 60)
+                e["new"] = fmt(c.new)
         out.append(e)
     return out
 
@@ -94,7 +111,7 @@ def _same_flow_files(versions, old, new, data: dict) -> list:
         if rel.split("/", 1)[0] not in changed:  # no includes (the caller checked): rel is the file
             continue
         loc = resolve_source(rel, data, fb)
-        ch = file_change(list(body), loc, fa(loc), fb(loc))
+        ch = file_change(list(body), loc, fa(loc), fb(loc), with_diff=False)
         if ch is not None:
             out.append(ch)
     return out
@@ -117,9 +134,10 @@ def compute(versions, old, new) -> dict:
         # each body still runs the file at the same path - the one case diff_files needs not list
         out = {"changes": compact(_same_flow_files(versions, old, new, nd)), "flow_file": False}
         return out
-    if od is nd:
+    fast = None if od is nd or od is None else _same_shape_changes(od, nd)
+    if od is nd or fast is not None:
         keys = node_keys(nd.get("nodes"))
-        matching, changes = Matching(pairs={k: k for k in keys}, how={k: "name" for k in keys}), []
+        matching, changes = Matching(pairs={k: k for k in keys}, how={k: "name" for k in keys}), fast or []
     else:
         matching = match_nodes(od or {}, nd, DEFAULT_SIMILARITY)
         changes = diff_data(od, nd, matching=matching)
@@ -129,6 +147,51 @@ def compute(versions, old, new) -> dict:
     out = {"changes": compact(changes), "flow_file": od is not nd}
     if old is None:
         out["added"] = True
+    return out
+
+
+def _eq(a, b) -> bool:
+    """Equal as pfgit.diff compares values (types kept: 1 != 1.0 != True != '1'; key order
+    ignored); False also when unsure (non-string keys, NaN), which only costs the full diff."""
+    if a is b:
+        return True
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t is dict:
+        return len(a) == len(b) and all(type(k) is str and k in b and _eq(v, b[k]) for k, v in a.items())
+    if t is list:
+        return len(a) == len(b) and all(map(_eq, a, b))
+    if t is float:
+        return repr(a) == repr(b)
+    return a == b
+
+
+def _same_shape_changes(od: dict, nd: dict) -> list | None:
+    """The changes from `od` to `nd` when they have the same node names in the same order and
+    differ only inside nodes (most commits: a field edited, a reformat), else None.
+
+    Then node matching is by name, nothing moved or was renamed, and pfgit.diff's data diff is
+    the per-node value diff of the nodes that differ; the others (parsed once when their text is
+    the same, see pfgit.diff.parse; else compared here) have no changes."""
+    from ..diff.changes import diff_values
+    from ..diff.match import node_keys
+
+    a, b = od.get("nodes"), nd.get("nodes")
+    if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or od.keys() != nd.keys():
+        return None
+    if any(not _eq(v, nd[k]) for k, v in od.items() if k != "nodes"):
+        return None
+    keys = node_keys(b)
+    if node_keys(a) != keys:
+        return None
+    out: list = []
+    for k, x, y in zip(keys, a, b):
+        if x is y or _eq(x, y):
+            continue
+        if not isinstance(x, dict) or not isinstance(y, dict):
+            return None
+        diff_values(["nodes", k], x, y, out)
     return out
 
 

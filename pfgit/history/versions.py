@@ -14,16 +14,28 @@ import stat
 from typing import Any
 
 from ..flow.readers import join
+from ..git.batch import CatFile, log_commits, parse_commit, parse_tree
 from ..git.repo import TreeReader
 
 TEXT_PROMPT = (".jinja2", ".j2", ".prompty", ".md", ".txt")
 
 
+PRELOAD_BYTES = 64 << 20  # read ahead at most this much of a history's flow folder files
+_ABSENT = False  # a path known not to exist in a root tree
+
+
 class Versions:
-    """Reads flow versions of one repository (caches shared across a whole walk)."""
+    """Reads flow versions of one repository (caches shared across a whole walk).
+
+    Objects come from one `git cat-file --batch` (pfgit.git.batch), dulwich when git cannot
+    answer; `preload` reads a whole history's commits, flow folders and flow files in three
+    bulk requests before a walk that has nothing cached."""
 
     def __init__(self, repo):
         self.repo = repo
+        self.cat = CatFile(repo.controldir())
+        self._log: dict = {}  # commit id -> CommitInfo, from preload
+        self._dirs: dict = {}  # (root tree, folder) -> (mode, id) | _ABSENT, from preload
         self._blobs: dict = {}
         self._parsed: dict = {}
         self._node_texts: dict = {}
@@ -40,15 +52,65 @@ class Versions:
             r = self._readers[root] = TreeReader(self.repo, root.encode())
         return r
 
-    def commit(self, sha: bytes):
-        """A commit object; the last few are kept (a walk reads each commit as a parent, then as
-        the next step)."""
-        c = self._commits.get(sha)
+    def commit(self, sha: str):
+        """A commit's CommitInfo; KeyError when it is missing or not a commit. Outside a preloaded
+        history the last few are kept (a walk reads each commit as a parent, then as a step)."""
+        c = self._log.get(sha) or self._commits.get(sha)
         if c is None:
             if len(self._commits) > 16:
                 self._commits.clear()
-            c = self._commits[sha] = self.repo[sha]
+            got = self.cat.get(sha)
+            if got is None and self.cat.broken:
+                obj = self.repo[sha.encode()]
+                got = (obj.type_name.decode(), obj.as_raw_string())
+            if got is None or got[0] != "commit":
+                raise KeyError(sha)
+            c = self._commits[sha] = parse_commit(got[1])
         return c
+
+    def preload(self, head: str, path: str, first_parent: bool) -> None:
+        """Read ahead what a walk from `head` over the flow folder `path` needs: every commit
+        (one `git log`), the folder in each root tree, those folders' trees and flow files."""
+        commits = log_commits(self.git_dir, head, first_parent)
+        self._log.update(commits)
+        roots = list(dict.fromkeys(c.tree for c in commits.values()))
+        if path == ".":
+            found = {r: ("tree", r) for r in roots}
+        else:
+            got = self.cat.check_many([f"{r}:{path}" for r in roots])
+            found = {r: got.get(f"{r}:{path}") for r in roots}
+        for r, hit in found.items():
+            if hit is None:
+                self._dirs[(r, path)] = _ABSENT
+            elif hit[0] == "tree":
+                self._dirs[(r, path)] = (stat.S_IFDIR, hit[1].encode())
+        folders = [h[1] for h in found.values() if h and h[0] == "tree" and h[1].encode() not in self._trees]
+        for tid, (kind, raw) in self.cat.get_many(folders).items():
+            if kind == "tree":
+                self._trees[tid.encode()] = parse_tree(raw)
+        # the folders' files: flow files, and the small ones a walk may read (node sources)
+        want, budget = [], PRELOAD_BYTES
+        for h in found.values():
+            ents = self._trees.get(h[1].encode()) if h and h[0] == "tree" else None
+            for mode, bid in (ents or {}).values():
+                if not stat.S_ISDIR(mode) and bid.decode() not in self._blobs:
+                    want.append(bid.decode())
+        sizes = self.cat.check_many(list(dict.fromkeys(want)))
+        fetch = []
+        for bid, (kind, _, size) in sizes.items():
+            if kind == "blob" and size <= budget:
+                fetch.append(bid)
+                budget -= size
+        for bid, (kind, raw) in self.cat.get_many(fetch).items():
+            if kind == "blob":
+                self._blobs[bid] = raw
+
+    @property
+    def git_dir(self) -> str:
+        return self.repo.controldir()
+
+    def close(self) -> None:
+        self.cat.close()
 
     def entries(self, tree: str) -> dict:
         """{name: (mode, sha)} of a tree (bytes keys), parsed once per walk."""
@@ -62,7 +124,14 @@ class Versions:
         if e is None:
             if len(self._trees) > 50_000:
                 self._trees.clear()
-            e = self._trees[tree] = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
+            got = self.cat.get(tree)
+            if got is not None and got[0] == "tree":
+                e = parse_tree(got[1])
+            elif got is None and self.cat.broken:
+                e = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
+            else:
+                raise KeyError(tree)
+            self._trees[tree] = e
         return e
 
     def lookup(self, root: str, rel: str) -> tuple | None:
@@ -76,6 +145,13 @@ class Versions:
             if parts[0] == "..":
                 return None  # outside the repository
         mode, cur = stat.S_IFDIR, root.encode()
+        for j in range(len(parts), 0, -1) if self._dirs else ():  # from a preloaded folder
+            hit = self._dirs.get((root, "/".join(parts[:j])))
+            if hit is _ABSENT:
+                return None
+            if hit is not None:
+                (mode, cur), parts = hit, parts[j:]
+                break
         try:
             for seg in parts:
                 if not stat.S_ISDIR(mode):
@@ -110,9 +186,15 @@ class Versions:
     def blob(self, bid: str) -> bytes | None:
         data = self._blobs.get(bid)
         if data is None:
-            try:
-                data = self.repo[bid.encode()].data
-            except KeyError:  # missing object (partial clone)
+            got = self.cat.get(bid)
+            if got is not None:
+                data = got[1] if got[0] == "blob" else None
+            elif self.cat.broken:
+                try:
+                    data = self.repo[bid.encode()].data
+                except KeyError:  # missing object (partial clone)
+                    return None
+            if data is None:
                 return None
             self._blobs[bid] = data
         return data

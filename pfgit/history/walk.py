@@ -49,6 +49,10 @@ class FlowHistory:
             self._versions = Versions(self.repo)
         return self._versions
 
+    def close(self) -> None:
+        if self._versions is not None:
+            self._versions.close()
+
     # -- cached reads ------------------------------------------------------------------------
     def step(self, commit: str, path: str) -> Step | None:
         key = (commit, path)
@@ -86,6 +90,7 @@ class FlowHistory:
             rows = self._chain(*start.parents[0])  # a new commit on a known history
         if not rows:
             self._cold = True
+            self.versions.preload(start.commit, start.path, first_parent=not self.all_parents)
             return
         steps = [Step.from_row(r) for r in rows]
         for st in steps:
