@@ -484,3 +484,37 @@ def test_variants_fields_and_lines(tmp_path):
     log = log_node(r, str(tmp_path / "repo/f"), "summarize")
     assert [e["text"] for e in log["commits"]] == ["variant v1 prompt: 1 line changed",
                                                    "variant v1: inputs.max_tokens 256 -> 512", "node added"]
+
+
+def _cli_modules(repo, *args) -> tuple:
+    """(stdout, top-level modules imported) of one pfgit call in a new process."""
+    import sys
+
+    code = ("import sys; from pfgit.cli.main import main; rc = main(sys.argv[1:]); "
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr); "
+            "sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=repo, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout, set(p.stderr.split())
+
+
+def test_repeated_call_answers_from_the_cache_without_heavy_imports(qa):
+    repo, shas = qa
+    outs = []
+    for args in (["blame", "qa", "--node", "make_prompt", "--json"],
+                 ["log", "qa", "--node", "make_prompt"], ["blame", "qa/answer.py", "--porcelain"]):
+        first, mods1 = _cli_modules(repo, *args)
+        second, mods2 = _cli_modules(repo, *args)
+        assert first == second and "dulwich" in mods1
+        assert not {"dulwich", "yaml", "typer", "sqlite_utils"} & mods2, args
+        outs.append(first)
+    first = outs[0]
+    # a new commit is a new question: answered by a walk, then from the cache
+    (repo / "qa/make_prompt.jinja2").write_text("# system:\nOne word.\n\n# user:\n{{ question }}\n")
+    git(repo, "commit", "-q", "-am", "shorter prompt")
+    third, mods3 = _cli_modules(repo, "blame", "qa", "--node", "make_prompt", "--json")
+    assert "dulwich" in mods3 and json.loads(third)["commit"] == git(repo, "rev-parse", "HEAD")
+    assert json.loads(first)["commit"] == shas[-1]
+    # --rev names the older commit again: the first answer, from the cache
+    again, mods4 = _cli_modules(repo, "blame", "qa", "--node", "make_prompt", "--json", "--rev", shas[-1][:10])
+    assert json.loads(again) == json.loads(first) and "dulwich" not in mods4

@@ -250,6 +250,12 @@ def body_sources(data: dict) -> dict:
     return out
 
 
+def node_source(body: Any) -> str | None:
+    """The normalised code source path of one node or variant body (None: none)."""
+    src = _code_path(body)
+    return _norm(src) if src else None
+
+
 def _code_path(body: Any) -> str | None:
     if not isinstance(body, dict):
         return None

@@ -62,8 +62,13 @@ def _node_for_source(hist, st, path: str | None) -> str | None:
     return None
 
 
+def _request(req: tuple | None, head: bytes) -> str | None:
+    """The request key of a pfgit.history.cached question, when it names this commit."""
+    return req[2] if req is not None and req[1] == head.decode() else None
+
+
 def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
-          all_parents: bool = False) -> dict:
+          all_parents: bool = False, request: tuple | None = None) -> dict:
     from ..git.repo import resolve
     from ..index.db import with_index
     from .nodelog import check_node
@@ -95,13 +100,13 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
             res["history_stops"] = hist.stops
             return res
 
-        return hist.answer(["blame", st.commit, flow, who, all_parents], compute)
+        return hist.answer(["blame", st.commit, flow, who, all_parents], compute, _request(request, head))
 
     return with_index(repo, go, refresh=False)
 
 
 def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: bool = False,
-             metrics: list | None = None, limit: int | None = None) -> dict:
+             metrics: list | None = None, limit: int | None = None, request: tuple | None = None) -> dict:
     from ..git.repo import resolve
     from ..index.db import with_index
     from .nodelog import attach_metrics, node_log
@@ -133,7 +138,8 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
             hist.prefetch(st)
             return node_log(hist, st, node, limit)
 
-        res = hist.answer(["log", st.commit, st.path, node, all_parents, limit], compute)
+        res = hist.answer(["log", st.commit, st.path, node, all_parents, limit], compute,
+                          None if metrics else _request(request, head))
         if metrics:
             attach_metrics(idx, res, metrics)
         return res
@@ -155,14 +161,18 @@ def _print(res: dict, json_out: bool, render_text) -> None:
 
 def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_parents: bool = False,
               json_out: bool = False, porcelain: bool = False) -> int:
-    from ..git.repo import open_repo
-    from . import render
+    from . import cached, render
 
     if json_out and porcelain:
         raise UsageError("choose one of --json, --porcelain")
     if path is None:
         raise UsageError("Missing argument 'PATH'.")
-    res = blame(open_repo("."), path, node, rev, all_parents)
+    res = cached.lookup("blame", rev, path, node, all_parents)
+    if res is None:
+        from ..git.repo import open_repo
+
+        req = cached.request("blame", rev, path, node, all_parents)
+        res = blame(open_repo("."), path, node, rev, all_parents, req)
     _print(res, json_out, render.blame_porcelain if porcelain else render.blame_text)
     return EXIT_OK
 
@@ -170,12 +180,16 @@ def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_
 def run_log_node(path: str | None, node: str, metrics: list | None, max_count: int | None,
                  rev: str = "HEAD", all_parents: bool = False, json_out: bool = False,
                  markdown: bool = False) -> int:
-    from ..git.repo import open_repo
-    from . import render
+    from . import cached, render
 
     if json_out and markdown:
         raise UsageError("choose one of --json, --markdown")
-    res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count)
+    res = None if metrics else cached.lookup("log", rev, path, node, all_parents, max_count)
+    if res is None:
+        from ..git.repo import open_repo
+
+        req = None if metrics else cached.request("log", rev, path, node, all_parents, max_count)
+        res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count, req)
     res["metrics"] = metrics or []
     _print(res, json_out, render.log_markdown if markdown else render.log_text)
     return EXIT_OK

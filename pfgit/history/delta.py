@@ -92,7 +92,7 @@ def _files_may_differ(versions, old, new, changes: list) -> bool:
 
     names = {f.encode() for f in FLOW_FILES}
     a, b = versions.entries(old.tree), versions.entries(new.tree)
-    if {k: v for k, v in a.items() if k not in names} != {k: v for k, v in b.items() if k not in names}:
+    if any(k not in names for k, _ in a.items() ^ b.items()):
         return True
     return any(_structural(c) for c in changes)  # same files: only another path can differ
 
@@ -102,7 +102,7 @@ def _same_flow_files(versions, old, new, data: dict) -> list:
     from ..diff.changes import file_change, resolve_source
 
     a, b = versions.entries(old.tree), versions.entries(new.tree)
-    changed = {k.decode("utf-8", "surrogateescape") for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    changed = {k.decode("utf-8", "surrogateescape") for k, _ in a.items() ^ b.items()}
     out = []
     if not changed:
         return out
@@ -134,9 +134,9 @@ def compute(versions, old, new) -> dict:
         # each body still runs the file at the same path - the one case diff_files needs not list
         out = {"changes": compact(_same_flow_files(versions, old, new, nd)), "flow_file": False}
         return out
-    fast = None if od is nd or od is None else _same_shape_changes(od, nd)
+    fast = None if od is nd or od is None else _same_shape_changes(od, nd, versions.node_keys)
     if od is nd or fast is not None:
-        keys = node_keys(nd.get("nodes"))
+        keys = versions.node_keys(nd.get("nodes"))
         matching, changes = Matching(pairs={k: k for k in keys}, how={k: "name" for k in keys}), fast or []
     else:
         matching = match_nodes(od or {}, nd, DEFAULT_SIMILARITY)
@@ -167,7 +167,7 @@ def _eq(a, b) -> bool:
     return a == b
 
 
-def _same_shape_changes(od: dict, nd: dict) -> list | None:
+def _same_shape_changes(od: dict, nd: dict, node_keys) -> list | None:
     """The changes from `od` to `nd` when they have the same node names in the same order and
     differ only inside nodes (most commits: a field edited, a reformat), else None.
 
@@ -175,7 +175,6 @@ def _same_shape_changes(od: dict, nd: dict) -> list | None:
     the per-node value diff of the nodes that differ; the others (parsed once when their text is
     the same, see pfgit.diff.parse; else compared here) have no changes."""
     from ..diff.changes import diff_values
-    from ..diff.match import node_keys
 
     a, b = od.get("nodes"), nd.get("nodes")
     if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or od.keys() != nd.keys():

@@ -42,6 +42,9 @@ class Versions:
         self._readers: dict = {}
         self._trees: dict = {}
         self._bodies: dict = {}
+        self._keys: dict = {}
+        self._node_src: dict = {}
+        self._flow_files: dict = {}
         self._commits: dict = {}
 
     def reader(self, root: str) -> TreeReader:
@@ -171,6 +174,14 @@ class Versions:
     def flow_file(self, root: str, path: str) -> tuple | None:
         """(folder tree id, flow file path) of the dag/flex flow in folder `path`, else None
         (promptflow's order of flow file names, as pfgit.flow.load.flow_file_in)."""
+        key = (root, path)
+        if key not in self._flow_files:  # a walk asks for each commit twice: as parent, as step
+            if len(self._flow_files) > 100_000:
+                self._flow_files.clear()
+            self._flow_files[key] = self._flow_file(root, path)
+        return self._flow_files[key]
+
+    def _flow_file(self, root: str, path: str) -> tuple | None:
         from ..flow.model import FLOW_FILES
 
         e = self.lookup(root, path)
@@ -243,20 +254,38 @@ class Versions:
             self._parsed[bid] = res
         return res
 
+    def node_keys(self, nodes) -> list:
+        """pfgit.diff.match.node_keys, once per parsed `nodes` list."""
+        from ..diff.match import node_keys
+
+        hit = self._keys.get(id(nodes))
+        if hit is None or hit[0] is not nodes:
+            hit = self._keys[id(nodes)] = (nodes, node_keys(nodes))
+        return hit[1]
+
     def body_sources(self, data: dict) -> dict:
         """pfgit.diff's body -> source path map of parsed data, once per flow file version."""
         key = id(data)
         hit = self._bodies.get(key)
         if hit is None or hit[0] is not data:
-            from ..diff.changes import body_sources
+            from ..diff.changes import body_sources, node_source
 
-            hit = self._bodies[key] = (data, body_sources(data))
+            nodes = data.get("nodes")
+            if data.get("node_variants") or not isinstance(nodes, list):
+                res = body_sources(data)
+            else:  # without variants a node's source is its own: found once per node object
+                res = {}
+                for k, raw in zip(self.node_keys(nodes), nodes):
+                    m = self._node_src.get(id(raw))
+                    if m is None or m[0] is not raw:
+                        m = self._node_src[id(raw)] = (raw, node_source(raw))
+                    if m[1]:
+                        res[("nodes", k)] = m[1]
+            hit = self._bodies[key] = (data, res)
         return hit[1]
 
     def summarize(self, step) -> dict:
         from ..diff.changes import resolve_source
-        from ..diff.match import node_keys
-
         data, err = self.data(step)
         out: dict = {"file": step.file, "flow_blob": self.blob_id(step.root, step.file)}
         if err is not None:
@@ -268,7 +297,7 @@ class Versions:
             loc = resolve_source(rel, data, files)
             sources.append([[str(p) for p in body], join(step.path, loc), files.blob_id(loc)])
         nodes = data.get("nodes")
-        out.update(readable=True, nodes=node_keys(nodes), sources=sources)
+        out.update(readable=True, nodes=self.node_keys(nodes), sources=sources)
         return out
 
 

@@ -18,9 +18,9 @@ import heapq
 import json
 
 from . import delta as deltas
+from .cached import ANSWER_FORMAT
 from .steps import Step, compute_step
 
-ANSWER_FORMAT = 1  # part of every cached answer's key: bump when an answer's shape changes
 _STEP_COLS = "commit_sha, flow_path, file, tree, root, vkey, parents, author, time, tz, summary"
 
 
@@ -184,19 +184,24 @@ class FlowHistory:
         return d
 
     # -- whole answers ---------------------------------------------------------------------------
-    def answer(self, key: list, compute):
+    def answer(self, key: list, compute, request: str | None = None):
         """`compute()`'s result, cached by `key` (a question about fixed commits has one answer;
-        answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)."""
+        answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)
+        and pointed to by `request` (pfgit.history.cached: the question as the user typed it)."""
         k = json.dumps([ANSWER_FORMAT] + list(key), separators=(",", ":"))
         row = self.conn.execute("SELECT result FROM history_results WHERE key=?", (k,)).fetchone()
         if row is not None:
             self.flush()  # what finding the question's start computed (its summary)
-            return json.loads(row[0])
-        res = compute()
-        self.flush()
-        if not res.get("history_stops"):
+            res = json.loads(row[0])
+        else:
+            res = compute()
+            self.flush()
+            if res.get("history_stops"):
+                return res
             self.conn.execute("INSERT OR REPLACE INTO history_results VALUES (?, ?)",
                               (k, json.dumps(res, separators=(",", ":"))))
+        if request is not None:
+            self.conn.execute("INSERT OR REPLACE INTO history_results VALUES (?, ?)", (request, k))
         return res
 
     # -- writing the cache -------------------------------------------------------------------------
