@@ -39,6 +39,42 @@ def _load(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _build(node, loader) -> Any:
+    """The value of a composed node: plain strings, mappings and sequences built directly, other
+    scalars and tags by the safe constructor (what it would build; only faster)."""
+    t = node.tag
+    if t == _STR and type(node) is yaml.ScalarNode:
+        return node.value
+    if t == _MAP and type(node) is yaml.MappingNode:
+        out = {}
+        for k, v in node.value:
+            if k.tag != _STR:  # merge keys (<<), non-string keys: the constructor's rules
+                return loader.construct_object(node, deep=True)
+            out[k.value] = _build(v, loader)
+        return out
+    if t == _SEQ and type(node) is yaml.SequenceNode:
+        return [_build(n, loader) for n in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+def _load_plain(text: str) -> Any:
+    """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            return _build(node, loader)
+        except Exception:
+            return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 _ODD_SPACE = re.compile(r"[^\S \n]")  # whitespace other than space and newline
 _ODD_ASCII = "\r\t\x0b\x0c\x1c\x1d\x1e\x1f"
 _NODES_LINE = re.compile(r"^nodes:[ \t]*(#.*)?$", re.M)
@@ -130,7 +166,7 @@ def _parse_items(texts: list, cache: dict) -> None:
     if len(missing) > 1 and not missing[-2].endswith("\n"):
         missing = []  # cannot batch; fall through to one by one
     else:
-        v = _load("".join(missing))
+        v = _load_plain("".join(missing))
         if isinstance(v, list) and len(v) == len(missing):
             cache.update(zip(missing, v))
             return
@@ -151,7 +187,7 @@ def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_
         rest, items = _split(text)
         top = cache.get(("", rest))  # what surrounds the nodes changes rarely: parsed once too
         if top is None:
-            top = _load(rest)
+            top = _load_plain(rest)
             if not isinstance(top, dict) or top.get("nodes") != []:
                 raise Unsplittable("top level")
             cache[("", rest)] = top

@@ -110,6 +110,38 @@ class CatFile:
     def get(self, oid) -> tuple | None:
         return self.get_many([oid]).get(oid.decode() if isinstance(oid, bytes) else oid)
 
+    def read_all(self, names: list) -> dict | None:
+        """{name: (type, id, content)} for object names such as `<tree>:<path>` or ids, in one
+        buffered `git cat-file --batch` (faster than the pipe for a known list); None when git
+        failed (absent names are then unknown, not missing)."""
+        names = list(dict.fromkeys(names))
+        if not names:
+            return {}
+        if any("\n" in n for n in names):
+            return None
+        inp = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
+        try:
+            p = subprocess.run(["git", "--git-dir", self.git_dir, "--no-replace-objects", "cat-file",
+                                "--batch", "--buffer"], input=inp, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+        except OSError:
+            return None
+        if p.returncode:
+            return None
+        buf, pos, out = p.stdout, 0, {}
+        for name in names:
+            eol = buf.find(b"\n", pos)
+            if eol < 0:
+                return None
+            parts = buf[pos:eol].split()
+            pos = eol + 1
+            if len(parts) != 3 or not _OID.match(parts[0]):
+                continue  # "<name> missing" / "ambiguous"
+            size = int(parts[2])
+            out[name] = (parts[1].decode(), parts[0].decode(), buf[pos:pos + size])
+            pos += size + 1
+        return out
+
     def check_many(self, names: list) -> dict:
         """{name: (type, id, size)} for object names such as `<tree>:<path>` or ids (one
         `git cat-file --batch-check`)."""

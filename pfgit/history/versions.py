@@ -77,24 +77,25 @@ class Versions:
         commits = log_commits(self.git_dir, head, first_parent)
         self._log.update(commits)
         roots = list(dict.fromkeys(c.tree for c in commits.values()))
-        if path == ".":
-            found = {r: ("tree", r) for r in roots}
-        else:
-            got = self.cat.check_many([f"{r}:{path}" for r in roots])
-            found = {r: got.get(f"{r}:{path}") for r in roots}
-        for r, hit in found.items():
+        names = roots if path == "." else [f"{r}:{path}" for r in roots]
+        got = self.cat.read_all(names)  # each root's flow folder (its tree, read in one request)
+        if got is None:
+            return
+        got = {r: got.get(n) for r, n in zip(roots, names)}
+        found = {}
+        for r in roots:
+            hit = got.get(r)
             if hit is None:
                 self._dirs[(r, path)] = _ABSENT
             elif hit[0] == "tree":
                 self._dirs[(r, path)] = (stat.S_IFDIR, hit[1].encode())
-        folders = [h[1] for h in found.values() if h and h[0] == "tree" and h[1].encode() not in self._trees]
-        for tid, (kind, raw) in self.cat.get_many(folders).items():
-            if kind == "tree":
-                self._trees[tid.encode()] = parse_tree(raw)
+                if hit[1].encode() not in self._trees:
+                    self._trees[hit[1].encode()] = parse_tree(hit[2])
+                found[r] = hit
         # the folders' files: flow files, and the small ones a walk may read (node sources)
         want, budget = [], PRELOAD_BYTES
         for h in found.values():
-            ents = self._trees.get(h[1].encode()) if h and h[0] == "tree" else None
+            ents = self._trees.get(h[1].encode())
             for mode, bid in (ents or {}).values():
                 if not stat.S_ISDIR(mode) and bid.decode() not in self._blobs:
                     want.append(bid.decode())
@@ -104,7 +105,7 @@ class Versions:
             if kind == "blob" and size <= budget:
                 fetch.append(bid)
                 budget -= size
-        for bid, (kind, raw) in self.cat.get_many(fetch).items():
+        for bid, (kind, _, raw) in (self.cat.read_all(fetch) or {}).items():
             if kind == "blob":
                 self._blobs[bid] = raw
 
