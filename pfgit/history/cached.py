@@ -18,7 +18,7 @@ import re
 import sqlite3
 import subprocess
 
-ANSWER_FORMAT = 1  # part of every cached answer's key: bump when an answer's shape changes
+ANSWER_FORMAT = 2  # part of every cached answer's key: bump when an answer's shape changes
 _SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 

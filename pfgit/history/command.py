@@ -30,7 +30,28 @@ def _history(idx, all_parents: bool):
 def resolve_flows(repo, head: bytes, path: str | None) -> list:
     from ..index.logcmd import log_paths
 
-    return log_paths(repo, head, path)
+    try:
+        return log_paths(repo, head, path)
+    except UsageError:
+        prompty = _prompty_at(path)
+        if prompty:  # promptflow's third kind of flow: one file, no nodes, no folder of its own
+            raise UsageError(f"{prompty} is a prompty flow: pfgit blame and log --node follow DAG and "
+                             f"flex flows (nodes, fields, source files); for a .prompty file use "
+                             f"`git log -p -- {prompty}` or `git blame -w -- {prompty}`") from None
+        raise
+
+
+def _prompty_at(path: str | None) -> str | None:
+    """The .prompty file `path` names or (alone) holds, as given, else None."""
+    if path is None:
+        return None
+    if path.endswith(".prompty"):
+        return path
+    try:
+        names = [n for n in os.listdir(path) if n.endswith(".prompty")] if os.path.isdir(path) else []
+    except OSError:
+        return None
+    return os.path.join(path, names[0]) if len(names) == 1 else None
 
 
 def start_step(hist, head: bytes, flow: str, shown: str | None = None):
@@ -49,8 +70,9 @@ def _one_flow(flows: list, path: str | None) -> str:
     return flows[0]
 
 
-def _node_for_source(hist, st, path: str | None) -> str | None:
-    """`pfgit blame flow/x.py`: the node that runs x.py (None: not a node's source file)."""
+def _body_for_source(hist, st, path: str | None) -> list | None:
+    """`pfgit blame flow/x.py`: the body that runs x.py - ["nodes", node, ...], or ["entry"] for a
+    flex flow's module (None: not a source file of the flow)."""
     from ..git.repo import worktree_prefix
 
     if not path or not os.path.isfile(path):
@@ -58,7 +80,7 @@ def _node_for_source(hist, st, path: str | None) -> str | None:
     rel = worktree_prefix(hist.repo, path)
     for body, src, _ in hist.summary(hist.effective(st)).get("sources") or []:
         if src == rel:
-            return body[1]
+            return body
     return None
 
 
@@ -85,7 +107,9 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
 
     def walk(hist):
         st = start_step(hist, head, flow, path)
-        who = node or _node_for_source(hist, st, path)
+        body = None if node else _body_for_source(hist, st, path)
+        who = node or (body[1] if body and len(body) > 1 else None)
+        entry = body == ["entry"]  # a flex flow's module: its lines
         if who is not None:
             check_node(hist, st, who)
 
@@ -95,12 +119,13 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
             hist.prefetch(st)
             res = {"flow": flow, "file": st.file, "commit": st.commit, "all_parents": all_parents,
                    "fields": blame_fields(hist, st), "node": who}
-            if who is not None:
+            if who is not None or entry:
                 res["sources"] = blame_lines(hist, st, who)
             res["history_stops"] = hist.stops
             return res
 
-        return hist.answer(["blame", st.commit, flow, who, all_parents], compute, _request(request, head))
+        key = ["blame", st.commit, flow, who, all_parents] + (["entry"] if entry else [])
+        return hist.answer(key, compute, _request(request, head))
 
     return with_index(repo, go, refresh=False)
 

@@ -126,6 +126,7 @@ def compute(versions, old, new) -> dict:
     from ..diff.changes import diff_data, diff_files
     from ..diff.match import DEFAULT_SIMILARITY, Matching, match_nodes, node_keys
     from ..flow.model import FLOW_FILES
+    from .versions import entry_source
 
     od = versions.data(old)[0] if old is not None else None
     nd = versions.data(new)[0]
@@ -144,6 +145,10 @@ def compute(versions, old, new) -> dict:
     if old is None or _files_may_differ(versions, old, new, changes):
         changes += diff_files(od or {}, nd, versions.files(old) if old is not None else None,
                               versions.files(new), matching, FLOW_FILES)
+        entry = entry_source(nd)
+        for c in changes:  # a flex flow's module is its code, like a node's source file
+            if entry is not None and c.is_file and c.path == ["files", entry]:
+                c.path = ["entry", "file", entry]
     out = {"changes": compact(changes), "flow_file": od is not nd}
     if old is None:
         out["added"] = True
@@ -235,8 +240,10 @@ class Fields:
             node = _node(p)
             groups = [self.by_node.get(node, {})] if node is not None or p[0] not in (
                 "nodes", "node_variants") else list(self.by_node.values())
+            code = "file" in c  # a source file's change: its body's file field only (not `entry`)
             for group in groups:
-                for f in [f for f in group if f[:len(p)] == p or p[:len(f)] == f]:
+                for f in [f for f in group if (f[:len(p)] == p or p[:len(f)] == f)
+                          and (not code or f[-1] == "file")]:
                     out.add(f, group.pop(f))
         return out
 

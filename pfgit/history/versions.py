@@ -10,6 +10,7 @@ and, per node or variant body, the source file it runs (repo-relative) and that 
 
 from __future__ import annotations
 
+import re
 import stat
 from typing import Any
 
@@ -272,7 +273,10 @@ class Versions:
             from ..diff.changes import body_sources, node_source
 
             nodes = data.get("nodes")
-            if data.get("node_variants") or not isinstance(nodes, list):
+            entry = entry_source(data)
+            if entry is not None:  # a flex flow: its code is the entry's module
+                res = {ENTRY: entry}
+            elif data.get("node_variants") or not isinstance(nodes, list):
                 res = body_sources(data)
             else:  # without variants a node's source is its own: found once per node object
                 res = {}
@@ -298,8 +302,23 @@ class Versions:
             loc = resolve_source(rel, data, files)
             sources.append([[str(p) for p in body], join(step.path, loc), files.blob_id(loc)])
         nodes = data.get("nodes")
-        out.update(readable=True, nodes=self.node_keys(nodes), sources=sources)
+        out.update(readable=True, nodes=self.node_keys(nodes), sources=sources,
+                   kind="flex" if "entry" in data else "dag")  # promptflow decides by content
         return out
+
+
+ENTRY = ("entry",)  # the body of a flex flow: its entry's module file
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def entry_source(data) -> str | None:
+    """The module file (folder-relative) a flex flow's `entry: module:function` runs, else None
+    (a DAG flow, or an entry that names no module file)."""
+    if not isinstance(data, dict) or isinstance(data.get("nodes"), list):
+        return None
+    entry = data.get("entry")
+    module = entry.split(":", 1)[0].strip() if isinstance(entry, str) and ":" in entry else ""
+    return module.replace(".", "/") + ".py" if _MODULE.match(module) else None
 
 
 def source_kind(rel: str) -> str:
@@ -335,7 +354,9 @@ def flow_fields(data: dict, sources: list) -> list:
     out: list = []
     for k, v in data.items():
         k = str(k)
-        if k in ("inputs", "outputs") and isinstance(v, dict) and v:
+        if k == "entry" and ENTRY in files:
+            out += [((k,), v), ((k, FILE), files[ENTRY])]
+        elif k in ("inputs", "outputs") and isinstance(v, dict) and v:
             for name, spec in v.items():
                 if isinstance(spec, dict) and spec:
                     out += [((k, str(name), str(f)), fv) for f, fv in spec.items()]
@@ -378,7 +399,7 @@ def field_label(path: tuple | list, file: str | None = None) -> str:
         p = ["nodes", p[1], "variants", p[3]] + p[5:]
     elif p[:1] == ["node_variants"]:
         p = ["nodes", p[1]] + p[2:] if len(p) > 2 else p
-    if p and p[-1] == FILE and p[0] == "nodes":
+    if p and p[-1] == FILE and p[0] in ("nodes", "entry"):
         p[-1] = source_kind(file or "")
     return ".".join(p)
 
@@ -390,4 +411,5 @@ def node_of(path: tuple | list) -> str | None:
     return None
 
 
-__all__ = ["Versions", "flow_fields", "field_label", "node_of", "source_kind", "FILE"]
+__all__ = ["Versions", "flow_fields", "field_label", "node_of", "source_kind", "entry_source", "FILE",
+           "ENTRY"]

@@ -21,6 +21,8 @@ from . import delta as deltas
 from .cached import ANSWER_FORMAT
 from .steps import Step, compute_step
 
+HISTORY_CACHE = "2"  # the rows' meaning (summaries, deltas): other rows are dropped, not read
+_TABLES = ("history_steps", "history_versions", "history_deltas", "history_results")
 _STEP_COLS = "commit_sha, flow_path, file, tree, root, vkey, parents, author, time, tz, summary"
 
 
@@ -39,6 +41,24 @@ class FlowHistory:
         self.computed = 0  # deltas computed rather than read from the cache (tests, bench)
         self.stops: dict | None = None  # where history stopped (shallow clone), if it mattered
         self._cold = False  # nothing of this walk is cached: skip the lookups that would miss
+        self._prefetched = False
+        self._check_cache()
+
+    def _check_cache(self) -> None:
+        """Drop the history rows an older pfgit computed differently (the index is a cache)."""
+        row = self.conn.execute("SELECT value FROM state WHERE key='history_cache'").fetchone()
+        if row is not None and row[0] == HISTORY_CACHE:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for t in _TABLES:
+                self.conn.execute(f"DELETE FROM {t}")
+            self.conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('history_cache', ?)",
+                              (HISTORY_CACHE,))
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     @property
     def versions(self):
@@ -85,6 +105,9 @@ class FlowHistory:
     def prefetch(self, start: Step) -> None:
         """Load the cached first-parent chain below `start` in one query (the warm path). When
         nothing of it is cached (a first query), later lookups skip the cache: it has none."""
+        if self._prefetched:
+            return
+        self._prefetched = True
         rows = self._chain(start.commit, start.path)
         if not rows and start.parents and start.parents[0][1] is not None:
             rows = self._chain(*start.parents[0])  # a new commit on a known history
