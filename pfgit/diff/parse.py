@@ -60,9 +60,21 @@ def _build(node, loader) -> Any:
     return loader.construct_object(node, deep=True)
 
 
+class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
+    """The safe loader, with plain scalars that no implicit resolver could claim (by their first
+    character, as the resolver itself looks them up) tagged str at once."""
+
+    def resolve(self, kind, value, implicit):
+        claimed = self.yaml_implicit_resolvers
+        if (kind is yaml.ScalarNode and implicit[0] and value and value[0] not in claimed
+                and None not in claimed and not self.yaml_path_resolvers):
+            return _STR
+        return super().resolve(kind, value, implicit)
+
+
 def _load_plain(text: str) -> Any:
     """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster."""
-    loader = _Loader(text)
+    loader = _PlainLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -13,6 +13,7 @@ its folder, so its key adds the commit's root tree.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass, field
 
 
@@ -79,8 +80,8 @@ def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step |
     if found is None:
         return None
     tree, file = found
-    bid = versions.blob_id(root, file)
-    raw = versions.blob(bid) if bid else b""
+    ent = versions.entries(tree).get(posixpath.basename(file).encode())
+    raw = versions.blob(ent[1].decode()) if ent else b""
     vkey = tree if b"additional_includes" not in (raw or b"") else f"{tree}+{root}"
     st = Step(commit, path, file, tree, root, vkey, [], c.author, c.time, c.tz, c.summary)
     if commit in shallow:

@@ -10,6 +10,7 @@ and, per node or variant body, the source file it runs (repo-relative) and that 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import stat
 from typing import Any
@@ -94,13 +95,12 @@ class Versions:
                     self._trees[hit[1].encode()] = parse_tree(hit[2])
                 found[r] = hit
         # the folders' files: flow files, and the small ones a walk may read (node sources)
-        want, budget = [], PRELOAD_BYTES
-        for h in found.values():
-            ents = self._trees.get(h[1].encode())
-            for mode, bid in (ents or {}).values():
-                if not stat.S_ISDIR(mode) and bid.decode() not in self._blobs:
-                    want.append(bid.decode())
-        sizes = self.cat.check_many(list(dict.fromkeys(want)))
+        want: set = set()
+        for tid in {h[1].encode() for h in found.values()}:
+            want.update(bid for mode, bid in self._trees[tid].values() if not stat.S_ISDIR(mode))
+        want = [b.decode() for b in want]
+        sizes = self.cat.check_many([b for b in want if b not in self._blobs])
+        budget = PRELOAD_BYTES
         fetch = []
         for bid, (kind, _, size) in sizes.items():
             if kind == "blob" and size <= budget:
@@ -235,11 +235,19 @@ class Versions:
                                    else self.blob_id(step.root, prefix + rel))
         return get
 
+    def flow_blob(self, step) -> str | None:
+        """The blob id of the step's flow file (an entry of its folder's tree)."""
+        try:
+            ent = self._entries(step.tree.encode()).get(posixpath.basename(step.file).encode())
+        except (KeyError, ValueError):
+            ent = None
+        return ent[1].decode() if ent is not None and not stat.S_ISDIR(ent[0]) else None
+
     def data(self, step) -> tuple:
         """(parsed flow data, None) or (None, "file:line: message")."""
         from ..diff.tree import parse_flow_data
 
-        bid = self.blob_id(step.root, step.file)
+        bid = self.flow_blob(step)
         if bid in self._parsed:
             return self._parsed[bid]
         raw = self.blob(bid) if bid else None
@@ -292,7 +300,7 @@ class Versions:
     def summarize(self, step) -> dict:
         from ..diff.changes import resolve_source
         data, err = self.data(step)
-        out: dict = {"file": step.file, "flow_blob": self.blob_id(step.root, step.file)}
+        out: dict = {"file": step.file, "flow_blob": self.flow_blob(step)}
         if err is not None:
             out.update(readable=False, error=err)
             return out
