@@ -65,11 +65,20 @@ class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
     character, as the resolver itself looks them up) tagged str at once."""
 
     def resolve(self, kind, value, implicit):
-        claimed = self.yaml_implicit_resolvers
-        if (kind is yaml.ScalarNode and implicit[0] and value and value[0] not in claimed
-                and None not in claimed and not self.yaml_path_resolvers):
-            return _STR
+        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+            claimed = self.yaml_implicit_resolvers
+            if value and value[0] not in claimed and None not in claimed:
+                return _STR
+            tag = _PLAIN_TAGS.get(value)  # keys and values repeat across a history's versions
+            if tag is None:
+                if len(_PLAIN_TAGS) > 100_000:
+                    _PLAIN_TAGS.clear()
+                tag = _PLAIN_TAGS[value] = super().resolve(kind, value, implicit)
+            return tag
         return super().resolve(kind, value, implicit)
+
+
+_PLAIN_TAGS: dict = {}  # plain scalar text -> its implicit tag (the resolvers are fixed)
 
 
 def _load_plain(text: str) -> Any:
