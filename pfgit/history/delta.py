@@ -14,6 +14,14 @@ from __future__ import annotations
 
 import difflib
 
+from ..diff.changes import diff_data, diff_files, diff_values, file_change, resolve_source
+from ..diff.match import DEFAULT_SIMILARITY, Matching, match_nodes
+from ..diff.render import fmt_value
+from ..flow.model import FLOW_FILES
+from .versions import entry_source
+
+_FLOW_NAMES = frozenset(f.encode() for f in FLOW_FILES)
+
 EMPTY = {"changes": [], "flow_file": False}
 _FMT_MEMO: dict = {}  # (type, repr) of a scalar -> its short YAML form (a history repeats values)
 
@@ -36,8 +44,6 @@ _SCALARS = (str, int, float, bool, type(None))
 
 
 def compact(changes: list) -> list:
-    from ..diff.render import fmt_value
-
     memo: dict = _FMT_MEMO
 
     def fmt(v):
@@ -88,19 +94,14 @@ def _structural(c) -> bool:
 def _files_may_differ(versions, old, new, changes: list) -> bool:
     if "+" in new.vkey or "+" in old.vkey:  # additional_includes: files outside the folder
         return True
-    from ..flow.model import FLOW_FILES
-
-    names = {f.encode() for f in FLOW_FILES}
     a, b = versions.entries(old.tree), versions.entries(new.tree)
-    if any(k not in names for k, _ in a.items() ^ b.items()):
+    if any(k not in _FLOW_NAMES for k, _ in a.items() ^ b.items()):
         return True
     return any(_structural(c) for c in changes)  # same files: only another path can differ
 
 
 def _same_flow_files(versions, old, new, data: dict) -> list:
     """File changes between two versions of one flow file: a body's file whose blob changed."""
-    from ..diff.changes import file_change, resolve_source
-
     a, b = versions.entries(old.tree), versions.entries(new.tree)
     changed = {k.decode("utf-8", "surrogateescape") for k, _ in a.items() ^ b.items()}
     out = []
@@ -123,11 +124,6 @@ def compute(versions, old, new) -> dict:
     What pfgit.diff.changes.diff_flows computes, in its three steps, skipping the two that cannot
     find anything: the data diff when the flow file is the same blob, the source files when the
     folder's other files are the same and no node got another source path."""
-    from ..diff.changes import diff_data, diff_files
-    from ..diff.match import DEFAULT_SIMILARITY, Matching, match_nodes, node_keys
-    from ..flow.model import FLOW_FILES
-    from .versions import entry_source
-
     od = versions.data(old)[0] if old is not None else None
     nd = versions.data(new)[0]
     if od is nd and "+" not in new.vkey + old.vkey:
@@ -179,8 +175,6 @@ def _same_shape_changes(od: dict, nd: dict, node_keys) -> list | None:
     Then node matching is by name, nothing moved or was renamed, and pfgit.diff's data diff is
     the per-node value diff of the nodes that differ; the others (parsed once when their text is
     the same, see pfgit.diff.parse; else compared here) have no changes."""
-    from ..diff.changes import diff_values
-
     a, b = od.get("nodes"), nd.get("nodes")
     if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or od.keys() != nd.keys():
         return None

@@ -15,9 +15,10 @@ import re
 import stat
 from typing import Any
 
+from ..diff.tree import parse_flow_data
+from ..flow.model import FLOW_FILES
 from ..flow.readers import join
 from ..git.batch import CatFile, log_commits, parse_commit, parse_tree
-from ..git.repo import TreeReader
 
 TEXT_PROMPT = (".jinja2", ".j2", ".prompty", ".md", ".txt")
 
@@ -49,7 +50,10 @@ class Versions:
         self._flow_files: dict = {}
         self._commits: dict = {}
 
-    def reader(self, root: str) -> TreeReader:
+    def reader(self, root: str):
+        """A flow Reader of a root tree (dulwich: for the rare moved-flow search)."""
+        from ..git.repo import TreeReader
+
         r = self._readers.get(root)
         if r is None:
             if len(self._readers) > 64:  # a walk moves on: keep memory bounded
@@ -184,8 +188,6 @@ class Versions:
         return self._flow_files[key]
 
     def _flow_file(self, root: str, path: str) -> tuple | None:
-        from ..flow.model import FLOW_FILES
-
         e = self.lookup(root, path)
         if e is None or not stat.S_ISDIR(e[0]):
             return None
@@ -245,8 +247,6 @@ class Versions:
 
     def data(self, step) -> tuple:
         """(parsed flow data, None) or (None, "file:line: message")."""
-        from ..diff.tree import parse_flow_data
-
         bid = self.flow_blob(step)
         if bid in self._parsed:
             return self._parsed[bid]
