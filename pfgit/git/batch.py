@@ -145,7 +145,7 @@ class CatFile:
     def check_many(self, names: list) -> dict:
         """{name: (type, id, size)} for object names such as `<tree>:<path>` or ids (one
         `git cat-file --batch-check`)."""
-        if not names:
+        if not names or any("\n" in n for n in names):  # one name a line
             return {}
         inp = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
         try:

@@ -152,8 +152,9 @@ def compute(versions, old, new) -> dict:
 
 
 def _eq(a, b) -> bool:
-    """Equal as pfgit.diff compares values (types kept: 1 != 1.0 != True != '1'; key order
-    ignored); False also when unsure (non-string keys, NaN), which only costs the full diff."""
+    """Equal as pfgit.diff compares values (canon: types kept, 1 != 1.0 != True != '1'; key
+    order ignored; 0.0 != -0.0); False also when unsure (non-string keys, NaN), which only costs
+    the full diff. Not pfgit.merge.decide.same, which takes 0.0 == -0.0 and keys 1 == True."""
     if a is b:
         return True
     t = type(a)

@@ -1,4 +1,4 @@
-"""A flow's history read through dulwich and cached in the run index, and the walk that passes
+"""A flow's history read from git and cached in the run index, and the walk that passes
 "suspects" (fields, lines) from a commit to its parents until the commit that changed them.
 
 Three tables of the index (pfgit/index/schema.py) cache what a walk computes, so a second call
