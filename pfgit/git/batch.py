@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from binascii import hexlify
 from dataclasses import dataclass
 
 _OID = re.compile(rb"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -59,9 +60,16 @@ def parse_commit(raw: bytes) -> CommitInfo:
 _ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.S)
 
 
+_ENTRIES: dict = {}  # raw entry -> (mode, hex id): a history's trees share most of their entries
+
+
 def parse_tree(raw: bytes) -> dict:
     """{name (bytes): (mode, id as hex bytes)} of a raw (SHA-1) tree object."""
-    return {name: (int(mode, 8), sha.hex().encode()) for mode, name, sha in _ENTRY.findall(raw)}
+    if len(_ENTRIES) > 200_000:
+        _ENTRIES.clear()
+    seen = _ENTRIES.get
+    return {t[1]: seen(t) or _ENTRIES.setdefault(t, (int(t[0], 8), hexlify(t[2])))
+            for t in _ENTRY.findall(raw)}
 
 
 class CatFile:

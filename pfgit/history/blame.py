@@ -126,6 +126,22 @@ def map_lines(old: str, new: str) -> dict:
     return out
 
 
+class _Sources:
+    """A version's body -> (source file, blob id), looked up body by body (FlowHistory.body_source:
+    a walk asks for one node's bodies, not for the whole summary)."""
+
+    def __init__(self, hist, step):
+        self.hist, self.step, self.found = hist, step, {}
+
+    def get(self, body, default=None):
+        if body not in self.found:
+            self.found[body] = self.hist.body_source(self.step, body)
+        return self.found[body] or default
+
+    def __contains__(self, body) -> bool:
+        return self.get(body) is not None
+
+
 def blame_lines(hist, start, node: str | None) -> list:
     """[{body, file, lines: [{line, text, commit, ..., orig_line, orig_file}]}] for each body of
     `node` (the node, or each of its variants; None: a flex flow's entry module) whose source
@@ -141,10 +157,10 @@ def blame_lines(hist, start, node: str | None) -> list:
 
     memo: dict = {}
 
-    def sources_of(step) -> dict:
+    def sources_of(step) -> "_Sources":
         eff = hist.effective(step)
         if eff.vkey not in memo:
-            memo[eff.vkey] = _sources(hist.summary(eff))
+            memo[eff.vkey] = _Sources(hist, eff)
         return memo[eff.vkey]
 
     def pass_on(parent, st, kept: Lines):

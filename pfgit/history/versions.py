@@ -297,6 +297,20 @@ class Versions:
             hit = self._bodies[key] = (data, res)
         return hit[1]
 
+    def body_source(self, step, body: tuple) -> tuple | None:
+        """What `summarize` lists for one body: (repo-relative source file, blob id), or None."""
+        from ..diff.changes import resolve_source
+
+        data, err = self.data(step)
+        if err is not None:
+            return None
+        for b, rel in self.body_sources(data).items():
+            if tuple(str(p) for p in b) == body:
+                files = self.files(step)
+                loc = resolve_source(rel, data, files)
+                return join(step.path, loc), files.blob_id(loc)
+        return None
+
     def summarize(self, step) -> dict:
         from ..diff.changes import resolve_source
         data, err = self.data(step)

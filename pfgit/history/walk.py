@@ -148,6 +148,20 @@ class FlowHistory:
         self._readable[st.vkey] = s["readable"]
         return s
 
+    def body_source(self, st: Step, body: tuple) -> tuple | None:
+        """(repo-relative source file, blob id) of one node or variant body of a version, from its
+        summary when known, else read for that body alone (summaries cost every body's file)."""
+        s = self._summaries.get(st.vkey)
+        if s is None and not self._cold:
+            row = self.conn.execute("SELECT summary FROM history_versions WHERE vkey=?",
+                                    (st.vkey,)).fetchone()
+            if row is not None and row[0] is not None:
+                s = self._summaries[st.vkey] = row[0]
+        if s is not None:
+            s = self.summary(st)
+            return next(((rel, bid) for b, rel, bid in s.get("sources") or [] if tuple(b) == body), None)
+        return self.versions.body_source(st, body)
+
     def readable(self, st: Step) -> bool:
         """Whether the flow file parses (without summarising the version: a walk needs only this
         of most versions)."""
