@@ -99,10 +99,8 @@ class Versions:
                     self._trees[hit[1].encode()] = parse_tree(hit[2])
                 found[r] = hit
         # the folders' files: flow files, and the small ones a walk may read (node sources)
-        want: set = set()
-        for tid in {h[1].encode() for h in found.values()}:
-            want.update(bid for mode, bid in self._trees[tid].values() if not stat.S_ISDIR(mode))
-        want = [b.decode() for b in want]
+        entries = set().union(*(self._trees[t].values() for t in {h[1].encode() for h in found.values()}))
+        want = [bid.decode() for mode, bid in entries if not stat.S_ISDIR(mode)]
         sizes = self.cat.check_many([b for b in want if b not in self._blobs])
         budget = PRELOAD_BYTES
         fetch = []
