@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from binascii import hexlify
 from dataclasses import dataclass
 
@@ -72,6 +73,15 @@ def parse_tree(raw: bytes) -> dict:
             for t in _ENTRY.findall(raw)}
 
 
+def _run_with_input(args: list, names: list) -> subprocess.CompletedProcess:
+    """`args` run with `names` on stdin, one a line, from a temporary file: its output (megabytes
+    for a history) is then read in one go, not through communicate()'s poll loop."""
+    with tempfile.TemporaryFile() as f:
+        f.write(b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names))
+        f.seek(0)
+        return subprocess.run(args, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
 class CatFile:
     """One `git cat-file --batch` process for a repository, started on first use."""
 
@@ -127,11 +137,9 @@ class CatFile:
             return {}
         if any("\n" in n for n in names):
             return None
-        inp = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
         try:
-            p = subprocess.run(["git", "--git-dir", self.git_dir, "--no-replace-objects", "cat-file",
-                                "--batch", "--buffer"], input=inp, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
+            p = _run_with_input(["git", "--git-dir", self.git_dir, "--no-replace-objects", "cat-file",
+                                 "--batch", "--buffer"], names)
         except OSError:
             return None
         if p.returncode:
@@ -155,11 +163,9 @@ class CatFile:
         `git cat-file --batch-check`)."""
         if not names or any("\n" in n for n in names):  # one name a line
             return {}
-        inp = b"".join(n.encode("utf-8", "surrogateescape") + b"\n" for n in names)
         try:
-            p = subprocess.run(["git", "--git-dir", self.git_dir, "--no-replace-objects", "cat-file",
-                                "--batch-check=%(objecttype) %(objectname) %(objectsize)"],
-                               input=inp, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            p = _run_with_input(["git", "--git-dir", self.git_dir, "--no-replace-objects", "cat-file",
+                                 "--batch-check=%(objecttype) %(objectname) %(objectsize)"], names)
         except OSError:
             return {}
         lines = p.stdout.split(b"\n")
