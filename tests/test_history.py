@@ -406,8 +406,13 @@ def brute_force_blame(versions: list) -> dict:
     return {f: out.get(f, 0) for f in cur}
 
 
-def test_corpus_histories_blame_equals_brute_force_replay(corpus, tmp_path, monkeypatch):
+@pytest.mark.parametrize("ahead", [False, True], ids=["walk-parses", "child-parses"])
+def test_corpus_histories_blame_equals_brute_force_replay(corpus, tmp_path, monkeypatch, ahead):
     import yaml
+
+    from pfgit.history import parseahead
+
+    monkeypatch.setattr(parseahead, "available", lambda n: ahead)  # short histories: forced
 
     repo = tmp_path / "repo"
     fast_import(repo, [{"files": {"README": b"corpus histories, one branch each\n"}, "msg": "init"}])
@@ -584,3 +589,41 @@ def test_prompty_flow_gets_a_clear_message(tmp_path, monkeypatch, capsys):
         code, out, err = run_cli(monkeypatch, capsys, repo, *args)
         assert code == 2 and out == "" and "p/basic.prompty is a prompty flow" in err
         assert "git blame -w -- p/basic.prompty" in err and len(err.strip().splitlines()) == 1
+
+
+def test_parse_ahead_child_gives_the_same_answers(tmp_path, monkeypatch):
+    """The flow files parsed in a forked child (pfgit.history.parseahead) give the answers the
+    walk gets parsing them itself, an unparsable version included, and so does a child that dies."""
+    import os
+
+    from pfgit.history import parseahead
+
+    commits = qa_history()
+    broken = {"files": {"qa/flow.dag.yaml": b"nodes: [\n"}, "msg": "broken"}
+    fixed = {"files": {"qa/flow.dag.yaml": _edit(REFORMATTED, "temperature: 0.7", "temperature: 0.9").encode()},
+             "msg": "fixed"}
+    commits = commits[:3] + [broken, fixed] + commits[3:]
+    repo = tmp_path / "repo"
+    fast_import(repo, commits)
+
+    def answers(mode: str) -> tuple:
+        import shutil
+
+        shutil.rmtree(repo / ".git" / "pfgit", ignore_errors=True)
+        monkeypatch.setattr(parseahead, "available", lambda n: mode != "off")
+        r = open_repo(str(repo))
+        return (blame(r, "qa", node="make_prompt"), log_node(r, "qa", "make_prompt"),
+                log_node(r, "qa", "answer"))
+
+    used = []
+    take = parseahead.ParseAhead.take
+    monkeypatch.setattr(parseahead.ParseAhead, "take",
+                        lambda self, bid, into: used.append(take(self, bid, into)) or used[-1])
+    want = answers("off")
+    assert not used
+    assert answers("on") == want
+    assert True in used and False in used  # results from the child; the broken file parsed here
+    used.clear()
+    monkeypatch.setattr(parseahead, "_child", lambda todo, fd: os._exit(3))
+    assert answers("on") == want
+    assert True not in used

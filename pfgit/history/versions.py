@@ -49,6 +49,7 @@ class Versions:
         self._node_src: dict = {}
         self._flow_files: dict = {}
         self._commits: dict = {}
+        self._ahead = None  # pfgit.history.parseahead: the flow files parsed in a child
 
     def reader(self, root: str):
         """A flow Reader of a root tree (dulwich: for the rare moved-flow search)."""
@@ -111,12 +112,41 @@ class Versions:
         for bid, (kind, _, raw) in (self.cat.read_all(fetch) or {}).items():
             if kind == "blob":
                 self._blobs[bid] = raw
+        self._parse_ahead(commits, path)
+
+    def _parse_ahead(self, commits: dict, path: str) -> None:
+        """Start parsing the flow file of every commit read ahead, in the walk's order (git log's,
+        newest first), in a child process (pfgit.history.parseahead)."""
+        from . import parseahead
+
+        todo, seen = [], set(self._parsed)
+        for c in commits.values():
+            hit = self._dirs.get((c.tree, path))
+            if not hit:
+                continue
+            names = self._trees.get(hit[1], {})
+            for f in FLOW_FILES:
+                ent = names.get(f.encode())
+                if ent is not None and not stat.S_ISDIR(ent[0]):
+                    bid = ent[1].decode()
+                    if bid not in seen and bid in self._blobs:
+                        seen.add(bid)
+                        todo.append((bid, self._blobs[bid], join(path, f)))
+                    break
+        if self._ahead is None and parseahead.available(len(todo)):
+            try:
+                self._ahead = parseahead.ParseAhead(todo)
+            except OSError:  # no fork (limits): the walk parses as it goes
+                self._ahead = None
 
     @property
     def git_dir(self) -> str:
         return self.repo.controldir()
 
     def close(self) -> None:
+        if self._ahead is not None:  # first: the child holds a copy of git's pipes
+            self._ahead.close()
+            self._ahead = None
         self.cat.close()
 
     def entries(self, tree: str) -> dict:
@@ -247,6 +277,8 @@ class Versions:
         """(parsed flow data, None) or (None, "file:line: message")."""
         bid = self.flow_blob(step)
         if bid in self._parsed:
+            return self._parsed[bid]
+        if self._ahead is not None and bid and self._ahead.take(bid, self._parsed):
             return self._parsed[bid]
         raw = self.blob(bid) if bid else None
         if raw is None:
