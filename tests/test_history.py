@@ -410,9 +410,9 @@ def brute_force_blame(versions: list) -> dict:
 def test_corpus_histories_blame_equals_brute_force_replay(corpus, tmp_path, monkeypatch, ahead):
     import yaml
 
-    from pfgit.history import parseahead
+    from pfgit.history import ahead as walk_ahead
 
-    monkeypatch.setattr(parseahead, "available", lambda n: ahead)  # short histories: forced
+    monkeypatch.setattr(walk_ahead, "available", lambda n: ahead)  # short histories: forced
 
     repo = tmp_path / "repo"
     fast_import(repo, [{"files": {"README": b"corpus histories, one branch each\n"}, "msg": "init"}])
@@ -591,39 +591,47 @@ def test_prompty_flow_gets_a_clear_message(tmp_path, monkeypatch, capsys):
         assert "git blame -w -- p/basic.prompty" in err and len(err.strip().splitlines()) == 1
 
 
-def test_parse_ahead_child_gives_the_same_answers(tmp_path, monkeypatch):
-    """The flow files parsed in a forked child (pfgit.history.parseahead) give the answers the
-    walk gets parsing them itself, an unparsable version included, and so does a child that dies."""
+def test_walk_ahead_child_gives_the_same_answers(tmp_path, monkeypatch):
+    """The older part of a cold walk computed in a forked child (pfgit.history.ahead) gives the
+    answers the walk gets alone - renames, a reformat, an unparsable version on either side of the
+    cut - and so does a child that dies or one whose rows are never taken."""
     import os
+    import shutil
 
-    from pfgit.history import parseahead
+    from pfgit.history import ahead
 
     commits = qa_history()
     broken = {"files": {"qa/flow.dag.yaml": b"nodes: [\n"}, "msg": "broken"}
     fixed = {"files": {"qa/flow.dag.yaml": _edit(REFORMATTED, "temperature: 0.7", "temperature: 0.9").encode()},
              "msg": "fixed"}
-    commits = commits[:3] + [broken, fixed] + commits[3:]
+    f5 = commits[4]["files"]["qa/flow.dag.yaml"].decode()
+    fixed5 = {"files": {"qa/flow.dag.yaml": _edit(f5, "temperature: 0.7", "temperature: 0.8").encode()},
+              "msg": "fixed again"}
+    commits = commits[:3] + [broken, fixed] + commits[3:] + [broken, fixed5]
     repo = tmp_path / "repo"
     fast_import(repo, commits)
+    taken = []
+    take = ahead.WalkAhead.take
+    monkeypatch.setattr(ahead.WalkAhead, "take", lambda self: taken.append(take(self)) or taken[-1])
 
-    def answers(mode: str) -> tuple:
-        import shutil
-
+    def answers(on: bool, share: float = 0.55) -> tuple:
         shutil.rmtree(repo / ".git" / "pfgit", ignore_errors=True)
-        monkeypatch.setattr(parseahead, "available", lambda n: mode != "off")
+        monkeypatch.setattr(ahead, "available", lambda n: on)  # short history: forced
+        monkeypatch.setattr(ahead, "SHARE", share)
         r = open_repo(str(repo))
         return (blame(r, "qa", node="make_prompt"), log_node(r, "qa", "make_prompt"),
                 log_node(r, "qa", "answer"))
 
-    used = []
-    take = parseahead.ParseAhead.take
-    monkeypatch.setattr(parseahead.ParseAhead, "take",
-                        lambda self, bid, into: used.append(take(self, bid, into)) or used[-1])
-    want = answers("off")
-    assert not used
-    assert answers("on") == want
-    assert True in used and False in used  # results from the child; the broken file parsed here
-    used.clear()
-    monkeypatch.setattr(parseahead, "_child", lambda todo, fd: os._exit(3))
-    assert answers("on") == want
-    assert True not in used
+    want = answers(False)
+    assert not taken
+    for share in (0.3, 0.55, 0.9):
+        assert answers(True, share) == want
+        assert taken and taken[-1]["deltas"] and taken[-1]["steps"]  # the child's rows were used
+    taken.clear()
+    monkeypatch.setattr(ahead, "_child", lambda *a: os._exit(3))
+    assert answers(True) == want
+    assert taken == [None]
+    r = open_repo(str(repo))  # a walk that never reaches the child's part: killed and reaped
+    monkeypatch.setattr(ahead, "_child", lambda *a: __import__("time").sleep(60))
+    shutil.rmtree(repo / ".git" / "pfgit", ignore_errors=True)
+    assert log_node(r, "qa", "make_prompt", limit=1)["commits"] == want[1]["commits"][:1]

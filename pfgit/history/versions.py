@@ -18,7 +18,7 @@ from typing import Any
 from ..diff.tree import parse_flow_data
 from ..flow.model import FLOW_FILES
 from ..flow.readers import join
-from ..git.batch import CatFile, log_commits, parse_commit, parse_tree
+from ..git.batch import CatFile, blob_ids, log_commits, parse_commit, parse_tree
 
 TEXT_PROMPT = (".jinja2", ".j2", ".prompty", ".md", ".txt")
 
@@ -49,7 +49,7 @@ class Versions:
         self._node_src: dict = {}
         self._flow_files: dict = {}
         self._commits: dict = {}
-        self._ahead = None  # pfgit.history.parseahead: the flow files parsed in a child
+        self._raw_trees: dict = {}  # tree id -> raw tree read ahead, parsed when first used
 
     def reader(self, root: str):
         """A flow Reader of a root tree (dulwich: for the rare moved-flow search)."""
@@ -89,19 +89,24 @@ class Versions:
         if got is None:
             return
         got = {r: got.get(n) for r, n in zip(roots, names)}
-        found = {}
+        raw_trees, known = {}, set()
         for r in roots:
             hit = got.get(r)
             if hit is None:
                 self._dirs[(r, path)] = _ABSENT
             elif hit[0] == "tree":
-                self._dirs[(r, path)] = (stat.S_IFDIR, hit[1].encode())
-                if hit[1].encode() not in self._trees:
-                    self._trees[hit[1].encode()] = parse_tree(hit[2])
-                found[r] = hit
+                t = hit[1].encode()
+                self._dirs[(r, path)] = (stat.S_IFDIR, t)
+                if t in self._trees:
+                    known.add(t)
+                else:
+                    raw_trees[t] = hit[2]
+        # parsed when a walk first needs them: a walk split in two processes (pfgit.history.ahead)
+        # parses each tree in one of them
+        self._raw_trees.update(raw_trees)
         # the folders' files: flow files, and the small ones a walk may read (node sources)
-        entries = set().union(*(self._trees[t].values() for t in {h[1].encode() for h in found.values()}))
-        want = [bid.decode() for mode, bid in entries if not stat.S_ISDIR(mode)]
+        want = blob_ids(raw_trees.values()).union(
+            *({bid.decode() for mode, bid in self._trees[t].values() if not stat.S_ISDIR(mode)} for t in known))
         sizes = self.cat.check_many([b for b in want if b not in self._blobs])
         budget = PRELOAD_BYTES
         fetch = []
@@ -112,41 +117,16 @@ class Versions:
         for bid, (kind, _, raw) in (self.cat.read_all(fetch) or {}).items():
             if kind == "blob":
                 self._blobs[bid] = raw
-        self._parse_ahead(commits, path)
 
-    def _parse_ahead(self, commits: dict, path: str) -> None:
-        """Start parsing the flow file of every commit read ahead, in the walk's order (git log's,
-        newest first), in a child process (pfgit.history.parseahead)."""
-        from . import parseahead
-
-        todo, seen = [], set(self._parsed)
-        for c in commits.values():
-            hit = self._dirs.get((c.tree, path))
-            if not hit:
-                continue
-            names = self._trees.get(hit[1], {})
-            for f in FLOW_FILES:
-                ent = names.get(f.encode())
-                if ent is not None and not stat.S_ISDIR(ent[0]):
-                    bid = ent[1].decode()
-                    if bid not in seen and bid in self._blobs:
-                        seen.add(bid)
-                        todo.append((bid, self._blobs[bid], join(path, f)))
-                    break
-        if self._ahead is None and parseahead.available(len(todo)):
-            try:
-                self._ahead = parseahead.ParseAhead(todo)
-            except OSError:  # no fork (limits): the walk parses as it goes
-                self._ahead = None
+    def chain(self):
+        """The commits read ahead, in git log's order (first parents: the chain, newest first)."""
+        return iter(self._log)
 
     @property
     def git_dir(self) -> str:
         return self.repo.controldir()
 
     def close(self) -> None:
-        if self._ahead is not None:  # first: the child holds a copy of git's pipes
-            self._ahead.close()
-            self._ahead = None
         self.cat.close()
 
     def entries(self, tree: str) -> dict:
@@ -161,7 +141,8 @@ class Versions:
         if e is None:
             if len(self._trees) > 50_000:
                 self._trees.clear()
-            got = self.cat.get(tree)
+            raw = self._raw_trees.pop(tree, None)
+            got = ("tree", raw) if raw is not None else self.cat.get(tree)
             if got is not None and got[0] == "tree":
                 e = parse_tree(got[1])
             elif got is None and self.cat.broken:
@@ -277,8 +258,6 @@ class Versions:
         """(parsed flow data, None) or (None, "file:line: message")."""
         bid = self.flow_blob(step)
         if bid in self._parsed:
-            return self._parsed[bid]
-        if self._ahead is not None and bid and self._ahead.take(bid, self._parsed):
             return self._parsed[bid]
         raw = self.blob(bid) if bid else None
         if raw is None:

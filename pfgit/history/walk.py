@@ -42,6 +42,7 @@ class FlowHistory:
         self.stops: dict | None = None  # where history stopped (shallow clone), if it mattered
         self._cold = False  # nothing of this walk is cached: skip the lookups that would miss
         self._prefetched = False
+        self._ahead = None  # pfgit.history.ahead: the older part of a cold walk, in a child
         self._check_cache()
 
     def _check_cache(self) -> None:
@@ -70,6 +71,9 @@ class FlowHistory:
         return self._versions
 
     def close(self) -> None:
+        if self._ahead is not None:  # first: the child holds copies of git's pipes
+            self._ahead.close()
+            self._ahead = None
         if self._versions is not None:
             self._versions.close()
 
@@ -78,6 +82,10 @@ class FlowHistory:
         key = (commit, path)
         if key in self._steps:
             return self._steps[key]
+        if self._ahead is not None and commit in self._ahead.commits:
+            self._take_ahead()
+            if key in self._steps:
+                return self._steps[key]
         row = None if self._cold else self.conn.execute(
             f"SELECT {_STEP_COLS} FROM history_steps WHERE commit_sha=? AND flow_path=?", key).fetchone()
         if row is not None:
@@ -114,6 +122,7 @@ class FlowHistory:
         if not rows:
             self._cold = True
             self.versions.preload(start.commit, start.path, first_parent=not self.all_parents)
+            self._start_ahead(start)
             return
         steps = [Step.from_row(r) for r in rows]
         for st in steps:
@@ -131,6 +140,39 @@ class FlowHistory:
                     f"SELECT old_vkey, new_vkey, delta FROM history_deltas WHERE old_vkey IN ({marks})",
                     chunk):
                 self._deltas.setdefault((o, n), d)  # parsed on use
+
+    def _start_ahead(self, start: Step) -> None:
+        """Fork a child computing the older part of the first-parent chain (pfgit.history.ahead)."""
+        from . import ahead
+
+        chain = list(self.versions.chain())
+        if self.all_parents or not ahead.available(len(chain)):
+            return
+        cut = len(chain) - int(len(chain) * ahead.SHARE)
+        try:
+            self._ahead = ahead.WalkAhead(self, chain[cut], start.path, set(chain[cut:]))
+        except OSError:  # no fork (limits): the walk computes it all
+            self._ahead = None
+
+    def _take_ahead(self) -> None:
+        """The child's rows, taken as cached rows are (and written with this walk's)."""
+        got, self._ahead = self._ahead.take(), None
+        if not got:
+            return
+        for row in got["steps"]:
+            st = Step.from_row(row)
+            if self._steps.setdefault((st.commit, st.path), st) is st:
+                self._new["steps"].append(row)
+        for k, (ok, s) in got["versions"].items():
+            self._readable.setdefault(k, bool(ok))
+            if s is not None:
+                self._summaries.setdefault(k, s)
+            self._new["versions"].setdefault(k, (ok, s))
+        for o, n, d in got["deltas"]:
+            if (o, n) not in self._deltas:
+                self._deltas[(o, n)] = d
+                self._new["deltas"].append((o, n, d))
+                self.computed += 1
 
     def summary(self, st: Step) -> dict:
         s = self._summaries.get(st.vkey)
