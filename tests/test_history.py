@@ -635,3 +635,36 @@ def test_walk_ahead_child_gives_the_same_answers(tmp_path, monkeypatch):
     monkeypatch.setattr(ahead, "_child", lambda *a: __import__("time").sleep(60))
     shutil.rmtree(repo / ".git" / "pfgit", ignore_errors=True)
     assert log_node(r, "qa", "make_prompt", limit=1)["commits"] == want[1]["commits"][:1]
+
+
+def test_read_ahead_begun_by_the_cli_gives_the_same_answers(qa, tmp_path, monkeypatch, capsys):
+    """The history read in a thread while pfgit starts (pfgit.history.readahead) is taken by the
+    walk and gives the answer the walk gets reading it itself; a read of another repository with
+    the same commits (a shallow clone: other parents) is never taken for this one."""
+    import shutil
+
+    from pfgit.history import readahead
+
+    repo, shas = qa
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--depth", "3", f"file://{repo}", str(clone)], check=True)
+    taken = []
+    take = readahead.take
+    monkeypatch.setattr(readahead, "take", lambda *a: taken.append(take(*a)) or taken[-1])
+
+    def cold(where, *argv):
+        shutil.rmtree(where / ".git" / "pfgit", ignore_errors=True)
+        code, out, err = run_cli(monkeypatch, capsys, where, *argv)
+        assert code == 0, err
+        return json.loads(out)
+
+    got = [cold(repo, "blame", "qa", "--json"), cold(repo, "log", "qa/answer.py", "--node", "answer", "--json")]
+    assert len(taken) == 2 and all(t and len(t["commits"]) == len(shas) for t in taken)
+    shallow = cold(clone, "blame", "qa", "--json")
+    assert shallow["history_stops"] == {"commit": shas[4], "reason": "shallow"}
+    assert cold(repo, "blame", "qa", "--json") == got[0]
+    monkeypatch.setattr(readahead, "start", lambda *a: None)
+    taken.clear()
+    assert [cold(repo, "blame", "qa", "--json"),
+            cold(repo, "log", "qa/answer.py", "--node", "answer", "--json")] == got
+    assert taken == [None, None] and not readahead._STARTED

@@ -80,6 +80,52 @@ def blob_ids(raw_trees) -> set:
     return {hexlify(i).decode() for mode, _, i in entries if mode[:1] == b"1"}
 
 
+class FolderBlobs:
+    """The blobs (id -> size) of a folder's history: `git rev-list --objects` of the commits from
+    `head` limited to the folder, piped straight into `git cat-file --batch-check`. Started at
+    once, so git lists them while the caller reads commits and trees; `result()` collects them.
+    The folder is a literal pathspec after `--`, the commit an id after --end-of-options."""
+
+    def __init__(self, git_dir: str, head: str, path: str, first_parent: bool):
+        self._procs: list = []
+        if not _OID.match(head.encode()):
+            return
+        base = ["git", "--git-dir", git_dir, "--no-replace-objects", "--literal-pathspecs"]
+        args = base + ["rev-list", "--objects", "--no-object-names"]
+        if first_parent:
+            args.append("--first-parent")
+        try:
+            rl = subprocess.Popen(args + ["--end-of-options", head, "--", path],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self._procs.append(rl)
+            ck = subprocess.Popen(base + ["cat-file", "--batch-check=%(objecttype) %(objectname) %(objectsize)"],
+                                  stdin=rl.stdout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            self._procs.append(ck)
+        except OSError:
+            self._procs = []
+        finally:
+            if self._procs:
+                self._procs[0].stdout.close()  # cat-file's now: rev-list sees a closed pipe
+
+    def result(self) -> dict | None:
+        """{blob id (hex str): size}; None when git failed (the caller lists them itself)."""
+        if len(self._procs) != 2:
+            for p in self._procs:
+                p.wait()
+            return None
+        rl, ck = self._procs
+        out = ck.stdout.read()
+        ck.stdout.close()
+        if rl.wait() or ck.wait():
+            return None
+        blobs = {}
+        for line in out.split(b"\n"):
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == b"blob" and _OID.match(parts[1]):
+                blobs[parts[1].decode()] = int(parts[2])
+        return blobs
+
+
 def _run_with_input(args: list, names: list) -> subprocess.CompletedProcess:
     """`args` run with `names` on stdin, one a line, from a temporary file: its output (megabytes
     for a history) is then read in one go, not through communicate()'s poll loop."""
@@ -226,4 +272,4 @@ def log_commits(git_dir: str, head: str, first_parent: bool) -> dict:
     return out
 
 
-__all__ = ["CatFile", "CommitInfo", "blob_ids", "log_commits", "parse_commit", "parse_tree"]
+__all__ = ["CatFile", "CommitInfo", "FolderBlobs", "blob_ids", "log_commits", "parse_commit", "parse_tree"]

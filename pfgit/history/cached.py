@@ -51,12 +51,12 @@ def request_key(kind: str, commit: str, top: str, path: str | None, node: str | 
 
 def request(kind: str, rev: str, path: str | None, node: str | None, all_parents: bool,
             limit: int | None = None) -> tuple | None:
-    """(git common dir, commit id, request key) of a question, or None."""
+    """(git common dir, commit id, request key, top of the worktree) of a question, or None."""
     loc = locate(rev)
     if loc is None:
         return None
     common, commit, top = loc
-    return common, commit, request_key(kind, commit, top, path, node, all_parents, limit)
+    return common, commit, request_key(kind, commit, top, path, node, all_parents, limit), top
 
 
 def lookup(kind: str, rev: str, path: str | None, node: str | None, all_parents: bool,
@@ -67,7 +67,7 @@ def lookup(kind: str, rev: str, path: str | None, node: str | None, all_parents:
     req = request(kind, rev, path, node, all_parents, limit)
     if req is None:
         return None
-    common, _, key = req
+    common, _, key, _ = req
     db = os.path.join(common, "pfgit", "index.sqlite")
     if not os.path.isfile(db):
         return None

@@ -184,6 +184,30 @@ def _print(res: dict, json_out: bool, render_text) -> None:
         sys.stdout.write(render_text(res))
 
 
+def _read_ahead(req: tuple | None, path: str | None, all_parents: bool) -> None:
+    """Start reading the history from git (pfgit.history.readahead) while the rest of pfgit is
+    imported, when PATH is (a file in) a folder holding a flow file: most likely the flow's."""
+    if req is None or path is None:
+        return
+    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    try:
+        if not any(n.startswith("flow.") and n.endswith((".yaml", ".yml")) for n in os.listdir(folder)):
+            return
+    except OSError:
+        return
+    common, commit, _, top = req
+    rel = os.path.relpath(os.path.realpath(folder), os.path.realpath(top)).replace(os.sep, "/")
+    if rel != ".." and not rel.startswith("../"):
+        from . import readahead
+
+        readahead.start(common, commit, rel, not all_parents)
+
+
+def _drop_read_ahead() -> None:
+    if "pfgit.history.readahead" in sys.modules:
+        sys.modules["pfgit.history.readahead"].drop()
+
+
 def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_parents: bool = False,
               json_out: bool = False, porcelain: bool = False) -> int:
     from . import cached, render
@@ -197,7 +221,11 @@ def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_
         from ..git.repo import open_repo
 
         req = cached.request("blame", rev, path, node, all_parents)
-        res = blame(open_repo("."), path, node, rev, all_parents, req)
+        _read_ahead(req, path, all_parents)
+        try:
+            res = blame(open_repo("."), path, node, rev, all_parents, req)
+        finally:
+            _drop_read_ahead()
     _print(res, json_out, render.blame_porcelain if porcelain else render.blame_text)
     return EXIT_OK
 
@@ -214,7 +242,11 @@ def run_log_node(path: str | None, node: str, metrics: list | None, max_count: i
         from ..git.repo import open_repo
 
         req = None if metrics else cached.request("log", rev, path, node, all_parents, max_count)
-        res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count, req)
+        _read_ahead(req, path, all_parents)
+        try:
+            res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count, req)
+        finally:
+            _drop_read_ahead()
     res["metrics"] = metrics or []
     _print(res, json_out, render.log_markdown if markdown else render.log_text)
     return EXIT_OK

@@ -18,12 +18,11 @@ from typing import Any
 from ..diff.tree import parse_flow_data
 from ..flow.model import FLOW_FILES
 from ..flow.readers import join
-from ..git.batch import CatFile, blob_ids, log_commits, parse_commit, parse_tree
+from ..git.batch import CatFile, blob_ids, parse_commit, parse_tree
 
 TEXT_PROMPT = (".jinja2", ".j2", ".prompty", ".md", ".txt")
 
 
-PRELOAD_BYTES = 64 << 20  # read ahead at most this much of a history's flow folder files
 _ABSENT = False  # a path known not to exist in a root tree
 
 
@@ -81,17 +80,16 @@ class Versions:
     def preload(self, head: str, path: str, first_parent: bool) -> None:
         """Read ahead what a walk from `head` over the flow folder `path` needs: every commit
         (one `git log`), the folder in each root tree, those folders' trees and flow files."""
-        commits = log_commits(self.git_dir, head, first_parent)
-        self._log.update(commits)
-        roots = list(dict.fromkeys(c.tree for c in commits.values()))
-        names = roots if path == "." else [f"{r}:{path}" for r in roots]
-        got = self.cat.read_all(names)  # each root's flow folder (its tree, read in one request)
+        from . import readahead
+
+        got = readahead.take(self.git_dir, head, path, first_parent)  # begun early by the light path
+        if got is None:
+            got = readahead.read_history(self.git_dir, head, path, first_parent)
         if got is None:
             return
-        got = {r: got.get(n) for r, n in zip(roots, names)}
+        self._log.update(got["commits"])
         raw_trees, known = {}, set()
-        for r in roots:
-            hit = got.get(r)
+        for r, hit in got["folders"].items():
             if hit is None:
                 self._dirs[(r, path)] = _ABSENT
             elif hit[0] == "tree":
@@ -105,18 +103,21 @@ class Versions:
         # parses each tree in one of them
         self._raw_trees.update(raw_trees)
         # the folders' files: flow files, and the small ones a walk may read (node sources)
-        want = blob_ids(raw_trees.values()).union(
-            *({bid.decode() for mode, bid in self._trees[t].values() if not stat.S_ISDIR(mode)} for t in known))
-        sizes = self.cat.check_many([b for b in want if b not in self._blobs])
-        budget = PRELOAD_BYTES
-        fetch = []
-        for bid, (kind, _, size) in sizes.items():
-            if kind == "blob" and size <= budget:
-                fetch.append(bid)
-                budget -= size
-        for bid, (kind, _, raw) in (self.cat.read_all(fetch) or {}).items():
-            if kind == "blob":
-                self._blobs[bid] = raw
+        for bid, raw in got["blobs"].items():
+            self._blobs.setdefault(bid, raw)
+        if got["sizes"] is None:  # git could not list them: from the trees
+            want = blob_ids(raw_trees.values()).union(
+                *({bid.decode() for mode, bid in self._trees[t].values() if not stat.S_ISDIR(mode)}
+                  for t in known))
+            sizes = self.cat.check_many(sorted(want))
+            budget, fetch = readahead.PRELOAD_BYTES, []
+            for bid, (kind, _, size) in sizes.items():
+                if kind == "blob" and bid not in self._blobs and size <= budget:
+                    fetch.append(bid)
+                    budget -= size
+            for bid, (kind, _, raw) in (self.cat.read_all(fetch) or {}).items():
+                if kind == "blob":
+                    self._blobs[bid] = raw
 
     def chain(self):
         """The commits read ahead, in git log's order (first parents: the chain, newest first)."""
