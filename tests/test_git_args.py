@@ -78,7 +78,7 @@ AUDITED = {
 
 
 def test_history_values_never_reach_git_as_options(repo, tmp_path, monkeypatch):
-    from pfgit.git.batch import CatFile, log_commits
+    from pfgit.git.batch import CatFile, FolderBlobs, log_commits
     from pfgit.history import cached
 
     monkeypatch.chdir(repo)
@@ -89,6 +89,9 @@ def test_history_values_never_reach_git_as_options(repo, tmp_path, monkeypatch):
     assert cat.get_many(["--batch-all-objects", "HEAD"]) == {} and cat.read_all(["a\nb"]) is None
     assert cat.check_many(["HEAD:x\n--batch"]) == {}
     cat.close()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    for commit, folder in (("--output=" + str(tmp_path / "x"), "."), (head, "--output=" + str(tmp_path / "x"))):
+        assert FolderBlobs(str(repo / ".git"), commit, folder, True).result() in (None, {})
     assert not (tmp_path / "x").exists()
 
 
