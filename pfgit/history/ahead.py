@@ -24,14 +24,15 @@ SHARE = 0.55  # of the chain, oldest first, to the child (the parent also runs t
 
 
 def available(n_commits: int) -> bool:
-    """Worth a child: a long chain, and a core to spare. With the cores already busy (the load
-    average at or above their number) two processes only share them, and the split costs CPU
-    (the child's own parses and git; measured +0.3 s on bench/history.py): one walk is faster."""
+    """Worth a child: a long chain, and a core to spare (the load average, this process included,
+    half a core below the number of cores). With the cores busy two processes only share them,
+    and the split costs CPU (the child's own parses and git: +0.3-0.4 s of CPU on
+    bench/history.py): measured there, one walk is faster from a load of about 2.4 on 2 cores."""
     cpus = os.cpu_count() or 1
     if n_commits < MIN_CHAIN or not hasattr(os, "fork") or cpus < 2:
         return False
     try:
-        return os.getloadavg()[0] < cpus
+        return os.getloadavg()[0] < cpus - 0.5
     except OSError:
         return True
 
