@@ -121,13 +121,22 @@ def _split(text: str) -> tuple:
         ends = _ENDS[pad] = re.compile(rf"\n(?!{pad}- |{pad} | *#| *(?:\n|\Z))")
     e = ends.search(text, first - 1)
     end = e.start() + 1 if e is not None else len(text)
+    n = len(pad)
+    block = text[first:end]
+    if n and block.count("\n" + pad) + 1 == block.count("\n") + (not block.endswith("\n")):
+        n, block = 0, block[n:].replace("\n" + pad, "\n")  # every line indented: dedent once
+    if not n:  # the items are the block's pieces starting with "- " at a line's start
+        parts = block.split("\n- ")
+        texts = ["- " + p + "\n" for p in parts[:-1]]
+        texts.append("- " + parts[-1])
+        texts[0] = texts[0][2:]  # the block's first piece has its own "- "
+        return text[:m.start()] + "nodes: []\n" + text[end:], texts
     starts, k, mark = [], first, "\n" + pad + "- "
     while 0 <= k < end:
         starts.append(k)
         k = text.find(mark, k, end)
         k = k + 1 if k >= 0 else -1
     starts.append(end)
-    n = len(pad)
     texts = []
     for a, b in zip(starts, starts[1:]):
         item = text[a:b]

@@ -59,9 +59,15 @@ def parse_commit(raw: bytes) -> CommitInfo:
 
 
 _ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.S)
+_RAW_ENTRY = re.compile(rb"[0-7]+ [^\0]*\0.{20}", re.S)
+
+_ENTRIES: dict = {}  # raw entry -> (name, (mode, hex id)): a history's trees share most entries
 
 
-_ENTRIES: dict = {}  # raw entry -> (mode, hex id): a history's trees share most of their entries
+def _entry(e: bytes) -> tuple:
+    mode, _, rest = e.partition(b" ")
+    v = _ENTRIES[e] = (rest[:-21], (int(mode, 8), hexlify(rest[-20:])))  # name \0 20-byte id
+    return v
 
 
 def parse_tree(raw: bytes) -> dict:
@@ -69,8 +75,7 @@ def parse_tree(raw: bytes) -> dict:
     if len(_ENTRIES) > 200_000:
         _ENTRIES.clear()
     seen = _ENTRIES.get
-    return {t[1]: seen(t) or _ENTRIES.setdefault(t, (int(t[0], 8), hexlify(t[2])))
-            for t in _ENTRY.findall(raw)}
+    return dict([seen(e) or _entry(e) for e in _RAW_ENTRY.findall(raw)])
 
 
 def blob_ids(raw_trees) -> set:
