@@ -12,7 +12,9 @@ Then times, end to end through the CLI:
 next to `git blame -w -M` of the node's source file, `git blame` of the flow file and
 `git log -L` of the node's lines in the flow file, in the same run, with ratios.
 Targets: under 2 s cold, under 200 ms warm (wall time; each row says met or MISSED, for its wall
-time and for its CPU time, which is what the wall time would be on an idle machine). The cold
+time and for its CPU time: user + sys of pfgit and every process it waited for - git, and on a
+lightly loaded machine the child that walks the older part of the history (pfgit/history/ahead.py),
+when the CPU time exceeds the wall time). The cold
 figures are medians of 3 runs, the warm ones of 5; the load average is printed at the start and
 the end (the machine is shared).
 """
