@@ -108,6 +108,13 @@ def _register(app, argv: list) -> None:
 
 
 def main(argv: list | None = None) -> int:
+    from ..output import safe_streams
+
+    with safe_streams():  # no escape sequence from a name or message reaches the terminal
+        return _main(argv)
+
+
+def _main(argv: list | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("PFGIT_DEBUG") == "1" or "--debug" in args
     word = _command_word(args)

@@ -250,8 +250,11 @@ def _git_wants_color() -> bool:
 
 
 def main(argv: list | None = None) -> int:
+    from ..output import safe_streams
+
     try:
-        return _main(sys.argv[1:] if argv is None else argv)
+        with safe_streams():  # git shows this in a terminal: no escape sequence from a flow
+            return _main(sys.argv[1:] if argv is None else argv)
     except BrokenPipeError:  # git's pager quit (q in less, `| head`): stop quietly, like git
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

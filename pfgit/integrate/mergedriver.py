@@ -12,7 +12,13 @@ import sys
 
 
 def main(argv: list | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    from ..output import safe_streams
+
+    with safe_streams():  # node names in conflict messages come from both branches
+        return _main(sys.argv[1:] if argv is None else argv)
+
+
+def _main(args: list) -> int:
     if len(args) not in (3, 4):
         print("usage: python -m pfgit.integrate.mergedriver %O %A %B [%P]", file=sys.stderr)
         return 2

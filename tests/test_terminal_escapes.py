@@ -1,0 +1,47 @@
+"""Escape sequences in names, messages and metrics from a pull request or a fetched run never
+reach the terminal or a CI log as control codes (docs/security.md#terminal-output)."""
+
+from __future__ import annotations
+
+import json
+
+from pfgit.output import neutralise
+from runs_helpers import run_cli
+from secure_helpers import make_flow_repo
+
+TITLE = "\x1b]0;PWNED\x07"      # sets the terminal title
+CLEAR = "\x1b[2J"               # clears the screen
+HIDE = "\x1b[8m"                # conceals what follows
+BIDI = "\u202e"                 # right-to-left override (Trojan Source)
+
+
+def test_neutralise_keeps_our_colours_and_text_and_escapes_the_rest():
+    assert neutralise("plain é, tab\tand CRLF\r\n") == "plain é, tab\tand CRLF\r\n"
+    assert neutralise("\x1b[31merror\x1b[0m") == "\x1b[31merror\x1b[0m"
+    out = neutralise(f"a{TITLE}b{CLEAR}{HIDE}x\ry{BIDI}\x9b")
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out and BIDI not in out
+    assert out == "a\\u001b]0;PWNED\\u0007b\\u001b[2J\\u001b[8mx\\u000dy\\u202e\\u009b"
+    value = "k\x9b" + BIDI   # json.dumps leaves these raw: escaped, the JSON value is the same
+    assert json.loads(neutralise(json.dumps(value, ensure_ascii=False))) == value
+
+
+def test_commands_print_no_escape_sequence_from_a_flow_or_a_run(tmp_path, monkeypatch, capsys):
+    repo = make_flow_repo(tmp_path)
+    flow = (repo / "flow" / "flow.dag.yaml").read_text()
+    (repo / "flow" / "flow.dag.yaml").write_text(
+        flow + '- name: "bad\\e]0;PWNED\\a\\e[2J\\u202e"\n  type: python\n'
+               '  source: {type: code, path: "x\\e[8m.py"}\n  inputs: {}\n')
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "y": "a"}\n')
+    (tmp_path / "m.json").write_text(json.dumps({f"acc{TITLE}{CLEAR}": 1, f"n{HIDE}": 2}))
+    cmds = [["validate", "flow"], ["diff"],
+            ["runs", "record", "--flow", "flow", "--outputs", str(tmp_path / "out.jsonl"),
+             "--metrics", str(tmp_path / "m.json"), "--name", "r1"],
+            ["runs", "list"], ["runs", "show", "r1", "--metrics"], ["log", "flow", "--metric", "n" + HIDE]]
+    for argv in cmds:
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code in (0, 1), (argv, err)
+        assert "\x1b" not in out + err and "\x07" not in out + err and BIDI not in out + err, argv
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "validate", "flow")
+    assert "[bad\\u001b]0;PWNED\\u0007\\u001b[2J\\u202e]" in out   # shown, visibly
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--json")
+    assert json.loads(out)["run"]["metrics"][f"acc{TITLE}{CLEAR}"] == 1    # JSON keeps the value
