@@ -531,3 +531,14 @@ def test_temporary_attributes_left_by_a_killed_pfgit_merge_are_not_kept_as_the_u
     with _TemporaryAttributes(str(path)):
         assert path.read_text().count(_BLOCK_HEAD) == 1
     assert path.read_text() == "*.bin binary\n"
+
+
+def test_a_conflict_in_the_first_unit_of_a_bom_file_is_found_by_conflicts_and_validate():
+    # the marker follows the BOM (the file's first bytes): `pfgit conflicts` said "No conflicts"
+    from pfgit.merge.conflicts import regions
+    from pfgit.validate.markers import marker_lines
+
+    base = "\ufeffinputs:\n  x: {type: string}\nnodes: []\n"
+    r = m(base, base.replace("string", "int"), "\ufeffnodes: []\n")   # changed / removed
+    assert r.exit_code == 1 and r.data.startswith("\ufeff<<<<<<< ".encode())
+    assert [x.start for x in regions(r.data.decode())] == [1] and marker_lines(r.data) == [1]
