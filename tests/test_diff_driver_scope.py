@@ -32,3 +32,15 @@ def test_textconv_gives_other_files_as_they_are(tmp_path, capsys):
     flow.write_text("nodes: []\ninputs: {x: {type: string}}\n")
     textconv(str(flow))
     assert capsys.readouterr().out == "inputs.x.type: string\nnodes: []\n"
+
+
+def test_the_merge_driver_leaves_files_that_are_not_flows_to_git_line_merge(tmp_path, capsys):
+    from pfgit.integrate.mergedriver import main
+
+    sides = {"base": "a: 1\nb: 2\n", "ours": "a: 10\nb: 2\n", "theirs": "a: 1\nb: 20\n"}
+    for name, text in sides.items():
+        (tmp_path / name).write_text(text)
+    args = [str(tmp_path / n) for n in ("base", "ours", "theirs")]
+    # adjacent lines changed on both sides: a conflict for git, as for any file that is not a flow
+    assert main(args + [".github/workflows/ci.yml"]) == 1
+    assert "<<<<<<< ours\na: 10\nb: 2\n=======\na: 1\nb: 20\n>>>>>>> theirs\n" == (tmp_path / "ours").read_text()
