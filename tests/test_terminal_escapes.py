@@ -45,3 +45,18 @@ def test_commands_print_no_escape_sequence_from_a_flow_or_a_run(tmp_path, monkey
     assert "[bad\\u001b]0;PWNED\\u0007\\u001b[2J\\u202e]" in out   # shown, visibly
     code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--json")
     assert json.loads(out)["run"]["metrics"][f"acc{TITLE}{CLEAR}"] == 1    # JSON keeps the value
+
+
+def test_help_into_a_closed_pipe_is_quiet(tmp_path):
+    # `pfgit --help | head -1`, `pfgit | less` then q: the help is printed from an except
+    # block that had no broken-pipe handling (a traceback on stderr)
+    import subprocess
+    import sys
+
+    for argv in (["--help"], [], ["runs"]):
+        p = subprocess.Popen([sys.executable, "-m", "pfgit", *argv], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=tmp_path)
+        p.stdout.close()  # before pfgit writes (it takes ~0.1 s to start)
+        err = p.stderr.read().decode()
+        code = p.wait()   # 1 where click itself catches EPIPE (an eager --help)
+        assert code in (0, 1) and "Traceback" not in err and "BrokenPipe" not in err, (argv, err)
