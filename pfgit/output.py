@@ -58,14 +58,15 @@ _UNSAFE = None
 
 def neutralise(text: str) -> str:
     """`text` with control characters (C0 but tab and newline, a CR not ending a line, DEL, C1),
-    bidi overrides and escape sequences other than our own colours written as `\\uXXXX` (the same
+    bidi overrides, lone surrogates and escape sequences other than our own colours written as `\\uXXXX` (the same
     value inside a JSON string, visible everywhere else)."""
     global _UNSAFE
     if _UNSAFE is None:
         import re
 
+        # lone surrogates: a file name that is not UTF-8 (os.fsdecode), which stdout cannot encode
         _UNSAFE = re.compile("\x1b\\[([0-9;]*)m|\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-                             "\u202a-\u202e\u2066-\u2069]")
+                             "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
     if text.isascii() and text.isprintable():  # the common case: nothing to look at
         return text
 

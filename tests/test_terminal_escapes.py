@@ -60,3 +60,25 @@ def test_help_into_a_closed_pipe_is_quiet(tmp_path):
         err = p.stderr.read().decode()
         code = p.wait()   # 1 where click itself catches EPIPE (an eager --help)
         assert code in (0, 1) and "Traceback" not in err and "BrokenPipe" not in err, (argv, err)
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_and_left_out_of_zips(tmp_path, monkeypatch, capsys):
+    # pfgit diff and export-zip were internal errors (UnicodeEncodeError) on b"\xff\xfe.py"
+    import os
+
+    from secure_helpers import git
+
+    repo = make_flow_repo(tmp_path)
+    bad = os.path.join(os.fsencode(repo / "flow"), b"\xff\xfe.py")
+    with open(bad, "w") as f:
+        f.write("x = 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "odd name")
+    with open(bad, "w") as f:
+        f.write("x = 2\n")
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff")
+    assert code == 0 and "\\udcff\\udcfe.py" in out and "+x = 2" in out, err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff", "--json")
+    assert code == 0 and json.loads(out)["flows"][0]["changes"][0]["file"] == "\udcff\udcfe.py"
+    code, out, err = run_cli(monkeypatch, capsys, repo, "export-zip", "flow", "-o", str(tmp_path / "f.zip"))
+    assert code == 0 and "(file name is not UTF-8)" in out, err
