@@ -104,6 +104,7 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True   # else a keep-alive reply stalls ~40 ms (delayed ACK)
 
             def log_message(self, *a):  # quiet
                 pass

@@ -291,3 +291,74 @@ def test_a_line_over_the_timeout_fails_alone(repo):
     assert o.first_error == {"line_number": 1, "type": "LineExecutionTimeoutError", "node": None,
                              "message": "Line 1 execution timeout for exceeding 0.5 seconds"}
     assert o.metrics["n_lines"] == 2
+
+
+WAITING = {
+    "flow.dag.yaml": """\
+inputs:
+  sig: {type: string}
+outputs:
+  v: {type: string, reference: "${wait.output}"}
+nodes:
+- name: wait
+  type: python
+  source: {type: code, path: wait.py}
+  inputs: {sig: "${inputs.sig}"}
+""",
+    "wait.py": """\
+import os
+import time
+
+from promptflow.core import tool
+
+
+@tool
+def wait(sig: str) -> str:
+    open(os.path.join(sig, "started"), "w").close()
+    for _ in range(2000):               # until the test has edited this file
+        if os.path.exists(os.path.join(sig, "go")):
+            return "v1"
+        time.sleep(0.005)
+    raise TimeoutError("never released")
+""",
+}
+
+
+def test_snapshot_holds_the_flow_as_it_ran(repo, tmp_path):
+    import threading
+
+    from pfgit.git.repo import open_repo
+    from run_flows import write_flow
+
+    flow = write_flow(repo / "flows/waiting", WAITING)
+    sig = tmp_path / "sig"
+    sig.mkdir()
+    write_jsonl(repo / "one.jsonl", [{"sig": str(sig)}])
+    done = {}
+    t = threading.Thread(target=lambda: done.update(o=run(RunSpec(flow="flows/waiting", data="one.jsonl",
+                                                                  name="edited", workers=1))))
+    t.start()
+    for _ in range(2000):
+        if (sig / "started").exists():
+            break
+        t.join(0.005)
+    old = (flow / "wait.py").read_bytes()
+    (flow / "wait.py").write_text(old.decode().replace('"v1"', '"v2"'))   # edited mid-run
+    (sig / "go").touch()
+    t.join(20)
+    assert done["o"].status == "Completed"
+    snap, outs, _, _ = read_run(repo, "edited")
+    assert outs == [{"v": "v1", "line_number": 0}]
+    r = open_repo(str(repo))
+    tree = r[snap.run["flow"]["tree"].encode()]
+    assert r[tree[b"wait.py"][1]].data == old          # what ran, not what the file became
+    assert snap.run["flow"]["dirty"]                   # the flow was never committed
+
+
+def test_resume_refuses_a_flow_changed_since_the_start(repo, monkeypatch):
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "1")
+    assert run(RunSpec(flow="flows/basic", data="data.jsonl", name="half", workers=1)).status == "Canceled"
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    (repo / "flows/basic/helper.py").write_text("def sep():\n    return '-'\n")
+    with pytest.raises(RunError, match="the flow changed since run 'half' started"):
+        run(RunSpec(flow=".", resume="half"))

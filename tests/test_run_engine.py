@@ -205,3 +205,92 @@ def test_embedding_package_tool_and_connection_params(tmp_path, fake_openai, mon
         assert eng.connection_names() == {"embed.connection": "fake", "size.conn": "fake_custom"}  # python inputs too
     finally:
         eng.close()
+
+
+PARALLEL = {
+    "flow.dag.yaml": """\
+inputs:
+  x: {type: string}
+outputs:
+  out: {type: string, reference: "${c.output}"}
+nodes:
+- name: a
+  type: python
+  source: {type: code, path: a.py}
+  inputs: {x: "${inputs.x}"}
+- name: b
+  type: python
+  source: {type: code, path: b.py}
+  inputs: {x: "${inputs.x}"}
+- name: c
+  type: python
+  source: {type: code, path: c.py}
+  inputs: {a: "${a.output}", b: "${b.output}"}
+- name: m1
+  type: python
+  source: {type: code, path: m.py}
+  inputs: {xs: "${c.output}", key: m1}
+  aggregation: true
+- name: m2
+  type: python
+  source: {type: code, path: m.py}
+  inputs: {xs: "${c.output}", key: m2}
+  aggregation: true
+""",
+    # a and b each wait for the other: sequential execution fails them (BrokenBarrierError after
+    # the timeout) instead of hanging; b finishes first, yet records stay in flow order
+    "sync.py": "import threading\nnodes = threading.Barrier(2)\nb_done = threading.Event()\n"
+               "aggs = threading.Barrier(2)\n",
+    "a.py": """\
+from promptflow.core import tool
+import sync
+
+
+@tool
+def a(x: str) -> str:
+    sync.nodes.wait(timeout=10)
+    assert sync.b_done.wait(timeout=10)
+    sync.b_done.clear()
+    return "A"
+""",
+    "b.py": """\
+from promptflow.core import tool
+import sync
+
+
+@tool
+def b(x: str) -> str:
+    sync.nodes.wait(timeout=10)
+    sync.b_done.set()
+    if x == "fail":
+        raise ValueError("b failed")
+    return "B"
+""",
+    "c.py": "from promptflow.core import tool\n\n\n@tool\ndef c(a: str, b: str) -> str:\n    return a + b\n",
+    "m.py": """\
+from promptflow.core import log_metric, tool
+import sync
+
+
+@tool
+def m(xs: list, key: str):
+    sync.aggs.wait(timeout=10)
+    log_metric(key, len(xs))
+""",
+}
+
+
+def test_independent_nodes_run_concurrently(tmp_path):
+    eng = engine_for(write_flow(tmp_path / "f", PARALLEL))
+    try:
+        ok = eng.run_line({"x": "go"}, 0, keep_node_runs=True)
+        assert ok.error is None and ok.outputs == {"out": "AB"}
+        assert [(n.node, n.status) for n in ok.node_runs] == [("a", "Completed"), ("b", "Completed"),
+                                                              ("c", "Completed")]
+        bad = eng.run_line({"x": "fail"}, 1, keep_node_runs=True)
+        assert bad.error.node == "b" and bad.error.message == "Execution failure in 'b': (ValueError) b failed"
+        assert ("b", "Failed") in [(n.node, n.status) for n in bad.node_runs]
+        assert "c" not in [n.node for n in bad.node_runs]
+        assert eng.run_aggregation([ok]) == ({"m1": 1, "m2": 1}, None)   # aggregation nodes too
+    finally:
+        eng.close()

@@ -151,21 +151,24 @@ def register(app: typer.Typer) -> None:
              connections: Optional[List[str]] = typer.Option(None, "--connections"),
              environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables"),
              init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs."),
+             engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
              ) -> None:
         """Run one line of a flow, like `pf flow test`; writes nothing into the flow folder."""
         from ..output import emit_json
         from ..run.argv import pairs
         from ..run.errors import RunError
-        from ..run.spec import RunSpec
+        from ..run.spec import ENGINES, RunSpec
         from ..run.testline import read_inputs_file, test_flow
 
+        if engine not in ENGINES:
+            raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
         if inputs and inputs_file:
             raise RunError("give --inputs or --inputs-file, not both")
         given = read_inputs_file(inputs_file) if inputs_file else pairs(inputs, "--inputs")
         spec = RunSpec(flow=flow, variant=variant, connections=_connections(connections),
                        environment_variables=_env(environment_variables) if environment_variables else {},
-                       init=pairs(init, "--init") if init else None, engine="builtin")
+                       init=pairs(init, "--init") if init else None, engine=engine)
         res = test_flow(spec, given, node)
         if json_out:
             emit_json(res.as_dict())

@@ -218,18 +218,37 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         if runrefs.get_run(repo, name) is not None:
             raise RunError(f"run '{name}' already exists (choose another --name)")
     get_connection = connection_getter()
+    flow_src = _capture_flow(repo, flow_rel, name, resumed)
 
     from .engine.select import choose
 
     engine_name, engine = choose(spec, get_connection)
     if engine_name == "promptflow":
-        return _run_with_promptflow(spec, repo, console, resumed)
+        return _run_with_promptflow(spec, repo, console, resumed, flow_src)
     try:
-        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given)
+        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given, flow_src)
     finally:
         close = getattr(engine, "close", None) or getattr(getattr(engine, "plan", None), "close", None)
         if close:
             close()
+
+
+def _capture_flow(repo, flow_rel: str, name: str, resumed) -> list:
+    """[commit, tree, dirty] of the flow this run executes, captured before any of its files is
+    loaded, so an edit made during a long run never reaches the run's snapshot. A resumed run
+    keeps what its start captured, and refuses to go on if the flow changed since."""
+    from ..git.worktree import flow_source
+
+    try:
+        fc, ft, dirty = flow_source(repo, flow_rel, name)
+    except FileNotFoundError:
+        raise RunError("flow folder not found", file=flow_rel) from None
+    now = [fc.decode(), ft.decode(), dirty]
+    saved = resumed.state().get("flow_source") if resumed is not None else None
+    if saved and saved[1] != now[1]:
+        raise RunError(f"the flow changed since run '{name}' started; its snapshot must hold what ran: "
+                       "restore the flow, or start a new run")
+    return saved or now
 
 
 def _prepare_inputs(spec, repo, engine, console, data_given=None):
@@ -260,7 +279,8 @@ def _prepare_inputs(spec, repo, engine, console, data_given=None):
     return info, base, mp, total, notes
 
 
-def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given=None) -> Outcome:
+def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given=None,
+                 flow_src=None) -> Outcome:
     from .runstate import ActiveRun
 
     info, base, mp, total, notes = _prepare_inputs(spec, repo, engine, console, data_given)
@@ -271,7 +291,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     active = resumed or ActiveRun(repo, spec.name)
     start = time.time()
     if resumed is None:
-        active.create(spec, {"lines_total": total, "start": start, "engine": "builtin"})
+        active.create(spec, {"lines_total": total, "start": start, "engine": "builtin", "flow_source": flow_src})
         done = set()
     else:
         done = active.done_lines()
@@ -457,6 +477,7 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
         secrets=list(getattr(engine, "secret_values", lambda: [])() or []),
         logs=logs,
         source={"tool": "pfgit", "engine": engine_name},
+        flow_source=tuple(active.state().get("flow_source") or ()) or None,
         extra=dict(spec.settings(), **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
     )
     return record_result(repo, result)
@@ -488,7 +509,7 @@ class LineWriter:
         self.metrics_.update(m or {})
 
 
-def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
+def _run_with_promptflow(spec, repo, console, resumed, flow_src=None) -> Outcome:
     """Through the installed promptflow (pfgit.run.engine.promptflow, the llm branch's module),
     recorded exactly like a built-in run."""
     try:
@@ -502,7 +523,7 @@ def _run_with_promptflow(spec, repo, console, resumed) -> Outcome:
         resumed.remove()   # promptflow cannot resume a run: start it again
     active = ActiveRun(repo, spec.name)
     start = time.time()
-    active.create(spec, {"start": start, "engine": "promptflow"})
+    active.create(spec, {"start": start, "engine": "promptflow", "flow_source": flow_src})
     active.open()
     writer = LineWriter(active)
     try:

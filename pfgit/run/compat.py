@@ -3,13 +3,9 @@
 Served by an import hook (a sys.meta_path finder) installed only while the runner executes tools:
 nothing named `promptflow` is ever put on sys.path, so other code never mistakes it for the real
 package. Covers the public tool API (promptflow-format.md §7): `tool`, `log_metric`, `ToolProvider`,
-the connection classes, `trace`, the model configurations. A tool importing anything else from
-promptflow gets ModuleNotFoundError/ImportError, which engine/select.py turns into "this node needs
-the promptflow engine".
-
-By default the built-in engine uses this layer even when promptflow is installed: importing
-`promptflow.core` costs seconds (6 s measured on the reference machine) while a whole python-only
-batch runs in a fraction of that. PFGIT_PROMPTFLOW_IMPORTS=real uses the installed package.
+the connection classes, `trace`, the model configurations, each module exporting only names the
+real module has. Whether a flow gets this layer or the installed package is decided per flow by
+pfimports.py (an import the layer lacks means the real package, or an error without it).
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.abc
 import importlib.machinery
-import importlib.util
-import os
 import sys
 
 from .metrics import log_metric
@@ -162,13 +156,22 @@ class AzureOpenAIModelConfiguration:
     connection: str | None = None
 
 
-_TOOL_API = {"tool": tool, "log_metric": log_metric, "ToolProvider": ToolProvider, "trace": trace}
+_TOOL_API = {"tool": tool, "log_metric": log_metric, "ToolProvider": ToolProvider}
+
+
+def _without(d: dict, *names) -> dict:
+    return {k: v for k, v in d.items() if k not in names}
+
+
+# each module exports exactly the names the real one (promptflow 1.18) has, so a tool that works
+# with the layer works with the package and pfimports can tell what the layer covers
 MODULES = {
     "promptflow": dict(_TOOL_API),
     "promptflow.core": dict(_TOOL_API, OpenAIModelConfiguration=OpenAIModelConfiguration,
                             AzureOpenAIModelConfiguration=AzureOpenAIModelConfiguration),
-    "promptflow.connections": dict(CONNECTION_CLASSES),
-    "promptflow.entities": dict(CONNECTION_CLASSES),
+    "promptflow.connections": _without(CONNECTION_CLASSES, "QdrantConnection", "WeaviateConnection"),
+    "promptflow.entities": _without(CONNECTION_CLASSES, "CustomStrongTypeConnection", "ServerlessConnection",
+                                    "AzureAIServicesConnection", "WeaviateConnection"),
     "promptflow.tracing": {"trace": trace, "start_trace": start_trace},
     "promptflow._core": {},
     "promptflow._core.tool": {"tool": tool, "ToolProvider": ToolProvider},
@@ -180,6 +183,10 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(self, fullname, path=None, target=None):
         if fullname in MODULES:
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        if fullname.startswith("promptflow."):   # only reached by a dynamic import the scan missed
+            raise ModuleNotFoundError(f"No module named '{fullname}' in pfgit's promptflow compatibility "
+                                      f"layer (pip install promptflow, PFGIT_PROMPTFLOW_IMPORTS=real)",
+                                      name=fullname)
         return None
 
     def create_module(self, spec):
@@ -194,28 +201,27 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 _FINDER = _Finder()
 
 
-def use_real_promptflow() -> bool:
-    if os.environ.get("PFGIT_PROMPTFLOW_IMPORTS", "compat") != "real":
-        return False
-    return importlib.util.find_spec("promptflow") is not None
+def _promptflow_modules() -> list:
+    return [n for n in sys.modules if n == "promptflow" or n.startswith("promptflow.")]
 
 
-def install() -> bool:
-    """Serve `promptflow.*` from this layer (unless the real package is asked for). Returns True
-    when the compat layer is active."""
-    if use_real_promptflow():
-        return False
+def install() -> dict:
+    """Serve `promptflow.*` from this layer. The real package, when this process imported it
+    already, is set aside (returned, for uninstall) so the flow never sees a mix of both."""
+    hidden = {n: sys.modules.pop(n) for n in _promptflow_modules()
+              if not getattr(sys.modules[n], "__pfgit_compat__", False)}
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
-    return True
+    return hidden
 
 
-def uninstall() -> None:
+def uninstall(hidden: dict | None = None) -> None:
     if _FINDER in sys.meta_path:
         sys.meta_path.remove(_FINDER)
-    for name in list(sys.modules):
-        if name in MODULES and getattr(sys.modules[name], "__pfgit_compat__", False):
+    for name in _promptflow_modules():
+        if getattr(sys.modules[name], "__pfgit_compat__", False):
             del sys.modules[name]
+    sys.modules.update(hidden or {})
 
 
 def is_tool(obj) -> bool:
@@ -223,15 +229,17 @@ def is_tool(obj) -> bool:
     return bool(getattr(obj, "__pfgit_tool__", False)) or "__tool" in getattr(obj, "__dict__", {})
 
 
-def make_connection(conn: dict, class_name: str | None = None):
-    """A connection object for a tool parameter, from promptflow's connection-YAML shape."""
-    real = sys.modules.get("promptflow.connections")
+def make_connection(conn: dict, class_name: str | None = None, real: bool = False):
+    """A connection object for a tool parameter, from promptflow's connection-YAML shape: one of
+    the real package's classes when the flow's tools import the real package (`real`)."""
     ctype = str(conn.get("type") or "custom")
     fields = {k: v for k, v in conn.items() if k not in ("type", "name", "module", "$schema",
                                                           "configs", "secrets")}
-    if real is not None and not getattr(real, "__pfgit_compat__", False):
+    if real:
+        import promptflow.connections as pc
+
         cls_name = class_name or {c.TYPE: n for n, c in CONNECTION_CLASSES.items()}.get(ctype, "CustomConnection")
-        cls = getattr(real, cls_name, None) or real.CustomConnection
+        cls = getattr(pc, cls_name, None) or pc.CustomConnection
         if ctype == "custom":
             return cls(configs=dict(conn.get("configs") or {}), secrets=dict(conn.get("secrets") or {}),
                        name=conn.get("name"))

@@ -31,3 +31,4 @@ class RunResult:
     source: dict = field(default_factory=dict) # where the run came from ({"tool": "promptflow", ...})
     extra: dict[str, Any] = field(default_factory=dict)  # free-form settings (secret-looking keys dropped)
     flow_commit: str | None = None             # record against this commit's flow instead of the worktree
+    flow_source: tuple | None = None           # (commit, tree, dirty) hex, captured when the run started

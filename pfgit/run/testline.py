@@ -1,5 +1,8 @@
 """`pfgit test`: one line of a flow (or one node alone), like `pf flow test`, writing nothing:
-no `.promptflow/` folder, no `__pycache__` (tools are imported without bytecode), no run record."""
+no `.promptflow/` folder, no `__pycache__` (tools are imported without bytecode), no run record.
+With the promptflow engine (`--engine promptflow`, or `auto` when a node needs it) promptflow
+tests a temporary copy of the flow in a child process (engine/promptflow.py); the result has the
+same shape."""
 
 from __future__ import annotations
 
@@ -64,8 +67,16 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
     get_connection = connection_getter()
     engine_name, engine = choose(spec, get_connection)
     if engine is None:
-        raise RunError("pfgit test runs flows with the built-in engine; this flow needs promptflow "
-                       "(pf flow test)")
+        from .engine.promptflow import test_line
+
+        t0 = time.perf_counter()
+        res = test_line(spec, inputs, node)
+        return TestResult(outputs=res["outputs"], error=res["error"], nodes=res["nodes"],
+                          metrics=res["metrics"], duration=time.perf_counter() - t0)
+    if hasattr(engine, "node_concurrency"):
+        from .engine.dag import NODE_CONCURRENCY_TEST
+
+        engine.node_concurrency = NODE_CONCURRENCY_TEST   # as pf flow test
     t0 = time.perf_counter()
     try:
         with _Env(_env_for(spec, engine.flow_env(), get_connection), engine.cwd()):

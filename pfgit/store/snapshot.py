@@ -169,7 +169,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
                settings: dict | None = None, logs: dict | None = None, base_run: str | None = None,
                *, inputs: Iterable | None = None, flow_commit: str | None = None,
                force: bool = False, update_index: bool = True,
-               unlinked_tree: bytes | None = None) -> RecordedRun:
+               unlinked_tree: bytes | None = None, flow_src: tuple | None = None) -> RecordedRun:
     """Write a run snapshot commit and its ref. `settings` keys: data, column_mapping, variant,
     status, start_time, end_time, lines_failed, lines_total, connections, environment, secrets,
     tools, source, extra (see RunResult). Returns what was recorded."""
@@ -192,6 +192,8 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
 
     if unlinked_tree is not None:  # imported run whose flow matches no commit
         fc, ft, dirty = None, unlinked_tree, False
+    elif flow_src is not None:     # captured when the run started (pfgit.git.worktree.flow_source)
+        fc, ft, dirty = flow_src[0].encode(), flow_src[1].encode(), bool(flow_src[2])
     elif flow_commit:
         fc = resolve(repo, flow_commit)
         ft = gobj.tree_at(repo, repo[fc].tree, flow_rel)
@@ -315,4 +317,5 @@ def record_result(repo: Repo, result: RunResult, force: bool = False,
     }
     return record_run(repo, result.flow, result.name, result.outputs, result.metrics, settings,
                       result.logs, result.base_run, inputs=result.inputs,
-                      flow_commit=result.flow_commit, force=force, unlinked_tree=unlinked_tree)
+                      flow_commit=result.flow_commit, force=force, unlinked_tree=unlinked_tree,
+                      flow_src=result.flow_source)

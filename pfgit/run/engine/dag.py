@@ -1,17 +1,24 @@
 """One line of a DAG flow, and the aggregation step (promptflow-runner.md §1-3).
 
-Nodes run in topological order (promptflow schedules them on a small thread pool; results are the
-same, side-effect order between independent nodes is not guaranteed there either). `activate` and
+Nodes are scheduled as promptflow's FlowNodesScheduler does: every node whose dependencies are done
+is bypassed or started, and up to `node_concurrency` nodes run at once in threads (promptflow: 2 in
+batch runs, 16 in `pf flow test`), so independent nodes really run in parallel. A line with one
+ready node at a time (a chain) runs it in the line's own thread: no thread hop. `activate` and
 bypass propagation follow §2 exactly: with `activate` a node runs iff `when == is` (even when all its
 dependencies were bypassed), unless `when` references a bypassed node; without it a node is bypassed
-iff it has node references and all of them point at bypassed nodes.
+iff it has node references and all of them point at bypassed nodes. The first node to fail fails
+the line at once (nodes still running are abandoned, as in promptflow); of nodes failing in the
+same wait, the first in flow order is reported, and node records are kept in flow order, so what
+is recorded does not depend on thread timing.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import inspect
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -20,6 +27,9 @@ from .plan import Plan, convert_flow_inputs
 
 _PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
 BYPASSED = object()
+NODE_CONCURRENCY_BATCH = 2     # promptflow's DEFAULT_CONCURRENCY_BULK
+NODE_CONCURRENCY_TEST = 16     # DEFAULT_CONCURRENCY_FLOW (pf flow test)
+_POOL_THREADS = 256            # node threads shared by all lines of an engine (made on demand)
 
 
 @dataclass
@@ -82,6 +92,9 @@ class DagEngine:
         self.run_name = run_name
         self.llm_cache = llm_cache          # pfgit.run.llm.LLMCache or None
         self.get_connection = get_connection
+        self.node_concurrency = NODE_CONCURRENCY_BATCH
+        self._pool = None
+        self._pool_lock = threading.Lock()
         from ..llm.usage import TokenCounter
 
         self.usage = TokenCounter()
@@ -126,11 +139,12 @@ class DagEngine:
         return [v for c in self.plan.connections for v in secret_values_of(c)]
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)   # abandoned nodes of failed lines may still run
         self.plan.close()
 
     # ---- one line --------------------------------------------------------------------------
-    def run_line(self, raw_inputs: dict, line_number: int | None, keep_node_runs: bool = False,
-                 only_nodes: list | None = None) -> LineResult:
+    def run_line(self, raw_inputs: dict, line_number: int | None, keep_node_runs: bool = False) -> LineResult:
         res = LineResult(line_number, raw_inputs)
         try:
             inputs = convert_flow_inputs(self.plan.inputs, raw_inputs, line_number)
@@ -139,36 +153,11 @@ class DagEngine:
             return res
         res.inputs = inputs
         outputs: dict = {}
-        order = only_nodes or self.plan.order
-        for name in order:
-            np_ = self.plan.nodes[name]
-            t0 = time.perf_counter()
-            try:
-                if self._bypassed(np_, inputs, outputs):
-                    outputs[name] = BYPASSED
-                    if keep_node_runs:
-                        res.node_runs.append(NodeRun(name, "Bypassed"))
-                    continue
-                kwargs, from_inputs = self._node_inputs(np_, inputs, outputs)
-                out = self._call(np_, kwargs, from_inputs, line_number)
-            except LineError as e:
-                e.node = e.node or name
-                res.error = e
-                if keep_node_runs:
-                    res.node_runs.append(NodeRun(name, "Failed", None, time.perf_counter() - t0, e.message))
-                return res
-            except Exception as e:  # the tool raised
-                func = getattr(np_.tool, "name", name) if np_.tool is not None else name
-                err = LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}", type(e).__name__, name)
-                res.error = err
-                if keep_node_runs:
-                    res.node_runs.append(NodeRun(name, "Failed", None, time.perf_counter() - t0, err.message))
-                return res
-            outputs[name] = out
-            if keep_node_runs:
-                res.node_runs.append(NodeRun(name, "Completed", out, time.perf_counter() - t0))
-        if only_nodes is not None:
-            res.outputs = {n: (None if outputs[n] is BYPASSED else _drain(outputs[n])) for n in only_nodes}
+        runs = [] if keep_node_runs else None
+        res.error = self._schedule(self.plan.order, inputs, outputs,
+                                   lambda np_: self._node_inputs(np_, inputs, outputs), line_number, runs)
+        res.node_runs = runs or []
+        if res.error is not None:
             return res
         try:
             res.outputs = self._flow_outputs(inputs, outputs)
@@ -177,6 +166,92 @@ class DagEngine:
             return res
         res.node_outputs = {n: (None if outputs.get(n, BYPASSED) is BYPASSED else outputs[n]) for n in self.agg_nodes}
         return res
+
+    def _schedule(self, names: list, inputs: dict, outputs: dict, prepare, line_number, runs) -> LineError | None:
+        """Run the nodes `names` (topological order) into `outputs`; `prepare(node plan)` gives
+        (kwargs, inputs to escape). Returns the error of the failing node, or None. Appends a
+        NodeRun per node to `runs` (unless None), in flow order."""
+        index = {n: i for i, n in enumerate(names)}
+        waiting = list(names)
+        ready: list = []                  # (name, kwargs, from_inputs), flow order
+        running: dict = {}                # future -> name
+        done: dict = {}                   # name -> NodeRun
+        error = None
+        while waiting or ready or running:
+            for name in list(waiting):   # one pass in flow order: a bypass is seen by later nodes
+                np_ = self.plan.nodes[name]
+                if any(d in index and d not in outputs for d in np_.deps):
+                    continue
+                waiting.remove(name)
+                try:
+                    if self._bypassed(np_, inputs, outputs):
+                        outputs[name] = BYPASSED
+                        done[name] = NodeRun(name, "Bypassed")
+                        continue
+                    kwargs, from_inputs = prepare(np_)
+                except LineError as e:
+                    e.node = e.node or name
+                    done[name] = NodeRun(name, "Failed", None, 0.0, e.message)
+                    error = e
+                    break
+                ready.append((name, kwargs, from_inputs))
+            if error is not None:
+                break
+            if not ready and not running:   # cannot happen with an acyclic plan; never spin
+                error = LineError("No nodes are ready for execution, but the flow is not completed.",
+                                  "NoNodeExecutedError", waiting[0])
+                break
+            if not running and len(ready) == 1:     # a chain: no thread hop
+                name, kwargs, from_inputs = ready.pop()
+                run = self._run_node(name, kwargs, from_inputs, line_number)
+            else:
+                while ready and len(running) < self.node_concurrency:
+                    name, kwargs, from_inputs = ready.pop(0)
+                    running[self._node_pool().submit(self._run_node, name, kwargs, from_inputs, line_number)] = name
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                runs_done = sorted((f.result() for f in finished), key=lambda r: index[r[0].node])
+                for f in finished:
+                    del running[f]
+                run = None
+                for nr, out, err in runs_done:
+                    done[nr.node] = nr
+                    if err is not None:
+                        error = error or err
+                    else:
+                        outputs[nr.node] = out
+                if error is not None:
+                    break
+                continue
+            nr, out, err = run
+            done[name] = nr
+            if err is not None:
+                error = err
+                break
+            outputs[name] = out
+        if runs is not None:
+            runs.extend(done[n] for n in names if n in done)
+        return error
+
+    def _node_pool(self) -> cf.ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(max_workers=_POOL_THREADS, thread_name_prefix="pfgit-node")
+            return self._pool
+
+    def _run_node(self, name: str, kwargs: dict, from_inputs: set, line_number):
+        """(NodeRun, output, LineError or None): a tool's exception becomes the line's error."""
+        np_ = self.plan.nodes[name]
+        t0 = time.perf_counter()
+        try:
+            out = self._call(np_, kwargs, from_inputs, line_number)
+        except LineError as e:
+            e.node = e.node or name
+            return NodeRun(name, "Failed", None, time.perf_counter() - t0, e.message), None, e
+        except Exception as e:  # the tool raised
+            func = getattr(np_.tool, "name", name) if np_.tool is not None else name
+            err = LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}", type(e).__name__, name)
+            return NodeRun(name, "Failed", None, time.perf_counter() - t0, err.message), None, err
+        return NodeRun(name, "Completed", out, time.perf_counter() - t0), out, None
 
     def _bypassed(self, np_, inputs: dict, outputs: dict) -> bool:
         from ...flow.refs import parse_ref
@@ -270,32 +345,25 @@ class DagEngine:
             return metrics, None
         lines = list(lines)
         outputs: dict = {}
+
+        def prepare(np_):
+            kwargs = dict(np_.literals)
+            for k, r in np_.refs.items():
+                text = np_.raw["inputs"][k]
+                if r.kind == "input":
+                    kwargs[k] = [ln.inputs.get(r.name) for ln in lines]
+                elif self.plan.nodes[r.name].aggregation:
+                    kwargs[k] = None if outputs.get(r.name) is BYPASSED else _node_value(r, outputs, text)
+                else:
+                    vals = []
+                    for ln in lines:
+                        v = ln.node_outputs.get(r.name)
+                        vals.append(None if v is None else resolve_property(v, r.prop, text))
+                    kwargs[k] = vals
+            return kwargs, set()
+
         with collecting(metrics):
-            for name in self.plan.agg_order:
-                np_ = self.plan.nodes[name]
-                try:
-                    if self._bypassed(np_, {}, outputs):
-                        outputs[name] = BYPASSED
-                        continue
-                    kwargs = dict(np_.literals)
-                    for k, r in np_.refs.items():
-                        text = np_.raw["inputs"][k]
-                        if r.kind == "input":
-                            kwargs[k] = [ln.inputs.get(r.name) for ln in lines]
-                        elif self.plan.nodes[r.name].aggregation:
-                            kwargs[k] = None if outputs.get(r.name) is BYPASSED else _node_value(r, outputs, text)
-                        else:
-                            vals = []
-                            for ln in lines:
-                                v = ln.node_outputs.get(r.name)
-                                vals.append(None if v is None else resolve_property(v, r.prop, text))
-                            kwargs[k] = vals
-                    outputs[name] = self._call(np_, kwargs, set(), None)
-                except LineError as e:
-                    e.node = e.node or name
-                    return metrics, e
-                except Exception as e:
-                    func = getattr(np_.tool, "name", name) if np_.tool is not None else name
-                    return metrics, LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}",
-                                              type(e).__name__, name)
+            err = self._schedule(self.plan.agg_order, {}, outputs, prepare, None, None)
+        if err is not None:
+            return metrics, err
         return metrics, None

@@ -37,7 +37,7 @@ class FlexEngine:
                            line=flow.line(("entry",)))
         mod_name, attr = entry.split(":", 1)
         rel = mod_name.replace(".", "/") + ".py"
-        self.modules = FlowModules(fdir)
+        self.modules = FlowModules(fdir, [(None, rel)])
         try:
             mod = self.modules.load(rel)
         except ToolLoadError as e:

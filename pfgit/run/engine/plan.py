@@ -277,8 +277,10 @@ def build_plan(flow_path: str, variant: str | None = None, connection_overrides:
 
 
 def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
-    plan.modules = FlowModules(plan.flow_dir)
     includes = flow.additional_includes
+    sources = [(n.name, _source_path(plan.flow_dir, n.raw, includes)) for n in plan.nodes.values()
+               if n.type == "python"]
+    plan.modules = FlowModules(plan.flow_dir, sources)
     for np_ in plan.nodes.values():
         where = dict(file=flow.file, line=line_of.get(np_.name))
         if np_.type == "embedding":
@@ -388,7 +390,7 @@ def conn_obj(get_connection, name: str, cls: str, plan):
         from ..llm import connection_dict
 
         conn = connection_dict(conn)
-    return make_connection(conn, cls)
+    return make_connection(conn, cls, real=plan.modules is not None and plan.modules.real)
 
 
 def convert_flow_inputs(plan_inputs: dict, raw: dict, line_number) -> dict:

@@ -43,51 +43,66 @@ class PromptflowRun:
         return self._secrets
 
 
-def run(spec, writer) -> PromptflowRun:
-    from .plan import locate
+class _Sandbox:
+    """A throw-away promptflow home and a copy of the flow (see the module doc)."""
 
-    fdir, ffile = locate(spec.flow)
-    with tempfile.TemporaryDirectory(prefix="pfgit-pf-") as tmp:
+    def __init__(self, spec, tmp: str):
+        from .plan import locate
+
+        self.fdir, ffile = locate(spec.flow)
+        self.tmp = tmp
         home = os.path.join(tmp, "home")
-        pf_home = os.path.join(home, ".promptflow")
-        os.makedirs(pf_home)
-        with open(os.path.join(pf_home, "pf.yaml"), "w") as f:   # no tracing service, no telemetry
+        self.pf_home = os.path.join(home, ".promptflow")
+        os.makedirs(self.pf_home)
+        with open(os.path.join(self.pf_home, "pf.yaml"), "w") as f:   # no tracing service, no telemetry
             f.write("telemetry:\n  enabled: 'false'\ntrace:\n  destination: none\n")
         flow_copy = os.path.join(tmp, "flow")
-        shutil.copytree(fdir, flow_copy, ignore=_IGNORE, symlinks=True)
-        flow_arg = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
-        conns = _connections_used(fdir, spec)
-        data, mapping, base_failed = _data_and_mapping(spec, tmp)
-        job = {
-            "name": spec.name, "flow": flow_arg, "data": data, "column_mapping": mapping,
-            "variant": spec.variant, "connections_override": spec.connections or None,
-            "environment_variables": _env_vars(spec), "display_name": spec.display_name,
-            "tags": spec.tags or None, "init": spec.init,
-            "connections": [c for _, c in conns.values()],
-            "result": os.path.join(tmp, "result.json"),
-        }
-        job_path = os.path.join(tmp, "job.json")
+        shutil.copytree(self.fdir, flow_copy, ignore=_IGNORE, symlinks=True)
+        self.flow = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
+        self.conns = _connections_used(self.fdir, spec)
+        self.env = dict(os.environ, HOME=home, PF_HOME_DIRECTORY=self.pf_home, PF_DISABLE_TELEMETRY="true",
+                        PYTHONDONTWRITEBYTECODE="1")
+
+    def launch(self, job: dict) -> dict:
+        """Run pf_child.py on `job` (connections and the result path added); its result dict."""
+        job = dict(job, connections=[c for _, c in self.conns.values()],
+                   result=os.path.join(self.tmp, "result.json"))
+        job_path = os.path.join(self.tmp, "job.json")
         fd = os.open(job_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # holds secrets
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(job, f)
-        child = os.path.join(tmp, "pf_child.py")  # run from tmp: pfgit's own modules must not shadow
+        child = os.path.join(self.tmp, "pf_child.py")  # run from tmp: pfgit's own modules must not shadow
         shutil.copy(os.path.join(os.path.dirname(__file__), "pf_child.py"), child)  # stdlib ones (select)
-        env = dict(os.environ, HOME=home, PF_HOME_DIRECTORY=pf_home, PF_DISABLE_TELEMETRY="true",
-                   PYTHONDONTWRITEBYTECODE="1")
-        if spec.workers:
-            env["PF_WORKER_COUNT"] = str(spec.workers)
-        if spec.line_timeout:
-            env["PF_LINE_TIMEOUT_SEC"] = str(int(spec.line_timeout))
         try:
-            proc = subprocess.run([sys.executable, child, job_path], cwd=tmp, env=env,
+            proc = subprocess.run([sys.executable, child, job_path], cwd=self.tmp, env=self.env,
                                   capture_output=True, text=True)
         finally:
-            _stop_service(pf_home, env)
+            _stop_service(self.pf_home, self.env)
         result = _read_json(job["result"], None)
         if result is None:
             tail = " ".join((proc.stderr or "").strip().splitlines()[-1:]) or f"exit code {proc.returncode}"
             raise RunError(f"promptflow failed: {tail}")
-        folder = result.get("folder") or os.path.join(pf_home, ".runs", spec.name)
+        return result
+
+    def secrets(self) -> list:
+        return [v for c, _ in self.conns.values() for v in c.secret_values()]
+
+
+def run(spec, writer) -> PromptflowRun:
+    with tempfile.TemporaryDirectory(prefix="pfgit-pf-") as tmp:
+        sb = _Sandbox(spec, tmp)
+        data, mapping, base_failed = _data_and_mapping(spec, tmp)
+        if spec.workers:
+            sb.env["PF_WORKER_COUNT"] = str(spec.workers)
+        if spec.line_timeout:
+            sb.env["PF_LINE_TIMEOUT_SEC"] = str(int(spec.line_timeout))
+        result = sb.launch({
+            "mode": "run", "name": spec.name, "flow": sb.flow, "data": data, "column_mapping": mapping,
+            "variant": spec.variant, "connections_override": spec.connections or None,
+            "environment_variables": _env_vars(spec), "display_name": spec.display_name,
+            "tags": spec.tags or None, "init": spec.init,
+        })
+        folder = result.get("folder") or os.path.join(sb.pf_home, ".runs", spec.name)
         lines = _lines(folder)
         if not lines and result.get("status") != "Completed":
             err = result.get("error") or _read_json(os.path.join(folder, "error.json"), {}).get("message")
@@ -99,8 +114,31 @@ def run(spec, writer) -> PromptflowRun:
             inputs, outputs, error = lines[ln]
             writer.line(ln, inputs, outputs, error)
         writer.metrics(_read_json(os.path.join(folder, "metrics.json"), {}) or {})
-        secrets = [v for c, _ in conns.values() for v in c.secret_values()]
-        return PromptflowRun(_connection_fields(fdir, spec, set(conns)), secrets)
+        return PromptflowRun(_connection_fields(sb.fdir, spec, set(sb.conns)), sb.secrets())
+
+
+def test_line(spec, inputs: dict, node: str | None = None) -> dict:
+    """One line (or one node) through promptflow's flow test, on a copy of the flow (promptflow
+    writes `.promptflow/` and `__pycache__` into the flow it tests): {"outputs", "error", "nodes",
+    "metrics"} shaped like the built-in engine's (testline.TestResult); aggregation nodes run over
+    the one line, as `pf flow test` does, and only per-line nodes are listed."""
+    with tempfile.TemporaryDirectory(prefix="pfgit-pf-") as tmp:
+        sb = _Sandbox(spec, tmp)
+        res = sb.launch({"mode": "test", "flow": sb.flow, "inputs": inputs, "node": node,
+                         "variant": spec.variant, "environment_variables": _env_vars(spec),
+                         "init": spec.init})
+    if res.get("fatal"):
+        raise RunError(f"promptflow: {res['fatal']}")
+    nodes = []
+    for n in res.get("nodes") or []:
+        err = _error(n["error"], n["status"])["message"] if n.get("error") else None
+        nodes.append({"node": n["node"], "status": n["status"], "duration": round(n.get("duration") or 0, 4),
+                      "output": n.get("output") if n["status"] == "Completed" else None, "error": err})
+    error = _error(res["error"], res.get("status")) if res.get("error") else None
+    if error is not None and error.get("node") is None:
+        error["node"] = next((n["node"] for n in nodes if n["status"] == "Failed"), None)
+    return {"outputs": None if error else res.get("outputs"), "error": error, "nodes": nodes,
+            "metrics": res.get("metrics") or {}}
 
 
 def _connection_fields(fdir: str, spec, names: set) -> dict:

@@ -4,7 +4,8 @@ binding rules (promptflow-runner.md §1.3, §5).
 A flow's modules are imported under private names (`pfgit_flow_<hash>.<stem>`), with the flow folder
 on sys.path so tools can import their sibling helpers; no bytecode is written (the flow folder stays
 as it was: no __pycache__). Helper modules a flow imported are dropped from sys.modules afterwards,
-so two flows with a `utils.py` each never see each other's.
+so two flows with a `utils.py` each never see each other's. `import promptflow...` gets pfgit's
+compatibility layer or the installed package, decided once per flow (pfimports.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import threading
 
 from ..convert import ConvertError, annotation_type, connection_class_names, parse_value
-from .. import compat
+from .. import compat, pfimports
 
 
 class ToolLoadError(Exception):
@@ -33,10 +34,13 @@ _import_lock = threading.RLock()
 
 
 class FlowModules:
-    """Imports the python files of one flow folder; `close()` forgets them."""
+    """Imports the python files of one flow folder; `close()` forgets them. `sources`
+    ([(node or None, path)]) are the files the flow runs, scanned for their promptflow imports
+    (RunError when they need promptflow and it is not installed)."""
 
-    def __init__(self, flow_dir: str):
+    def __init__(self, flow_dir: str, sources: list | None = None):
         self.flow_dir = os.path.abspath(flow_dir)
+        self.real = pfimports.use_real(self.flow_dir, sources or [])
         self.package = "pfgit_flow_" + hashlib.sha1(self.flow_dir.encode()).hexdigest()[:12]
         self.modules: dict = {}
         self._before: set = set()
@@ -48,7 +52,11 @@ class FlowModules:
         self._opened = True
         self._bytecode = sys.dont_write_bytecode
         sys.dont_write_bytecode = True      # never a __pycache__ in the user's flow folder
-        self._compat = compat.install()
+        if self.real:
+            os.environ.setdefault("PF_DISABLE_TELEMETRY", "true")   # importing promptflow may start it
+            self._hidden = None
+        else:
+            self._hidden = compat.install()
         self._before = set(sys.modules)
         if self.flow_dir not in sys.path:
             sys.path.insert(0, self.flow_dir)
@@ -68,8 +76,8 @@ class FlowModules:
             f = getattr(mod, "__file__", None) or ""
             if name.startswith(self.package) or (f and os.path.abspath(f).startswith(self.flow_dir + os.sep)):
                 del sys.modules[name]
-        if self._compat:
-            compat.uninstall()
+        if self._hidden is not None:
+            compat.uninstall(self._hidden)
         sys.dont_write_bytecode = self._bytecode
 
     def load(self, rel_path: str):

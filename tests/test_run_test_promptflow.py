@@ -1,0 +1,74 @@
+"""`pfgit test` through the installed promptflow (`--engine promptflow`, and `auto` when a node
+needs it): same result shape as the built-in engine, on a temporary copy of the flow (nothing
+written into the flow folder), in a child process with a throw-away HOME."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pfgit.cli.main import main
+from pfgit.run.engine import select
+from pfgit.run.spec import RunSpec
+from pfgit.run.testline import TestResult, test_flow as run_test_flow
+from run_flows import BASIC, files_under, write_flow
+
+needs_pf = pytest.mark.skipif(not select.promptflow_installed(), reason="promptflow is not installed")
+
+
+def _test_json(capsys, *args) -> tuple[int, dict]:
+    code = main(["test", *args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _same_shape(a: dict, b: dict) -> None:
+    """Equal results apart from timings."""
+    for d in (a, b):
+        d.pop("duration")
+        for n in d["nodes"]:
+            n.pop("duration")
+    assert a == b
+
+
+@needs_pf
+def test_promptflow_engine_same_output_as_builtin(tmp_path, capsys):
+    flow = write_flow(tmp_path / "basic", BASIC)
+    before = files_under(flow)
+    code, pf = _test_json(capsys, "--flow", str(flow), "--inputs", "text=yo", "--engine", "promptflow")
+    assert code == 0 and pf["outputs"] == {"shout": "YO", "joined": "YO YO"}
+    assert files_under(flow) == before            # promptflow tested a copy: no .promptflow/, __pycache__
+    code, builtin = _test_json(capsys, "--flow", str(flow), "--inputs", "text=yo", "--engine", "builtin")
+    assert code == 0
+    assert [n["node"] for n in pf["nodes"]] == ["upper", "repeat"]
+    _same_shape(pf, builtin)                      # outputs, node records, metrics {"n_lines": 1, ...}
+
+
+@needs_pf
+def test_promptflow_engine_on_a_corpus_flow(tmp_path, corpus, capsys):
+    flow = tmp_path / "flow"
+    shutil.copytree(corpus / "examples/flows/evaluation/eval-classification-accuracy", flow)
+    before = files_under(flow)
+    args = ["--flow", str(flow), "--inputs", "groundtruth=App", "prediction=APP"]
+    code, pf = _test_json(capsys, *args, "--engine", "promptflow")
+    assert code == 0 and files_under(flow) == before
+    assert pf["outputs"] == {"grade": "Correct"} and pf["metrics"] == {"accuracy": 1.0}  # aggregation ran
+    _, builtin = _test_json(capsys, *args, "--engine", "builtin")
+    _same_shape(pf, builtin)
+
+
+def test_auto_tests_through_promptflow_when_a_node_needs_it(tmp_path, monkeypatch):
+    from pfgit.run.engine import promptflow as pfe
+
+    flow = write_flow(tmp_path / "pkg", {"flow.dag.yaml": (
+        "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${lookup.output}'}\n"
+        "nodes:\n- name: lookup\n  type: python\n  source:\n    type: package\n"
+        "    tool: promptflow_vectordb.tool.common_index_lookup.search\n  inputs:\n    queries: ${inputs.text}\n")})
+    seen = []
+    monkeypatch.setattr(select, "promptflow_installed", lambda: True)
+    monkeypatch.setattr(pfe, "test_line", lambda spec, inputs, node: seen.append((spec.engine, inputs, node)) or
+                        {"outputs": {"o": "x"}, "error": None, "nodes": [], "metrics": {}})
+    res = run_test_flow(RunSpec(flow=str(flow)), {"text": "q"})
+    assert isinstance(res, TestResult) and res.ok and res.outputs == {"o": "x"}
+    assert seen == [("auto", {"text": "q"}, None)]
