@@ -117,3 +117,7 @@ def test_the_git_folder_counts_as_outside_the_repository(setup, monkeypatch, cap
         code, out, err = run_cli(monkeypatch, capsys, setup, *argv)
         assert code == 0 and SECRET not in out + err, argv
     assert DirReader(str(setup), "", boundary=str(setup)).outside(".GIT/config")
+    git(setup, "add", "flow/flow.dag.yaml")
+    code, out, _ = run_cli(monkeypatch, capsys, setup, "validate", "--staged", "--json")
+    probs = [(p["code"], p["node"]) for r in json.loads(out)["flows"] for p in r["problems"]]
+    assert ("path-outside-repo", None) in probs and ("path-outside-repo", "far") in probs, probs

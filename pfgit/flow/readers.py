@@ -42,7 +42,7 @@ def path_outside(reader, rel: str) -> bool:
     """Does the reader path `rel` lie outside the repository: above the reader's top (`..`
     left after lexical resolution), or resolved outside by the reader (a symlink on disk)?"""
     r = join(rel)
-    if r == ".." or r.startswith("../"):
+    if r == ".." or r.startswith("../") or in_git_dir(r):   # .git: see DirReader.outside
         return True
     check = getattr(reader, "outside", None)
     return bool(check and check(r))
