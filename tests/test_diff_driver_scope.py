@@ -44,3 +44,7 @@ def test_the_merge_driver_leaves_files_that_are_not_flows_to_git_line_merge(tmp_
     # adjacent lines changed on both sides: a conflict for git, as for any file that is not a flow
     assert main(args + [".github/workflows/ci.yml"]) == 1
     assert "<<<<<<< ours\na: 10\nb: 2\n=======\na: 1\nb: 20\n>>>>>>> theirs\n" == (tmp_path / "ours").read_text()
+    for name, data in (("base", b"\0b"), ("ours", b"\0o"), ("theirs", b"\0t")):   # binary: git
+        (tmp_path / name).write_bytes(data)                           # merge-file refuses it
+    assert main(args + ["logo.png"]) == 1
+    assert (tmp_path / "ours").read_bytes() == b"<<<<<<< ours\n\0o\n=======\n\0t\n>>>>>>> theirs\n"

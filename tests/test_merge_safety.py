@@ -107,7 +107,7 @@ def test_driver_falls_back_to_the_text_merge_on_any_exception(tmp_path, monkeypa
     for name, text in (("base", FLOW), ("ours", FLOW.replace("style: short", "style: long")),
                        ("theirs", FLOW.replace("style: short", "style: brief"))):
         (tmp_path / name).write_text(text)
-    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f.yaml"]) == 1
+    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f/flow.dag.yaml"]) == 1
     out = (tmp_path / "ours").read_text()
     assert "<<<<<<< ours\n    style: long\n=======\n    style: brief\n>>>>>>> theirs" in out
     assert "internal error RuntimeError: a bug outside the guarded merge" in capsys.readouterr().err
@@ -123,7 +123,7 @@ def test_driver_writes_both_sides_whole_when_even_git_merge_file_fails(tmp_path,
     monkeypatch.setattr(textmerge, "git_merge_file", no_git)
     for name, text in (("base", FLOW), ("ours", FLOW + "x: [\n"), ("theirs", FLOW + "y: 1\n")):
         (tmp_path / name).write_text(text)
-    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f.yaml"]) == 1
+    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f/flow.dag.yaml"]) == 1
     out = (tmp_path / "ours").read_text()
     assert out == "<<<<<<< ours\n" + FLOW + "x: [\n=======\n" + FLOW + "y: 1\n>>>>>>> theirs\n"
     assert "git merge-file failed too" in capsys.readouterr().err

@@ -50,10 +50,14 @@ def _line_merge(base: str, ours: str, theirs: str, path: str, diff3: bool) -> in
     from ..merge.files import LABELS, read, write_atomic
 
     try:
-        data, conflicts = git_merge_file(read(base), read(ours), read(theirs), LABELS, diff3)
+        b, o, t = read(base), read(ours), read(theirs)
     except OSError as e:
-        print(f"pfgit: {path}: cannot merge: {e.strerror or e}", file=sys.stderr)
+        print(f"pfgit: {path}: cannot read: {e.strerror or e}", file=sys.stderr)
         return 2
+    try:
+        data, conflicts = git_merge_file(b, o, t, LABELS, diff3)
+    except OSError as e:   # binary files, git killed: both sides whole, as for a flow
+        return _last_resort(base, ours, theirs, path, e)
     write_atomic(ours, data)
     return 1 if conflicts else 0
 
