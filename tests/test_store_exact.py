@@ -249,7 +249,7 @@ def test_malformed_run_snapshots_are_usage_errors_not_internal_errors(repo, tmp_
 
     def craft(name, **over):
         ents = dict(entries, **over)
-        tree = git(repo, "mktree", input="".join(f"{v}\t{k}\n" for k, v in ents.items()))
+        tree = git(repo, "mktree", "--missing", input="".join(f"{v}\t{k}\n" for k, v in ents.items()))
         c = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", f"pfgit run {name}")
         git(repo, "update-ref", f"refs/pfgit/runs/{name}", c)
 
@@ -266,6 +266,11 @@ def test_malformed_run_snapshots_are_usage_errors_not_internal_errors(repo, tmp_
         r.object_store.add_object(t)
         deep = t.id
     craft("deep", flow=f"040000 tree {deep.decode()}")
+    craft("gitlink", **{"outputs.jsonl": "160000 commit " + "1" * 40})   # a submodule entry
+    for argv in (["runs", "show", "gitlink", "--details"], ["runs", "stream", "gitlink"],
+                 ["runs", "diff", "gitlink", "good"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and "outputs.jsonl in snapshot" in err and "internal" not in err, (argv, err)
     for name, code_want in (("typed", 0), ("metricsdir", 0), ("flowblob", 2), ("deep", 2)):
         for argv in (["checkout-run", name, str(tmp_path / f"co-{name}")],
                      ["export-zip", "--run", name, "-o", str(tmp_path / f"{name}.zip")],
