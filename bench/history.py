@@ -11,7 +11,10 @@ Then times, end to end through the CLI:
   - `pfgit log flow --node NODE` cold and warm
 next to `git blame -w -M` of the node's source file, `git blame` of the flow file and
 `git log -L` of the node's lines in the flow file, in the same run, with ratios.
-Targets: under 2 s cold, under 200 ms warm.
+Targets: under 2 s cold, under 200 ms warm (wall time; each row says met or MISSED, for its wall
+time and for its CPU time, which is what the wall time would be on an idle machine). The cold
+figures are medians of 3 runs, the warm ones of 5; the load average is printed at the start and
+the end (the machine is shared).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 import common  # noqa: E402  (bench/common.py)
 
 PY = sys.executable
+COLD, WARM = 2.0, 0.2  # targets (issue #12), seconds of wall time
 
 
 def _data(b: bytes) -> bytes:
@@ -169,6 +173,7 @@ def main() -> int:
     repo = root / "repo"
     if repo.exists():
         shutil.rmtree(repo)
+    load0 = os.getloadavg()[0]
     try:
         t = time.perf_counter()
         info = build(repo, a.commits, a.nodes)
@@ -181,10 +186,14 @@ def main() -> int:
 
         base_cpu: dict = {}
 
-        def row(label, t, base_label=None, base=None):
+        def row(label, t, base_label=None, base=None, target=None):
             cpu = CPU["last"]
             ratio = f"  ({t / base:.2f}x {base_label}; CPU {cpu / base_cpu[base]:.2f}x)" if base else ""
-            print(f"{label}: {t * 1000:.0f} ms, CPU {cpu * 1000:.0f} ms{ratio}")
+            verdict = ""
+            if target:  # wall time is the target; CPU says what it would be on an idle machine
+                verdict = (f"  [target {target * 1000:.0f} ms: wall {'met' if t < target else 'MISSED'}, "
+                           f"CPU {'met' if cpu < target else 'MISSED'}]")
+            print(f"{label}: {t * 1000:.0f} ms, CPU {cpu * 1000:.0f} ms{ratio}{verdict}")
             rows.append((label, t, cpu))
 
         def git_row(label, args, repeat=5):
@@ -201,14 +210,14 @@ def main() -> int:
         t, out = cold(pfgit("blame", "flow", "--node", name), repo)
         fields = sum(1 for ln in out.splitlines() if ln.startswith(("inputs.", "outputs.", "nodes.")))
         row(f"pfgit blame flow --node {name}, cold ({fields} fields + source lines)", t,
-            "git blame of the flow file", gbf)
+            "git blame of the flow file", gbf, COLD)
         t, out = timed(pfgit("blame", "flow", "--node", name), repo)
-        row(f"pfgit blame flow --node {name}, warm", t, "git blame -w -M of the source", gb)
+        row(f"pfgit blame flow --node {name}, warm", t, "git blame -w -M of the source", gb, WARM)
         t, out = cold(pfgit("log", "flow", "--node", name), repo)
         row(f"pfgit log flow --node {name}, cold ({out.count(chr(10) + 'commit ')} commits)", t,
-            "git log -L", gl)
+            "git log -L", gl, COLD)
         t, out = timed(pfgit("log", "flow", "--node", name), repo)
-        row(f"pfgit log flow --node {name}, warm", t, "git log -L", gl)
+        row(f"pfgit log flow --node {name}, warm", t, "git log -L", gl, WARM)
         print(out.splitlines()[0])
         p = subprocess.run(pfgit("log", "-n", "x"), cwd=repo, capture_output=True)
         t0 = time.perf_counter()
@@ -216,8 +225,8 @@ def main() -> int:
             subprocess.run(pfgit("log", "-n", "x"), cwd=repo, capture_output=True)
         print(f"(CLI fixed cost, `pfgit log -n x` usage error: {(time.perf_counter() - t0) / 5 * 1000:.0f} ms; "
               f"exit {p.returncode})")
-        load = os.getloadavg()[0]
-        print(f"machine: {os.cpu_count()} cores, load average now {load:.1f}")
+        print(f"machine: {os.cpu_count()} cores, load average {load0:.1f} at the start, "
+              f"{os.getloadavg()[0]:.1f} now")
     finally:
         if not a.keep:
             shutil.rmtree(root, ignore_errors=True)

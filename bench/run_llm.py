@@ -1,14 +1,16 @@
 """Benchmark: an LLM flow over 1,000 lines against the fake OpenAI server at 50 ms per request,
 `pfgit run --workers 16` vs `pf run create` (PF_WORKER_COUNT=16) in the same run.
 
-    .venv/bin/python bench/run_llm.py [--lines 1000] [--latency 0.05] [--workers 16] [--no-pf]
+    .venv/bin/python bench/run_llm.py [--lines 1000] [--latency 0.05] [--workers 16] [--processes N] [--no-pf]
 
 The flow is the corpus's `examples/flows/standard/basic-with-builtin-llm` (a prompt node and a
 chat llm node) when the corpus is there, copied into a temporary git repo; its connection
 `open_ai_connection` points at the fake server, which runs in its own process (tests/fake_openai.py)
 so the server's threads do not share pfgit's interpreter. Times are end to end (process start to
 exit, recording the run included). Target (issue 9): pfgit >= 80% of workers / latency lines/s
-(16 / 0.05 = 320, so 256 lines/s).
+(16 / 0.05 = 320, so 256 lines/s). A run of one round of lines (`--workers` lines) first gives
+the fixed cost (start-up, importing the openai SDK, recording), and so the rate of the other lines.
+CPU per line is the pfgit process's (its children included) and the fake server's, measured apart.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,6 +43,27 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
 
 
+def _run_timed(cmd, **kw):
+    """subprocess.run's result and the child's CPU seconds (user + system, its children included)."""
+    def children_cpu():
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
+    before = children_cpu()
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    return r, children_cpu() - before
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     from common import installed_like
@@ -48,6 +72,7 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--processes", type=int, default=None, help="pfgit run --processes N")
     ap.add_argument("--no-pf", action="store_true")
     args = ap.parse_args()
     installed_like()
@@ -71,6 +96,9 @@ def main() -> int:
         with open(repo / "data.jsonl", "w") as f:
             for i in range(args.lines):
                 f.write(json.dumps({"text": f"Python Hello World number {i}"}) + "\n")
+        with open(repo / "start.jsonl", "w") as f:   # one round of lines: the fixed cost of a run
+            for i in range(args.workers):
+                f.write(json.dumps({"text": f"Python Hello World number {i}"}) + "\n")
         sh(["git", "init", "-q", str(repo)])
         sh(["git", "-C", str(repo), "add", "-A"])
         sh(["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@e", "commit", "-qm", "flow"])
@@ -82,14 +110,21 @@ def main() -> int:
         conn.write_text(f"name: open_ai_connection\ntype: open_ai\napi_key: sk-bench\nbase_url: {url}\n")
         sh(pfgit + ["connection", "create", "--file", str(conn)], env=env)
         mapping = ["--column-mapping", "text=${data.text}"]
-        t0 = time.perf_counter()
-        r = subprocess.run(pfgit + ["run", "--flow", "flow", "--data", "data.jsonl", "--name", "b1",
-                                    "--workers", str(args.workers), "--json"] + mapping,
-                           cwd=repo, env=env, capture_output=True, text=True)
-        t_pfgit = time.perf_counter() - t0
-        if r.returncode != 0:
-            print(r.stdout, r.stderr, file=sys.stderr)
-            return 1
+        extra = ["--processes", str(args.processes)] if args.processes else []
+
+        def pfgit_run(data, name):
+            server_cpu0 = _cpu_seconds(server.pid)
+            t0 = time.perf_counter()
+            r, cpu = _run_timed(pfgit + ["run", "--flow", "flow", "--data", data, "--name", name, "--workers",
+                                         str(args.workers), "--json"] + extra + mapping, cwd=repo, env=env)
+            if r.returncode != 0:
+                print(r.stdout, r.stderr, file=sys.stderr)
+                raise SystemExit(1)
+            return time.perf_counter() - t0, cpu, _cpu_seconds(server.pid) - server_cpu0, r
+
+        load0 = os.getloadavg()[0]
+        t_start, cpu_start, _, _ = pfgit_run("start.jsonl", "b0")
+        t_pfgit, client_cpu, server_cpu, r = pfgit_run("data.jsonl", "b1")
         status = json.loads(r.stdout)
         ideal = args.workers / args.latency
         rate = args.lines / t_pfgit
@@ -97,6 +132,13 @@ def main() -> int:
               f"{args.workers} workers")
         print(f"pfgit run        {t_pfgit:7.2f} s  {rate:6.1f} lines/s  = {rate / ideal:.0%} of {ideal:.0f} "
               f"(target >= 80%)  status {status['status']}, {status['lines']['failed']} failed")
+        more = args.lines - args.workers
+        print(f"start-up and recording (a {args.workers}-line run): {t_start:.2f} s, {cpu_start:.2f} s CPU; the other "
+              f"{more} lines: {more / (t_pfgit - t_start):.1f} lines/s = {more / (t_pfgit - t_start) / ideal:.0%} of {ideal:.0f}")
+        print(f"CPU per line: pfgit {client_cpu / args.lines * 1000:.2f} ms (whole process, start and "
+              f"recording included; {(client_cpu - cpu_start) / more * 1000:.2f} ms without them), fake server "
+              f"{server_cpu / args.lines * 1000:.2f} ms; load average {load0:.2f} before, "
+              f"{os.getloadavg()[0]:.2f} after")
         if not args.no_pf:
             pf = shutil.which("pf", path=os.path.dirname(py)) or shutil.which("pf")
             pf_home = tmp / "home" / ".promptflow"

@@ -5,7 +5,8 @@ and the Azure paths /openai/deployments/<d>/{chat/completions,completions,embedd
 Replies are derived from the request (so they are deterministic), carry `usage`, and every request
 is recorded (path, query, headers, parsed body). Faults are injected per request from a queue:
 `("429", retry_after)`, `("500",)`, `("timeout", seconds)` (reply after a delay), `("malformed",)`
-(a 200 whose body is not JSON); `latency` delays every reply.
+(a 200 whose body is not JSON), `("close",)` (the connection dropped without a reply); `latency`
+delays every reply.
 
     with FakeOpenAI() as srv:  srv.url -> "http://127.0.0.1:PORT/v1"; srv.root -> "http://127.0.0.1:PORT"
 """
@@ -15,10 +16,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
+import socketserver
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -89,8 +92,9 @@ def embedding_reply(body: dict) -> dict:
 REPLIES = {"chat/completions": chat_reply, "completions": completion_reply, "embeddings": embedding_reply}
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    allow_reuse_address = True
     request_queue_size = 128   # a benchmark's 16 workers connect at once
 
 
@@ -102,15 +106,38 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         srv = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True   # else a keep-alive reply stalls ~40 ms (delayed ACK)
+        class Handler(socketserver.StreamRequestHandler):
+            """HTTP/1.1 with keep-alive, parsed by hand: http.server's parsing (email headers,
+            Date/Server headers) cost the benchmarks' server more CPU than the client's SDK call
+            in places; replies go out in one write with TCP_NODELAY (two small writes made the
+            client wait ~40 ms for a delayed ACK)."""
+            disable_nagle_algorithm = True
 
-            def log_message(self, *a):  # quiet
-                pass
-
-            def do_POST(self):
-                srv._handle(self)
+            def handle(self):
+                while True:
+                    line = self.rfile.readline(65537)
+                    if not line:
+                        return
+                    if not line.strip():
+                        continue
+                    try:
+                        self.command, self.path, version = line.decode("latin-1").split()
+                    except ValueError:
+                        return
+                    self.headers = {}
+                    while True:
+                        h = self.rfile.readline(65537)
+                        if not h.strip():
+                            break
+                        k, _, v = h.decode("latin-1").partition(":")
+                        self.headers[k.strip().lower()] = v.strip()
+                    close = self.headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
+                    if self.command == "POST":
+                        srv._handle(self)
+                    else:
+                        srv._send(self, 405, {"error": {"message": "POST only"}})
+                    if close:
+                        return
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
@@ -140,7 +167,7 @@ class FakeOpenAI:
     def bodies(self, kind: str | None = None) -> list:
         return [r["body"] for r in self.requests if kind is None or r["kind"] == kind]
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h) -> None:
         parts = urlsplit(h.path)
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
@@ -173,6 +200,9 @@ class FakeOpenAI:
                                   {"Retry-After": str(fault[1])} if len(fault) > 1 else {})
             if what == "500":
                 return self._send(h, 500, {"error": {"message": "boom"}})
+            if what == "close":      # drop the connection without a reply
+                h.request.shutdown(socket.SHUT_RDWR)
+                return
             if what == "timeout":
                 time.sleep(fault[1])
             if what == "malformed":
@@ -184,14 +214,10 @@ class FakeOpenAI:
         self._send_raw(h, code, json.dumps(obj).encode(), "application/json", headers)
 
     def _send_raw(self, h, code: int, data: bytes, ctype: str, headers: dict | None = None) -> None:
+        head = [f"HTTP/1.1 {code} {HTTPStatus(code).phrase}", f"Content-Type: {ctype}",
+                f"Content-Length: {len(data)}"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
         try:
-            h.send_response(code)
-            h.send_header("Content-Type", ctype)
-            h.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                h.send_header(k, v)
-            h.end_headers()
-            h.wfile.write(data)
+            h.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
             pass
 

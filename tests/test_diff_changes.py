@@ -488,3 +488,31 @@ def test_node_by_node_parse_equals_the_full_parse(corpus):
             continue
         assert parse_data(text, {}, min_bytes=0) == expected, text
     assert checked > 100
+
+
+def test_fast_split_and_plain_load_equal_the_line_by_line_split_and_the_safe_loader():
+    from pfgit.diff import parse
+    from pfgit.diff.match import canon
+
+    base = ("inputs:\n  q: {type: string}\nnodes:\n- name: a\n  type: python\n  inputs:\n    t: 0.5\n"
+            "    on: yes\n    n: ~\n    d: 2024-01-02\n    s: '1'\n    h: 0x1F\n    e: ''\n    m: |\n"
+            "      line\n\n      more\n  # inside\n- name: b\n  source: {path: b.py, type: code}\n"
+            "outputs:\n  x: {reference: '${b.output}'}\n")
+    texts = [base, base.rstrip("\n"), base.replace("nodes:\n", "nodes:  # c\n\n# top\n"),
+             base.replace("\n- ", "\n    - ").replace("\n  ", "\n      "), base.replace("\n", "\r\n"),
+             base.replace("  # inside", "\u3000"), base + "- stray\n", "nodes:\n- a\n-b\n", "nodes:",
+             "x: 1\nnodes:\n\n", "nodes:\n  - x: 1\n   # odd\n  - y\n", "a: 1\n<<: {b: 2}\n",
+             "? [a, b]\n: c\n1: x\n"]
+
+    def outcome(fn, text):
+        try:
+            return fn(text)
+        except parse.Unsplittable:
+            return "unsplittable"
+        except yaml.YAMLError:
+            return "yaml error"
+
+    for t in texts:
+        assert outcome(parse._split, t) == outcome(parse._split_lines, t), t
+        a, b = outcome(parse._load, t), outcome(parse._load_plain, t)
+        assert (a == b == "yaml error") or canon(a) == canon(b), t

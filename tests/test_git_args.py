@@ -71,7 +71,25 @@ AUDITED = {
     "pfgit/git/tempcheckout.py": "commit ids checked as 40/64 hex digits; our temporary paths; "
                                  "flow paths after --",
     "pfgit/run/engine/promptflow.py": "runs the current interpreter on pfgit's own child module",
+    "pfgit/git/batch.py": "object names on stdin, one a line (ids checked as hex); log's start "
+                          "commit checked as hex, after --end-of-options",
+    "pfgit/history/cached.py": "a revision starting with '-' is refused; REV^{commit} before --",
 }
+
+
+def test_history_values_never_reach_git_as_options(repo, tmp_path, monkeypatch):
+    from pfgit.git.batch import CatFile, log_commits
+    from pfgit.history import cached
+
+    monkeypatch.chdir(repo)
+    for bad in ("--output=" + str(tmp_path / "x"), "-p", ""):
+        assert cached.locate(bad) is None and cached.lookup("blame", bad, "flow", None, False) is None
+        assert log_commits(str(repo / ".git"), bad, True) == {}
+    cat = CatFile(str(repo / ".git"))
+    assert cat.get_many(["--batch-all-objects", "HEAD"]) == {} and cat.read_all(["a\nb"]) is None
+    assert cat.check_many(["HEAD:x\n--batch"]) == {}
+    cat.close()
+    assert not (tmp_path / "x").exists()
 
 
 def test_every_git_subprocess_call_is_audited():

@@ -484,3 +484,103 @@ def test_variants_fields_and_lines(tmp_path):
     log = log_node(r, str(tmp_path / "repo/f"), "summarize")
     assert [e["text"] for e in log["commits"]] == ["variant v1 prompt: 1 line changed",
                                                    "variant v1: inputs.max_tokens 256 -> 512", "node added"]
+
+
+def _cli_modules(repo, *args) -> tuple:
+    """(stdout, top-level modules imported) of one pfgit call in a new process."""
+    import sys
+
+    code = ("import sys; from pfgit.cli.main import main; rc = main(sys.argv[1:]); "
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr); "
+            "sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code, *args], cwd=repo, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout, set(p.stderr.split())
+
+
+def test_repeated_call_answers_from_the_cache_without_heavy_imports(qa):
+    repo, shas = qa
+    outs = []
+    for args in (["blame", "qa", "--node", "make_prompt", "--json"],
+                 ["log", "qa", "--node", "make_prompt"], ["blame", "qa/answer.py", "--porcelain"]):
+        first, mods1 = _cli_modules(repo, *args)
+        second, mods2 = _cli_modules(repo, *args)
+        assert first == second and "dulwich" in mods1
+        assert not {"dulwich", "yaml", "typer", "sqlite_utils"} & mods2, args
+        outs.append(first)
+    first = outs[0]
+    # a new commit is a new question: answered by a walk, then from the cache
+    (repo / "qa/make_prompt.jinja2").write_text("# system:\nOne word.\n\n# user:\n{{ question }}\n")
+    git(repo, "commit", "-q", "-am", "shorter prompt")
+    third, mods3 = _cli_modules(repo, "blame", "qa", "--node", "make_prompt", "--json")
+    assert "dulwich" in mods3 and json.loads(third)["commit"] == git(repo, "rev-parse", "HEAD")
+    assert json.loads(first)["commit"] == shas[-1]
+    # --rev names the older commit again: the first answer, from the cache
+    again, mods4 = _cli_modules(repo, "blame", "qa", "--node", "make_prompt", "--json", "--rev", shas[-1][:10])
+    assert json.loads(again) == json.loads(first) and "dulwich" not in mods4
+
+
+def test_unknown_node_suggests_only_current_nodes_and_says_when_it_went(qa, monkeypatch, capsys):
+    repo, shas = qa
+    code, _, err = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "build_prompt")
+    assert code == 2 and err.strip().endswith("did you mean 'make_prompt'?")  # its name now
+    flow = (repo / "qa/flow.dag.yaml").read_text()
+    start = flow.index("- name: make_prompt")
+    gone = flow[:start] + flow[flow.index("- name: answer"):]
+    (repo / "qa/flow.dag.yaml").write_text(gone.replace("${make_prompt.output}", "${inputs.question}"))
+    git(repo, "commit", "-q", "-am", "drop the prompt node")
+    removed = git(repo, "rev-parse", "HEAD")
+    code, _, err = run_cli(monkeypatch, capsys, repo, "log", "qa", "--node", "build_prompt")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert (f"it was renamed to 'make_prompt' in {shas[4][:8]}" in err and
+            f"'make_prompt' was removed in {removed[:8]}" in err and "did you mean" not in err)
+    code, _, err = run_cli(monkeypatch, capsys, repo, "blame", "qa", "--node", "make_prompt")
+    assert code == 2 and f"it was removed in {removed[:8]}" in err and "make_prompt'?" not in err
+    code, _, err = run_cli(monkeypatch, capsys, repo, "blame", "qa", "--node", "answr")
+    assert code == 2 and "did you mean 'answer'?" in err and "removed" not in err
+
+
+FLEX = """entry: chat:ChatFlow
+inputs:
+  question:
+    type: string
+    default: hi
+init:
+  model_config:
+    type: AzureOpenAIModelConfiguration
+"""
+CHAT = "class ChatFlow:\n    def __init__(self, model_config):\n        self.m = model_config\n\n" \
+       "    def __call__(self, question: str) -> str:\n        return question\n"
+
+
+def test_flex_flow_fields_and_entry_code_are_blamed(tmp_path, monkeypatch, capsys):
+    repo = tmp_path / "repo"
+    shas = fast_import(repo, [
+        {"files": {"fx/flow.flex.yaml": FLEX.encode(), "fx/chat.py": CHAT.encode()}, "msg": "add"},
+        {"files": {"fx/flow.flex.yaml": FLEX.replace("default: hi", "default: hello").encode()},
+         "msg": "greet"},
+        {"files": {"fx/chat.py": CHAT.replace("return question", "return question.upper()").encode()},
+         "msg": "shout"},
+        {"files": {"fx/flow.flex.yaml": FLEX.replace("default: hi", "default: hello").replace(
+            "  question:\n", "    question:\n").replace("    type: string", "      type: string").replace(
+            "    default: hello", "      default: hello").encode()}, "msg": "reindent"},
+    ])
+    res = blame(open_repo(str(repo)), "fx")
+    f = by_field(res)
+    assert f["entry"]["commit"] == shas[0] and f["entry.code"]["commit"] == shas[2]
+    assert f["entry.code"]["value"] == "fx/chat.py" and f["inputs.question.default"]["commit"] == shas[1]
+    monkeypatch.chdir(repo)
+    lines = blame(open_repo(str(repo)), "fx/chat.py")["sources"][0]["lines"]
+    assert [ln["commit"] for ln in lines] == [shas[0]] * 5 + [shas[2]]
+    code, _, err = run_cli(monkeypatch, capsys, repo, "log", "fx", "--node", "chat")
+    assert code == 2 and "fx is a flex flow (no nodes)" in err and "`pfgit blame fx/chat.py` its code" in err
+
+
+def test_prompty_flow_gets_a_clear_message(tmp_path, monkeypatch, capsys):
+    repo = tmp_path / "repo"
+    fast_import(repo, [{"files": {"p/basic.prompty": b"---\nname: x\nmodel:\n  api: chat\n---\nsystem:\nhi\n"},
+                        "msg": "add"}])
+    for args in (["blame", "p/basic.prompty"], ["log", "p", "--node", "x"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *args)
+        assert code == 2 and out == "" and "p/basic.prompty is a prompty flow" in err
+        assert "git blame -w -- p/basic.prompty" in err and len(err.strip().splitlines()) == 1

@@ -294,3 +294,23 @@ def test_independent_nodes_run_concurrently(tmp_path):
         assert eng.run_aggregation([ok]) == ({"m1": 1, "m2": 1}, None)   # aggregation nodes too
     finally:
         eng.close()
+
+
+LAST_BYPASSED = {
+    "flow.dag.yaml": "inputs:\n  x: {type: string}\noutputs:\n  a: {type: string, reference: '${a.output}'}\n"
+                     "  b: {type: string, reference: '${b.output}'}\nnodes:\n"
+                     "- name: a\n  type: python\n  source: {type: code, path: t.py}\n  inputs: {s: '${inputs.x}'}\n"
+                     "- name: b\n  type: python\n  source: {type: code, path: t.py}\n  inputs: {s: '${a.output}'}\n"
+                     "  activate: {when: '${inputs.x}', is: 'go'}\n",
+    "t.py": "from promptflow.core import tool\n\n\n@tool\ndef t(s: str) -> str:\n    return s + '!'\n",
+}
+
+
+def test_a_line_whose_last_node_is_bypassed_completes(tmp_path):
+    """(corpus: conditional-flow-for-switch) the scheduling pass that bypasses the last nodes ends the line."""
+    eng = engine_for(write_flow(tmp_path / "f", LAST_BYPASSED))
+    try:
+        assert eng.run_line({"x": "stop"}, 0).outputs == {"a": "stop!", "b": None}
+        assert eng.run_line({"x": "go"}, 1).outputs == {"a": "go!", "b": "go!!"}
+    finally:
+        eng.close()

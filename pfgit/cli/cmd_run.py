@@ -80,6 +80,7 @@ def register(app: typer.Typer) -> None:
             file: Optional[str] = typer.Option(None, "--file", "-f", help="A promptflow run.yml (options given here override it)."),
             init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
             workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Lines in flight (default 16 for LLM flows, 4 otherwise)."),
+            processes: Optional[int] = typer.Option(None, "--processes", min=1, help="Worker processes sharing the lines in flight (default: 2 for LLM runs of 8x --workers lines or more on 2+ cores, else 1)."),
             engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
             resume: Optional[str] = typer.Option(None, "--resume", help="Finish an interrupted run: only its missing lines."),
             llm_cache: Optional[str] = typer.Option(None, "--llm-cache", help="Folder of recorded LLM responses."),
@@ -98,7 +99,7 @@ def register(app: typer.Typer) -> None:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
         console = Console()
         if resume:
-            spec = RunSpec(flow=".", resume=resume, workers=workers)
+            spec = RunSpec(flow=".", resume=resume, workers=workers, processes=processes)
         else:
             if file:
                 from ..run.runfile import load_run_file
@@ -137,7 +138,7 @@ def register(app: typer.Typer) -> None:
                     over["init"] = read_inputs_file(init[0])
                 else:
                     over["init"] = pairs(init, "--init")
-            spec = replace(spec, workers=workers, engine=engine, llm_cache=llm_cache, llm_mode=llm_mode, **over)
+            spec = replace(spec, workers=workers, processes=processes, engine=engine, llm_cache=llm_cache, llm_mode=llm_mode, **over)
         outcome = run_batch(spec, console)
         _print_outcome(outcome, json_out)
         raise typer.Exit(130 if outcome.status == "Canceled" else outcome.exit_code)

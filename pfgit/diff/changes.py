@@ -250,6 +250,12 @@ def body_sources(data: dict) -> dict:
     return out
 
 
+def node_source(body: Any) -> str | None:
+    """The normalised code source path of one node or variant body (None: none)."""
+    src = _code_path(body)
+    return _norm(src) if src else None
+
+
 def _code_path(body: Any) -> str | None:
     if not isinstance(body, dict):
         return None
@@ -289,8 +295,10 @@ def _text(raw: bytes | None) -> str | None:
 
 
 def file_change(path: list, rel: str, a: bytes | None, b: bytes | None,
-                label_a: str = "a", label_b: str = "b", old_rel: str | None = None) -> Change | None:
-    """A change for one file's content, with a unified diff when both sides are text."""
+                label_a: str = "a", label_b: str = "b", old_rel: str | None = None,
+                with_diff: bool = True) -> Change | None:
+    """A change for one file's content, with a unified diff when both sides are text (and
+    `with_diff`: history counts changed lines instead)."""
     if a == b:
         return None
     old_rel = old_rel or rel
@@ -300,7 +308,7 @@ def file_change(path: list, rel: str, a: bytes | None, b: bytes | None,
     detail = {"kind": "file", "file": rel, "status": status, "binary": binary}
     if old_rel != rel and a is not None:
         detail["old_file"] = old_rel
-    if not binary:
+    if not binary and with_diff:
         diff = difflib.unified_diff((ta or "").splitlines(keepends=True),
                                     (tb or "").splitlines(keepends=True),
                                     f"{label_a}/{old_rel}" if a is not None else "/dev/null",

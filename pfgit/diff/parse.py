@@ -53,8 +53,109 @@ def _load(text: str) -> Any:
         loader.dispose()
 
 
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _build(node, loader) -> Any:
+    """The value of a composed node: plain strings, mappings and sequences built directly, other
+    scalars and tags by the safe constructor (what it would build; only faster)."""
+    t = node.tag
+    if t == _STR and type(node) is yaml.ScalarNode:
+        return node.value
+    if t == _MAP and type(node) is yaml.MappingNode:
+        out = {}
+        for k, v in node.value:
+            if k.tag != _STR:  # merge keys (<<), non-string keys: the constructor's rules
+                return loader.construct_object(node, deep=True)
+            out[k.value] = _build(v, loader)
+        return out
+    if t == _SEQ and type(node) is yaml.SequenceNode:
+        return [_build(n, loader) for n in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
+    """The safe loader, with plain scalars that no implicit resolver could claim (by their first
+    character, as the resolver itself looks them up) tagged str at once."""
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+            claimed = self.yaml_implicit_resolvers
+            if value and value[0] not in claimed and None not in claimed:
+                return _STR
+            tag = _PLAIN_TAGS.get(value)  # keys and values repeat across a history's versions
+            if tag is None:
+                if len(_PLAIN_TAGS) > 100_000:
+                    _PLAIN_TAGS.clear()
+                tag = _PLAIN_TAGS[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_PLAIN_TAGS: dict = {}  # plain scalar text -> its implicit tag (the resolvers are fixed)
+
+
+def _load_plain(text: str) -> Any:
+    """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster."""
+    loader = _PlainLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            return _build(node, loader)
+        except Exception:
+            return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+_ODD_SPACE = re.compile(r"[^\S \n]")  # whitespace other than space and newline
+_ODD_ASCII = "\r\t\x0b\x0c\x1c\x1d\x1e\x1f"
+_NODES_LINE = re.compile(r"^nodes:[ \t]*(#.*)?$", re.M)
+_SKIP = re.compile(r"(?: *(?:#[^\n]*)?\n)*")
+_ITEM_AT = re.compile(r"( *)- ")
+_ENDS: dict = {}
+
+
 def _split(text: str) -> tuple:
     """(rest of the document with `nodes: []`, [node item texts, dedented])."""
+    if not text.isascii() and _ODD_SPACE.search(text) or any(c in text for c in _ODD_ASCII):
+        return _split_lines(text)  # other line breaks or blanks: line by line, as str does
+    m = _NODES_LINE.search(text)
+    if m is None or m.end() >= len(text):
+        raise Unsplittable("no block 'nodes:'")
+    first = _SKIP.match(text, m.end() + 1).end()
+    im = _ITEM_AT.match(text, first)
+    if im is None:
+        raise Unsplittable("nodes is not a block sequence")
+    pad = im.group(1)
+    ends = _ENDS.get(pad)
+    if ends is None:  # the first line that is not in the sequence: not an item, not inside one
+        ends = _ENDS[pad] = re.compile(rf"\n(?!{pad}- |{pad} | *#| *(?:\n|\Z))")
+    e = ends.search(text, first - 1)
+    end = e.start() + 1 if e is not None else len(text)
+    starts, k, mark = [], first, "\n" + pad + "- "
+    while 0 <= k < end:
+        starts.append(k)
+        k = text.find(mark, k, end)
+        k = k + 1 if k >= 0 else -1
+    starts.append(end)
+    n = len(pad)
+    texts = []
+    for a, b in zip(starts, starts[1:]):
+        item = text[a:b]
+        if n:
+            lines = item.count("\n") + (not item.endswith("\n"))
+            if item.count("\n" + pad) + 1 == lines:  # every line indented: drop the pad
+                item = item[n:].replace("\n" + pad, "\n")
+            else:
+                item = "".join(ln[n:] if ln.startswith(pad) else "\n" for ln in item.splitlines(True))
+        texts.append(item)
+    return text[:m.start()] + "nodes: []\n" + text[end:], texts
+
+
+def _split_lines(text: str) -> tuple:
     lines = text.splitlines(keepends=True)
     start = next((i for i, ln in enumerate(lines) if _NODES.match(ln.rstrip("\r\n"))), None)
     if start is None:
@@ -100,7 +201,7 @@ def _parse_items(texts: list, cache: dict) -> None:
     if len(missing) > 1 and not missing[-2].endswith("\n"):
         missing = []  # cannot batch; fall through to one by one
     else:
-        v = _load("".join(missing))
+        v = _load_plain("".join(missing))
         if isinstance(v, list) and len(v) == len(missing):
             cache.update(zip(missing, v))
             return
@@ -119,9 +220,13 @@ def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_
     cache = {} if cache is None else cache
     try:
         rest, items = _split(text)
-        data = _load(rest)
-        if not isinstance(data, dict) or data.get("nodes") != []:
-            raise Unsplittable("top level")
+        top = cache.get(("", rest))  # what surrounds the nodes changes rarely: parsed once too
+        if top is None:
+            top = _load_plain(rest)
+            if not isinstance(top, dict) or top.get("nodes") != []:
+                raise Unsplittable("top level")
+            cache[("", rest)] = top
+        data = dict(top)  # values shared with other versions, like the nodes
         _parse_items(items, cache)
         data["nodes"] = [cache[t] for t in items]
         return data

@@ -18,7 +18,7 @@ import difflib
 from ..diff.changes import old_body_path
 from ..errors import UsageError
 from .delta import Fields, norm_lines, renames
-from .versions import FILE, field_label, flow_fields, node_of
+from .versions import ENTRY, FILE, field_label, flow_fields, node_of
 
 
 def _commit_info(st, boundary: bool = False) -> dict:
@@ -126,12 +126,29 @@ def map_lines(old: str, new: str) -> dict:
     return out
 
 
-def blame_lines(hist, start, node: str) -> list:
+class _Sources:
+    """A version's body -> (source file, blob id), looked up body by body (FlowHistory.body_source:
+    a walk asks for one node's bodies, not for the whole summary)."""
+
+    def __init__(self, hist, step):
+        self.hist, self.step, self.found = hist, step, {}
+
+    def get(self, body, default=None):
+        if body not in self.found:
+            self.found[body] = self.hist.body_source(self.step, body)
+        return self.found[body] or default
+
+    def __contains__(self, body) -> bool:
+        return self.get(body) is not None
+
+
+def blame_lines(hist, start, node: str | None) -> list:
     """[{body, file, lines: [{line, text, commit, ..., orig_line, orig_file}]}] for each body of
-    `node` (the node, or each of its variants) whose source file is text."""
+    `node` (the node, or each of its variants; None: a flex flow's entry module) whose source
+    file is text."""
     eff = hist.effective(start)
     srcs = _sources(hist.summary(eff))
-    bodies = [b for b in srcs if node_of(b) == node and srcs[b][1]]
+    bodies = [b for b in srcs if (node_of(b) == node if node is not None else b == ENTRY) and srcs[b][1]]
     texts = {b: _text(hist, srcs[b][1]) for b in bodies}
     bodies = [b for b in bodies if texts[b] is not None]
     lines = {b: texts[b].splitlines() for b in bodies}
@@ -140,10 +157,10 @@ def blame_lines(hist, start, node: str) -> list:
 
     memo: dict = {}
 
-    def sources_of(step) -> dict:
+    def sources_of(step) -> "_Sources":
         eff = hist.effective(step)
         if eff.vkey not in memo:
-            memo[eff.vkey] = _sources(hist.summary(eff))
+            memo[eff.vkey] = _Sources(hist, eff)
         return memo[eff.vkey]
 
     def pass_on(parent, st, kept: Lines):
@@ -156,7 +173,7 @@ def blame_lines(hist, start, node: str) -> list:
         passed, stay = Lines(), Lines()
         for b, ls in kept.bodies.items():
             key = node_of(b)
-            ob = old_body_path(b, back.get(key, key), old_src)
+            ob = old_body_path(b, back.get(key, key), old_src) if b != ENTRY else (b if b in old_src else None)
             cur, old = cur_src.get(b), old_src.get(ob) if ob else None
             if old is None or cur is None or not old[1]:
                 stay.bodies.setdefault(b, []).extend(ls)

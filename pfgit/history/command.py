@@ -30,7 +30,28 @@ def _history(idx, all_parents: bool):
 def resolve_flows(repo, head: bytes, path: str | None) -> list:
     from ..index.logcmd import log_paths
 
-    return log_paths(repo, head, path)
+    try:
+        return log_paths(repo, head, path)
+    except UsageError:
+        prompty = _prompty_at(path)
+        if prompty:  # promptflow's third kind of flow: one file, no nodes, no folder of its own
+            raise UsageError(f"{prompty} is a prompty flow: pfgit blame and log --node follow DAG and "
+                             f"flex flows (nodes, fields, source files); for a .prompty file use "
+                             f"`git log -p -- {prompty}` or `git blame -w -- {prompty}`") from None
+        raise
+
+
+def _prompty_at(path: str | None) -> str | None:
+    """The .prompty file `path` names or (alone) holds, as given, else None."""
+    if path is None:
+        return None
+    if path.endswith(".prompty"):
+        return path
+    try:
+        names = [n for n in os.listdir(path) if n.endswith(".prompty")] if os.path.isdir(path) else []
+    except OSError:
+        return None
+    return os.path.join(path, names[0]) if len(names) == 1 else None
 
 
 def start_step(hist, head: bytes, flow: str, shown: str | None = None):
@@ -49,8 +70,9 @@ def _one_flow(flows: list, path: str | None) -> str:
     return flows[0]
 
 
-def _node_for_source(hist, st, path: str | None) -> str | None:
-    """`pfgit blame flow/x.py`: the node that runs x.py (None: not a node's source file)."""
+def _body_for_source(hist, st, path: str | None) -> list | None:
+    """`pfgit blame flow/x.py`: the body that runs x.py - ["nodes", node, ...], or ["entry"] for a
+    flex flow's module (None: not a source file of the flow)."""
     from ..git.repo import worktree_prefix
 
     if not path or not os.path.isfile(path):
@@ -58,12 +80,17 @@ def _node_for_source(hist, st, path: str | None) -> str | None:
     rel = worktree_prefix(hist.repo, path)
     for body, src, _ in hist.summary(hist.effective(st)).get("sources") or []:
         if src == rel:
-            return body[1]
+            return body
     return None
 
 
+def _request(req: tuple | None, head: bytes) -> str | None:
+    """The request key of a pfgit.history.cached question, when it names this commit."""
+    return req[2] if req is not None and req[1] == head.decode() else None
+
+
 def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
-          all_parents: bool = False) -> dict:
+          all_parents: bool = False, request: tuple | None = None) -> dict:
     from ..git.repo import resolve
     from ..index.db import with_index
     from .nodelog import check_node
@@ -73,30 +100,38 @@ def blame(repo, path: str | None, node: str | None = None, rev: str = "HEAD",
 
     def go(idx):
         hist = _history(idx, all_parents)
+        try:
+            return walk(hist)
+        finally:
+            hist.close()
+
+    def walk(hist):
         st = start_step(hist, head, flow, path)
-        who = node or _node_for_source(hist, st, path)
+        body = None if node else _body_for_source(hist, st, path)
+        who = node or (body[1] if body and len(body) > 1 else None)
+        entry = body == ["entry"]  # a flex flow's module: its lines
         if who is not None:
             check_node(hist, st, who)
 
         def compute():
             from .blame import blame_fields, blame_lines
 
-            if not all_parents:
-                hist.prefetch(st)
+            hist.prefetch(st)
             res = {"flow": flow, "file": st.file, "commit": st.commit, "all_parents": all_parents,
                    "fields": blame_fields(hist, st), "node": who}
-            if who is not None:
+            if who is not None or entry:
                 res["sources"] = blame_lines(hist, st, who)
             res["history_stops"] = hist.stops
             return res
 
-        return hist.answer(["blame", st.commit, flow, who, all_parents], compute)
+        key = ["blame", st.commit, flow, who, all_parents] + (["entry"] if entry else [])
+        return hist.answer(key, compute, _request(request, head))
 
     return with_index(repo, go, refresh=False)
 
 
 def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: bool = False,
-             metrics: list | None = None, limit: int | None = None) -> dict:
+             metrics: list | None = None, limit: int | None = None, request: tuple | None = None) -> dict:
     from ..git.repo import resolve
     from ..index.db import with_index
     from .nodelog import attach_metrics, node_log
@@ -106,6 +141,12 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
 
     def go(idx):
         hist = _history(idx, all_parents)
+        try:
+            return walk(idx, hist)
+        finally:
+            hist.close()
+
+    def walk(idx, hist):
         starts = [s for s in (hist.step(head.decode(), f) for f in flows) if s is not None]
         if not starts:
             raise UsageError(f"no flow at {path or '.'}")
@@ -119,11 +160,11 @@ def log_node(repo, path: str | None, node: str, rev: str = "HEAD", all_parents: 
                              f"({', '.join(s.path for s in starts[:5])}): give the flow's folder")
 
         def compute():
-            if not all_parents:
-                hist.prefetch(st)
+            hist.prefetch(st)
             return node_log(hist, st, node, limit)
 
-        res = hist.answer(["log", st.commit, st.path, node, all_parents, limit], compute)
+        res = hist.answer(["log", st.commit, st.path, node, all_parents, limit], compute,
+                          None if metrics else _request(request, head))
         if metrics:
             attach_metrics(idx, res, metrics)
         return res
@@ -145,14 +186,18 @@ def _print(res: dict, json_out: bool, render_text) -> None:
 
 def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_parents: bool = False,
               json_out: bool = False, porcelain: bool = False) -> int:
-    from ..git.repo import open_repo
-    from . import render
+    from . import cached, render
 
     if json_out and porcelain:
         raise UsageError("choose one of --json, --porcelain")
     if path is None:
         raise UsageError("Missing argument 'PATH'.")
-    res = blame(open_repo("."), path, node, rev, all_parents)
+    res = cached.lookup("blame", rev, path, node, all_parents)
+    if res is None:
+        from ..git.repo import open_repo
+
+        req = cached.request("blame", rev, path, node, all_parents)
+        res = blame(open_repo("."), path, node, rev, all_parents, req)
     _print(res, json_out, render.blame_porcelain if porcelain else render.blame_text)
     return EXIT_OK
 
@@ -160,12 +205,16 @@ def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_
 def run_log_node(path: str | None, node: str, metrics: list | None, max_count: int | None,
                  rev: str = "HEAD", all_parents: bool = False, json_out: bool = False,
                  markdown: bool = False) -> int:
-    from ..git.repo import open_repo
-    from . import render
+    from . import cached, render
 
     if json_out and markdown:
         raise UsageError("choose one of --json, --markdown")
-    res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count)
+    res = None if metrics else cached.lookup("log", rev, path, node, all_parents, max_count)
+    if res is None:
+        from ..git.repo import open_repo
+
+        req = None if metrics else cached.request("log", rev, path, node, all_parents, max_count)
+        res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count, req)
     res["metrics"] = metrics or []
     _print(res, json_out, render.log_markdown if markdown else render.log_text)
     return EXIT_OK

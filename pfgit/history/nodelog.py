@@ -152,14 +152,21 @@ def attach_metrics(idx, log: dict, metrics: list) -> None:
 
 def check_node(hist, start, node: str) -> None:
     """A UsageError naming near names, and when the node existed earlier, where it went."""
-    names = hist.summary(hist.effective(start)).get("nodes") or []
+    summary = hist.summary(hist.effective(start))
+    names = summary.get("nodes") or []
     if node in names:
         return
+    if summary.get("kind") == "flex":
+        code = next((rel for b, rel, _ in summary.get("sources") or [] if b == ["entry"]), None)
+        hist.flush()
+        raise UsageError(f"flow {start.path} is a flex flow (no nodes): `pfgit blame {start.path}` "
+                         "blames its fields" + (f", `pfgit blame {code}` its code" if code else ""))
     msg = f"no node '{node}' in flow {start.path}"
-    where = _where_it_went(hist, start, node)
+    where, now = _where_it_went(hist, start, node, set(names))
     if where:
         msg += f"; {where}"
-    near = difflib.get_close_matches(node, names, n=3, cutoff=0.6)
+    # suggestions are nodes of the flow as it is: the node's current name, else near names
+    near = [now] if now else difflib.get_close_matches(node, names, n=3, cutoff=0.6)
     if near:
         msg += "; did you mean " + " or ".join(f"'{n}'" for n in near) + "?"
     elif names and not where:
@@ -174,8 +181,10 @@ def _short(st) -> str:
     return f"{st.commit[:8]} ({_t.strftime('%Y-%m-%d', _t.gmtime(st.time + st.tz))} {st.summary!r})"
 
 
-def _where_it_went(hist, start, node: str) -> str | None:
-    """Walk first parents back to the newest commit that renamed or removed `node`."""
+def _where_it_went(hist, start, node: str, current: set) -> tuple:
+    """(what became of `node`, its current name or None): the newest first-parent commit that
+    renamed or removed it, and what happened to the new name since."""
+    hist.prefetch(start)
     chain = []
     st = start
     while st is not None:
@@ -185,25 +194,29 @@ def _where_it_went(hist, start, node: str) -> str | None:
         chain.append((st, d))
         for c in d["changes"]:
             if c["op"] == "rename" and c["path"] == ["nodes", node]:
-                now = _forward(chain[:-1], c["new"])
-                return (f"it was renamed to '{c['new']}' in {_short(st)}" +
-                        (f", now '{now}'" if now and now != c["new"] else
-                         "" if now else ", and later removed"))
+                now, gone = _forward(chain[:-1], c["new"])
+                text = f"it was renamed to '{c['new']}' in {_short(st)}"
+                if now in current:
+                    return text + (f", now '{now}'" if now != c["new"] else ""), now
+                if gone is not None:
+                    return text + f"; '{now}' was removed in {_short(gone)}", None
+                return text + ", and is gone since", None
             if c["op"] == "remove" and c["path"] == ["nodes", node]:
-                return f"it was removed in {_short(st)}"
+                return f"it was removed in {_short(st)}", None
         st = parent
-    return None
+    return None, None
 
 
-def _forward(newer: list, name: str) -> str | None:
-    """What `name` is called at the start, given the (step, delta) pairs newer than its rename."""
+def _forward(newer: list, name: str) -> tuple:
+    """(what `name` is called at the start, the step that removed it or None), given the
+    (step, delta) pairs newer than its rename."""
     for st, d in reversed(newer):
         r = renames(d)
         if name in r:
             name = r[name]
         elif any(c["op"] == "remove" and c["path"] == ["nodes", name] for c in d["changes"]):
-            return None
-    return name
+            return name, st
+    return name, None
 
 
 __all__ = ["attach_metrics", "node_log", "check_node", "change_text", "one_line", "node_changes"]

@@ -1,4 +1,4 @@
-"""A flow's folder at a commit, and where its history continues in each parent (dulwich).
+"""A flow's folder at a commit, and where its history continues in each parent.
 
 A `Step` is (commit, flow folder in that commit): the folder's tree, its flow file, its version
 key and, per parent, the folder the flow had there: the same folder; the folder it moved from
@@ -13,6 +13,7 @@ its folder, so its key adds the commit's root tree.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass, field
 
 
@@ -71,22 +72,18 @@ def moved_from(preader, reader, loc) -> str | None:
 def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step | None:
     """The Step of the flow at `path` in `commit` (None: no flow there, or no such commit)."""
     try:
-        c = versions.commit(commit.encode())
-    except KeyError:
+        c = versions.commit(commit)
+    except (KeyError, ValueError):
         return None
-    if c.type_name != b"commit":
-        return None
-    root = c.tree.decode()
+    root = c.tree
     found = versions.flow_file(root, path)
     if found is None:
         return None
     tree, file = found
-    bid = versions.blob_id(root, file)
-    raw = versions.blob(bid) if bid else b""
+    ent = versions.entries(tree).get(posixpath.basename(file).encode())
+    raw = versions.blob(ent[1].decode()) if ent else b""
     vkey = tree if b"additional_includes" not in (raw or b"") else f"{tree}+{root}"
-    st = Step(commit, path, file, tree, root, vkey, [],
-              c.author.decode("utf-8", "replace"), c.author_time, c.author_timezone,
-              c.message.split(b"\n", 1)[0].decode("utf-8", "replace").strip())
+    st = Step(commit, path, file, tree, root, vkey, [], c.author, c.time, c.tz, c.summary)
     if commit in shallow:
         st.boundary = SHALLOW
         return st
@@ -96,13 +93,13 @@ def compute_step(repo, versions, commit: str, path: str, shallow: set) -> Step |
         except KeyError:  # object missing (a clone cut short): history stops here
             st.boundary, st.parents = MISSING, []
             return st
-        proot = pc.tree.decode()
+        proot = pc.tree
         if versions.flow_file(proot, path) is not None:
-            st.parents.append([p.decode(), path])
+            st.parents.append([p, path])
         else:  # the flow's folder is new here: moved from elsewhere, or a new flow
             reader = versions.reader(root)
-            st.parents.append([p.decode(), moved_from(versions.reader(proot), reader,
-                                                      _flow_at(reader, path))])
+            st.parents.append([p, moved_from(versions.reader(proot), reader,
+                                             _flow_at(reader, path))])
     return st
 
 

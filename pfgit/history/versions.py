@@ -10,29 +10,50 @@ and, per node or variant body, the source file it runs (repo-relative) and that 
 
 from __future__ import annotations
 
+import posixpath
+import re
 import stat
 from typing import Any
 
+from ..diff.tree import parse_flow_data
+from ..flow.model import FLOW_FILES
 from ..flow.readers import join
-from ..git.repo import TreeReader
+from ..git.batch import CatFile, log_commits, parse_commit, parse_tree
 
 TEXT_PROMPT = (".jinja2", ".j2", ".prompty", ".md", ".txt")
 
 
+PRELOAD_BYTES = 64 << 20  # read ahead at most this much of a history's flow folder files
+_ABSENT = False  # a path known not to exist in a root tree
+
+
 class Versions:
-    """Reads flow versions of one repository (caches shared across a whole walk)."""
+    """Reads flow versions of one repository (caches shared across a whole walk).
+
+    Objects come from one `git cat-file --batch` (pfgit.git.batch), dulwich when git cannot
+    answer; `preload` reads a whole history's commits, flow folders and flow files in three
+    bulk requests before a walk that has nothing cached."""
 
     def __init__(self, repo):
         self.repo = repo
+        self.cat = CatFile(repo.controldir())
+        self._log: dict = {}  # commit id -> CommitInfo, from preload
+        self._dirs: dict = {}  # (root tree, folder) -> (mode, id) | _ABSENT, from preload
         self._blobs: dict = {}
         self._parsed: dict = {}
         self._node_texts: dict = {}
         self._readers: dict = {}
         self._trees: dict = {}
         self._bodies: dict = {}
+        self._keys: dict = {}
+        self._node_src: dict = {}
+        self._flow_files: dict = {}
         self._commits: dict = {}
 
-    def reader(self, root: str) -> TreeReader:
+    def reader(self, root: str):
+        """A flow Reader of a root tree (dulwich: for the rare moved-flow search)."""
+        from ..git.repo import TreeReader
+
         r = self._readers.get(root)
         if r is None:
             if len(self._readers) > 64:  # a walk moves on: keep memory bounded
@@ -40,15 +61,63 @@ class Versions:
             r = self._readers[root] = TreeReader(self.repo, root.encode())
         return r
 
-    def commit(self, sha: bytes):
-        """A commit object; the last few are kept (a walk reads each commit as a parent, then as
-        the next step)."""
-        c = self._commits.get(sha)
+    def commit(self, sha: str):
+        """A commit's CommitInfo; KeyError when it is missing or not a commit. Outside a preloaded
+        history the last few are kept (a walk reads each commit as a parent, then as a step)."""
+        c = self._log.get(sha) or self._commits.get(sha)
         if c is None:
             if len(self._commits) > 16:
                 self._commits.clear()
-            c = self._commits[sha] = self.repo[sha]
+            got = self.cat.get(sha)
+            if got is None and self.cat.broken:
+                obj = self.repo[sha.encode()]
+                got = (obj.type_name.decode(), obj.as_raw_string())
+            if got is None or got[0] != "commit":
+                raise KeyError(sha)
+            c = self._commits[sha] = parse_commit(got[1])
         return c
+
+    def preload(self, head: str, path: str, first_parent: bool) -> None:
+        """Read ahead what a walk from `head` over the flow folder `path` needs: every commit
+        (one `git log`), the folder in each root tree, those folders' trees and flow files."""
+        commits = log_commits(self.git_dir, head, first_parent)
+        self._log.update(commits)
+        roots = list(dict.fromkeys(c.tree for c in commits.values()))
+        names = roots if path == "." else [f"{r}:{path}" for r in roots]
+        got = self.cat.read_all(names)  # each root's flow folder (its tree, read in one request)
+        if got is None:
+            return
+        got = {r: got.get(n) for r, n in zip(roots, names)}
+        found = {}
+        for r in roots:
+            hit = got.get(r)
+            if hit is None:
+                self._dirs[(r, path)] = _ABSENT
+            elif hit[0] == "tree":
+                self._dirs[(r, path)] = (stat.S_IFDIR, hit[1].encode())
+                if hit[1].encode() not in self._trees:
+                    self._trees[hit[1].encode()] = parse_tree(hit[2])
+                found[r] = hit
+        # the folders' files: flow files, and the small ones a walk may read (node sources)
+        entries = set().union(*(self._trees[t].values() for t in {h[1].encode() for h in found.values()}))
+        want = [bid.decode() for mode, bid in entries if not stat.S_ISDIR(mode)]
+        sizes = self.cat.check_many([b for b in want if b not in self._blobs])
+        budget = PRELOAD_BYTES
+        fetch = []
+        for bid, (kind, _, size) in sizes.items():
+            if kind == "blob" and size <= budget:
+                fetch.append(bid)
+                budget -= size
+        for bid, (kind, _, raw) in (self.cat.read_all(fetch) or {}).items():
+            if kind == "blob":
+                self._blobs[bid] = raw
+
+    @property
+    def git_dir(self) -> str:
+        return self.repo.controldir()
+
+    def close(self) -> None:
+        self.cat.close()
 
     def entries(self, tree: str) -> dict:
         """{name: (mode, sha)} of a tree (bytes keys), parsed once per walk."""
@@ -62,7 +131,14 @@ class Versions:
         if e is None:
             if len(self._trees) > 50_000:
                 self._trees.clear()
-            e = self._trees[tree] = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
+            got = self.cat.get(tree)
+            if got is not None and got[0] == "tree":
+                e = parse_tree(got[1])
+            elif got is None and self.cat.broken:
+                e = {it.path: (it.mode, it.sha) for it in self.repo[tree].iteritems()}
+            else:
+                raise KeyError(tree)
+            self._trees[tree] = e
         return e
 
     def lookup(self, root: str, rel: str) -> tuple | None:
@@ -76,6 +152,13 @@ class Versions:
             if parts[0] == "..":
                 return None  # outside the repository
         mode, cur = stat.S_IFDIR, root.encode()
+        for j in range(len(parts), 0, -1) if self._dirs else ():  # from a preloaded folder
+            hit = self._dirs.get((root, "/".join(parts[:j])))
+            if hit is _ABSENT:
+                return None
+            if hit is not None:
+                (mode, cur), parts = hit, parts[j:]
+                break
         try:
             for seg in parts:
                 if not stat.S_ISDIR(mode):
@@ -95,8 +178,14 @@ class Versions:
     def flow_file(self, root: str, path: str) -> tuple | None:
         """(folder tree id, flow file path) of the dag/flex flow in folder `path`, else None
         (promptflow's order of flow file names, as pfgit.flow.load.flow_file_in)."""
-        from ..flow.model import FLOW_FILES
+        key = (root, path)
+        if key not in self._flow_files:  # a walk asks for each commit twice: as parent, as step
+            if len(self._flow_files) > 100_000:
+                self._flow_files.clear()
+            self._flow_files[key] = self._flow_file(root, path)
+        return self._flow_files[key]
 
+    def _flow_file(self, root: str, path: str) -> tuple | None:
         e = self.lookup(root, path)
         if e is None or not stat.S_ISDIR(e[0]):
             return None
@@ -110,9 +199,15 @@ class Versions:
     def blob(self, bid: str) -> bytes | None:
         data = self._blobs.get(bid)
         if data is None:
-            try:
-                data = self.repo[bid.encode()].data
-            except KeyError:  # missing object (partial clone)
+            got = self.cat.get(bid)
+            if got is not None:
+                data = got[1] if got[0] == "blob" else None
+            elif self.cat.broken:
+                try:
+                    data = self.repo[bid.encode()].data
+                except KeyError:  # missing object (partial clone)
+                    return None
+            if data is None:
                 return None
             self._blobs[bid] = data
         return data
@@ -140,11 +235,17 @@ class Versions:
                                    else self.blob_id(step.root, prefix + rel))
         return get
 
+    def flow_blob(self, step) -> str | None:
+        """The blob id of the step's flow file (an entry of its folder's tree)."""
+        try:
+            ent = self._entries(step.tree.encode()).get(posixpath.basename(step.file).encode())
+        except (KeyError, ValueError):
+            ent = None
+        return ent[1].decode() if ent is not None and not stat.S_ISDIR(ent[0]) else None
+
     def data(self, step) -> tuple:
         """(parsed flow data, None) or (None, "file:line: message")."""
-        from ..diff.tree import parse_flow_data
-
-        bid = self.blob_id(step.root, step.file)
+        bid = self.flow_blob(step)
         if bid in self._parsed:
             return self._parsed[bid]
         raw = self.blob(bid) if bid else None
@@ -161,22 +262,57 @@ class Versions:
             self._parsed[bid] = res
         return res
 
+    def node_keys(self, nodes) -> list:
+        """pfgit.diff.match.node_keys, once per parsed `nodes` list."""
+        from ..diff.match import node_keys
+
+        hit = self._keys.get(id(nodes))
+        if hit is None or hit[0] is not nodes:
+            hit = self._keys[id(nodes)] = (nodes, node_keys(nodes))
+        return hit[1]
+
     def body_sources(self, data: dict) -> dict:
         """pfgit.diff's body -> source path map of parsed data, once per flow file version."""
         key = id(data)
         hit = self._bodies.get(key)
         if hit is None or hit[0] is not data:
-            from ..diff.changes import body_sources
+            from ..diff.changes import body_sources, node_source
 
-            hit = self._bodies[key] = (data, body_sources(data))
+            nodes = data.get("nodes")
+            entry = entry_source(data)
+            if entry is not None:  # a flex flow: its code is the entry's module
+                res = {ENTRY: entry}
+            elif data.get("node_variants") or not isinstance(nodes, list):
+                res = body_sources(data)
+            else:  # without variants a node's source is its own: found once per node object
+                res = {}
+                for k, raw in zip(self.node_keys(nodes), nodes):
+                    m = self._node_src.get(id(raw))
+                    if m is None or m[0] is not raw:
+                        m = self._node_src[id(raw)] = (raw, node_source(raw))
+                    if m[1]:
+                        res[("nodes", k)] = m[1]
+            hit = self._bodies[key] = (data, res)
         return hit[1]
+
+    def body_source(self, step, body: tuple) -> tuple | None:
+        """What `summarize` lists for one body: (repo-relative source file, blob id), or None."""
+        from ..diff.changes import resolve_source
+
+        data, err = self.data(step)
+        if err is not None:
+            return None
+        for b, rel in self.body_sources(data).items():
+            if tuple(str(p) for p in b) == body:
+                files = self.files(step)
+                loc = resolve_source(rel, data, files)
+                return join(step.path, loc), files.blob_id(loc)
+        return None
 
     def summarize(self, step) -> dict:
         from ..diff.changes import resolve_source
-        from ..diff.match import node_keys
-
         data, err = self.data(step)
-        out: dict = {"file": step.file, "flow_blob": self.blob_id(step.root, step.file)}
+        out: dict = {"file": step.file, "flow_blob": self.flow_blob(step)}
         if err is not None:
             out.update(readable=False, error=err)
             return out
@@ -186,8 +322,23 @@ class Versions:
             loc = resolve_source(rel, data, files)
             sources.append([[str(p) for p in body], join(step.path, loc), files.blob_id(loc)])
         nodes = data.get("nodes")
-        out.update(readable=True, nodes=node_keys(nodes), sources=sources)
+        out.update(readable=True, nodes=self.node_keys(nodes), sources=sources,
+                   kind="flex" if "entry" in data else "dag")  # promptflow decides by content
         return out
+
+
+ENTRY = ("entry",)  # the body of a flex flow: its entry's module file
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def entry_source(data) -> str | None:
+    """The module file (folder-relative) a flex flow's `entry: module:function` runs, else None
+    (a DAG flow, or an entry that names no module file)."""
+    if not isinstance(data, dict) or isinstance(data.get("nodes"), list):
+        return None
+    entry = data.get("entry")
+    module = entry.split(":", 1)[0].strip() if isinstance(entry, str) and ":" in entry else ""
+    return module.replace(".", "/") + ".py" if _MODULE.match(module) else None
 
 
 def source_kind(rel: str) -> str:
@@ -223,7 +374,9 @@ def flow_fields(data: dict, sources: list) -> list:
     out: list = []
     for k, v in data.items():
         k = str(k)
-        if k in ("inputs", "outputs") and isinstance(v, dict) and v:
+        if k == "entry" and ENTRY in files:
+            out += [((k,), v), ((k, FILE), files[ENTRY])]
+        elif k in ("inputs", "outputs") and isinstance(v, dict) and v:
             for name, spec in v.items():
                 if isinstance(spec, dict) and spec:
                     out += [((k, str(name), str(f)), fv) for f, fv in spec.items()]
@@ -266,7 +419,7 @@ def field_label(path: tuple | list, file: str | None = None) -> str:
         p = ["nodes", p[1], "variants", p[3]] + p[5:]
     elif p[:1] == ["node_variants"]:
         p = ["nodes", p[1]] + p[2:] if len(p) > 2 else p
-    if p and p[-1] == FILE and p[0] == "nodes":
+    if p and p[-1] == FILE and p[0] in ("nodes", "entry"):
         p[-1] = source_kind(file or "")
     return ".".join(p)
 
@@ -278,4 +431,5 @@ def node_of(path: tuple | list) -> str | None:
     return None
 
 
-__all__ = ["Versions", "flow_fields", "field_label", "node_of", "source_kind", "FILE"]
+__all__ = ["Versions", "flow_fields", "field_label", "node_of", "source_kind", "entry_source", "FILE",
+           "ENTRY"]

@@ -1,4 +1,4 @@
-"""A flow's history read through dulwich and cached in the run index, and the walk that passes
+"""A flow's history read from git and cached in the run index, and the walk that passes
 "suspects" (fields, lines) from a commit to its parents until the commit that changed them.
 
 Three tables of the index (pfgit/index/schema.py) cache what a walk computes, so a second call
@@ -18,9 +18,11 @@ import heapq
 import json
 
 from . import delta as deltas
+from .cached import ANSWER_FORMAT
 from .steps import Step, compute_step
 
-ANSWER_FORMAT = 1  # part of every cached answer's key: bump when an answer's shape changes
+HISTORY_CACHE = "2"  # the rows' meaning (summaries, deltas): other rows are dropped, not read
+_TABLES = ("history_steps", "history_versions", "history_deltas", "history_results")
 _STEP_COLS = "commit_sha, flow_path, file, tree, root, vkey, parents, author, time, tz, summary"
 
 
@@ -39,6 +41,24 @@ class FlowHistory:
         self.computed = 0  # deltas computed rather than read from the cache (tests, bench)
         self.stops: dict | None = None  # where history stopped (shallow clone), if it mattered
         self._cold = False  # nothing of this walk is cached: skip the lookups that would miss
+        self._prefetched = False
+        self._check_cache()
+
+    def _check_cache(self) -> None:
+        """Drop the history rows an older pfgit computed differently (the index is a cache)."""
+        row = self.conn.execute("SELECT value FROM state WHERE key='history_cache'").fetchone()
+        if row is not None and row[0] == HISTORY_CACHE:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for t in _TABLES:
+                self.conn.execute(f"DELETE FROM {t}")
+            self.conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('history_cache', ?)",
+                              (HISTORY_CACHE,))
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     @property
     def versions(self):
@@ -48,6 +68,10 @@ class FlowHistory:
 
             self._versions = Versions(self.repo)
         return self._versions
+
+    def close(self) -> None:
+        if self._versions is not None:
+            self._versions.close()
 
     # -- cached reads ------------------------------------------------------------------------
     def step(self, commit: str, path: str) -> Step | None:
@@ -81,11 +105,15 @@ class FlowHistory:
     def prefetch(self, start: Step) -> None:
         """Load the cached first-parent chain below `start` in one query (the warm path). When
         nothing of it is cached (a first query), later lookups skip the cache: it has none."""
+        if self._prefetched:
+            return
+        self._prefetched = True
         rows = self._chain(start.commit, start.path)
         if not rows and start.parents and start.parents[0][1] is not None:
             rows = self._chain(*start.parents[0])  # a new commit on a known history
         if not rows:
             self._cold = True
+            self.versions.preload(start.commit, start.path, first_parent=not self.all_parents)
             return
         steps = [Step.from_row(r) for r in rows]
         for st in steps:
@@ -119,6 +147,20 @@ class FlowHistory:
             self._summaries[st.vkey] = s
         self._readable[st.vkey] = s["readable"]
         return s
+
+    def body_source(self, st: Step, body: tuple) -> tuple | None:
+        """(repo-relative source file, blob id) of one node or variant body of a version, from its
+        summary when known, else read for that body alone (summaries cost every body's file)."""
+        s = self._summaries.get(st.vkey)
+        if s is None and not self._cold:
+            row = self.conn.execute("SELECT summary FROM history_versions WHERE vkey=?",
+                                    (st.vkey,)).fetchone()
+            if row is not None and row[0] is not None:
+                s = self._summaries[st.vkey] = row[0]
+        if s is not None:
+            s = self.summary(st)
+            return next(((rel, bid) for b, rel, bid in s.get("sources") or [] if tuple(b) == body), None)
+        return self.versions.body_source(st, body)
 
     def readable(self, st: Step) -> bool:
         """Whether the flow file parses (without summarising the version: a walk needs only this
@@ -179,19 +221,24 @@ class FlowHistory:
         return d
 
     # -- whole answers ---------------------------------------------------------------------------
-    def answer(self, key: list, compute):
+    def answer(self, key: list, compute, request: str | None = None):
         """`compute()`'s result, cached by `key` (a question about fixed commits has one answer;
-        answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)."""
+        answers that hit a history boundary are not kept: it moves with `git fetch --unshallow`)
+        and pointed to by `request` (pfgit.history.cached: the question as the user typed it)."""
         k = json.dumps([ANSWER_FORMAT] + list(key), separators=(",", ":"))
         row = self.conn.execute("SELECT result FROM history_results WHERE key=?", (k,)).fetchone()
         if row is not None:
             self.flush()  # what finding the question's start computed (its summary)
-            return json.loads(row[0])
-        res = compute()
-        self.flush()
-        if not res.get("history_stops"):
+            res = json.loads(row[0])
+        else:
+            res = compute()
+            self.flush()
+            if res.get("history_stops"):
+                return res
             self.conn.execute("INSERT OR REPLACE INTO history_results VALUES (?, ?)",
                               (k, json.dumps(res, separators=(",", ":"))))
+        if request is not None:
+            self.conn.execute("INSERT OR REPLACE INTO history_results VALUES (?, ?)", (request, k))
         return res
 
     # -- writing the cache -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The index's tables (docs/runs.md "Index schema"). Created with sqlite-utils; only when the index
-is new, corrupted or of another schema version (sqlite-utils takes ~0.1-0.6 s to import, so the hot
-paths - hooks, log, list - talk to sqlite3 directly)."""
+"""The index's tables (docs/runs.md "Index schema"), created with plain SQL when the index is new,
+corrupted or of another schema version (the tables sqlite-utils made before, without its 0.2 s
+import: a first pfgit command on a repository pays for it)."""
 
 from __future__ import annotations
 
@@ -38,15 +38,18 @@ INDEXES = [
 ]
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
-    from ..lazyimport import import_without
+_TYPES = {str: "TEXT", int: "INTEGER", float: "FLOAT"}
 
-    # sqlite-utils imports pandas/numpy when installed (0.5 s); it needs neither here
-    db = import_without("sqlite_utils").Database(conn)
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN")
     for name, (columns, pk) in TABLES.items():
-        db[name].create(columns, pk=pk, not_null=set(pk if isinstance(pk, tuple) else (pk,)),
-                        if_not_exists=True)
+        keys = pk if isinstance(pk, tuple) else (pk,)
+        cols = [f"[{c}] {_TYPES[t]}" + (" NOT NULL" if c in keys else "") for c, t in columns.items()]
+        cols.append("PRIMARY KEY (" + ", ".join(f"[{k}]" for k in keys) + ")")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS [{name}] ({', '.join(cols)})")
     for table, cols in INDEXES:
-        db[table].create_index(cols, if_not_exists=True)
+        conn.execute(f"CREATE INDEX IF NOT EXISTS [idx_{table}_{'_'.join(cols)}] ON [{table}] "
+                     f"({', '.join(f'[{c}]' for c in cols)})")
     conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
-    conn.commit()
+    conn.execute("COMMIT")

@@ -31,6 +31,7 @@ class RunSpec:
     properties: dict = field(default_factory=dict)
     init: dict | None = None                          # flex class flows: __init__ kwargs
     workers: int | None = None                        # None: DEFAULT_WORKERS (capped by the line count)
+    processes: int | None = None                      # worker processes sharing them (None: one)
     engine: str = "auto"                              # auto | builtin | promptflow
     resume: str | None = None                         # name of an interrupted run to finish
     llm_cache: str | None = None                      # record/replay folder (pfgit.run.llm)

@@ -108,6 +108,7 @@ class DagEngine:
     # ---- what batch.py asks of every engine ---------------------------------------------------
     uses_llm = property(lambda self: any(n.type in ("llm", "embedding") for n in self.plan.nodes.values()))
     warnings = property(lambda self: self.plan.warnings)
+    splits_over_processes = True   # lines are independent: batch.py may fork workers (procpool.py)
 
     def input_defs(self) -> dict:
         return self.plan.inputs
@@ -197,7 +198,10 @@ class DagEngine:
                 ready.append((name, kwargs, from_inputs))
             if error is not None:
                 break
-            if not ready and not running:   # cannot happen with an acyclic plan; never spin
+            if not ready and not running:
+                if not waiting:             # this pass bypassed the last nodes: the line is done
+                    break
+                # cannot happen with an acyclic plan; never spin
                 error = LineError("No nodes are ready for execution, but the flow is not completed.",
                                   "NoNodeExecutedError", waiting[0])
                 break

@@ -48,6 +48,7 @@ def _resolve(value, base: str):
 
 class PromptyEngine:
     uses_llm = True
+    splits_over_processes = True   # lines are independent: batch.py may fork workers (procpool.py)
     warnings: list = []
 
     def __init__(self, fdir: str, ffile: str, run_name=None, llm_cache=None, get_connection=None):

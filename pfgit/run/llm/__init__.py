@@ -48,7 +48,7 @@ from .params import (AOAI_HEADER, APIS, chat_body, completion_body, embedding_bo
                      provider_of, split_params)
 from .usage import TokenCounter, Usage
 
-__all__ = ["call_llm", "send_body", "LLMContext", "LLMCache", "LLMError", "RetryPolicy", "TokenCounter",
+__all__ = ["call_llm", "send_body", "send_json", "LLMContext", "LLMCache", "LLMError", "RetryPolicy", "TokenCounter",
            "Usage", "PromptResult", "render_prompt", "param_types", "connection_dict"]
 
 
@@ -99,8 +99,8 @@ def call_llm(api: str, connection, prompt: str, params: dict, ctx: LLMContext | 
             body, whole_message = completion_body(provider, args, render_jinja_template(str(prompt), **variables)), False
         else:
             body, whole_message = embedding_body(provider, conn.get("type", ""), args, prompt), False
-        response, usage = send_body(api, conn, body, ctx, headers=headers)
-        return _output(api, response, whole_message), usage
+        reply, usage = send_json(api, conn, body, ctx, headers=headers)
+        return _output(api, reply, whole_message), usage
     except LLMError as e:
         if e.node is None:
             e.node = ctx.node
@@ -109,29 +109,33 @@ def call_llm(api: str, connection, prompt: str, params: dict, ctx: LLMContext | 
 
 def send_body(api: str, connection, body: dict, ctx: LLMContext | None = None, headers=None) -> tuple:
     """Send a ready request body (prompty sends its parameters verbatim) through the record/replay
-    cache; returns (the SDK's parsed response, Usage)."""
+    cache; returns (the reply as the SDK's response model, Usage)."""
+    reply, usage = send_json(api, connection, body, ctx, headers)
+    return _from_dict(api, reply), usage
+
+
+def send_json(api: str, connection, body: dict, ctx: LLMContext | None = None, headers=None) -> tuple:
+    """`send_body`, the reply left as the endpoint's JSON (a dict): what llm nodes read."""
     ctx = ctx or LLMContext()
     conn = connection_dict(connection)
     provider = provider_of(conn.get("type", ""))
     cache = ctx.cache
     key = request_key(api, provider, body) if cache else None
-    response = None
+    reply = None
     if cache and cache.mode in ("replay", "auto"):
-        stored = cache.load(key)
-        if stored is not None:
-            response = _from_dict(api, stored)
-        elif cache.mode == "replay":
+        reply = cache.load(key)
+        if reply is None and cache.mode == "replay":
             err = cache.miss(key)
             err.node = ctx.node
             raise err
-    if response is None:
-        response = send(api, conn, body, headers, ctx.retry)
+    if reply is None:
+        reply = send(api, conn, body, headers, ctx.retry)
         if cache:
-            cache.save(key, api, body, response.model_dump(mode="json"))
-    usage = Usage.of(response)
+            cache.save(key, api, body, _from_dict(api, reply).model_dump(mode="json"))
+    usage = Usage.of(reply)
     if ctx.tokens is not None:
         ctx.tokens.add(usage)
-    return response, usage
+    return reply, usage
 
 
 def _from_dict(api: str, d: dict):
@@ -142,11 +146,15 @@ def _from_dict(api: str, d: dict):
     return model.construct(**d)
 
 
-def _output(api: str, response, whole_message: bool) -> Any:
-    if api == "chat":
-        if whole_message:
-            return response.model_dump()["choices"][0]["message"]
-        return getattr(response.choices[0].message, "content", "")
-    if api == "completion":
-        return response.choices[0].text
-    return response.data[0].embedding
+def _output(api: str, reply: dict, whole_message: bool) -> Any:
+    try:
+        if api == "chat":
+            if whole_message:   # every field of the SDK's message, unset ones as None (promptflow's output)
+                return _from_dict(api, reply).model_dump()["choices"][0]["message"]
+            return reply["choices"][0]["message"].get("content")
+        if api == "completion":
+            return reply["choices"][0]["text"]
+        return reply["data"][0]["embedding"]
+    except (KeyError, IndexError, TypeError, AttributeError) as e:
+        raise LLMError(f"OpenAI API hits exception: the reply has no {type(e).__name__}: {e} "
+                       "(unexpected response shape)", "LLMError") from None

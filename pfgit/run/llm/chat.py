@@ -55,7 +55,17 @@ def _compiled(template: str, sandbox: bool):
     return SandboxedEnvironment(trim_blocks=True, keep_trailing_newline=True).from_string(template)
 
 
+def _is_plain_text(template: str) -> bool:
+    """True when Jinja would render `template` unchanged: no tag, expression or comment markers,
+    no line-ending normalisation (`\\r`). An llm node whose `prompt` is a prompt node's output
+    renders a different text on every line (corpus: basic-with-builtin-llm), and compiling it
+    cost more than the rest of the line's own work."""
+    return "{" not in template and "\r" not in template
+
+
 def render_jinja_template(template: str, escape_dict: dict | None = None, **kwargs) -> str:
+    if _is_plain_text(template):
+        return str(template)
     try:
         sandbox = os.environ.get("PF_USE_SANDBOX_FOR_JINJA", "true").lower() != "false"
         return _compiled(template, sandbox).render(**kwargs)

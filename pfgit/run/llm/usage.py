@@ -16,12 +16,18 @@ class Usage:
 
     @classmethod
     def of(cls, response) -> "Usage":
-        u = getattr(response, "usage", None)
-        if u is None:
+        """From a reply: the endpoint's JSON (a dict) or an SDK response model."""
+        if isinstance(response, dict):
+            u = response.get("usage")
+            get = (lambda k: u.get(k)) if isinstance(u, dict) else None
+        else:
+            u = getattr(response, "usage", None)
+            get = (lambda k: getattr(u, k, 0)) if u is not None else None
+        if get is None:
             return cls()
-        p = int(getattr(u, "prompt_tokens", 0) or 0)
-        c = int(getattr(u, "completion_tokens", 0) or 0)
-        t = int(getattr(u, "total_tokens", 0) or 0) or p + c
+        p = int(get("prompt_tokens") or 0)
+        c = int(get("completion_tokens") or 0)
+        t = int(get("total_tokens") or 0) or p + c
         return cls(p, c, t)
 
     def __add__(self, other: "Usage") -> "Usage":

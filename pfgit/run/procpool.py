@@ -1,0 +1,233 @@
+"""A batch's lines spread over forked worker processes, each running its share on threads.
+
+Why: an LLM line spends ~3-5 ms of CPU in the openai SDK (building the request, httpx, reading
+the reply) while it waits 50+ ms on the endpoint. One process holds the GIL for all that CPU, so
+one process caps an LLM batch well below `workers / latency` on a small machine; two processes use
+two cores (promptflow uses worker processes for the same reason).
+
+To batch.py the pool looks like a ThreadPoolExecutor: `submit(ln, raw, base_error) -> Future`,
+`shutdown(wait, cancel_futures)`. Only the running of lines moves to the children: the parent
+keeps the order of the recorded lines, the run files, progress, timeouts, Ctrl-C/resume and
+aggregation exactly as with threads. A child gets `(seq, args)` over a socket pair, runs
+`job(*args)` on its own threads and sends back what batch.py records of a line (the inputs,
+outputs, aggregation inputs or the error) with its token counts so far. Children are forked
+after the engine is prepared, so they inherit it (loaded tools, compiled templates, connections),
+the exported environment and the working folder; like promptflow's workers, each has its own
+module globals and class-tool instances. Linux only (fork).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+import sys
+import threading
+
+from .errors import LineError
+
+
+class LineOutcome:
+    """What batch.py's writer reads of a line result (a LineResult's picklable part)."""
+
+    __slots__ = ("inputs", "outputs", "error", "node_outputs")
+
+    def __init__(self, inputs, outputs, error, node_outputs):
+        self.inputs, self.outputs, self.error, self.node_outputs = inputs, outputs, error, node_outputs
+
+
+def available() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def _error_dict(e: LineError) -> dict:
+    return {"message": e.message, "kind": e.kind, "node": e.node}
+
+
+def _to_wire(result, keep_agg: bool, jsonable):
+    """A line result as plain data: ("error", {...}) or ("ok", inputs, outputs, error, node_outputs)."""
+    if isinstance(result, LineError):
+        return ("error", _error_dict(result))
+    err = _error_dict(result.error) if result.error is not None else None
+    return ("ok", jsonable(result.inputs), result.outputs, err,
+            jsonable(result.node_outputs) if keep_agg and err is None else {})
+
+
+def _from_wire(msg):
+    if msg[0] == "error":
+        return LineError(**msg[1])
+    _, inputs, outputs, err, node_outputs = msg
+    return LineOutcome(inputs, outputs, LineError(**err) if err else None, node_outputs)
+
+
+class _Child:
+    def __init__(self, pid, conn, slots):
+        self.pid, self.conn, self.slots = pid, conn, slots
+        self.in_flight: dict = {}          # seq -> Future
+        self.tokens = (0, 0, 0, 0)         # prompt, completion, total, calls since the fork
+        self.alive = True
+        self.send_lock = threading.Lock()
+
+
+class ProcessLinePool:
+    """`processes` forked children sharing `workers` lines in flight."""
+
+    def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None):
+        from multiprocessing import Pipe
+
+        self.usage = usage                 # the parent's TokenCounter: children's counts are summed into it
+        self._base = self._counts(usage)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self.children: list = []
+        jsonable = jsonable or (lambda d: dict(d or {}))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for i in range(processes):
+            slots = workers // processes + (1 if i < workers % processes else 0)
+            parent_end, child_end = Pipe(duplex=True)
+            pid = os.fork()
+            if pid == 0:                   # the child: never returns
+                parent_end.close()
+                for c in self.children:
+                    c.conn.close()
+                _child_main(job, child_end, max(slots, 1), usage, keep_agg, jsonable)
+            child_end.close()
+            self.children.append(_Child(pid, parent_end, max(slots, 1)))
+        self._readers = [threading.Thread(target=self._read, args=(c,), daemon=True, name=f"pfgit-proc-{c.pid}")
+                         for c in self.children]
+        for t in self._readers:
+            t.start()
+
+    @staticmethod
+    def _counts(usage):
+        if usage is None:
+            return (0, 0, 0, 0)
+        u = usage.usage
+        return (u.prompt, u.completion, u.total, usage.calls)
+
+    # ---- parent side -------------------------------------------------------------------------
+    def submit(self, *args) -> cf.Future:
+        fut: cf.Future = cf.Future()
+        fut.set_running_or_notify_cancel()
+        with self._lock:
+            live = [c for c in self.children if c.alive]
+            if not live:
+                fut.set_result(LineError("the run's worker processes have exited", "WorkerProcessExited"))
+                return fut
+            child = min(live, key=lambda c: len(c.in_flight) / c.slots)
+            self._seq += 1
+            seq = self._seq
+            child.in_flight[seq] = fut
+        try:
+            with child.send_lock:
+                child.conn.send((seq, args))
+        except (OSError, ValueError) as e:
+            self._child_gone(child, f"cannot reach worker process {child.pid}: {e}")
+        return fut
+
+    def _read(self, child: _Child) -> None:
+        while True:
+            try:
+                seq, msg, tokens = child.conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as e:          # a reply that does not unpickle: that child is unusable
+                self._child_gone(child, f"worker process {child.pid} sent an unreadable reply: {e}")
+                return
+            with self._lock:
+                fut = child.in_flight.pop(seq, None)
+                child.tokens = tokens
+                self._publish_tokens()
+            if fut is not None and not fut.done():
+                fut.set_result(_from_wire(msg))
+        self._child_gone(child, f"worker process {child.pid} exited")
+
+    def _child_gone(self, child: _Child, why: str) -> None:
+        with self._lock:
+            child.alive = False
+            orphans = list(child.in_flight.values())
+            child.in_flight.clear()
+        for fut in orphans:
+            if not fut.done():
+                fut.set_result(LineError(f"{why} while running this line", "WorkerProcessExited"))
+
+    def _publish_tokens(self) -> None:
+        if self.usage is None:
+            return
+        from .llm.usage import Usage
+
+        sums = [b + sum(c.tokens[i] for c in self.children) for i, b in enumerate(self._base)]
+        with self.usage._lock:
+            self.usage.usage = Usage(sums[0], sums[1], sums[2])
+            self.usage.calls = sums[3]
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Stop the children: after their lines when `wait` and nothing was cancelled, else at once
+        (a thread running a line cannot be stopped; its process can)."""
+        busy = any(c.in_flight for c in self.children)
+        for c in self.children:
+            try:
+                with c.send_lock:
+                    c.conn.send(None)
+            except (OSError, ValueError):
+                pass
+            if busy or not wait:
+                try:
+                    os.kill(c.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        for c in self.children:
+            try:
+                os.waitpid(c.pid, 0)
+            except ChildProcessError:
+                pass
+        for t in self._readers:
+            t.join(timeout=5)
+        for c in self.children:
+            c.conn.close()
+
+
+# ---- child side ------------------------------------------------------------------------------
+def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable) -> None:
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
+        base = ProcessLinePool._counts(usage)
+        send_lock = threading.Lock()
+        pool = cf.ThreadPoolExecutor(max_workers=slots, thread_name_prefix="pfgit-line")
+
+        def done(seq, fut):
+            try:
+                msg = _to_wire(fut.result(), keep_agg, jsonable)
+            except Exception as e:                     # an engine bug: this line fails, not the run
+                msg = ("error", {"message": f"({type(e).__name__}) {e}", "kind": type(e).__name__, "node": None})
+            with send_lock:   # counted under the lock: the parent reads counts that only grow
+                tokens = tuple(n - b for n, b in zip(ProcessLinePool._counts(usage), base))
+                try:
+                    conn.send((seq, msg, tokens))
+                except (OSError, ValueError):
+                    pass                               # the parent has gone
+                except Exception as e:                 # an output that does not pickle
+                    conn.send((seq, ("error", {"message": f"the line's result cannot be passed between "
+                                                          f"processes: {type(e).__name__}: {e}",
+                                               "kind": "FlowOutputValueInvalid", "node": None}), tokens))
+
+        while True:
+            try:
+                item = conn.recv()
+            except (EOFError, OSError):
+                break
+            if item is None:
+                break
+            seq, args = item
+            pool.submit(job, *args).add_done_callback(lambda f, s=seq: done(s, f))
+        pool.shutdown(wait=True)
+    except BaseException:
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)

@@ -1,0 +1,129 @@
+"""Batches spread over worker processes (pfgit.run.procpool): the recorded run is the one a
+single process records (outputs in line order, inputs, errors naming the node, aggregation and
+token metrics), Ctrl-C leaves a resumable run, and a worker process that dies fails its lines
+instead of hanging the run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fake_openai import fake_openai  # noqa: F401  (fixture)
+from pfgit.run import procpool
+from pfgit.run.batch import run_batch
+from pfgit.run.spec import RunSpec
+from run_flows import BASIC, make_repo, write_flow, write_jsonl
+from test_run_batch import COUNTED, Quiet, read_run
+from test_run_llm import ROWS, llm_repo  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.skipif(not procpool.available(), reason="worker processes need fork (Linux)")
+
+
+def _recorded(repo, name):
+    snap, outs, ins, logs = read_run(repo, name)
+    errors = [json.loads(x) for x in (logs.get("errors.jsonl") or b"").splitlines()]
+    return outs, ins, errors
+
+
+def test_llm_run_over_two_processes_records_what_one_process_records(llm_repo, fake_openai):  # noqa: F811
+    rows = [dict(r, question=f"{r['question']} #{i}") for i in range(8) for r in ROWS]
+    write_jsonl(llm_repo / "many.jsonl", rows)
+    one = run_batch(RunSpec(flow="flows/chat", data="many.jsonl", name="one", workers=4, processes=1), Quiet())
+    two = run_batch(RunSpec(flow="flows/chat", data="many.jsonl", name="two", workers=4, processes=2), Quiet())
+    assert (two.status, two.total, two.failed) == ("Completed", 24, 0), two.first_error
+    assert two.metrics == one.metrics and two.metrics["__pfgit__.tokens.total"] > 0
+    outs, ins, _ = _recorded(llm_repo, "two")
+    assert (outs, ins) == _recorded(llm_repo, "one")[:2]
+    assert [o["line_number"] for o in outs] == list(range(24))
+    assert len(fake_openai.bodies("chat/completions")) == 2 * 2 * 24   # two chat nodes, two runs
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    r = make_repo(tmp_path, {"flows/basic": BASIC})
+    rows = [{"text": "boom" if i % 5 == 1 else f"w{i}"} for i in range(20)]
+    write_jsonl(r / "data.jsonl", rows)
+    monkeypatch.chdir(r)
+    return r
+
+
+def test_errors_and_aggregation_same_as_one_process(repo):
+    one = run_batch(RunSpec(flow="flows/basic", data="data.jsonl", name="one", workers=3, processes=1), Quiet())
+    two = run_batch(RunSpec(flow="flows/basic", data="data.jsonl", name="two", workers=3, processes=2), Quiet())
+    assert (two.status, two.total, two.failed) == ("Failed", 20, 4)
+    assert two.metrics == one.metrics   # first_error: whichever failed line finished first, either way
+    assert _recorded(repo, "two") == _recorded(repo, "one")
+    errors = _recorded(repo, "two")[2]
+    assert [e["line_number"] for e in errors] == [1, 6, 11, 16]
+    assert errors[0] == {"line_number": 1, "type": "ValueError", "node": "upper",
+                         "message": "Execution failure in 'upper': (ValueError) boom!"}
+
+
+def test_interrupted_run_over_processes_resumes(repo, monkeypatch, tmp_path):
+    write_flow(repo / "flows/counted", COUNTED)
+    monkeypatch.setenv("COUNT_FILE", str(tmp_path / "calls.txt"))
+    write_jsonl(repo / "many.jsonl", [{"text": f"w{i}"} for i in range(30)])
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "10")
+    o = run_batch(RunSpec(flow="flows/counted", data="many.jsonl", name="big", workers=4, processes=2), Quiet())
+    assert (o.status, o.done) == ("Canceled", 10)
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    o2 = run_batch(RunSpec(flow=".", resume="big"), Quiet())   # resumes with the saved --processes 2
+    assert (o2.status, o2.total, o2.failed) == ("Completed", 30, 0)
+    assert o2.metrics["n_lines"] == 30
+    outs, ins, _ = _recorded(repo, "big")
+    assert [x["line_number"] for x in outs] == list(range(30)) and len(ins) == 30
+    assert [x["o"] for x in outs] == [f"w{i}" for i in range(30)]
+
+
+DIES = {
+    "flow.dag.yaml": "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${f.output}'}\n"
+                     "nodes:\n- name: f\n  type: python\n  source: {type: code, path: f.py}\n"
+                     "  inputs: {text: '${inputs.text}'}\n",
+    "f.py": "import os\nimport time\nfrom promptflow.core import tool\n\n\n@tool\ndef f(text: str) -> str:\n"
+            "    if text == 'die':\n        time.sleep(0.2)\n        os._exit(3)\n    return text\n",
+}
+
+
+def test_a_worker_process_that_dies_fails_its_lines_not_the_run(repo):
+    write_flow(repo / "flows/dies", DIES)
+    write_jsonl(repo / "d.jsonl", [{"text": "die" if i == 3 else f"w{i}"} for i in range(12)])
+    o = run_batch(RunSpec(flow="flows/dies", data="d.jsonl", name="d", workers=2, processes=2), Quiet())
+    outs, ins, errors = _recorded(repo, "d")
+    assert o.status == "Failed" and len(ins) == 12 and len(outs) + len(errors) == 12
+    assert 3 in [e["line_number"] for e in errors]
+    assert {e["type"] for e in errors} == {"WorkerProcessExited"}
+    assert all(o_["o"] == f"w{o_['line_number']}" for o_ in outs)
+
+
+def test_resumed_run_counts_the_tokens_of_the_lines_before_the_interruption(llm_repo, monkeypatch):  # noqa: F811
+    rows = [dict(r, question=f"{r['question']} #{i}") for i in range(3) for r in ROWS]
+    write_jsonl(llm_repo / "nine.jsonl", rows)
+    full = run_batch(RunSpec(flow="flows/chat", data="nine.jsonl", name="full", workers=1), Quiet())
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "4")
+    assert run_batch(RunSpec(flow="flows/chat", data="nine.jsonl", name="cut", workers=1), Quiet()).status == "Canceled"
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    resumed = run_batch(RunSpec(flow=".", resume="cut"), Quiet())
+    assert resumed.status == "Completed" and resumed.metrics == full.metrics
+
+
+def test_default_processes():
+    from types import SimpleNamespace
+
+    from pfgit.run.batch import _processes
+
+    class Llm:
+        uses_llm = True
+        splits_over_processes = True
+
+    class Flex:
+        uses_llm = True
+
+    quiet = Quiet()
+    auto = SimpleNamespace(processes=None)
+    assert _processes(auto, Llm(), 16, 100, quiet) == 1              # a small run: one process
+    assert _processes(auto, Llm(), 4, 10_000, quiet) == 1            # few lines in flight: one
+    assert _processes(auto, Flex(), 16, 10_000, quiet) == 1          # flex: one instance
+    assert 1 <= _processes(auto, Llm(), 16, 1000, quiet) <= 2
+    assert _processes(SimpleNamespace(processes=3), Llm(), 16, 10, quiet) == 3
+    assert _processes(SimpleNamespace(processes=3), Flex(), 16, 10, quiet) == 1 and quiet.lines
