@@ -123,10 +123,17 @@ def stream_file(repo: Repo, snap: RunSnapshot, fname: str = "outputs.jsonl") -> 
     if e is None:
         return iter(())
     # a fetched snapshot may hold a submodule, a folder or a missing object under that name
-    if not stat.S_ISREG(e[0]) or e[1] not in repo.object_store:
-        raise ReadError(f"run '{snap.name}': {fname} in snapshot {snap.commit[:12]} is not a "
-                        "readable file (a hand-made or fetched ref?)")
-    return gobj.iter_lines(repo, e[1])
+    bad = ReadError(f"run '{snap.name}': {fname} in snapshot {snap.commit[:12]} is not a "
+                    "readable file (a hand-made or fetched ref?)")
+    if not stat.S_ISREG(e[0]):
+        raise bad
+
+    def lines():   # `sha in object_store` would read a loose blob whole: ask while streaming
+        try:
+            yield from gobj.iter_lines(repo, e[1])
+        except KeyError:
+            raise bad from None
+    return lines()
 
 
 def logs(repo: Repo, snap: RunSnapshot) -> dict:
