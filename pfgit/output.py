@@ -39,6 +39,74 @@ def progress(iterable, total: int | None = None, label: str = ""):
     """A rich progress bar on an interactive stderr; the plain iterable in CI and pipes."""
     if not is_tty(sys.stderr) or (total is not None and total < 20):
         return iterable
+    from rich.console import Console
     from rich.progress import track
 
-    return track(iterable, total=total, description=label, console=None, transient=True)
+    # on stderr, where it was judged interactive (rich's default console is stdout), and past
+    # SafeText, which would neutralise the bar's own cursor movements
+    console = Console(file=getattr(sys.stderr, "_stream", sys.stderr))
+    return track(iterable, total=total, description=label, console=console, transient=True)
+
+
+# Names, messages, file contents and metric keys come from pull requests and fetched run refs: an
+# escape sequence in them must not drive the terminal or a CI log viewer (clear the screen, set
+# the title, write the clipboard, hide a line, reorder text with bidi overrides). Our own colours
+# are SGR sequences with these parameters only, which are kept.
+_OWN_SGR = {"", "0", "1", "31", "32", "33", "36"}
+_UNSAFE = None
+
+
+def neutralise(text: str) -> str:
+    """`text` with control characters (C0 but tab and newline, a CR not ending a line, DEL, C1),
+    bidi overrides, lone surrogates and escape sequences other than our own colours written as `\\uXXXX` (the same
+    value inside a JSON string, visible everywhere else)."""
+    global _UNSAFE
+    if _UNSAFE is None:
+        import re
+
+        # lone surrogates: a file name that is not UTF-8 (os.fsdecode), which stdout cannot encode
+        _UNSAFE = re.compile("\x1b\\[([0-9;]*)m|\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+                             "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+    if text.isascii() and text.isprintable():  # the common case: nothing to look at
+        return text
+
+    def fix(m):
+        s = m.group(0)
+        if m.group(1) is not None and all(p in _OWN_SGR for p in m.group(1).split(";")):
+            return s
+        return "\\u%04x" % ord(s[0]) + s[1:]
+
+    return _UNSAFE.sub(fix, text)
+
+
+class SafeText:
+    """A text stream that neutralises what it is given (see `neutralise`); everything else
+    (buffer, isatty, fileno, encoding, flush) is the wrapped stream's, so binary writes through
+    `.buffer` (file contents on request: `merge-file -p`, `runs stream`) pass unchanged."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._stream.write(neutralise(text) if isinstance(text, str) else text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class safe_streams:
+    """`with safe_streams(): ...` wraps sys.stdout and sys.stderr in SafeText, then restores them
+    (tests call command entry points in-process)."""
+
+    def __enter__(self):
+        self.saved = sys.stdout, sys.stderr
+        sys.stdout = SafeText(sys.stdout) if not isinstance(sys.stdout, SafeText) else sys.stdout
+        sys.stderr = SafeText(sys.stderr) if not isinstance(sys.stderr, SafeText) else sys.stderr
+        return self
+
+    def __exit__(self, *exc):
+        sys.stdout, sys.stderr = self.saved

@@ -211,6 +211,8 @@ def test_check_bound_without_metric_is_a_usage_error(repo, monkeypatch, capsys):
     ("flows:\n- flow: qa\n  gates:\n    acc: {min: high}\n", "gate 'acc': min must be a number", 4),
     ("flows:\n- flow: qa\n  gates:\n    acc: {floor: 1}\n", "unknown bound 'floor'", 4),
     ("flows:\n- flow: ../x\n", "flow '../x' is outside the repository", 2),
+    ("flows:\n- flow: qa\n  run:\n    data: /etc/passwd\n", "data '/etc/passwd' is outside the repository", 4),
+    ("flows:\n- flow: qa\n  evaluations:\n  - flow: ev\n    data: ../../d.jsonl\n", "data '../../d.jsonl' is outside", 5),
     ("flows:\n- flow: qa\n- flow: qa/\n", "flow 'qa' is listed twice", 3),
     ("flows:\n- flow: qa\n  max_failed_lines: -1\n", "max_failed_lines must be a whole number", 3),
     ("flows: [\n", "not valid YAML", 2),

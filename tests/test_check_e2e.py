@@ -128,3 +128,17 @@ def test_check_does_not_run_a_flow_that_does_not_validate(repo, monkeypatch, cap
         assert code == 1, err
         assert "note: the flow does not validate at HEAD" in out
         assert check_runs.RUNS_MADE == []      # neither side was run: the verdict needs no metrics
+
+
+def test_bisect_of_adjacent_commits_judges_each_commit_once(repo, monkeypatch, capsys):
+    # `git bisect run` also judges its first checkout, BAD itself here: it was listed twice
+    good = set_table(repo, dict(CAPITALS, Land="City"), "good")
+    bad = set_table(repo, {k: v for k, v in CAPITALS.items() if k not in ("Kenya", "Chile")}, "bad")
+    check_runs.RUNS_MADE.clear()
+    code, out, err = run_cli(monkeypatch, capsys, repo, "bisect", "--metric", "accuracy",
+                             "--min", "0.9", good, bad, "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["first_bad"]["commit"] == bad
+    commits = [s["commit"] for s in res["steps"]]
+    assert sorted(commits) == sorted(set(commits)), commits

@@ -281,7 +281,7 @@ def test_worktree_side_skips_untracked_secrets_and_ignored_files(repo):
 
 
 def test_cli_entry_points_for_git(tmp_path):
-    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a, b = tmp_path / "aaaaaa_flow.dag.yaml", tmp_path / "bbbbbb_flow.dag.yaml"   # as git names them
     a.write_text(FLOW)
     b.write_text(reformat(FLOW.replace("style: short", "style: long")))
     tc = pfgit(str(tmp_path), "diff-textconv", str(b))

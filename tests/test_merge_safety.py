@@ -107,7 +107,7 @@ def test_driver_falls_back_to_the_text_merge_on_any_exception(tmp_path, monkeypa
     for name, text in (("base", FLOW), ("ours", FLOW.replace("style: short", "style: long")),
                        ("theirs", FLOW.replace("style: short", "style: brief"))):
         (tmp_path / name).write_text(text)
-    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f.yaml"]) == 1
+    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f/flow.dag.yaml"]) == 1
     out = (tmp_path / "ours").read_text()
     assert "<<<<<<< ours\n    style: long\n=======\n    style: brief\n>>>>>>> theirs" in out
     assert "internal error RuntimeError: a bug outside the guarded merge" in capsys.readouterr().err
@@ -123,7 +123,7 @@ def test_driver_writes_both_sides_whole_when_even_git_merge_file_fails(tmp_path,
     monkeypatch.setattr(textmerge, "git_merge_file", no_git)
     for name, text in (("base", FLOW), ("ours", FLOW + "x: [\n"), ("theirs", FLOW + "y: 1\n")):
         (tmp_path / name).write_text(text)
-    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f.yaml"]) == 1
+    assert main([str(tmp_path / "base"), str(tmp_path / "ours"), str(tmp_path / "theirs"), "f/flow.dag.yaml"]) == 1
     out = (tmp_path / "ours").read_text()
     assert out == "<<<<<<< ours\n" + FLOW + "x: [\n=======\n" + FLOW + "y: 1\n>>>>>>> theirs\n"
     assert "git merge-file failed too" in capsys.readouterr().err
@@ -531,3 +531,14 @@ def test_temporary_attributes_left_by_a_killed_pfgit_merge_are_not_kept_as_the_u
     with _TemporaryAttributes(str(path)):
         assert path.read_text().count(_BLOCK_HEAD) == 1
     assert path.read_text() == "*.bin binary\n"
+
+
+def test_a_conflict_in_the_first_unit_of_a_bom_file_is_found_by_conflicts_and_validate():
+    # the marker follows the BOM (the file's first bytes): `pfgit conflicts` said "No conflicts"
+    from pfgit.merge.conflicts import regions
+    from pfgit.validate.markers import marker_lines
+
+    base = "\ufeffinputs:\n  x: {type: string}\nnodes: []\n"
+    r = m(base, base.replace("string", "int"), "\ufeffnodes: []\n")   # changed / removed
+    assert r.exit_code == 1 and r.data.startswith("\ufeff<<<<<<< ".encode())
+    assert [x.start for x in regions(r.data.decode())] == [1] and marker_lines(r.data) == [1]

@@ -99,3 +99,25 @@ def test_sibling_includes_of_real_flows_keep_working(corpus, tmp_path, monkeypat
                              "examples/flows/standard/flow-with-additional-includes", "--json")
     assert code == 0, out + err
     assert "path-outside-repo" not in out
+
+
+def test_the_git_folder_counts_as_outside_the_repository(setup, monkeypatch, capsys):
+    # .git/config holds remote URLs with tokens (CI checkouts keep credentials there): a flow
+    # naming it, directly or through a symlink, must not get it printed into a PR comment
+    git(setup, "config", "remote.origin.url", f"https://x:{SECRET}@example.com/r.git")
+    (setup / "flow" / "flow.dag.yaml").write_text(FLOW_OUT.format(include="../.git/config",
+                                                                   source="../.git/config"))
+    (setup / "flow" / "link.py").unlink()
+    (setup / "flow" / "link.py").symlink_to(setup / ".git" / "config")
+    code, out, err = run_cli(monkeypatch, capsys, setup, "validate", "flow", "--json")
+    probs = [(p["code"], p["node"]) for r in json.loads(out)["flows"] for p in r["problems"]]
+    assert code == 1 and probs == [("path-outside-repo", None), ("path-outside-repo", "far"),
+                                   ("path-outside-repo", "linked")], probs
+    for argv in (["diff"], ["diff", "--markdown"]):
+        code, out, err = run_cli(monkeypatch, capsys, setup, *argv)
+        assert code == 0 and SECRET not in out + err, argv
+    assert DirReader(str(setup), "", boundary=str(setup)).outside(".GIT/config")
+    git(setup, "add", "flow/flow.dag.yaml")
+    code, out, _ = run_cli(monkeypatch, capsys, setup, "validate", "--staged", "--json")
+    probs = [(p["code"], p["node"]) for r in json.loads(out)["flows"] for p in r["problems"]]
+    assert ("path-outside-repo", None) in probs and ("path-outside-repo", "far") in probs, probs

@@ -12,7 +12,7 @@ import pytest
 from pfgit.cli.main import main
 from pfgit.run.engine import select
 from pfgit.run.spec import RunSpec
-from pfgit.run.testline import TestResult, test_flow as run_test_flow
+from pfgit.run.testline import TestResult as LineTestResult, test_flow as run_test_flow
 from run_flows import BASIC, files_under, write_flow
 
 needs_pf = pytest.mark.skipif(not select.promptflow_installed(), reason="promptflow is not installed")
@@ -70,5 +70,5 @@ def test_auto_tests_through_promptflow_when_a_node_needs_it(tmp_path, monkeypatc
     monkeypatch.setattr(pfe, "test_line", lambda spec, inputs, node: seen.append((spec.engine, inputs, node)) or
                         {"outputs": {"o": "x"}, "error": None, "nodes": [], "metrics": {}})
     res = run_test_flow(RunSpec(flow=str(flow)), {"text": "q"})
-    assert isinstance(res, TestResult) and res.ok and res.outputs == {"o": "x"}
+    assert isinstance(res, LineTestResult) and res.ok and res.outputs == {"o": "x"}
     assert seen == [("auto", {"text": "q"}, None)]

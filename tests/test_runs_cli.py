@@ -121,7 +121,7 @@ def test_bad_names_rejected_by_cli(repo, tmp_path, monkeypatch, capsys):
     bad_json.write_text('{"ok": 1}\nnot json\n')
     code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flows/acc",
                            "--outputs", str(bad_json))
-    assert code == 2 and "outputs line 2 is not JSON" in err
+    assert code == 2 and err.startswith(f"pfgit: {bad_json}:2: outputs line 2 is not JSON"), err
     assert git(repo, "for-each-ref", "refs/pfgit") == ""
 
 

@@ -237,3 +237,44 @@ def test_big_untracked_files_and_packed_outputs_stay_in_bounded_memory(repo):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert n == len(out) and peak < 2_000_000, peak               # packed, streamed from the pack
+
+
+def test_malformed_run_snapshots_are_usage_errors_not_internal_errors(repo, tmp_path, monkeypatch, capsys):
+    """Fetched run refs are untrusted: wrong types in run.json, a folder where a blob belongs, a
+    blob where the flow folder belongs, folders nested thousands deep."""
+    r = open_repo(repo)
+    good = record_run(r, "flow", "good", lines({"x": 1}), {"acc": 0.5}, {})
+    entries = {ln.split("\t")[1]: ln.split("\t")[0] for ln in git(repo, "ls-tree", good.commit).splitlines()}
+    flow_tree = entries["flow"].split()[2]
+
+    def craft(name, **over):
+        ents = dict(entries, **over)
+        tree = git(repo, "mktree", "--missing", input="".join(f"{v}\t{k}\n" for k, v in ents.items()))
+        c = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", f"pfgit run {name}")
+        git(repo, "update-ref", f"refs/pfgit/runs/{name}", c)
+
+    blob = git(repo, "hash-object", "-w", "--stdin", input='{"flow": "x", "lines": 3, "name": "typed"}')
+    craft("typed", **{"run.json": f"100644 blob {blob}"})
+    craft("metricsdir", **{"metrics.json": f"040000 tree {flow_tree}", "logs": f"040000 tree {flow_tree}"})
+    craft("flowblob", flow=f"100644 blob {blob}")
+    from dulwich.objects import Tree
+
+    deep = flow_tree.encode()
+    for _ in range(1100):   # dulwich: 1,100 `git mktree` calls take 20 s
+        t = Tree()
+        t.add(b"d", 0o040000, deep)
+        r.object_store.add_object(t)
+        deep = t.id
+    craft("deep", flow=f"040000 tree {deep.decode()}")
+    craft("gitlink", **{"outputs.jsonl": "160000 commit " + "1" * 40})   # a submodule entry
+    for argv in (["runs", "show", "gitlink", "--details"], ["runs", "stream", "gitlink"],
+                 ["runs", "diff", "gitlink", "good"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and "outputs.jsonl in snapshot" in err and "internal" not in err, (argv, err)
+    for name, code_want in (("typed", 0), ("metricsdir", 0), ("flowblob", 2), ("deep", 2)):
+        for argv in (["checkout-run", name, str(tmp_path / f"co-{name}")],
+                     ["export-zip", "--run", name, "-o", str(tmp_path / f"{name}.zip")],
+                     ["runs", "show", name, "--details"]):
+            code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+            assert "internal error" not in err, (argv, err)
+            assert code == (0 if argv[0] == "runs" else code_want), (argv, out, err)

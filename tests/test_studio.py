@@ -541,3 +541,16 @@ def test_an_interrupted_import_is_resumed_by_running_it_again(tmp_path, monkeypa
     assert (repo / "qa/answer.py").read_text().endswith("# studio\n")
     assert (repo / "qa/zz_new.py").exists()
     assert len(git(repo, "log", "--format=%H", "refs/pfgit/imports/qa").split()) == 1
+
+
+def test_a_fetched_import_ref_that_is_not_a_commit_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    # refs/pfgit/imports/* travel with `pfgit fetch`: one naming a blob was an internal error
+    repo = make_repo(tmp_path)
+    export_and_edit(tmp_path, monkeypatch, repo, lambda d: node(d, "answer")["inputs"].update(style="long"))
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input="x", text=True,
+                          stdout=subprocess.PIPE, check=True).stdout.strip()
+    git(repo, "update-ref", "refs/pfgit/imports/qa", blob)
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "import-zip", str(tmp_path / "back.zip")) == 2
+    err = capsys.readouterr().err
+    assert "refs/pfgit/imports/qa does not name a commit" in err and "internal error" not in err

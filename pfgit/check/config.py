@@ -70,6 +70,14 @@ def _rel_path(value, what: str, line) -> str:
     return p
 
 
+def _check_paths(settings: dict, doc, path: tuple) -> None:
+    """The files a run reads or writes stay in the repository too (a pull request's pfgit.yaml
+    naming `data: /home/runner/.config/...` would feed that file to its flow and the report)."""
+    for k in ("data", "llm_cache"):
+        if settings.get(k) is not None:
+            _rel_path(settings[k], k, doc.line(path + (k,)))
+
+
 def _check_keys(data: dict, allowed: set, where: str, doc, path: tuple) -> None:
     for k in data:
         if k not in allowed:
@@ -116,6 +124,7 @@ def parse_config(text: str | bytes) -> CheckConfig:
             fc.run = _rel_path(run, "run", doc.line(p + ("run",)))
         elif isinstance(run, dict):
             _check_keys(run, RUN_KEYS, f"flow '{flow}' run", doc, p + ("run",))
+            _check_paths(run, doc, p + ("run",))
             fc.run = run
         elif run is not None:
             raise UsageError(f"flow '{flow}': 'run' must be run.yml keys or a run.yml path",
@@ -130,6 +139,7 @@ def parse_config(text: str | bytes) -> CheckConfig:
                 raise UsageError(f"flow '{flow}': each evaluation needs a 'flow'", file=FILE,
                                  line=doc.line(ep))
             _check_keys(ev, EVAL_KEYS, f"flow '{flow}' evaluation", doc, ep)
+            _check_paths(ev, doc, ep)
             settings = {k: v for k, v in ev.items() if k != "flow"}
             fc.evaluations.append(Evaluation(_rel_path(ev["flow"], "evaluation flow",
                                                        doc.line(ep + ("flow",))), settings))

@@ -78,10 +78,13 @@ def _open_lines(path: str):
     except OSError as e:
         raise UsageError(e.strerror or str(e), file=path) from None
 
-    def gen():
-        with f:
-            yield from f
-    return gen()
+    class Lines:   # the file's lines; `name` lets the store's errors say file:line
+        name = path
+
+        def __iter__(self):
+            with f:
+                yield from f
+    return Lines()
 
 
 def register(app: typer.Typer) -> None:

@@ -139,7 +139,7 @@ def register(app: typer.Typer) -> None:
 
             emit_json(res)
         else:
-            fc = (res["flow_commit"] or "none (an unlinked run)")[:12]
+            fc = res["flow_commit"][:12] if res["flow_commit"] else "none (an unlinked run)"
             print(f"wrote {res['dir']}: the flow {res['flow_path']} of run {name} "
                   f"(flow commit {fc}, {res['files']} files)")
             if res["skipped"]:

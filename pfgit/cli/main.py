@@ -108,6 +108,16 @@ def _register(app, argv: list) -> None:
 
 
 def main(argv: list | None = None) -> int:
+    from ..output import safe_streams
+
+    with safe_streams():  # no escape sequence from a name or message reaches the terminal
+        try:
+            return _main(argv)
+        except BrokenPipeError:  # the reader left (`pfgit --help | head -1`): quietly, like git
+            return 0
+
+
+def _main(argv: list | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("PFGIT_DEBUG") == "1" or "--debug" in args
     word = _command_word(args)
@@ -175,5 +185,9 @@ def run() -> None:  # console-script entry point
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        pass
+        # what is still buffered would fail again at exit ("Exception ignored ... BrokenPipeError")
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
     sys.exit(code)

@@ -36,7 +36,21 @@ class Unsplittable(Exception):
 
 
 def _load(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)
+    if "*" not in text:   # no alias: nothing can expand
+        return yaml.load(text, Loader=_Loader)
+    # validate's alias limit holds here too: a 9-level alias bomb is a few hundred bytes, and the
+    # diff walks the data expanded (`pfgit diff` of one hung for ever)
+    from ..flow.yamlpos import check_expansion
+
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_expansion(node)   # raises YamlError: the caller's checked parse then says where
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"

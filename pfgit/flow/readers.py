@@ -42,7 +42,7 @@ def path_outside(reader, rel: str) -> bool:
     """Does the reader path `rel` lie outside the repository: above the reader's top (`..`
     left after lexical resolution), or resolved outside by the reader (a symlink on disk)?"""
     r = join(rel)
-    if r == ".." or r.startswith("../"):
+    if r == ".." or r.startswith("../") or in_git_dir(r):   # .git: see DirReader.outside
         return True
     check = getattr(reader, "outside", None)
     return bool(check and check(r))
@@ -72,6 +72,12 @@ def git_top(path: str, resolve: bool = True) -> str | None:
         d = parent
 
 
+def in_git_dir(rel: str) -> bool:
+    """Does the path `rel` (either separator) pass through a `.git` entry (any case: git refuses
+    `.GIT` in trees for case-insensitive file systems)?"""
+    return any(seg.lower() == ".git" for seg in rel.replace("\\", "/").split("/"))
+
+
 class DirReader:
     """Files under a folder on disk. With a `boundary` (the repository's top), nothing that
     resolves outside it, through `..` or a symlink, is read, listed or said to exist
@@ -99,13 +105,18 @@ class DirReader:
         return os.path.join(self.root, rel) if rel not in ("", ".") else self.root
 
     def outside(self, rel: str) -> bool:
-        """Does `rel` resolve outside the boundary (always False without one)?"""
+        """Does `rel` resolve outside the boundary (always False without one)? A git folder
+        below it counts as outside: `.git/config` holds remote URLs with tokens (CI checkouts
+        keep their credentials there), and `pfgit diff` output ends up in PR comments."""
         if self.boundary is None:
             return False
         try:
-            return not within(self._realpath(self._abs(rel)), self.boundary)
+            real = self._realpath(self._abs(rel))
         except (OSError, ValueError, RuntimeError):  # a symlink loop: not inside
             return True
+        if not within(real, self.boundary):
+            return True
+        return in_git_dir(real[len(self.boundary):])
 
     def read_bytes(self, rel: str) -> bytes:
         if self.outside(rel):

@@ -106,7 +106,7 @@ class TreeReader:
             if p is not None and stat.S_ISDIR(p[0]):
                 tree = self.repo[p[1]]
                 try:
-                    res = tree[name.encode()]
+                    res = tree[name.encode("utf-8", "surrogateescape")]  # as list_dir decodes
                 except KeyError:
                     res = None
         self._cache[rel] = res
@@ -130,7 +130,7 @@ class TreeReader:
         if e is None or not stat.S_ISDIR(e[0]):
             return []
         tree: Tree = self.repo[e[1]]
-        return sorted(item.path.decode("utf-8", "replace") for item in tree.iteritems())
+        return sorted(item.path.decode("utf-8", "surrogateescape") for item in tree.iteritems())
 
     def walk_files(self, rel: str) -> Iterator[str]:
         for name in self.list_dir(rel):

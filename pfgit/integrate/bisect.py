@@ -91,7 +91,14 @@ def run_bisect(repo, flow: str, th, good: str | None = None, bad: str | None = N
             git(wt, "bisect", "reset", check=False)
         if os.path.exists(log):
             with open(log, encoding="utf-8") as f:
-                steps += [json.loads(line) for line in f if line.strip()]
+                logged = [json.loads(line) for line in f if line.strip()]
+            # `git bisect run` judges its first checkout even when that is BAD, judged above:
+            # a commit is one step ("3 commits judged" for 2, a recorded run counted twice)
+            seen = {s["commit"] for s in steps}
+            for s in logged:
+                if s["commit"] not in seen:
+                    seen.add(s["commit"])
+                    steps.append(s)
     m = _FIRST_BAD.search(p.stdout)
     if not m:
         tail = [ln for ln in (p.stdout + p.stderr).splitlines() if ln.strip()][-3:]

@@ -154,12 +154,32 @@ def driver_readers(path: str, old_hex: str, new_hex: str, new_file: str, cwd: st
     return reader(old_ctx), reader(new_ctx)
 
 
+def is_flow_path(path: str, temp: bool = False) -> bool:
+    """Is `path` a flow file by its name (what `.gitattributes` should route to the driver)?
+    `temp`: a file git wrote for textconv, named `XXXXXX_<name>`."""
+    from ..flow.model import FLOW_FILES
+
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    if temp:
+        return name.endswith(tuple("_" + f for f in FLOW_FILES) + FLOW_FILES + (".prompty",))
+    return name in FLOW_FILES or name.endswith(".prompty")
+
+
 def textconv(file: str) -> None:
     from ..diff.outline import outline_bytes
     from ..validate.markers import marker_lines
 
     with open(file, "rb") as f:
         raw = f.read()
+    if not is_flow_path(file, temp=True):   # not a flow: its text as it is (see driver_text)
+        try:
+            sys.stdout.write(raw.decode("utf-8"))   # escape sequences neutralised
+        except UnicodeDecodeError:
+            import hashlib
+
+            sys.stdout.write(f"(binary file, {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()})\n")
+        sys.stdout.flush()
+        return
     # a side with conflict markers (a merge in progress) is shown as it is
     sys.stdout.buffer.write(raw if marker_lines(raw) else outline_bytes(raw, file))
     sys.stdout.flush()
@@ -180,6 +200,10 @@ def driver_text(args: list) -> str:
 
     a, b = read(old_file), read(new_file)
     header = f"diff --pfgit a/{path} b/{new_path}\n"
+    if not (is_flow_path(path) or is_flow_path(new_path)):
+        # a pull request's `.gitattributes` may route any file here (`* diff=pfgit`): a .py
+        # change must never read "no semantic change"
+        return header + _text_diff(path, a, b)
     from ..validate.markers import marker_lines
 
     marked = [side for side, raw in (("old", a), ("new", b)) if raw is not None and marker_lines(raw)]
@@ -250,8 +274,11 @@ def _git_wants_color() -> bool:
 
 
 def main(argv: list | None = None) -> int:
+    from ..output import safe_streams
+
     try:
-        return _main(sys.argv[1:] if argv is None else argv)
+        with safe_streams():  # git shows this in a terminal: no escape sequence from a flow
+            return _main(sys.argv[1:] if argv is None else argv)
     except BrokenPipeError:  # git's pager quit (q in less, `| head`): stop quietly, like git
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

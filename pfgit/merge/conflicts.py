@@ -51,7 +51,8 @@ def regions(text: str) -> list:
     out: list = []
     cur: ConflictRegion | None = None
     part = None
-    for i, ln in enumerate(text.split("\n"), 1):
+    # a conflict on a BOM file's first unit has its marker after the BOM (the file's first bytes)
+    for i, ln in enumerate(text[text.startswith("\ufeff"):].split("\n"), 1):
         if ln.startswith("<<<<<<<") and cur is None:
             m = _REASON.search(ln)
             cur, part = ConflictRegion(i, i, reason=m.group(1) if m else ""), "ours"

@@ -6,7 +6,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterator
 
-from dulwich.objects import Commit
+from dulwich.objects import Blob, Commit
 from dulwich.repo import Repo
 
 from ..errors import ReadError, UsageError
@@ -35,9 +35,28 @@ def _json_blob(repo: Repo, files: dict, name: str, default):
     if e is None:
         return default
     try:
-        return loads(repo[e[1]].data)
-    except (ValueError, RecursionError):
+        obj = repo[e[1]]
+        return loads(obj.data) if isinstance(obj, Blob) else default   # a folder named run.json
+    except (ValueError, RecursionError, KeyError):
         return default
+
+
+# run.json fields that hold objects: a fetched run.json may hold anything there, and readers
+# call .get on them (`pfgit checkout-run` of a run whose "flow" was a string was an internal error)
+_OBJECT_FIELDS = ("flow", "lines", "source", "settings", "connections", "column_mapping", "tools")
+
+
+def sane_run(run: dict) -> dict:
+    """run.json with wrongly typed object fields emptied and the flow's path, commit and tree
+    text or None."""
+    for k in _OBJECT_FIELDS:
+        if k in run and not isinstance(run[k], dict):
+            run[k] = {}
+    flow = run.get("flow") or {}
+    for k in ("path", "commit", "tree"):
+        if k in flow and not isinstance(flow[k], str):
+            flow[k] = None
+    return run
 
 
 def parse_trailers(message: bytes) -> tuple:
@@ -52,7 +71,7 @@ def parse_trailers(message: bytes) -> tuple:
         except (ValueError, RecursionError):
             return None, None
     if isinstance(run, dict) and isinstance(metrics, dict):
-        return run, metrics
+        return sane_run(run), metrics
     return None, None
 
 
@@ -81,14 +100,14 @@ def read_snapshot(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
     c = _commit(repo, name, commit)
     try:
         files = gobj.tree_entries(repo, c.tree)
-    except KeyError:
+    except (KeyError, AttributeError):  # AttributeError: the commit's "tree" is a blob
         raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is missing objects") from None
     run = _json_blob(repo, files, "run.json", None)
     if not isinstance(run, dict):
         raise ReadError(f"run '{name}': snapshot has no readable run.json")
     metrics = _json_blob(repo, files, "metrics.json", {})
     return RunSnapshot(name=name, commit=commit.decode(), parents=[p.decode() for p in c.parents],
-                       run=run, metrics=metrics if isinstance(metrics, dict) else {}, files=files,
+                       run=sane_run(run), metrics=metrics if isinstance(metrics, dict) else {}, files=files,
                        commit_time=c.commit_time)
 
 
@@ -103,11 +122,27 @@ def stream_file(repo: Repo, snap: RunSnapshot, fname: str = "outputs.jsonl") -> 
     e = snap.files.get(fname)
     if e is None:
         return iter(())
-    return gobj.iter_lines(repo, e[1])
+    # a fetched snapshot may hold a submodule, a folder or a missing object under that name
+    bad = ReadError(f"run '{snap.name}': {fname} in snapshot {snap.commit[:12]} is not a "
+                    "readable file (a hand-made or fetched ref?)")
+    if not stat.S_ISREG(e[0]):
+        raise bad
+
+    def lines():   # `sha in object_store` would read a loose blob whole: ask while streaming
+        try:
+            yield from gobj.iter_lines(repo, e[1])
+        except KeyError:
+            raise bad from None
+    return lines()
 
 
 def logs(repo: Repo, snap: RunSnapshot) -> dict:
     e = snap.files.get("logs")
     if e is None or not stat.S_ISDIR(e[0]):
         return {}
-    return {n: repo[sha].data for n, (mode, sha) in gobj.tree_entries(repo, e[1]).items()}
+    out = {}
+    for n, (mode, sha) in gobj.tree_entries(repo, e[1]).items():
+        obj = repo[sha] if stat.S_ISREG(mode) else None
+        if isinstance(obj, Blob):   # a folder or a submodule among the logs: not a log
+            out[n] = obj.data
+    return out

@@ -110,6 +110,8 @@ def tool_versions(extra: dict | None = None) -> dict:
 
 def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> Iterator[bytes]:
     """Validated JSON lines as bytes; each line is parsed only to check it (never kept)."""
+    src = getattr(items, "name", None)   # a file's lines: errors say file:line
+    where = {"file": src} if isinstance(src, str) else {}
     for i, item in enumerate(items, 1):
         if isinstance(item, dict):
             line = json.dumps(item, ensure_ascii=False).encode("utf-8")
@@ -121,9 +123,9 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
             try:
                 obj = check(line)
             except (ValueError, RecursionError) as e:
-                raise UsageError(f"{what} line {i} is not JSON: {e}") from None
+                raise UsageError(f"{what} line {i} is not JSON: {e}", **where, line=i) from None
             if not isinstance(obj, dict):  # readers (show --details, metrics) expect objects
-                raise UsageError(f"{what} line {i} is not a JSON object")
+                raise UsageError(f"{what} line {i} is not a JSON object", **where, line=i)
             if b"\n" in line:  # pretty-printed JSON given as one item: keep JSON Lines valid;
                 # a raw newline is never inside a JSON string, so joining the lines keeps the data
                 line = b" ".join(p.strip() for p in line.splitlines() if p.strip())

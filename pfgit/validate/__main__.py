@@ -3,6 +3,9 @@ the CLI framework, for git hooks (see command.py)."""
 
 import sys
 
+from ..output import safe_streams
 from .command import main
 
-sys.exit(main(sys.argv[1:]))
+with safe_streams():
+    code = main(sys.argv[1:])
+sys.exit(code)

@@ -56,10 +56,22 @@ def ref_name(prefix: str, flow_rel: str) -> bytes:
 
 
 def read_ref(repo, ref: bytes) -> bytes | None:
+    """The commit a ref names, None when absent; import refs travel with `pfgit fetch`, so one
+    naming a blob, a tree or a missing object is a usage error saying how to drop it."""
+    from dulwich.objects import Commit
+
     try:
-        return repo.refs[ref]
+        sha = repo.refs[ref]
     except KeyError:
         return None
+    try:
+        ok = isinstance(repo[sha], Commit)
+    except KeyError:
+        ok = False
+    if not ok:
+        raise UsageError(f"{ref.decode('utf-8', 'replace')} does not name a commit (a hand-made or "
+                         f"fetched ref?): remove it with `git update-ref -d {ref.decode('utf-8', 'replace')}`")
+    return sha
 
 
 def _blob_ids(repo, tree_id: bytes) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from dulwich.objects import Blob
+from dulwich.objects import Blob, Tree
 
 from ...errors import UsageError
 from ...flow.model import FLOW_FILES
@@ -24,6 +24,7 @@ TOOLS_JSON = ".promptflow/flow.tools.json"
 STUDIO_ONLY = ("flow.meta.yaml", TOOLS_JSON)
 _ARTEFACT_DIRS = {"__pycache__", ".runs", ".git", "__MACOSX"}
 EXEC_MODE, FILE_MODE = 0o100755, 0o100644
+MAX_DEPTH = 100  # folders in a flow tree (a fetched run ref nested 3,000 deep hit Python's recursion limit)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,13 @@ def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True
         return files, skipped
 
     def walk(tid: bytes, prefix: str):
-        for e in repo[tid].iteritems():
+        tree = repo[tid]
+        if not isinstance(tree, Tree) or prefix.count("/") >= MAX_DEPTH:
+            raise UsageError(f"malformed flow tree: '{prefix or '.'}' is not a folder"
+                             if not isinstance(tree, Tree) else
+                             f"malformed flow tree: folders nested deeper than {MAX_DEPTH}",
+                             file=where or None)
+        for e in tree.iteritems():
             name = e.path.decode("utf-8", "surrogateescape")
             rel = prefix + name
             why = name_problem(rel) if "/" not in name else "slash in a tree entry name"

@@ -72,7 +72,18 @@ def collect(repo, path: str | None, rev: str | None = None, run: str | None = No
             ex = Export(flow_rel, "worktree", None, files,
                         [(p, "symbolic link") for p in sorted(links)])
     flow_file(ex.files, path or ex.flow_rel)   # refuses a folder without a flow
+    for rel in [r for r in ex.files if not _utf8(r)]:   # a zip names its files in UTF-8
+        del ex.files[rel]
+        ex.skipped.append((rel, "file name is not UTF-8"))
     return ex
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def zip_bytes(files: dict, folder: str) -> bytes:
