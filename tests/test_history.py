@@ -406,7 +406,7 @@ def brute_force_blame(versions: list) -> dict:
     return {f: out.get(f, 0) for f in cur}
 
 
-@pytest.mark.parametrize("ahead", [False, True], ids=["walk-parses", "child-parses"])
+@pytest.mark.parametrize("ahead", [False, True], ids=["one-walk", "with-child"])
 def test_corpus_histories_blame_equals_brute_force_replay(corpus, tmp_path, monkeypatch, ahead):
     import yaml
 
