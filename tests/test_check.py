@@ -342,3 +342,31 @@ def test_check_makes_a_new_run_when_only_an_unreadable_one_is_recorded(repo, mon
     res = run_check(open_repo(str(repo)), opts)
     assert made and made[0][1] == "qa"
     assert res["skipped_runs"][0]["run"] == "bad"
+
+
+def test_a_run_skipped_as_broken_is_read_again_once_a_fetch_replaces_its_ref(repo, monkeypatch,
+                                                                             capsys, tmp_path):
+    record(repo, monkeypatch, capsys, "head", {"accuracy": 0.95})
+    good = git(repo, "rev-parse", "refs/pfgit/runs/head")
+    _broken_copy(repo, "head", "tmp", "run.json")   # and no trailers: the index cannot read it
+    bad = git(repo, "commit-tree", git(repo, "rev-parse", "refs/pfgit/runs/tmp^{tree}"), "-m", "x")
+    git(repo, "update-ref", "refs/pfgit/runs/head", bad)
+    git(repo, "update-ref", "-d", "refs/pfgit/runs/tmp")
+    import os
+    import time
+
+    for p in (repo / ".git/refs/pfgit/runs", repo / ".git/packed-refs"):
+        if p.exists():  # older than the racy window: the index trusts its refs fingerprint
+            os.utime(p, (time.time() - 60, time.time() - 60))
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert code == 0 and [r["name"] for r in json.loads(out)["runs"]] == ["base"]  # index synced
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
+    git(other, "update-ref", "refs/pfgit/runs/head", good)
+    git(repo, "remote", "add", "other", str(other))
+    code, _, err = run_cli(monkeypatch, capsys, repo, "fetch", "other", "--force")
+    assert code == 0, err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert code == 0 and sorted(r["name"] for r in json.loads(out)["runs"]) == ["base", "head"]
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "head", "--json")
+    assert code == 0 and json.loads(out)["run"]["snapshot"] == good, err
