@@ -44,8 +44,25 @@ class ReadError(PfgitError):
 def no_such(kind: str, word: str, known) -> UsageError:
     """`no such option: --metirc (did you mean --metric?)`: one wording, with the near names, for
     typer's commands and the light entries' own parsers alike."""
+    return UsageError(f"no such {kind}: {word}{near_hint(word.split('=', 1)[0], known)}")
+
+
+def near_hint(word: str, known) -> str:
+    """` (did you mean a or b?)` for the names of `known` close to `word`, else ''."""
     import difflib
 
-    near = difflib.get_close_matches(word.split("=", 1)[0], sorted(set(known)), n=3, cutoff=0.6)
-    hint = f" (did you mean {' or '.join(near)}?)" if near else ""
-    return UsageError(f"no such {kind}: {word}{hint}")
+    near = difflib.get_close_matches(word, sorted(set(known)), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(near)}?)" if near else ""
+
+
+def unknown_inputs(given, declared, what: str = "input") -> str | None:
+    """The warning for names in `given` that are not among `declared` (the flow's inputs), or
+    None: promptflow ignores such names without a word, pfgit runs the same and says so."""
+    declared = list(declared)
+    bad = [k for k in given if k not in declared and k != "line_number"]
+    if not bad:
+        return None
+    hints = "".join(near_hint(k, declared) for k in bad[:1]) if len(bad) == 1 else ""
+    return (f"{what}{'s' if len(bad) > 1 else ''} {', '.join(repr(k) for k in bad)} "
+            f"{'are' if len(bad) > 1 else 'is'} not an input of the flow{hints}, ignored "
+            f"(inputs: {', '.join(declared) or 'none'})")

@@ -283,3 +283,90 @@ def test_check_format_github_shows_validation_problems(repo, monkeypatch, capsys
     assert code == 1
     assert out.startswith("::error file=qa/flow.dag.yaml,line=9,title=pfgit dangling-ref [answer]::"
                           "input 'question' references unknown node 'nope'")
+
+
+def _broken_copy(repo, src, name, part):
+    """A run ref `name` whose commit message (what the index reads) is `src`'s, while its snapshot
+    is broken inside: run.json not JSON, metrics.json a folder or outputs.jsonl a missing object
+    (what a hostile fetched ref can hold)."""
+    sha = git(repo, "rev-parse", f"refs/pfgit/runs/{src}")
+    entries = []
+    for ln in git(repo, "ls-tree", sha).splitlines():
+        meta, fname = ln.split("\t")
+        if fname == part == "run.json":
+            meta = "100644 blob " + git(repo, "hash-object", "-w", "--stdin", input="not json")
+        elif fname == part == "metrics.json":
+            meta = "040000 tree " + git(repo, "mktree", input="")
+        elif fname == part == "outputs.jsonl":
+            meta = "100644 blob " + "1" * 40
+        entries.append(f"{meta}\t{fname}")
+    tree = git(repo, "mktree", "--missing", input="\n".join(entries) + "\n")
+    msg = git(repo, "cat-file", "commit", sha).split("\n\n", 1)[1]
+    git(repo, "update-ref", f"refs/pfgit/runs/{name}", git(repo, "commit-tree", tree, "-m", msg))
+
+
+@pytest.mark.parametrize("part", ["run.json", "metrics.json", "outputs.jsonl"])
+def test_check_skips_an_unreadable_run_with_a_warning(repo, monkeypatch, capsys, part):
+    record(repo, monkeypatch, capsys, "head", {"accuracy": 0.95, "latency": 1.0})
+    _broken_copy(repo, "head", "aaa-bad", part)  # same time, sorts first: it would be picked
+    code, out, err = check(monkeypatch, capsys, repo, "--metric", "accuracy", "--max-drop", "0.05",
+                           "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["flows"][0]["head_run"]["run"] == "head"
+    assert [s["run"] for s in res["skipped_runs"]] == ["aaa-bad"]
+    assert err.count("\n") == 1 and err.startswith("pfgit: warning: run 'aaa-bad': ")
+    assert part in err or "run.json" in err
+    # report and log --metric list the runs without failing on the broken one
+    for args in (["report", "qa", "-o", str(repo.parent / "r.html")],
+                 ["log", "--metric", "accuracy", "qa"]):
+        code, _, err = run_cli(monkeypatch, capsys, repo, *args)
+        assert code == 0, (args, err)
+
+
+def test_check_makes_a_new_run_when_only_an_unreadable_one_is_recorded(repo, monkeypatch, capsys):
+    from pfgit.check.api import CheckOptions, run_check
+    from pfgit.check.gates import parse_gate
+    from pfgit.git.repo import open_repo
+
+    record(repo, monkeypatch, capsys, "head", {"accuracy": 0.95})
+    _broken_copy(repo, "head", "bad", "run.json")
+    git(repo, "update-ref", "-d", "refs/pfgit/runs/head")
+    made = []
+
+    def run_missing(r, commit, fc):
+        made.append((commit, fc.flow))
+    opts = CheckOptions(baseline="main", gates=[parse_gate("accuracy", {"min": 0.5})], fetch=False,
+                        config=parse_config("flows:\n- flow: qa\n  run: {data: d.jsonl}\n"),
+                        run_missing=run_missing)
+    res = run_check(open_repo(str(repo)), opts)
+    assert made and made[0][1] == "qa"
+    assert res["skipped_runs"][0]["run"] == "bad"
+
+
+def test_a_run_skipped_as_broken_is_read_again_once_a_fetch_replaces_its_ref(repo, monkeypatch,
+                                                                             capsys, tmp_path):
+    record(repo, monkeypatch, capsys, "head", {"accuracy": 0.95})
+    good = git(repo, "rev-parse", "refs/pfgit/runs/head")
+    _broken_copy(repo, "head", "tmp", "run.json")   # and no trailers: the index cannot read it
+    bad = git(repo, "commit-tree", git(repo, "rev-parse", "refs/pfgit/runs/tmp^{tree}"), "-m", "x")
+    git(repo, "update-ref", "refs/pfgit/runs/head", bad)
+    git(repo, "update-ref", "-d", "refs/pfgit/runs/tmp")
+    import os
+    import time
+
+    for p in (repo / ".git/refs/pfgit/runs", repo / ".git/packed-refs"):
+        if p.exists():  # older than the racy window: the index trusts its refs fingerprint
+            os.utime(p, (time.time() - 60, time.time() - 60))
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert code == 0 and [r["name"] for r in json.loads(out)["runs"]] == ["base"]  # index synced
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
+    git(other, "update-ref", "refs/pfgit/runs/head", good)
+    git(repo, "remote", "add", "other", str(other))
+    code, _, err = run_cli(monkeypatch, capsys, repo, "fetch", "other", "--force")
+    assert code == 0, err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert code == 0 and sorted(r["name"] for r in json.loads(out)["runs"]) == ["base", "head"]
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "head", "--json")
+    assert code == 0 and json.loads(out)["run"]["snapshot"] == good, err

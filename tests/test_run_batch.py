@@ -190,6 +190,23 @@ def test_cli_test_and_errors(repo, capsys):
     assert capsys.readouterr().err.strip() == "pfgit: missing.jsonl: data file not found"
 
 
+def test_unknown_inputs_run_and_are_named_in_a_warning(repo, capsys):
+    # pf ignores them without a word; pfgit runs the same and says which (and what the flow takes)
+    assert main(["test", "--flow", "flows/basic", "--inputs", "text=hi", "txet=x", "n=2"]) == 0
+    cap = capsys.readouterr()
+    assert '"joined": "HI HI"' in cap.out
+    assert cap.err == ("pfgit: warning: input 'txet' is not an input of the flow (did you mean "
+                       "text?), ignored (inputs: text, n)\n")
+    assert main(["test", "--flow", "flows/basic", "--inputs", "text=hi", "n=2"]) == 0
+    assert capsys.readouterr().err == ""
+    con = Quiet()
+    o = run(RunSpec(flow="flows/basic", data="data.jsonl", name="um",
+                    column_mapping={"text": "${data.text}", "y": "${data.expected}"}), con)
+    assert o.total == 3
+    assert ("column mapping of input 'y' is not an input of the flow, ignored (inputs: text, n)"
+            in con.lines)
+
+
 def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
     """An interrupted run is 'in progress' on disk: stream prints what it has, then the resumed
     and recorded run streams from its snapshot."""

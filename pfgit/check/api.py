@@ -41,13 +41,33 @@ def _run_view(r: dict | None) -> dict | None:
             "evaluation": ev[0]["name"] if ev else None, "metrics": r.get("effective_metrics", {})}
 
 
-def _runs_at(idx, commit: bytes, flow: str) -> list:
+def _runs_at(idx, commit: bytes, flow: str, skipped: dict) -> list:
+    """Usable runs of `flow` at `commit`, best first; a run whose snapshot cannot be read (a
+    fetched or hand-made ref) is left out and noted in `skipped` {run: reason}: one bad run never
+    fails the check, the others are judged (or a new run made when none is left)."""
     from ..index import query
 
     runs = query.attach_metrics(idx, query.list_runs(idx, flow=flow, commit=commit))
     # a run of this flow, not an evaluation run recorded against it; newest with metrics first
-    runs = [r for r in runs if not r.get("base_run")]
-    return sorted(runs, key=lambda r: not r["effective_metrics"])
+    runs = [r for r in runs if not r.get("base_run") and r["name"] not in skipped]
+    runs = sorted(runs, key=lambda r: not r["effective_metrics"])
+    for i, r in enumerate(runs):  # only the best usable run is read, not every candidate
+        reason = _unreadable(idx.repo, r)
+        if reason is None:
+            return runs[i:]
+        skipped[r["name"]] = reason
+    return []
+
+
+def _unreadable(repo: Repo, run: dict) -> str | None:
+    """Why a run's snapshot cannot be used, or None."""
+    from ..store.read import check_readable
+
+    try:
+        check_readable(repo, run["name"], run["snapshot"].encode())
+    except (UsageError, ReadError) as e:
+        return e.message
+    return None
 
 
 def _failed_lines(run: dict | None, idx) -> int | None:
@@ -107,7 +127,7 @@ def _valid(problems: list) -> bool:
 
 
 def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Baseline,
-               head: bytes, problems: list) -> dict:
+               head: bytes, problems: list, skipped: dict | None = None) -> dict:
     from ..diff.render import stat_counts
     from .gates import judge, judge_failed_lines
 
@@ -127,8 +147,9 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
     if fd.status == "unchanged":
         out["notes"].append("formatting only: no run needed")
         return out
-    head_runs = _runs_at(idx, head, path)
-    base_runs = _runs_at(idx, bl.base, path) if fd.status != "added" else []
+    skipped = {} if skipped is None else skipped
+    head_runs = _runs_at(idx, head, path, skipped)
+    base_runs = _runs_at(idx, bl.base, path, skipped) if fd.status != "added" else []
     h = head_runs[0] if head_runs else None
     b = base_runs[0] if base_runs else None
     out["head_run"], out["baseline_run"] = _run_view(h), _run_view(b)
@@ -150,7 +171,7 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
 
 
 def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes,
-                  problems: dict) -> list:
+                  problems: dict, skipped: dict) -> list:
     """(commit, FlowCheck) pairs that have no recorded run and pfgit.yaml can run (a flow that
     does not validate at HEAD is reported, not run)."""
     from ..index.db import with_index
@@ -163,7 +184,7 @@ def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head:
                     or not _valid(problems[fd.path]):
                 continue
             for commit in ([head] + ([bl.base] if fd.status != "added" else [])):
-                if not _runs_at(idx, commit, fd.path):
+                if not _runs_at(idx, commit, fd.path, skipped):
                     out.append((commit, fc))
         return out
 
@@ -232,15 +253,17 @@ def run_check(repo: Repo, opts: CheckOptions) -> dict:
             merged.update({g.metric: g for g in opts.gates})
             gates = list(merged.values())
             results.append(check_flow(repo, idx, fd, fc, gates, bl, head,
-                                      problems.get(fd.path, [])))
+                                      problems.get(fd.path, []), skipped))
         return results
 
     problems = _problems_at_head(repo, diffs, head)
+    skipped: dict = {}
     if opts.run_missing is not None:
-        _make_missing_runs(repo, _missing_runs(repo, diffs, cfg, bl, head, problems), opts)
+        _make_missing_runs(repo, _missing_runs(repo, diffs, cfg, bl, head, problems, skipped), opts)
     flows = with_index(repo, go)
     return {"baseline": {"spec": bl.spec, "commit": bl.tip.decode(), "merge_base": bl.base.decode(),
                          "fetched": fetched},
             "head": {"commit": head.decode()},
             "flows": flows,
+            "skipped_runs": [{"run": n, "reason": why} for n, why in sorted(skipped.items())],
             "ok": all(f["ok"] for f in flows)}

@@ -67,6 +67,8 @@ def register(app: typer.Typer) -> None:
 
             opts.run_missing = run_at_commit
         res = run_check(repo, opts)
+        for sk in res["skipped_runs"]:  # judged without them: said once each, on stderr
+            print(f"pfgit: warning: {sk['reason']} (run skipped)", file=sys.stderr)
         md = render_markdown(res) if markdown or os.environ.get("GITHUB_STEP_SUMMARY") else None
         if markdown:
             from ..fsutil import write_atomic

@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
         repo = open_repo(".")
         rel = [repo_relative(repo, p) for p in paths or []]
         data = gather(repo, rel or None, baseline, tuple(compare) if compare else None, max_commits)
+        for sk in data["skipped_runs"]:  # not compared side by side: said once each
+            print(f"pfgit: warning: {sk['reason']} (run skipped)", file=sys.stderr)
         if json_out:
             emit_json(data)
             return

@@ -171,6 +171,8 @@ def register(app: typer.Typer) -> None:
                        environment_variables=_env(environment_variables) if environment_variables else {},
                        init=pairs(init, "--init") if init else None, engine=engine)
         res = test_flow(spec, given, node)
+        for w in res.warnings:
+            print(f"pfgit: warning: {w}", file=sys.stderr)
         if json_out:
             emit_json(res.as_dict())
         else:

@@ -9,7 +9,7 @@ import time
 
 from dulwich.repo import Repo
 
-from ..errors import UsageError
+from ..errors import ReadError, UsageError
 
 MAX_RUN_ROWS = 200
 MAX_COMPARE_LINES = 200
@@ -101,6 +101,7 @@ def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
     from ..git.repo import TreeReader, resolve
     from ..index import query
     from ..index.db import with_index
+    from ..store.read import check_readable
 
     head = resolve(repo, "HEAD")
     base = None
@@ -116,6 +117,7 @@ def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
             raise UsageError("no flow at HEAD", file=p)
         flows += [f for f in found if f not in flows]
     branch = _branch_commits(repo, head, base)
+    skipped: list = []
 
     def go(idx):
         out = []
@@ -130,8 +132,18 @@ def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
             pair = None
             if compare:
                 pair = compare
-            elif len(top) >= 2:
-                pair = (top[1]["name"], top[0]["name"])
+            else:  # the two newest readable runs: a broken fetched run is left out, and said
+                ok = []
+                for r in top:
+                    try:
+                        check_readable(idx.repo, r["name"], r["snapshot"].encode())
+                    except (UsageError, ReadError) as e:
+                        skipped.append({"run": r["name"], "reason": e.message})
+                        continue
+                    ok.append(r)
+                    if len(ok) == 2:
+                        pair = (ok[1]["name"], ok[0]["name"])
+                        break
             since = base
             if since is None and len(history) > 1:
                 since = history[1]["commit"].encode()
@@ -148,7 +160,7 @@ def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
     return {"head": head.decode(), "baseline": baseline,
             "merge_base": base.decode() if base else None,
             "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "flows": with_index(repo, go)}
+            "flows": with_index(repo, go), "skipped_runs": skipped}
 
 
 def dumps(v) -> str:

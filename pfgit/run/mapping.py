@@ -93,6 +93,11 @@ def build(flow_inputs: dict, user: dict, columns: dict, source_names: dict | Non
                 cols = ", ".join(sorted(columns[src])) or "none"
                 parts.append(f"{k}={v}: no column '{inner[len(src) + 1:]}' in {names[src]} (columns: {cols})")
         raise RunError("column mapping: " + "; ".join(parts))
+    from ..errors import unknown_inputs
+
+    unknown = unknown_inputs(mp.entries, flow_inputs, "column mapping of input")
+    if unknown:  # promptflow passes it in the line's inputs, where no node reads it
+        mp.notes.append(unknown)
     data_cols = columns.get("data") or set()
     missing = []
     for k, d in flow_inputs.items():

@@ -21,6 +21,7 @@ class TestResult:
     nodes: list = field(default_factory=list)     # {"node", "status", "duration", "output", "error"}
     metrics: dict = field(default_factory=dict)
     duration: float = 0.0
+    warnings: list = field(default_factory=list)  # for stderr (not part of the --json result)
 
     @property
     def ok(self) -> bool:
@@ -83,12 +84,16 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
             if node is not None:
                 return _test_node(engine, node, inputs, t0)
             raw = dict(inputs)
+            from ..errors import unknown_inputs
+
+            unknown = unknown_inputs(inputs, engine.input_defs())
             sample = getattr(engine, "sample_inputs", lambda: {})() or {}
             for k, v in sample.items():
                 raw.setdefault(k, v)
             res = engine.run_line(raw, None, keep_node_runs=True) if hasattr(engine, "plan") \
                 else engine.run_line(raw, None)
-            out = TestResult(outputs=res.outputs, error=res.error.as_dict() if res.error else None)
+            out = TestResult(outputs=res.outputs, error=res.error.as_dict() if res.error else None,
+                             warnings=[unknown] if unknown else [])
             for nr in getattr(res, "node_runs", []):
                 out.nodes.append({"node": nr.node, "status": nr.status, "duration": round(nr.duration, 4),
                                   "output": _jsonable(nr.output), "error": nr.error})

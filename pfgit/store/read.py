@@ -111,6 +111,20 @@ def read_snapshot(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
                        commit_time=c.commit_time)
 
 
+def check_readable(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
+    """read_snapshot, also refusing a metrics.json that is not a JSON object and an outputs.jsonl
+    that cannot be streamed (the index reads a run from its commit message alone, so a fetched
+    snapshot can look fine there and be broken inside). Raises ReadError naming the run."""
+    snap = read_snapshot(repo, name, commit)
+    e = snap.files.get("metrics.json")
+    if e is not None and not isinstance(_json_blob(repo, snap.files, "metrics.json", None), dict):
+        raise ReadError(f"run '{name}': metrics.json in snapshot {commit.decode()[:12]} is not a "
+                        "readable JSON object")
+    for _ in stream_file(repo, snap):
+        break  # the first line read: the object exists and is a file
+    return snap
+
+
 def load_run(repo: Repo, name: str) -> RunSnapshot:
     sha = runrefs.get_run(repo, name)
     if sha is None:
