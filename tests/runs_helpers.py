@@ -76,3 +76,22 @@ def open_repo(repo: pathlib.Path):
 
     return o(str(repo))
 
+
+def broken_copy(repo, src, name, part):
+    """A run ref `name` whose commit message (what the index reads) is `src`'s, while its snapshot
+    is broken inside: run.json not JSON, metrics.json a folder or outputs.jsonl a missing object
+    (what a hostile fetched ref can hold)."""
+    sha = git(repo, "rev-parse", f"refs/pfgit/runs/{src}")
+    entries = []
+    for ln in git(repo, "ls-tree", sha).splitlines():
+        meta, fname = ln.split("\t")
+        if fname == part == "run.json":
+            meta = "100644 blob " + git(repo, "hash-object", "-w", "--stdin", input="not json")
+        elif fname == part == "metrics.json":
+            meta = "040000 tree " + git(repo, "mktree", input="")
+        elif fname == part == "outputs.jsonl":
+            meta = "100644 blob " + "1" * 40
+        entries.append(f"{meta}\t{fname}")
+    tree = git(repo, "mktree", "--missing", input="\n".join(entries) + "\n")
+    msg = git(repo, "cat-file", "commit", sha).split("\n\n", 1)[1]
+    git(repo, "update-ref", f"refs/pfgit/runs/{name}", git(repo, "commit-tree", tree, "-m", msg))

@@ -11,7 +11,7 @@ import pytest
 from pfgit.check.config import parse_config
 from pfgit.check.gates import judge, judge_failed_lines, parse_gate
 from pfgit.errors import UsageError
-from runs_helpers import git, run_cli
+from runs_helpers import broken_copy, git, run_cli
 
 FLOW = """\
 inputs:
@@ -285,24 +285,7 @@ def test_check_format_github_shows_validation_problems(repo, monkeypatch, capsys
                           "input 'question' references unknown node 'nope'")
 
 
-def _broken_copy(repo, src, name, part):
-    """A run ref `name` whose commit message (what the index reads) is `src`'s, while its snapshot
-    is broken inside: run.json not JSON, metrics.json a folder or outputs.jsonl a missing object
-    (what a hostile fetched ref can hold)."""
-    sha = git(repo, "rev-parse", f"refs/pfgit/runs/{src}")
-    entries = []
-    for ln in git(repo, "ls-tree", sha).splitlines():
-        meta, fname = ln.split("\t")
-        if fname == part == "run.json":
-            meta = "100644 blob " + git(repo, "hash-object", "-w", "--stdin", input="not json")
-        elif fname == part == "metrics.json":
-            meta = "040000 tree " + git(repo, "mktree", input="")
-        elif fname == part == "outputs.jsonl":
-            meta = "100644 blob " + "1" * 40
-        entries.append(f"{meta}\t{fname}")
-    tree = git(repo, "mktree", "--missing", input="\n".join(entries) + "\n")
-    msg = git(repo, "cat-file", "commit", sha).split("\n\n", 1)[1]
-    git(repo, "update-ref", f"refs/pfgit/runs/{name}", git(repo, "commit-tree", tree, "-m", msg))
+_broken_copy = broken_copy   # tests/runs_helpers.py, shared with test_check_e2e
 
 
 @pytest.mark.parametrize("part", ["run.json", "metrics.json", "outputs.jsonl"])
@@ -342,6 +325,53 @@ def test_check_makes_a_new_run_when_only_an_unreadable_one_is_recorded(repo, mon
     res = run_check(open_repo(str(repo)), opts)
     assert made and made[0][1] == "qa"
     assert res["skipped_runs"][0]["run"] == "bad"
+
+
+def _record_eval(repo, monkeypatch, capsys, base, name, metrics):
+    o = repo.parent / f"{name}.jsonl"
+    o.write_text('{"line_number": 0, "grade": "Correct"}\n')
+    m = repo.parent / f"{name}.metrics.json"
+    m.write_text(json.dumps(metrics))
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "qa", "--outputs",
+                           str(o), "--metrics", str(m), "--name", name, "--run", base)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("part", ["run.json", "metrics.json", "outputs.jsonl"])
+def test_check_skips_an_unreadable_evaluation_run_with_a_warning(repo, monkeypatch, capsys, part):
+    record(repo, monkeypatch, capsys, "head", {"latency": 1.0})
+    _record_eval(repo, monkeypatch, capsys, "head", "ev-good", {"accuracy": 0.95})
+    _broken_copy(repo, "ev-good", "aaa-bad", part)  # same time, sorts first: it would be used
+    code, out, err = check(monkeypatch, capsys, repo, "--metric", "accuracy", "--min", "0.5", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    head = res["flows"][0]["head_run"]
+    assert head["run"] == "head" and head["evaluation"] == "ev-good"
+    assert head["metrics"] == {"latency": 1.0, "accuracy": 0.95}
+    assert [s["run"] for s in res["skipped_runs"]] == ["aaa-bad"]
+    assert err.count("\n") == 1 and err.startswith("pfgit: warning: run 'aaa-bad': ")
+
+
+def test_check_makes_a_new_evaluation_when_only_unreadable_ones_are_recorded(repo, monkeypatch, capsys):
+    from pfgit.check.api import CheckOptions, run_check
+    from pfgit.check.gates import parse_gate
+    from pfgit.git.repo import open_repo
+
+    record(repo, monkeypatch, capsys, "head", {"latency": 1.0})
+    _record_eval(repo, monkeypatch, capsys, "head", "ev", {"accuracy": 0.95})
+    _broken_copy(repo, "ev", "ev-bad", "metrics.json")
+    git(repo, "update-ref", "-d", "refs/pfgit/runs/ev")
+    made = []
+
+    def run_missing(r, commit, fc, base_run=None):
+        made.append((commit.decode(), fc.flow, base_run))
+    cfg = "flows:\n- flow: qa\n  run: {data: d.jsonl}\n  evaluations:\n  - flow: ev\n"
+    opts = CheckOptions(baseline="main", gates=[parse_gate("accuracy", {"min": 0.5})], fetch=False,
+                        config=parse_config(cfg), run_missing=run_missing)
+    res = run_check(open_repo(str(repo)), opts)
+    assert made == [(git(repo, "rev-parse", "HEAD"), "qa", "head")]   # the base run has no evaluation
+    assert [s["run"] for s in res["skipped_runs"]] == ["ev-bad"]
+    assert res["flows"][0]["head_run"]["evaluation"] is None
 
 
 def test_a_run_skipped_as_broken_is_read_again_once_a_fetch_replaces_its_ref(repo, monkeypatch,

@@ -10,7 +10,7 @@ import pytest
 
 from ci_flows import CAPITALS, set_table, write_repo
 from pfgit.check import runs as check_runs
-from runs_helpers import git, run_cli
+from runs_helpers import broken_copy, git, run_cli
 
 
 @pytest.fixture
@@ -46,6 +46,19 @@ def test_check_runs_both_sides_and_fails_a_regression(repo, monkeypatch, capsys)
     code, out, _ = _check(monkeypatch, capsys, repo)
     assert code == 1 and check_runs.RUNS_MADE == []
     assert "FAIL        accuracy: 1 -> 0.75 (-0.25)" in out
+
+    # the head's evaluation run turns unreadable (a hostile ref): skipped, and a new evaluation
+    # of the same head run is made (the head run itself is reused)
+    ev = f["head_run"]["evaluation"]
+    broken_copy(repo, ev, "broken-eval", "run.json")
+    git(repo, "update-ref", "-d", f"refs/pfgit/runs/{ev}")
+    code, out, err = _check(monkeypatch, capsys, repo, "--json")
+    assert code == 1 and len(check_runs.RUNS_MADE) == 1, err
+    res = json.loads(out)
+    assert [s["run"] for s in res["skipped_runs"]] == ["broken-eval"]
+    head = res["flows"][0]["head_run"]
+    assert head["run"] == f["head_run"]["run"] and head["evaluation"] == check_runs.RUNS_MADE[0]
+    assert res["flows"][0]["gates"][0]["head"] == 0.75
 
 
 def test_check_passes_an_improvement(repo, monkeypatch, capsys):

@@ -36,8 +36,11 @@ def _same_shape(a: dict, b: dict) -> None:
 def test_promptflow_engine_same_output_as_builtin(tmp_path, capsys):
     flow = write_flow(tmp_path / "basic", BASIC)
     before = files_under(flow)
-    code, pf = _test_json(capsys, "--flow", str(flow), "--inputs", "text=yo", "--engine", "promptflow")
+    code = main(["test", "--flow", str(flow), "--inputs", "text=yo", "y=1", "--engine", "promptflow", "--json"])
+    cap = capsys.readouterr()
+    pf = json.loads(cap.out)
     assert code == 0 and pf["outputs"] == {"shout": "YO", "joined": "YO YO"}
+    assert cap.err == "pfgit: warning: input 'y' is not an input of the flow, ignored (inputs: text, n)\n"
     assert files_under(flow) == before            # promptflow tested a copy: no .promptflow/, __pycache__
     code, builtin = _test_json(capsys, "--flow", str(flow), "--inputs", "text=yo", "--engine", "builtin")
     assert code == 0
@@ -72,3 +75,22 @@ def test_auto_tests_through_promptflow_when_a_node_needs_it(tmp_path, monkeypatc
     res = run_test_flow(RunSpec(flow=str(flow)), {"text": "q"})
     assert isinstance(res, LineTestResult) and res.ok and res.outputs == {"o": "x"}
     assert seen == [("auto", {"text": "q"}, None)]
+
+
+def test_unknown_inputs_are_named_whatever_the_engine(tmp_path, monkeypatch, capsys):
+    # the promptflow path has no built-in plan: the flow's inputs come from pfgit's flow loader
+    from pfgit.run.engine import promptflow as pfe
+
+    flow = write_flow(tmp_path / "basic", BASIC)
+    monkeypatch.setattr(select, "promptflow_installed", lambda: True)
+    monkeypatch.setattr(pfe, "test_line", lambda spec, inputs, node:
+                        {"outputs": {"joined": "x"}, "error": None, "nodes": [], "metrics": {}})
+    want = "pfgit: warning: input 'txet' is not an input of the flow (did you mean text?), ignored (inputs: text, n)\n"
+    for engine in ("promptflow", "builtin"):
+        assert main(["test", "--flow", str(flow), "--inputs", "text=hi", "txet=x", "--engine", engine]) == 0
+        assert capsys.readouterr().err == want, engine
+    assert run_test_flow(RunSpec(flow=str(flow), engine="promptflow"), {"text": "hi", "n": 2}).warnings == []
+    prompty = write_flow(tmp_path / "p", {"p.prompty": "---\nmodel: {api: chat}\nsample: {question: q}\n---\nuser: {{question}}\n"})
+    res = run_test_flow(RunSpec(flow=str(prompty), engine="promptflow"), {"question": "q", "qestion": "x"})
+    assert res.warnings == ["input 'qestion' is not an input of the flow (did you mean question?), ignored "
+                            "(inputs: question)"]

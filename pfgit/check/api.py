@@ -44,7 +44,8 @@ def _run_view(r: dict | None) -> dict | None:
 def _runs_at(idx, commit: bytes, flow: str, skipped: dict) -> list:
     """Usable runs of `flow` at `commit`, best first; a run whose snapshot cannot be read (a
     fetched or hand-made ref) is left out and noted in `skipped` {run: reason}: one bad run never
-    fails the check, the others are judged (or a new run made when none is left)."""
+    fails the check, the others are judged (or a new run made when none is left). The same goes
+    for the chosen run's evaluation runs (_drop_unreadable_evaluations)."""
     from ..index import query
 
     runs = query.attach_metrics(idx, query.list_runs(idx, flow=flow, commit=commit))
@@ -54,9 +55,32 @@ def _runs_at(idx, commit: bytes, flow: str, skipped: dict) -> list:
     for i, r in enumerate(runs):  # only the best usable run is read, not every candidate
         reason = _unreadable(idx.repo, r)
         if reason is None:
+            _drop_unreadable_evaluations(idx, r, skipped)
             return runs[i:]
         skipped[r["name"]] = reason
     return []
+
+
+def _drop_unreadable_evaluations(idx, run: dict, skipped: dict) -> None:
+    """Leave out `run`'s evaluation runs whose snapshot cannot be read (noted in `skipped`), its
+    metrics then come from the readable ones; `evaluations_lost` when it had some and none is left
+    (check then makes a new evaluation, as it makes a new run)."""
+    from ..index import query
+
+    evals = run.get("evaluations") or []
+    keep = []
+    for ev in evals:
+        if ev["name"] not in skipped:
+            er = query.get_run(idx, ev["name"])
+            reason = _unreadable(idx.repo, er) if er is not None else None
+            if reason is None:
+                keep.append(ev)
+                continue
+            skipped[ev["name"]] = reason
+    if len(keep) != len(evals):
+        run["evaluations"] = keep
+        query.set_effective_metrics(run)
+        run["evaluations_lost"] = not keep
 
 
 def _unreadable(repo: Repo, run: dict) -> str | None:
@@ -172,8 +196,9 @@ def check_flow(repo: Repo, idx, fd, fc: FlowCheck | None, gates: list, bl: Basel
 
 def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head: bytes,
                   problems: dict, skipped: dict) -> list:
-    """(commit, FlowCheck) pairs that have no recorded run and pfgit.yaml can run (a flow that
-    does not validate at HEAD is reported, not run)."""
+    """(commit, FlowCheck, None) for flows that have no recorded run and pfgit.yaml can run (a
+    flow that does not validate at HEAD is reported, not run); (commit, FlowCheck, run) for a run
+    whose every evaluation run was unreadable (only the evaluations are made)."""
     from ..index.db import with_index
 
     def go(idx):
@@ -184,8 +209,11 @@ def _missing_runs(repo: Repo, diffs: list, cfg: CheckConfig, bl: Baseline, head:
                     or not _valid(problems[fd.path]):
                 continue
             for commit in ([head] + ([bl.base] if fd.status != "added" else [])):
-                if not _runs_at(idx, commit, fd.path, skipped):
-                    out.append((commit, fc))
+                found = _runs_at(idx, commit, fd.path, skipped)
+                if not found:
+                    out.append((commit, fc, None))
+                elif found[0].get("evaluations_lost") and fc.evaluations:
+                    out.append((commit, fc, found[0]["name"]))   # evaluate that run again
         return out
 
     return with_index(repo, go)
@@ -196,9 +224,9 @@ def _run_one(args) -> list:
     from ..git.repo import open_repo
     from . import runs
 
-    repo_path, commit, fc = args
+    repo_path, commit, fc, base_run = args
     runs.RUNS_MADE.clear()
-    runs.run_at_commit(open_repo(repo_path), commit, fc)
+    runs.run_at_commit(open_repo(repo_path), commit, fc, base_run=base_run)
     return list(runs.RUNS_MADE)
 
 
@@ -212,12 +240,15 @@ def _make_missing_runs(repo: Repo, tasks: list, opts: CheckOptions) -> None:
     from . import runs
 
     if opts.jobs <= 1 or len(tasks) < 2:
-        for commit, fc in tasks:
-            opts.run_missing(repo, commit, fc)
+        for commit, fc, base_run in tasks:
+            if base_run is None:
+                opts.run_missing(repo, commit, fc)
+            else:
+                opts.run_missing(repo, commit, fc, base_run=base_run)
         return
     ctx = multiprocessing.get_context("fork")
     with cf.ProcessPoolExecutor(max_workers=min(opts.jobs, len(tasks)), mp_context=ctx) as pool:
-        for made in pool.map(_run_one, [(repo.path, c, fc) for c, fc in tasks]):
+        for made in pool.map(_run_one, [(repo.path, *t) for t in tasks]):
             runs.RUNS_MADE.extend(made)
 
 

@@ -39,28 +39,31 @@ def _spec(worktree: str, flow: str, settings: dict | str | None, base_run: str |
     return spec
 
 
-def run_configured(worktree: str, fc: FlowCheck) -> str:
+def run_configured(worktree: str, fc: FlowCheck, base_run: str | None = None) -> str:
     """Run `fc`'s flow and evaluations in `worktree` (a checkout of the wanted commit); returns the
-    main run's name. Raises PfgitError when the flow has no run settings or a run fails to start."""
+    main run's name. With `base_run` (a recorded run whose evaluations were unreadable) only the
+    evaluations are run, over it. Raises PfgitError when the flow has no run settings or a run
+    fails to start."""
     from ..git.repo import open_repo
     from ..run.batch import run_batch
 
     if fc.run is None:
         raise UsageError(f"pfgit.yaml gives flow '{fc.flow}' no run settings (add 'run:')")
     repo = open_repo(worktree)
-    spec = _spec(worktree, fc.flow, fc.run)
-    main = run_batch(spec, repo=repo)
-    RUNS_MADE.append(main.name)
+    if base_run is None:
+        main = run_batch(_spec(worktree, fc.flow, fc.run), repo=repo)
+        RUNS_MADE.append(main.name)
+        base_run = main.name
     for ev in fc.evaluations:
         settings = dict(ev.settings)
         if "data" not in settings and isinstance(fc.run, dict) and fc.run.get("data"):
             settings["data"] = fc.run["data"]  # evaluations read the base run's data by default
-        out = run_batch(_spec(worktree, ev.flow, settings, base_run=main.name), repo=repo)
+        out = run_batch(_spec(worktree, ev.flow, settings, base_run=base_run), repo=repo)
         RUNS_MADE.append(out.name)
-    return main.name
+    return base_run
 
 
-def run_at_commit(repo: Repo, commit: bytes, fc: FlowCheck) -> str | None:
+def run_at_commit(repo: Repo, commit: bytes, fc: FlowCheck, base_run: str | None = None) -> str | None:
     """`run_configured` at `commit` in a temporary worktree; None when pfgit.yaml has no run
     settings for the flow (nothing can be run)."""
     from ..git.tempcheckout import checkout
@@ -69,7 +72,7 @@ def run_at_commit(repo: Repo, commit: bytes, fc: FlowCheck) -> str | None:
         return None
     with checkout(repo.path, commit) as wt:
         try:
-            return run_configured(wt, fc)
+            return run_configured(wt, fc, base_run)
         except PfgitError as e:
             raise PfgitError(f"running flow '{fc.flow}' at {commit.decode()[:8]}: {e.message}",
                              file=e.file, line=e.line) from None

@@ -57,12 +57,18 @@ def attach_metrics(idx: RunIndex, runs: list, only: list | None = None) -> list:
     for r in runs:
         r["metrics"] = m.get(r["name"], {})
         r["evaluations"] = [{"name": e, "metrics": m.get(e, {})} for e in evals[r["name"]]]
-        eff = {}
-        for ev in reversed(r["evaluations"]):  # newest evaluation wins
-            eff.update(ev["metrics"])
-        eff.update(r["metrics"])
-        r["effective_metrics"] = eff
+        set_effective_metrics(r)
     return runs
+
+
+def set_effective_metrics(run: dict) -> dict:
+    """`effective_metrics` of a run dict from its own `metrics` and its `evaluations` (newest first)."""
+    eff = {}
+    for ev in reversed(run["evaluations"]):  # newest evaluation wins
+        eff.update(ev["metrics"])
+    eff.update(run["metrics"])
+    run["effective_metrics"] = eff
+    return run
 
 
 def list_runs(idx: RunIndex, flow: str | None = None, commit: bytes | None = None) -> list:

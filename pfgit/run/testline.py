@@ -60,6 +60,27 @@ def read_inputs_file(path: str) -> dict:
     return obj
 
 
+def unknown_flow_inputs(spec: RunSpec, inputs: dict) -> str | None:
+    """The unknown-inputs warning from the flow file itself (pfgit.flow's loader), for the
+    promptflow engine, which has no built-in plan to ask: None when the flow declares no inputs
+    to compare with (a flex flow whose inputs are its entry's parameters: that needs importing
+    the user's code, which only promptflow's child process does)."""
+    from ..errors import unknown_inputs
+    from .engine.plan import load
+
+    try:
+        flow, _, _ = load(spec.flow)
+    except RunError:
+        return None          # promptflow reports the unreadable flow itself
+    declared = flow.inputs
+    if flow.kind == "prompty" and not declared:   # as PromptyEngine: the sample's names
+        sample = flow.data.get("sample")
+        declared = dict(sample) if isinstance(sample, dict) else {}
+    if flow.kind == "flex" and not declared:
+        return None
+    return unknown_inputs(inputs, declared)
+
+
 def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResult:
     from .batch import _Env, _env_for
     from .connections_bridge import connection_getter
@@ -71,9 +92,11 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
         from .engine.promptflow import test_line
 
         t0 = time.perf_counter()
+        unknown = None if node is not None else unknown_flow_inputs(spec, inputs)
         res = test_line(spec, inputs, node)
         return TestResult(outputs=res["outputs"], error=res["error"], nodes=res["nodes"],
-                          metrics=res["metrics"], duration=time.perf_counter() - t0)
+                          metrics=res["metrics"], duration=time.perf_counter() - t0,
+                          warnings=[unknown] if unknown else [])
     if hasattr(engine, "node_concurrency"):
         from .engine.dag import NODE_CONCURRENCY_TEST
 
