@@ -11,10 +11,11 @@ Then times, end to end through the CLI:
   - `pfgit log flow --node NODE` cold and warm
 next to `git blame -w -M` of the node's source file, `git blame` of the flow file and
 `git log -L` of the node's lines in the flow file, in the same run, with ratios.
-Targets: under 2 s cold, under 200 ms warm (wall time; each row says met or MISSED, for its wall
-time and for its CPU time: user + sys of pfgit and every process it waited for - git, and on a
-lightly loaded machine the child that walks the older part of the history (pfgit/history/ahead.py),
-when the CPU time exceeds the wall time). The cold
+Targets: under 2 s cold, under 200 ms warm, in wall time; each row says met or MISSED. It prints
+the CPU time too: user + sys of pfgit and every process it waited for - git, and on a lightly
+loaded machine the child that walks the older part of the history (pfgit/history/ahead.py). The CPU
+time is judged against the target only when it does not exceed the wall time (no second core
+worked): it then says what the wall time would be on an idle machine. The cold
 figures are medians of 3 runs, the warm ones of 5; the load average is printed at the start and
 the end (the machine is shared).
 """
@@ -192,9 +193,13 @@ def main() -> int:
             cpu = CPU["last"]
             ratio = f"  ({t / base:.2f}x {base_label}; CPU {cpu / base_cpu[base]:.2f}x)" if base else ""
             verdict = ""
-            if target:  # wall time is the target; CPU says what it would be on an idle machine
-                verdict = (f"  [target {target * 1000:.0f} ms: wall {'met' if t < target else 'MISSED'}, "
-                           f"CPU {'met' if cpu < target else 'MISSED'}]")
+            if target:
+                # the target is wall time. CPU is judged only when no child ran beside pfgit (CPU
+                # <= wall): then it says what the wall time would be on an idle machine; with the
+                # child, both cores' CPU adds up and says nothing about the target
+                verdict = f"  [target {target * 1000:.0f} ms: wall {'met' if t < target else 'MISSED'}"
+                verdict += (f", CPU {'met' if cpu < target else 'MISSED'}]" if cpu <= t * 1.05
+                            else ", CPU not judged: two cores worked]")
             print(f"{label}: {t * 1000:.0f} ms, CPU {cpu * 1000:.0f} ms{ratio}{verdict}")
             rows.append((label, t, cpu))
 
