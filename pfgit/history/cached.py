@@ -59,12 +59,10 @@ def request(kind: str, rev: str, path: str | None, node: str | None, all_parents
     return common, commit, request_key(kind, commit, top, path, node, all_parents, limit), top
 
 
-def lookup(kind: str, rev: str, path: str | None, node: str | None, all_parents: bool,
-           limit: int | None = None) -> dict | None:
-    """The cached answer to this question, or None."""
+def lookup(req: tuple | None) -> dict | None:
+    """The cached answer to the question `req` (from `request`), or None."""
     from ..index.schema import SCHEMA_VERSION
 
-    req = request(kind, rev, path, node, all_parents, limit)
     if req is None:
         return None
     common, _, key, _ = req

@@ -216,11 +216,11 @@ def run_blame(path: str | None, node: str | None = None, rev: str = "HEAD", all_
         raise UsageError("choose one of --json, --porcelain")
     if path is None:
         raise UsageError("Missing argument 'PATH'.")
-    res = cached.lookup("blame", rev, path, node, all_parents)
+    req = cached.request("blame", rev, path, node, all_parents)   # one git rev-parse for both
+    res = cached.lookup(req)
     if res is None:
         from ..git.repo import open_repo
 
-        req = cached.request("blame", rev, path, node, all_parents)
         _read_ahead(req, path, all_parents)
         try:
             res = blame(open_repo("."), path, node, rev, all_parents, req)
@@ -237,11 +237,11 @@ def run_log_node(path: str | None, node: str, metrics: list | None, max_count: i
 
     if json_out and markdown:
         raise UsageError("choose one of --json, --markdown")
-    res = None if metrics else cached.lookup("log", rev, path, node, all_parents, max_count)
+    req = None if metrics else cached.request("log", rev, path, node, all_parents, max_count)
+    res = cached.lookup(req)
     if res is None:
         from ..git.repo import open_repo
 
-        req = None if metrics else cached.request("log", rev, path, node, all_parents, max_count)
         _read_ahead(req, path, all_parents)
         try:
             res = log_node(open_repo("."), path, node, rev, all_parents, metrics, max_count, req)
