@@ -207,7 +207,7 @@ class DagEngine:
                 break
             if not running and len(ready) == 1:     # a chain: no thread hop
                 name, kwargs, from_inputs = ready.pop()
-                run = self._run_node(name, kwargs, from_inputs, line_number)
+                runs_done = [self._run_node(name, kwargs, from_inputs, line_number)]
             else:
                 while ready and len(running) < self.node_concurrency:
                     name, kwargs, from_inputs = ready.pop(0)
@@ -216,22 +216,14 @@ class DagEngine:
                 runs_done = sorted((f.result() for f in finished), key=lambda r: index[r[0].node])
                 for f in finished:
                     del running[f]
-                run = None
-                for nr, out, err in runs_done:
-                    done[nr.node] = nr
-                    if err is not None:
-                        error = error or err
-                    else:
-                        outputs[nr.node] = out
-                if error is not None:
-                    break
-                continue
-            nr, out, err = run
-            done[name] = nr
-            if err is not None:
-                error = err
+            for nr, out, err in runs_done:
+                done[nr.node] = nr
+                if err is not None:
+                    error = error or err
+                else:
+                    outputs[nr.node] = out
+            if error is not None:
                 break
-            outputs[name] = out
         if runs is not None:
             runs.extend(done[n] for n in names if n in done)
         return error
