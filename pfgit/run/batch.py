@@ -477,24 +477,23 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     return outcome
 
 
+_TOKEN_KEYS = ("prompt", "completion", "total", "calls")
+
+
 def _saved_tokens(engine):
     """The token counts so far, kept in an interrupted run's state so the resumed run's
     `__pfgit__.tokens.*` cover all its lines."""
     usage = getattr(engine, "usage", None)
     if usage is None or not usage.calls:
         return None
-    u = usage.usage
-    return {"prompt": u.prompt, "completion": u.completion, "total": u.total, "calls": usage.calls}
+    return dict(zip(_TOKEN_KEYS, usage.counts()))
 
 
 def _restore_tokens(engine, saved) -> None:
     usage = getattr(engine, "usage", None)
     if usage is None or not isinstance(saved, dict):
         return
-    from .llm.usage import Usage
-
-    usage.add(Usage(int(saved.get("prompt") or 0), int(saved.get("completion") or 0), int(saved.get("total") or 0)))
-    usage.calls += int(saved.get("calls") or 1) - 1
+    usage.set_counts([n + int(saved.get(k) or 0) for n, k in zip(usage.counts(), _TOKEN_KEYS)])
 
 
 def _result(fut):

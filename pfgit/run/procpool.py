@@ -101,10 +101,7 @@ class ProcessLinePool:
 
     @staticmethod
     def _counts(usage):
-        if usage is None:
-            return (0, 0, 0, 0)
-        u = usage.usage
-        return (u.prompt, u.completion, u.total, usage.calls)
+        return (0, 0, 0, 0) if usage is None else usage.counts()
 
     # ---- parent side -------------------------------------------------------------------------
     def submit(self, *args) -> cf.Future:
@@ -155,12 +152,7 @@ class ProcessLinePool:
     def _publish_tokens(self) -> None:
         if self.usage is None:
             return
-        from .llm.usage import Usage
-
-        sums = [b + sum(c.tokens[i] for c in self.children) for i, b in enumerate(self._base)]
-        with self.usage._lock:
-            self.usage.usage = Usage(sums[0], sums[1], sums[2])
-            self.usage.calls = sums[3]
+        self.usage.set_counts([b + sum(c.tokens[i] for c in self.children) for i, b in enumerate(self._base)])
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         """Stop the children: after their lines when `wait` and nothing was cancelled, else at once

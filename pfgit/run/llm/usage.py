@@ -47,6 +47,18 @@ class TokenCounter:
             self.usage = self.usage + usage
             self.calls += 1
 
+    def counts(self) -> tuple:
+        """(prompt, completion, total, calls): what a worker process sends and an interrupted
+        run keeps, to be summed into another counter by `set_counts`."""
+        with self._lock:
+            u = self.usage
+            return u.prompt, u.completion, u.total, self.calls
+
+    def set_counts(self, counts) -> None:
+        with self._lock:
+            self.usage = Usage(int(counts[0]), int(counts[1]), int(counts[2]))
+            self.calls = int(counts[3])
+
     def metrics(self) -> dict:
         u = self.usage
         return {METRIC_PREFIX + "prompt": u.prompt, METRIC_PREFIX + "completion": u.completion,
