@@ -118,12 +118,7 @@ def scan_module(tree: ast.Module) -> tuple[list, list]:
                         if not _covered(nxt):
                             bad.append((n.lineno, nxt))
                         break
-    seen, uniq = set(), []
-    for b in bad:
-        if b not in seen:
-            seen.add(b)
-            uniq.append(b)
-    return uniq, others
+    return list(dict.fromkeys(bad)), others
 
 
 def _modules():
