@@ -1,4 +1,5 @@
-"""Output helpers shared by commands: JSON with a stable shape, TTY detection, progress."""
+"""Output helpers shared by commands: JSON with a stable shape, TTY detection, escapes from
+untrusted text neutralised. (Run progress: pfgit.run.batch; rich only where a bar is drawn.)"""
 
 from __future__ import annotations
 
@@ -33,19 +34,6 @@ def is_tty(stream=None) -> bool:
 
 def use_color() -> bool:
     return is_tty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-
-
-def progress(iterable, total: int | None = None, label: str = ""):
-    """A rich progress bar on an interactive stderr; the plain iterable in CI and pipes."""
-    if not is_tty(sys.stderr) or (total is not None and total < 20):
-        return iterable
-    from rich.console import Console
-    from rich.progress import track
-
-    # on stderr, where it was judged interactive (rich's default console is stdout), and past
-    # SafeText, which would neutralise the bar's own cursor movements
-    console = Console(file=getattr(sys.stderr, "_stream", sys.stderr))
-    return track(iterable, total=total, description=label, console=console, transient=True)
 
 
 # Names, messages, file contents and metric keys come from pull requests and fetched run refs: an
