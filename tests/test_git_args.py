@@ -83,7 +83,8 @@ def test_history_values_never_reach_git_as_options(repo, tmp_path, monkeypatch):
 
     monkeypatch.chdir(repo)
     for bad in ("--output=" + str(tmp_path / "x"), "-p", ""):
-        assert cached.locate(bad) is None and cached.lookup("blame", bad, "flow", None, False) is None
+        assert cached.locate(bad) is None and cached.request("blame", bad, "flow", None, False) is None \
+            and cached.lookup(cached.request("blame", bad, "flow", None, False)) is None
         assert log_commits(str(repo / ".git"), bad, True) == {}
     cat = CatFile(str(repo / ".git"))
     assert cat.get_many(["--batch-all-objects", "HEAD"]) == {} and cat.read_all(["a\nb"]) is None
