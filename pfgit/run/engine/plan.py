@@ -390,7 +390,31 @@ def conn_obj(get_connection, name: str, cls: str, plan):
         from ..llm import connection_dict
 
         conn = connection_dict(conn)
-    return make_connection(conn, cls, real=plan.modules is not None and plan.modules.real)
+    return make_connection(conn, pick_connection_class(conn, name, cls),
+                           real=plan.modules is not None and plan.modules.real)
+
+
+def pick_connection_class(conn: dict, name: str, classes) -> str | None:
+    """The class a connection literal becomes, as promptflow's tool resolver picks it: the class
+    of the connection's stored type, which must be one the parameter accepts (a `Union[...]`
+    annotation accepts several); a custom connection becomes the parameter's first class (custom
+    strong type connections)."""
+    from ..connections import TYPES, type_key
+
+    classes = [classes] if isinstance(classes, str) else list(classes or [])
+    if not classes:
+        return None
+    try:
+        ctype = type_key(conn.get("type") or "custom")
+    except Exception:
+        return classes[0]
+    stored = TYPES[ctype][0] + "Connection"
+    builtin = {t[0] + "Connection" for t in TYPES.values()}
+    if ctype == "custom" and classes[0] not in builtin:
+        return classes[0]            # a custom strong type connection class of the tool's module
+    if stored in classes:
+        return stored
+    raise ConvertError(f"connection '{name}' of type {stored!r} is not supported, valid types {classes}")
 
 
 def convert_flow_inputs(plan_inputs: dict, raw: dict, line_number) -> dict:

@@ -46,6 +46,20 @@ def _resolve(value, base: str):
     return value
 
 
+def _empty_config(conf: dict) -> bool:
+    """promptflow's is_empty_connection_config: nothing but the deployment/model is set, so the
+    connection is built from the environment alone (Connection.from_env)."""
+    return not {k for k, v in conf.items() if v and k != "type"} - {"azure_deployment", "model"}
+
+
+def _from_env(node: str, cls: str, names: tuple) -> dict:
+    """The environment variables a connection is built from, as promptflow's from_env requires."""
+    if any(os.environ.get(n) is None for n in names):
+        raise LineError(f"Required environment variables {list(names)} to build {cls} not set.",
+                        "RequiredEnvironmentVariablesNotSetError", node)
+    return {n: os.environ[n] for n in names}
+
+
 class PromptyEngine:
     uses_llm = True
     splits_over_processes = True   # lines are independent: batch.py may fork workers (procpool.py)
@@ -119,6 +133,14 @@ class PromptyEngine:
             from ..llm import connection_dict
 
             conn = connection_dict(conn)
+        elif conf.get("type") in ("azure_openai", "azure_open_ai") and _empty_config(conf):
+            conn = _from_env(self.name, "AzureOpenAIConnection", ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"))
+            conn = {"type": "azure_open_ai", "api_base": conn["AZURE_OPENAI_ENDPOINT"],
+                    "api_key": conn["AZURE_OPENAI_API_KEY"], "api_version": os.environ.get("OPENAI_API_VERSION")}
+        elif conf.get("type") in ("openai", "open_ai") and _empty_config(conf):
+            conn = _from_env(self.name, "OpenAIConnection", ("OPENAI_API_KEY",))
+            conn = {"type": "open_ai", "api_key": conn["OPENAI_API_KEY"], "base_url": os.environ.get("OPENAI_BASE_URL"),
+                    "organization": os.environ.get("OPENAI_ORG_ID")}
         elif conf.get("type") == "azure_openai":
             conn = {"type": "azure_open_ai", "api_base": conf.get("azure_endpoint") or os.environ.get("AZURE_OPENAI_ENDPOINT"),
                     "api_key": conf.get("api_key") or os.environ.get("AZURE_OPENAI_API_KEY"),
@@ -142,7 +164,9 @@ class PromptyEngine:
             elif "default" in d:
                 v = d["default"]
             else:
-                res.error = LineError(f"Missing required input '{k}'", "MissingRequiredInputError", self.name)
+                res.error = LineError(f"The input for flow is incorrect. The value for flow input '{k}'"
+                                      f"{'' if line_number is None else f' in line {line_number} of input data'} "
+                                      "is not provided in input data.", "InputNotFound")   # as plan.py
                 return res
             try:
                 values[k] = parse_value(v, d.get("type", "string"))

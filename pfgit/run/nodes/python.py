@@ -162,7 +162,7 @@ class PythonTool:
             params = self.init_params if k in self.init_params else self.params
             conn_classes = self.connection_classes(k, params)
             if conn_classes:
-                out[k] = connections(str(v), conn_classes[0])
+                out[k] = connections(str(v), conn_classes)   # the stored type picks among them
                 continue
             t = self.param_type(k, params)
             if t is None:
