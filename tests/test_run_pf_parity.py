@@ -120,17 +120,137 @@ def test_prompty_connection_from_env_and_missing_input(tmp_path, monkeypatch, fa
     spec = RunSpec(flow=str(p), engine="builtin")
     monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
     monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
-    res = run_test_line(spec, {"examples": "e"})
+    res = run_test_line(spec, {"question": "hi", "examples": "e"})
     assert res.error == {"type": "RequiredEnvironmentVariablesNotSetError", "node": "p", "message":
                          "Required environment variables ['AZURE_OPENAI_ENDPOINT', 'AZURE_OPENAI_API_KEY'] "
                          "to build AzureOpenAIConnection not set."}
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", fake_openai.root)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "sk-env")
-    res = run_test_line(spec, {"examples": "e"})
+    res = run_test_line(spec, {"question": "hi", "examples": "e"})
     assert res.error is None and res.outputs == {"output": "echo: hi e"}
     assert fake_openai.requests[-1]["path"].startswith("/openai/deployments/gpt-4o/")
-    # a required input neither given nor in the sample: promptflow's InputNotFound
-    res = run_test_line(spec, {})
-    assert res.error["type"] == "InputNotFound"
-    assert res.error["message"] == ("The input for flow is incorrect. The value for flow input 'examples' "
-                                    "is not provided in input data.")
+    # a required input not given: promptflow's InputNotFound (the sample stands in only for no
+    # inputs at all, as in pf flow test)
+    for given in ({"question": "hi"}, {}):
+        res = run_test_line(spec, given)
+        assert res.error == {"type": "InputNotFound", "node": None, "message": (
+            "The input for flow is incorrect. The value for flow input 'examples' is not provided in input "
+            "data. Please review your input data or remove this input in your flow if it's no longer needed.")}
+
+
+FLEX = {
+    "flow.flex.yaml": """\
+entry: entry:MyFlow
+inputs:
+  a: {type: string}
+  b: {type: string, default: yaml_b}
+init:
+  obj: {type: string, default: yaml_obj}
+""",
+    "entry.py": """\
+class MyFlow:
+    def __init__(self, obj: str = "code_obj"):
+        self.obj = obj
+
+    def __call__(self, a: str, b: str = "code_b"):
+        return {"joined": "_".join([self.obj, a, b]), "stream": (c for c in "abc")}
+
+    def __aggregate__(self, results):
+        return {"n": len(results)}
+""",
+}
+
+
+def test_flex_yaml_defaults_streamed_values_and_no_aggregate_in_test(tmp_path):
+    # eager_flows/basic_with_yaml_default, multiple_stream_outputs: YAML defaults of inputs and
+    # init win over the code's; generator values of a dict output are joined; pf flow test never
+    # calls __aggregate__
+    res = run_test_line(RunSpec(flow=str(write_flow(tmp_path / "f", FLEX)), engine="builtin"), {"a": "x"})
+    assert res.error is None and res.outputs == {"joined": "yaml_obj_x_yaml_b", "stream": "abc"}
+    assert res.metrics == {}
+
+
+DAG = {
+    "flow.dag.yaml": """\
+inputs:
+  n: {type: int}
+outputs:
+  out: {type: string, reference: "${gen.output}"}
+  conn: {type: object, reference: "${conn.output}"}
+nodes:
+- name: gen
+  type: python
+  source: {type: code, path: gen.py}
+  inputs: {n: "${inputs.n}"}
+- name: conn
+  type: python
+  source: {type: code, path: conn.py}
+  inputs: {c: my_custom}
+- name: fails
+  type: python
+  source: {type: code, path: fails.py}
+  inputs: {x: "${inputs.n}"}
+""",
+    "gen.py": """\
+from promptflow.core import tool
+
+
+@tool
+async def echo(n: int):
+    assert __name__ == "__pf_main__"
+    for i in range(n):
+        yield f"{i},"
+""",
+    "conn.py": """\
+from promptflow.connections import CustomConnection
+from promptflow.core import tool
+
+
+@tool
+def as_dict(c: CustomConnection) -> dict:
+    return dict(c)
+""",
+    "fails.py": """\
+from promptflow.core import tool
+
+
+@tool
+def boom(x: int) -> int:
+    if x == 0:
+        raise ValueError("no " + str(x))
+    return x
+""",
+}
+
+
+def test_dag_async_generator_custom_connection_dict_and_failure_names_the_node(tmp_path):
+    # flows/async_generator_tools, flow_with_custom_connection, sync_tools_failures,
+    # script_with___file__ (tool modules are named __pf_main__)
+    _save("my_custom", type="custom", configs={"k": "v"}, secrets={"s": "x"})
+    spec = RunSpec(flow=str(write_flow(tmp_path / "f", DAG)), engine="builtin")
+    res = run_test_line(spec, {"n": "3"})
+    assert res.error is None and res.outputs == {"out": "0,1,2,", "conn": {"k": "v", "s": "x"}}
+    res = run_test_line(spec, {"n": "0"})
+    assert res.error == {"type": "ValueError", "node": "fails",     # the node, not the function 'boom'
+                         "message": "Execution failure in 'fails': (ValueError) no 0"}
+    bad = run_test_line(spec, {"n": "x"})
+    assert bad.error["type"] == "InputTypeError" and bad.error["message"] == (
+        "The input for flow is incorrect. The value for flow input 'n' does not match the expected type 'int'. "
+        "Please change flow input type or adjust the input value in your input data.")
+
+
+def test_image_flows_go_to_promptflow(tmp_path):
+    # flows/python_tool_with_simple_image, chat_flow_with_image: the built-in engine does not load
+    # images, so --engine builtin refuses (and auto picks promptflow), naming what needs it
+    img = {"flow.dag.yaml": DAG["flow.dag.yaml"].replace("n: {type: int}", "n: {type: image}")}
+    with pytest.raises(RunError, match="flow input 'n' needs the promptflow engine: images are not loaded"):
+        run_test_line(RunSpec(flow=str(write_flow(tmp_path / "a", dict(DAG, **img))), engine="builtin"), {})
+    # a tool module holding promptflow's Image (`from promptflow.contracts.multimedia import
+    # Image`): checked on a stand-in, as importing promptflow itself takes seconds
+    import types
+
+    from pfgit.run.engine.plan import _uses_images
+
+    image_cls = type("Image", (), {"__module__": "promptflow.contracts.multimedia"})
+    assert _uses_images(types.SimpleNamespace(Image=image_cls, tool=len))
+    assert not _uses_images(types.SimpleNamespace(tool=len, json=json))

@@ -79,6 +79,12 @@ def _node_value(ref, outputs: dict, ref_text: str):
 
 
 def _drain(v):
+    if inspect.isasyncgen(v):     # an `async def` tool that yields: joined like a generator
+        import asyncio
+
+        async def _join():
+            return "".join([str(c) async for c in v])
+        return asyncio.run(_join())
     if inspect.isgenerator(v) or (hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict, list))):
         return "".join(str(c) for c in v)
     return v
@@ -244,8 +250,8 @@ class DagEngine:
             e.node = e.node or name
             return NodeRun(name, "Failed", None, time.perf_counter() - t0, e.message), None, e
         except Exception as e:  # the tool raised
-            func = getattr(np_.tool, "name", name) if np_.tool is not None else name
-            err = LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}", type(e).__name__, name)
+            # promptflow's ToolExecutionError names the node, not the tool's function
+            err = LineError(f"Execution failure in '{name}': ({type(e).__name__}) {e}", type(e).__name__, name)
             return NodeRun(name, "Failed", None, time.perf_counter() - t0, err.message), None, err
         return NodeRun(name, "Completed", out, time.perf_counter() - t0), out, None
 

@@ -175,6 +175,20 @@ def _source_path(flow_dir: str, body: dict, includes: list) -> str | None:
     return path
 
 
+_IMAGE_MODULES = ("promptflow.contracts.multimedia", "promptflow._utils.multimedia")
+
+
+def _uses_images(mod) -> bool:
+    """The tool's module holds promptflow's Image (or its module): its flow passes images, which
+    promptflow turns from `{"data:image/...;path": ...}` inputs into Image objects; the built-in
+    engine does not."""
+    for v in list(vars(mod).values()):
+        name = v.__name__ if isinstance(v, type(os)) else getattr(v, "__module__", None)
+        if isinstance(name, str) and name.startswith(_IMAGE_MODULES):
+            return True
+    return False
+
+
 def needs_promptflow(flow_dir: str, body: dict, name: str) -> str | None:
     """Why the built-in engine cannot run this node body (None when it can)."""
     src = body.get("source") if isinstance(body.get("source"), dict) else {}
@@ -202,6 +216,10 @@ def build_plan(flow_path: str, variant: str | None = None, connection_overrides:
         t = d.get("type", "object")
         if t not in KNOWN_TYPES:
             raise RunError(f"flow input '{k}' has unknown type '{t}'", file=flow.file, line=flow.line(("inputs", k)))
+        if t == "image":
+            raise NeedsPromptflow(f"flow input '{k}' needs the promptflow engine: images are not loaded by "
+                                  "the built-in engine", tool="image input", file=flow.file,
+                                  line=flow.line(("inputs", k)))
         inputs[str(k)] = d
     bodies = choose_variants(flow, variant)
     apply_connection_overrides(bodies, connection_overrides or {})
@@ -294,6 +312,11 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
             try:
                 mod = plan.modules.load(path)
                 np_.tool = find_tool(mod, path)
+                if _uses_images(mod):
+                    plan.close()
+                    raise NeedsPromptflow(f"node '{np_.name}' needs the promptflow engine: {path} uses promptflow's "
+                                          "Image (images are not loaded by the built-in engine)",
+                                          node=np_.name, tool=f"{path} (Image)", **where)
             except ToolLoadError as e:
                 name = getattr(e, "import_name", "") or ""
                 if name.split(".")[0] == "promptflow" or (name and _is_promptflow_module(name)):
@@ -420,23 +443,20 @@ def pick_connection_class(conn: dict, name: str, classes) -> str | None:
 def convert_flow_inputs(plan_inputs: dict, raw: dict, line_number) -> dict:
     """Flow inputs of one line converted by declared type, defaults applied (§1.4, §1.5).
     Raises LineError. Undeclared keys are kept (they never reach nodes)."""
-    from ..errors import LineError
+    from ..errors import input_not_found, input_type_error
 
     out = dict(raw)
-    where = f" in line {line_number} of input data" if line_number is not None else ""
     for k, d in plan_inputs.items():
         if k not in raw:
             if "default" in d:
                 v = d["default"]
             else:
-                raise LineError(f"The input for flow is incorrect. The value for flow input '{k}'{where} "
-                                "is not provided in input data.", "InputNotFound")
+                raise input_not_found(k, line_number)
         else:
             v = raw[k]
         t = d.get("type", "object")
         try:
             out[k] = parse_value(v, t)
         except ConvertError:
-            raise LineError(f"The value for flow input '{k}'{where} does not match the expected type '{t}'.",
-                            "InputTypeError" if t != "list" else "InputParseError") from None
+            raise input_type_error(k, v, t, line_number) from None
     return out

@@ -15,7 +15,7 @@ import os
 import re
 
 from ..convert import ConvertError, parse_value
-from ..errors import LineError, RunError
+from ..errors import LineError, RunError, input_not_found, input_type_error
 from .dag import LineResult
 
 _ENV = re.compile(r"^\$\{env:([^}]+)\}$")
@@ -164,14 +164,12 @@ class PromptyEngine:
             elif "default" in d:
                 v = d["default"]
             else:
-                res.error = LineError(f"The input for flow is incorrect. The value for flow input '{k}'"
-                                      f"{'' if line_number is None else f' in line {line_number} of input data'} "
-                                      "is not provided in input data.", "InputNotFound")   # as plan.py
+                res.error = input_not_found(k, line_number)
                 return res
             try:
                 values[k] = parse_value(v, d.get("type", "string"))
             except ConvertError:
-                res.error = LineError(f"input '{k}' does not match type '{d.get('type')}'", "InputTypeError", self.name)
+                res.error = input_type_error(k, v, d.get("type", "string"), line_number)
                 return res
         res.inputs = values
         try:

@@ -99,6 +99,9 @@ class FlowModules:
                 raise ToolLoadError(f"syntax error in tool file: {e.msg}", file=rel_path, line=e.lineno) from None
             spec = importlib.util.spec_from_file_location(name, path)
             mod = importlib.util.module_from_spec(spec)
+            # promptflow loads every tool file as `__pf_main__` (not registered in sys.modules);
+            # the private name stays the sys.modules key, so flows never share a module
+            mod.__name__ = "__pf_main__"
             sys.modules[name] = mod
             try:
                 exec(code, mod.__dict__)
