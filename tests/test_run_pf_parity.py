@@ -254,3 +254,39 @@ def test_image_flows_go_to_promptflow(tmp_path):
     image_cls = type("Image", (), {"__module__": "promptflow.contracts.multimedia"})
     assert _uses_images(types.SimpleNamespace(Image=image_cls, tool=len))
     assert not _uses_images(types.SimpleNamespace(tool=len, json=json))
+
+
+PROMPT_DUP = {
+    "flow.dag.yaml": """\
+inputs:
+  text: {type: string}
+outputs:
+  out: {type: string, reference: "${p.output}"}
+  prop: {type: string, reference: "${d.output.value}"}
+nodes:
+- name: p
+  type: prompt
+  source: {type: code, path: p.jinja2}
+  inputs: {text: "${inputs.text}"}
+- name: d
+  type: python
+  source: {type: code, path: d.py}
+  inputs: {x: "${inputs.text}"}
+""",
+    "p.jinja2": "{{text}} {{template}}",
+    "d.py": "from promptflow.core import tool\n\n\n@tool\ndef d(x: str) -> dict:\n    return {'key': x}\n",
+}
+
+
+def test_template_variable_named_like_a_tool_parameter_and_invalid_property(tmp_path):
+    # flows/prompt_tool_with_duplicated_inputs (promptflow refuses the node before any line),
+    # flows/flow_with_user_output (promptflow's InvalidReferenceProperty message)
+    spec = RunSpec(flow=str(write_flow(tmp_path / "f", PROMPT_DUP)), engine="builtin")
+    with pytest.raises(RunError, match=r"node 'p': Invalid inputs \{'template'\} in prompt template of node p\. "
+                                       r"These inputs are duplicated with the reserved parameters of prompt tool\."):
+        run_test_line(spec, {"text": "hi"})
+    (tmp_path / "f" / "p.jinja2").write_text("{{text}}")
+    res = run_test_line(spec, {"text": "hi"})
+    assert res.error == {"type": "InvalidReferenceProperty", "node": None, "message": (
+        "Flow execution failed. Invalid property 'value' when accessing the node 'd'. "
+        "Please check the property and try again.")}

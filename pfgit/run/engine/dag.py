@@ -55,7 +55,7 @@ class LineResult:
         return self.error is None
 
 
-def resolve_property(value, prop: str | None, ref_text: str):
+def resolve_property(value, prop: str | None, node: str):
     if not prop:
         return value
     for word, key, idx in _PROP_TOKEN.findall(prop):
@@ -67,15 +67,21 @@ def resolve_property(value, prop: str | None, ref_text: str):
             else:
                 value = value[int(idx[1:-1])]
         except (KeyError, IndexError, AttributeError, TypeError):
-            raise LineError(f"Invalid property '{prop}' in reference '{ref_text}'", "InvalidReferenceProperty") from None
+            raise invalid_property(prop, node) from None
     return value
+
+
+def invalid_property(prop: str, node: str) -> LineError:
+    """promptflow's InvalidReferenceProperty (_input_assignment_parser.parse_node_property)."""
+    return LineError(f"Flow execution failed. Invalid property '{prop}' when accessing the node '{node}'. "
+                     "Please check the property and try again.", "InvalidReferenceProperty")
 
 
 def _node_value(ref, outputs: dict, ref_text: str):
     if ref.section != "output":
         raise LineError(f"The section '{ref.section}' of reference '{ref_text}' is currently unsupported",
                         "UnsupportedReference")
-    return resolve_property(outputs[ref.name], ref.prop, ref_text)
+    return resolve_property(outputs[ref.name], ref.prop, ref.name)
 
 
 def _drain(v):
@@ -319,9 +325,8 @@ class DagEngine:
             elif r.kind == "input":
                 v = inputs.get(r.name)
             elif outputs.get(r.name, BYPASSED) is BYPASSED:
-                if r.prop:
-                    raise LineError(f"Invalid property '{r.prop}': node '{r.name}' was bypassed",
-                                    "InvalidReferenceProperty")
+                if r.prop:           # promptflow reads the property of None
+                    raise invalid_property(r.prop, r.name)
                 v = None
             else:
                 v = _node_value(r, outputs, ref_text)
@@ -360,7 +365,7 @@ class DagEngine:
                     vals = []
                     for ln in lines:
                         v = ln.node_outputs.get(r.name)
-                        vals.append(None if v is None else resolve_property(v, r.prop, text))
+                        vals.append(None if v is None else resolve_property(v, r.prop, r.name))
                     kwargs[k] = vals
             return kwargs, set()
 

@@ -346,7 +346,39 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
                 raise RunError(f"node '{np_.name}': template '{path}': {e.strerror}", **where) from None
             if np_.type == "llm":
                 _prepare_llm(np_, get_connection, where, plan)
+            dup = _duplicated_template_inputs(np_)
+            if dup:
+                plan.close()
+                raise RunError(f"node '{np_.name}': {dup}", **where)
                 
+
+def _duplicated_template_inputs(np_) -> str | None:
+    """promptflow refuses a prompt/llm node whose template reads a variable named like a
+    parameter of the tool rendering it (_tool_resolver._validate_duplicated_inputs): its message."""
+    try:
+        import jinja2
+        from jinja2 import meta
+
+        names = meta.find_undeclared_variables(jinja2.Environment().parse(np_.template or ""))
+    except Exception:
+        return None          # a template that does not parse fails its lines, as in promptflow
+    if np_.type == "prompt":
+        params, what = {"template"}, "the reserved parameters of prompt tool"
+    else:
+        from ..llm import connection_dict
+        from ..llm.params import SIGNATURES, provider_of
+
+        try:
+            provider = provider_of(connection_dict(np_.connection_obj).get("type", ""))
+        except Exception:
+            return None
+        params = {"connection", "prompt"} | {n for n, _, _ in SIGNATURES.get((np_.api, provider), [])}
+        what = f"the parameters of {'AzureOpenAI' if provider == 'azure' else 'OpenAI'}.{np_.api}"
+    dup = names & params
+    if not dup:
+        return None
+    return f"Invalid inputs {dup} in prompt template of node {np_.name}. These inputs are duplicated with {what}."
+
 
 def _prepare_llm(np_, get_connection, where, plan) -> None:
     """Resolve the node's connection (a missing one fails the run before any line, as in
