@@ -249,11 +249,11 @@ def test_image_flows_go_to_promptflow(tmp_path):
     # Image`): checked on a stand-in, as importing promptflow itself takes seconds
     import types
 
-    from pfgit.run.engine.plan import _uses_images
+    from pfgit.run.engine.plan import _unconverted_type
 
     image_cls = type("Image", (), {"__module__": "promptflow.contracts.multimedia"})
-    assert _uses_images(types.SimpleNamespace(Image=image_cls, tool=len))
-    assert not _uses_images(types.SimpleNamespace(tool=len, json=json))
+    assert _unconverted_type(types.SimpleNamespace(Image=image_cls, tool=len)) == "Image"
+    assert _unconverted_type(types.SimpleNamespace(tool=len, json=json)) is None
 
 
 PROMPT_DUP = {
@@ -290,3 +290,27 @@ def test_template_variable_named_like_a_tool_parameter_and_invalid_property(tmp_
     assert res.error == {"type": "InvalidReferenceProperty", "node": None, "message": (
         "Flow execution failed. Invalid property 'value' when accessing the node 'd'. "
         "Please check the property and try again.")}
+
+
+def test_flow_load_refusals_and_yaml_types(tmp_path, capsys):
+    # prompty/prompty_with_reference_file (a missing ${file:} reference was an internal error),
+    # prompty/prompty_with_image (markdown images: promptflow sends image parts), flows/
+    # flow_with_additional_include_req (promptflow refuses a missing include), eager_flows/
+    # flow_with_wrong_type (a YAML input type is checked, its default included)
+    p = tmp_path / "ref.prompty"
+    p.write_text(PROMPTY.replace("    azure_deployment: gpt-4o", "    azure_deployment: ${file:conf.json}"))
+    with pytest.raises(RunError, match=r"^Cannot find the reference file conf\.json\.$"):
+        run_test_line(RunSpec(flow=str(p), engine="builtin"), {})
+    p.write_text(PROMPTY.replace("{{question}}", "![pic](data:image/png;path:a.png) {{question}}"))
+    with pytest.raises(RunError, match="the prompty needs the promptflow engine: its template has a markdown image"):
+        run_test_line(RunSpec(flow=str(p), engine="builtin"), {})
+    inc = dict(PRINTS, **{"flow.dag.yaml": PRINTS["flow.dag.yaml"] + "additional_includes:\n- ../shared/util.py\n"})
+    with pytest.raises(RunError, match=r"Unable to find additional include \.\./shared/util\.py"):
+        run_test_line(RunSpec(flow=str(write_flow(tmp_path / "inc", inc)), engine="builtin"), {"x": "a"})
+    typed = dict(FLEX, **{"flow.flex.yaml": FLEX["flow.flex.yaml"].replace("{type: string, default: yaml_b}",
+                                                                           "{type: int, default: yaml_b}")})
+    flow = write_flow(tmp_path / "typed", typed)
+    assert main(["test", "--flow", str(flow), "--inputs", "a=x"]) == 1
+    assert capsys.readouterr().err == (       # no "node 'None'" when the error is the line's
+        "pfgit: The input for flow is incorrect. The value for flow input 'b' does not match the expected type "
+        "'int'. Please change flow input type or adjust the input value in your input data.\n")

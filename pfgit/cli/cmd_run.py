@@ -194,5 +194,6 @@ def register(app: typer.Typer) -> None:
                 print(json.dumps(res.outputs, indent=2, ensure_ascii=False))
             else:
                 e = res.error
-                print(f"pfgit: node '{e.get('node')}': {e['message']}", file=sys.stderr)
+                where = f"node '{e['node']}': " if e.get("node") else ""
+                print(f"pfgit: {where}{e['message']}", file=sys.stderr)
         raise typer.Exit(0 if res.ok else 1)

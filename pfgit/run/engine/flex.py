@@ -30,6 +30,9 @@ class FlexEngine:
         from ..llm.usage import TokenCounter
 
         self.flow, self.fdir, self.ffile = flow, fdir, ffile
+        from .plan import check_includes
+
+        check_includes(flow, fdir)
         self.usage = TokenCounter()
         entry = flow.data.get("entry")
         if not isinstance(entry, str) or ":" not in entry:
@@ -111,20 +114,22 @@ class FlexEngine:
         kwargs = {}
         declared = self.flow.data.get("inputs") if isinstance(self.flow.data.get("inputs"), dict) else {}
         for k, p in self.params.items():
-            if k not in raw:
-                d = declared.get(k)
-                if isinstance(d, dict) and "default" in d:   # the YAML default wins over the code's
-                    kwargs[k] = d["default"]
-                    continue
-                if p.default is inspect.Parameter.empty:
-                    res.error = input_not_found(k, line_number)
-                    return res
+            d = declared.get(k) if isinstance(declared.get(k), dict) else {}
+            if k in raw:
+                v = raw[k]
+            elif "default" in d:          # the YAML default wins over the code's
+                v = d["default"]
+            elif p.default is inspect.Parameter.empty:
+                res.error = input_not_found(k, line_number)
+                return res
+            else:
                 continue
-            t = annotation_type(p.annotation, p.default)
+            # a type declared in the YAML is the one promptflow checks, defaults included
+            t = d.get("type") or annotation_type(p.annotation, p.default)
             try:
-                kwargs[k] = parse_value(raw[k], t)
+                kwargs[k] = parse_value(v, t)
             except ConvertError:
-                res.error = input_type_error(k, raw[k], t, line_number)
+                res.error = input_type_error(k, v, t, line_number)
                 return res
         try:
             out = _drain(self.func(**kwargs))

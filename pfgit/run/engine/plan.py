@@ -175,18 +175,32 @@ def _source_path(flow_dir: str, body: dict, includes: list) -> str | None:
     return path
 
 
-_IMAGE_MODULES = ("promptflow.contracts.multimedia", "promptflow._utils.multimedia")
+def check_includes(flow, fdir: str) -> None:
+    """Every `additional_includes` entry must exist: promptflow refuses the flow otherwise."""
+    for i, inc in enumerate(flow.additional_includes):
+        if not os.path.exists(os.path.join(fdir, inc)):
+            raise RunError(f"Unable to find additional include {inc}", file=flow.file,
+                           line=flow.line(("additional_includes", i)))
 
 
-def _uses_images(mod) -> bool:
-    """The tool's module holds promptflow's Image (or its module): its flow passes images, which
-    promptflow turns from `{"data:image/...;path": ...}` inputs into Image objects; the built-in
-    engine does not."""
+# promptflow types whose values promptflow builds from flow data before calling a tool:
+# {"data:image/...;path": ...} dicts become Image objects, an assistant-definition YAML path an
+# AssistantDefinition; the built-in engine passes the raw values
+_UNCONVERTED = {"promptflow.contracts.multimedia": "Image", "promptflow._utils.multimedia": "Image",
+                "promptflow.contracts.types.AssistantDefinition": "AssistantDefinition"}
+
+
+def _unconverted_type(mod) -> str | None:
+    """The promptflow type a tool's module holds (imported) that the built-in engine does not build."""
     for v in list(vars(mod).values()):
-        name = v.__name__ if isinstance(v, type(os)) else getattr(v, "__module__", None)
-        if isinstance(name, str) and name.startswith(_IMAGE_MODULES):
-            return True
-    return False
+        if isinstance(v, type(os)):
+            name = v.__name__
+        else:
+            name = f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', '')}"
+        for prefix, kind in _UNCONVERTED.items():
+            if name.startswith(prefix):
+                return kind
+    return None
 
 
 def needs_promptflow(flow_dir: str, body: dict, name: str) -> str | None:
@@ -221,6 +235,7 @@ def build_plan(flow_path: str, variant: str | None = None, connection_overrides:
                                   "the built-in engine", tool="image input", file=flow.file,
                                   line=flow.line(("inputs", k)))
         inputs[str(k)] = d
+    check_includes(flow, fdir)
     bodies = choose_variants(flow, variant)
     apply_connection_overrides(bodies, connection_overrides or {})
     line_of = {n.name: flow.line(n.base_path) for n in flow.nodes}
@@ -312,11 +327,12 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
             try:
                 mod = plan.modules.load(path)
                 np_.tool = find_tool(mod, path)
-                if _uses_images(mod):
+                kind = _unconverted_type(mod)
+                if kind:
                     plan.close()
                     raise NeedsPromptflow(f"node '{np_.name}' needs the promptflow engine: {path} uses promptflow's "
-                                          "Image (images are not loaded by the built-in engine)",
-                                          node=np_.name, tool=f"{path} (Image)", **where)
+                                          f"{kind} (the built-in engine does not build such inputs)",
+                                          node=np_.name, tool=f"{path} ({kind})", **where)
             except ToolLoadError as e:
                 name = getattr(e, "import_name", "") or ""
                 if name.split(".")[0] == "promptflow" or (name and _is_promptflow_module(name)):

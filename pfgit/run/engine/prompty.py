@@ -34,6 +34,8 @@ def _resolve(value, base: str):
         m = _FILE.match(value)
         if m:
             path = os.path.join(base, m.group(1))
+            if not os.path.isfile(path):     # promptflow refuses the prompty when loading it
+                raise RunError(f"Cannot find the reference file {m.group(1)}.")
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             if path.endswith(".json"):
@@ -58,6 +60,21 @@ def _from_env(node: str, cls: str, names: tuple) -> dict:
         raise LineError(f"Required environment variables {list(names)} to build {cls} not set.",
                         "RequiredEnvironmentVariablesNotSetError", node)
     return {n: os.environ[n] for n in names}
+
+
+_IMAGE_MD = re.compile(r"!\[[^\]]*\]\(")
+
+
+def _needs_images(meta: dict, template: str) -> str | None:
+    """promptflow turns image inputs and markdown images of a prompty's template into image
+    content parts; the built-in engine sends text only."""
+    inputs = meta.get("inputs") if isinstance(meta.get("inputs"), dict) else {}
+    for k, d in inputs.items():
+        if isinstance(d, dict) and d.get("type") == "image":
+            return f"input '{k}' is an image (images are not loaded by the built-in engine)"
+    if _IMAGE_MD.search(template or ""):
+        return "its template has a markdown image (images are not loaded by the built-in engine)"
+    return None
 
 
 class PromptyEngine:
@@ -94,6 +111,18 @@ class PromptyEngine:
             {k: {"type": "string"} for k in (meta.get("sample") or {})}
         self.outputs = meta.get("outputs") if isinstance(meta.get("outputs"), dict) else None
         self.name = os.path.splitext(os.path.basename(ffile))[0]
+        try:    # `${file:...}` references must exist before any line, as promptflow loads them
+            for part in (model.get("configuration"), model.get("parameters"), meta.get("sample")):
+                _resolve(part, fdir)
+        except RunError as e:
+            raise RunError(e.message, file=ffile) from None
+        except (OSError, ValueError) as e:
+            raise RunError(f"cannot read a file the prompty references: {e}", file=ffile) from None
+        why = _needs_images(meta, body)
+        if why:
+            from .plan import NeedsPromptflow
+
+            raise NeedsPromptflow(f"the prompty needs the promptflow engine: {why}", tool=why, file=ffile)
 
     def input_defs(self) -> dict:
         return {k: (v if isinstance(v, dict) else {"type": "string"}) for k, v in self.inputs.items()}
