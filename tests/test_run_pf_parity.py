@@ -314,3 +314,14 @@ def test_flow_load_refusals_and_yaml_types(tmp_path, capsys):
     assert capsys.readouterr().err == (       # no "node 'None'" when the error is the line's
         "pfgit: The input for flow is incorrect. The value for flow input 'b' does not match the expected type "
         "'int'. Please change flow input type or adjust the input value in your input data.\n")
+
+
+def test_unserializable_output_is_promptflow_s_error(tmp_path):
+    # eager_flows/non_json_serializable_output; the same check for DAG outputs (run_tracker.py)
+    flow = write_flow(tmp_path / "f", dict(PRINTS, **{"say.py": PRINTS["say.py"].replace('return x + "!"',
+                                                                                          "return {x}")}))
+    res = run_test_line(RunSpec(flow=str(flow), engine="builtin"), {"x": "a"})
+    assert res.error == {"type": "FlowOutputUnserializable", "node": None, "message": (
+        "The output 'y' for flow is incorrect. The output value is not JSON serializable. JSON dump failed: "
+        "(TypeError) Object of type set is not JSON serializable. Please verify your flow output and make sure "
+        "the value serializable.")}

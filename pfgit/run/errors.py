@@ -47,3 +47,16 @@ def input_type_error(name: str, value, value_type: str, line_number=None) -> "Li
     return LineError(f"The input for flow is incorrect. The value for flow input '{name}'{where} does not match the "
                      f"expected type '{value_type}'. Please change flow input type or adjust the input value in "
                      "your input data.", "InputTypeError")
+
+
+def output_unserializable(name: str, value) -> "LineError | None":
+    """promptflow's FlowOutputUnserializable for a flow output JSON cannot hold (run_tracker.py), or None."""
+    import json
+
+    try:
+        json.dumps(value)
+        return None
+    except (TypeError, ValueError) as e:
+        return LineError(f"The output '{name}' for flow is incorrect. The output value is not JSON serializable. "
+                         f"JSON dump failed: ({type(e).__name__}) {e}. Please verify your flow output and make sure "
+                         "the value serializable.", "FlowOutputUnserializable")

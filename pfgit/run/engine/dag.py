@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import inspect
-import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 
-from ..errors import LineError
+from ..errors import LineError, output_unserializable
 from .plan import Plan, convert_flow_inputs
 
 _PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
@@ -331,11 +330,9 @@ class DagEngine:
             else:
                 v = _node_value(r, outputs, ref_text)
             v = _drain(v)
-            try:
-                json.dumps(v)
-            except (TypeError, ValueError):
-                raise LineError(f"The output '{k}' for flow is incorrect. The output value is not JSON serializable. "
-                                f"JSON dump failed: ({type(v).__name__})", "FlowOutputValueInvalid") from None
+            err = output_unserializable(k, v)
+            if err is not None:
+                raise err
             if isinstance(v, str) and type(v) is not str:
                 v = str(v)
             out[k] = v

@@ -13,7 +13,7 @@ import inspect
 import os
 
 from ..convert import ConvertError, annotation_type, parse_value
-from ..errors import LineError, RunError, input_not_found, input_type_error
+from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from ..nodes.python import FlowModules, ToolLoadError
 from .dag import LineResult, _drain
 
@@ -149,13 +149,11 @@ class FlexEngine:
             outputs = {f.name: _drain(getattr(out, f.name)) for f in dataclasses.fields(out)}
         else:
             outputs = {"output": out}
-        import json
-
-        try:
-            json.dumps(outputs)
-        except (TypeError, ValueError):
-            res.error = LineError("The output value is not JSON serializable", "FlowOutputValueInvalid", self.name)
-            return res
+        for k, v in outputs.items():
+            err = output_unserializable(k, v)
+            if err is not None:
+                res.error = err
+                return res
         res.outputs = outputs
         res.node_outputs = {"__outputs__": outputs}
         return res

@@ -15,7 +15,7 @@ import os
 import re
 
 from ..convert import ConvertError, parse_value
-from ..errors import LineError, RunError, input_not_found, input_type_error
+from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from .dag import LineResult
 
 _ENV = re.compile(r"^\$\{env:([^}]+)\}$")
@@ -225,8 +225,8 @@ class PromptyEngine:
 
     def _output(self, response, params: dict):
         if self.model.get("response") == "all":
-            raise LineError("model.response 'all' returns the raw response, which is not JSON serializable",
-                            "FlowOutputValueInvalid", self.name)
+            raise output_unserializable("output", response) or LineError(
+                "model.response 'all' returns the raw response", "FlowOutputUnserializable", self.name)
         if self.api == "completion":
             return response.choices[0].text
         choice = response.choices[0]
@@ -238,7 +238,7 @@ class PromptyEngine:
             try:
                 obj = json.loads(content)
             except ValueError as e:
-                raise LineError(f"response is not JSON: {e}", "JSONDecodeError", self.name) from None
+                raise LineError(f"OpenAI API hits exception: {type(e).__name__}: {e}", "LLMError", self.name) from None
             if self.outputs:
                 missing = [k for k in self.outputs if k not in obj]
                 if missing:
