@@ -144,6 +144,7 @@ entry: entry:MyFlow
 inputs:
   a: {type: string}
   b: {type: string, default: yaml_b}
+  c: {type: string, default: ""}
 init:
   obj: {type: string, default: yaml_obj}
 """,
@@ -152,7 +153,8 @@ class MyFlow:
     def __init__(self, obj: str = "code_obj"):
         self.obj = obj
 
-    def __call__(self, a: str, b: str = "code_b"):
+    def __call__(self, a: str, b: str = "code_b", c: str = None):
+        assert c is None      # a YAML default of '' is no default (eager_flows/flow_with_empty_string)
         return {"joined": "_".join([self.obj, a, b]), "stream": (c for c in "abc")}
 
     def __aggregate__(self, results):
@@ -325,3 +327,19 @@ def test_unserializable_output_is_promptflow_s_error(tmp_path):
         "The output 'y' for flow is incorrect. The output value is not JSON serializable. JSON dump failed: "
         "(TypeError) Object of type set is not JSON serializable. Please verify your flow output and make sure "
         "the value serializable.")}
+
+
+def test_failed_aggregation_fails_the_test_without_outputs(tmp_path):
+    # flows/aggregation_node_failed: as `pfgit test --engine promptflow` reports it
+    agg = dict(PRINTS, **{
+        "flow.dag.yaml": PRINTS["flow.dag.yaml"] + """\
+- name: avg
+  type: python
+  source: {type: code, path: avg.py}
+  inputs: {xs: "${say.output}"}
+  aggregation: true
+""",
+        "avg.py": "from promptflow.core import tool\n\n\n@tool\ndef avg(xs: list):\n    return 1 / 0\n"})
+    res = run_test_line(RunSpec(flow=str(write_flow(tmp_path / "f", agg)), engine="builtin"), {"x": "a"})
+    assert res.outputs is None and res.error["type"] == "ZeroDivisionError"
+    assert res.error["message"] == "Execution failure in 'avg': (ZeroDivisionError) division by zero"

@@ -124,8 +124,8 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
                 # flex flow's __aggregate__)
                 metrics, agg_err = engine.run_aggregation([res])
                 out.metrics = metrics
-                if agg_err is not None:
-                    out.error = agg_err.as_dict()
+                if agg_err is not None:      # a failed test, as through the promptflow engine
+                    out.error, out.outputs = agg_err.as_dict(), None
             out.duration = time.perf_counter() - t0
             return out
     finally:

@@ -55,8 +55,8 @@ class FlexEngine:
             sample = flow.data.get("sample") if isinstance(flow.data.get("sample"), dict) else {}
             declared = flow.data.get("init")
             # YAML init defaults, then the given init (else the sample's), as promptflow
-            kwargs = {k: d["default"] for k, d in (declared or {}).items() if isinstance(d, dict) and "default" in d} \
-                if isinstance(declared, dict) else {}
+            kwargs = {k: d["default"] for k, d in (declared or {}).items()
+                      if isinstance(d, dict) and d.get("default") not in (None, "")} if isinstance(declared, dict) else {}
             kwargs.update(init if init is not None else (sample.get("init") or {}))
             if isinstance(declared, dict) and init is not None:
                 params = [p for p in list(inspect.signature(target.__init__).parameters)[1:]]
@@ -117,7 +117,7 @@ class FlexEngine:
             d = declared.get(k) if isinstance(declared.get(k), dict) else {}
             if k in raw:
                 v = raw[k]
-            elif "default" in d:          # the YAML default wins over the code's
+            elif d.get("default") not in (None, ""):   # the YAML default wins over the code's ('' = none)
                 v = d["default"]
             elif p.default is inspect.Parameter.empty:
                 res.error = input_not_found(k, line_number)
