@@ -75,6 +75,39 @@ def test_a_reexport_package_runs_its_init_only_when_a_name_is_asked(pkg, monkeyp
         types.Nope
 
 
+def test_another_thread_waits_for_the_package_init_instead_of_missing_names(pkg, tmp_path):
+    """Line threads share the SDK: while one thread runs a lazy package's init, another asking
+    one of its names must get it, not `cannot import name` (2 of 3 prompty lines failed so)."""
+    import builtins
+    import threading
+
+    started, go = threading.Event(), threading.Event()
+    builtins.LAZY_TEST_SYNC = (started, go)
+    (tmp_path / "lzpkg/types/big.py").write_text(
+        HEAVY + "started, go = builtins.LAZY_TEST_SYNC\nstarted.set()\ngo.wait(10)\nclass Big: pass\n")
+    import_lazily("lzpkg")
+    got = {}
+
+    def ask(key):
+        try:
+            from lzpkg.types import Big
+            got[key] = Big.__name__
+        except ImportError as e:
+            got[key] = f"ImportError: {e}"
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    assert started.wait(10)                 # the first thread is inside the package's init
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    second.join(0.5)                         # with the fix it waits for the init
+    go.set()
+    first.join(10)
+    second.join(10)
+    del builtins.LAZY_TEST_SYNC
+    assert got == {"first": "Big", "second": "Big"}
+
+
 def test_dir_and_star_import_see_the_whole_package(pkg):
     import_lazily("lzpkg")
     types = sys.modules["lzpkg.types"]

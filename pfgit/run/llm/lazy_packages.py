@@ -128,11 +128,23 @@ class _LazyPackageLoader(importlib.abc.Loader):
             return sorted(module.__dict__)
 
         def load():
+            # the hooks go only once __init__.py has run: another thread asking a name meanwhile
+            # (line threads share the SDK) waits on the lock instead of finding a half-run
+            # package ("cannot import name 'Completion' from 'openai.types'"); the loading
+            # thread's own re-entrant asks find the names set so far, as in an eager import
             d = module.__dict__
             with lock:
-                if d.get("__getattr__") is __getattr__:
-                    del d["__getattr__"], d["__dir__"]
+                if state["loaded"]:
+                    return
+                state["loaded"] = True
+                try:
                     real.exec_module(module)
+                finally:
+                    for k, hook in (("__getattr__", __getattr__), ("__dir__", __dir__)):
+                        if d.get(k) is hook:
+                            del d[k]
+
+        state = {"loaded": False}
 
         module.__getattr__ = __getattr__
         module.__dir__ = __dir__
