@@ -343,3 +343,17 @@ def test_failed_aggregation_fails_the_test_without_outputs(tmp_path):
     res = run_test_line(RunSpec(flow=str(write_flow(tmp_path / "f", agg)), engine="builtin"), {"x": "a"})
     assert res.outputs is None and res.error["type"] == "ZeroDivisionError"
     assert res.error["message"] == "Execution failure in 'avg': (ZeroDivisionError) division by zero"
+
+
+def test_run_json_keeps_import_time_prints_off_stdout(tmp_path, capsys, monkeypatch):
+    # flows/script_with___file__ prints when its module is imported (before any line)
+    from run_flows import make_repo, write_jsonl
+
+    flow = dict(PRINTS, **{"say.py": "print('loading')\n" + PRINTS["say.py"]})
+    repo = make_repo(tmp_path, {"f": flow})
+    write_jsonl(repo / "d.jsonl", [{"x": "a"}])
+    monkeypatch.chdir(repo)
+    assert main(["run", "--flow", "f", "--data", "d.jsonl", "--name", "r1", "--json"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["lines"] == {"total": 1, "completed": 1, "failed": 0}
+    assert "loading" in cap.err

@@ -139,7 +139,13 @@ def register(app: typer.Typer) -> None:
                 else:
                     over["init"] = pairs(init, "--init")
             spec = replace(spec, workers=workers, processes=processes, engine=engine, llm_cache=llm_cache, llm_mode=llm_mode, **over)
-        outcome = run_batch(spec, console)
+        if json_out:    # stdout holds only the JSON: what tools print while loading goes to stderr
+            import contextlib
+
+            with contextlib.redirect_stdout(sys.stderr):
+                outcome = run_batch(spec, console)
+        else:
+            outcome = run_batch(spec, console)
         _print_outcome(outcome, json_out)
         raise typer.Exit(130 if outcome.status == "Canceled" else outcome.exit_code)
 
