@@ -357,3 +357,12 @@ def test_run_json_keeps_import_time_prints_off_stdout(tmp_path, capsys, monkeypa
     cap = capsys.readouterr()
     assert json.loads(cap.out)["lines"] == {"total": 1, "completed": 1, "failed": 0}
     assert "loading" in cap.err
+
+
+def test_prompty_unknown_configuration_type(tmp_path):
+    # examples/flows/integrations/unify-ai/eval_code_flow: promptflow knows only (Azure)OpenAI
+    p = tmp_path / "u.prompty"
+    p.write_text(PROMPTY.replace("type: azure_openai", "type: unify"))
+    res = run_test_line(RunSpec(flow=str(p), engine="builtin"), {"question": "q", "examples": "e"})
+    assert res.error == {"type": "UnknownConnectionType", "node": "u", "message": (
+        "Not Support connection type unify for embedding api. Connection type should be in [AzureOpenAI, OpenAI].")}

@@ -174,6 +174,9 @@ class PromptyEngine:
             conn = {"type": "azure_open_ai", "api_base": conf.get("azure_endpoint") or os.environ.get("AZURE_OPENAI_ENDPOINT"),
                     "api_key": conf.get("api_key") or os.environ.get("AZURE_OPENAI_API_KEY"),
                     "api_version": conf.get("api_version") or os.environ.get("OPENAI_API_VERSION")}
+        elif conf.get("type") not in (None, "openai", "open_ai", "OpenAI", "AzureOpenAI"):
+            raise LineError(f"Not Support connection type {conf.get('type')} for embedding api. Connection type "
+                            "should be in [AzureOpenAI, OpenAI].", "UnknownConnectionType", self.name)  # promptflow's words
         else:
             conn = {"type": "open_ai", "api_key": conf.get("api_key") or os.environ.get("OPENAI_API_KEY"),
                     "base_url": conf.get("base_url") or os.environ.get("OPENAI_BASE_URL"),
