@@ -1,0 +1,67 @@
+"""A run.yml (and pfgit.yaml's run settings) is repository content: the paths it names must stay
+inside the repository (an outside data file would be read into the run's snapshot and pushed);
+the same path given on the command line is the user's choice and stays allowed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pfgit.check.runs import _spec
+from pfgit.cli.main import main
+from pfgit.errors import UsageError
+from run_flows import BASIC, make_repo, write_jsonl
+
+SECRET = "OUTSIDE-HOST-SECRET"
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    r = make_repo(tmp_path, {"flows/basic": BASIC})
+    write_jsonl(r / "data.jsonl", [{"text": "a"}])
+    write_jsonl(tmp_path / "outside.jsonl", [{"text": SECRET}])
+    (tmp_path / "outside.env").write_text("FOO=bar\n")
+    (tmp_path / "outside.json").write_text("{}")
+    monkeypatch.chdir(r)
+    return r
+
+
+@pytest.mark.parametrize("key,value", [
+    ("data", "{out}/outside.jsonl"),            # absolute
+    ("data", "../outside.jsonl"),               # through ..
+    ("data", "link.jsonl"),                     # a committed symlink out
+    ("data", ".git/config"),                    # the git folder counts as outside
+    ("flow", "../"),
+    ("environment_variables", "../outside.env"),
+    ("init", "../outside.json"),
+])
+def test_run_file_paths_outside_the_repository_are_refused(repo, capsys, key, value):
+    (repo / "link.jsonl").symlink_to(repo.parent / "outside.jsonl")
+    keys = {"flow": "flows/basic", "data": "data.jsonl", key: value.format(out=repo.parent)}
+    (repo / "run.yml").write_text("".join(f"{k}: {v}\n" for k, v in keys.items()) + "name: rf\n")
+    line = list(keys).index(key) + 1
+    assert main(["run", "--file", "run.yml"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pfgit: run.yml:{line}: '{key}' names ") and "outside the repository" in err
+    assert err.count("\n") == 1 and SECRET not in err
+    assert main(["runs", "list", "--json"]) == 0 and '"rf"' not in capsys.readouterr().out
+
+
+def test_a_path_given_on_the_command_line_is_allowed(repo, capsys):
+    (repo / "run.yml").write_text(f"flow: flows/basic\ndata: {repo.parent}/outside.jsonl\nname: rf\n")
+    assert main(["run", "--file", "run.yml", "--data", str(repo.parent / "outside.jsonl")]) == 0
+    (repo / "run.yml").write_text("flow: flows/basic\ndata: data.jsonl\nname: rf2\n")
+    assert main(["run", "--file", "run.yml"]) == 0
+
+
+def test_check_settings_through_a_symlink_out_are_refused(repo):
+    (repo / "link.jsonl").symlink_to(repo.parent / "outside.jsonl")
+    (repo / "ci").mkdir()
+    (repo / "ci" / "run.yml").symlink_to(repo.parent / "outside.json")
+    assert _spec(str(repo), "flows/basic", {"data": "data.jsonl"}).data == str(repo / "data.jsonl")
+    for settings, key in (({"data": "link.jsonl"}, "data"), ({"llm_cache": ".git"}, "llm_cache"),
+                          ({"environment_variables": "link.jsonl"}, "environment_variables"),
+                          ("ci/run.yml", "run")):
+        with pytest.raises(UsageError, match=f"'{key}' names .* outside the repository"):
+            _spec(str(repo), "flows/basic", settings)
