@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from ...flow.readers import outside_repository
 from ..convert import ConvertError, parse_value
 from ..errors import LineError, RunError
 from .dag import LineResult
@@ -34,14 +35,23 @@ def _resolve(value, base: str):
         m = _FILE.match(value)
         if m:
             path = os.path.join(base, m.group(1))
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-            if path.endswith(".json"):
-                return json.loads(text)
-            if path.endswith((".yaml", ".yml")):
-                import yaml
+            if outside_repository(path, base):   # as validate's path-outside-repo
+                raise LineError(f"'{value}' is outside the repository (pfgit does not read it)")
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError) as e:
+                raise LineError(f"'{value}': {getattr(e, 'strerror', None) or e}") from None
+            import yaml
 
-                return yaml.safe_load(text)
+            try:
+                if path.endswith(".json"):
+                    return json.loads(text)
+                if path.endswith((".yaml", ".yml")):
+                    return yaml.safe_load(text)
+            except (ValueError, yaml.YAMLError) as e:
+                raise LineError(f"'{value}': not valid {path.rsplit('.', 1)[1].upper()}: "
+                                f"{str(e).splitlines()[0]}") from None
             return text
     return value
 

@@ -65,3 +65,42 @@ def test_check_settings_through_a_symlink_out_are_refused(repo):
                           ("ci/run.yml", "run")):
         with pytest.raises(UsageError, match=f"'{key}' names .* outside the repository"):
             _spec(str(repo), "flows/basic", settings)
+
+
+PROMPT_OUT = """\
+inputs:
+  q: {type: string}
+outputs:
+  o: {type: string, reference: "${p.output}"}
+nodes:
+- name: p
+  type: prompt
+  source: {type: code, path: SRC}
+  inputs: {q: "${inputs.q}"}
+"""
+
+
+@pytest.mark.parametrize("src", ["{out}/outside.txt", "link.jinja2", "../.git/config"])
+def test_a_node_source_outside_the_repository_is_not_read_by_the_runner(tmp_path, src):
+    # a prompt node renders its template into its output: the file would land in the snapshot
+    from pfgit.run.engine.plan import build_plan
+    from pfgit.run.errors import RunError
+
+    (tmp_path / "outside.txt").write_text(SECRET)
+    repo = make_repo(tmp_path, {"f": {"flow.dag.yaml": PROMPT_OUT.replace("SRC", src.format(out=tmp_path))}})
+    (repo / "f" / "link.jinja2").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(RunError, match="node 'p': source .* is outside the repository") as e:
+        build_plan(str(repo / "f"))
+    assert SECRET not in str(e.value)
+
+
+def test_a_prompty_file_reference_outside_the_repository_is_not_read(tmp_path):
+    from pfgit.run.engine.prompty import PromptyEngine
+
+    (tmp_path / "outside.txt").write_text(SECRET)
+    repo = make_repo(tmp_path, {"x": {"a.txt": "a"}})
+    (repo / "ask.prompty").write_text(
+        "---\nmodel:\n  api: chat\n  configuration: {type: openai, model: m, api_key: x}\n"
+        "  parameters:\n    stop: ${file:../outside.txt}\n---\nuser:\nhi\n")
+    r = PromptyEngine(str(repo), str(repo / "ask.prompty")).run_line({}, 0)
+    assert "is outside the repository" in r.error.message and SECRET not in r.error.message
