@@ -127,3 +127,28 @@ def test_promptflow_connection_read_through_its_api(cfg, tmp_path):
         text=True, cwd=tmp_path).stdout
     conn = json.loads(out.strip().splitlines()[-1])
     assert (conn["type"], conn["api_key"], conn["base_url"]) == ("open_ai", "sk-pf-7777", "http://127.0.0.1:9/v1")
+
+
+def test_secret_named_fields_and_url_passwords_are_masked_everywhere(cfg, tmp_path, capsys, monkeypatch):
+    f = write(tmp_path, "c.yaml", """\
+        name: aad
+        type: azure_open_ai
+        api_base: https://svc:URLPASS-5678@x.openai.azure.com/
+        api_key: ${env:AOAI_K}
+        client_secret: CLIENT-SECRET-1234
+        """)
+    assert main(["connection", "create", "--file", f, "--json"]) == 0
+    for argv in (["connection", "show", "aad"], ["connection", "show", "aad", "--json"],
+                 ["connection", "list"], ["connection", "list", "--json"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "CLIENT-SECRET" not in out and "URLPASS" not in out and "svc:******@x.openai" in out, argv
+    monkeypatch.setenv("AOAI_K", "sk-key-from-env")
+    from pfgit.run.connections import get_connection, secret_values_of
+
+    assert sorted(secret_values_of(get_connection("aad"))) == [   # what a run's snapshot masks
+        "CLIENT-SECRET-1234", "URLPASS-5678", "sk-key-from-env"]
+    bad = write(tmp_path, "b.yaml", "name: b\ntype: open_ai\napi_key: [sk-in-a-list-999]\n")
+    assert main(["connection", "create", "--file", bad]) == 2
+    err = capsys.readouterr().err
+    assert "'api_key' must be a string, not a list" in err and "sk-in-a-list" not in err
