@@ -152,3 +152,37 @@ def test_secret_named_fields_and_url_passwords_are_masked_everywhere(cfg, tmp_pa
     assert main(["connection", "create", "--file", bad]) == 2
     err = capsys.readouterr().err
     assert "'api_key' must be a string, not a list" in err and "sk-in-a-list" not in err
+
+
+ENV_FLOW = {
+    "flow.dag.yaml": """\
+environment_variables:
+  PLAIN: ${c.api_key}
+inputs:
+  q: {type: string}
+outputs:
+  o: {type: string, reference: "${p.output}"}
+nodes:
+- name: p
+  type: python
+  source: {type: code, path: p.py}
+  inputs: {q: "${inputs.q}"}
+""",
+    "p.py": "import os\nfrom promptflow.core import tool\n\n\n@tool\ndef p(q: str) -> str:\n"
+            "    return 'env=' + os.environ.get('PLAIN', '')\n",
+}
+
+
+def test_a_connection_secret_pulled_into_the_environment_is_masked_in_the_snapshot(cfg, tmp_path, monkeypatch):
+    from pfgit.run.batch import Console, run_batch
+    from pfgit.run.spec import RunSpec
+    from run_flows import make_repo, write_jsonl
+    from runs_helpers import all_objects_bytes
+
+    ConnectionStore().save(load_file(write(tmp_path, "c.yaml", "name: c\ntype: open_ai\napi_key: sk-ENV-PULLED-77\n")))
+    repo = make_repo(tmp_path, {"f": ENV_FLOW})
+    write_jsonl(repo / "d.jsonl", [{"q": "x"}])
+    monkeypatch.chdir(repo)
+    out = run_batch(RunSpec(flow="f", data="d.jsonl", name="e"), Console(quiet=True))
+    assert out.status == "Completed"
+    assert b"sk-ENV-PULLED-77" not in all_objects_bytes(repo) and b'"o": "env=***"' in all_objects_bytes(repo)
