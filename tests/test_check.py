@@ -216,6 +216,14 @@ def test_check_bound_without_metric_is_a_usage_error(repo, monkeypatch, capsys):
     ("flows:\n- flow: qa\n- flow: qa/\n", "flow 'qa' is listed twice", 3),
     ("flows:\n- flow: qa\n  max_failed_lines: -1\n", "max_failed_lines must be a whole number", 3),
     ("flows: [\n", "not valid YAML", 2),
+    # a pull request's values that would reach the run unchecked
+    ("flows:\n- flow: qa\n  run:\n    data: .git/config\n", "data '.git/config' is outside the repository", 4),
+    ("flows:\n- flow: .git/hooks\n", "flow '.git/hooks' is outside the repository", 2),
+    ("flows:\n- flow: qa\n  run: {environment_variables: /home/me/.env}\n", "environment_variables '/home/me/.env' is outside", 3),
+    ("flows:\n- flow: qa\n  run: {workers: 100000000}\n", "workers must be a whole number from 1 to 256", 3),
+    ("flows:\n- flow: qa\n  run: {engine: bogus}\n", "engine must be one of auto, builtin, promptflow", 3),
+    ("flows:\n- flow: qa\n  evaluations: [{flow: ev, llm_mode: x}]\n", "llm_mode must be one of record", 3),
+    ("flows:\n- flow: qa\n  run: {column_mapping: [1]}\n", "column_mapping must be a mapping", 3),
 ])
 def test_checks_file_errors_name_the_line(text, msg, line):
     with pytest.raises(UsageError) as e:

@@ -15,9 +15,10 @@ import json
 import os
 
 from ...fsutil import write_atomic
+from ..spec import LLM_MODES
 from .errors import LLMError
 
-MODES = ("record", "replay", "auto")
+MODES = LLM_MODES
 MAX_ENTRY = 64 << 20   # bytes: a recorded response is kilobytes; a bigger entry is not one
 
 
