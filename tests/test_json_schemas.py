@@ -205,7 +205,10 @@ def _build(tmp: pathlib.Path) -> dict:
 
     (tmp / "conn.yaml").write_text("name: c1\ntype: custom\nconfigs:\n  base: http://x\n"
                                    "secrets:\n  key: '<user-input>'\n")
+    (tmp / "openai.yaml").write_text("name: oai\ntype: open_ai\napi_key: '<user-input>'\nbase_url: http://127.0.0.1:9/v1\n")
     run("connection create", "connection", "create", "--file", str(tmp / "conn.yaml"), "--set", "secrets.key=abc")
+    run("connection create", "connection", "create", "--file", str(tmp / "openai.yaml"), "--set", "api_key=sk-0123456789")
+    run("connection show", "connection", "show", "oai")
     run("connection list", "connection", "list")
     run("connection show", "connection", "show", "c1")
     run("connection delete", "connection", "delete", "c1")
