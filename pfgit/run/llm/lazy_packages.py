@@ -110,10 +110,11 @@ class _LazyPackageLoader(importlib.abc.Loader):
         real = self.real
         name = module.__name__
         lock = threading.RLock()
+        state = []   # ["loading"] while __init__.py runs, ["loaded"] after
 
         def __getattr__(attr):
             d = module.__dict__
-            if d.get("__getattr__") is __getattr__ and not attr.startswith("__"):
+            if not state and not attr.startswith("__"):
                 sub = importlib.machinery.PathFinder.find_spec(f"{name}.{attr}", module.__path__)
                 if sub is not None:   # import machinery's own locks suffice for a submodule
                     return importlib.import_module(f"{name}.{attr}")
@@ -128,11 +129,24 @@ class _LazyPackageLoader(importlib.abc.Loader):
             return sorted(module.__dict__)
 
         def load():
+            # Another thread asking a name while __init__.py runs waits on the lock until it has
+            # run (hooks removed only then: without them such a thread saw a half-filled package,
+            # `cannot import name ...`); the loading thread itself gets what is defined so far,
+            # as with an eager import.
             d = module.__dict__
             with lock:
-                if d.get("__getattr__") is __getattr__:
-                    del d["__getattr__"], d["__dir__"]
+                if state:
+                    return
+                state.append("loading")
+                try:
                     real.exec_module(module)
+                except BaseException:
+                    state.clear()
+                    raise
+                for hook, ours in (("__getattr__", __getattr__), ("__dir__", __dir__)):
+                    if d.get(hook) is ours:
+                        del d[hook]
+                state[0] = "loaded"
 
         module.__getattr__ = __getattr__
         module.__dir__ = __dir__
