@@ -164,6 +164,11 @@ def _build(tmp: pathlib.Path) -> dict:
         "--metrics", str(tmp / "m2.json"), "--name", "r2")
 
     flows.write(tmp / "broken", {"flow.dag.yaml": "inputs: {}\noutputs:\n  x: {type: string, reference: ${nowhere.output}}\nnodes: []\n"})
+    (tmp / "e1.jsonl").write_text('{"grade": "Correct"}\n{"grade": "Correct"}\n')
+    (tmp / "e2.jsonl").write_text('{"grade": "Correct"}\n{"grade": "Incorrect"}\n')
+    for name, base, outs_file, metrics in (("e1", "r1", "e1.jsonl", "m1.json"), ("e2", "r2", "e2.jsonl", "m2.json")):
+        run("runs record", "runs", "record", "--flow", "flows/acc", "--outputs", str(tmp / outs_file),
+            "--metrics", str(tmp / metrics), "--name", name, "--run", base, "--commit", "HEAD" if base == "r2" else "HEAD~1")
     run("validate", "validate")
     run("validate", "validate", str(tmp / "broken"), codes=(1,))
     run("diff", "diff", "HEAD~1", "HEAD")
@@ -178,19 +183,20 @@ def _build(tmp: pathlib.Path) -> dict:
     run("runs show --metrics", "runs", "show", "r2", "--metrics")
     run("runs diff", "runs", "diff", "r1", "r2")
     run("metrics diff", "metrics", "diff", "r1", "r2")
+    run("check", "check", "--baseline", "HEAD~1", "--flow", "flows/acc", "--metric", "accuracy",
+        "--max-drop", "0.1", "--no-fetch", "--no-run", codes=(1,))
     run("test", "test", "--flow", "flows/acc")
     run("run", "run", "--flow", "flows/acc", "--data", "flows/acc/data.jsonl", "--name", "r3")
     run("runs rename", "runs", "rename", "r3", "r3b")
-    run("check", "check", "--baseline", "HEAD~1", "--flow", "flows/acc", "--metric", "accuracy",
-        "--max-drop", "0.1", "--no-fetch", "--no-run", codes=(1,))
     run("bisect", "bisect", "--metric", "accuracy", "--min", "0.9", "HEAD~1", "HEAD")
-    run("report", "report", "-o", str(tmp / "report.html"))
+    run("report", "report", "-o", str(tmp / "report.html"), "--baseline", "HEAD~1")
     run("index rebuild", "index", "rebuild")
     run("index status", "index", "status")
 
     (repo / "flows/acc/.promptflow").mkdir()
     (repo / "flows/acc/.promptflow/flow.log").write_text("a run artefact\n")
     run("export-zip", "export-zip", "flows/acc", "-o", str(tmp / "acc.zip"))
+    run("export-zip", "export-zip", "--run", "r1", "-o", str(tmp / "r1.zip"))
     run("import-zip", "import-zip", str(tmp / "acc.zip"), "--dry-run")
     run("import-zip", "import-zip", str(tmp / "acc.zip"))
     run("checkout-run", "checkout-run", "r1", str(tmp / "checkout"))
