@@ -172,6 +172,7 @@ def _build(tmp: pathlib.Path) -> dict:
     run("validate", "validate")
     run("validate", "validate", str(tmp / "broken"), codes=(1,))
     run("diff", "diff", "HEAD~1", "HEAD")
+    run("diff", "diff", "--no-index", str(repo / "flows/acc/flow.dag.yaml"), str(tmp / "broken/flow.dag.yaml"))
     run("log", "log", "flows/acc", "--metric", "accuracy")
     run("log --node", "log", "flows/acc", "--node", "grade", "--metric", "accuracy")
     run("log --node", "log", "flows/acc", "--node", "grade")
