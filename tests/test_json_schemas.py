@@ -20,6 +20,7 @@ import pytest
 
 import flows
 import pf_runs_gen
+import run_flows
 from runs_helpers import git
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -67,6 +68,8 @@ def _type_ok(value, name: str) -> bool:
             value in ("NaN", "Infinity", "-Infinity")
     if name == "str":
         return isinstance(value, str)
+    if name == "object":
+        return isinstance(value, dict)
     raise AssertionError(f"docs/json.md: unknown type {name!r}")
 
 
@@ -148,6 +151,7 @@ def _build(tmp: pathlib.Path) -> dict:
 
     git(repo, "init", "-q", "-b", "main")
     flows.write(repo / "flows/acc", flows.ACCURACY)
+    flows.write(repo / "flows/shout", run_flows.BASIC)   # fails on the text "boom"
     (repo / ".gitignore").write_text("__pycache__/\n.promptflow/\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "add acc")
@@ -188,8 +192,11 @@ def _build(tmp: pathlib.Path) -> dict:
         "--max-drop", "0.1", "--no-fetch", "--no-run", codes=(1,))
     run("test", "test", "--flow", "flows/acc")
     run("run", "run", "--flow", "flows/acc", "--data", "flows/acc/data.jsonl", "--name", "r3")
+    (tmp / "texts.jsonl").write_text('{"text": "hi"}\n{"text": "boom"}\n')
+    run("test", "test", "--flow", "flows/shout", "--inputs", "text=boom", codes=(1,))
+    run("run", "run", "--flow", "flows/shout", "--data", str(tmp / "texts.jsonl"), "--name", "s1", codes=(1,))
     run("runs rename", "runs", "rename", "r3", "r3b")
-    run("bisect", "bisect", "--metric", "accuracy", "--min", "0.9", "HEAD~1", "HEAD")
+    run("bisect", "bisect", "--metric", "accuracy", "--min", "0.9", "--flow", "flows/acc", "HEAD~1", "HEAD")
     run("report", "report", "-o", str(tmp / "report.html"), "--baseline", "HEAD~1")
     run("index rebuild", "index", "rebuild")
     run("index status", "index", "status")
@@ -278,3 +285,5 @@ def test_the_check_finds_missing_extra_and_mistyped_keys():
     assert check({"m": {"x": "no"}}, schema) == ["$: documented key 'a' missing",
                                                  '$.m.x: "no" is not number']
     assert check({"a": True, "b": [1], "m": {}}, schema) == ["$.a: true is not int", "$.b[0]: 1 is not str|null"]
+    assert check({"o": {"x": 1}}, {"o": "object|null"}) == [] == check({"o": None}, {"o": "object|null"})
+    assert check({"o": []}, {"o": "object|null"}) == ["$.o: [] is not object|null"]
