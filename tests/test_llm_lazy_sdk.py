@@ -75,6 +75,35 @@ def test_a_reexport_package_runs_its_init_only_when_a_name_is_asked(pkg, monkeyp
         types.Nope
 
 
+def test_threads_asking_while_the_init_runs_wait_for_it(pkg, tmp_path):
+    """A batch's line threads import from the SDK at once: none may see a half-run `__init__`
+    (the first version raised "cannot import name 'Completion' from 'openai.types'")."""
+    import threading
+
+    (tmp_path / "lzpkg/types/big.py").write_text(HEAVY + "import time\ntime.sleep(0.3)\nclass Big: pass\n")
+    (tmp_path / "lzpkg/types/__init__.py").write_text(
+        "from .big import Big as Big\nfrom .small import Small as Small\nfrom .zlast import Last as Last\n")
+    (tmp_path / "lzpkg/types/zlast.py").write_text("class Last: pass\n")
+    import_lazily("lzpkg")
+    got, errors = [], []
+
+    def ask(name):
+        try:
+            ns: dict = {}
+            exec(f"from lzpkg.types import {name}", ns)
+            got.append(ns[name].__name__)
+        except Exception as e:
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in ["Big", "Last", "Small", "Last"] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(got) == sorted(["Big", "Last", "Small", "Last"] * 3)
+    assert pkg.count("lzpkg.types.big") == 1           # the init ran once
+
+
 def test_dir_and_star_import_see_the_whole_package(pkg):
     import_lazily("lzpkg")
     types = sys.modules["lzpkg.types"]

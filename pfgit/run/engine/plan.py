@@ -326,6 +326,9 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
             except OSError as e:
                 plan.close()
                 raise RunError(f"node '{np_.name}': template '{path}': {e.strerror}", **where) from None
+            from ..llm.chat import warm_template
+
+            warm_template(np_.template)
             if np_.type == "llm":
                 _prepare_llm(np_, get_connection, where, plan)
                 
