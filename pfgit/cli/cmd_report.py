@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         runs side by side, and the flow's graph with the changed nodes marked."""
         import sys
 
-        from ..fsutil import write_atomic
+        from ..fsutil import write_output
         from ..git.repo import open_repo
         from ..git.sides import repo_relative
         from ..output import emit_json
@@ -48,6 +48,6 @@ def register(app: typer.Typer) -> None:
             return
         from ..report.html import render
 
-        write_atomic(output, render(data).encode("utf-8"))
+        write_output(output, render(data).encode("utf-8"))
         n = len(data["flows"])
         print(f"wrote {output}: {n} flow{'s' if n != 1 else ''}", file=sys.stderr)

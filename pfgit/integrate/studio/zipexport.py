@@ -109,9 +109,9 @@ def write_zip(data: bytes, output: str, force: bool = False) -> None:
             if f.read() != data:
                 raise UsageError("exists (use --force to replace it)", file=output)
         return
-    from ...fsutil import write_atomic
+    from ...fsutil import write_output
 
-    write_atomic(output, data, prefix=".pfgit-zip-")
+    write_output(output, data, prefix=".pfgit-zip-")
 
 
 def export_zip(repo, path: str | None, output: str | None = None, rev: str | None = None,
