@@ -207,7 +207,10 @@ class RunIndex:
         return len(info_rows)
 
     def track_path(self, path: str) -> None:
-        """Follow a flow folder path in the commits table (backfilling known commits once)."""
+        """Follow a flow folder path in the commits table (backfilling known commits once). A path
+        that is not UTF-8 is not followed: no run can name it (git.repo.utf8_path)."""
+        if _storable(path) != path:
+            return
         if self.conn.execute("SELECT 1 FROM flow_paths WHERE path=?", (path,)).fetchone():
             return
         rows = []
