@@ -65,6 +65,9 @@ def test_check_settings_through_a_symlink_out_are_refused(repo):
                           ("ci/run.yml", "run")):
         with pytest.raises(UsageError, match=f"'{key}' names .* outside the repository"):
             _spec(str(repo), "flows/basic", settings)
+    (repo / "flows" / "out").symlink_to(repo.parent)          # pfgit.yaml's flow itself
+    with pytest.raises(UsageError, match="'flow' names 'flows/out', which resolves outside"):
+        _spec(str(repo), "flows/out", {})
 
 
 PROMPT_OUT = """\

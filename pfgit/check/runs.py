@@ -52,7 +52,7 @@ def _spec(worktree: str, flow: str, settings: dict | str | None, base_run: str |
         if isinstance(s.get("llm_cache"), str):   # shared by every commit checked: the cwd's
             s["llm_cache"] = _inside(worktree, "llm_cache", s["llm_cache"], os.getcwd())
         spec = RunSpec(flow=flow, **{k: v for k, v in s.items() if k in known and k != "flow"})
-    spec = replace(spec, flow=os.path.join(worktree, flow), name=None)
+    spec = replace(spec, flow=_inside(worktree, "flow", flow), name=None)
     if base_run is not None:
         spec = replace(spec, run=base_run)
     return spec
