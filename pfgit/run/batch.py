@@ -616,6 +616,11 @@ def _run_with_promptflow(spec, repo, console, resumed, flow_src=None, env_secret
 
     if resumed is not None:
         resumed.remove()   # promptflow cannot resume a run: start it again
+    from .testline import unknown_flow_inputs
+
+    unknown = unknown_flow_inputs(spec, spec.column_mapping, "column mapping of input")
+    if unknown:   # as the built-in engine says it (mapping.py)
+        console.note(unknown)
     active = ActiveRun(repo, spec.name)
     start = time.time()
     active.create(spec, {"start": start, "engine": "promptflow", "flow_source": flow_src})
