@@ -10,19 +10,14 @@ import pytest
 
 from pfgit.cli.main import main
 from pfgit.run.argv import expand_multi
-from pfgit.run.batch import Console, run_batch
+from pfgit.run.batch import run_batch
 from pfgit.run.errors import RunError
 from pfgit.run.spec import RunSpec
-from run_flows import BASIC, EVAL, files_under, git, make_repo, write_jsonl
+from run_flows import BASIC, EVAL, files_under, git, make_repo, quiet_console, write_jsonl
 
 
-class Quiet(Console):
-    def __init__(self):
-        super().__init__(quiet=False)
-        self.lines = []
-
-    def note(self, msg):
-        self.lines.append(msg)
+def Quiet():
+    return quiet_console()
 
 
 @pytest.fixture

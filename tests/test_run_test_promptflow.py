@@ -119,9 +119,9 @@ def test_flex_flows_without_declared_inputs_warn_alike_whatever_the_engine(tmp_p
 
 def test_a_batch_run_through_promptflow_names_unknown_column_mappings_like_builtin(tmp_path, monkeypatch):
     # the built-in engine warns (mapping.py); the promptflow path said nothing
-    from pfgit.run.batch import Console, run_batch
+    from pfgit.run.batch import run_batch
     from pfgit.run.engine import promptflow as pfe
-    from run_flows import make_repo, write_jsonl
+    from run_flows import make_repo, quiet_console, write_jsonl
 
     repo = make_repo(tmp_path, {"func": FLEX_FUNC})
     write_jsonl(repo / "d.jsonl", [{"text": "a"}])
@@ -134,17 +134,8 @@ def test_a_batch_run_through_promptflow_names_unknown_column_mappings_like_built
         return pfe.PromptflowRun({}, [])
 
     monkeypatch.setattr(pfe, "run", fake_run)
-
-    class Notes(Console):
-        def __init__(self):
-            super().__init__(quiet=False)
-            self.lines = []
-
-        def note(self, msg):
-            self.lines.append(msg)
-
     for engine in ("promptflow", "builtin"):
-        con = Notes()
+        con = quiet_console()
         run_batch(RunSpec(flow="func", data="d.jsonl", engine=engine, name=f"r-{engine}",
                           column_mapping={"text": "${data.text}", "txet": "${data.text}"}), con)
         assert ("column mapping of input 'txet' is not an input of the flow (did you mean text?), "
