@@ -4,7 +4,6 @@ the same path given on the command line is the user's choice and stays allowed."
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
