@@ -1,9 +1,9 @@
 """A run.yml (and pfgit.yaml's run settings) is repository content: the paths it names must stay
 inside the repository (an outside data file would be read into the run's snapshot and pushed);
-the same path given on the command line is the user's choice and stays allowed."""
+the same path given on the command line is the user's choice and stays allowed. The built-in
+runner likewise reads no node source, template or prompty `${file:}` outside it."""
 
 from __future__ import annotations
-
 
 import pytest
 
