@@ -117,8 +117,11 @@ def test_test_flow_writes_nothing(tmp_path):
 
 
 def test_flex_function_and_class(tmp_path):
-    res = run_test_flow(RunSpec(flow=str(write_flow(tmp_path / "fn", FLEX_FUNC))), {"n": "3"})
-    assert res.outputs == {"upper": "SAMPLE", "n": 30}   # sample inputs fill the rest; "3" -> 3
+    fn = RunSpec(flow=str(write_flow(tmp_path / "fn", FLEX_FUNC)))
+    assert run_test_flow(fn, {"text": "ab", "n": "3"}).outputs == {"upper": "AB", "n": 30}   # "3" -> 3
+    assert run_test_flow(fn, {}).outputs == {"upper": "SAMPLE", "n": 20}   # no inputs: the sample's
+    # given inputs are the line's inputs (as pf flow test): the sample does not fill the rest
+    assert run_test_flow(fn, {"n": "3"}).error["type"] == "InputNotFound"
     from pfgit.run.engine.flex import FlexEngine
     from pfgit.run.engine.plan import load
 

@@ -10,6 +10,7 @@ import pytest
 from pfgit.check.runs import _spec
 from pfgit.cli.main import main
 from pfgit.errors import UsageError
+from pfgit.run.errors import RunError
 from run_flows import BASIC, make_repo, write_jsonl
 
 SECRET = "OUTSIDE-HOST-SECRET"
@@ -104,5 +105,6 @@ def test_a_prompty_file_reference_outside_the_repository_is_not_read(tmp_path):
     (repo / "ask.prompty").write_text(
         "---\nmodel:\n  api: chat\n  configuration: {type: openai, model: m, api_key: x}\n"
         "  parameters:\n    stop: ${file:../outside.txt}\n---\nuser:\nhi\n")
-    r = PromptyEngine(str(repo), str(repo / "ask.prompty")).run_line({}, 0)
-    assert "is outside the repository" in r.error.message and SECRET not in r.error.message
+    with pytest.raises(RunError) as e:   # refused when the prompty is loaded, before any line
+        PromptyEngine(str(repo), str(repo / "ask.prompty"))
+    assert "is outside the repository" in e.value.one_line() and SECRET not in e.value.one_line()

@@ -172,7 +172,13 @@ def register(app: typer.Typer) -> None:
         spec = RunSpec(flow=flow, variant=variant, connections=_connections(connections),
                        environment_variables=_env(environment_variables) if environment_variables else {},
                        init=pairs(init, "--init") if init else None, engine=engine)
-        res = test_flow(spec, given, node)
+        if json_out:    # stdout holds only the JSON: what tools print goes to stderr
+            import contextlib
+
+            with contextlib.redirect_stdout(sys.stderr):
+                res = test_flow(spec, given, node)
+        else:
+            res = test_flow(spec, given, node)
         for w in res.warnings:
             print(f"pfgit: warning: {w}", file=sys.stderr)
         if json_out:
@@ -190,5 +196,6 @@ def register(app: typer.Typer) -> None:
                 print(json.dumps(res.outputs, indent=2, ensure_ascii=False))
             else:
                 e = res.error
-                print(f"pfgit: node '{e.get('node')}': {e['message']}", file=sys.stderr)
+                where = f"node '{e['node']}': " if e.get("node") else ""
+                print(f"pfgit: {where}{e['message']}", file=sys.stderr)
         raise typer.Exit(0 if res.ok else 1)

@@ -73,8 +73,16 @@ class _Connection:
     def __setattr__(self, key, value):
         (self.secrets if key in self.secrets or key in _SECRET_FIELDS else self.configs)[key] = value
 
+    def keys(self) -> list:
+        """Config then secret keys, as promptflow's: `dict(connection)` and `**connection` work."""
+        return list(self.configs) + list(self.secrets)
+
     def __getitem__(self, key):
-        return getattr(self, key)
+        if key in self.secrets:
+            return self.secrets[key]
+        if key in self.configs:
+            return self.configs[key]
+        raise KeyError(f"Key {key!r} not found in connection {self.name!r}.")
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"

@@ -133,9 +133,8 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
             from ..errors import unknown_inputs
 
             unknown = unknown_inputs(inputs, engine.input_defs())
-            sample = getattr(engine, "sample_inputs", lambda: {})() or {}
-            for k, v in sample.items():
-                raw.setdefault(k, v)
+            if not raw:     # as pf flow test: the sample stands in for inputs only when none are given
+                raw = dict(getattr(engine, "sample_inputs", lambda: {})() or {})
             res = engine.run_line(raw, None, keep_node_runs=True) if hasattr(engine, "plan") \
                 else engine.run_line(raw, None)
             out = TestResult(outputs=res.outputs, error=res.error.as_dict() if res.error else None,
@@ -143,11 +142,13 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
             for nr in getattr(res, "node_runs", []):
                 out.nodes.append({"node": nr.node, "status": nr.status, "duration": round(nr.duration, 4),
                                   "output": _jsonable(nr.output), "error": nr.error})
-            if res.error is None:
-                metrics, agg_err = engine.run_aggregation([res])   # 1-item lists, as pf flow test does
+            if res.error is None and hasattr(engine, "plan"):
+                # DAG aggregation nodes over 1-item lists, as pf flow test does (it never calls a
+                # flex flow's __aggregate__)
+                metrics, agg_err = engine.run_aggregation([res])
                 out.metrics = metrics
-                if agg_err is not None:
-                    out.error = agg_err.as_dict()
+                if agg_err is not None:      # a failed test, as through the promptflow engine
+                    out.error, out.outputs = agg_err.as_dict(), None
             out.duration = time.perf_counter() - t0
             return out
     finally:
@@ -197,7 +198,7 @@ def _test_node(engine, name: str, given: dict, t0) -> TestResult:
         err = e.as_dict()
     except Exception as e:
         err = {"type": type(e).__name__, "node": name,
-               "message": f"Execution failure in '{getattr(np_.tool, 'name', name)}': ({type(e).__name__}) {e}"}
+               "message": f"Execution failure in '{name}': ({type(e).__name__}) {e}"}
     return TestResult(outputs=None, error=err, nodes=[{"node": name, "status": "Failed", "duration": 0,
                                                        "output": None, "error": err["message"]}],
                       duration=time.perf_counter() - t0)

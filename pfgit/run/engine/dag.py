@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import inspect
-import json
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 
-from ..errors import LineError
+from ..errors import LineError, output_unserializable
 from .plan import Plan, convert_flow_inputs
 
 _PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
@@ -55,7 +54,7 @@ class LineResult:
         return self.error is None
 
 
-def resolve_property(value, prop: str | None, ref_text: str):
+def resolve_property(value, prop: str | None, node: str):
     if not prop:
         return value
     for word, key, idx in _PROP_TOKEN.findall(prop):
@@ -67,18 +66,30 @@ def resolve_property(value, prop: str | None, ref_text: str):
             else:
                 value = value[int(idx[1:-1])]
         except (KeyError, IndexError, AttributeError, TypeError):
-            raise LineError(f"Invalid property '{prop}' in reference '{ref_text}'", "InvalidReferenceProperty") from None
+            raise invalid_property(prop, node) from None
     return value
+
+
+def invalid_property(prop: str, node: str) -> LineError:
+    """promptflow's InvalidReferenceProperty (_input_assignment_parser.parse_node_property)."""
+    return LineError(f"Flow execution failed. Invalid property '{prop}' when accessing the node '{node}'. "
+                     "Please check the property and try again.", "InvalidReferenceProperty")
 
 
 def _node_value(ref, outputs: dict, ref_text: str):
     if ref.section != "output":
         raise LineError(f"The section '{ref.section}' of reference '{ref_text}' is currently unsupported",
                         "UnsupportedReference")
-    return resolve_property(outputs[ref.name], ref.prop, ref_text)
+    return resolve_property(outputs[ref.name], ref.prop, ref.name)
 
 
 def _drain(v):
+    if inspect.isasyncgen(v):     # an `async def` tool that yields: joined like a generator
+        import asyncio
+
+        async def _join():
+            return "".join([str(c) async for c in v])
+        return asyncio.run(_join())
     if inspect.isgenerator(v) or (hasattr(v, "__next__") and hasattr(v, "__iter__") and not isinstance(v, (str, bytes, dict, list))):
         return "".join(str(c) for c in v)
     return v
@@ -244,8 +255,8 @@ class DagEngine:
             e.node = e.node or name
             return NodeRun(name, "Failed", None, time.perf_counter() - t0, e.message), None, e
         except Exception as e:  # the tool raised
-            func = getattr(np_.tool, "name", name) if np_.tool is not None else name
-            err = LineError(f"Execution failure in '{func}': ({type(e).__name__}) {e}", type(e).__name__, name)
+            # promptflow's ToolExecutionError names the node, not the tool's function
+            err = LineError(f"Execution failure in '{name}': ({type(e).__name__}) {e}", type(e).__name__, name)
             return NodeRun(name, "Failed", None, time.perf_counter() - t0, err.message), None, err
         return NodeRun(name, "Completed", out, time.perf_counter() - t0), out, None
 
@@ -313,18 +324,15 @@ class DagEngine:
             elif r.kind == "input":
                 v = inputs.get(r.name)
             elif outputs.get(r.name, BYPASSED) is BYPASSED:
-                if r.prop:
-                    raise LineError(f"Invalid property '{r.prop}': node '{r.name}' was bypassed",
-                                    "InvalidReferenceProperty")
+                if r.prop:           # promptflow reads the property of None
+                    raise invalid_property(r.prop, r.name)
                 v = None
             else:
                 v = _node_value(r, outputs, ref_text)
             v = _drain(v)
-            try:
-                json.dumps(v)
-            except (TypeError, ValueError):
-                raise LineError(f"The output '{k}' for flow is incorrect. The output value is not JSON serializable. "
-                                f"JSON dump failed: ({type(v).__name__})", "FlowOutputValueInvalid") from None
+            err = output_unserializable(k, v)
+            if err is not None:
+                raise err
             if isinstance(v, str) and type(v) is not str:
                 v = str(v)
             out[k] = v
@@ -354,7 +362,7 @@ class DagEngine:
                     vals = []
                     for ln in lines:
                         v = ln.node_outputs.get(r.name)
-                        vals.append(None if v is None else resolve_property(v, r.prop, text))
+                        vals.append(None if v is None else resolve_property(v, r.prop, r.name))
                     kwargs[k] = vals
             return kwargs, set()
 

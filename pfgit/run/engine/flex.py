@@ -13,7 +13,7 @@ import inspect
 import os
 
 from ..convert import ConvertError, annotation_type, parse_value
-from ..errors import LineError, RunError
+from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from ..nodes.python import FlowModules, ToolLoadError
 from .dag import LineResult, _drain
 
@@ -30,6 +30,9 @@ class FlexEngine:
         from ..llm.usage import TokenCounter
 
         self.flow, self.fdir, self.ffile = flow, fdir, ffile
+        from .plan import check_includes
+
+        check_includes(flow, fdir)
         self.usage = TokenCounter()
         entry = flow.data.get("entry")
         if not isinstance(entry, str) or ":" not in entry:
@@ -50,8 +53,11 @@ class FlexEngine:
         self.instance = None
         if inspect.isclass(target):
             sample = flow.data.get("sample") if isinstance(flow.data.get("sample"), dict) else {}
-            kwargs = dict(init if init is not None else (sample.get("init") or {}))
             declared = flow.data.get("init")
+            # YAML init defaults, then the given init (else the sample's), as promptflow
+            kwargs = {k: d["default"] for k, d in (declared or {}).items()
+                      if isinstance(d, dict) and d.get("default") not in (None, "")} if isinstance(declared, dict) else {}
+            kwargs.update(init if init is not None else (sample.get("init") or {}))
             if isinstance(declared, dict) and init is not None:
                 params = [p for p in list(inspect.signature(target.__init__).parameters)[1:]]
                 if set(declared) != set(params):
@@ -106,17 +112,24 @@ class FlexEngine:
     def run_line(self, raw: dict, line_number, keep_node_runs: bool = False) -> LineResult:
         res = LineResult(line_number, raw)
         kwargs = {}
+        declared = self.flow.data.get("inputs") if isinstance(self.flow.data.get("inputs"), dict) else {}
         for k, p in self.params.items():
-            if k not in raw:
-                if p.default is inspect.Parameter.empty:
-                    res.error = LineError(f"The value for flow input '{k}' is not provided in input data.", "InputNotFound")
-                    return res
+            d = declared.get(k) if isinstance(declared.get(k), dict) else {}
+            if k in raw:
+                v = raw[k]
+            elif d.get("default") not in (None, ""):   # the YAML default wins over the code's ('' = none)
+                v = d["default"]
+            elif p.default is inspect.Parameter.empty:
+                res.error = input_not_found(k, line_number)
+                return res
+            else:
                 continue
+            # a type declared in the YAML is the one promptflow checks, defaults included
+            t = d.get("type") or annotation_type(p.annotation, p.default)
             try:
-                kwargs[k] = parse_value(raw[k], annotation_type(p.annotation, p.default))
+                kwargs[k] = parse_value(v, t)
             except ConvertError:
-                res.error = LineError(f"The value for flow input '{k}' in line {line_number} does not match "
-                                      f"the expected type.", "InputTypeError")
+                res.error = input_type_error(k, v, t, line_number)
                 return res
         try:
             out = _drain(self.func(**kwargs))
@@ -130,19 +143,17 @@ class FlexEngine:
             res.error = LineError(f"Execution failure in '{self.name}': ({type(e).__name__}) {e}",
                                   type(e).__name__, self.name)
             return res
-        if isinstance(out, dict):
-            outputs = out
+        if isinstance(out, dict):        # generator values are joined, as promptflow does
+            outputs = {k: _drain(v) for k, v in out.items()}
         elif dataclasses.is_dataclass(out) and not isinstance(out, type):
-            outputs = {f.name: getattr(out, f.name) for f in dataclasses.fields(out)}
+            outputs = {f.name: _drain(getattr(out, f.name)) for f in dataclasses.fields(out)}
         else:
             outputs = {"output": out}
-        import json
-
-        try:
-            json.dumps(outputs)
-        except (TypeError, ValueError):
-            res.error = LineError("The output value is not JSON serializable", "FlowOutputValueInvalid", self.name)
-            return res
+        for k, v in outputs.items():
+            err = output_unserializable(k, v)
+            if err is not None:
+                res.error = err
+                return res
         res.outputs = outputs
         res.node_outputs = {"__outputs__": outputs}
         return res

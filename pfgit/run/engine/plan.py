@@ -175,6 +175,34 @@ def _source_path(flow_dir: str, body: dict, includes: list) -> str | None:
     return path
 
 
+def check_includes(flow, fdir: str) -> None:
+    """Every `additional_includes` entry must exist: promptflow refuses the flow otherwise."""
+    for i, inc in enumerate(flow.additional_includes):
+        if not os.path.exists(os.path.join(fdir, inc)):
+            raise RunError(f"Unable to find additional include {inc}", file=flow.file,
+                           line=flow.line(("additional_includes", i)))
+
+
+# promptflow types whose values promptflow builds from flow data before calling a tool:
+# {"data:image/...;path": ...} dicts become Image objects, an assistant-definition YAML path an
+# AssistantDefinition; the built-in engine passes the raw values
+_UNCONVERTED = {"promptflow.contracts.multimedia": "Image", "promptflow._utils.multimedia": "Image",
+                "promptflow.contracts.types.AssistantDefinition": "AssistantDefinition"}
+
+
+def _unconverted_type(mod) -> str | None:
+    """The promptflow type a tool's module holds (imported) that the built-in engine does not build."""
+    for v in list(vars(mod).values()):
+        if isinstance(v, type(os)):
+            name = v.__name__
+        else:
+            name = f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', '')}"
+        for prefix, kind in _UNCONVERTED.items():
+            if name.startswith(prefix):
+                return kind
+    return None
+
+
 def needs_promptflow(flow_dir: str, body: dict, name: str) -> str | None:
     """Why the built-in engine cannot run this node body (None when it can)."""
     src = body.get("source") if isinstance(body.get("source"), dict) else {}
@@ -202,7 +230,12 @@ def build_plan(flow_path: str, variant: str | None = None, connection_overrides:
         t = d.get("type", "object")
         if t not in KNOWN_TYPES:
             raise RunError(f"flow input '{k}' has unknown type '{t}'", file=flow.file, line=flow.line(("inputs", k)))
+        if t == "image":
+            raise NeedsPromptflow(f"flow input '{k}' needs the promptflow engine: images are not loaded by "
+                                  "the built-in engine", tool="image input", file=flow.file,
+                                  line=flow.line(("inputs", k)))
         inputs[str(k)] = d
+    check_includes(flow, fdir)
     bodies = choose_variants(flow, variant)
     apply_connection_overrides(bodies, connection_overrides or {})
     line_of = {n.name: flow.line(n.base_path) for n in flow.nodes}
@@ -299,6 +332,12 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
             try:
                 mod = plan.modules.load(path)
                 np_.tool = find_tool(mod, path)
+                kind = _unconverted_type(mod)
+                if kind:
+                    plan.close()
+                    raise NeedsPromptflow(f"node '{np_.name}' needs the promptflow engine: {path} uses promptflow's "
+                                          f"{kind} (the built-in engine does not build such inputs)",
+                                          node=np_.name, tool=f"{path} ({kind})", **where)
             except ToolLoadError as e:
                 name = getattr(e, "import_name", "") or ""
                 if name.split(".")[0] == "promptflow" or (name and _is_promptflow_module(name)):
@@ -331,7 +370,39 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
             warm_template(np_.template)
             if np_.type == "llm":
                 _prepare_llm(np_, get_connection, where, plan)
+            dup = _duplicated_template_inputs(np_)
+            if dup:
+                plan.close()
+                raise RunError(f"node '{np_.name}': {dup}", **where)
                 
+
+def _duplicated_template_inputs(np_) -> str | None:
+    """promptflow refuses a prompt/llm node whose template reads a variable named like a
+    parameter of the tool rendering it (_tool_resolver._validate_duplicated_inputs): its message."""
+    try:
+        import jinja2
+        from jinja2 import meta
+
+        names = meta.find_undeclared_variables(jinja2.Environment().parse(np_.template or ""))
+    except Exception:
+        return None          # a template that does not parse fails its lines, as in promptflow
+    if np_.type == "prompt":
+        params, what = {"template"}, "the reserved parameters of prompt tool"
+    else:
+        from ..llm import connection_dict
+        from ..llm.params import SIGNATURES, provider_of
+
+        try:
+            provider = provider_of(connection_dict(np_.connection_obj).get("type", ""))
+        except Exception:
+            return None
+        params = {"connection", "prompt"} | {n for n, _, _ in SIGNATURES.get((np_.api, provider), [])}
+        what = f"the parameters of {'AzureOpenAI' if provider == 'azure' else 'OpenAI'}.{np_.api}"
+    dup = names & params
+    if not dup:
+        return None
+    return f"Invalid inputs {dup} in prompt template of node {np_.name}. These inputs are duplicated with {what}."
+
 
 def _prepare_llm(np_, get_connection, where, plan) -> None:
     """Resolve the node's connection (a missing one fails the run before any line, as in
@@ -398,29 +469,50 @@ def conn_obj(get_connection, name: str, cls: str, plan):
         from ..llm import connection_dict
 
         conn = connection_dict(conn)
-    return make_connection(conn, cls, real=plan.modules is not None and plan.modules.real)
+    return make_connection(conn, pick_connection_class(conn, name, cls),
+                           real=plan.modules is not None and plan.modules.real)
+
+
+def pick_connection_class(conn: dict, name: str, classes) -> str | None:
+    """The class a connection literal becomes, as promptflow's tool resolver picks it: the class
+    of the connection's stored type, which must be one the parameter accepts (a `Union[...]`
+    annotation accepts several); a custom connection becomes the parameter's first class (custom
+    strong type connections)."""
+    from ..connections import TYPES, type_key
+
+    classes = [classes] if isinstance(classes, str) else list(classes or [])
+    if not classes:
+        return None
+    try:
+        ctype = type_key(conn.get("type") or "custom")
+    except Exception:
+        return classes[0]
+    stored = TYPES[ctype][0] + "Connection"
+    builtin = {t[0] + "Connection" for t in TYPES.values()}
+    if ctype == "custom" and classes[0] not in builtin:
+        return classes[0]            # a custom strong type connection class of the tool's module
+    if stored in classes:
+        return stored
+    raise ConvertError(f"connection '{name}' of type {stored!r} is not supported, valid types {classes}")
 
 
 def convert_flow_inputs(plan_inputs: dict, raw: dict, line_number) -> dict:
     """Flow inputs of one line converted by declared type, defaults applied (§1.4, §1.5).
     Raises LineError. Undeclared keys are kept (they never reach nodes)."""
-    from ..errors import LineError
+    from ..errors import input_not_found, input_type_error
 
     out = dict(raw)
-    where = f" in line {line_number} of input data" if line_number is not None else ""
     for k, d in plan_inputs.items():
         if k not in raw:
             if "default" in d:
                 v = d["default"]
             else:
-                raise LineError(f"The input for flow is incorrect. The value for flow input '{k}'{where} "
-                                "is not provided in input data.", "InputNotFound")
+                raise input_not_found(k, line_number)
         else:
             v = raw[k]
         t = d.get("type", "object")
         try:
             out[k] = parse_value(v, t)
         except ConvertError:
-            raise LineError(f"The value for flow input '{k}'{where} does not match the expected type '{t}'.",
-                            "InputTypeError" if t != "list" else "InputParseError") from None
+            raise input_type_error(k, v, t, line_number) from None
     return out

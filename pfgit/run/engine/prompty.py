@@ -16,7 +16,7 @@ import re
 
 from ...flow.readers import outside_repository
 from ..convert import ConvertError, parse_value
-from ..errors import LineError, RunError
+from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from .dag import LineResult
 
 _ENV = re.compile(r"^\$\{env:([^}]+)\}$")
@@ -37,6 +37,8 @@ def _resolve(value, base: str):
             path = os.path.join(base, m.group(1))
             if outside_repository(path, base):   # as validate's path-outside-repo
                 raise LineError(f"'{value}' is outside the repository (pfgit does not read it)")
+            if not os.path.isfile(path):     # promptflow refuses the prompty when loading it
+                raise RunError(f"Cannot find the reference file {m.group(1)}.")
             try:
                 with open(path, encoding="utf-8") as f:
                     text = f.read()
@@ -54,6 +56,35 @@ def _resolve(value, base: str):
                                 f"{str(e).splitlines()[0]}") from None
             return text
     return value
+
+
+def _empty_config(conf: dict) -> bool:
+    """promptflow's is_empty_connection_config: nothing but the deployment/model is set, so the
+    connection is built from the environment alone (Connection.from_env)."""
+    return not {k for k, v in conf.items() if v and k != "type"} - {"azure_deployment", "model"}
+
+
+def _from_env(node: str, cls: str, names: tuple) -> dict:
+    """The environment variables a connection is built from, as promptflow's from_env requires."""
+    if any(os.environ.get(n) is None for n in names):
+        raise LineError(f"Required environment variables {list(names)} to build {cls} not set.",
+                        "RequiredEnvironmentVariablesNotSetError", node)
+    return {n: os.environ[n] for n in names}
+
+
+_IMAGE_MD = re.compile(r"!\[[^\]]*\]\(")
+
+
+def _needs_images(meta: dict, template: str) -> str | None:
+    """promptflow turns image inputs and markdown images of a prompty's template into image
+    content parts; the built-in engine sends text only."""
+    inputs = meta.get("inputs") if isinstance(meta.get("inputs"), dict) else {}
+    for k, d in inputs.items():
+        if isinstance(d, dict) and d.get("type") == "image":
+            return f"input '{k}' is an image (images are not loaded by the built-in engine)"
+    if _IMAGE_MD.search(template or ""):
+        return "its template has a markdown image (images are not loaded by the built-in engine)"
+    return None
 
 
 class PromptyEngine:
@@ -90,6 +121,18 @@ class PromptyEngine:
             {k: {"type": "string"} for k in (meta.get("sample") or {})}
         self.outputs = meta.get("outputs") if isinstance(meta.get("outputs"), dict) else None
         self.name = os.path.splitext(os.path.basename(ffile))[0]
+        try:    # `${file:...}` references must exist before any line, as promptflow loads them
+            for part in (model.get("configuration"), model.get("parameters"), meta.get("sample")):
+                _resolve(part, fdir)
+        except (RunError, LineError) as e:   # outside the repository, unreadable, not JSON/YAML
+            raise RunError(e.message, file=ffile) from None
+        except (OSError, ValueError) as e:
+            raise RunError(f"cannot read a file the prompty references: {e}", file=ffile) from None
+        why = _needs_images(meta, body)
+        if why:
+            from .plan import NeedsPromptflow
+
+            raise NeedsPromptflow(f"the prompty needs the promptflow engine: {why}", tool=why, file=ffile)
 
     def input_defs(self) -> dict:
         return {k: (v if isinstance(v, dict) else {"type": "string"}) for k, v in self.inputs.items()}
@@ -129,6 +172,14 @@ class PromptyEngine:
             from ..llm import connection_dict
 
             conn = connection_dict(conn)
+        elif conf.get("type") in ("azure_openai", "azure_open_ai") and _empty_config(conf):
+            conn = _from_env(self.name, "AzureOpenAIConnection", ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"))
+            conn = {"type": "azure_open_ai", "api_base": conn["AZURE_OPENAI_ENDPOINT"],
+                    "api_key": conn["AZURE_OPENAI_API_KEY"], "api_version": os.environ.get("OPENAI_API_VERSION")}
+        elif conf.get("type") in ("openai", "open_ai") and _empty_config(conf):
+            conn = _from_env(self.name, "OpenAIConnection", ("OPENAI_API_KEY",))
+            conn = {"type": "open_ai", "api_key": conn["OPENAI_API_KEY"], "base_url": os.environ.get("OPENAI_BASE_URL"),
+                    "organization": os.environ.get("OPENAI_ORG_ID")}
         elif conf.get("type") == "azure_openai":
             conn = {"type": "azure_open_ai", "api_base": conf.get("azure_endpoint") or os.environ.get("AZURE_OPENAI_ENDPOINT"),
                     "api_key": conf.get("api_key") or os.environ.get("AZURE_OPENAI_API_KEY"),
@@ -152,12 +203,12 @@ class PromptyEngine:
             elif "default" in d:
                 v = d["default"]
             else:
-                res.error = LineError(f"Missing required input '{k}'", "MissingRequiredInputError", self.name)
+                res.error = input_not_found(k, line_number)
                 return res
             try:
                 values[k] = parse_value(v, d.get("type", "string"))
             except ConvertError:
-                res.error = LineError(f"input '{k}' does not match type '{d.get('type')}'", "InputTypeError", self.name)
+                res.error = input_type_error(k, v, d.get("type", "string"), line_number)
                 return res
         res.inputs = values
         try:
@@ -184,8 +235,8 @@ class PromptyEngine:
 
     def _output(self, response, params: dict):
         if self.model.get("response") == "all":
-            raise LineError("model.response 'all' returns the raw response, which is not JSON serializable",
-                            "FlowOutputValueInvalid", self.name)
+            raise output_unserializable("output", response) or LineError(
+                "model.response 'all' returns the raw response", "FlowOutputUnserializable", self.name)
         if self.api == "completion":
             return response.choices[0].text
         choice = response.choices[0]
@@ -197,7 +248,7 @@ class PromptyEngine:
             try:
                 obj = json.loads(content)
             except ValueError as e:
-                raise LineError(f"response is not JSON: {e}", "JSONDecodeError", self.name) from None
+                raise LineError(f"OpenAI API hits exception: {type(e).__name__}: {e}", "LLMError", self.name) from None
             if self.outputs:
                 missing = [k for k in self.outputs if k not in obj]
                 if missing:

@@ -99,6 +99,9 @@ class FlowModules:
                 raise ToolLoadError(f"syntax error in tool file: {e.msg}", file=rel_path, line=e.lineno) from None
             spec = importlib.util.spec_from_file_location(name, path)
             mod = importlib.util.module_from_spec(spec)
+            # promptflow loads every tool file as `__pf_main__` (not registered in sys.modules);
+            # the private name stays the sys.modules key, so flows never share a module
+            mod.__name__ = "__pf_main__"
             sys.modules[name] = mod
             try:
                 exec(code, mod.__dict__)
@@ -162,7 +165,7 @@ class PythonTool:
             params = self.init_params if k in self.init_params else self.params
             conn_classes = self.connection_classes(k, params)
             if conn_classes:
-                out[k] = connections(str(v), conn_classes[0])
+                out[k] = connections(str(v), conn_classes)   # the stored type picks among them
                 continue
             t = self.param_type(k, params)
             if t is None:
