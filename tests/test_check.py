@@ -157,8 +157,8 @@ def test_check_writes_markdown_and_github_step_summary(repo, monkeypatch, capsys
     assert code == 1
     text = md.read_text()
     assert text.startswith("## ❌ pfgit check: failed\n")
-    assert ("| accuracy | 0.9 | 0.8 | -0.1 | max drop 0.05 | "
-            "**FAIL: dropped by 0.1 (> max drop 0.05)** |") in text
+    assert ("| `accuracy` | 0.9 | 0.8 | -0.1 | `max drop 0.05` | "
+            "**FAIL: dropped by 0.1 (&gt; max drop 0.05)** |") in text
     assert summary.read_text() == "earlier step\n" + text
 
 
@@ -190,8 +190,8 @@ def test_check_shows_lines_whose_evaluation_flipped(repo, monkeypatch, capsys, t
         "head_output": {"answer": "long a1"}}]
     md = tmp_path / "r.md"
     check(monkeypatch, capsys, repo, "--metric", "accuracy", "--min", "0.1", "--markdown", str(md))
-    assert ("| 1 | {\"question\": \"q1\"} | grade=Correct | grade=Incorrect | - | "
-            "{\"answer\": \"long a1\"} |") in md.read_text()
+    assert ("| 1 | `{\"question\": \"q1\"}` | `grade=Correct` | `grade=Incorrect` | `-` | "
+            "`{\"answer\": \"long a1\"}` |") in md.read_text()
     assert "1 line changed its evaluation outcome (first 1)" in md.read_text()
 
 
