@@ -11,6 +11,8 @@ exit, recording the run included). Target (issue 9): pfgit >= 80% of workers / l
 (16 / 0.05 = 320, so 256 lines/s). A run of one round of lines (`--workers` lines) first gives
 the fixed cost (start-up, importing the openai SDK, recording), and so the rate of the other lines.
 CPU per line is the pfgit process's (its children included) and the fake server's, measured apart.
+The ceiling line is the plainest client (http.client, the same number of threads, no SDK, no
+flow) against the same server: what the server and this machine's loopback allow at all.
 """
 
 from __future__ import annotations
@@ -62,6 +64,34 @@ def _cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+CEILING = r"""
+import http.client, json, sys, threading, time, urllib.parse
+url = urllib.parse.urlparse(sys.argv[1]); n, workers = int(sys.argv[2]), int(sys.argv[3])
+body = json.dumps({"model": "gpt-3.5-turbo", "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                   {"role": "user", "content": "Write a simple Python Hello World program."}], "max_tokens": 120}).encode()
+todo = iter(range(n)); lock = threading.Lock()
+def worker():
+    c = http.client.HTTPConnection(url.hostname, url.port)
+    while True:
+        with lock:
+            if next(todo, None) is None:
+                return
+        c.request("POST", url.path + "/chat/completions", body, {"Content-Type": "application/json"})
+        json.loads(c.getresponse().read())
+t = time.perf_counter()
+ts = [threading.Thread(target=worker) for _ in range(workers)]
+[x.start() for x in ts]; [x.join() for x in ts]
+print(n / (time.perf_counter() - t))
+"""
+
+
+def _ceiling(py, url, lines, workers) -> float:
+    """Requests/s of the plainest client (http.client keep-alive, `workers` threads, no SDK, no
+    flow), timed from its first request to its last: what the fake server and this machine's
+    loopback allow at this concurrency, whatever the client."""
+    return float(sh([py, "-c", CEILING, url, str(lines), str(workers)]).stdout)
 
 
 def main() -> int:
@@ -123,6 +153,7 @@ def main() -> int:
             return time.perf_counter() - t0, cpu, _cpu_seconds(server.pid) - server_cpu0, r
 
         load0 = os.getloadavg()[0]
+        ceiling = _ceiling(py, url, args.lines, args.workers)
         t_start, cpu_start, _, _ = pfgit_run("start.jsonl", "b0")
         t_pfgit, client_cpu, server_cpu, r = pfgit_run("data.jsonl", "b1")
         status = json.loads(r.stdout)
@@ -135,6 +166,9 @@ def main() -> int:
         more = args.lines - args.workers
         print(f"start-up and recording (a {args.workers}-line run): {t_start:.2f} s, {cpu_start:.2f} s CPU; the other "
               f"{more} lines: {more / (t_pfgit - t_start):.1f} lines/s = {more / (t_pfgit - t_start) / ideal:.0%} of {ideal:.0f}")
+        print(f"ceiling: a plain http.client client ({args.workers} threads, no SDK, no flow) got "
+              f"{ceiling:.1f} requests/s = {ceiling / ideal:.0%} of {ideal:.0f} from the same server; "
+              f"pfgit end to end = {rate / ceiling:.0%} of that, its other lines {more / (t_pfgit - t_start) / ceiling:.0%}")
         print(f"CPU per line: pfgit {client_cpu / args.lines * 1000:.2f} ms (whole process, start and "
               f"recording included; {(client_cpu - cpu_start) / more * 1000:.2f} ms without them), fake server "
               f"{server_cpu / args.lines * 1000:.2f} ms; load average {load0:.2f} before, "

@@ -71,6 +71,10 @@ def run(demo) -> None:
     demo.title("Test one line, then run the flow over a data set and evaluate the run")
     for rel, text in EVAL_FLOW.items():
         demo.write(rel, text)
+    print("a data set of questions with their expected answers, and an evaluation flow qa_eval: its node"
+          " `grade` compares an answer with the expected one, its aggregation node `accuracy` logs the"
+          " share graded Correct", flush=True)
+    demo.sh("head -n 2 ../questions.jsonl && ls qa_eval")
     demo.sh("git add -A && git commit -q -m 'Add the qa_eval evaluation flow' && echo committed")
     demo.sh("pfgit test --flow qa --inputs question='What is the capital of  Italy?'")
     demo.sh("git status --porcelain && echo '(pfgit test wrote nothing)'")

@@ -29,3 +29,18 @@ def write_atomic(path: str, data: bytes, prefix: str = ".pfgit-", mode: int | No
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_output(path: str, data: bytes, prefix: str = ".pfgit-") -> None:
+    """`write_atomic` for a file the user named on the command line (`-o FILE`): a folder, or a
+    folder that does not exist, is a one-line usage error naming it, not an internal error."""
+    from .errors import UsageError
+
+    if os.path.isdir(path):
+        raise UsageError("is a folder", file=path)
+    try:
+        write_atomic(path, data, prefix=prefix)
+    except OSError as e:
+        where = os.path.dirname(os.path.abspath(path))
+        why = "no such folder" if not os.path.isdir(where) else (e.strerror or str(e))
+        raise UsageError(f"cannot write: {why}", file=path) from None

@@ -86,6 +86,25 @@ class SafeText:
         return getattr(self._stream, name)
 
 
+class SafeBytes:
+    """A binary stream for stored bytes printed on request (`runs stream`): a pipe or file gets
+    them unchanged, a terminal gets them neutralised (a fetched run's outputs could otherwise
+    drive it; valid JSON Lines never hold a raw control character, so only hostile or broken
+    content changes)."""
+
+    def __init__(self, stream, terminal: bool):
+        self._stream = stream
+        self._terminal = terminal
+
+    def write(self, data: bytes):
+        if self._terminal:
+            data = neutralise(data.decode("utf-8", "surrogateescape")).encode("utf-8")
+        return self._stream.write(data)
+
+    def flush(self):
+        self._stream.flush()
+
+
 class safe_streams:
     """`with safe_streams(): ...` wraps sys.stdout and sys.stderr in SafeText, then restores them
     (tests call command entry points in-process)."""

@@ -271,3 +271,19 @@ def make_repo(tmp_path: pathlib.Path, flows: dict) -> pathlib.Path:
 
 def files_under(root: pathlib.Path) -> set:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def quiet_console():
+    """A run Console that keeps its notes in `.lines` instead of printing them."""
+    from pfgit.run.batch import Console
+
+    class Quiet(Console):
+        def __init__(self):
+            super().__init__(quiet=False)
+            self.lines = []
+
+        def note(self, msg):
+            self.lines.append(msg)
+
+    return Quiet()
+

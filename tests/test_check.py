@@ -157,8 +157,8 @@ def test_check_writes_markdown_and_github_step_summary(repo, monkeypatch, capsys
     assert code == 1
     text = md.read_text()
     assert text.startswith("## ❌ pfgit check: failed\n")
-    assert ("| accuracy | 0.9 | 0.8 | -0.1 | max drop 0.05 | "
-            "**FAIL: dropped by 0.1 (> max drop 0.05)** |") in text
+    assert ("| `accuracy` | 0.9 | 0.8 | -0.1 | `max drop 0.05` | "
+            "**FAIL: dropped by 0.1 (&gt; max drop 0.05)** |") in text
     assert summary.read_text() == "earlier step\n" + text
 
 
@@ -190,8 +190,8 @@ def test_check_shows_lines_whose_evaluation_flipped(repo, monkeypatch, capsys, t
         "head_output": {"answer": "long a1"}}]
     md = tmp_path / "r.md"
     check(monkeypatch, capsys, repo, "--metric", "accuracy", "--min", "0.1", "--markdown", str(md))
-    assert ("| 1 | {\"question\": \"q1\"} | grade=Correct | grade=Incorrect | - | "
-            "{\"answer\": \"long a1\"} |") in md.read_text()
+    assert ("| 1 | `{\"question\": \"q1\"}` | `grade=Correct` | `grade=Incorrect` | `-` | "
+            "`{\"answer\": \"long a1\"}` |") in md.read_text()
     assert "1 line changed its evaluation outcome (first 1)" in md.read_text()
 
 
@@ -216,6 +216,14 @@ def test_check_bound_without_metric_is_a_usage_error(repo, monkeypatch, capsys):
     ("flows:\n- flow: qa\n- flow: qa/\n", "flow 'qa' is listed twice", 3),
     ("flows:\n- flow: qa\n  max_failed_lines: -1\n", "max_failed_lines must be a whole number", 3),
     ("flows: [\n", "not valid YAML", 2),
+    # a pull request's values that would reach the run unchecked
+    ("flows:\n- flow: qa\n  run:\n    data: .git/config\n", "data '.git/config' is outside the repository", 4),
+    ("flows:\n- flow: .git/hooks\n", "flow '.git/hooks' is outside the repository", 2),
+    ("flows:\n- flow: qa\n  run: {environment_variables: /home/me/.env}\n", "environment_variables '/home/me/.env' is outside", 3),
+    ("flows:\n- flow: qa\n  run: {workers: 100000000}\n", "workers must be a whole number from 1 to 256", 3),
+    ("flows:\n- flow: qa\n  run: {engine: bogus}\n", "engine must be one of auto, builtin, promptflow", 3),
+    ("flows:\n- flow: qa\n  evaluations: [{flow: ev, llm_mode: x}]\n", "llm_mode must be one of record", 3),
+    ("flows:\n- flow: qa\n  run: {column_mapping: [1]}\n", "column_mapping must be a mapping", 3),
 ])
 def test_checks_file_errors_name_the_line(text, msg, line):
     with pytest.raises(UsageError) as e:

@@ -117,6 +117,13 @@ def test_bisect_good_commit_that_is_bad_is_exit_1(repo, monkeypatch, capsys):
     assert "the good commit" in err and "is bad for accuracy >= 1.5 (accuracy=1.0)" in err
 
 
+@pytest.mark.parametrize("bound", ["nan", "inf"])
+def test_bisect_refuses_a_bound_that_is_not_a_finite_number(repo, monkeypatch, capsys, bound):
+    # --min nan judged every commit good: "no commit crossed" where one did
+    code, _, err = run_cli(monkeypatch, capsys, repo, "bisect", "--metric", "accuracy", "--min", bound)
+    assert (code, err) == (2, f"pfgit: --min must be a finite number, got {float(bound)}\n")
+
+
 def test_check_jobs_makes_both_sides_runs_in_parallel_processes(repo, monkeypatch, capsys):
     git(repo, "checkout", "-q", "-b", "forget")
     set_table(repo, {k: v for k, v in CAPITALS.items() if k != "Peru"}, "Forget Peru")

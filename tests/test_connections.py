@@ -127,3 +127,62 @@ def test_promptflow_connection_read_through_its_api(cfg, tmp_path):
         text=True, cwd=tmp_path).stdout
     conn = json.loads(out.strip().splitlines()[-1])
     assert (conn["type"], conn["api_key"], conn["base_url"]) == ("open_ai", "sk-pf-7777", "http://127.0.0.1:9/v1")
+
+
+def test_secret_named_fields_and_url_passwords_are_masked_everywhere(cfg, tmp_path, capsys, monkeypatch):
+    f = write(tmp_path, "c.yaml", """\
+        name: aad
+        type: azure_open_ai
+        api_base: https://svc:URLPASS-5678@x.openai.azure.com/
+        api_key: ${env:AOAI_K}
+        client_secret: CLIENT-SECRET-1234
+        """)
+    assert main(["connection", "create", "--file", f, "--json"]) == 0
+    for argv in (["connection", "show", "aad"], ["connection", "show", "aad", "--json"],
+                 ["connection", "list"], ["connection", "list", "--json"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "CLIENT-SECRET" not in out and "URLPASS" not in out and "svc:******@x.openai" in out, argv
+    monkeypatch.setenv("AOAI_K", "sk-key-from-env")
+    from pfgit.run.connections import get_connection, secret_values_of
+
+    assert sorted(secret_values_of(get_connection("aad"))) == [   # what a run's snapshot masks
+        "CLIENT-SECRET-1234", "URLPASS-5678", "sk-key-from-env"]
+    bad = write(tmp_path, "b.yaml", "name: b\ntype: open_ai\napi_key: [sk-in-a-list-999]\n")
+    assert main(["connection", "create", "--file", bad]) == 2
+    err = capsys.readouterr().err
+    assert "'api_key' must be a string, not a list" in err and "sk-in-a-list" not in err
+
+
+ENV_FLOW = {
+    "flow.dag.yaml": """\
+environment_variables:
+  PLAIN: ${c.api_key}
+inputs:
+  q: {type: string}
+outputs:
+  o: {type: string, reference: "${p.output}"}
+nodes:
+- name: p
+  type: python
+  source: {type: code, path: p.py}
+  inputs: {q: "${inputs.q}"}
+""",
+    "p.py": "import os\nfrom promptflow.core import tool\n\n\n@tool\ndef p(q: str) -> str:\n"
+            "    return 'env=' + os.environ.get('PLAIN', '')\n",
+}
+
+
+def test_a_connection_secret_pulled_into_the_environment_is_masked_in_the_snapshot(cfg, tmp_path, monkeypatch):
+    from pfgit.run.batch import Console, run_batch
+    from pfgit.run.spec import RunSpec
+    from run_flows import make_repo, write_jsonl
+    from runs_helpers import all_objects_bytes
+
+    ConnectionStore().save(load_file(write(tmp_path, "c.yaml", "name: c\ntype: open_ai\napi_key: sk-ENV-PULLED-77\n")))
+    repo = make_repo(tmp_path, {"f": ENV_FLOW})
+    write_jsonl(repo / "d.jsonl", [{"q": "x"}])
+    monkeypatch.chdir(repo)
+    out = run_batch(RunSpec(flow="f", data="d.jsonl", name="e"), Console(quiet=True))
+    assert out.status == "Completed"
+    assert b"sk-ENV-PULLED-77" not in all_objects_bytes(repo) and b'"o": "env=***"' in all_objects_bytes(repo)

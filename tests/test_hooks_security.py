@@ -95,3 +95,18 @@ def test_install_in_a_bare_repository_says_so(tmp_path, monkeypatch, capsys):
     assert code == 2 and "bare repository" in err
     assert not os.path.exists(bare / "hooks" / "post-commit")
     assert "pfgit" not in git(bare, "config", "--list")
+
+
+def test_a_hooks_folder_outside_the_repository_is_never_rewritten(repo, tmp_path, monkeypatch, capsys):
+    # `git config --global core.hooksPath ~/.githooks`: every repository of the user runs those;
+    # a per-repository install must not put pfgit's hooks into all of them
+    shared = tmp_path / "githooks-everywhere"
+    shared.mkdir()
+    (shared / "pre-commit").write_text("#!/bin/sh\necho shared\n")
+    git(repo, "config", "core.hooksPath", str(shared))
+    code, out, err = run_cli(monkeypatch, capsys, repo, "install")
+    assert code == 0, err
+    assert sorted(os.listdir(shared)) == ["pre-commit"]
+    assert "outside this repository (shared with other repositories)" in out and "never rewrites" in out
+    r = inst.install(str(repo), python_exe=sys.executable)
+    assert r.hooks == [] and "post-commit" in r.hooks_not_installed

@@ -3,6 +3,7 @@ promptflow sends them, chat splitting, retries, faults, record/replay and token 
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -184,3 +185,33 @@ def test_node_prompt_input_replaces_the_template(fake_openai):
     # promptflow passes the template as a keyword that a node input named `prompt` overrides
     out, _ = call_llm("chat", oai(fake_openai), "user:\nWrite {{text}}", {"model": "m", "prompt": "user:\nfrom node"})
     assert fake_openai.bodies()[0]["messages"] == [{"role": "user", "content": "from node"}]
+
+
+def test_a_committed_cache_folder_is_read_and_written_only_inside_it(fake_openai, tmp_path):
+    # the cache folder is repository content in CI: hostile entries fail their line, one clear error
+    conn = oai(fake_openai)
+    cache = tmp_path / "c"
+    call_llm("chat", conn, "user:\nhi", {"model": "m"}, LLMContext(node="n", cache=LLMCache(str(cache), "record")))
+    entry = next(cache.rglob("*.json"))
+    good = json.loads(entry.read_text())
+    rep = LLMContext(node="n", cache=LLMCache(str(cache), "replay"))
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({**good, "response": {**good["response"], "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "OUTSIDE"}}]}}))
+    entry.unlink()
+    entry.symlink_to(outside)
+    with pytest.raises(LLMError, match="resolves outside the cache folder"):
+        call_llm("chat", conn, "user:\nhi", {"model": "m"}, rep)
+    entry.unlink()
+    entry.write_text("{not json")
+    with pytest.raises(LLMError, match="cannot be replayed: it is not readable JSON"):
+        call_llm("chat", conn, "user:\nhi", {"model": "m"}, rep)
+    entry.write_text(json.dumps({**good, "response": {**good["response"], "usage": {"prompt_tokens": "x"}}}))
+    assert call_llm("chat", conn, "user:\nhi", {"model": "m"}, rep)[0] == "echo: hi"   # counts 0
+    # recording through a committed symlink to a folder outside writes nothing there
+    (tmp_path / "elsewhere").mkdir()
+    shutil.rmtree(entry.parent)
+    entry.parent.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(LLMError, match="resolves outside the LLM cache folder"):
+        call_llm("chat", conn, "user:\nhi", {"model": "m"}, LLMContext(node="n", cache=LLMCache(str(cache), "record")))
+    assert list((tmp_path / "elsewhere").iterdir()) == []

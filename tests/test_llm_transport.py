@@ -54,3 +54,71 @@ def test_a_dropped_keep_alive_connection_is_replaced(fake_openai):  # noqa: F811
     fake_openai.inject(("close",))                    # the server drops it on the next request
     assert call_llm("chat", conn, "user:\nb", {"model": "m"}, c)[0] == "echo: b"
     assert slept == [] and len(fake_openai.requests) == 3   # retried at once on a new connection
+
+
+def _self_signed(tmp_path, names):
+    """A certificate for `names` (DNS names and IP addresses) and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    alt = []
+    for n in names:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(n)))
+        except ValueError:
+            alt.append(x509.DNSName(n))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_pem, key_pem = tmp_path / f"{names[0]}.pem", tmp_path / f"{names[0]}.key"
+    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return cert_pem, key_pem
+
+
+@pytest.mark.parametrize("names,trusted,expect", [
+    (["127.0.0.1"], True, "ok"),
+    (["127.0.0.1"], False, "CERTIFICATE_VERIFY_FAILED"),    # a certificate nobody vouches for
+    (["example.org"], True, "mismatch"),                   # trusted, but for another host
+])
+def test_https_is_verified_like_the_sdk_does(tmp_path, monkeypatch, names, trusted, expect):
+    """A real TLS handshake through the lean transport: the endpoint's certificate must chain to
+    a trusted CA (SSL_CERT_FILE is honoured, as by httpx) and name the host; a failure is the
+    node's error, never a silent plain-text or unverified request."""
+    import ssl
+
+    from fake_openai import FakeOpenAI
+    from pfgit.run.llm.errors import LLMError
+
+    cert, key = _self_signed(tmp_path, names)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    if trusted:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    else:
+        monkeypatch.setenv("SSL_CERT_FILE", str(_self_signed(tmp_path, ["127.0.0.1", "other"])[0]))
+    monkeypatch.delenv("PFGIT_LLM_TRANSPORT", raising=False)
+    srv = FakeOpenAI()
+    srv.httpd.socket = server_ctx.wrap_socket(srv.httpd.socket, server_side=True, do_handshake_on_connect=False)
+    with srv:
+        conn = {"name": "tls", "type": "open_ai", "api_key": "sk-tls-1", "base_url": f"https://127.0.0.1:{srv.port}/v1"}
+        c, _ = ctx(max_retries=0)
+        if expect == "ok":
+            assert call_llm("chat", conn, "user:\nhi", {"model": "m"}, c)[0] == "echo: hi"
+            assert _transport(conn) == "LeanTransport" and len(srv.requests) == 1
+            return
+        with pytest.raises(LLMError) as e:
+            call_llm("chat", conn, "user:\nhi", {"model": "m"}, c)
+        assert expect in str(e.value) and srv.requests == []

@@ -10,19 +10,14 @@ import pytest
 
 from pfgit.cli.main import main
 from pfgit.run.argv import expand_multi
-from pfgit.run.batch import Console, run_batch
+from pfgit.run.batch import run_batch
 from pfgit.run.errors import RunError
 from pfgit.run.spec import RunSpec
-from run_flows import BASIC, EVAL, files_under, git, make_repo, write_jsonl
+from run_flows import BASIC, EVAL, files_under, git, make_repo, quiet_console, write_jsonl
 
 
-class Quiet(Console):
-    def __init__(self):
-        super().__init__(quiet=False)
-        self.lines = []
-
-    def note(self, msg):
-        self.lines.append(msg)
+def Quiet():
+    return quiet_console()
 
 
 @pytest.fixture
@@ -235,6 +230,36 @@ def test_runs_stream_follows_a_run_in_progress(repo, monkeypatch, capsysbinary):
     assert len(capsysbinary.readouterr().out.splitlines()) == 2
 
 
+def test_runs_stream_of_a_run_whose_process_died_ends(repo, capsys):
+    # a crashed or killed `pfgit run` leaves its state Running: stream waited on it for ever
+    import io
+    import subprocess
+    import sys
+
+    from pfgit.git.repo import open_repo
+    from pfgit.run.follow import follow
+    from pfgit.run.runstate import ActiveRun
+
+    active = ActiveRun(open_repo(str(repo)), "dead")
+    active.create(RunSpec(flow="flows/basic"), {})
+    active.open()
+    active.append("outputs", {"shout": "A", "line_number": 0})
+    active.close()
+    assert active.running()                          # this process: alive
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    st = active.state()
+    st["pid"] = gone.pid
+    with open(os.path.join(active.dir, "state.json"), "w") as f:
+        json.dump(st, f)
+    assert not active.running()
+    buf = io.BytesIO()
+    assert follow(open_repo(str(repo)), "dead", buf, poll=0.01, timeout=5)
+    assert buf.getvalue() == b'{"shout": "A", "line_number": 0}\n'
+    assert capsys.readouterr().err == ("pfgit: run 'dead' stopped without finishing (its process is "
+                                       "gone): finish it with pfgit run --resume dead\n")
+
+
 def test_auto_engine_names_the_node_that_needs_promptflow(repo, monkeypatch):
     from pfgit.run.engine import select
 
@@ -379,3 +404,18 @@ def test_resume_refuses_a_flow_changed_since_the_start(repo, monkeypatch):
     (repo / "flows/basic/helper.py").write_text("def sep():\n    return '-'\n")
     with pytest.raises(RunError, match="the flow changed since run 'half' started"):
         run(RunSpec(flow=".", resume="half"))
+
+
+def test_lone_surrogates_from_data_and_file_names_are_recorded_and_listed(repo, capsys):
+    # a JSON "\udcff" escape in a data line, a data file name that is not UTF-8: the run executed,
+    # then recording raised UnicodeEncodeError (internal error, run left 'Running', not listed)
+    bad = os.fsdecode(b"d\xff.jsonl")
+    (repo / bad).write_bytes(b'{"text": "a\\udcffb"}\n{"text": "ok"}\n')
+    o = run(RunSpec(flow="flows/basic", data=bad, name="sur"))
+    assert o.status == "Completed" and o.commit
+    snap, outs, ins, _ = read_run(repo, "sur")
+    assert ins[0]["text"] == "a\udcffb" and outs[1]["shout"] == "OK"
+    assert snap.run["data"]["path"] == bad
+    assert main(["runs", "list", "--json"]) == 0
+    assert [r["name"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["sur"]
+    assert main(["runs", "show", "sur"]) == 0 and "d\\udcff.jsonl" in capsys.readouterr().out

@@ -62,6 +62,28 @@ def test_prompt_node_renders_like_promptflow(tmp_path):
         eng.close()
 
 
+def test_templates_are_compiled_with_the_plan_and_a_broken_one_fails_its_lines(tmp_path):
+    """The plan compiles each prompt template once, before any line thread starts; a template
+    Jinja cannot compile still fails each line (as in promptflow), not the plan."""
+    from pfgit.run.llm.chat import _compiled
+
+    _compiled.cache_clear()
+    eng = engine_for(write_flow(tmp_path / "f", PROMPT))
+    try:
+        assert _compiled.cache_info().currsize == 1
+        assert eng.run_line({"who": "x", "items": "[]"}, 0).ok
+        assert _compiled.cache_info().misses == 1           # the line used the plan's compilation
+    finally:
+        eng.close()
+    broken = dict(PROMPT, **{"hello.jinja2": "Hello {{who}!\n"})
+    eng = engine_for(write_flow(tmp_path / "g", broken))
+    try:
+        r = eng.run_line({"who": "x", "items": "[]"}, 0)
+        assert r.error.node == "render" and "Failed to render jinja template" in r.error.message
+    finally:
+        eng.close()
+
+
 def test_variants_and_unknown_variant(tmp_path):
     flow = write_flow(tmp_path / "f", VARIANTS)
     for variant, want in ((None, "ab"), ("${fmt.variant_1}", "AB!")):

@@ -78,3 +78,28 @@ def test_runs_rename_resolves_the_clash_and_keeps_evaluations(repo, tmp_path, mo
     for bad in (["shared", "mine"], ["nope", "x"], ["mine", "a/b"]):
         code, _, err = run_cli(monkeypatch, capsys, clone, "runs", "rename", *bad)
         assert code == 2 and err.startswith("pfgit: "), (bad, err)
+
+
+def test_a_fetched_run_named_like_an_option_is_addressed_after_dashdash(repo, tmp_path, monkeypatch, capsys):
+    # pfgit refuses to make such a name, but a remote's refs/pfgit/runs/-x arrives by fetch
+    r = open_repo(repo)
+    record_run(r, "flow", "good", lines({"x": 1}), {"acc": 0.5}, {})
+    for name in ("-x", "--help"):
+        git(repo, "update-ref", f"refs/pfgit/runs/{name}", "refs/pfgit/runs/good")
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert code == 0 and {x["name"] for x in json.loads(out)["runs"]} == {"-x", "--help", "good"}
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "-x")
+    assert code == 2 and err == "pfgit: no such option: -x\n"
+    for argv in (["runs", "show", "--json", "--", "--help"], ["runs", "show", "--details", "--", "-x"],
+                 ["runs", "diff", "--json", "--", "-x", "good"], ["runs", "stream", "--", "-x"],
+                 ["metrics", "diff", "run:-x", "good"], ["metrics", "diff", "--", "-x", "good"],
+                 ["checkout-run", "--", "-x", str(tmp_path / "co")],
+                 ["export-zip", "flow", "--run=-x", "-o", str(tmp_path / "x.zip")]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 0 and out and not err, (argv, err)
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "--json", "--", "--help")
+    assert json.loads(out)["run"]["name"] == "--help"
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "rename", "--", "-x", "dash-x")
+    assert code == 0 and git(repo, "for-each-ref", "--format=%(refname)", "refs/pfgit/runs/-x") == ""
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "rename", "--", "good", "-y")
+    assert code == 2 and "invalid run name '-y': it starts with '.' or '-'" in err

@@ -13,7 +13,7 @@ from pfgit.cli.main import main
 from pfgit.run.engine import select
 from pfgit.run.spec import RunSpec
 from pfgit.run.testline import TestResult as LineTestResult, test_flow as run_test_flow
-from run_flows import BASIC, files_under, write_flow
+from run_flows import BASIC, FLEX_CLASS, FLEX_FUNC, files_under, write_flow
 
 needs_pf = pytest.mark.skipif(not select.promptflow_installed(), reason="promptflow is not installed")
 
@@ -94,3 +94,49 @@ def test_unknown_inputs_are_named_whatever_the_engine(tmp_path, monkeypatch, cap
     res = run_test_flow(RunSpec(flow=str(prompty), engine="promptflow"), {"question": "q", "qestion": "x"})
     assert res.warnings == ["input 'qestion' is not an input of the flow (did you mean question?), ignored "
                             "(inputs: question)"]
+
+
+def test_flex_flows_without_declared_inputs_warn_alike_whatever_the_engine(tmp_path, monkeypatch, capsys):
+    # the entry's signature is read from its source (not imported) for the promptflow engine
+    from pfgit.run.engine import promptflow as pfe
+
+    monkeypatch.setattr(select, "promptflow_installed", lambda: True)
+    monkeypatch.setattr(pfe, "test_line", lambda spec, inputs, node:
+                        {"outputs": {"x": 1}, "error": None, "nodes": [], "metrics": {}})
+    func = write_flow(tmp_path / "func", FLEX_FUNC)
+    cls = write_flow(tmp_path / "cls", FLEX_CLASS)
+    for flow, args, want in (
+            (func, ["text=hi", "txet=x"], "input 'txet' is not an input of the flow (did you mean "
+                                          "text?), ignored (inputs: text, n)"),
+            (cls, ["word=a", "wrod=b", "--init", "prefix=p"],
+             "input 'wrod' is not an input of the flow (did you mean word?), ignored (inputs: word)")):
+        for engine in ("promptflow", "builtin"):
+            assert main(["test", "--flow", str(flow), "--inputs", *args, "--engine", engine]) == 0
+            assert capsys.readouterr().err == f"pfgit: warning: {want}\n", (flow, engine)
+    assert run_test_flow(RunSpec(flow=str(func), engine="promptflow"), {"text": "hi"}).warnings == []
+
+
+
+def test_a_batch_run_through_promptflow_names_unknown_column_mappings_like_builtin(tmp_path, monkeypatch):
+    # the built-in engine warns (mapping.py); the promptflow path said nothing
+    from pfgit.run.batch import run_batch
+    from pfgit.run.engine import promptflow as pfe
+    from run_flows import make_repo, quiet_console, write_jsonl
+
+    repo = make_repo(tmp_path, {"func": FLEX_FUNC})
+    write_jsonl(repo / "d.jsonl", [{"text": "a"}])
+    monkeypatch.chdir(repo)
+    monkeypatch.setattr(select, "promptflow_installed", lambda: True)
+
+    def fake_run(spec, writer):
+        writer.line(0, {"text": "a"}, {"upper": "A"}, None)
+        writer.metrics({})
+        return pfe.PromptflowRun({}, [])
+
+    monkeypatch.setattr(pfe, "run", fake_run)
+    for engine in ("promptflow", "builtin"):
+        con = quiet_console()
+        run_batch(RunSpec(flow="func", data="d.jsonl", engine=engine, name=f"r-{engine}",
+                          column_mapping={"text": "${data.text}", "txet": "${data.text}"}), con)
+        assert ("column mapping of input 'txet' is not an input of the flow (did you mean text?), "
+                "ignored (inputs: text, n)") in con.lines, engine

@@ -82,7 +82,7 @@ def test_log_and_metrics_diff(repo, tmp_path, monkeypatch, capsys):
     acc = {m["name"]: m for m in res["metrics"]}["accuracy"]
     assert (acc["old"], acc["new"], acc["delta"]) == (0.5, 0.75, 0.25)
     code, out, _ = run_cli(monkeypatch, capsys, repo, "metrics", "diff", "HEAD~1", "HEAD", "--markdown")
-    assert "| accuracy | 0.5 | 0.75 | +0.25 |" in out and "v1run" in out and "v2run" in out
+    assert "| `accuracy` | 0.5 | 0.75 | +0.25 |" in out and "`v1run`" in out and "`v2run`" in out
     code, out, _ = run_cli(monkeypatch, capsys, repo, "metrics", "diff", "HEAD~1", "v2run")
     assert "accuracy  0.5  0.75  +0.25" in out
 

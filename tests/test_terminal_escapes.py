@@ -82,3 +82,22 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped_and_left_out_of_zips(tmp_
     assert code == 0 and json.loads(out)["flows"][0]["changes"][0]["file"] == "\udcff\udcfe.py"
     code, out, err = run_cli(monkeypatch, capsys, repo, "export-zip", "flow", "-o", str(tmp_path / "f.zip"))
     assert code == 0 and "(file name is not UTF-8)" in out, err
+
+
+def test_runs_stream_neutralises_a_fetched_runs_bytes_on_a_terminal_only(tmp_path, monkeypatch, capsys):
+    """`runs stream` prints stored bytes: a pipe gets them exactly, a terminal gets C1 controls
+    and bidi overrides (which valid JSON keeps raw) as visible escapes."""
+    import sys
+
+    repo = make_flow_repo(tmp_path)
+    value = "a\x9b2J" + BIDI + "b"
+    (tmp_path / "out.jsonl").write_text(json.dumps({"line_number": 0, "y": value}, ensure_ascii=False) + "\n")
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--name", "r1")
+    assert code == 0, err
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "stream", "r1")
+    assert code == 0 and json.loads(out)["y"] == value and "\x9b" in out       # a pipe: unchanged
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "stream", "r1")
+    assert code == 0 and "\x9b" not in out and BIDI not in out
+    assert json.loads(out)["y"] == value                                      # the same JSON value

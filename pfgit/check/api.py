@@ -270,6 +270,10 @@ def run_check(repo: Repo, opts: CheckOptions) -> dict:
     cfg = opts.config or CheckConfig()
     only = list(opts.flows) or None
     diffs = changed_flows(repo, bl.base, head, only)
+    from ..git.repo import utf8_path
+
+    for fd in diffs:   # a changed flow the gate cannot judge fails it (exit 2), never passes unseen
+        utf8_path(fd.path)
     if not opts.gates and not cfg.flows:
         raise UsageError("nothing to check: add pfgit.yaml or give --metric NAME with a bound")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from ..flow import yamlpos
+from ..flow.readers import in_git_dir
 from .gates import Gate, GateError, parse_gate
 
 FILE = "pfgit.yaml"
@@ -65,17 +66,41 @@ def _rel_path(value, what: str, line) -> str:
     if not isinstance(value, str) or not value.strip():
         raise UsageError(f"{what} must be a path", file=FILE, line=line)
     p = posixpath.normpath(value.strip().replace("\\", "/"))
-    if p.startswith("/") or p == ".." or p.startswith("../"):
+    if p.startswith("/") or p == ".." or p.startswith("../") or in_git_dir(p):
         raise UsageError(f"{what} '{value}' is outside the repository", file=FILE, line=line)
     return p
 
 
+MAX_WORKERS = 256   # lines in flight: each a thread; a pull request's 10**8 would start one per line
+
+
 def _check_paths(settings: dict, doc, path: tuple) -> None:
     """The files a run reads or writes stay in the repository too (a pull request's pfgit.yaml
-    naming `data: /home/runner/.config/...` would feed that file to its flow and the report)."""
+    naming `data: /home/runner/.config/...` would feed that file to its flow and the report);
+    the other settings have the types and ranges `pfgit run` gives its options."""
+    from ..run.spec import ENGINES, LLM_MODES as MODES
+
     for k in ("data", "llm_cache"):
         if settings.get(k) is not None:
             _rel_path(settings[k], k, doc.line(path + (k,)))
+    for k in ("environment_variables", "init"):
+        if isinstance(settings.get(k), str):
+            _rel_path(settings[k], k, doc.line(path + (k,)))
+
+    def bad(k, why):
+        raise UsageError(f"{k} {why}, got {settings[k]!r}", file=FILE, line=doc.line(path + (k,)))
+
+    for k in ("column_mapping", "connections", "tags", "properties", "environment_variables", "init"):
+        if settings.get(k) is not None and not isinstance(settings[k], (dict, str) if k in (
+                "environment_variables", "init") else dict):
+            bad(k, "must be a mapping" + (" or a file" if k in ("environment_variables", "init") else ""))
+    w = settings.get("workers")
+    if w is not None and (isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= MAX_WORKERS):
+        bad("workers", f"must be a whole number from 1 to {MAX_WORKERS}")
+    if settings.get("engine") is not None and settings["engine"] not in ENGINES:
+        bad("engine", f"must be one of {', '.join(ENGINES)}")
+    if settings.get("llm_mode") is not None and settings["llm_mode"] not in MODES:
+        bad("llm_mode", f"must be one of {', '.join(MODES)}")
 
 
 def _check_keys(data: dict, allowed: set, where: str, doc, path: tuple) -> None:

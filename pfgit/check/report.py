@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..index.render import fmt_value
+from ..mdtext import md_code, md_text
 
 MARK = {"pass": "pass", "fail": "FAIL", "no-baseline": "no baseline"}
 
@@ -75,43 +76,39 @@ def render_text(res: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _md(s) -> str:
-    return str(s).replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(res: dict) -> str:
     b = res["baseline"]
     icon = "✅" if res["ok"] else "❌"
     out = [f"## {icon} pfgit check: {'passed' if res['ok'] else 'failed'}", "",
-           f"Baseline `{_md(b['spec'])}` ({b['commit'][:8]}), merge base `{b['merge_base'][:8]}`; "
+           f"Baseline {md_code(b['spec'], cell=False)} ({b['commit'][:8]}), merge base `{b['merge_base'][:8]}`; "
            f"head `{res['head']['commit'][:8]}`.", ""]
     if not res["flows"]:
         out.append("No changed flow to check.")
     for f in res["flows"]:
-        out.append(f"### {'✅' if f['ok'] else '❌'} `{_md(f['path'])}` ({f['status']})")
+        out.append(f"### {'✅' if f['ok'] else '❌'} {md_code(f['path'], cell=False)} ({f['status']})")
         out.append("")
-        out.append(f"Change: {_md(_diff_summary(f['diff']))}.")
+        out.append(f"Change: {md_text(_diff_summary(f['diff']))}.")
         out.append("")
         if f["problems"]:
             out.append("| file | line | severity | code | message |")
             out.append("|---|---|---|---|---|")
             for p in f["problems"]:
-                out.append(f"| {_md(p['file'])} | {p['line'] or ''} | {p['severity']} | "
-                           f"{p['code']} | {_md(p['message'])} |")
+                out.append(f"| {md_code(p['file'])} | {p['line'] or ''} | {p['severity']} | "
+                           f"{p['code']} | {md_text(p['message'])} |")
             out.append("")
         if f["gates"]:
             out.append("| metric | baseline | head | delta | gate | result |")
             out.append("|---|---:|---:|---:|---|---|")
             for g in f["gates"]:
-                res_cell = MARK[g["status"]] + (f": {_md('; '.join(g['reasons']))}"
+                res_cell = MARK[g["status"]] + (f": {md_text('; '.join(g['reasons']))}"
                                                 if g["reasons"] else "")
-                out.append(f"| {_md(g['metric'])} | {fmt_value(g['baseline'])} | "
-                           f"{fmt_value(g['head'])} | {_delta(g['delta'])} | {_md(g['gate'])} | "
+                out.append(f"| {md_code(g['metric'])} | {fmt_value(g['baseline'])} | "
+                           f"{fmt_value(g['head'])} | {_delta(g['delta'])} | {md_code(g['gate'])} | "
                            f"{'**' + res_cell + '**' if g['status'] == 'fail' else res_cell} |")
             out.append("")
         if f["head_run"] or f["baseline_run"]:
-            out.append(f"Runs: baseline {_md(_run_label(f['baseline_run']))}; "
-                       f"head {_md(_run_label(f['head_run']))}.")
+            out.append(f"Runs: baseline {md_text(_run_label(f['baseline_run']))}; "
+                       f"head {md_text(_run_label(f['head_run']))}.")
             out.append("")
         fl = f.get("flipped")
         if fl and fl["lines"]:
@@ -131,14 +128,14 @@ def render_markdown(res: dict) -> str:
                     old, new = _short(e["output"]), "(missing)"
                 else:
                     old, new = "(missing)", _short(e["output"])
-                out.append(f"| {e['line']} | {_md(_short(e.get('inputs')))} | {_md(old)} | "
-                           f"{_md(new)} | {_md(_short(e.get('baseline_output')))} | "
-                           f"{_md(_short(e.get('head_output')))} |")
+                out.append(f"| {e['line']} | {md_code(_short(e.get('inputs')))} | {md_code(old)} | "
+                           f"{md_code(new)} | {md_code(_short(e.get('baseline_output')))} | "
+                           f"{md_code(_short(e.get('head_output')))} |")
             out.append("")
             out.append("</details>")
             out.append("")
         for n in f["notes"]:
-            out.append(f"- {_md(n)}")
+            out.append(f"- {md_text(n)}")
         if f["notes"]:
             out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -19,21 +19,40 @@ from .config import FlowCheck
 RUNS_MADE = []  # names of the runs made by this process (tests and reports count them)
 
 
+def _inside(worktree: str, key: str, value: str, start: str | None = None) -> str:
+    """`value` resolved against `start` (default the checkout); pfgit.yaml parsing refused `..`
+    and absolute paths, this refuses a committed symlink that leads out of the repository."""
+    from ..flow.readers import outside_repository
+
+    full = os.path.join(start or worktree, value)
+    if outside_repository(full, start or worktree):
+        raise UsageError(f"'{key}' names '{value}', which resolves outside the repository",
+                         file="pfgit.yaml")
+    return full
+
+
 def _spec(worktree: str, flow: str, settings: dict | str | None, base_run: str | None = None):
     from ..run.spec import RunSpec
 
     if isinstance(settings, str):  # a run.yml inside the repository
         from ..run.runfile import load_run_file
 
-        spec, _notes = load_run_file(os.path.join(worktree, settings))
+        spec, _notes = load_run_file(_inside(worktree, "run", settings), given=("flow",))
         spec = replace(spec, name=None)
     else:
         s = dict(settings or {})
         known = set(RunSpec.__dataclass_fields__)
+        for k in ("data", "environment_variables", "init"):   # files of the checkout
+            if isinstance(s.get(k), str):
+                s[k] = _inside(worktree, k, s[k])
+        if isinstance(s.get("init"), str):
+            from ..run.testline import read_inputs_file
+
+            s["init"] = read_inputs_file(s["init"])
+        if isinstance(s.get("llm_cache"), str):   # shared by every commit checked: the cwd's
+            s["llm_cache"] = _inside(worktree, "llm_cache", s["llm_cache"], os.getcwd())
         spec = RunSpec(flow=flow, **{k: v for k, v in s.items() if k in known and k != "flow"})
-        if spec.data and not os.path.isabs(spec.data):
-            spec = replace(spec, data=os.path.join(worktree, spec.data))
-    spec = replace(spec, flow=os.path.join(worktree, flow), name=None)
+    spec = replace(spec, flow=_inside(worktree, "flow", flow), name=None)
     if base_run is not None:
         spec = replace(spec, run=base_run)
     return spec

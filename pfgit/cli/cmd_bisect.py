@@ -40,6 +40,11 @@ def register(app: typer.Typer) -> None:
 
         if (min_ is None) == (max_ is None):
             raise UsageError("give one of --min X or --max X")
+        import math
+
+        for opt, v in (("--min", min_), ("--max", max_)):
+            if v is not None and not math.isfinite(v):   # nan: every commit judged good
+                raise UsageError(f"{opt} must be a finite number, got {v}")
         repo = open_repo(".")
         cfg = load_config(repo.path, config)
         if flow is None:

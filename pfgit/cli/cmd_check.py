@@ -71,9 +71,9 @@ def register(app: typer.Typer) -> None:
             print(f"pfgit: warning: {sk['reason']} (run skipped)", file=sys.stderr)
         md = render_markdown(res) if markdown or os.environ.get("GITHUB_STEP_SUMMARY") else None
         if markdown:
-            from ..fsutil import write_atomic
+            from ..fsutil import write_output
 
-            write_atomic(markdown, md.encode("utf-8"))
+            write_output(markdown, md.encode("utf-8"))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             with open(summary, "a", encoding="utf-8") as f:  # GitHub's contract: append

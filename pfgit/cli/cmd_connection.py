@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """List connections: pfgit's, then promptflow's local ones."""
         from ..output import emit_json
-        from ..run.connections import ConnectionStore
+        from ..run.connections import ConnectionStore, hide_url_password
 
         conns = ConnectionStore().list()
         if json_out:
@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         if not conns:
             print("no connections (pfgit connection create --file conn.yaml)")
         for c in conns:
-            where = c.configs.get("base_url") or c.configs.get("api_base") or c.configs.get("endpoint") or ""
+            where = hide_url_password(c.configs.get("base_url") or c.configs.get("api_base")
+                                      or c.configs.get("endpoint") or "")
             print(f"{c.name:24} {c.type:16} {c.source:10} {where}".rstrip())
 
     @conn.command("show")

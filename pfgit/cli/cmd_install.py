@@ -53,7 +53,7 @@ def _print(r, uninstall: bool) -> None:
     elif r.hooks:
         print(f"git hooks installed (chained after existing ones): {', '.join(r.hooks)}")
     if r.hooks_not_installed:
-        print(f"git hooks not installed: core.hooksPath is {r.hooks_dir}, inside the worktree (the "
-              "project's own hooks), which pfgit never rewrites. To run pfgit's hooks, add to each:")
+        print(f"git hooks not installed: core.hooksPath is {r.hooks_dir}, {r.hooks_where}, which "
+              "pfgit never rewrites. To run pfgit's hooks, add to each:")
         for name, line in r.hooks_not_installed.items():
             print(f"  {name}: {line}")

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         runs side by side, and the flow's graph with the changed nodes marked."""
         import sys
 
-        from ..fsutil import write_atomic
+        from ..fsutil import write_output
         from ..git.repo import open_repo
         from ..git.sides import repo_relative
         from ..output import emit_json
@@ -43,11 +43,13 @@ def register(app: typer.Typer) -> None:
         data = gather(repo, rel or None, baseline, tuple(compare) if compare else None, max_commits)
         for sk in data["skipped_runs"]:  # not compared side by side: said once each
             print(f"pfgit: warning: {sk['reason']} (run skipped)", file=sys.stderr)
+        for why in data.get("skipped_flows", []):
+            print(f"pfgit: warning: {why}", file=sys.stderr)
         if json_out:
             emit_json(data)
             return
         from ..report.html import render
 
-        write_atomic(output, render(data).encode("utf-8"))
+        write_output(output, render(data).encode("utf-8", "backslashreplace"))   # lone surrogates
         n = len(data["flows"])
         print(f"wrote {output}: {n} flow{'s' if n != 1 else ''}", file=sys.stderr)

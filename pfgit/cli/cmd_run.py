@@ -104,7 +104,9 @@ def register(app: typer.Typer) -> None:
             if file:
                 from ..run.runfile import load_run_file
 
-                spec, notes = load_run_file(file)
+                given = [k for k, v in (("flow", flow), ("data", data), ("init", init),
+                                        ("environment_variables", environment_variables)) if v]
+                spec, notes = load_run_file(file, tuple(given))
                 for n in notes:
                     console.note(n)
             elif flow is None:

@@ -187,11 +187,13 @@ def register(app: typer.Typer) -> None:
         from ..run.follow import follow
         from ..store.read import load_run, stream_file
 
+        from ..output import SafeBytes
+
         repo = _repo()
-        if follow(repo, name, sys.stdout.buffer, "inputs" if inputs else "outputs"):
+        out = SafeBytes(sys.stdout.buffer, sys.stdout.isatty())
+        if follow(repo, name, out, "inputs" if inputs else "outputs"):
             return
         snap = load_run(repo, name)
-        out = sys.stdout.buffer
         for line in stream_file(repo, snap, "inputs.jsonl" if inputs else "outputs.jsonl"):
             out.write(line)
         out.flush()

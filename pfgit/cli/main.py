@@ -149,6 +149,10 @@ def _main(argv: list | None = None) -> int:
         print(e.one_line(), file=sys.stderr)
         return e.exit_code
     except SystemExit as e:  # commands exit with their result code
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # click met EPIPE (`pfgit --help | head -1`, the reader left) and exits 1 after
+            # wrapping the streams: quietly 0, as the light entries and the usage handler do
+            return 0
         return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_USAGE)
     except KeyboardInterrupt:
         print("pfgit: interrupted", file=sys.stderr)

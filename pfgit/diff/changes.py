@@ -27,7 +27,6 @@ make a change.
 from __future__ import annotations
 
 import copy
-import difflib
 import posixpath
 from dataclasses import dataclass, field
 from collections.abc import Mapping  # not typing's: isinstance on it is ~20x slower
@@ -309,7 +308,9 @@ def file_change(path: list, rel: str, a: bytes | None, b: bytes | None,
     if old_rel != rel and a is not None:
         detail["old_file"] = old_rel
     if not binary and with_diff:
-        diff = difflib.unified_diff((ta or "").splitlines(keepends=True),
+        from .textdiff import unified_diff
+
+        diff = unified_diff((ta or "").splitlines(keepends=True),
                                     (tb or "").splitlines(keepends=True),
                                     f"{label_a}/{old_rel}" if a is not None else "/dev/null",
                                     f"{label_b}/{rel}" if b is not None else "/dev/null", n=3)

@@ -7,8 +7,11 @@ Values print as YAML scalars so a type change stays visible ('256' vs 256).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..mdtext import md_code, md_text
 
 SIGN = {"add": "+", "remove": "-", "change": "~", "rename": ">", "move": "^"}
 _COLORS = {"+": "32", "-": "31", "~": "33", ">": "36", "^": "36", "h": "1", "@": "36", "!": "31"}
@@ -273,20 +276,17 @@ def _status_word(fd) -> str:
             "unchanged": "no semantic change", "same": "identical", "unreadable": "unreadable"}.get(fd.status, fd.status)
 
 
-def _md(v: str) -> str:
-    return "`" + v.replace("`", "'") + "`" if v else "``"
-
-
 def render_markdown(diffs: list) -> str:
     """Markdown for a pull-request comment."""
     if not diffs:
         return "No flow changes.\n"
     out: list = []
     for fd in diffs:
-        out.append(f"### Flow `{fd.path}` — {_status_word(fd)}")
+        out.append(f"### Flow {md_code(fd.path, False)} — {md_text(_status_word(fd))}")
         out.append("")
         for side, file, line, msg in fd.problems:
-            out.append(f"> :warning: the {side} side cannot be read: `{file}{':' + str(line) if line else ''}`: {msg}")
+            where = md_code(f"{file}{':' + str(line) if line else ''}", False)
+            out.append(f"> :warning: the {side} side cannot be read: {where}: {md_text(msg)}")
             out.append("")
         if fd.text_diff:
             out += ["```diff", fd.text_diff.rstrip("\n"), "```", ""]
@@ -296,28 +296,29 @@ def render_markdown(diffs: list) -> str:
             continue
         for grp in group_changes(fd.changes, fd.order):
             word = {"+": "**added** ", "-": "**removed** ", ">": "", "^": ""}.get(grp.sign, "")
-            title = f"{grp.kind} `{grp.name}`" if grp.name else _title(grp)
-            notes = [n for n in grp.notes if not n.startswith(("added", "removed"))]
+            title = f"{grp.kind} {md_code(grp.name, False)}" if grp.name else md_text(_title(grp))
+            notes = [md_text(n) for n in grp.notes if not n.startswith(("added", "removed"))]
             if grp.kind in ("input", "output"):
-                notes += [_md(n.split(": ", 1)[1]) for n in grp.notes if n.startswith(("added: ", "removed: "))]
+                notes += [md_code(n.split(": ", 1)[1], False) for n in grp.notes
+                          if n.startswith(("added: ", "removed: "))]
             out.append(f"- {word}{title}" + (": " + "; ".join(notes) if notes else ""))
             if grp.sign == "+" and grp.kind == "node" and isinstance(grp.body, dict):
                 for k, v in grp.body.items():
                     if k != "name":
-                        out.append(f"  - `{k}`: {_md(fmt_value(v, 200))}")
+                        out.append(f"  - {md_code(k, False)}: {md_code(fmt_value(v, 200), False) or '``'}")
             for s, text in grp.lines:
                 verb = {"+": "added", "-": "removed", "~": "changed",
                         ">": "reference rewritten in"}.get(s, "")
                 where, _, val = text.partition(": ")
                 if where.endswith((" added", " removed", " replaced")):  # the verb says it
                     where = where.rsplit(" ", 1)[0]
-                val = val.replace(" -> ", "` → `")
-                out.append(f"  - {verb} `{where}`" + (f": `{val}`" if val else ""))
+                val = " → ".join(md_code(v, False) or "``" for v in val.split(" -> ")) if val else ""
+                out.append(f"  - {verb} {md_code(where, False)}" + (f": {val}" if val else ""))
             for c in grp.files:
                 if not c.detail.get("diff"):  # binary: nothing to unfold
-                    out.append(f"  - `{_file_label(c)}`")
+                    out.append(f"  - {md_code(_file_label(c), False)}")
                     continue
-                out.append(f"  <details><summary>source <code>{_file_label(c)}</code></summary>")
+                out.append(f"  <details><summary>source <code>{html.escape(_file_label(c))}</code></summary>")
                 out.append("")
                 out += ["  ```diff"] + ["  " + ln for ln in c.detail["diff"].rstrip(
                     "\n").splitlines()] + ["  ```", "  </details>"]

@@ -48,6 +48,17 @@ def path_outside(reader, rel: str) -> bool:
     return bool(check and check(r))
 
 
+def outside_repository(path: str, start: str) -> bool:
+    """Does the file system `path` (absolute, or relative to the cwd) resolve outside the git
+    repository holding `start` (`path_outside` on a reader bounded by it)? False when `start` is
+    in no repository: there is no boundary then."""
+    top = git_top(start, resolve=False)
+    if top is None:
+        return False
+    rel = os.path.relpath(os.path.abspath(path), top).replace(os.sep, "/")
+    return path_outside(DirReader(top, boundary=top), rel)
+
+
 class OutsideRepositoryError(PermissionError):
     """A path that resolves (lexically or through a symlink) outside the reader's boundary."""
 

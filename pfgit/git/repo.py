@@ -27,9 +27,40 @@ def open_repo(path: str = ".") -> Repo:
 
 
 def worktree_prefix(repo: Repo, path: str = ".") -> str:
-    """`path` relative to the repository's top, POSIX style ('.' for the top)."""
+    """`path` relative to the repository's top, POSIX style ('.' for the top); a UsageError when
+    it is not UTF-8 (see `utf8_path`)."""
     rel = os.path.relpath(os.path.realpath(path), os.path.realpath(repo.path))
-    return join(rel.replace(os.sep, "/"))
+    return utf8_path(join(rel.replace(os.sep, "/")))
+
+
+def is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:   # a name that is not UTF-8, decoded with surrogateescape
+        return False
+
+
+def utf8_path(rel: str) -> str:
+    """`rel` if it is UTF-8 text. A flow folder's path is a key of run refs' run.json, the run
+    index and zips, which hold UTF-8 text; git's tree entries may be any bytes, so a folder named
+    otherwise (in a pull request) gets this one-line error, not an internal one."""
+    if not is_utf8(rel):   # printed through pfgit.output's neutralising streams, as every error
+        raise UsageError(f"{rel}: the folder's name is not UTF-8; pfgit records and "
+                         "looks up flows by UTF-8 paths: rename it")
+    return rel
+
+
+def utf8_flows(paths, warn=None) -> list:
+    """The UTF-8 paths of `paths`; each other one is named through `warn` (commands over every
+    flow skip it rather than fail for all)."""
+    out = []
+    for p in paths:
+        if is_utf8(p):
+            out.append(p)
+        elif warn is not None:
+            warn(f"{p}: flow skipped: its folder's name is not UTF-8")
+    return out
 
 
 def resolve(repo: Repo, rev: str) -> bytes:

@@ -13,9 +13,8 @@ to the parent (difflib's longest matching blocks, then identical lines that move
 
 from __future__ import annotations
 
-import difflib
-
 from ..diff.changes import old_body_path
+from ..diff.textdiff import BoundedMatcher
 from ..errors import UsageError
 from .delta import Fields, norm_lines, renames
 from .versions import ENTRY, FILE, field_label, flow_fields, node_of
@@ -112,9 +111,8 @@ def map_lines(old: str, new: str) -> dict:
     """new line index -> old line index, whitespace-insensitive; moved lines too (`-M`)."""
     a, b = norm_lines(old), norm_lines(new)
     out: dict = {}
-    for blk in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
-        for k in range(blk.size):
-            out[blk.b + k] = blk.a + k
+    for i, j in BoundedMatcher(a, b, autojunk=False).matching_pairs():
+        out[j] = i
     used = set(out.values())
     spare: dict = {}
     for i, line in enumerate(a):

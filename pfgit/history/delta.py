@@ -12,11 +12,10 @@ change touches: a change at a path touches the fields at, above or below it.
 
 from __future__ import annotations
 
-import difflib
-
 from ..diff.changes import diff_data, diff_files, diff_values, file_change, resolve_source
 from ..diff.match import DEFAULT_SIMILARITY, Matching, match_nodes
 from ..diff.render import fmt_value
+from ..diff.textdiff import BoundedMatcher
 from ..flow.model import FLOW_FILES
 from .versions import entry_source
 
@@ -36,7 +35,7 @@ def changed_lines(a: str | None, b: str | None) -> int | None:
     if a is None and b is None:
         return None
     na, nb = norm_lines(a or ""), norm_lines(b or "")
-    sm = difflib.SequenceMatcher(None, na, nb, autojunk=False)
+    sm = BoundedMatcher(na, nb, autojunk=False)
     return sum(max(i2 - i1, j2 - j1) for op, i1, i2, j1, j2 in sm.get_opcodes() if op != "equal")
 
 

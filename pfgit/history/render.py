@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from ..index.render import fmt_value, table
+from ..mdtext import md_code, md_text
 
 REASONS = {"shallow": "shallow clone", "missing": "parent commit missing"}
 
@@ -114,17 +115,13 @@ def log_text(res: dict) -> str:
     return text + _stops(res).replace(": what is marked ^ may be older", "")
 
 
-def _md(s: str) -> str:
-    return s.replace("|", "\\|")
-
-
 def log_markdown(res: dict) -> str:
     metrics = res.get("metrics") or []
     head = ["commit", "date", "author", "change"] + metrics
-    out = [f"### Node `{res['node']}` of flow `{res['flow']}`", "",
+    out = [f"### Node {md_code(res['node'], False)} of flow {md_code(res['flow'], False)}", "",
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in res["commits"]:
-        cells = [f"`{e['commit'][:8]}`", day(e["time"], e["tz"]), _md(e["author"]), _md(e["text"])]
+        cells = [f"`{e['commit'][:8]}`", day(e["time"], e["tz"]), md_text(e["author"]), md_text(e["text"])]
         vals = {r["name"]: r for r in (e.get("metrics") or {}).get("values", [])}
         for m in metrics:
             r = vals.get(m)

@@ -151,7 +151,7 @@ class RunIndex:
              snap.commit_time))
         rows = []
         for k, v in snap.metrics.items():
-            rows.append((name, str(k), real(v), json.dumps(v)))
+            rows.append((name, _storable(str(k)), real(v), json.dumps(v)))
         self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
         self.conn.execute("INSERT OR REPLACE INTO refs VALUES (?, ?)", (name, sha.decode()))
         return _text(flow.get("path")) if flow.get("commit") else None  # unlinked: no history
@@ -207,7 +207,10 @@ class RunIndex:
         return len(info_rows)
 
     def track_path(self, path: str) -> None:
-        """Follow a flow folder path in the commits table (backfilling known commits once)."""
+        """Follow a flow folder path in the commits table (backfilling known commits once). A path
+        that is not UTF-8 is not followed: no run can name it (git.repo.utf8_path)."""
+        if _storable(path) != path:
+            return
         if self.conn.execute("SELECT 1 FROM flow_paths WHERE path=?", (path,)).fetchone():
             return
         rows = []
@@ -265,7 +268,17 @@ def _obj(v) -> dict:
 def _text(v) -> str | None:
     """A run.json field as the index stores it: text, or None (a fetched run.json may hold
     anything; a wrong type must not break listing)."""
-    return v if isinstance(v, str) else None
+    return _storable(v) if isinstance(v, str) else None
+
+
+def _storable(s: str) -> str:
+    """`s` as SQLite can hold it: a lone surrogate (JSON's `"\\udcff"`, a path that is not UTF-8)
+    becomes its `\\udcff` escape (inserting it raw raised, and the run vanished from listings)."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _count(v) -> int | None:

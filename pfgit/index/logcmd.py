@@ -87,7 +87,11 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
 
     found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
     if found:
-        return sorted(set(found))
+        import sys
+
+        from ..git.repo import utf8_flows
+
+        return utf8_flows(sorted(set(found)), lambda why: print(f"pfgit: warning: {why}", file=sys.stderr))
     if path is None:
         return []
     if os.path.exists(path) or tree_at(repo, repo[head].tree, rel) is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from ..mdtext import md_code, md_text
+
 
 def short(sha: str | None, n: int = 8) -> str:
     return sha[:n] if sha else "-"
@@ -147,8 +149,9 @@ def metrics_diff_text(res: dict) -> str:
 
 def metrics_diff_markdown(res: dict) -> str:
     a, b = res["a"], res["b"]
-    out = [f"**Metrics**: `{a['run']}` ({a['spec']}) → `{b['run']}` ({b['spec']})", "",
+    out = [f"**Metrics**: {md_code(a['run'], False)} ({md_text(a['spec'])}) → "
+           f"{md_code(b['run'], False)} ({md_text(b['spec'])})", "",
            "| metric | old | new | delta |", "|---|---:|---:|---:|"]
     for m in res["metrics"]:
-        out.append(f"| {m['name']} | {fmt_value(m['old'])} | {fmt_value(m['new'])} | {_delta(m['delta'])} |")
+        out.append(f"| {md_code(m['name'])} | {fmt_value(m['old'])} | {fmt_value(m['new'])} | {_delta(m['delta'])} |")
     return "\n".join(out) + "\n"

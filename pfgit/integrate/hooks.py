@@ -11,7 +11,8 @@ A chained shell hook runs with `$0` = the hook's own path (`.git/hooks/NAME`), a
 dispatchers such as husky and pre-commit find their hook name and folder from `$0`. The
 interpreter path is written as a quoted shell word, so spaces and quotes in it work. A hooks
 folder inside the worktree (`core.hooksPath` = `.husky`, `githooks/`, usually tracked and owned by
-the project) is never rewritten: `install` reports the line to add to those hooks instead.
+the project) or outside the repository (a `core.hooksPath` set globally, run by every repository)
+is never rewritten: `install` reports the line to add to those hooks instead.
 """
 
 from __future__ import annotations
@@ -43,14 +44,19 @@ def hook_names() -> list:
     return names
 
 
-def hooks_in_worktree(repo_path: str) -> str | None:
-    """The hooks folder when `core.hooksPath` puts it inside the worktree (the project's own,
-    usually tracked, hooks: never rewritten), else None."""
+def hooks_not_ours(repo_path: str) -> tuple:
+    """(folder, where) when `core.hooksPath` puts the hooks outside this repository's git folder,
+    never rewritten: inside the worktree they are the project's own (usually tracked) hooks;
+    anywhere else (`~/.githooks` set globally) a folder every repository of the user runs, which a
+    per-repository install must not change. (None, None) for `.git/hooks` or a folder in it."""
     from ..flow.readers import within
 
     d = os.path.realpath(hooks_dir(repo_path))
-    top = os.path.realpath(repo_path)
-    return d if within(d, top) and not within(d, os.path.realpath(_git_dir(repo_path))) else None
+    if within(d, os.path.realpath(_git_dir(repo_path))):
+        return None, None
+    inside = within(d, os.path.realpath(repo_path))
+    return d, ("inside the worktree (the project's own hooks)" if inside
+               else "outside this repository (shared with other repositories)")
 
 
 def _git_dir(repo_path: str) -> str:
@@ -136,8 +142,8 @@ def _write_exec(path: str, text: str) -> None:
 
 def install_hooks(repo_path: str, python_exe: str | None = None) -> list:
     """Install (or refresh) pfgit's hooks; returns the hook names installed. Idempotent.
-    Nothing is installed in a hooks folder inside the worktree (see `hooks_in_worktree`)."""
-    if hooks_in_worktree(repo_path):
+    Nothing is installed in a hooks folder outside the git folder (see `hooks_not_ours`)."""
+    if hooks_not_ours(repo_path)[0]:
         return []
     d = hooks_dir(repo_path)
     os.makedirs(d, exist_ok=True)

@@ -51,6 +51,7 @@ class InstallReport:
     config_kept: dict = field(default_factory=dict)  # keys the user had set otherwise
     hooks: list = field(default_factory=list)
     hooks_not_installed: dict = field(default_factory=dict)  # hook -> line to add (own hooks folder)
+    hooks_where: str = ""                                    # why: where that folder is
     hooks_dir: str | None = None
     removed_lines: list = field(default_factory=list)
     config_unset: list = field(default_factory=list)
@@ -210,9 +211,9 @@ def install(path: str = ".", scope: str = "local", python_exe: str | None = None
         except ImportError:
             hooks = None
         if hooks is not None:
-            own = hooks.hooks_in_worktree(top)
-            if own:  # the project's hooks folder (core.hooksPath): say what to add, never rewrite
-                report.hooks_dir = own
+            own, where = hooks.hooks_not_ours(top)
+            if own:  # core.hooksPath not in .git: say what to add, never rewrite
+                report.hooks_dir, report.hooks_where = own, where
                 py = python_exe or sys.executable
                 report.hooks_not_installed = {n: hooks.hook_command(n, py) for n in hooks.hook_names()}
             else:

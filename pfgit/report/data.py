@@ -98,7 +98,7 @@ def _dag(repo: Repo, head: bytes, since: bytes | None, path: str) -> dict | None
 def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
            compare: tuple | None = None, max_commits: int = 1000) -> dict:
     from ..flow.load import find_flows
-    from ..git.repo import TreeReader, resolve
+    from ..git.repo import TreeReader, resolve, utf8_flows
     from ..index import query
     from ..index.db import with_index
     from ..store.read import check_readable
@@ -116,8 +116,10 @@ def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
         if not found:
             raise UsageError("no flow at HEAD", file=p)
         flows += [f for f in found if f not in flows]
-    branch = _branch_commits(repo, head, base)
     skipped: list = []
+    skipped_flows: list = []
+    flows = utf8_flows(flows, skipped_flows.append)
+    branch = _branch_commits(repo, head, base)
 
     def go(idx):
         out = []
@@ -160,7 +162,7 @@ def gather(repo: Repo, paths: list | None = None, baseline: str | None = None,
     return {"head": head.decode(), "baseline": baseline,
             "merge_base": base.decode() if base else None,
             "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "flows": with_index(repo, go), "skipped_runs": skipped}
+            "flows": with_index(repo, go), "skipped_runs": skipped, "skipped_flows": skipped_flows}
 
 
 def dumps(v) -> str:

@@ -59,8 +59,10 @@ class Console:
             print(f"pfgit: {msg}", file=self.stream, flush=True)
 
 
-def _env_for(spec: RunSpec, flow_env: dict, get_connection) -> dict:
-    """Flow YAML environment_variables overridden by the run's (§9); ${conn.key} resolved."""
+def _env_for(spec: RunSpec, flow_env: dict, get_connection, secrets: list | None = None) -> dict:
+    """Flow YAML environment_variables overridden by the run's (§9); ${conn.key} resolved. The
+    secret values of every connection so referenced are added to `secrets`: a flow may copy
+    such a variable into its outputs, and the snapshot must mask it like a node's connection."""
     env = {str(k): (json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in (flow_env or {}).items()}
     run_env = spec.environment_variables
     if isinstance(run_env, str):
@@ -79,7 +81,26 @@ def _env_for(spec: RunSpec, flow_env: dict, get_connection) -> dict:
             if val is None:
                 raise RunError(f"environment variable {k}: connection '{m.group(1)}' has no key '{m.group(2)}'")
             env[k] = str(val)
+            if secrets is not None:
+                from .connections import secret_values_of
+
+                secrets.extend(secret_values_of(conn))
     return env
+
+
+def _flow_env_secrets(spec: RunSpec, get_connection) -> list:
+    """`_env_for`'s secrets for a run the promptflow engine makes (it resolves the variables
+    itself; an unresolvable one is its error to report)."""
+    from .engine.plan import load
+
+    secrets: list = []
+    try:
+        flow, _, _ = load(spec.flow)
+        env = flow.data.get("environment_variables") if isinstance(flow.data, dict) else None
+        _env_for(spec, env if isinstance(env, dict) else {}, get_connection, secrets)
+    except RunError:
+        pass
+    return secrets
 
 
 def read_dotenv(path: str) -> dict:
@@ -255,7 +276,8 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
 
     engine_name, engine = choose(spec, get_connection)
     if engine_name == "promptflow":
-        return _run_with_promptflow(spec, repo, console, resumed, flow_src)
+        return _run_with_promptflow(spec, repo, console, resumed, flow_src,
+                                    _flow_env_secrets(spec, get_connection))
     try:
         return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given, flow_src)
     finally:
@@ -317,7 +339,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     info, base, mp, total, notes = _prepare_inputs(spec, repo, engine, console, data_given)
     for n in notes + list(getattr(engine, "warnings", []) or []):
         console.note(n)
-    env = _env_for(spec, engine.flow_env(), get_connection)
+    env_secrets: list = []
+    env = _env_for(spec, engine.flow_env(), get_connection, env_secrets)
     workers = spec.workers or default_workers(engine, total)
     active = resumed or ActiveRun(repo, spec.name)
     start = time.time()
@@ -471,7 +494,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         where = f"line {fe['line_number']}" + (f", node '{fe['node']}'" if fe.get("node") else "")
         console.note(f"{failed} of {total} lines failed (status Failed, exit 1; promptflow would report "
                      f"Completed). First: {where}: {fe['message']}")
-    rec = _record(spec, repo, active, outcome, start, mp, engine, "builtin")
+    rec = _record(spec, repo, active, outcome, start, mp, engine, "builtin", env_secrets)
     outcome.commit = rec.commit
     active.remove()
     return outcome
@@ -526,7 +549,7 @@ def _jsonable(d: dict) -> dict:
     return out
 
 
-def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
+def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_secrets=()):
     from ..store.secrets import is_secret_key
     from ..store.snapshot import now_iso, record_result
     from .result import RunResult
@@ -546,7 +569,7 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name):
         variant=spec.variant, base_run=spec.run, status=outcome.status,
         start_time=now_iso(start), end_time=now_iso(), lines_failed=outcome.failed, lines_total=outcome.total,
         connections=conns, environment={k: (v if is_secret_key(k) else "") for k, v in env.items()},
-        secrets=list(getattr(engine, "secret_values", lambda: [])() or []),
+        secrets=list(getattr(engine, "secret_values", lambda: [])() or []) + list(env_secrets),
         logs=logs,
         source={"tool": "pfgit", "engine": engine_name},
         flow_source=tuple(active.state().get("flow_source") or ()) or None,
@@ -581,7 +604,7 @@ class LineWriter:
         self.metrics_.update(m or {})
 
 
-def _run_with_promptflow(spec, repo, console, resumed, flow_src=None) -> Outcome:
+def _run_with_promptflow(spec, repo, console, resumed, flow_src=None, env_secrets=()) -> Outcome:
     """Through the installed promptflow (pfgit.run.engine.promptflow, the llm branch's module),
     recorded exactly like a built-in run."""
     try:
@@ -593,6 +616,11 @@ def _run_with_promptflow(spec, repo, console, resumed, flow_src=None) -> Outcome
 
     if resumed is not None:
         resumed.remove()   # promptflow cannot resume a run: start it again
+    from .testline import unknown_flow_inputs
+
+    unknown = unknown_flow_inputs(spec, spec.column_mapping, "column mapping of input")
+    if unknown:   # as the built-in engine says it (mapping.py)
+        console.note(unknown)
     active = ActiveRun(repo, spec.name)
     start = time.time()
     active.create(spec, {"start": start, "engine": "promptflow", "flow_source": flow_src})
@@ -611,7 +639,7 @@ def _run_with_promptflow(spec, repo, console, resumed, flow_src=None) -> Outcome
         console.note(f"{writer.failed} of {writer.total} lines failed (status Failed, exit 1; promptflow "
                      "reports Completed)")
     mp = mapping_mod.Mapping(effective=dict(spec.column_mapping))
-    rec = _record(spec, repo, active, outcome, start, mp, info, "promptflow")
+    rec = _record(spec, repo, active, outcome, start, mp, info, "promptflow", env_secrets)
     outcome.commit = rec.commit
     active.remove()
     return outcome

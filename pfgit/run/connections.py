@@ -69,22 +69,24 @@ class Connection:
     def secrets(self) -> dict:
         if self.type == "custom":
             return dict(self.values.get("secrets") or {})
-        return {k: v for k, v in self.values.items() if k in TYPES[self.type][2]}
+        return {k: v for k, v in self.values.items() if _secret_field(self.type, k)}
 
     @property
     def configs(self) -> dict:
         if self.type == "custom":
             return dict(self.values.get("configs") or {})
-        return {k: v for k, v in self.values.items() if k not in TYPES[self.type][2]}
+        return {k: v for k, v in self.values.items() if not _secret_field(self.type, k)}
 
     def masked(self) -> dict:
-        """What `show`/`list` print: every secret value as `******` (promptflow's mask)."""
+        """What `show`/`list` print: every secret value as `******` (promptflow's mask), secret-named
+        extra fields (`client_secret`) and a URL's password (`https://u:******@host`) too."""
         out = {"name": self.name, "type": self.type, "module": self.module}
         if self.type == "custom":
-            out["configs"] = self.configs
+            out["configs"] = {k: hide_url_password(v) for k, v in self.configs.items()}
             out["secrets"] = {k: "******" for k in self.secrets}
         else:
-            out.update({k: ("******" if k in TYPES[self.type][2] and v else v) for k, v in self.values.items()})
+            out.update({k: ("******" if _secret_field(self.type, k) and v else hide_url_password(v))
+                        for k, v in self.values.items()})
         return out
 
     def resolved(self) -> "Connection":
@@ -109,10 +111,26 @@ class Connection:
 
     def secret_values(self) -> list:
         """The resolved secret values: hand them to RunResult.secrets so no snapshot holds them."""
-        return [str(v) for v in self.resolved().secrets.values() if v]
+        return secret_values_of(self.resolved_dict())
 
     def to_json(self) -> dict:
         return {"name": self.name, "type": self.type, "module": self.module, **self.values}
+
+
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)([^/@\s]+)@")
+
+
+def _secret_field(ctype: str, key: str) -> bool:
+    """A field of a typed connection holding a secret: its type's (api_key), or any field the
+    secrets policy names one (docs/security.md: client_secret, access_token, ...)."""
+    from ..store.secrets import is_secret_key
+
+    return key in TYPES[ctype][2] or is_secret_key(key)
+
+
+def hide_url_password(v):
+    """`https://user:******@host/...` for a URL holding a password; anything else as it is."""
+    return _URL_PASSWORD.sub(r"\1******@", v) if isinstance(v, str) else v
 
 
 def check_name(name: str) -> str:
@@ -154,6 +172,9 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
             raise ReadError("a custom connection needs 'secrets' (a mapping)", file=where)
     else:
         values = {**DEFAULTS.get(ctype, {}), **{k: _text(v) for k, v in values.items() if v is not None}}
+        for k, v in values.items():
+            if not isinstance(v, str):   # promptflow's fields are strings (the value is not shown)
+                raise ReadError(f"'{k}' must be a string, not a {type(v).__name__}", file=where)
         missing = [k for k in TYPES[ctype][1] if not values.get(k)]
         if missing:
             raise ReadError(f"a {ctype} connection needs {', '.join(missing)}", file=where)
@@ -326,6 +347,9 @@ def secret_values_of(conn) -> list:
         ctype = "custom"
     if ctype == "custom":
         vals = list((conn.get("secrets") or {}).values())
+        fields = (conn.get("configs") or {}).values()
     else:
-        vals = [conn.get(k) for k in TYPES[ctype][2]]
+        vals = [v for k, v in conn.items() if _secret_field(ctype, k)]
+        fields = conn.values()
+    vals += [m.group(2) for m in map(_URL_PASSWORD.match, (v for v in fields if isinstance(v, str))) if m]
     return [str(v) for v in vals if v]

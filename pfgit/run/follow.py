@@ -18,8 +18,8 @@ def follow(repo, name: str, out, what: str = "outputs", poll: float = 0.2, timeo
     path = os.path.join(active.dir, f"{what}.jsonl")
     t0 = time.monotonic()
     while not os.path.exists(path):
-        if not active.exists():
-            return True
+        if not active.running():
+            return _ended(active, name)
         time.sleep(poll)
     with open(path, "rb") as f:
         pending = b""
@@ -32,20 +32,28 @@ def follow(repo, name: str, out, what: str = "outputs", poll: float = 0.2, timeo
                     out.flush()
                     pending = b""
                 continue
-            running = active.exists() and _status(active) == "Running"
-            if not running:
+            if not active.running():
                 rest = f.read()          # anything written just before the end
                 if rest:
                     out.write(pending + rest)
                     out.flush()
-                return True
+                return _ended(active, name)
             if timeout is not None and time.monotonic() - t0 > timeout:
                 return True
             time.sleep(poll)
 
 
-def _status(active) -> str | None:
+def _ended(active, name: str) -> bool:
+    """True; says so when the run's process died without recording it (state still Running)."""
+    import sys
+
     try:
-        return active.state().get("status")
+        status = active.state().get("status")
     except Exception:
-        return None
+        return True
+    if status == "Running":
+        from ..output import neutralise
+
+        print(f"pfgit: run '{neutralise(name)}' stopped without finishing (its process is gone): "
+              f"finish it with pfgit run --resume {neutralise(name)}", file=sys.stderr)
+    return True

@@ -1,6 +1,9 @@
 """`pfgit run --file run.yml`: promptflow's run file (promptflow-format.md §3.1) -> RunSpec.
 
-Relative paths (flow, data, a .env file) resolve against the run file's folder. Cloud-only keys
+Relative paths (flow, data, a .env file, an init file) resolve against the run file's folder and
+must stay inside the repository holding it: a run file is repository content (a pull request's,
+in CI), and `data: /etc/hostname` would be read into the run's snapshot and pushed with it (the
+same path given on the command line, `--data`, is the user's choice and stays allowed). Cloud-only keys
 (`resources`, `identity`, `runtime`) are accepted and listed in RunSpec.ignored; unknown keys are
 reported too (promptflow logs a warning for them)."""
 
@@ -17,9 +20,12 @@ KEYS = {"$schema", "flow", "data", "run", "column_mapping", "variant", "connecti
 CLOUD_ONLY = ("resources", "identity", "runtime")
 
 
-def load_run_file(path: str) -> tuple[RunSpec, list]:
-    """(spec, notes). Raises RunError with file and line on bad YAML or ill-typed keys."""
+def load_run_file(path: str, given: tuple = ()) -> tuple[RunSpec, list]:
+    """(spec, notes). Raises RunError with file and line on bad YAML, ill-typed keys or a path
+    outside the repository. The path-valued keys in `given` (set on the command line instead) are
+    neither checked nor read."""
     from ..flow import yamlpos
+    from ..flow.readers import outside_repository
 
     try:
         with open(path, "rb") as f:
@@ -33,12 +39,18 @@ def load_run_file(path: str) -> tuple[RunSpec, list]:
         raise RunError("a run file must be a YAML mapping", file=path)
     base = os.path.dirname(os.path.abspath(path))
 
-    def rel(p):
+    def rel(p, key):
+        line = doc.line((key,))
         if not isinstance(p, str):
-            raise RunError(f"expected a path, got {p!r}", file=path)
+            raise RunError(f"'{key}': expected a path, got {p!r}", file=path, line=line)
         if p.startswith("azureml:"):
-            raise RunError(f"remote assets ({p}) need Azure; pfgit runs local flows and data", file=path)
-        return p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+            raise RunError(f"remote assets ({p}) need Azure; pfgit runs local flows and data", file=path,
+                           line=line)
+        full = p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+        if outside_repository(full, base):
+            raise RunError(f"'{key}' names '{p}', outside the repository (give it on the command "
+                           "line to use it)", file=path, line=line)
+        return full
 
     def mapping(key):
         v = data.get(key)
@@ -48,22 +60,25 @@ def load_run_file(path: str) -> tuple[RunSpec, list]:
             raise RunError(f"'{key}' must be a mapping", file=path, line=doc.line((key,)))
         return dict(v)
 
-    if "flow" not in data:
+    if "flow" not in data and "flow" not in given:
         raise RunError("'flow' is required", file=path)
     env = data.get("environment_variables")
+    if "environment_variables" in given:
+        env = None
     if isinstance(env, str):
-        env = rel(env)
+        env = rel(env, "environment_variables")
     elif env is None:
         env = {}
     elif not isinstance(env, dict):
         raise RunError("'environment_variables' must be a mapping or a .env path", file=path,
                        line=doc.line(("environment_variables",)))
-    init = data.get("init")
+    init = data.get("init") if "init" not in given else None
     if isinstance(init, str):
         from .testline import read_inputs_file
 
-        init = read_inputs_file(rel(init))
-    spec = RunSpec(flow=rel(data["flow"]), data=rel(data["data"]) if data.get("data") else None,
+        init = read_inputs_file(rel(init, "init"))
+    spec = RunSpec(flow=rel(data["flow"], "flow") if "flow" not in given else "",
+                   data=rel(data["data"], "data") if data.get("data") and "data" not in given else None,
                    column_mapping=mapping("column_mapping"), run=data.get("run"),
                    variant=data.get("variant"), connections=mapping("connections"),
                    environment_variables=env, name=data.get("name"), display_name=data.get("display_name"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import threading
 from dataclasses import asdict
@@ -51,6 +52,8 @@ class ActiveRun:
         self.save_state({"spec": asdict(spec), "status": "Running", **extra})
 
     def save_state(self, state: dict) -> None:
+        if state.get("status") == "Running":   # who runs it: `runs stream` stops when it is gone
+            state = {**state, "pid": os.getpid(), "host": platform.node()}
         tmp = os.path.join(self.dir, "state.json.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(state, f, indent=2, default=str)
@@ -63,6 +66,27 @@ class ActiveRun:
         except (OSError, ValueError):
             raise RunError(f"no interrupted run '{self.name}' to resume") from None
 
+    def running(self) -> bool:
+        """Is a process running this run now? Its state says Running and, on this machine, the
+        process that said so is alive (a run whose process crashed or was killed reads Running
+        for ever: `pfgit runs stream` waited on it without end)."""
+        try:
+            st = self.state()
+        except RunError:
+            return False
+        if st.get("status") != "Running":
+            return False
+        pid = st.get("pid")
+        if st.get("host") != platform.node() or not isinstance(pid, int) or isinstance(pid, bool):
+            return True     # another machine's (a shared folder) or an older pfgit's: trust it
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, OverflowError, ValueError):
+            pass
+        return True
+
     def update_state(self, **kw) -> None:
         st = self.state()
         st.update(kw)
@@ -71,7 +95,9 @@ class ActiveRun:
     # ---- lines -----------------------------------------------------------------------------
     def open(self) -> None:
         for k in FILES:
-            self._files[k] = open(os.path.join(self.dir, f"{k}.jsonl"), "a", encoding="utf-8")
+            # a lone surrogate from the data (`"\\udcff"`) is kept as its escape (jsondata.utf8)
+            self._files[k] = open(os.path.join(self.dir, f"{k}.jsonl"), "a", encoding="utf-8",
+                                  errors="backslashreplace")
 
     def close(self) -> None:
         for f in self._files.values():

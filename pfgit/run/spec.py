@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENGINES = ("auto", "builtin", "promptflow")
+LLM_MODES = ("record", "replay", "auto")   # --llm-mode (pfgit.run.llm.cache)
 DEFAULT_WORKERS = 16   # lines in flight: LLM nodes spend their time waiting on HTTP, not the CPU
 
 

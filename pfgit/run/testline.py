@@ -7,6 +7,7 @@ same shape."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -60,25 +61,47 @@ def read_inputs_file(path: str) -> dict:
     return obj
 
 
-def unknown_flow_inputs(spec: RunSpec, inputs: dict) -> str | None:
-    """The unknown-inputs warning from the flow file itself (pfgit.flow's loader), for the
-    promptflow engine, which has no built-in plan to ask: None when the flow declares no inputs
-    to compare with (a flex flow whose inputs are its entry's parameters: that needs importing
-    the user's code, which only promptflow's child process does)."""
+def unknown_flow_inputs(spec: RunSpec, inputs: dict, what: str = "input") -> str | None:
+    """The unknown-inputs warning from the flow file itself, for the promptflow engine, which has
+    no built-in plan to ask (see `declared_inputs`); None when that cannot be told."""
     from ..errors import unknown_inputs
+
+    declared = declared_inputs(spec)
+    return None if declared is None else unknown_inputs(inputs, declared, what)
+
+
+def declared_inputs(spec: RunSpec) -> list | None:
+    """The flow's input names as the built-in engine would take them, read from the flow file
+    (pfgit.flow's loader): a prompty's sample names when it declares none, a flex flow's entry
+    parameters, read from the entry's source (never imported here). None when that cannot be told."""
     from .engine.plan import load
 
     try:
-        flow, _, _ = load(spec.flow)
+        flow, fdir, _ = load(spec.flow)
     except RunError:
         return None          # promptflow reports the unreadable flow itself
-    declared = flow.inputs
+    declared = list(flow.inputs)
     if flow.kind == "prompty" and not declared:   # as PromptyEngine: the sample's names
         sample = flow.data.get("sample")
-        declared = dict(sample) if isinstance(sample, dict) else {}
+        declared = list(sample) if isinstance(sample, dict) else []
     if flow.kind == "flex" and not declared:
+        return _flex_entry_params(flow, fdir)
+    return declared
+
+
+def _flex_entry_params(flow, fdir: str) -> list | None:
+    from ..validate.signatures import entry_params
+
+    entry, code = flow.data.get("entry"), flow.data.get("code")
+    if not isinstance(entry, str) or entry.count(":") != 1:
         return None
-    return unknown_inputs(inputs, declared)
+    module, function = entry.split(":")
+    path = os.path.join(fdir, code if isinstance(code, str) else ".", *module.split(".")) + ".py"
+    try:
+        with open(path, "rb") as f:
+            return entry_params(f.read(), path, function)
+    except OSError:
+        return None     # an installed module, or a package: promptflow finds it
 
 
 def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResult:

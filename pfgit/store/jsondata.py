@@ -20,6 +20,13 @@ def _int(text: str):
     return int(text) if digits <= MAX_INT_DIGITS else float(text[0] + "inf" if text[0] == "-" else "inf")
 
 
+def utf8(obj, **kw) -> bytes:
+    """json.dumps(obj, ensure_ascii=False, **kw) as UTF-8. A lone surrogate (a data line's
+    `"\\udcff"` escape, a file name that is not UTF-8) is written as its `\\uXXXX` escape: the same
+    JSON value, valid UTF-8 (encoding it raw failed a run after its lines had executed)."""
+    return json.dumps(obj, ensure_ascii=False, **kw).encode("utf-8", "backslashreplace")
+
+
 def loads(data):
     """json.loads accepting every number (see the module doc)."""
     return json.loads(data, parse_int=_int)

@@ -15,6 +15,7 @@ from dulwich.repo import Repo
 from ..errors import UsageError
 from ..git import objects as gobj
 from ..git import runrefs
+from . import jsondata
 from .names import validate_run_name
 from .read import read_snapshot
 from .snapshot import commit_message
@@ -32,7 +33,7 @@ def _rewrite(repo: Repo, name: str, sha: bytes, new_name: str, base: tuple | Non
         parents = [base_sha if p == old_base else p for p in parents]
     entries = dict(snap.files)
     entries["run.json"] = (gobj.FILE_MODE, gobj.put_bytes(
-        repo, (json.dumps(run, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
+        repo, jsondata.utf8(run, indent=2) + b"\n"))
     tree = gobj.make_tree(repo, entries)
     return gobj.make_commit(repo, tree, parents, commit_message(new_name, run, snap.metrics),
                             when=c.commit_time)

@@ -32,6 +32,7 @@ from ..git.objects import unsafe_entry_name
 from ..git.repo import resolve, worktree_prefix
 from ..git.worktree import flow_source
 from ..run.result import RunResult
+from . import jsondata
 from .jsondata import check
 from .names import default_run_name, validate_run_name
 from .secrets import Redactor, connection_names, drop_secret_keys, secret_values
@@ -114,7 +115,7 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
     where = {"file": src} if isinstance(src, str) else {}
     for i, item in enumerate(items, 1):
         if isinstance(item, dict):
-            line = json.dumps(item, ensure_ascii=False).encode("utf-8")
+            line = jsondata.utf8(item)
         else:
             line = item.encode("utf-8") if isinstance(item, str) else bytes(item)
             line = line.rstrip(b"\r\n")
@@ -259,7 +260,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     }
     run_json = redact.value(run_json)
     entries["run.json"] = (gobj.FILE_MODE, gobj.put_bytes(
-        repo, (json.dumps(run_json, indent=2, ensure_ascii=False) + "\n").encode("utf-8")))
+        repo, jsondata.utf8(run_json, indent=2) + b"\n"))
     tree = gobj.make_tree(repo, entries)
     parents = ([fc] if fc else []) + ([base_sha] if base_sha else [])
     msg = commit_message(name, run_json, redact.value(metrics))
@@ -295,8 +296,8 @@ def commit_message(name: str, run_json: dict, metrics: dict) -> str:
     lines = run_json.get("lines") or {}
     msg = (f"pfgit run {name}\n\nflow: {flow.get('path')}\nflow-tree: {flow.get('tree')}\n"
            f"status: {run_json.get('status')}\nlines: {lines.get('completed')}/{lines.get('total')}\n")
-    rj = json.dumps(run_json, ensure_ascii=False, separators=(",", ":"))
-    mj = json.dumps(metrics, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    rj = jsondata.utf8(run_json, separators=(",", ":")).decode("utf-8")
+    mj = jsondata.utf8(metrics, separators=(",", ":"), sort_keys=True).decode("utf-8")
     if len(rj) <= TRAILER_MAX and len(mj) <= TRAILER_MAX:
         msg += f"\nPfgit-Run: {rj}\nPfgit-Metrics: {mj}\n"
     return msg

@@ -104,6 +104,29 @@ def tool_signature(data: bytes, filename: str) -> Signature | None:
     return Signature(fn.name, params, required, a.kwarg is not None, annotations)
 
 
+def entry_params(data: bytes, filename: str, function: str) -> list | None:
+    """The parameters a flex entry takes by keyword, read from its source: a top-level function's,
+    or a top-level class's `__call__` without `self` (what the built-in engine's FlexEngine asks
+    `inspect` for); None when the source does not tell (no such definition, does not parse)."""
+    tree = parse_module(data, filename)
+    if tree is None:
+        return None
+    defs = [n for n in tree.body if getattr(n, "name", None) == function]
+    kind = type(defs[-1]).__name__ if defs else None
+    if kind in ("FunctionDef", "AsyncFunctionDef"):
+        fn, skip = defs[-1], 0
+    elif kind == "ClassDef":
+        calls = [m for m in defs[-1].body if type(m).__name__ in ("FunctionDef", "AsyncFunctionDef")
+                 and m.name == "__call__"]
+        if not calls:
+            return None
+        fn, skip = calls[-1], 1
+    else:
+        return None
+    a = fn.args
+    return [p.arg for p in (list(a.posonlyargs) + list(a.args))[skip:] + list(a.kwonlyargs)]
+
+
 def _is_tool(dec) -> bool:
     if type(dec).__name__ == "Call":
         dec = dec.func

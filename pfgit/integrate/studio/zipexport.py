@@ -37,7 +37,7 @@ class Export:
 def collect(repo, path: str | None, rev: str | None = None, run: str | None = None) -> Export:
     """The files of the flow folder at `path` (repo-relative after resolving) from one source."""
     from ...git.objects import tree_at
-    from ...git.repo import resolve
+    from ...git.repo import resolve, utf8_path
     from ...git.sides import repo_relative
 
     if rev and run:
@@ -55,7 +55,7 @@ def collect(repo, path: str | None, rev: str | None = None, run: str | None = No
     elif path is None:
         raise UsageError("export-zip needs the flow folder PATH (or --run NAME)")
     else:
-        flow_rel = repo_relative(repo, path)
+        flow_rel = utf8_path(repo_relative(repo, path))   # a zip's names are UTF-8
         if os.path.isfile(path):
             flow_rel = posixpath.dirname(flow_rel) or "."
         if rev:
@@ -109,9 +109,9 @@ def write_zip(data: bytes, output: str, force: bool = False) -> None:
             if f.read() != data:
                 raise UsageError("exists (use --force to replace it)", file=output)
         return
-    from ...fsutil import write_atomic
+    from ...fsutil import write_output
 
-    write_atomic(output, data, prefix=".pfgit-zip-")
+    write_output(output, data, prefix=".pfgit-zip-")
 
 
 def export_zip(repo, path: str | None, output: str | None = None, rev: str | None = None,

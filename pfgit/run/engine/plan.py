@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ...flow.load import FlowLoadError, find_flows, load_flow
 from ...flow.model import execution_order
-from ...flow.readers import DirReader
+from ...flow.readers import DirReader, outside_repository
 from ...flow.refs import parse_ref
 from ..convert import KNOWN_TYPES, ConvertError, parse_value
 from ..errors import RunError
@@ -323,6 +323,11 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
         path = _source_path(plan.flow_dir, np_.raw, includes)
         if path is None:
             raise RunError(f"node '{np_.name}' has no source path", **where)
+        if outside_repository(os.path.join(plan.flow_dir, path), plan.flow_dir):
+            # as validate's path-outside-repo: a prompt node would copy the file into its outputs
+            plan.close()
+            raise RunError(f"node '{np_.name}': source '{path}' is outside the repository "
+                           "(pfgit does not read it)", **where)
         if np_.type == "python":
             try:
                 mod = plan.modules.load(path)
@@ -360,6 +365,9 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
             except OSError as e:
                 plan.close()
                 raise RunError(f"node '{np_.name}': template '{path}': {e.strerror}", **where) from None
+            from ..llm.chat import warm_template
+
+            warm_template(np_.template)
             if np_.type == "llm":
                 _prepare_llm(np_, get_connection, where, plan)
             dup = _duplicated_template_inputs(np_)

@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from ...flow.readers import outside_repository
 from ..convert import ConvertError, parse_value
 from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from .dag import LineResult
@@ -34,16 +35,25 @@ def _resolve(value, base: str):
         m = _FILE.match(value)
         if m:
             path = os.path.join(base, m.group(1))
+            if outside_repository(path, base):   # as validate's path-outside-repo
+                raise LineError(f"'{value}' is outside the repository (pfgit does not read it)")
             if not os.path.isfile(path):     # promptflow refuses the prompty when loading it
                 raise RunError(f"Cannot find the reference file {m.group(1)}.")
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-            if path.endswith(".json"):
-                return json.loads(text)
-            if path.endswith((".yaml", ".yml")):
-                import yaml
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError) as e:
+                raise LineError(f"'{value}': {getattr(e, 'strerror', None) or e}") from None
+            import yaml
 
-                return yaml.safe_load(text)
+            try:
+                if path.endswith(".json"):
+                    return json.loads(text)
+                if path.endswith((".yaml", ".yml")):
+                    return yaml.safe_load(text)
+            except (ValueError, yaml.YAMLError) as e:
+                raise LineError(f"'{value}': not valid {path.rsplit('.', 1)[1].upper()}: "
+                                f"{str(e).splitlines()[0]}") from None
             return text
     return value
 
@@ -114,7 +124,7 @@ class PromptyEngine:
         try:    # `${file:...}` references must exist before any line, as promptflow loads them
             for part in (model.get("configuration"), model.get("parameters"), meta.get("sample")):
                 _resolve(part, fdir)
-        except RunError as e:
+        except (RunError, LineError) as e:   # outside the repository, unreadable, not JSON/YAML
             raise RunError(e.message, file=ffile) from None
         except (OSError, ValueError) as e:
             raise RunError(f"cannot read a file the prompty references: {e}", file=ffile) from None

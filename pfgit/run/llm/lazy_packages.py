@@ -110,16 +110,16 @@ class _LazyPackageLoader(importlib.abc.Loader):
         real = self.real
         name = module.__name__
         lock = threading.RLock()
+        state = {"loaded": False, "loader": None}
 
         def __getattr__(attr):
-            d = module.__dict__
-            if d.get("__getattr__") is __getattr__ and not attr.startswith("__"):
+            if not state["loaded"] and not attr.startswith("__"):
                 sub = importlib.machinery.PathFinder.find_spec(f"{name}.{attr}", module.__path__)
-                if sub is not None:   # import machinery's own locks suffice for a submodule
+                if sub is not None:   # the import machinery's own locks suffice for a submodule
                     return importlib.import_module(f"{name}.{attr}")
             load()
             try:
-                return d[attr]
+                return module.__dict__[attr]
             except KeyError:
                 raise AttributeError(f"module {name!r} has no attribute {attr!r}") from None
 
@@ -128,23 +128,24 @@ class _LazyPackageLoader(importlib.abc.Loader):
             return sorted(module.__dict__)
 
         def load():
-            # the hooks go only once __init__.py has run: another thread asking a name meanwhile
-            # (line threads share the SDK) waits on the lock instead of finding a half-run
-            # package ("cannot import name 'Completion' from 'openai.types'"); the loading
-            # thread's own re-entrant asks find the names set so far, as in an eager import
-            d = module.__dict__
+            """Run the real `__init__.py` once. Other threads asking meanwhile wait for it to
+            finish (they would otherwise see a half-filled package); the loading thread's own
+            questions while it runs see the package as it is so far, as in an eager import."""
+            if state["loaded"] or state["loader"] == threading.get_ident():
+                return
             with lock:
                 if state["loaded"]:
                     return
-                state["loaded"] = True
+                state["loader"] = threading.get_ident()
                 try:
                     real.exec_module(module)
                 finally:
-                    for k, hook in (("__getattr__", __getattr__), ("__dir__", __dir__)):
-                        if d.get(k) is hook:
-                            del d[k]
-
-        state = {"loaded": False}
+                    state["loader"] = None
+                state["loaded"] = True
+                d = module.__dict__
+                for k, f in (("__getattr__", __getattr__), ("__dir__", __dir__)):
+                    if d.get(k) is f:
+                        del d[k]
 
         module.__getattr__ = __getattr__
         module.__dir__ = __dir__

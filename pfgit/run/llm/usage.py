@@ -25,13 +25,19 @@ class Usage:
             get = (lambda k: getattr(u, k, 0)) if u is not None else None
         if get is None:
             return cls()
-        p = int(get("prompt_tokens") or 0)
-        c = int(get("completion_tokens") or 0)
-        t = int(get("total_tokens") or 0) or p + c
-        return cls(p, c, t)
+        p, c = _count(get("prompt_tokens")), _count(get("completion_tokens"))
+        return cls(p, c, _count(get("total_tokens")) or p + c)
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(self.prompt + other.prompt, self.completion + other.completion, self.total + other.total)
+
+
+def _count(v) -> int:
+    """A token count from a reply (an endpoint's or a replayed file's): anything but a finite
+    number >= 0 counts 0 (`"abc"` or `1e999` made int() raise out of a line)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1e18:
+        return 0
+    return int(v)
 
 
 class TokenCounter:
