@@ -148,7 +148,8 @@ class DagEngine:
     def secret_values(self) -> list:
         from ..connections import secret_values_of
 
-        return [v for c in self.plan.connections for v in secret_values_of(c)]
+        used = self.plan.modules.used_connections if self.plan.modules is not None else []
+        return [v for c in self.plan.connections + used for v in secret_values_of(c)]
 
     def close(self) -> None:
         if self._pool is not None:

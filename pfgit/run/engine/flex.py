@@ -40,7 +40,7 @@ class FlexEngine:
                            line=flow.line(("entry",)))
         mod_name, attr = entry.split(":", 1)
         rel = mod_name.replace(".", "/") + ".py"
-        self.modules = FlowModules(fdir, [(None, rel)])
+        self.modules = FlowModules(fdir, [(None, rel)], get_connection)
         try:
             mod = self.modules.load(rel)
         except ToolLoadError as e:
@@ -63,6 +63,7 @@ class FlexEngine:
                 if set(declared) != set(params):
                     self.modules.close()
                     raise RunError("Provided signature of init does not match the entry", file=flow.file)
+            kwargs = _resolve_init(target, kwargs, self._connection, self.modules.real, entry, flow.file)
             try:
                 self.instance = target(**kwargs)
             except Exception as e:
@@ -76,6 +77,11 @@ class FlexEngine:
         self.name = getattr(target, "__name__", attr)
         self.params = {k: p for k, p in inspect.signature(self.func).parameters.items()
                        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+    def _connection(self, name: str):
+        if self.modules.get_connection is None:
+            raise KeyError(name)
+        return self.modules._lookup(name)
 
     def input_defs(self) -> dict:
         declared = self.flow.data.get("inputs")
@@ -105,6 +111,11 @@ class FlexEngine:
 
     def connection_names(self) -> dict:
         return {}
+
+    def secret_values(self) -> list:
+        from ..connections import secret_values_of
+
+        return [v for c in self.modules.used_connections for v in secret_values_of(c)]
 
     def close(self) -> None:
         self.modules.close()
@@ -167,3 +178,61 @@ class FlexEngine:
         except Exception as e:
             return {}, LineError(f"__aggregate__ failed: ({type(e).__name__}) {e}", type(e).__name__, "__aggregate__")
         return (dict(result) if isinstance(result, dict) else {}), None
+
+
+_MODEL_CONFIGS = {"AzureOpenAIModelConfiguration": "azure_deployment", "OpenAIModelConfiguration": "model"}
+
+
+def _annotation(cls, ann):
+    if isinstance(ann, str):   # `from __future__ import annotations`: the name, in the class's module
+        ann = getattr(cls.__init__, "__globals__", {}).get(ann)
+    return ann if isinstance(ann, type) else None
+
+
+def _resolve_init(cls, kwargs: dict, lookup, real: bool, entry: str, ffile: str) -> dict:
+    """promptflow's `_resolve_init_kwargs`: a model configuration given as a dict becomes the
+    parameter's class; one naming a connection is rebuilt from that connection (`from_connection`:
+    endpoint and key set, `connection` None); a connection parameter given by name becomes the
+    connection object. A name pfgit's store lacks is left to promptflow's own store when the real
+    package runs the flow, and fails the run otherwise."""
+    from ..compat import CONNECTION_CLASSES, make_connection
+
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    out = dict(kwargs)
+    for key, p in params.items():
+        ann = _annotation(cls, p.annotation)
+        if key not in out or ann is None:
+            continue
+        val = out[key]
+        try:
+            if ann.__name__ in _MODEL_CONFIGS:
+                if isinstance(val, dict):
+                    val = ann(**val)
+                name = getattr(val, "connection", None)
+                if name:
+                    conn = lookup(str(name))
+                    field = _MODEL_CONFIGS[ann.__name__]
+                    if real:
+                        val = ann.from_connection(connection=make_connection(conn, None, real=True),
+                                                  **{field: getattr(val, field)})
+                    elif field == "azure_deployment":
+                        val = ann(azure_deployment=val.azure_deployment, azure_endpoint=conn.get("api_base"),
+                                  api_version=conn.get("api_version"), api_key=conn.get("api_key"))
+                    else:
+                        val = ann(model=val.model, base_url=conn.get("base_url"), api_key=conn.get("api_key"),
+                                  organization=conn.get("organization"))
+            elif ann.__name__ in CONNECTION_CLASSES and isinstance(val, str):
+                val = make_connection(lookup(val), ann.__name__, real=real)
+        except KeyError as e:
+            if real:           # promptflow's own store may know it (connections_bridge)
+                out[key] = val
+                continue
+            raise RunError(f"entry '{entry}': init '{key}': connection {e} is not found (pfgit connection list)",
+                           file=ffile) from None
+        except TypeError as e:
+            raise RunError(f"entry '{entry}': init '{key}': {e}", file=ffile) from None
+        out[key] = val
+    return out

@@ -313,7 +313,7 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
     includes = flow.additional_includes
     sources = [(n.name, _source_path(plan.flow_dir, n.raw, includes)) for n in plan.nodes.values()
                if n.type == "python"]
-    plan.modules = FlowModules(plan.flow_dir, sources)
+    plan.modules = FlowModules(plan.flow_dir, sources, get_connection)
     for np_ in plan.nodes.values():
         where = dict(file=flow.file, line=line_of.get(np_.name))
         if np_.type == "embedding":

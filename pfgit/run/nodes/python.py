@@ -38,8 +38,11 @@ class FlowModules:
     ([(node or None, path)]) are the files the flow runs, scanned for their promptflow imports
     (RunError when they need promptflow and it is not installed)."""
 
-    def __init__(self, flow_dir: str, sources: list | None = None):
+    def __init__(self, flow_dir: str, sources: list | None = None, get_connection=None):
         self.flow_dir = os.path.abspath(flow_dir)
+        self.get_connection = get_connection   # pfgit's connections, also for the real package's lookups
+        self.used_connections: list = []       # those the real package looked up: their secrets are masked
+        self._unbridge = None
         self.real = pfimports.use_real(self.flow_dir, sources or [])
         self.package = "pfgit_flow_" + hashlib.sha1(self.flow_dir.encode()).hexdigest()[:12]
         self.modules: dict = {}
@@ -53,13 +56,21 @@ class FlowModules:
         self._bytecode = sys.dont_write_bytecode
         sys.dont_write_bytecode = True      # never a __pycache__ in the user's flow folder
         if self.real:
+            from ..connections_bridge import bridge_promptflow
+
             os.environ.setdefault("PF_DISABLE_TELEMETRY", "true")   # importing promptflow may start it
             self._hidden = None
+            self._unbridge = bridge_promptflow(self._lookup if self.get_connection else None)
         else:
             self._hidden = compat.install()
         self._before = set(sys.modules)
         if self.flow_dir not in sys.path:
             sys.path.insert(0, self.flow_dir)
+
+    def _lookup(self, name: str):
+        conn = self.get_connection(name)
+        self.used_connections.append(conn)
+        return conn
 
     def close(self) -> None:
         if not self._opened:
@@ -78,6 +89,9 @@ class FlowModules:
                 del sys.modules[name]
         if self._hidden is not None:
             compat.uninstall(self._hidden)
+        if self._unbridge is not None:
+            self._unbridge()
+            self._unbridge = None
         sys.dont_write_bytecode = self._bytecode
 
     def load(self, rel_path: str):
