@@ -30,6 +30,28 @@ def git(cwd: str, *args: str, check: bool = True) -> subprocess.CompletedProcess
 
 
 @contextlib.contextmanager
+def _worktree_lock(repo_path: str):
+    """Held around `git worktree add` and `remove`/`prune`: checks run side by side (`pfgit check
+    --jobs`), and one process's `prune` removed the administrative folder another's `add` was
+    still writing ("failed to read .git/worktrees/<name>/commondir"). A lock file in the common
+    git dir, so linked worktrees of one repository share it."""
+    try:
+        import fcntl
+    except ImportError:   # not POSIX: no lock (git's own race stays)
+        yield
+        return
+    common = git(repo_path, "rev-parse", "--git-common-dir").stdout.strip()
+    common = os.path.join(repo_path, common) if not os.path.isabs(common) else common
+    os.makedirs(os.path.join(common, "pfgit"), exist_ok=True)
+    with open(os.path.join(common, "pfgit", "worktree.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def checkout(repo_path: str, commit: bytes | str):
     """Yield the path of a temporary worktree at `commit` (a full hex id: never an option)."""
     sha = commit.decode() if isinstance(commit, bytes) else commit
@@ -39,9 +61,11 @@ def checkout(repo_path: str, commit: bytes | str):
     # a unique last component: git names the worktree after it, and checks may run side by side
     path = os.path.join(parent, os.path.basename(parent))
     try:
-        git(repo_path, "worktree", "add", "--detach", "--quiet", path, sha)
+        with _worktree_lock(repo_path):
+            git(repo_path, "worktree", "add", "--detach", "--quiet", path, sha)
         yield path
     finally:
-        git(repo_path, "worktree", "remove", "--force", path, check=False)
-        shutil.rmtree(parent, ignore_errors=True)
-        git(repo_path, "worktree", "prune", check=False)
+        with _worktree_lock(repo_path):
+            git(repo_path, "worktree", "remove", "--force", path, check=False)
+            shutil.rmtree(parent, ignore_errors=True)
+            git(repo_path, "worktree", "prune", check=False)
