@@ -154,6 +154,11 @@ class OpenAIModelConfiguration:
     organization: str | None = None
     connection: str | None = None
 
+    @classmethod
+    def from_connection(cls, connection, model: str):
+        return cls(model=model, base_url=connection.base_url, api_key=connection.api_key,
+                   organization=connection.organization)
+
 
 @dataclasses.dataclass
 class AzureOpenAIModelConfiguration:
@@ -162,6 +167,11 @@ class AzureOpenAIModelConfiguration:
     api_version: str | None = None
     api_key: str | None = None
     connection: str | None = None
+
+    @classmethod
+    def from_connection(cls, connection, azure_deployment: str):
+        return cls(azure_deployment=azure_deployment, azure_endpoint=connection.api_base,
+                   api_version=connection.api_version, api_key=connection.api_key)
 
 
 _TOOL_API = {"tool": tool, "log_metric": log_metric, "ToolProvider": ToolProvider}

@@ -63,7 +63,7 @@ class FlexEngine:
                 if set(declared) != set(params):
                     self.modules.close()
                     raise RunError("Provided signature of init does not match the entry", file=flow.file)
-            kwargs = _resolve_init(target, kwargs, self._connection, self.modules.real, entry, flow.file)
+            kwargs = _resolve_init(target, kwargs, self.modules.connection, self.modules.real, entry, flow.file)
             try:
                 self.instance = target(**kwargs)
             except Exception as e:
@@ -77,11 +77,6 @@ class FlexEngine:
         self.name = getattr(target, "__name__", attr)
         self.params = {k: p for k, p in inspect.signature(self.func).parameters.items()
                        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
-
-    def _connection(self, name: str):
-        if self.modules.get_connection is None:
-            raise KeyError(name)
-        return self.modules._lookup(name)
 
     def input_defs(self) -> dict:
         declared = self.flow.data.get("inputs")
@@ -212,18 +207,10 @@ def _resolve_init(cls, kwargs: dict, lookup, real: bool, entry: str, ffile: str)
                 if isinstance(val, dict):
                     val = ann(**val)
                 name = getattr(val, "connection", None)
-                if name:
-                    conn = lookup(str(name))
+                if name:   # the real class or the compatibility layer's, which has the same from_connection
                     field = _MODEL_CONFIGS[ann.__name__]
-                    if real:
-                        val = ann.from_connection(connection=make_connection(conn, None, real=True),
-                                                  **{field: getattr(val, field)})
-                    elif field == "azure_deployment":
-                        val = ann(azure_deployment=val.azure_deployment, azure_endpoint=conn.get("api_base"),
-                                  api_version=conn.get("api_version"), api_key=conn.get("api_key"))
-                    else:
-                        val = ann(model=val.model, base_url=conn.get("base_url"), api_key=conn.get("api_key"),
-                                  organization=conn.get("organization"))
+                    val = ann.from_connection(connection=make_connection(lookup(str(name)), None, real=real),
+                                              **{field: getattr(val, field)})
             elif ann.__name__ in CONNECTION_CLASSES and isinstance(val, str):
                 val = make_connection(lookup(val), ann.__name__, real=real)
         except KeyError as e:

@@ -60,14 +60,18 @@ class FlowModules:
 
             os.environ.setdefault("PF_DISABLE_TELEMETRY", "true")   # importing promptflow may start it
             self._hidden = None
-            self._unbridge = bridge_promptflow(self._lookup if self.get_connection else None)
+            self._unbridge = bridge_promptflow(self.connection if self.get_connection else None)
         else:
             self._hidden = compat.install()
         self._before = set(sys.modules)
         if self.flow_dir not in sys.path:
             sys.path.insert(0, self.flow_dir)
 
-    def _lookup(self, name: str):
+    def connection(self, name: str):
+        """Connection `name` from pfgit's store (KeyError when unknown or there is no store),
+        remembered in `used_connections` so its secrets are masked in the run's snapshot."""
+        if self.get_connection is None:
+            raise KeyError(name)
         conn = self.get_connection(name)
         self.used_connections.append(conn)
         return conn
