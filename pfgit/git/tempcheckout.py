@@ -29,21 +29,30 @@ def git(cwd: str, *args: str, check: bool = True) -> subprocess.CompletedProcess
     return p
 
 
-@contextlib.contextmanager
-def _worktree_lock(repo_path: str):
-    """Held around `git worktree add` and `remove`/`prune`: checks run side by side (`pfgit check
-    --jobs`), and one process's `prune` removed the administrative folder another's `add` was
-    still writing ("failed to read .git/worktrees/<name>/commondir"). A lock file in the common
-    git dir, so linked worktrees of one repository share it."""
+def _lock_path(repo_path: str) -> str | None:
+    """The lock file held around `git worktree add` and `remove`/`prune`: checks run side by side
+    (`pfgit check --jobs`), and one process's `prune` removed the administrative folder another's
+    `add` was still writing ("failed to read .git/worktrees/<name>/commondir"). It lies in the
+    common git dir, so linked worktrees of one repository share it. None where there is no
+    `fcntl` (not POSIX: git's own race stays)."""
     try:
-        import fcntl
-    except ImportError:   # not POSIX: no lock (git's own race stays)
-        yield
-        return
+        import fcntl  # noqa: F401
+    except ImportError:
+        return None
     common = git(repo_path, "rev-parse", "--git-common-dir").stdout.strip()
     common = os.path.join(repo_path, common) if not os.path.isabs(common) else common
     os.makedirs(os.path.join(common, "pfgit"), exist_ok=True)
-    with open(os.path.join(common, "pfgit", "worktree.lock"), "a") as f:
+    return os.path.join(common, "pfgit", "worktree.lock")
+
+
+@contextlib.contextmanager
+def _worktree_lock(lock_path: str | None):
+    if lock_path is None:
+        yield
+        return
+    import fcntl
+
+    with open(lock_path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -57,15 +66,16 @@ def checkout(repo_path: str, commit: bytes | str):
     sha = commit.decode() if isinstance(commit, bytes) else commit
     if not _SHA.match(sha):
         raise PfgitError(f"not a commit id: {sha!r}")
+    lock = _lock_path(repo_path)
     parent = tempfile.mkdtemp(prefix="pfgit-checkout-")
     # a unique last component: git names the worktree after it, and checks may run side by side
     path = os.path.join(parent, os.path.basename(parent))
     try:
-        with _worktree_lock(repo_path):
+        with _worktree_lock(lock):
             git(repo_path, "worktree", "add", "--detach", "--quiet", path, sha)
         yield path
     finally:
-        with _worktree_lock(repo_path):
+        with _worktree_lock(lock):
             git(repo_path, "worktree", "remove", "--force", path, check=False)
             shutil.rmtree(parent, ignore_errors=True)
             git(repo_path, "worktree", "prune", check=False)
