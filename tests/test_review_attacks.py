@@ -1,0 +1,70 @@
+"""Regressions from an attacker's and a newcomer's review: each test fails without its fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+PY = sys.executable
+
+FLOW = """inputs:
+  q:
+    type: string
+outputs:
+  a:
+    type: string
+    reference: ${n1.output}
+nodes:
+- name: n1
+  type: python
+  source:
+    type: code
+    path: n1.py
+  inputs:
+    x: ${inputs.q}
+"""
+
+
+def git(repo, *args):
+    p = subprocess.run(["git", *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    assert p.returncode == 0, f"git {args}: {p.stderr}"
+    return p.stdout
+
+
+def write(repo, rel, text):
+    path = os.path.join(repo, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def init_repo(path, flow_dir="flows/f"):
+    os.makedirs(path, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "commit.gpgsign", "false")
+    write(path, f"{flow_dir}/flow.dag.yaml", FLOW)
+    write(path, f"{flow_dir}/n1.py", "def f(x):\n    return x\n")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "init")
+    return str(path)
+
+
+def test_pfgit_merge_reports_a_flow_whose_folder_has_a_space_or_accent(tmp_path):
+    """git's --name-only output was split on whitespace (and quoted for non-ASCII names): the
+    merged flow 'flows/my flow' was reported as a deleted 'flow/flow.dag.yaml'."""
+    from pfgit.integrate.gitmerge import run_merge
+
+    for folder in ("flows/my flow", "flows/café"):
+        repo = init_repo(tmp_path / str(abs(hash(folder))), folder)
+        flow = f"{folder}/flow.dag.yaml"
+        git(repo, "checkout", "-qb", "theirs")
+        write(repo, flow, FLOW.replace("    type: string\noutputs", "    type: int\noutputs"))
+        git(repo, "commit", "-qam", "theirs")
+        git(repo, "checkout", "-q", "main")
+        write(repo, flow, FLOW + "    y: 1\n")
+        git(repo, "commit", "-qam", "ours")
+        out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
+        assert out.exit_code == 0
+        assert [(f["file"], f["status"]) for f in out.flows] == [(flow, "merged")]
