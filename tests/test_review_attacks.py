@@ -68,3 +68,28 @@ def test_pfgit_merge_reports_a_flow_whose_folder_has_a_space_or_accent(tmp_path)
         out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
         assert out.exit_code == 0
         assert [(f["file"], f["status"]) for f in out.flows] == [(flow, "merged")]
+
+
+def test_a_run_tree_whose_file_entry_is_a_tree_or_missing_is_a_clean_error(tmp_path):
+    """A fetched run snapshot is untrusted: a file entry naming a tree object gave
+    'internal error: AttributeError', a missing blob 'internal error: KeyError'."""
+    import pytest
+    from dulwich.objects import Blob, Tree
+    from dulwich.repo import Repo
+
+    from pfgit.errors import UsageError
+    from pfgit.integrate.studio.files import from_tree
+
+    repo = Repo.init(str(tmp_path))
+    blob = Blob.from_string(b"inputs: {}\n")
+    inner = Tree()
+    inner.add(b"flow.dag.yaml", 0o100644, blob.id)
+    repo.object_store.add_objects([(blob, None), (inner, None)])
+    for name, sha, why in ((b"t.py", inner.id, "'t.py' is not a file"),
+                           (b"m.py", b"1" * 40, "'m.py' is missing")):
+        t = Tree()
+        t.add(b"flow.dag.yaml", 0o100644, blob.id)
+        t.add(name, 0o100644, sha)
+        repo.object_store.add_object(t)
+        with pytest.raises(UsageError, match=why):
+            from_tree(repo, t.id, "run evil", exclude=False)
