@@ -93,3 +93,16 @@ def test_a_run_tree_whose_file_entry_is_a_tree_or_missing_is_a_clean_error(tmp_p
         repo.object_store.add_object(t)
         with pytest.raises(UsageError, match=why):
             from_tree(repo, t.id, "run evil", exclude=False)
+
+
+def test_a_flow_file_that_is_not_a_mapping_is_diffed_as_text_not_called_unchanged():
+    """A flow file turned into a YAML scalar (a symlink's target text in git) or a list was
+    compared as empty data: any edit read "no semantic change" and --exit-code said 0."""
+    from pfgit.diff.tree import diff_flow_bytes
+
+    fd = diff_flow_bytes("f", "f/flow.dag.yaml", b"../a/flow.dag.yaml", b"../b/flow.dag.yaml")
+    assert fd.status == "unreadable" and "+../b/flow.dag.yaml" in fd.text_diff
+    assert "not a mapping" in fd.problems[0][3]
+    fd = diff_flow_bytes("f", "f/flow.dag.yaml", FLOW.encode(), b"- a\n- b\n")
+    assert fd.status == "unreadable" and "+- a" in fd.text_diff
+    assert diff_flow_bytes("f", "f/flow.dag.yaml", b"", b"# only a comment\n").status == "unchanged"
