@@ -106,3 +106,17 @@ def test_a_flow_file_that_is_not_a_mapping_is_diffed_as_text_not_called_unchange
     fd = diff_flow_bytes("f", "f/flow.dag.yaml", FLOW.encode(), b"- a\n- b\n")
     assert fd.status == "unreadable" and "+- a" in fd.text_diff
     assert diff_flow_bytes("f", "f/flow.dag.yaml", b"", b"# only a comment\n").status == "unchanged"
+
+
+def test_an_infinite_head_metric_fails_every_gate():
+    """A metric of 1e999 (read as inf: an overflow, or a fetched run's forged value) passed
+    `min` and `max_drop` gates."""
+    from pfgit.check.gates import judge, parse_gate
+
+    for bounds in ({"min": 0.5}, {"max_drop": 0.01}, {"max": 2}, {"max_rise": 0}):
+        for head in (float("inf"), float("-inf")):
+            row = judge(parse_gate("accuracy", bounds), {"accuracy": float("inf")},
+                        {"accuracy": head})
+            assert row["status"] == "fail", (bounds, head)
+            assert "not a finite number" in row["reasons"][0]
+    assert judge(parse_gate("accuracy", {"min": 0.5}), None, {"accuracy": 0.9})["status"] == "pass"
