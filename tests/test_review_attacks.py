@@ -120,3 +120,13 @@ def test_an_infinite_head_metric_fails_every_gate():
             assert row["status"] == "fail", (bounds, head)
             assert "not a finite number" in row["reasons"][0]
     assert judge(parse_gate("accuracy", {"min": 0.5}), None, {"accuracy": 0.9})["status"] == "pass"
+
+
+def test_a_run_without_a_readable_status_shows_a_dash_like_runs_list():
+    """A fetched run.json whose status is not text showed 'None' in `log` and `runs show`."""
+    from pfgit.index.render import log_text, run_details
+
+    run = {"name": "odd", "status": None, "flow": "f", "lines": {}}
+    assert "    odd  -  ?/?" in log_text([{"commit": "a" * 40, "time": 0, "flow": "f",
+                                           "summary": "s", "runs": [run]}], None)
+    assert "status    -\n" in run_details(run, {}) + "\n"

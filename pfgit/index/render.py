@@ -64,7 +64,7 @@ def metrics_inline(m: dict, only: list | None = None) -> str:
 
 def run_details(r: dict, run_json: dict) -> str:
     out = [f"run       {r['name']}",
-           f"status    {r.get('status')}",
+           f"status    {r.get('status') or '-'}",
            f"flow      {r.get('flow')}",
            f"commit    {r.get('flow_commit') or '- (not linked to a commit)'}"
            + (" (uncommitted worktree)" if r.get("dirty") else ""),
@@ -123,7 +123,7 @@ def log_text(entries: list, metrics: list | None) -> str:
             out.append("    (no runs)")
         for r in e["runs"]:
             m = metrics_inline(r.get("effective_metrics") or {}, metrics)
-            out.append(f"    {r['name']}  {r.get('status')}  {_lines(r)}" + (f"  {m}" if m else ""))
+            out.append(f"    {r['name']}  {r.get('status') or '-'}  {_lines(r)}" + (f"  {m}" if m else ""))
     return "\n".join(out) + "\n"
 
 
