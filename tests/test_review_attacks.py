@@ -130,3 +130,39 @@ def test_a_run_without_a_readable_status_shows_a_dash_like_runs_list():
     assert "    odd  -  ?/?" in log_text([{"commit": "a" * 40, "time": 0, "flow": "f",
                                            "summary": "s", "runs": [run]}], None)
     assert "status    -\n" in run_details(run, {}) + "\n"
+
+
+def _commit(repo, tree, parents):
+    from dulwich.objects import Commit
+
+    c = Commit()
+    c.tree, c.parents = tree, parents
+    c.author = c.committer = b"x <x@x>"
+    c.author_time = c.commit_time = 1700000000
+    c.author_timezone = c.commit_timezone = 0
+    c.message = b"run\n"
+    repo.object_store.add_object(c)
+    return c.id
+
+
+def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_path):
+    """A remote run commit whose parent is a blob made git's whole fetch fail ('revision walk
+    setup failed'): no run came through, and `pfgit check` compared without the baseline's."""
+    from dulwich.objects import Blob, Tree
+    from dulwich.repo import Repo
+
+    from pfgit.git.remote import fetch
+
+    remote = Repo.init(str(tmp_path / "remote"), mkdir=True)
+    blob, tree = Blob.from_string(b"x"), Tree()
+    remote.object_store.add_objects([(blob, None), (tree, None)])
+    good = _commit(remote, tree.id, [])
+    for name, sha in (("a-good", good), ("b-bad", _commit(remote, tree.id, [blob.id])),
+                      ("c-good", _commit(remote, tree.id, [good]))):
+        remote.refs[b"refs/pfgit/runs/" + name.encode()] = sha
+    local = str(tmp_path / "local")
+    git(str(tmp_path), "init", "-q", local)
+    res = fetch(local, str(tmp_path / "remote"))
+    assert res["updated"] == ["refs/pfgit/runs/a-good", "refs/pfgit/runs/c-good"]
+    assert [f["ref"] for f in res["failed"]] == ["refs/pfgit/runs/b-bad"]
+    assert res["exit_code"] == 1

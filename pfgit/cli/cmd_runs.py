@@ -362,6 +362,8 @@ def register(app: typer.Typer) -> None:
                 print(f"rejected {r['ref']}: {r['reason']}")
                 if r.get("hint"):
                     print(f"  {r['hint']}")
+            for r in res.get("failed", ()):
+                print(f"not fetched {r['ref']}: {r['reason']}")
         raise typer.Exit(res["exit_code"] or EXIT_OK)
 
     @app.command("push")
