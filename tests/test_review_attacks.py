@@ -166,3 +166,12 @@ def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_
     assert res["updated"] == ["refs/pfgit/runs/a-good", "refs/pfgit/runs/c-good"]
     assert [f["ref"] for f in res["failed"]] == ["refs/pfgit/runs/b-bad"]
     assert res["exit_code"] == 1
+
+
+def test_check_notes_the_run_refs_its_fetch_could_not_get():
+    from pfgit.check.report import render_text
+
+    text = render_text({"ok": True, "head": {"commit": "c" * 40}, "flows": [], "baseline": {
+        "spec": "main", "commit": "a" * 40, "merge_base": "b" * 40,
+        "fetched": {"remote": "origin", "failed": [{"ref": "refs/pfgit/runs/x", "reason": "bad"}]}}})
+    assert "note: not fetched from origin: refs/pfgit/runs/x: bad" in text
