@@ -175,3 +175,37 @@ def test_check_notes_the_run_refs_its_fetch_could_not_get():
         "spec": "main", "commit": "a" * 40, "merge_base": "b" * 40,
         "fetched": {"remote": "origin", "failed": [{"ref": "refs/pfgit/runs/x", "reason": "bad"}]}}})
     assert "note: not fetched from origin: refs/pfgit/runs/x: bad" in text
+
+
+def test_a_fetched_runs_flow_path_with_a_newline_cannot_misfile_commit_trees(tmp_path):
+    """A run.json flow path 'flows/g\\nflows/g' was tracked by the index; the git hook's
+    `cat-file --batch-check` then read two queries from it, and every later answer landed on the
+    wrong (commit, path): a commit's flows/f filed under flows/g's tree."""
+    from pfgit.index.hook import flow_trees
+
+    repo = init_repo(tmp_path)
+    write(repo, "flows/g/flow.dag.yaml", FLOW.replace("q:", "g:"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g")
+    commits = [(c,) for c in git(repo, "rev-list", "HEAD").split()]
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        rows = flow_trees(commits, ["flows/f", "flows/g\nflows/g", "flows/g"])
+    finally:
+        os.chdir(cwd)
+    truth = {(c, p): git(repo, "rev-parse", f"{c}:{p}").strip()
+             for (c,) in commits for p in ("flows/f", "flows/g") if (c, p) != (commits[1][0], "flows/g")}
+    assert {(c, p): t for c, p, t in rows} == truth
+
+    from dulwich.repo import Repo
+
+    from pfgit.index.db import open_index
+
+    idx = open_index(Repo(repo), refresh=False)
+    try:
+        for bad in ("flows/g\nflows/g", "/etc", "../../etc", "flows/../x", "a//b"):
+            idx.track_path(bad)
+        assert all("\n" not in p and not p.startswith(("/", "..")) for p in idx.tracked_paths())
+    finally:
+        idx.close()
