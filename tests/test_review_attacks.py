@@ -209,3 +209,11 @@ def test_a_fetched_runs_flow_path_with_a_newline_cannot_misfile_commit_trees(tmp
         assert all("\n" not in p and not p.startswith(("/", "..")) for p in idx.tracked_paths())
     finally:
         idx.close()
+
+
+def test_a_newline_in_a_fetched_runs_flow_path_stays_in_its_table_row():
+    from pfgit.index.render import runs_table
+
+    text = runs_table([{"name": "nl", "status": "Completed", "lines": {}, "linked": False,
+                        "flow": "flows/g\nrf    Completed  1/1    flows/f"}])
+    assert len(text.splitlines()) == 2 and "flows/g\\nrf" in text

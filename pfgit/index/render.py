@@ -38,11 +38,19 @@ def _lines(r: dict) -> str:
            f"{ln.get('total') if ln.get('total') is not None else '?'}"
 
 
+def _cell(v) -> str:
+    """A table cell on one line: a fetched run's flow path 'a\\nb' would break its row (and could
+    print a line that looks like another run's)."""
+    s = str(v)
+    return s if "\n" not in s and "\r" not in s else s.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def table(rows: list, header: list) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    rows = [[_cell(c) for c in row] for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
     out = []
     for row in [header] + rows:
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     return "\n".join(out) + "\n"
 
 
