@@ -217,3 +217,11 @@ def test_a_newline_in_a_fetched_runs_flow_path_stays_in_its_table_row():
     text = runs_table([{"name": "nl", "status": "Completed", "lines": {}, "linked": False,
                         "flow": "flows/g\nrf    Completed  1/1    flows/f"}])
     assert len(text.splitlines()) == 2 and "flows/g\\nrf" in text
+
+
+def test_runs_show_details_lists_output_lines_that_are_not_objects():
+    """A fetched outputs.jsonl line `42` or `[1, 2]` made `runs show --details` an internal error."""
+    from pfgit.index.render import outputs_table
+
+    text = outputs_table([(0, {"line_number": 0, "a": "x"}), (1, 42), (2, [1, 2]), (3, None)])
+    assert "outputs.(not an object)" in text and "42" in text and "[1, 2]" in text

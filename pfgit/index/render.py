@@ -103,6 +103,8 @@ def outputs_table(lines: list) -> str:
     """Per-line outputs as a table (like `pf run show-details`)."""
     if not lines:
         return "no outputs\n"
+    # a fetched run's outputs.jsonl may hold lines that are not objects ([1, 2], 42, null)
+    lines = [(ln, obj if isinstance(obj, dict) else {"(not an object)": obj}) for ln, obj in lines]
     keys: list = []
     for _, obj in lines:
         for k in obj:
