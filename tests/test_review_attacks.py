@@ -225,3 +225,22 @@ def test_runs_show_details_lists_output_lines_that_are_not_objects():
 
     text = outputs_table([(0, {"line_number": 0, "a": "x"}), (1, 42), (2, [1, 2]), (3, None)])
     assert "outputs.(not an object)" in text and "42" in text and "[1, 2]" in text
+
+
+def test_a_base_run_with_odd_line_numbers_or_error_records_is_read(monkeypatch):
+    """A fetched base run's outputs line numbered "x" beside ints made `pfgit run --run BASE` an
+    internal error (sorting), an errors.jsonl line `[1]` another (AttributeError)."""
+    import types
+
+    import pfgit.store.read as read
+    from pfgit.run.baserun import load_base
+
+    files = {"outputs.jsonl": [b'{"line_number": 0, "a": "x"}', b'{"line_number": "x", "a": 1}',
+                               b'{"line_number": null}', b'{"line_number": true}', b"42"],
+             "inputs.jsonl": []}
+    snap = types.SimpleNamespace(run={"lines": {"total": 2}})
+    monkeypatch.setattr(read, "load_run", lambda repo, name: snap)
+    monkeypatch.setattr(read, "stream_file", lambda repo, s, fname: iter(files[fname]))
+    monkeypatch.setattr(read, "logs", lambda repo, s: {"errors.jsonl": b'[1]\n"x"\n{"line_number": 1}\n'})
+    b = load_base(None, "evil")
+    assert b.line_numbers == [0] and b.failed == {} and "a" in b.output_columns
