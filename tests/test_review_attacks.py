@@ -244,3 +244,24 @@ def test_a_base_run_with_odd_line_numbers_or_error_records_is_read(monkeypatch):
     monkeypatch.setattr(read, "logs", lambda repo, s: {"errors.jsonl": b'[1]\n"x"\n{"line_number": 1}\n'})
     b = load_base(None, "evil")
     assert b.line_numbers == [0] and b.failed == {} and "a" in b.output_columns
+
+
+def test_one_bad_promptflow_run_folder_does_not_stop_importing_the_others(tmp_path, monkeypatch, capsys):
+    """A bad outputs line in one run folder stopped `runs import` there; re-running stopped there
+    again, so the runs after it could never be imported."""
+    import json
+
+    from runs_helpers import make_repo, run_cli
+
+    repo = make_repo(tmp_path)
+    runs = tmp_path / "pfhome" / ".runs"
+    for name, outputs in (("r1", '{"a": 1}\nbroken\n'), ("r2", '{"line_number": 0, "a": 1}\n')):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "meta.json").write_text("{}")
+        (runs / name / "outputs.jsonl").write_text(outputs)
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "import", str(runs.parent), "--json")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"pfgit: {runs / 'r1'}: run 'r1': outputs line 2 is not JSON")
+    res = json.loads(out)
+    assert res["summary"]["unlinked"] == 1 and res["summary"]["error"] == 1
+    assert {r["run"]: r["status"] for r in res["runs"]} == {"r1": "error", "r2": "unlinked"}
