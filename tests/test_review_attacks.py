@@ -265,3 +265,11 @@ def test_one_bad_promptflow_run_folder_does_not_stop_importing_the_others(tmp_pa
     res = json.loads(out)
     assert res["summary"]["unlinked"] == 1 and res["summary"]["error"] == 1
     assert {r["run"]: r["status"] for r in res["runs"]} == {"r1": "error", "r2": "unlinked"}
+
+
+def test_the_diff_driver_called_for_an_unmerged_path_says_so_like_git():
+    """git calls an external diff with the path alone for an unmerged file (`git diff -2` in a
+    merge): it printed 'pfgit diff-driver: expected 7 arguments from git, got 1'."""
+    from pfgit.integrate.diffdriver import driver_text
+
+    assert driver_text(["flows/f/flow.dag.yaml"]) == "* Unmerged path flows/f/flow.dag.yaml\n"

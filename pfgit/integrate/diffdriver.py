@@ -187,6 +187,8 @@ def textconv(file: str) -> None:
 
 def driver_text(args: list) -> str:
     """The semantic diff git prints for one flow file; on any failure, a plain text diff."""
+    if len(args) == 1:   # git's call for an unmerged path (`git diff -2` during a merge)
+        return f"* Unmerged path {args[0]}\n"
     if len(args) < 7:
         return f"pfgit diff-driver: expected 7 arguments from git, got {len(args)}\n"
     path, old_file, old_hex, _om, new_file, new_hex, _nm = args[:7]
