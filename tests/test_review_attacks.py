@@ -273,3 +273,28 @@ def test_the_diff_driver_called_for_an_unmerged_path_says_so_like_git():
     from pfgit.integrate.diffdriver import driver_text
 
     assert driver_text(["flows/f/flow.dag.yaml"]) == "* Unmerged path flows/f/flow.dag.yaml\n"
+
+
+def test_a_submodule_where_a_flow_file_belongs_is_no_flow_not_an_internal_error(tmp_path):
+    """A pull request can stage a gitlink at flows/g/flow.dag.yaml (git update-index --cacheinfo
+    160000,...): `pfgit diff` and `pfgit validate --staged` (the pre-commit hook) were internal
+    errors ('Commit' object has no attribute 'data'); a missing blob the same with KeyError."""
+    from dulwich.repo import Repo
+
+    from pfgit.diff.tree import diff_trees
+    from pfgit.git.repo import IndexReader, TreeReader
+
+    repo = init_repo(tmp_path)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},flows/g/flow.dag.yaml")
+    git(repo, "update-index", "--add", "--cacheinfo", f"100644,{'1' * 40},flows/h/flow.dag.yaml")
+    r = Repo(repo)
+    for reader in (IndexReader(r), TreeReader(r, git(repo, "write-tree", "--missing-ok").strip().encode())):
+        for bad in ("flows/g/flow.dag.yaml", "flows/h/flow.dag.yaml"):
+            try:
+                reader.read_bytes(bad)
+                raise AssertionError(f"{bad} read")
+            except FileNotFoundError:
+                pass
+    diffs = diff_trees(TreeReader(r, r[head.encode()].tree), IndexReader(r), ["."])
+    assert all(d.path == "flows/h" for d in diffs)   # the gitlink is no flow; h's blob is absent
