@@ -298,3 +298,27 @@ def test_a_submodule_where_a_flow_file_belongs_is_no_flow_not_an_internal_error(
                 pass
     diffs = diff_trees(TreeReader(r, r[head.encode()].tree), IndexReader(r), ["."])
     assert all(d.path == "flows/h" for d in diffs)   # the gitlink is no flow; h's blob is absent
+
+
+def test_a_submodule_inside_a_flow_folder_is_its_commit_not_its_files(tmp_path):
+    """A clean flow folder holding a submodule was captured with the submodule's files: every run
+    looked uncommitted (linked to a captured commit, not HEAD) and `pfgit diff` showed the
+    submodule's flows as new."""
+    from dulwich.repo import Repo
+
+    from pfgit.diff.tree import diff_trees
+    from pfgit.git.sides import WorktreeReader, sides_for
+    from pfgit.git.worktree import flow_source
+
+    repo = init_repo(tmp_path / "repo")
+    sub = init_repo(tmp_path / "repo" / "flows" / "f" / "lib")   # a nested repository with a flow
+    git(repo, "add", "flows/f/lib")                               # recorded as a gitlink
+    git(repo, "commit", "-qm", "submodule")
+    r = Repo(repo)
+    commit, tree, dirty = flow_source(r, "flows/f")
+    assert not dirty and commit == r.head()
+    assert git(repo, "ls-tree", tree.decode(), "lib").startswith("160000 commit ")
+    assert not any("/lib/" in f for f in WorktreeReader(r).walk_files("flows"))
+    s = sides_for(r, [])
+    assert diff_trees(s.old, s.new, ["."]) == []
+    assert os.path.exists(os.path.join(sub, "flows", "f", "flow.dag.yaml"))
