@@ -322,3 +322,20 @@ def test_a_submodule_inside_a_flow_folder_is_its_commit_not_its_files(tmp_path):
     s = sides_for(r, [])
     assert diff_trees(s.old, s.new, ["."]) == []
     assert os.path.exists(os.path.join(sub, "flows", "f", "flow.dag.yaml"))
+
+
+def test_a_newline_in_a_node_name_cannot_print_a_made_up_line():
+    """A node named "evil\\n  - node n1: removed" made `pfgit diff` print a line saying n1 was
+    removed, and validate's one-line-per-problem output two lines."""
+    from pfgit.diff.tree import diff_flow_bytes
+    from pfgit.diff.render import render_text
+    from pfgit.merge.report import _conflict_line
+    from pfgit.validate.render import problem_line
+    from pfgit.validate.problems import Problem
+
+    evil = FLOW + '- name: "evil\\n  - node n1: removed"\n  type: python\n'
+    text = render_text([diff_flow_bytes("f", "f/flow.dag.yaml", FLOW.encode(), evil.encode())])
+    assert not any(ln.startswith("  - node n1") for ln in text.splitlines())
+    p = Problem(code="x", severity="error", message="m\nn", node="a\nb", file="f", line=1)
+    assert "\n" not in problem_line(p)
+    assert "\n" not in _conflict_line({"line": 3, "reason": "node 'a\nb' changed"})
