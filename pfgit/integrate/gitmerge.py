@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..fsutil import write_atomic
 from .install import ATTRIBUTE_LINES, MERGE_NAME, merge_driver_command, repo_paths
 
 _BLOCK_HEAD = "# pfgit merge: temporary, removed when the merge command ends"
@@ -63,8 +64,8 @@ class _TemporaryAttributes:
         text = (self.original or b"").decode("utf-8", "replace")
         if text and not text.endswith("\n"):
             text += "\n"
-        with open(self.path, "w", encoding="utf-8") as f:
-            f.write(text + _BLOCK_HEAD + "\n" + "\n".join(ATTRIBUTE_LINES) + "\n")
+        # atomic both ways: a kill mid-write must never leave the user's own lines cut short
+        write_atomic(self.path, (text + _BLOCK_HEAD + "\n" + "\n".join(ATTRIBUTE_LINES) + "\n").encode("utf-8"))
         return self
 
     def __exit__(self, *exc):
@@ -74,8 +75,7 @@ class _TemporaryAttributes:
             except FileNotFoundError:
                 pass
         else:
-            with open(self.path, "wb") as f:
-                f.write(self.original)
+            write_atomic(self.path, self.original)
 
 
 class _Signals:
