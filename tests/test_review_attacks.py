@@ -339,3 +339,11 @@ def test_a_newline_in_a_node_name_cannot_print_a_made_up_line():
     p = Problem(code="x", severity="error", message="m\nn", node="a\nb", file="f", line=1)
     assert "\n" not in problem_line(p)
     assert "\n" not in _conflict_line({"line": 3, "reason": "node 'a\nb' changed"})
+
+
+def test_bisect_skips_an_infinite_metric_as_it_skips_nan():
+    from pfgit.check.bisect import SKIP, Threshold
+
+    for v in (float("inf"), float("-inf"), float("nan")):
+        assert Threshold("acc", min=0.5).verdict(v) == SKIP
+        assert Threshold("acc", max=0.5).verdict(v) == SKIP
