@@ -347,3 +347,15 @@ def test_bisect_skips_an_infinite_metric_as_it_skips_nan():
     for v in (float("inf"), float("-inf"), float("nan")):
         assert Threshold("acc", min=0.5).verdict(v) == SKIP
         assert Threshold("acc", max=0.5).verdict(v) == SKIP
+
+
+def test_commands_in_a_repository_without_commits_say_so(tmp_path):
+    import pytest
+    from dulwich.repo import Repo
+
+    from pfgit.errors import UsageError
+    from pfgit.git.repo import resolve
+
+    git(str(tmp_path), "init", "-q")
+    with pytest.raises(UsageError, match="the current branch has no commit yet"):
+        resolve(Repo(str(tmp_path)), "HEAD")

@@ -71,7 +71,9 @@ def resolve(repo: Repo, rev: str) -> bytes:
         base = "HEAD"
     sha = _resolve_name(repo, base)
     if sha is None:
-        raise UsageError(f"unknown revision '{rev}'")
+        unborn = base == "HEAD" and not repo.refs.as_dict(b"refs/heads/")
+        raise UsageError(f"unknown revision '{rev}'" +
+                         (": the current branch has no commit yet" if unborn else ""))
     for s in _SUFFIX.findall(suffixes):
         n = int(s[1:]) if len(s) > 1 else 1
         commit = repo[sha]
