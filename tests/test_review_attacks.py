@@ -359,3 +359,25 @@ def test_commands_in_a_repository_without_commits_say_so(tmp_path):
     git(str(tmp_path), "init", "-q")
     with pytest.raises(UsageError, match="the current branch has no commit yet"):
         resolve(Repo(str(tmp_path)), "HEAD")
+
+
+def test_git_diff_of_a_conflicted_flow_shows_the_conflict_not_the_whole_file(tmp_path):
+    """textconv turned the conflicted file's two versions into the one-value-a-line outline but
+    left the worktree's file (with markers) as it was: `git diff` during a merge showed every
+    line replaced."""
+    repo = init_repo(tmp_path)
+    write(repo, ".gitattributes", "flow.dag.yaml diff=pfgit\n")
+    git(repo, "config", "diff.pfgit.textconv", f"{PY} -m pfgit.integrate.diffdriver textconv")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "attributes")
+    git(repo, "checkout", "-qb", "theirs")
+    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
+    git(repo, "commit", "-qam", "theirs")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 3"))
+    git(repo, "commit", "-qam", "ours")
+    subprocess.run(["git", "merge", "-q", "theirs"], cwd=repo, stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+    out = git(repo, "diff")
+    assert "<<<<<<<" in out and "nodes.n1" not in out
+    assert sum(ln.startswith(("++", "--", "+ ", "- ", " +", " -")) for ln in out.splitlines()) <= 8
