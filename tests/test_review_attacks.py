@@ -381,3 +381,19 @@ def test_git_diff_of_a_conflicted_flow_shows_the_conflict_not_the_whole_file(tmp
     out = git(repo, "diff")
     assert "<<<<<<<" in out and "nodes.n1" not in out
     assert sum(ln.startswith(("++", "--", "+ ", "- ", " +", " -")) for ln in out.splitlines()) <= 8
+
+
+def test_sigterm_during_a_run_keeps_it_resumable_like_ctrl_c(tmp_path):
+    """A cancelled CI job or `kill` sends SIGTERM: the run died at once without a word (its state
+    was kept, but nothing said so and the exit was -15); now it ends like Ctrl-C, exit 130."""
+    repo = init_repo(tmp_path)
+    write(repo, "flows/f/n1.py", "import os, signal, time\nfrom promptflow.core import tool\n\n\n"
+          "@tool\ndef f(x):\n"
+          "    if x == 'stop':\n        os.kill(os.getpid(), signal.SIGTERM)\n"
+          "        time.sleep(5)\n    return x\n")
+    write(repo, "data.jsonl", '{"q": "a"}\n{"q": "stop"}\n{"q": "c"}\n')
+    p = subprocess.run([PY, "-m", "pfgit", "run", "--flow", "flows/f", "--data", "data.jsonl",
+                        "--name", "t1", "--workers", "1"], cwd=repo, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    assert p.returncode == 130, p.stderr
+    assert "pfgit run --resume t1" in p.stderr
