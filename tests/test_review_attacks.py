@@ -397,3 +397,19 @@ def test_sigterm_during_a_run_keeps_it_resumable_like_ctrl_c(tmp_path):
                        stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 130, p.stderr
     assert "pfgit run --resume t1" in p.stderr
+
+
+def test_a_comment_only_theirs_added_survives_a_clean_merge():
+    """The semantic merge keeps ours' lines where the data did not change, so a comment theirs
+    added there was silently dropped (git's line merge keeps it)."""
+    from pfgit.merge.files import merge_bytes
+
+    ours = FLOW + "    y: 1\n"
+    theirs = FLOW.replace("nodes:\n", "nodes:\n# n1 cleans the question\n")
+    res = merge_bytes(FLOW.encode(), ours.encode(), theirs.encode())
+    assert res.clean and res.data.decode() == theirs + "    y: 1\n"
+    # their keys sorted by a reformat still do not reorder ours' (the line merge means another order)
+    sorted_theirs = FLOW.replace("  type: python\n  source:\n    type: code\n    path: n1.py\n",
+                                 "  source:\n    path: n1.py\n    type: code\n  type: python\n")
+    res = merge_bytes(FLOW.encode(), ours.encode(), sorted_theirs.encode())
+    assert res.clean and res.data.decode() == ours
