@@ -413,3 +413,27 @@ def test_a_comment_only_theirs_added_survives_a_clean_merge():
                                  "  source:\n    path: n1.py\n    type: code\n  type: python\n")
     res = merge_bytes(FLOW.encode(), ours.encode(), sorted_theirs.encode())
     assert res.clean and res.data.decode() == ours
+
+
+def test_pfgit_merge_reports_only_what_the_merge_brought(tmp_path):
+    """git refusing a merge with exit 1 ('your local changes would be overwritten') was reported
+    as 'merged, no new validation errors'; an uncommitted edit to another flow was listed as
+    merged too."""
+    from pfgit.integrate.gitmerge import run_merge
+
+    repo = init_repo(tmp_path)
+    write(repo, "flows/g/flow.dag.yaml", FLOW)
+    write(repo, "flows/g/n1.py", "def f(x):\n    return x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g")
+    git(repo, "checkout", "-qb", "theirs")
+    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
+    git(repo, "commit", "-qam", "theirs")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "flows/f/flow.dag.yaml", FLOW + "    y: 1\n")          # in the merge's way
+    out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
+    assert out.exit_code == 1 and out.flows == []
+    git(repo, "checkout", "-q", "--", ".")
+    write(repo, "flows/g/flow.dag.yaml", FLOW + "    y: 1\n")          # not the merge's business
+    out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
+    assert out.exit_code == 0 and [f["file"] for f in out.flows] == ["flows/f/flow.dag.yaml"]
