@@ -127,3 +127,18 @@ def test_default_processes():
     assert 1 <= _processes(auto, Llm(), 16, 1000, quiet) <= 2
     assert _processes(SimpleNamespace(processes=3), Llm(), 16, 10, quiet) == 3
     assert _processes(SimpleNamespace(processes=3), Flex(), 16, 10, quiet) == 1 and quiet.lines
+
+
+def test_a_line_waiting_behind_a_timed_out_line_is_not_timed_out(repo):
+    """Children queue lines beyond their threads; the line timeout counts from when a queued line
+    starts, not from when it was sent (with one thread per child, line 3 waits behind line 1)."""
+    write_flow(repo / "flows/slow", dict(BASIC, **{"upper.py": (
+        "import time\nfrom promptflow.core import tool\n\n\n@tool\ndef upper(s: str) -> str:\n"
+        "    if s == 'boom':\n        time.sleep(1.5)\n    return s.upper()\n")}))
+    write_jsonl(repo / "six.jsonl", [{"text": t} for t in ("a", "boom", "c", "d", "e", "f")])
+    o = run_batch(RunSpec(flow="flows/slow", data="six.jsonl", name="to", workers=2, processes=2,
+                          line_timeout=0.7), Quiet())
+    assert (o.status, o.failed) == ("Failed", 1), o.first_error
+    assert o.first_error["line_number"] == 1 and o.first_error["type"] == "LineExecutionTimeoutError"
+    outs, _, errors = _recorded(repo, "to")
+    assert [x["line_number"] for x in outs] == [0, 2, 3, 4, 5] and len(errors) == 1

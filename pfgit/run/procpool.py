@@ -9,8 +9,10 @@ To batch.py the pool looks like a ThreadPoolExecutor: `submit(ln, raw, base_erro
 `shutdown(wait, cancel_futures)`. Only the running of lines moves to the children: the parent
 keeps the order of the recorded lines, the run files, progress, timeouts, Ctrl-C/resume and
 aggregation exactly as with threads. A child gets `(seq, args)` over a socket pair, runs
-`job(*args)` on its own threads and sends back what batch.py records of a line (the inputs,
-outputs, aggregation inputs or the error) with its token counts so far. Children are forked
+`job(*args)` on its own threads (lines beyond its threads wait in its queue, so a thread that
+finishes a line starts the next without a round trip to the parent) and sends back what
+batch.py records of a line (the inputs, outputs, aggregation inputs or the error) with its token
+counts so far. Children are forked
 after the engine is prepared, so they inherit it (loaded tools, compiled templates, connections),
 the exported environment and the working folder; like promptflow's workers, each has its own
 module globals and class-tool instances. Linux only (fork).
@@ -23,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from .errors import LineError
 
@@ -107,6 +110,7 @@ class ProcessLinePool:
     def submit(self, *args) -> cf.Future:
         fut: cf.Future = cf.Future()
         fut.set_running_or_notify_cancel()
+        fut.started = None   # when the line began in its child (batch.py's timeout counts from there)
         with self._lock:
             live = [c for c in self.children if c.alive]
             if not live:
@@ -116,6 +120,8 @@ class ProcessLinePool:
             self._seq += 1
             seq = self._seq
             child.in_flight[seq] = fut
+            if len(child.in_flight) <= child.slots:
+                fut.started = time.monotonic()
         try:
             with child.send_lock:
                 child.conn.send((seq, args))
@@ -134,11 +140,23 @@ class ProcessLinePool:
                 return
             with self._lock:
                 fut = child.in_flight.pop(seq, None)
+                self._mark_started(child)
                 child.tokens = tokens
                 self._publish_tokens()
             if fut is not None and not fut.done():
                 fut.set_result(_from_wire(msg))
         self._child_gone(child, f"worker process {child.pid} exited")
+
+    @staticmethod
+    def _mark_started(child: _Child) -> None:
+        """A child's threads take queued lines in the order sent: its `slots` oldest unanswered
+        lines are the running ones. Inferred here, so no message per line says so."""
+        now = time.monotonic()
+        for i, fut in enumerate(child.in_flight.values()):
+            if i >= child.slots:
+                break
+            if fut.started is None:
+                fut.started = now
 
     def _child_gone(self, child: _Child, why: str) -> None:
         with self._lock:
