@@ -111,11 +111,17 @@ class ProcessLinePool:
         fut: cf.Future = cf.Future()
         fut.set_running_or_notify_cancel()
         fut.started = None   # when the line began in its child (batch.py's timeout counts from there)
+        fut.line_args = args
+        self._assign(fut)
+        return fut
+
+    def _assign(self, fut: cf.Future) -> None:
+        """Send the line to the live child with the fewest lines per thread."""
         with self._lock:
             live = [c for c in self.children if c.alive]
             if not live:
                 fut.set_result(LineError("the run's worker processes have exited", "WorkerProcessExited"))
-                return fut
+                return
             child = min(live, key=lambda c: len(c.in_flight) / c.slots)
             self._seq += 1
             seq = self._seq
@@ -124,10 +130,9 @@ class ProcessLinePool:
                 fut.started = time.monotonic()
         try:
             with child.send_lock:
-                child.conn.send((seq, args))
+                child.conn.send((seq, fut.line_args))
         except (OSError, ValueError) as e:
             self._child_gone(child, f"cannot reach worker process {child.pid}: {e}")
-        return fut
 
     def _read(self, child: _Child) -> None:
         while True:
@@ -159,12 +164,19 @@ class ProcessLinePool:
                 fut.started = now
 
     def _child_gone(self, child: _Child, why: str) -> None:
+        """The lines a dead child was running fail; those still waiting in its queue never began,
+        so another child runs them (promptflow's processes share one queue: a crash costs the
+        lines that were running)."""
         with self._lock:
             child.alive = False
             orphans = list(child.in_flight.values())
             child.in_flight.clear()
         for fut in orphans:
-            if not fut.done():
+            if fut.done():
+                continue
+            if fut.started is None:
+                self._assign(fut)
+            else:
                 fut.set_result(LineError(f"{why} while running this line", "WorkerProcessExited"))
 
     def _publish_tokens(self) -> None:
