@@ -166,6 +166,8 @@ class _Tee:
         self.log.write(s)
         try:
             self.console.write(s)
+            if "\n" in s:               # live, also from worker processes writing into a pipe
+                self.console.flush()
         except (OSError, ValueError):   # the console went away (a closed pipe): the log goes on
             pass
         return len(s)
