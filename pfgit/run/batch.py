@@ -308,7 +308,7 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
     from ..store.snapshot import flow_rel_path
 
     flow_rel = flow_rel_path(repo, fdir)
-    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel))
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel, folder=fdir))
     data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)
