@@ -7,7 +7,6 @@ same shape."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -90,16 +89,18 @@ def declared_inputs(spec: RunSpec) -> list | None:
 
 
 def _flex_entry_params(flow, fdir: str) -> list | None:
+    from ..flow.entry import EntryPathError, entry_location
     from ..validate.signatures import entry_params
 
-    entry, code = flow.data.get("entry"), flow.data.get("code")
-    if not isinstance(entry, str) or entry.count(":") != 1:
-        return None
-    module, function = entry.split(":")
-    path = os.path.join(fdir, code if isinstance(code, str) else ".", *module.split(".")) + ".py"
     try:
-        with open(path, "rb") as f:
-            return entry_params(f.read(), path, function)
+        loc = entry_location(flow.data, fdir)
+    except EntryPathError:
+        return None     # refused when the flow is run
+    if loc is None:
+        return None
+    try:
+        with open(loc.file, "rb") as f:
+            return entry_params(f.read(), loc.file, loc.function)
     except OSError:
         return None     # an installed module, or a package: promptflow finds it
 

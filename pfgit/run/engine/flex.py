@@ -12,6 +12,8 @@ import dataclasses
 import inspect
 import os
 
+from ...flow.entry import EntryPathError, entry_location
+from ...flow.readers import outside_repository
 from ..convert import ConvertError, annotation_type, parse_value
 from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from ..nodes.python import FlowModules, ToolLoadError
@@ -35,12 +37,19 @@ class FlexEngine:
         check_includes(flow, fdir)
         self.usage = TokenCounter()
         entry = flow.data.get("entry")
-        if not isinstance(entry, str) or ":" not in entry:
+        try:
+            loc = entry_location(flow.data)
+        except EntryPathError as e:
+            raise RunError(str(e), file=flow.file, line=flow.line(e.key)) from None
+        if loc is None:
             raise RunError("'entry' must be 'module:function' or 'module:Class'", file=flow.file,
                            line=flow.line(("entry",)))
-        mod_name, attr = entry.split(":", 1)
-        rel = mod_name.replace(".", "/") + ".py"
-        self.modules = FlowModules(fdir, [(None, rel)], get_connection)
+        attr, rel = loc.function, loc.file
+        if outside_repository(os.path.join(fdir, rel), fdir):   # a symlinked `code` folder or module
+            raise RunError(f"entry module '{rel}' is outside the repository (pfgit does not read it)",
+                           file=flow.file, line=flow.line(("entry",)))
+        self.root = os.path.normpath(os.path.join(fdir, loc.root))
+        self.modules = FlowModules(fdir, [(None, rel)], get_connection, import_root=self.root)
         try:
             mod = self.modules.load(rel)
         except ToolLoadError as e:
@@ -99,7 +108,7 @@ class FlexEngine:
         return env if isinstance(env, dict) else {}
 
     def cwd(self) -> str:
-        return self.fdir
+        return self.root        # promptflow runs a flex flow in its `code` folder
 
     def keeps_for_aggregation(self) -> bool:
         return self.instance is not None and hasattr(self.instance, "__aggregate__")

@@ -50,6 +50,7 @@ class _Sandbox:
         from .plan import locate
 
         self.fdir, ffile = locate(spec.flow)
+        _refuse_outside_code(spec.flow)
         self.tmp = tmp
         home = os.path.join(tmp, "home")
         self.pf_home = os.path.join(home, ".promptflow")
@@ -86,6 +87,20 @@ class _Sandbox:
 
     def secrets(self) -> list:
         return [v for c, _ in self.conns.values() for v in c.secret_values()]
+
+
+def _refuse_outside_code(flow_path: str) -> None:
+    """promptflow imports a flex flow's entry from its `code` folder wherever it points (`..`, an
+    absolute path): refused as the built-in engine refuses it (pfgit.flow.entry)."""
+    from ...flow.entry import EntryPathError, code_root
+    from .plan import load
+
+    flow, _, _ = load(flow_path)
+    if flow.kind == "flex":
+        try:
+            code_root(flow.data)
+        except EntryPathError as e:
+            raise RunError(str(e), file=flow.file, line=flow.line(e.key)) from None
 
 
 def run(spec, writer) -> PromptflowRun:

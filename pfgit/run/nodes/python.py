@@ -38,8 +38,11 @@ class FlowModules:
     ([(node or None, path)]) are the files the flow runs, scanned for their promptflow imports
     (RunError when they need promptflow and it is not installed)."""
 
-    def __init__(self, flow_dir: str, sources: list | None = None, get_connection=None):
+    def __init__(self, flow_dir: str, sources: list | None = None, get_connection=None,
+                 import_root: str | None = None):
         self.flow_dir = os.path.abspath(flow_dir)
+        # what goes first on sys.path: the flow folder, or a flex flow's `code` folder in it
+        self.import_root = os.path.abspath(import_root or flow_dir)
         self.get_connection = get_connection   # pfgit's connections, also for the real package's lookups
         self.used_connections: list = []       # those the real package looked up: their secrets are masked
         self._unbridge = None
@@ -64,8 +67,8 @@ class FlowModules:
         else:
             self._hidden = compat.install()
         self._before = set(sys.modules)
-        if self.flow_dir not in sys.path:
-            sys.path.insert(0, self.flow_dir)
+        if self.import_root not in sys.path:
+            sys.path.insert(0, self.import_root)
 
     def connection(self, name: str):
         """Connection `name` from pfgit's store (KeyError when unknown or there is no store),
@@ -81,7 +84,7 @@ class FlowModules:
             return
         self._opened = False
         try:
-            sys.path.remove(self.flow_dir)
+            sys.path.remove(self.import_root)
         except ValueError:
             pass
         for name in list(sys.modules):
