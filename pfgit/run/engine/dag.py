@@ -151,6 +151,15 @@ class DagEngine:
         used = self.plan.modules.used_connections if self.plan.modules is not None else []
         return [v for c in self.plan.connections + used for v in secret_values_of(c)]
 
+    def connections_looked_up(self) -> list:
+        """Names of the connections tools looked up themselves (through promptflow), not by input."""
+        return list(self.plan.modules.used_names) if self.plan.modules is not None else []
+
+    def adopt_connections(self, names) -> None:
+        """Those a worker process (or an earlier start of a resumed run) looked up: masked too."""
+        if self.plan.modules is not None:
+            self.plan.modules.adopt(names)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)   # abandoned nodes of failed lines may still run

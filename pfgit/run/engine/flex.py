@@ -121,6 +121,12 @@ class FlexEngine:
 
         return [v for c in self.modules.used_connections for v in secret_values_of(c)]
 
+    def connections_looked_up(self) -> list:
+        return list(self.modules.used_names)
+
+    def adopt_connections(self, names) -> None:
+        self.modules.adopt(names)
+
     def close(self) -> None:
         self.modules.close()
 

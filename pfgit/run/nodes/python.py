@@ -45,6 +45,7 @@ class FlowModules:
         self.import_root = os.path.abspath(import_root or flow_dir)
         self.get_connection = get_connection   # pfgit's connections, also for the real package's lookups
         self.used_connections: list = []       # those the real package looked up: their secrets are masked
+        self.used_names: list = []             # their names, which worker processes report to the parent
         self._unbridge = None
         self.real = pfimports.use_real(self.flow_dir, sources or [])
         self.package = "pfgit_flow_" + hashlib.sha1(self.flow_dir.encode()).hexdigest()[:12]
@@ -76,8 +77,20 @@ class FlowModules:
         if self.get_connection is None:
             raise KeyError(name)
         conn = self.get_connection(name)
-        self.used_connections.append(conn)
+        if name not in self.used_names:     # once per name, not once per line that looks it up
+            self.used_names.append(name)
+            self.used_connections.append(conn)
         return conn
+
+    def adopt(self, names) -> None:
+        """Take connections looked up elsewhere (a run's worker processes, an interrupted start
+        of a resumed run) as used here, so their secrets are masked too; unknown names are
+        skipped (they held nothing of pfgit's)."""
+        for name in names or ():
+            try:
+                self.connection(str(name))
+            except KeyError:
+                pass
 
     def close(self) -> None:
         if not self._opened:
