@@ -366,3 +366,67 @@ def test_prompty_unknown_configuration_type(tmp_path):
     res = run_test_line(RunSpec(flow=str(p), engine="builtin"), {"question": "q", "examples": "e"})
     assert res.error == {"type": "UnknownConnectionType", "node": "u", "message": (
         "Not Support connection type unify for embedding api. Connection type should be in [AzureOpenAI, OpenAI].")}
+
+
+OPERATION_CONTEXT = {   # promptflow's eager_flows/flow_with_operation_context
+    "flow.flex.yaml": "entry: flow_with_context:my_flow\n",
+    "flow_with_context.py": """\
+from promptflow.tracing._operation_context import OperationContext
+
+
+def my_flow():
+    context = OperationContext.get_instance()
+    assert "flow_id" in context
+    assert "root_run_id" in context
+    return {"flow-id": context.flow_id, "root-run-id": context.root_run_id}
+""",
+}
+CONTEXT_NODE = {
+    "flow.dag.yaml": "inputs: {}\noutputs:\n  ua: {type: string, reference: '${ua.output}'}\nnodes:\n"
+                     "- name: ua\n  type: python\n  source: {type: code, path: ua.py}\n  inputs: {}\n",
+    "ua.py": "import promptflow._core.operation_context as oc\nfrom promptflow.core import tool\n\n\n@tool\n"
+             "def ua() -> str:\n    return oc.OperationContext.get_instance().get_user_agent()\n",
+}
+
+
+@pytest.mark.parametrize("files,who,line", [(OPERATION_CONTEXT, "the flow", 1), (CONTEXT_NODE, "node 'ua'", 1)])
+def test_operation_context_goes_to_promptflow(tmp_path, files, who, line):
+    # only promptflow's executor fills the OperationContext (flow_id, root_run_id, run_mode, user
+    # agent): even the real package imported by the built-in engine leaves it empty, so the import
+    # scan sends the flow to promptflow (decided without importing promptflow here)
+    from pfgit.run.engine.select import choose
+
+    flow = write_flow(tmp_path / "f", files)
+    assert choose(RunSpec(flow=str(flow)), None) == ("promptflow", None)
+    with pytest.raises(RunError, match=f"{who} needs the promptflow engine: .*uses promptflow's OperationContext") as e:
+        choose(RunSpec(flow=str(flow), engine="builtin"), None)
+    assert e.value.line == line and e.value.file.endswith(".py")
+
+
+THREADS = {
+    "flow.dag.yaml": "inputs: {}\noutputs:\n  o: {type: string, reference: '${t.output}'}\nnodes:\n"
+                     "- name: t\n  type: python\n  source: {type: code, path: t.py}\n  inputs: {}\n",
+    "t.py": """\
+import contextvars
+
+from promptflow.core import tool
+from promptflow.tracing import ThreadPoolExecutorWithContext
+
+VAR = contextvars.ContextVar("v", default="unset")
+
+
+@tool
+def t() -> str:
+    VAR.set("parent")
+    with ThreadPoolExecutorWithContext(max_workers=1, initializer=VAR.get) as pool:
+        return pool.submit(VAR.get).result()
+""",
+}
+
+
+def test_thread_pool_with_context_is_served_by_the_compatibility_layer(tmp_path):
+    from pfgit.run import pfimports
+
+    flow = write_flow(tmp_path / "f", THREADS)
+    assert pfimports.scan_sources(str(flow), [("t", "t.py")]) == []     # no real promptflow needed
+    assert run_test_line(RunSpec(flow=str(flow), engine="builtin"), {}).outputs == {"o": "parent"}

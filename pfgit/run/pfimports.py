@@ -176,9 +176,30 @@ def scan_sources(flow_dir: str, sources: list) -> list:
     return out
 
 
-def use_real(flow_dir: str, sources: list) -> bool:
+# What only promptflow's executor fills in, so no import of the real package gives it: inside a
+# line `OperationContext.get_instance()` holds `flow_id`, `root_run_id`, `run_mode`, the user
+# agent and tracing keys (executor/flow_executor.py::_update_operation_context; promptflow's own
+# eager_flows/flow_with_operation_context asserts them), and `FlowExecutionContext.active_instance()`
+# the running flow. A flow importing them runs on the promptflow engine (engine/select.py).
+EXECUTOR_ONLY = {"promptflow._core.operation_context": "OperationContext",
+                 "promptflow.tracing._operation_context": "OperationContext",
+                 "promptflow._core.flow_execution_context": "FlowExecutionContext"}
+
+
+def executor_only(found: list) -> tuple | None:
+    """(Uncovered import, what it is) of the first import in `found` (scan_sources) that only
+    promptflow's executor serves, else None."""
+    for u in found:
+        for prefix, kind in EXECUTOR_ONLY.items():
+            if u.name == prefix or u.name.startswith(prefix + "."):
+                return u, kind
+    return None
+
+
+def use_real(flow_dir: str, sources: list, found: list | None = None) -> bool:
     """True when the flow's tools must import the installed promptflow (see the module doc).
-    Raises RunError when they need it and it is not installed, or the mode is unknown."""
+    Raises RunError when they need it and it is not installed, or the mode is unknown.
+    `found`: the scan_sources result when the caller has it already."""
     from .engine.select import promptflow_installed
 
     m = mode()
@@ -190,7 +211,7 @@ def use_real(flow_dir: str, sources: list) -> bool:
         return True
     if real_loaded():
         return True
-    missing = scan_sources(flow_dir, sources)
+    missing = scan_sources(flow_dir, sources) if found is None else found
     if not missing:
         return False
     if promptflow_installed():

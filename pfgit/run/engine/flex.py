@@ -50,6 +50,10 @@ class FlexEngine:
                            file=flow.file, line=flow.line(("entry",)))
         self.root = os.path.normpath(os.path.join(fdir, loc.root))
         self.modules = FlowModules(fdir, [(None, rel)], get_connection, import_root=self.root)
+        if self.modules.executor_only:
+            from .plan import executor_only_error
+
+            raise executor_only_error(self.modules.executor_only, flow, fdir)
         try:
             mod = self.modules.load(rel)
         except ToolLoadError as e:

@@ -47,7 +47,9 @@ class FlowModules:
         self.used_connections: list = []       # those the real package looked up: their secrets are masked
         self.used_names: list = []             # their names, which worker processes report to the parent
         self._unbridge = None
-        self.real = pfimports.use_real(self.flow_dir, sources or [])
+        found = pfimports.scan_sources(self.flow_dir, sources or [])
+        self.executor_only = pfimports.executor_only(found)   # (import, kind): the promptflow engine's
+        self.real = pfimports.use_real(self.flow_dir, sources or [], found)
         self.package = "pfgit_flow_" + hashlib.sha1(self.flow_dir.encode()).hexdigest()[:12]
         self.modules: dict = {}
         self._before: set = set()
