@@ -237,8 +237,8 @@ def test_dag_async_generator_custom_connection_dict_and_failure_names_the_node(t
                          "message": "Execution failure in 'fails': (ValueError) no 0"}
     bad = run_test_line(spec, {"n": "x"})
     assert bad.error["type"] == "InputTypeError" and bad.error["message"] == (
-        "The input for flow is incorrect. The value for flow input 'n' does not match the expected type 'int'. "
-        "Please change flow input type or adjust the input value in your input data.")
+        "The input for flow is incorrect. The value for flow input 'n' in line 0 of input data does not match "
+        "the expected type 'int'. Please change flow input type or adjust the input value in your input data.")
 
 
 def test_image_flows_go_to_promptflow(tmp_path):
@@ -430,3 +430,47 @@ def test_thread_pool_with_context_is_served_by_the_compatibility_layer(tmp_path)
     flow = write_flow(tmp_path / "f", THREADS)
     assert pfimports.scan_sources(str(flow), [("t", "t.py")]) == []     # no real promptflow needed
     assert run_test_line(RunSpec(flow=str(flow), engine="builtin"), {}).outputs == {"o": "parent"}
+
+
+WORDING_DAG = {
+    "flow.dag.yaml": "inputs:\n  n: {type: int}\n  m: {type: string}\n  chat_history: {type: list}\n"
+                     "outputs:\n  o: {type: string, reference: '${f.output}'}\nnodes:\n- name: f\n  type: python\n"
+                     "  source: {type: code, path: f.py}\n  inputs: {n: '${inputs.n}', m: '${inputs.m}', "
+                     "h: '${inputs.chat_history}'}\n",
+    "f.py": "from promptflow.core import tool\n\n\n@tool\ndef f(n: int, m: str, h: list) -> str:\n"
+            "    return f'{n}{m}{h}'\n",
+}
+WORDING_FLEX = {"flow.flex.yaml": "entry: e:f\n", "e.py": "def f(n: int, m: str) -> str:\n    return str(n) + m\n"}
+NOT_INT = ("The input for flow is incorrect. The value for flow input 'n'{} does not match the expected type "
+           "'int'. Please change flow input type or adjust the input value in your input data.")
+NO_M = ("The input for flow is incorrect. The value for flow input 'm' is not provided {}. Please review your "
+        "input data or remove this input in your flow if it's no longer needed.")
+
+
+def test_input_error_wording_names_the_line_where_promptflow_does(tmp_path, monkeypatch):
+    # promptflow 1.18.5, observed: `pf flow test` of a DAG flow validates its one line as line 0
+    # and refuses missing inputs before running (a chat history defaults to []); batch DAG lines
+    # name their line; flex flows and prompty (ScriptExecutor) never name one
+    from pfgit.run.batch import run_batch
+    from run_flows import make_repo, quiet_console, write_jsonl
+    from test_run_batch import read_run
+
+    dag = RunSpec(flow=str(write_flow(tmp_path / "d", WORDING_DAG)), engine="builtin")
+    assert run_test_line(dag, {"n": "x", "m": "a"}).error["message"] == NOT_INT.format(" in line 0 of input data")
+    assert run_test_line(dag, {"n": "1", "m": "a"}).outputs == {"o": "1a[]"}
+    with pytest.raises(RunError, match=r"""Required input\(s\) \['m'\] are missing for "flow"\.""") as e:
+        run_test_line(dag, {"n": "1"})
+    assert e.value.file.endswith("flow.dag.yaml")
+    flex = RunSpec(flow=str(write_flow(tmp_path / "x", WORDING_FLEX)), engine="builtin")
+    assert run_test_line(flex, {"n": "x", "m": "a"}).error["message"] == NOT_INT.format("")
+    assert run_test_line(flex, {"n": "1"}).error["message"] == NO_M.format("in input data")
+    repo = make_repo(tmp_path, {"d": WORDING_DAG, "x": WORDING_FLEX})
+    write_jsonl(repo / "data.jsonl", [{"n": 1, "m": "a", "chat_history": []}, {"n": "x", "m": "b"}, {"n": 2}])
+    monkeypatch.chdir(repo)
+    for flow, where, missing in (("d", " in line 1 of input data", "in line 2 of input data"),
+                                 ("x", "", "in input data")):
+        out = run_batch(RunSpec(flow=flow, data="data.jsonl", name=f"w{flow}", engine="builtin", workers=1),
+                        quiet_console())
+        assert [out.first_error["message"]] == [NOT_INT.format(where)]
+        errors = [json.loads(x) for x in read_run(repo, f"w{flow}")[3]["errors.jsonl"].splitlines()]
+        assert [e["message"] for e in errors] == [NOT_INT.format(where), NO_M.format(missing)]

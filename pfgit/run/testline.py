@@ -7,6 +7,7 @@ same shape."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -105,6 +106,34 @@ def _flex_entry_params(flow, fdir: str) -> list | None:
         return None     # an installed module, or a package: promptflow finds it
 
 
+def chat_history_input(inputs: dict) -> str | None:
+    """promptflow's chat history input (flow_utils.is_executable_chat_flow): the input marked
+    `is_chat_history: true`, else one named `chat_history` not marked false."""
+    marked = [k for k, d in inputs.items() if isinstance(d, dict) and d.get("is_chat_history") is True]
+    if marked:
+        return marked[0]
+    d = inputs.get("chat_history")
+    return "chat_history" if d is not None and not (isinstance(d, dict) and d.get("is_chat_history") is False) else None
+
+
+def dag_test_inputs(declared: dict, given: dict, flow_file: str) -> dict:
+    """`pf flow test`'s inputs of a DAG flow (test_submitter.resolve_data): a missing input takes
+    its default, a chat history without one is `[]`, and any other missing input stops the test
+    before it runs (RunError, as promptflow's UserErrorException), not as a failed line."""
+    out, missing = dict(given), []
+    history = chat_history_input(declared)
+    for k, d in declared.items():
+        if k in out or (isinstance(d, dict) and d.get("default") is not None):
+            continue
+        if k == history:
+            out[k] = []
+        else:
+            missing.append(k)
+    if missing:
+        raise RunError(f'Required input(s) {missing} are missing for "flow".', file=flow_file)
+    return out
+
+
 def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResult:
     from .batch import _Env, _env_for
     from .connections_bridge import connection_getter
@@ -126,6 +155,7 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
 
         engine.node_concurrency = NODE_CONCURRENCY_TEST   # as pf flow test
     t0 = time.perf_counter()
+    shown = os.path.relpath(getattr(getattr(engine, "plan", None), "flow_file", "") or ".")  # before the chdir
     try:
         with _Env(_env_for(spec, engine.flow_env(), get_connection), engine.cwd()):
             if node is not None:
@@ -136,6 +166,9 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
             unknown = unknown_inputs(inputs, engine.input_defs())
             if not raw:     # as pf flow test: the sample stands in for inputs only when none are given
                 raw = dict(getattr(engine, "sample_inputs", lambda: {})() or {})
+            if hasattr(engine, "plan"):
+                raw = dag_test_inputs(engine.plan.inputs, raw,
+                                      engine.plan.flow_file if shown.startswith("..") else shown)
             res = engine.run_line(raw, None, keep_node_runs=True) if hasattr(engine, "plan") \
                 else engine.run_line(raw, None)
             out = TestResult(outputs=res.outputs, error=res.error.as_dict() if res.error else None,

@@ -169,7 +169,8 @@ class DagEngine:
     def run_line(self, raw_inputs: dict, line_number: int | None, keep_node_runs: bool = False) -> LineResult:
         res = LineResult(line_number, raw_inputs)
         try:
-            inputs = convert_flow_inputs(self.plan.inputs, raw_inputs, line_number)
+            # `pf flow test` runs its one line as line 0, and says so in these messages
+            inputs = convert_flow_inputs(self.plan.inputs, raw_inputs, 0 if line_number is None else line_number)
         except LineError as e:
             res.error = e
             return res

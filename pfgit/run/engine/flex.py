@@ -145,7 +145,7 @@ class FlexEngine:
             elif d.get("default") not in (None, ""):   # the YAML default wins over the code's ('' = none)
                 v = d["default"]
             elif p.default is inspect.Parameter.empty:
-                res.error = input_not_found(k, line_number)
+                res.error = input_not_found(k)   # no line: as promptflow's ScriptExecutor
                 return res
             else:
                 continue
@@ -154,7 +154,7 @@ class FlexEngine:
             try:
                 kwargs[k] = parse_value(v, t)
             except ConvertError:
-                res.error = input_type_error(k, v, t, line_number)
+                res.error = input_type_error(k, v, t)
                 return res
         try:
             out = _drain(self.func(**kwargs))
