@@ -474,3 +474,54 @@ def test_input_error_wording_names_the_line_where_promptflow_does(tmp_path, monk
         assert [out.first_error["message"]] == [NOT_INT.format(where)]
         errors = [json.loads(x) for x in read_run(repo, f"w{flow}")[3]["errors.jsonl"].splitlines()]
         assert [e["message"] for e in errors] == [NOT_INT.format(where), NO_M.format(missing)]
+
+
+IMAGE_LIST = {
+    "flow.dag.yaml": "inputs:\n  items: {type: list}\n  meta: {type: object, default: {}}\noutputs:\n"
+                     "  o: {type: string, reference: '${f.output}'}\nnodes:\n- name: f\n  type: python\n"
+                     "  source: {type: code, path: f.py}\n  inputs: {items: '${inputs.items}', meta: '${inputs.meta}'}\n",
+    "f.py": "from promptflow.core import tool\n\n\n@tool\ndef f(items: list, meta: dict) -> str:\n"
+            "    return ','.join(type(i).__name__ for i in items)\n",
+}
+PNG = {"data:image/png;path": "dot.png"}
+
+
+def test_images_inside_list_and_object_inputs(tmp_path):
+    # promptflow's DAG executor loads {"data:image/<fmt>;path|base64|url": v} dicts found at any
+    # depth of a list/object input as Image objects; the built-in engine has none: auto hands the
+    # flow to promptflow when the test inputs or the run's data hold one, builtin fails the line
+    from pfgit.run.engine.select import choose, promptflow_installed
+    from pfgit.run.multimedia import data_may_hold_images, holds_image
+
+    assert holds_image([1, {"a": [PNG]}]) and holds_image({"k": {"data:image/jpeg;url": "http://x"}})
+    assert not holds_image([{"data:image/png;path": "a", "other": 1}, "data:image/png;path"])
+    flow = write_flow(tmp_path / "f", IMAGE_LIST)
+    bad = run_test_line(RunSpec(flow=str(flow), engine="builtin"), {"items": "[1]", "meta": {"x": [PNG]}})
+    assert bad.error["type"] == "NeedsPromptflow" and "flow input 'meta' holds an image" in bad.error["message"]
+    assert run_test_line(RunSpec(flow=str(flow), engine="builtin"), {"items": '["a", {"k": 1}]'}).outputs == \
+        {"o": "str,dict"}
+    (tmp_path / "plain.jsonl").write_text('{"items": ["data:image/png;path is text"]}\n')
+    (tmp_path / "img.csv").write_text('items\n"[{""data:image/png;path"": ""dot.png""}]"\n')
+    (tmp_path / "img.jsonl").write_text(json.dumps({"items": [PNG]}) + "\n")
+    assert [data_may_hold_images(str(tmp_path / n)) for n in ("plain.jsonl", "img.csv", "img.jsonl")] == \
+        [False, True, True]
+    if not promptflow_installed():
+        pytest.skip("promptflow is not installed")
+    name, engine = choose(RunSpec(flow=str(flow)), None, {"items": json.dumps([PNG])})
+    assert (name, engine) == ("promptflow", None)
+    assert choose(RunSpec(flow=str(flow), data=str(tmp_path / "img.jsonl")), None) == ("promptflow", None)
+    name, engine = choose(RunSpec(flow=str(flow), data=str(tmp_path / "plain.jsonl")), None)
+    engine.close()
+    assert name == "builtin"
+
+
+def test_promptflow_run_records_skip_the_images_it_writes(tmp_path):
+    # a promptflow run with image inputs writes the images into flow_artifacts beside the records
+    from pfgit.run.engine.promptflow import _lines
+
+    art = tmp_path / "flow_artifacts"
+    art.mkdir()
+    (art / "000000000_000000001.jsonl").write_text(json.dumps(
+        {"line_number": 0, "run_info": {"status": "Completed", "inputs": {"x": 1}, "output": {"o": 2}}}) + "\n")
+    (art / "5e1f.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert _lines(str(tmp_path)) == {0: ({"x": 1}, {"o": 2}, None)}

@@ -140,7 +140,7 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
     from .engine.select import choose
 
     get_connection = connection_getter()
-    engine_name, engine = choose(spec, get_connection)
+    engine_name, engine = choose(spec, get_connection, inputs)
     if engine is None:
         from .engine.promptflow import test_line
 

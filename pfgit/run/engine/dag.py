@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import LineError, output_unserializable
+from ..multimedia import image_inputs
 from .plan import Plan, convert_flow_inputs
 
 _PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
@@ -109,6 +110,9 @@ class DagEngine:
         from ..llm.usage import TokenCounter
 
         self.usage = TokenCounter()
+        # inputs where promptflow would load images (pfgit.run.multimedia), checked on every line
+        self._list_inputs = {k: d for k, d in plan.inputs.items()
+                             if isinstance(d, dict) and d.get("type") in ("list", "object")}
         # what aggregation nodes read from each line: node outputs (by name) and flow inputs
         self.agg_nodes = set()
         for n in plan.agg_order:
@@ -175,6 +179,13 @@ class DagEngine:
             res.error = e
             return res
         res.inputs = inputs
+        if self._list_inputs:
+            images = image_inputs(self._list_inputs, inputs)
+            if images:      # promptflow would pass Image objects (pfgit.run.multimedia)
+                res.error = LineError(f"flow input '{images[0]}' holds an image ({{\"data:image/...\": ...}}), "
+                                      "which promptflow loads as an Image and the built-in engine does not: run "
+                                      "with --engine promptflow", "NeedsPromptflow")
+                return res
         outputs: dict = {}
         runs = [] if keep_node_runs else None
         res.error = self._schedule(self.plan.order, inputs, outputs,

@@ -172,6 +172,8 @@ def _lines(folder: str) -> dict:
     out = {}
     art = os.path.join(folder, "flow_artifacts")
     for name in sorted(os.listdir(art)) if os.path.isdir(art) else []:
+        if not name.endswith(".jsonl"):   # promptflow also writes the lines' images here
+            continue
         with open(os.path.join(art, name), encoding="utf-8") as f:
             for raw in f:
                 try:
