@@ -1,7 +1,7 @@
 """Batches spread over worker processes (pfgit.run.procpool): the recorded run is the one a
 single process records (outputs in line order, inputs, errors naming the node, aggregation and
-token metrics), Ctrl-C leaves a resumable run, and a worker process that dies fails its lines
-instead of hanging the run."""
+token metrics), Ctrl-C leaves a resumable run, and a worker process that dies fails the lines it
+was running (those queued to it run elsewhere) instead of hanging the run."""
 
 from __future__ import annotations
 
@@ -91,8 +91,8 @@ def test_a_worker_process_that_dies_fails_its_lines_not_the_run(repo):
     o = run_batch(RunSpec(flow="flows/dies", data="d.jsonl", name="d", workers=2, processes=2), Quiet())
     outs, ins, errors = _recorded(repo, "d")
     assert o.status == "Failed" and len(ins) == 12 and len(outs) + len(errors) == 12
-    assert 3 in [e["line_number"] for e in errors]
-    assert {e["type"] for e in errors} == {"WorkerProcessExited"}
+    # only the line it was running: the lines queued behind it run in the other process
+    assert [(e["line_number"], e["type"]) for e in errors] == [(3, "WorkerProcessExited")]
     assert all(o_["o"] == f"w{o_['line_number']}" for o_ in outs)
 
 
@@ -127,6 +127,21 @@ def test_default_processes():
     assert 1 <= _processes(auto, Llm(), 16, 1000, quiet) <= 2
     assert _processes(SimpleNamespace(processes=3), Llm(), 16, 10, quiet) == 3
     assert _processes(SimpleNamespace(processes=3), Flex(), 16, 10, quiet) == 1 and quiet.lines
+
+
+def test_a_line_waiting_behind_a_timed_out_line_is_not_timed_out(repo):
+    """Children queue lines beyond their threads; the line timeout counts from when a queued line
+    starts, not from when it was sent (with one thread per child, line 3 waits behind line 1)."""
+    write_flow(repo / "flows/slow", dict(BASIC, **{"upper.py": (
+        "import time\nfrom promptflow.core import tool\n\n\n@tool\ndef upper(s: str) -> str:\n"
+        "    if s == 'boom':\n        time.sleep(1.5)\n    return s.upper()\n")}))
+    write_jsonl(repo / "six.jsonl", [{"text": t} for t in ("a", "boom", "c", "d", "e", "f")])
+    o = run_batch(RunSpec(flow="flows/slow", data="six.jsonl", name="to", workers=2, processes=2,
+                          line_timeout=0.7), Quiet())
+    assert (o.status, o.failed) == ("Failed", 1), o.first_error
+    assert o.first_error["line_number"] == 1 and o.first_error["type"] == "LineExecutionTimeoutError"
+    outs, _, errors = _recorded(repo, "to")
+    assert [x["line_number"] for x in outs] == [0, 2, 3, 4, 5] and len(errors) == 1
 
 
 _LOOKED_UP: list = []   # the connection names a child's tools looked up (each fork has its copy)

@@ -9,11 +9,12 @@ To batch.py the pool looks like a ThreadPoolExecutor: `submit(ln, raw, base_erro
 `shutdown(wait, cancel_futures)`. Only the running of lines moves to the children: the parent
 keeps the order of the recorded lines, the run files, progress, timeouts, Ctrl-C/resume and
 aggregation exactly as with threads. A child gets `(seq, args)` over a socket pair, runs
-`job(*args)` on its own threads and sends back what batch.py records of a line (the inputs,
-outputs, aggregation inputs or the error) with its token counts so far and the names of the
-connections its tools looked up themselves since its last reply (through promptflow, not as node
-inputs: the parent never saw them, yet their secrets must be masked in the run's snapshot; the
-parent hands them to `on_connections`). Children are forked
+`job(*args)` on its own threads (lines beyond its threads wait in its queue, so a thread that
+finishes a line starts the next without a round trip to the parent) and sends back what
+batch.py records of a line (the inputs, outputs, aggregation inputs or the error) with its token
+counts so far and the names of the connections its tools looked up themselves since its last
+reply (through promptflow, not as node inputs: the parent never saw them, yet their secrets must
+be masked in the run's snapshot; the parent hands them to `on_connections`). Children are forked
 after the engine is prepared, so they inherit it (loaded tools, compiled templates, connections),
 the exported environment and the working folder; like promptflow's workers, each has its own
 module globals and class-tool instances. Linux only (fork).
@@ -26,6 +27,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from .errors import LineError
 
@@ -114,21 +116,29 @@ class ProcessLinePool:
     def submit(self, *args) -> cf.Future:
         fut: cf.Future = cf.Future()
         fut.set_running_or_notify_cancel()
+        fut.started = None   # when the line began in its child (batch.py's timeout counts from there)
+        fut.line_args = args
+        self._assign(fut)
+        return fut
+
+    def _assign(self, fut: cf.Future) -> None:
+        """Send the line to the live child with the fewest lines per thread."""
         with self._lock:
             live = [c for c in self.children if c.alive]
             if not live:
                 fut.set_result(LineError("the run's worker processes have exited", "WorkerProcessExited"))
-                return fut
+                return
             child = min(live, key=lambda c: len(c.in_flight) / c.slots)
             self._seq += 1
             seq = self._seq
             child.in_flight[seq] = fut
+            if len(child.in_flight) <= child.slots:
+                fut.started = time.monotonic()
         try:
             with child.send_lock:
-                child.conn.send((seq, args))
+                child.conn.send((seq, fut.line_args))
         except (OSError, ValueError) as e:
             self._child_gone(child, f"cannot reach worker process {child.pid}: {e}")
-        return fut
 
     def _read(self, child: _Child) -> None:
         while True:
@@ -143,19 +153,38 @@ class ProcessLinePool:
                 self.on_connections(names)      # before the line counts as done: its secrets are known
             with self._lock:
                 fut = child.in_flight.pop(seq, None)
+                self._mark_started(child)
                 child.tokens = tokens
                 self._publish_tokens()
             if fut is not None and not fut.done():
                 fut.set_result(_from_wire(msg))
         self._child_gone(child, f"worker process {child.pid} exited")
 
+    @staticmethod
+    def _mark_started(child: _Child) -> None:
+        """A child's threads take queued lines in the order sent: its `slots` oldest unanswered
+        lines are the running ones. Inferred here, so no message per line says so."""
+        now = time.monotonic()
+        for i, fut in enumerate(child.in_flight.values()):
+            if i >= child.slots:
+                break
+            if fut.started is None:
+                fut.started = now
+
     def _child_gone(self, child: _Child, why: str) -> None:
+        """The lines a dead child was running fail; those still waiting in its queue never began,
+        so another child runs them (promptflow's processes share one queue: a crash costs the
+        lines that were running)."""
         with self._lock:
             child.alive = False
             orphans = list(child.in_flight.values())
             child.in_flight.clear()
         for fut in orphans:
-            if not fut.done():
+            if fut.done():
+                continue
+            if fut.started is None:
+                self._assign(fut)
+            else:
                 fut.set_result(LineError(f"{why} while running this line", "WorkerProcessExited"))
 
     def _publish_tokens(self) -> None:
