@@ -138,3 +138,34 @@ def test_corpus_flex_flow_moved_into_a_code_folder(corpus, tmp_path, monkeypatch
         assert main(["test", "--flow", "fx", "--inputs", "text=Python hello"]) == 0
         assert srv.requests and "Python hello" in json.dumps(srv.bodies()[0])
     assert json.loads(capsys.readouterr().out)
+
+
+def test_code_folder_imports_are_scanned_and_symlinks_out_refused(tmp_path, monkeypatch, capsys):
+    # the import scan follows the entry's imports from the code folder: a sibling module there
+    # using promptflow's OperationContext sends the flow to promptflow
+    from pfgit.run.engine.select import choose
+    from pfgit.run.spec import RunSpec
+
+    r = make_repo(tmp_path, {"docs": {"README.md": "flows\n"}})
+    (r / "fx" / "src" / "pkg").mkdir(parents=True)
+    (r / "fx" / "flow.flex.yaml").write_text("entry: pkg.app:run\ncode: src\n")
+    (r / "fx" / "src" / "pkg" / "app.py").write_text("from ctx import flow_id\n\n\ndef run() -> str:\n"
+                                                    "    return flow_id()\n")
+    (r / "fx" / "src" / "ctx.py").write_text(
+        "from promptflow.tracing._operation_context import OperationContext\n\n\n"
+        "def flow_id():\n    return OperationContext.get_instance().flow_id\n")
+    with pytest.raises(Exception, match="src/ctx.py uses promptflow's OperationContext"):
+        choose(RunSpec(flow=str(r / "fx"), engine="builtin"), None)
+    # a code folder that is a symlink out of the repository
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "app.py").write_text(OUTSIDE_APP)
+    (r / "fz").mkdir()
+    (r / "fz" / "src").symlink_to(tmp_path / "elsewhere")
+    (r / "fz" / "flow.flex.yaml").write_text("entry: app:shout\ncode: src\n")
+    monkeypatch.chdir(r)
+    assert main(["test", "--flow", "fz", "--inputs", "text=x"]) == 2
+    assert "entry module 'src/app.py' is outside the repository" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere" / "IMPORTED").exists()
+    assert main(["validate", "fz"]) == 1      # bounded by the repository, as the CLI reads it
+    out = capsys.readouterr().out
+    assert "error path-outside-repo entry module 'app' resolves outside the repository" in out

@@ -127,8 +127,9 @@ def _modules():
     return MODULES
 
 
-def _local_file(flow_dir: str, from_file: str, module: str) -> str | None:
-    """The flow's own python file a module name refers to (relative to flow_dir), if any."""
+def _local_file(flow_dir: str, from_file: str, module: str, root: str = "") -> str | None:
+    """The flow's own python file a module name refers to (relative to flow_dir), if any; `root`:
+    the import root inside the flow (a flex flow's `code` folder)."""
     if module.startswith("."):
         level = len(module) - len(module.lstrip("."))
         base = os.path.dirname(from_file)
@@ -139,6 +140,8 @@ def _local_file(flow_dir: str, from_file: str, module: str) -> str | None:
     else:
         parts = module.split(".")
         cands = [os.path.join(*parts), os.path.join(os.path.dirname(from_file), *parts)]
+        if root:
+            cands.append(os.path.join(root, *parts))
     for c in cands:
         for f in (c + ".py", os.path.join(c, "__init__.py")):
             if os.path.isfile(os.path.join(flow_dir, f)):
@@ -146,9 +149,10 @@ def _local_file(flow_dir: str, from_file: str, module: str) -> str | None:
     return None
 
 
-def scan_sources(flow_dir: str, sources: list) -> list:
+def scan_sources(flow_dir: str, sources: list, root: str = "") -> list:
     """Uncovered imports of the python files `sources` ([(node or None, path relative to
-    flow_dir)]) and of the flow's modules they import. Unreadable or unparsable files are skipped
+    flow_dir)]) and of the flow's modules they import (found beside the importer, at the flow's
+    top, or under `root`, relative to flow_dir). Unreadable or unparsable files are skipped
     (loading the tool reports them)."""
     from ..validate.signatures import parse_module
 
@@ -170,7 +174,7 @@ def scan_sources(flow_dir: str, sources: list) -> list:
         bad, others = scan_module(tree)
         out += [Uncovered(node, rel, line, name) for line, name in bad]
         for m in others:
-            local = _local_file(flow_dir, rel, m)
+            local = _local_file(flow_dir, rel, m, root)
             if local is not None and local not in done:
                 todo.append((node, local))
     return out

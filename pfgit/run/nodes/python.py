@@ -47,7 +47,8 @@ class FlowModules:
         self.used_connections: list = []       # those the real package looked up: their secrets are masked
         self.used_names: list = []             # their names, which worker processes report to the parent
         self._unbridge = None
-        found = pfimports.scan_sources(self.flow_dir, sources or [])
+        root = os.path.relpath(self.import_root, self.flow_dir)
+        found = pfimports.scan_sources(self.flow_dir, sources or [], "" if root == "." else root)
         self.executor_only = pfimports.executor_only(found)   # (import, kind): the promptflow engine's
         self.real = pfimports.use_real(self.flow_dir, sources or [], found)
         self.package = "pfgit_flow_" + hashlib.sha1(self.flow_dir.encode()).hexdigest()[:12]
