@@ -401,6 +401,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         done = active.done_lines()
         start = active.state().get("start", start)
         _restore_tokens(engine, active.state().get("tokens"))
+        # connections tools looked up before the interruption: the lines written then may hold
+        # their secrets, so they are masked even if no line of this start looks them up again
+        getattr(engine, "adopt_connections", lambda names: None)(active.state().get("connections_looked_up"))
         active.update_state(status="Running")
         console.note(f"resuming run '{spec.name}': {len(done)} of {total} lines already done")
     active.open()
@@ -467,7 +470,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                 from .procpool import ProcessLinePool
 
                 pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
-                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable)
+                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable,
+                                       looked_up=getattr(engine, "connections_looked_up", None),
+                                       on_connections=getattr(engine, "adopt_connections", None))
             progress = _progress(total, engine.usage) if console.live is None else None
             if workers <= 1:
                 for ln, raw, berr in sources:
@@ -530,7 +535,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
             progress.stop()
     if interrupted:
         active.close()
-        active.update_state(status="Canceled", tokens=_saved_tokens(engine))
+        active.update_state(status="Canceled", tokens=_saved_tokens(engine),   # names only, never secrets
+                            connections_looked_up=getattr(engine, "connections_looked_up", lambda: [])())
         outcome.status = "Canceled"
         outcome.failed = failed
         outcome.done = finished

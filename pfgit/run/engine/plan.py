@@ -231,6 +231,15 @@ _UNCONVERTED = {"promptflow.contracts.multimedia": "Image", "promptflow._utils.m
                 "promptflow.contracts.types.AssistantDefinition": "AssistantDefinition"}
 
 
+def executor_only_error(found: tuple, flow, flow_dir: str) -> NeedsPromptflow:
+    """NeedsPromptflow for a tool importing what only promptflow's executor fills in (pfimports)."""
+    u, kind = found
+    who = f"node '{u.node}'" if u.node else "the flow"
+    return NeedsPromptflow(f"{who} needs the promptflow engine: {u.file} uses promptflow's {kind} "
+                           "(filled in only by promptflow's executor)", node=u.node,
+                           tool=f"{u.file} ({kind})", file=_disp(flow, u.file), line=u.line)
+
+
 def _unconverted_type(mod) -> str | None:
     """The promptflow type a tool's module holds (imported) that the built-in engine does not build."""
     for v in list(vars(mod).values()):
@@ -355,6 +364,8 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
     sources = [(n.name, _source_path(plan.flow_dir, n.raw, includes)) for n in plan.nodes.values()
                if n.type == "python"]
     plan.modules = FlowModules(plan.flow_dir, sources, get_connection)
+    if plan.modules.executor_only:
+        raise executor_only_error(plan.modules.executor_only, flow, plan.flow_dir)
     for np_ in plan.nodes.values():
         where = dict(file=flow.file, line=line_of.get(np_.name))
         if np_.type == "embedding":
