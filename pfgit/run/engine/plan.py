@@ -89,7 +89,6 @@ def locate(flow: str) -> tuple[str, str]:
     return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
 
 
-_ENTRY_FLOW = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):[A-Za-z_][A-Za-z0-9_]*$")
 ENTRY_FLOW_FILE = "flow.flex.yaml"
 
 
@@ -97,7 +96,9 @@ def entry_flow(flow: str) -> str | None:
     """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
     in the current folder. That folder when `flow` is such an entry whose module is a file or
     package there (and not a path that exists), else None."""
-    m = _ENTRY_FLOW.match(flow)
+    from ...flow.entry import ENTRY
+
+    m = ENTRY.match(flow)
     if m is None or os.path.exists(flow):
         return None
     base = os.path.join(os.getcwd(), *m.group(1).split("."))
