@@ -104,16 +104,23 @@ class Layout:
         return self.lines[a:b + 1]
 
 
-def parse(text: str) -> Layout:
+def parse(text: str, cache: dict | None = None) -> Layout:
     """Parse YAML text (already decoded, LF line ends). Raises YamlError.
 
     validate's limits hold here too: size, and aliases expanding to too many values (the merge
-    walks the data expanded)."""
+    walks the data expanded). `cache`: shared by the versions of one merge, so a big file's node
+    texts they share are parsed once (nodewise.py; same result)."""
     check_size(text)
     lines = text.split("\n")
     final_newline = not text or text.endswith("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if cache is not None:
+        from .nodewise import parse_nodewise
+
+        lay = parse_nodewise(text, lines, cache)
+        if lay is not None:
+            return lay
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
