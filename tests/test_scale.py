@@ -33,3 +33,52 @@ def test_a_merge_leaves_the_collector_on():
     base = b"inputs: {}\nnodes:\n- name: a\n  type: python\n"
     merge_bytes(base, base.replace(b"python", b"llm"), base + b"outputs: {}\n")
     assert gc.isenabled()
+
+
+def deep_flow(levels: int, flow_style: bool, leaf: str = "v") -> str:
+    """A flow whose node input `deep` holds a value nested so that the document is `levels`
+    collections deep (the root mapping, `nodes`, the node and its `inputs` are the first 4)."""
+    head = "inputs:\n  q:\n    type: string\nnodes:\n- name: a\n  type: python\n" \
+           "  source:\n    type: code\n    path: a.py\n  inputs:\n    q: ${inputs.q}\n"
+    n = levels - 4
+    if flow_style:
+        return head + "    deep: " + "[" * n + leaf + "]" * n + "\n"
+    return head + "    deep:\n" + "".join("      " + "  " * i + f"k{i}:\n" for i in range(n - 1)) + \
+        "      " + "  " * (n - 1) + f"k: {leaf}\n"
+
+
+@pytest.mark.parametrize("flow_style", [False, True])
+def test_values_nested_to_the_limit_validate_diff_and_merge(flow_style):
+    from pfgit.diff.render import render_json, render_markdown, render_text
+    from pfgit.diff.tree import diff_flow_bytes
+    from pfgit.flow.load import load_text
+    from pfgit.flow.yamlpos import MAX_DEPTH
+    from pfgit.validate.api import validate_flow
+
+    base, ours, theirs = (deep_flow(MAX_DEPTH, flow_style, leaf).encode() for leaf in ("v", "o", "t"))
+    assert not [p for p in validate_flow(load_text(base)) if p.severity == "error"]
+    fd = diff_flow_bytes("f", "f/flow.dag.yaml", base, ours)
+    assert fd.changes and "deep" in render_text([fd]) + render_markdown([fd])
+    render_json([fd])
+    for diff3 in (False, True):   # a conflict deep down: written with both sides
+        res = merge_bytes(base, ours, theirs, diff3=diff3)
+        assert res.fallback is None and res.conflicts
+    clean = merge_bytes(base, ours, base.replace(b"q: ${inputs.q}", b"q: ${inputs.q} "))
+    assert clean.fallback is None and clean.clean and b"o" in clean.data
+
+
+@pytest.mark.parametrize("flow_style", [False, True])
+def test_values_nested_past_the_limit_are_one_clean_error_everywhere(flow_style, tmp_path):
+    from pfgit.diff.tree import diff_flow_bytes
+    from pfgit.flow.load import FlowLoadError, load_text
+    from pfgit.flow.yamlpos import MAX_DEPTH
+
+    for levels in (MAX_DEPTH + 1, 600):   # 600: Python's own recursion limit was met first
+        text = deep_flow(levels, flow_style).encode()
+        with pytest.raises(FlowLoadError, match=r"nested too deeply \(over 100 levels\)"):
+            load_text(text)
+        fd = diff_flow_bytes("f", "f/flow.dag.yaml", text, text.replace(b"v", b"w"))
+        assert fd.status == "unreadable" and fd.text_diff
+        assert [p[3] for p in fd.problems] == [f"YAML nested too deeply (over {MAX_DEPTH} levels)"] * 2
+        res = merge_bytes(text, text.replace(b"q: ", b"q:  "), text.replace(b"v", b"w"))
+        assert res.fallback and "nested too deeply (over 100 levels)" in res.fallback

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from ..flow.yamlpos import check_depth, maybe_deep
+
 try:
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
@@ -36,7 +38,8 @@ class Unsplittable(Exception):
 
 
 def _load(text: str) -> Any:
-    if "*" not in text:   # no alias: nothing can expand
+    deep = maybe_deep(text)
+    if "*" not in text and not deep:   # no alias: nothing can expand
         return yaml.load(text, Loader=_Loader)
     # validate's alias limit holds here too: a 9-level alias bomb is a few hundred bytes, and the
     # diff walks the data expanded (`pfgit diff` of one hung for ever)
@@ -47,6 +50,8 @@ def _load(text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        if deep:   # the diff recurses into values (YamlError: as for the alias limit)
+            check_depth(node)
         check_expansion(node)   # raises YamlError: the caller's checked parse then says where
         return loader.construct_document(node)
     finally:
@@ -224,7 +229,7 @@ def _parse_items(texts: list, cache: dict) -> None:
 
 def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_BYTES) -> Any:
     """The parsed data of a flow file's text (same result as a full YAML parse)."""
-    if len(text) < min_bytes or "\t" in text or _risky(text):
+    if len(text) < min_bytes or "\t" in text or _risky(text) or maybe_deep(text):
         return _load(text)
     cache = {} if cache is None else cache
     try:

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from ..flow.yamlpos import YamlError, check_expansion, check_size, construct_scalar
+from ..flow.yamlpos import (YamlError, check_depth, check_expansion, check_size, construct_scalar,
+                            maybe_deep)
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
@@ -115,7 +116,8 @@ def parse(text: str, cache: dict | None = None) -> Layout:
     final_newline = not text or text.endswith("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if cache is not None:
+    deep = maybe_deep(text)
+    if cache is not None and not deep:
         from .nodewise import parse_nodewise
 
         lay = parse_nodewise(text, lines, cache)
@@ -135,6 +137,8 @@ def parse(text: str, cache: dict | None = None) -> Layout:
     b.merge_keys = "<<" in text   # `<<: *anchor` merge keys are rare; skip looking for them
     aliases = False
     try:
+        if deep:
+            check_depth(node)
         if "*" in text:           # no '*' anywhere: no alias (a cheap test, no false negatives)
             aliases = check_expansion(node)
         data, span = b.build(node, node.start_mark.line, node.start_mark.column)
