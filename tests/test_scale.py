@@ -47,8 +47,20 @@ def deep_flow(levels: int, flow_style: bool, leaf: str = "v") -> str:
         "      " + "  " * (n - 1) + f"k: {leaf}\n"
 
 
+@pytest.fixture(params=["whole", "node by node"])
+def parse_mode(request, monkeypatch):
+    """Big flows are parsed node by node (diff, merge): make every flow big."""
+    if request.param != "whole":
+        from pfgit.diff import parse as diff_parse
+        from pfgit.merge import nodewise
+
+        monkeypatch.setattr(diff_parse, "CHUNK_MIN_BYTES", 0)
+        monkeypatch.setattr(nodewise, "CHUNK_MIN_BYTES", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("flow_style", [False, True])
-def test_values_nested_to_the_limit_validate_diff_and_merge(flow_style):
+def test_values_nested_to_the_limit_validate_diff_and_merge(flow_style, parse_mode):
     from pfgit.diff.render import render_json, render_markdown, render_text
     from pfgit.diff.tree import diff_flow_bytes
     from pfgit.flow.load import load_text
@@ -68,7 +80,7 @@ def test_values_nested_to_the_limit_validate_diff_and_merge(flow_style):
 
 
 @pytest.mark.parametrize("flow_style", [False, True])
-def test_values_nested_past_the_limit_are_one_clean_error_everywhere(flow_style, tmp_path):
+def test_values_nested_past_the_limit_are_one_clean_error_everywhere(flow_style, parse_mode):
     from pfgit.diff.tree import diff_flow_bytes
     from pfgit.flow.load import FlowLoadError, load_text
     from pfgit.flow.yamlpos import MAX_DEPTH
@@ -82,3 +94,21 @@ def test_values_nested_past_the_limit_are_one_clean_error_everywhere(flow_style,
         assert [p[3] for p in fd.problems] == [f"YAML nested too deeply (over {MAX_DEPTH} levels)"] * 2
         res = merge_bytes(text, text.replace(b"q: ", b"q:  "), text.replace(b"v", b"w"))
         assert res.fallback and "nested too deeply (over 100 levels)" in res.fallback
+
+
+def test_a_python_source_is_parsed_once_for_its_tool_count_and_signature(tmp_path, monkeypatch):
+    from pfgit.flow.readers import DirReader
+    from pfgit.validate import sources, validate_path
+
+    (tmp_path / "flow.dag.yaml").write_text(
+        "inputs:\n  q:\n    type: string\noutputs:\n  o:\n    type: string\n    reference: ${a.output}\n"
+        "nodes:\n- name: a\n  type: python\n  source:\n    type: code\n    path: t.py\n"
+        "  inputs:\n    q: ${inputs.q}\n    extra: 1\n")
+    (tmp_path / "t.py").write_text("from promptflow.core import tool\n\n\n@tool\ndef f(q: str, n: int):\n"
+                                   "    return q\n" + "".join(f"\n\ndef g{i}():\n    return {i}\n" for i in range(50)))
+    calls = []
+    real = sources.parse_module
+    monkeypatch.setattr(sources, "parse_module", lambda *a: calls.append(a[1]) or real(*a))
+    [report] = validate_path(DirReader(str(tmp_path), ""), ".")
+    assert calls == ["t.py"]
+    assert sorted(p.code for p in report.problems) == ["missing-tool-input", "unknown-tool-input"]

@@ -100,13 +100,16 @@ class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
 _PLAIN_TAGS: dict = {}  # plain scalar text -> its implicit tag (the resolvers are fixed)
 
 
-def _load_plain(text: str) -> Any:
-    """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster."""
+def _load_plain(text: str, level: int = 1) -> Any:
+    """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster.
+    `level`: the depth of the text's top value in the flow (2: a batch of `nodes` items)."""
     loader = _PlainLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
+        if maybe_deep(text):
+            check_depth(node, level)
         try:
             return _build(node, loader)
         except Exception:
@@ -215,7 +218,7 @@ def _parse_items(texts: list, cache: dict) -> None:
     if len(missing) > 1 and not missing[-2].endswith("\n"):
         missing = []  # cannot batch; fall through to one by one
     else:
-        v = _load_plain("".join(missing))
+        v = _load_plain("".join(missing), level=2)
         if isinstance(v, list) and len(v) == len(missing):
             cache.update(zip(missing, v))
             return
@@ -229,7 +232,7 @@ def _parse_items(texts: list, cache: dict) -> None:
 
 def parse_data(text: str, cache: dict | None = None, min_bytes: int = CHUNK_MIN_BYTES) -> Any:
     """The parsed data of a flow file's text (same result as a full YAML parse)."""
-    if len(text) < min_bytes or "\t" in text or _risky(text) or maybe_deep(text):
+    if len(text) < min_bytes or "\t" in text or _risky(text):
         return _load(text)
     cache = {} if cache is None else cache
     try:

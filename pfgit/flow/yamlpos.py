@@ -212,16 +212,18 @@ def check_expansion(root) -> bool:
 
 
 def maybe_deep(text: str) -> bool:
-    """False when no value in `text` can be nested over MAX_DEPTH deep (a cheap test)."""
-    return text.count("[") + text.count("{") >= MAX_DEPTH // 2 or \
+    """False when no value in `text` can be nested over MAX_DEPTH deep (a cheap test; the
+    braces of `${...}` references open no collection)."""
+    return text.count("[") + text.count("{") - text.count("${") >= MAX_DEPTH // 2 or \
         _DEEP_BLOCK.search(text) is not None
 
 
-def check_depth(root) -> None:
+def check_depth(root, first: int = 1) -> None:
     """YamlError (with the line) for a value nested over MAX_DEPTH collections deep; iterative,
-    so it is the one place a deep document is walked before it is refused."""
+    so it is the one place a deep document is walked before it is refused. `first`: the level
+    of `root` (2 for a part of a flow that is its `nodes` list)."""
     deepest: dict = {}   # id -> depth met (aliases reach a node more than once)
-    stack = [(root, 1)]
+    stack = [(root, first)]
     while stack:
         node, d = stack.pop()
         if d > MAX_DEPTH:

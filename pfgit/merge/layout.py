@@ -116,8 +116,7 @@ def parse(text: str, cache: dict | None = None) -> Layout:
     final_newline = not text or text.endswith("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    deep = maybe_deep(text)
-    if cache is not None and not deep:
+    if cache is not None:
         from .nodewise import parse_nodewise
 
         lay = parse_nodewise(text, lines, cache)
@@ -137,7 +136,7 @@ def parse(text: str, cache: dict | None = None) -> Layout:
     b.merge_keys = "<<" in text   # `<<: *anchor` merge keys are rare; skip looking for them
     aliases = False
     try:
-        if deep:
+        if maybe_deep(text):
             check_depth(node)
         if "*" in text:           # no '*' anywhere: no alias (a cheap test, no false negatives)
             aliases = check_expansion(node)

@@ -22,6 +22,7 @@ from collections import Counter
 import yaml
 
 from ..diff.parse import _risky
+from ..flow.yamlpos import YamlError, check_depth, maybe_deep
 from .layout import _STR, Layout, Span, _Builder, _Loader, _Scalar
 
 CHUNK_MIN_BYTES = 50_000   # below this a whole parse takes a few milliseconds
@@ -41,8 +42,8 @@ def parse_nodewise(text: str, lines: list, cache: dict, min_bytes: int | None = 
         return None
     try:
         return _parse(text, lines, cache)
-    except (_Unusual, yaml.YAMLError, RecursionError):
-        return None
+    except (_Unusual, yaml.YAMLError, YamlError, RecursionError):
+        return None   # the whole parse says what is wrong, with its line
 
 
 def _block(text: str, lines: list) -> tuple:
@@ -123,14 +124,17 @@ def _parse(text: str, lines: list, cache: dict) -> Layout:
     n, items, e = _block(text, lines)
     texts = ["\n".join(lines[a:b]) + "\n" for a, b in items]
     missing = [k for k, t in enumerate(texts) if t not in cache]
+    deep = maybe_deep(text)
     if missing:
-        _parse_items(lines, texts, items, missing, cache)
+        _parse_items(lines, texts, items, missing, cache, deep)
     # the rest: the `nodes` block as `nodes: []` and blank lines (every other line where it was)
     rest = "\n".join(lines[:n]) + ("\n" if n else "") + "nodes: []" + "\n" * (e - n) + \
         "\n".join(lines[e:]) + ("\n" if e < len(lines) else "")
     root = yaml.compose(rest, Loader=_Loader)
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         raise _Unusual
+    if deep:
+        check_depth(root)
     b = _Builder(lines)
     b.merge_keys = False
     data: dict = {}
@@ -155,7 +159,8 @@ def _parse(text: str, lines: list, cache: dict) -> Layout:
     return Layout(text, lines, data, span, b.style(), True)
 
 
-def _parse_items(lines: list, texts: list, items: list, missing: list, cache: dict) -> None:
+def _parse_items(lines: list, texts: list, items: list, missing: list, cache: dict,
+                 deep: bool) -> None:
     """Parse the items not in `cache` in one YAML parse, each at its own lines.
 
     The line after each item holds a comment at the indentation of the file's next line there,
@@ -178,6 +183,8 @@ def _parse_items(lines: list, texts: list, items: list, missing: list, cache: di
     root = yaml.compose(batch, Loader=_Loader)
     if not isinstance(root, yaml.SequenceNode) or root.flow_style or len(root.value) != len(missing):
         raise _Unusual
+    if deep:
+        check_depth(root, 2)   # the batch stands for `nodes`
     b = _Builder(batch.split("\n"))
     b.merge_keys = False
     for k, node in zip(missing, root.value):
