@@ -112,3 +112,16 @@ def test_a_python_source_is_parsed_once_for_its_tool_count_and_signature(tmp_pat
     [report] = validate_path(DirReader(str(tmp_path), ""), ".")
     assert calls == ["t.py"]
     assert sorted(p.code for p in report.problems) == ["missing-tool-input", "unknown-tool-input"]
+
+
+def test_a_node_with_many_inputs_merges_keeping_the_comments_between_them():
+    """_leading looks each key's position up (it searched the key list: quadratic)."""
+    def text(edit: dict) -> bytes:
+        ins = "".join((f"    # about i{k}\n" if k % 50 == 0 else "") + f"    i{k}: {edit.get(k, k)}\n"
+                      for k in range(400))
+        return ("inputs:\n  q:\n    type: string\nnodes:\n- name: a\n  type: python\n  source:\n"
+                "    type: code\n    path: a.py\n  inputs:\n" + ins).encode()
+
+    res = merge_bytes(text({}), text({399: "ours"}), text({1: "theirs", 350: "theirs too"}))
+    assert res.clean and res.fallback is None
+    assert res.data == text({399: "ours", 1: "theirs", 350: "theirs too"})
