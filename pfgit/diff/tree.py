@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from ..flow.load import FlowLoadError, FlowLocation, find_flows, parse_flow_bytes
 from ..flow.readers import SKIP_DIRS, OutsideRepositoryError, join, path_outside
+from ..gcpause import gc_paused
 from .changes import diff_flows, file_change
 
 
@@ -190,6 +191,12 @@ def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
                     old_files: Any = None, new_files: Any = None,
                     old_display: str | None = None, new_display: str | None = None) -> FlowDiff:
     """Diff two versions of a flow file's bytes (None: absent), with its folder's files."""
+    with gc_paused():   # parsing a big flow builds objects the collector would re-walk
+        return _diff_flow_bytes(path, file, a, b, old_files, new_files, old_display, new_display)
+
+
+def _diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None, old_files: Any,
+                     new_files: Any, old_display: str | None, new_display: str | None) -> FlowDiff:
     status = "added" if a is None else "deleted" if b is None else "modified"
     fd = FlowDiff(path=path, file=file, status=status)
     da = db = None

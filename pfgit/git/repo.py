@@ -125,6 +125,14 @@ class TreeReader:
         self.tree_id = tree_id
         self.label = label  # e.g. "HEAD:" shown before paths in messages
         self._cache: dict = {}
+        self._trees: dict = {}  # tree id -> Tree: each file's lookup needs its folder's tree, and
+        #                         dulwich reads and parses the object again on every repo[id]
+
+    def _tree(self, sha: bytes) -> Tree:
+        tree = self._trees.get(sha)
+        if tree is None:
+            tree = self._trees[sha] = self.repo[sha]
+        return tree
 
     def _lookup(self, rel: str):
         rel = join(rel)
@@ -137,7 +145,7 @@ class TreeReader:
             p = self._lookup(parent or ".")
             res = None
             if p is not None and stat.S_ISDIR(p[0]):
-                tree = self.repo[p[1]]
+                tree = self._tree(p[1])
                 try:
                     res = tree[name.encode("utf-8", "surrogateescape")]  # as list_dir decodes
                 except KeyError:
@@ -163,7 +171,7 @@ class TreeReader:
         e = self._lookup(rel)
         if e is None or not stat.S_ISDIR(e[0]):
             return []
-        tree: Tree = self.repo[e[1]]
+        tree = self._tree(e[1])
         return sorted(item.path.decode("utf-8", "surrogateescape") for item in tree.iteritems())
 
     def walk_files(self, rel: str) -> Iterator[str]:
