@@ -121,7 +121,7 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     data = (BOM if o.bom else b"") + text.encode("utf-8")
     conflicts = walk_conflicts(result.merged)
     if not conflicts and not relayout:
-        data = _text_merge_if_same(base, ours, theirs, labels, data)
+        data = _text_merge_if_same(base, ours, theirs, labels, data, cache)
     return FileMerge(data, conflicts, result.decisions)
 
 
@@ -129,7 +129,7 @@ LINE_MERGE_MAX = 1 << 20   # bytes: above, the semantic result is written as it 
 
 
 def _text_merge_if_same(base: bytes, ours: bytes, theirs: bytes, labels: tuple,
-                        merged: bytes) -> bytes:
+                        merged: bytes, cache: dict | None = None) -> bytes:
     """git's own line merge when it is clean and reads as exactly the same flow (same keys in the
     same order, same values) as the semantic merge: then every line both sides wrote stays,
     their comments included (the semantic merge keeps ours' lines where the data did not change,
@@ -142,7 +142,8 @@ def _text_merge_if_same(base: bytes, ours: bytes, theirs: bytes, labels: tuple,
         text, n = git_merge_file(base, ours, theirs, labels, False)
         if n or text == merged:
             return merged
-        same = _same(_Side(text, "text merge").layout.data, _Side(merged, "merge").layout.data)
+        same = _same(_Side(text, "text merge", cache).layout.data,
+                     _Side(merged, "merge", cache).layout.data)
     except Exception:  # no git, unreadable text merge: the semantic result stands
         return merged
     return text if same else merged
