@@ -51,6 +51,18 @@ def init_repo(path, flow_dir="flows/f"):
     return str(path)
 
 
+def branch_theirs(repo, flow, theirs, ours=None):
+    """Branch `theirs` commits `theirs` as `flow`; back on main, `ours` is committed (None: the
+    worktree is left for the caller)."""
+    git(repo, "checkout", "-qb", "theirs")
+    write(repo, flow, theirs)
+    git(repo, "commit", "-qam", "theirs")
+    git(repo, "checkout", "-q", "main")
+    if ours is not None:
+        write(repo, flow, ours)
+        git(repo, "commit", "-qam", "ours")
+
+
 def test_pfgit_merge_reports_a_flow_whose_folder_has_a_space_or_accent(tmp_path):
     """git's --name-only output was split on whitespace (and quoted for non-ASCII names): the
     merged flow 'flows/my flow' was reported as a deleted 'flow/flow.dag.yaml'."""
@@ -59,12 +71,8 @@ def test_pfgit_merge_reports_a_flow_whose_folder_has_a_space_or_accent(tmp_path)
     for folder in ("flows/my flow", "flows/café"):
         repo = init_repo(tmp_path / str(abs(hash(folder))), folder)
         flow = f"{folder}/flow.dag.yaml"
-        git(repo, "checkout", "-qb", "theirs")
-        write(repo, flow, FLOW.replace("    type: string\noutputs", "    type: int\noutputs"))
-        git(repo, "commit", "-qam", "theirs")
-        git(repo, "checkout", "-q", "main")
-        write(repo, flow, FLOW + "    y: 1\n")
-        git(repo, "commit", "-qam", "ours")
+        branch_theirs(repo, flow, FLOW.replace("    type: string\noutputs", "    type: int\noutputs"),
+                      FLOW + "    y: 1\n")
         out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
         assert out.exit_code == 0
         assert [(f["file"], f["status"]) for f in out.flows] == [(flow, "merged")]
@@ -370,12 +378,8 @@ def test_git_diff_of_a_conflicted_flow_shows_the_conflict_not_the_whole_file(tmp
     git(repo, "config", "diff.pfgit.textconv", f"{PY} -m pfgit.integrate.diffdriver textconv")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "attributes")
-    git(repo, "checkout", "-qb", "theirs")
-    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
-    git(repo, "commit", "-qam", "theirs")
-    git(repo, "checkout", "-q", "main")
-    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 3"))
-    git(repo, "commit", "-qam", "ours")
+    branch_theirs(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"),
+                  FLOW.replace("x: ${inputs.q}", "x: 3"))
     subprocess.run(["git", "merge", "-q", "theirs"], cwd=repo, stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE)
     out = git(repo, "diff")
@@ -426,10 +430,7 @@ def test_pfgit_merge_reports_only_what_the_merge_brought(tmp_path):
     write(repo, "flows/g/n1.py", "def f(x):\n    return x\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "g")
-    git(repo, "checkout", "-qb", "theirs")
-    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
-    git(repo, "commit", "-qam", "theirs")
-    git(repo, "checkout", "-q", "main")
+    branch_theirs(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
     write(repo, "flows/f/flow.dag.yaml", FLOW + "    y: 1\n")          # in the merge's way
     out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
     assert out.exit_code == 1 and out.flows == []
