@@ -438,3 +438,21 @@ def test_pfgit_merge_reports_only_what_the_merge_brought(tmp_path):
     write(repo, "flows/g/flow.dag.yaml", FLOW + "    y: 1\n")          # not the merge's business
     out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
     assert out.exit_code == 0 and [f["file"] for f in out.flows] == ["flows/f/flow.dag.yaml"]
+
+
+def test_install_never_copies_what_a_symlinked_gitattributes_points_to(tmp_path):
+    """A pull request can commit `.gitattributes -> ~/.ssh/id_rsa`: `pfgit install` read the
+    target, wrote it into the repository's .gitattributes (for the user to commit) with its lines."""
+    import pytest
+
+    from pfgit.errors import UsageError
+    from pfgit.integrate.install import install
+
+    secret = tmp_path / "secret"
+    secret.write_text("SECRET=hunter2\n")
+    repo = init_repo(tmp_path / "repo")
+    os.symlink(secret, os.path.join(repo, ".gitattributes"))
+    with pytest.raises(UsageError, match="symbolic link"):
+        install(repo, python_exe=PY)
+    assert os.path.islink(os.path.join(repo, ".gitattributes"))
+    assert secret.read_text() == "SECRET=hunter2\n"
