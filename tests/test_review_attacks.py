@@ -153,7 +153,7 @@ def _commit(repo, tree, parents):
     return c.id
 
 
-def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_path):
+def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_path, monkeypatch):
     """A remote run commit whose parent is a blob made git's whole fetch fail ('revision walk
     setup failed'): no run came through, and `pfgit check` compared without the baseline's."""
     from dulwich.objects import Blob, Tree
@@ -174,6 +174,17 @@ def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_
     assert res["updated"] == ["refs/pfgit/runs/a-good", "refs/pfgit/runs/c-good"]
     assert [f["ref"] for f in res["failed"]] == ["refs/pfgit/runs/b-bad"]
     assert res["exit_code"] == 1
+    # past a few bad refs the remote is failing whole (say the network): one error, not a fetch
+    # per ref
+    import pytest
+
+    import pfgit.git.remote as gremote
+    from pfgit.errors import PfgitError
+
+    remote.refs[b"refs/pfgit/runs/d-bad"] = _commit(remote, tree.id, [tree.id])
+    monkeypatch.setattr(gremote, "MAX_FAILED_REFS", 1)
+    with pytest.raises(PfgitError, match="git fetch .* failed"):
+        fetch(local, str(tmp_path / "remote"))
 
 
 def test_check_notes_the_run_refs_its_fetch_could_not_get():
