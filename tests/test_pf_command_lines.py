@@ -200,3 +200,17 @@ def test_a_flow_at_the_repository_top_names_its_runs_after_the_folder(tmp_path, 
     monkeypatch.chdir(repo)
     assert main(["run", "--flow", ".", "--data", "data.jsonl", "--json"]) == 0
     assert re.fullmatch(r"repo_\d{8}_\d{6}_\d{6}", json.loads(capsys.readouterr().out)["name"])
+
+
+def test_default_dotenv_stays_in_the_repository(repo, tmp_path):
+    """Outside any repository only the current folder's .env is read (climbing read /tmp/.env,
+    anyone's file); a repository's .env symlinked outside it is refused, not read."""
+    (tmp_path / ".env").write_text("PLANTED=1\n")
+    away = tmp_path / "not-a-repo" / "sub"
+    away.mkdir(parents=True)
+    assert environment_option([""], str(away)) == {}
+    (away / ".env").write_text("MINE=1\n")
+    assert environment_option([""], str(away)) == str(away / ".env")
+    (repo / ".env").symlink_to(tmp_path / ".env")
+    with pytest.raises(RunError, match="outside the repository"):
+        environment_option([""], str(repo / "flows/env"))

@@ -107,14 +107,22 @@ def environment_option(items, cwd: str = ".") -> dict | str:
 
 
 def _nearest_dotenv(start: str) -> str | None:
+    """The `.env` in `start` or the nearest parent up to the repository's top; outside any
+    repository only `start`'s own (climbing would read `/tmp/.env`, anyone's file). A `.env` that
+    is a symlink resolving outside the repository is refused: it is a pull request's content."""
+    from ..flow.readers import git_top, outside_repository
+    from .errors import RunError
+
+    top = git_top(start, resolve=False)
     d = start
     while True:
         p = os.path.join(d, ".env")
         if os.path.isfile(p):
+            if top is not None and outside_repository(p, start):
+                raise RunError("--environment-variables: the .env found resolves outside the "
+                               "repository (give its path to use it)", file=p)
             return p
-        if os.path.exists(os.path.join(d, ".git")):
-            return None          # the repository's top: no further up
         parent = os.path.dirname(d)
-        if parent == d:
-            return None
+        if top is None or d == top or parent == d:
+            return None          # the repository's top (or no repository): no further up
         d = parent
