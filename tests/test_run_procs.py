@@ -190,3 +190,33 @@ def test_a_resumed_run_masks_connections_looked_up_before_the_interruption(repo,
     assert run_batch(RunSpec(flow=".", resume="big"), Quiet()).status == "Completed"
     outs, ins, _ = _recorded(repo, "big")
     assert len(outs) == 8 and "sekret-c1-77" not in json.dumps(outs + ins)
+
+
+def _slow_job(x):
+    import time
+
+    time.sleep(0.4)
+    return procpool.LineError(x, "Done")
+
+
+def test_sigterm_to_the_process_group_leaves_the_children_to_the_parent():
+    """A cancelled CI job signals the whole group: the children inherited the run's SIGTERM
+    handler (raise KeyboardInterrupt) and exited, failing their lines (WorkerProcessExited),
+    which the parent recorded as done before its own interruption: lost to --resume."""
+    import os
+    import signal
+
+    from pfgit.run.batch import _term_as_interrupt
+
+    undo = _term_as_interrupt()
+    try:
+        pool = procpool.ProcessLinePool(_slow_job, 2, 2)
+    finally:
+        undo()
+    try:
+        futs = [pool.submit(str(i)) for i in range(4)]
+        for c in pool.children:
+            os.kill(c.pid, signal.SIGTERM)
+        assert [f.result(timeout=30).kind for f in futs] == ["Done"] * 4
+    finally:
+        pool.shutdown()

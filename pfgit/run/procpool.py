@@ -222,7 +222,12 @@ class ProcessLinePool:
 def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_up=None, known=()) -> None:
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
+        # Ctrl-C and SIGTERM are the parent's to handle (it kills its children): a cancelled CI
+        # job signals the whole process group, and a child ending first (the parent's SIGTERM
+        # handler, inherited, raised here) failed its lines, recorded as done before the parent
+        # saw its own signal, so `--resume` never ran them
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         base = ProcessLinePool._counts(usage)
         send_lock = threading.Lock()
         reported = set(known)
