@@ -214,3 +214,20 @@ def test_default_dotenv_stays_in_the_repository(repo, tmp_path):
     (repo / ".env").symlink_to(tmp_path / ".env")
     with pytest.raises(RunError, match="outside the repository"):
         environment_option([""], str(repo / "flows/env"))
+
+
+def test_stream_keeps_sys_stdout_usable_by_tools(repo, capsys):
+    """Under --stream tools print into a tee: it had no isatty(), encoding or buffer, so a tool
+    asking (logging set-ups, progress bars, binary prints) failed only with --stream. Escapes in
+    the bytes are neutralised on the console as in the text."""
+    (repo / "flows/env/f.py").write_text(
+        "import sys\nfrom promptflow.core import tool\n\n\n@tool\ndef f(text: str) -> str:\n"
+        "    assert not sys.stdout.isatty() and sys.stdout.encoding\n"
+        "    sys.stdout.buffer.write(b'raw \\x1b]0;title\\x07 ' + text.encode() + b'\\n')\n"
+        "    return text\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "bytes")
+    assert main(["run", "--flow", "flows/env", "--data", "data.jsonl", "--stream", "-n", "b1"]) == 0
+    out = capsys.readouterr().out
+    assert "raw \\u001b]0;title\\u0007 a" in out and "\x1b" not in out
+    assert "Finished 2 / 2 lines." in out

@@ -164,13 +164,16 @@ class _Tee:
 
     def write(self, s: str) -> int:
         self.log.write(s)
+        self.write_console(s)
+        return len(s)
+
+    def write_console(self, s: str) -> None:
         try:
             self.console.write(s)
             if "\n" in s:               # live, also from worker processes writing into a pipe
                 self.console.flush()
         except (OSError, ValueError):   # the console went away (a closed pipe): the log goes on
             pass
-        return len(s)
 
     def flush(self) -> None:
         self.log.flush()
@@ -178,6 +181,39 @@ class _Tee:
             self.console.flush()
         except (OSError, ValueError):
             pass
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self):
+        return _TeeBytes(self)
+
+    def __getattr__(self, name):
+        # what else tools ask of sys.stdout (encoding, errors, fileno, ...) is the log file's, as
+        # without --stream: a tool calling sys.stdout.isatty() or .buffer failed only with it
+        return getattr(self.log, name)
+
+
+class _TeeBytes:
+    """`sys.stdout.buffer` under `--stream`: the bytes into the log, their text onto the console
+    (which neutralises it on a terminal)."""
+
+    def __init__(self, tee: _Tee):
+        self.tee = tee
+
+    def write(self, b) -> int:
+        self.tee.log.flush()                 # after the text written before it
+        self.tee.log.buffer.write(b)
+        self.tee.log.buffer.flush()
+        self.tee.write_console(bytes(b).decode("utf-8", "replace"))
+        return len(b)
+
+    def flush(self) -> None:
+        self.tee.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.tee.log.buffer, name)
 
 
 def _stream_line(out, ln: int, err, outputs, finished: int, total: int) -> None:
