@@ -140,13 +140,23 @@ def _text_merge_if_same(base: bytes, ours: bytes, theirs: bytes, labels: tuple,
 
     try:
         text, n = git_merge_file(base, ours, theirs, labels, False)
-        if n or text == merged:
+        if n or text == merged or not _same_encoding(text, merged):
             return merged
         same = _same(_Side(text, "text merge", cache).layout.data,
                      _Side(merged, "merge", cache).layout.data)
     except Exception:  # no git, unreadable text merge: the semantic result stands
         return merged
     return text if same else merged
+
+
+def _same_encoding(text: bytes, merged: bytes) -> bool:
+    """The same BOM and line ends, every line: the semantic merge writes ours' (a BOM or a CRLF
+    line only theirs has would otherwise come through the line merge, or not, depending on
+    whether git's lines happened to read as the same flow)."""
+    if text.startswith(BOM) != merged.startswith(BOM):
+        return False
+    crlf = text.count(b"\r\n")
+    return crlf == text.count(b"\n") if b"\r\n" in merged else crlf == 0
 
 
 def _same(a, b) -> bool:
