@@ -169,3 +169,17 @@ def test_code_folder_imports_are_scanned_and_symlinks_out_refused(tmp_path, monk
     assert main(["validate", "fz"]) == 1      # bounded by the repository, as the CLI reads it
     out = capsys.readouterr().out
     assert "error path-outside-repo entry module 'app' resolves outside the repository" in out
+
+
+def test_an_entry_in_a_package_runs_as_promptflow_imports_it(repo, capsys):
+    """`entry: pkg:fn` names a package (pkg/__init__.py): validate took it, promptflow imports it,
+    the built-in engine looked for pkg.py only ('tool file can not be found'). Relative imports
+    inside the package work."""
+    (repo / "pk" / "src" / "pkg").mkdir(parents=True)
+    (repo / "pk" / "flow.flex.yaml").write_text("entry: pkg:shout\ncode: src\n")
+    (repo / "pk" / "src" / "pkg" / "__init__.py").write_text(
+        "from .helper import suffix\n\n\ndef shout(text: str) -> str:\n    return text.upper() + suffix()\n")
+    (repo / "pk" / "src" / "pkg" / "helper.py").write_text("def suffix():\n    return '?'\n")
+    assert problems(repo, "pk") == []
+    assert main(["test", "--flow", "pk", "--inputs", "text=hey"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"output": "HEY?"}

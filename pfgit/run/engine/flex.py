@@ -45,6 +45,8 @@ class FlexEngine:
             raise RunError("'entry' must be 'module:function' or 'module:Class'", file=flow.file,
                            line=flow.line(("entry",)))
         attr, rel = loc.function, loc.file
+        if not os.path.isfile(os.path.join(fdir, rel)) and os.path.isfile(os.path.join(fdir, loc.package, "__init__.py")):
+            rel = loc.package + "/__init__.py"   # a package: promptflow's import_module finds it too
         if outside_repository(os.path.join(fdir, rel), fdir):   # a symlinked `code` folder or module
             raise RunError(f"entry module '{rel}' is outside the repository (pfgit does not read it)",
                            file=flow.file, line=flow.line(("entry",)))

@@ -134,7 +134,9 @@ class FlowModules:
                 code = compile(src, path, "exec", dont_inherit=True)
             except SyntaxError as e:
                 raise ToolLoadError(f"syntax error in tool file: {e.msg}", file=rel_path, line=e.lineno) from None
-            spec = importlib.util.spec_from_file_location(name, path)
+            # a package's __init__.py (a flex entry `pkg:fn`) keeps its relative imports working
+            package_dir = [os.path.dirname(path)] if os.path.basename(path) == "__init__.py" else None
+            spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=package_dir)
             mod = importlib.util.module_from_spec(spec)
             # promptflow loads every tool file as `__pf_main__` (not registered in sys.modules);
             # the private name stays the sys.modules key, so flows never share a module
