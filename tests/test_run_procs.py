@@ -220,3 +220,17 @@ def test_sigterm_to_the_process_group_leaves_the_children_to_the_parent():
         assert [f.result(timeout=30).kind for f in futs] == ["Done"] * 4
     finally:
         pool.shutdown()
+
+
+def test_lines_left_when_every_worker_process_died_are_kept_for_resume(repo):
+    """Both children die: the lines they were running fail (they ran), but the lines queued or
+    still to come never ran; they were recorded as failed (WorkerProcessExited), so --resume
+    skipped them as done. Now the run stops resumable, and --resume runs them."""
+    write_flow(repo / "flows/dies", DIES)
+    write_jsonl(repo / "d.jsonl", [{"text": "die" if i < 2 else f"w{i}"} for i in range(8)])
+    o = run_batch(RunSpec(flow="flows/dies", data="d.jsonl", name="gone", workers=2, processes=2), Quiet())
+    assert o.status == "Canceled" and o.done < 8
+    o2 = run_batch(RunSpec(flow=".", resume="gone"), Quiet())
+    assert (o2.status, o2.total, o2.failed) == ("Failed", 8, 2)
+    outs, ins, errors = _recorded(repo, "gone")
+    assert [e["line_number"] for e in errors] == [0, 1] and [x["line_number"] for x in outs] == list(range(2, 8))

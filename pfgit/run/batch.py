@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import EXIT_NO, EXIT_OK
 from .errors import LineError, RunError
+from .procpool import NOT_RUN
 from .spec import DEFAULT_WORKERS, RunSpec
 
 
@@ -469,10 +470,14 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     finished = len(done)
     stop_after = _interrupt_after()
     written = 0
+    no_workers = False
     timeout = spec.line_timeout or float(os.environ.get("PF_LINE_TIMEOUT_SEC") or 600)
 
     def write(ln, raw, res_or_err):
-        nonlocal failed, finished, written
+        nonlocal failed, finished, written, no_workers
+        if isinstance(res_or_err, LineError) and res_or_err.kind == NOT_RUN:
+            no_workers = True         # never ran: not recorded; the run stops resumable (below)
+            return
         if isinstance(res_or_err, LineError):
             err, inputs, res = res_or_err, raw, None
         else:
@@ -572,9 +577,13 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                                                          f"{timeout:g} seconds", "LineExecutionTimeoutError"))
                 try:
                     for item in sources:
+                        if no_workers:
+                            break
                         pending[submit(item)] = item
                         drain(limit)                  # bounded: never the whole data in memory
-                    drain(0)
+                    drain(0)   # every line sent has its result, those that ran are written
+                    if no_workers:
+                        raise KeyboardInterrupt       # the rest never ran: resumable, as Ctrl-C
                 finally:
                     pool.shutdown(wait=not pending and not abandoned, cancel_futures=True)
             if progress is not None:
@@ -594,7 +603,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         outcome.status = "Canceled"
         outcome.failed = failed
         outcome.done = finished
-        console.note(f"interrupted: {finished} of {total} lines done; the run is kept: "
+        why = "every worker process exited" if no_workers else "interrupted"
+        console.note(f"{why}: {finished} of {total} lines done; the run is kept: "
                      f"pfgit run --resume {spec.name}")
         return outcome
     active.close()

@@ -32,6 +32,11 @@ import time
 from .errors import LineError
 
 
+# the kind of a line no worker process was left to run: not a failure of the line (batch.py ends
+# the run as interrupted, so `--resume` runs it; recorded as failed, it was lost to --resume)
+NOT_RUN = "NoWorkerProcessLeft"
+
+
 class LineOutcome:
     """What batch.py's writer reads of a line result (a LineResult's picklable part)."""
 
@@ -125,8 +130,8 @@ class ProcessLinePool:
         """Send the line to the live child with the fewest lines per thread."""
         with self._lock:
             live = [c for c in self.children if c.alive]
-            if not live:
-                fut.set_result(LineError("the run's worker processes have exited", "WorkerProcessExited"))
+            if not live:   # never ran: batch.py stops the run resumable rather than fail it
+                fut.set_result(LineError("the run's worker processes have exited", NOT_RUN))
                 return
             child = min(live, key=lambda c: len(c.in_flight) / c.slots)
             self._seq += 1
