@@ -234,3 +234,27 @@ def test_lines_left_when_every_worker_process_died_are_kept_for_resume(repo):
     assert (o2.status, o2.total, o2.failed) == ("Failed", 8, 2)
     outs, ins, errors = _recorded(repo, "gone")
     assert [e["line_number"] for e in errors] == [0, 1] and [x["line_number"] for x in outs] == list(range(2, 8))
+
+
+def _marking_job(path, x):
+    import time
+
+    time.sleep(0.3)
+    with open(path, "a") as f:
+        f.write(x + "\n")
+    return procpool.LineError(x, "Done")
+
+
+def test_a_child_whose_parent_is_gone_runs_no_more_queued_lines(tmp_path):
+    """A parent killed outright (SIGKILL after a CI grace period): its children, which ignore
+    SIGINT and SIGTERM, ran every line queued to them before exiting (model calls nobody reads)."""
+    import os
+
+    marks = tmp_path / "ran.txt"
+    pool = procpool.ProcessLinePool(_marking_job, 1, 1)
+    child = pool.children[0]
+    for i in range(5):
+        pool.submit(str(marks), str(i))
+    child.conn.close()            # what the child sees when its parent dies
+    os.waitpid(child.pid, 0)
+    assert len(marks.read_text().split()) <= 2      # the running line, not the queue

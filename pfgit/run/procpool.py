@@ -256,16 +256,18 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_u
                                                           f"processes: {type(e).__name__}: {e}",
                                                "kind": "FlowOutputValueInvalid", "node": None}), tokens, names))
 
+        orphaned = False
         while True:
             try:
                 item = conn.recv()
             except (EOFError, OSError):
+                orphaned = True   # the parent is gone (killed): its queued lines would go nowhere
                 break
             if item is None:
                 break
             seq, args = item
             pool.submit(job, *args).add_done_callback(lambda f, s=seq: done(s, f))
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=orphaned)
     except BaseException:
         code = 1
     finally:
