@@ -186,3 +186,10 @@ def test_a_connection_secret_pulled_into_the_environment_is_masked_in_the_snapsh
     out = run_batch(RunSpec(flow="f", data="d.jsonl", name="e"), Console(quiet=True))
     assert out.status == "Completed"
     assert b"sk-ENV-PULLED-77" not in all_objects_bytes(repo) and b'"o": "env=***"' in all_objects_bytes(repo)
+
+
+def test_set_on_a_file_that_is_not_a_mapping_is_one_clean_error(cfg, tmp_path):
+    """`--set k=v` wrote into a YAML list or scalar: 'internal error: TypeError'."""
+    for text in ("- a\n- b\n", "hello\n"):
+        with pytest.raises(PfgitError, match="must be a YAML mapping"):
+            load_file(write(tmp_path, "l.yaml", text), ["api_key=x"])

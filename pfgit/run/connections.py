@@ -215,6 +215,8 @@ def load_file(path: str, sets: list | None = None) -> Connection:
         mark = getattr(e, "problem_mark", None)
         raise ReadError(f"not valid YAML: {getattr(e, 'problem', e)}", file=path,
                         line=mark.line + 1 if mark else None)
+    if data is not None and not isinstance(data, dict):   # before --set writes into it
+        return from_mapping(data, where=path)
     return from_mapping(apply_sets(data or {}, sets or []), where=path)
 
 
