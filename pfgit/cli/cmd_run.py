@@ -64,6 +64,20 @@ def _print_outcome(o, json_out: bool) -> None:
         print(f"snapshot {o.commit[:12]} (refs/pfgit/runs/{o.name})")
 
 
+def _run_source(source: str, given: dict, json_out: bool) -> None:
+    """`pf run create --source DIR` is `pfgit runs import DIR` (same output); the run is the
+    folder's as recorded (name included), so any other option is refused."""
+    from ..run.resumefrom import refuse_options
+    from ..run.errors import RunError
+    from ..store.pf_import import is_run_folder
+    from .cmd_runs import import_and_report
+
+    refuse_options("--source", given, tuple(k for k in given if k != "--source"))
+    if not is_run_folder(source):
+        raise RunError("not a promptflow run folder (no snapshot/, flow_outputs/ or meta.json)", file=source)
+    import_and_report([source], False, json_out)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(flow: Optional[str] = typer.Option(None, "--flow", help="Flow folder, flow file or .prompty."),
@@ -86,6 +100,8 @@ def register(app: typer.Typer) -> None:
             llm_cache: Optional[str] = typer.Option(None, "--llm-cache", help="Folder of recorded LLM responses."),
             llm_mode: Optional[str] = typer.Option(None, "--llm-mode", help="record | replay | auto (default auto)."),
             json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+            resume_from: Optional[str] = typer.Option(None, "--resume-from", help="A new run with recorded run NAME's settings and flow: its succeeded lines copied, the others run."),
+            source: Optional[str] = typer.Option(None, "--source", help="Record a promptflow run folder (as `pfgit runs import DIR`)."),
             ) -> None:
         """Run a flow over data (or evaluate a base run) and record it as a snapshot commit."""
         from dataclasses import replace
@@ -97,8 +113,26 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
+        if resume_from is not None or source is not None:
+            from ..run.resumefrom import refuse_options
+
+            given = {"--flow": flow, "--data": data, "--column-mapping": column_mapping, "--run": base_run,
+                     "--variant": variant, "--connections": connections, "--init": init, "--file": file,
+                     "--resume": resume, "--engine": engine != "auto", "--source": source,
+                     "--resume-from": resume_from, "--name": name, "--display-name": display_name,
+                     "--description": description, "--tags": tags, "--environment-variables": environment_variables,
+                     "--workers": workers, "--processes": processes, "--llm-cache": llm_cache, "--llm-mode": llm_mode}
+            if source is not None:
+                _run_source(source, given, json_out)
+                return
+            refuse_options("--resume-from", given)
         console = Console()
-        if resume:
+        if resume_from:
+            spec = RunSpec(flow=".", resume_from=resume_from, name=name, display_name=display_name,
+                           description=description, tags=pairs(tags, "--tags") if tags else {},
+                           environment_variables=_env(environment_variables) if environment_variables else {},
+                           workers=workers, processes=processes, llm_cache=llm_cache, llm_mode=llm_mode)
+        elif resume:
             spec = RunSpec(flow=".", resume=resume, workers=workers, processes=processes)
         else:
             if file:

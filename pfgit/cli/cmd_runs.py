@@ -87,6 +87,28 @@ def _open_lines(path: str):
     return Lines()
 
 
+def import_and_report(paths: list, dry_run: bool, json_out: bool) -> None:
+    """`pfgit runs import PATHS` (and `pfgit run --source DIR`, cmd_run): import, then print."""
+    from ..store.pf_import import import_runs
+
+    repo = _repo()
+    res = _index(repo, lambda idx: import_runs(repo, idx, paths, dry_run))
+    summary = {k: sum(1 for r in res if r["status"] == k) for k in ("linked", "unlinked", "exists", "name-taken")}
+    for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
+        for w in r.get("warnings") or []:
+            print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
+    if json_out:
+        _emit({"runs": res, "summary": summary, "dry_run": dry_run})
+        return
+    for r in res:
+        what = {"linked": f"linked to {(r['commit'] or '')[:8]} ({r['flow']})",
+                "unlinked": f"unlinked (no commit holds this flow; stored as {r['flow']})",
+                "exists": "already imported", "name-taken": "skipped: a different run has this name"}[r["status"]]
+        print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
+    if not res:
+        print("no promptflow runs found")
+
+
 def register(app: typer.Typer) -> None:
     runs = typer.Typer(help="Run snapshots: list, show, diff, stream, record, import, gc.",
                        no_args_is_help=True)
@@ -247,24 +269,7 @@ def register(app: typer.Typer) -> None:
                     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be imported."),
                     json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Import promptflow's local run records, linked to the commits of their flows."""
-        from ..store.pf_import import import_runs
-
-        repo = _repo()
-        res = _index(repo, lambda idx: import_runs(repo, idx, list(paths or []), dry_run))
-        summary = {k: sum(1 for r in res if r["status"] == k) for k in ("linked", "unlinked", "exists", "name-taken")}
-        for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
-            for w in r.get("warnings") or []:
-                print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
-        if json_out:
-            _emit({"runs": res, "summary": summary, "dry_run": dry_run})
-            return
-        for r in res:
-            what = {"linked": f"linked to {(r['commit'] or '')[:8]} ({r['flow']})",
-                    "unlinked": f"unlinked (no commit holds this flow; stored as {r['flow']})",
-                    "exists": "already imported", "name-taken": "skipped: a different run has this name"}[r["status"]]
-            print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
-        if not res:
-            print("no promptflow runs found")
+        import_and_report(list(paths or []), dry_run, json_out)
 
     @runs.command("rename")
     def runs_rename(old: str = typer.Argument(..., help="Current run name."),
