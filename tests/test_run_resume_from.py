@@ -96,8 +96,9 @@ def test_resume_from_copies_succeeded_lines_and_runs_the_others_with_the_recorde
     (repo / "flows/flaky/up.py").write_text("raise SystemExit('edited since r1')\n")   # not what ran
     # a secret-named variable's value is never recorded: it must be given again, and only it
     rc, _, err = cli(capsys, "run", "--resume-from", "r1", "--name", "r2")
-    assert (rc, err) == (2, "pfgit: run 'r1' set environment variable(s) API_TOKEN whose values are never "
-                            "recorded (secrets): give them again with --environment-variables K=V\n")
+    assert (rc, err) == (2, "pfgit: run 'r1' set environment variable(s) API_TOKEN whose values are not "
+                            "recorded (secrets, or a run made in another clone): give them again with "
+                            "--environment-variables K=V\n")
     rc, _, err = cli(capsys, "run", "--resume-from", "r1", "--name", "r2", "--environment-variables", "SUFFIX=?")
     assert rc == 2 and "gives only the values run 'r1' does not record (API_TOKEN), not SUFFIX" in err
     rc, out, err = cli(capsys, "run", "--resume-from", "r1", "--name", "r2", "--environment-variables",
@@ -111,7 +112,9 @@ def test_resume_from_copies_succeeded_lines_and_runs_the_others_with_the_recorde
     assert r2["flow"] == r1["flow"] and r2["status"] == "Completed" and r2["environment"] == ["API_TOKEN", "SUFFIX"]
     assert r2["settings"]["resume_from"] == "r1" and r2["settings"]["tags"] == {"retry": "1"}
     assert git(repo, "rev-parse", "refs/pfgit/runs/r2^1") == git(repo, "rev-parse", "refs/pfgit/runs/r1^1")
-    assert "tok-secret-123" not in git(repo, "show", "refs/pfgit/runs/r2:run.json")
+    for name in ("r1", "r2"):   # variable values stay out of snapshots (SUFFIX's is kept in .git only)
+        assert "tok-secret-123" not in git(repo, "show", f"refs/pfgit/runs/{name}:run.json")
+        assert '"!"' not in git(repo, "show", f"refs/pfgit/runs/{name}:run.json")
     assert not (repo / ".git/pfgit/active/r2").exists()
 
     # a record without the aggregation inputs of its lines: they run again, said in one line

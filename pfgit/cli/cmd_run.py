@@ -196,6 +196,9 @@ def register(app: typer.Typer) -> None:
              init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs."),
              engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+             interactive: bool = typer.Option(False, "--interactive", help="Chat with a chat flow: user turns from stdin, answers printed."),
+             verbose: bool = typer.Option(False, "--verbose", help="With --interactive: print each node's output too."),
+             ui: bool = typer.Option(False, "--ui", help="promptflow's chat window (pfgit has none: use --interactive)."),
              ) -> None:
         """Run one line of a flow, like `pf flow test`; writes nothing into the flow folder."""
         from ..output import emit_json
@@ -204,6 +207,9 @@ def register(app: typer.Typer) -> None:
         from ..run.spec import ENGINES, RunSpec
         from ..run.testline import read_inputs_file, test_flow
 
+        if ui:
+            raise RunError("pfgit has no chat window (pf flow test --ui): chat in the terminal with "
+                           "pfgit test --interactive")
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
         if inputs and inputs_file:
@@ -212,6 +218,13 @@ def register(app: typer.Typer) -> None:
         spec = RunSpec(flow=flow, variant=variant, connections=_connections(connections),
                        environment_variables=_env(environment_variables) if environment_variables else {},
                        init=pairs(init, "--init") if init else None, engine=engine)
+        if interactive:
+            from ..output import is_tty
+            from ..run.chat import chat
+
+            if node or json_out:
+                raise RunError("--interactive chats with the whole flow: without --node and --json")
+            raise typer.Exit(chat(spec, given, sys.stdin, sys.stdout, sys.stderr, verbose, is_tty(sys.stdin)))
         if json_out:    # stdout holds only the JSON: what tools print goes to stderr
             import contextlib
 

@@ -592,7 +592,7 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     from ..store.snapshot import now_iso, record_result
     from .result import RunResult
 
-    from .resumefrom import AGGREGATION_LOG, request_of
+    from .resumefrom import AGGREGATION_LOG, request_of, save_environment
 
     env = spec.environment_variables
     env = read_dotenv(env) if isinstance(env, str) else (env or {})   # a .env file's names too
@@ -618,10 +618,12 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
         source={"tool": "pfgit", "engine": engine_name},
         flow_source=tuple(active.state().get("flow_source") or ()) or None,
         flow_rel=active.state().get("flow_rel") if spec.resume_from else None,
-        extra=dict(spec.settings(), request=request_of(spec, env),
+        extra=dict(spec.settings(), request=request_of(spec),
                    **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
     )
-    return record_result(repo, result)
+    rec = record_result(repo, result)
+    save_environment(repo, spec.name, rec.commit, env)
+    return rec
 
 
 class LineWriter:

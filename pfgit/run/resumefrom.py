@@ -14,9 +14,11 @@ What the recorded run must hold, else one line and exit 2 (never a guess):
   folder when it is the same tree, else a temporary checkout of the commit;
 - its data file, unchanged (sha256 as recorded; a folder has no checksum and is refused);
 - its base run (evaluation runs), the same snapshot as recorded;
-- its request (`settings.request`, recorded since this feature): connection overrides, the
-  environment variables and init values. Secret-named environment variables are never recorded:
-  their values are given again with `--environment-variables K=V` (only those are accepted).
+- its request (`settings.request`, recorded since this feature): connection overrides and init
+  values; the values of its environment variables (never in a snapshot) come from
+  `.git/pfgit/run-env/` of the clone that made the run, except secret-named ones (never kept):
+  those, and all of a run made elsewhere, are given again with `--environment-variables K=V`
+  (only those are accepted).
 A copied line whose aggregation inputs the record lacks (a run made through the promptflow
 engine, or before pfgit kept them in logs/aggregation.jsonl) is run again, said in one line.
 """
@@ -45,16 +47,49 @@ def refuse_options(opt: str, given: dict, refused=REFUSED) -> None:
                        f"{'the recorded run' if opt == '--resume-from' else 'the folder'}'s)")
 
 
-def request_of(spec: RunSpec, env: dict) -> dict:
-    """What a resume needs of a run's request beyond run.json's fields: the connection overrides,
-    the environment variables (secret-named ones are dropped when the settings are stored) and
-    the init values; the flow file when the flow was given as a file (a .prompty)."""
-    out = {"connections": spec.connections or {}, "environment_variables": dict(env or {})}
+def request_of(spec: RunSpec) -> dict:
+    """What a resume needs of a run's request beyond run.json's fields, kept in its settings: the
+    connection overrides, the init values (secret-named keys are dropped when settings are
+    stored) and the flow file when the flow was given as a file (a .prompty). Environment
+    variable values never enter a snapshot (docs/security.md): see save_environment."""
+    out = {"connections": spec.connections or {}}
     if spec.init:
         out["init"] = spec.init
     if spec.flow and os.path.isfile(spec.flow):
         out["flow_file"] = os.path.basename(spec.flow)
     return out
+
+
+def _env_file(repo, name: str) -> str:
+    import hashlib
+
+    return os.path.join(repo.controldir(), "pfgit", "run-env", hashlib.sha256(name.encode()).hexdigest() + ".json")
+
+
+def save_environment(repo, name: str, commit: str, env: dict) -> None:
+    """The run's environment variables that are not secret-named, kept in this clone only
+    (`.git/pfgit/run-env/`, never pushed) for `--resume-from`; secret-named ones are given again."""
+    from ..store.secrets import is_secret_key
+
+    path = _env_file(repo, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"run": name, "commit": commit, "environment_variables": {str(k): str(v) for k, v in (env or {}).items()
+                                                          if not is_secret_key(k)}}, f)
+    os.replace(tmp, path)
+
+
+def _saved_environment(repo, name: str, commit: str) -> dict:
+    try:
+        with open(_env_file(repo, name), encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    mine = isinstance(saved, dict) and saved.get("run") == name and saved.get("commit") == commit
+    env = saved.get("environment_variables") if mine else None   # not a deleted run's of that name
+    return env if isinstance(env, dict) else {}
 
 
 def _load(repo, name: str):
@@ -98,12 +133,13 @@ def _base(repo, name: str, rec: dict | None) -> str | None:
     return base
 
 
-def _env(name: str, run: dict, request: dict, given) -> dict:
+def _env(repo, snap, given) -> dict:
     from .batch import read_dotenv
-    from ..store.secrets import MASK
 
-    env = {k: v for k, v in (request.get("environment_variables") or {}).items() if v != MASK}
-    lacking = [k for k in run.get("environment") or [] if k not in env]
+    name = snap.name
+    names = snap.run.get("environment") or []
+    env = {k: v for k, v in _saved_environment(repo, name, snap.commit).items() if k in names}
+    lacking = [k for k in names if k not in env]
     if isinstance(given, str):
         given = read_dotenv(given)
     given = dict(given or {})
@@ -113,8 +149,9 @@ def _env(name: str, run: dict, request: dict, given) -> dict:
                        f"does not record ({', '.join(lacking) or 'none'}), not {', '.join(extra)}")
     missing = [k for k in lacking if k not in given]
     if missing:
-        raise RunError(f"run '{name}' set environment variable(s) {', '.join(missing)} whose values are "
-                       "never recorded (secrets): give them again with --environment-variables K=V")
+        raise RunError(f"run '{name}' set environment variable(s) {', '.join(missing)} whose values "
+                       "are not recorded (secrets, or a run made in another clone): give them again with "
+                       "--environment-variables K=V")
     return {**env, **given}
 
 
@@ -148,7 +185,7 @@ def resume_from(repo, given: RunSpec, console):
     if not flow.get("commit") or not flow.get("tree"):
         raise RunError(f"run '{name}' records no flow commit (an unlinked import): nothing to run")
     if not isinstance(request, dict):
-        raise RunError(f"run '{name}' does not record its connections, environment and init (recorded "
+        raise RunError(f"run '{name}' does not record its connections and init (recorded "
                        "by an older pfgit or imported): run it again with --flow and --data")
     init = request.get("init")
     lost = sorted(set(settings.get("init") or []) - set(init or {}))
@@ -165,7 +202,7 @@ def resume_from(repo, given: RunSpec, console):
     spec = RunSpec(
         flow=".", data=data, column_mapping=dict(run.get("column_mapping") or {}), run=base,
         variant=run.get("variant"), connections=request.get("connections") or {},
-        environment_variables=_env(name, run, request, given.environment_variables),
+        environment_variables=_env(repo, snap, given.environment_variables),
         name=new, display_name=given.display_name or settings.get("display_name"),
         description=given.description or settings.get("description"),
         tags={**(settings.get("tags") or {}), **(given.tags or {})}, init=init or None,
