@@ -48,11 +48,14 @@ class Outcome:
 
 
 class Console:
-    """Where the run talks to the user (stderr); tests pass a list-backed one."""
+    """Where the run talks to the user (stderr); tests pass a list-backed one. `live` (pf's
+    `--stream`): a text stream that shows each finished line and what the flow's tools print,
+    as it happens, in place of the progress bar."""
 
-    def __init__(self, stream=None, quiet: bool = False):
+    def __init__(self, stream=None, quiet: bool = False, live=None):
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.live = live
 
     def note(self, msg: str) -> None:
         if not self.quiet:
@@ -127,8 +130,8 @@ class _Env:
     `stdout_path`, what tools print goes to that file (recorded as the run's logs/stdout.log, as
     promptflow keeps it in its flow logs) so `pfgit run --json` stays clean."""
 
-    def __init__(self, env: dict, cwd: str, stdout_path: str | None = None):
-        self.env, self.cwd, self.stdout_path = env, cwd, stdout_path
+    def __init__(self, env: dict, cwd: str, stdout_path: str | None = None, tee=None):
+        self.env, self.cwd, self.stdout_path, self.tee = env, cwd, stdout_path, tee
 
     def __enter__(self):
         self.saved = {k: os.environ.get(k) for k in self.env}
@@ -138,7 +141,7 @@ class _Env:
         self.old_stdout = sys.stdout
         if self.stdout_path:
             self.log = open(self.stdout_path, "a", encoding="utf-8")
-            sys.stdout = self.log
+            sys.stdout = _Tee(self.log, self.tee) if self.tee is not None else self.log
         return self
 
     def __exit__(self, *exc):
@@ -151,6 +154,51 @@ class _Env:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+class _Tee:
+    """What tools print, into the run's log and onto the console (`--stream`)."""
+
+    def __init__(self, log, console):
+        self.log, self.console = log, console
+
+    def write(self, s: str) -> int:
+        self.log.write(s)
+        try:
+            self.console.write(s)
+            if "\n" in s:               # live, also from worker processes writing into a pipe
+                self.console.flush()
+        except (OSError, ValueError):   # the console went away (a closed pipe): the log goes on
+            pass
+        return len(s)
+
+    def flush(self) -> None:
+        self.log.flush()
+        try:
+            self.console.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _stream_line(out, ln: int, err, outputs, finished: int, total: int) -> None:
+    """`--stream`'s line for a finished line: its outputs or its error, and every 10% (and at
+    the end) how many lines are done, as promptflow's stream says it."""
+    from ..output import neutralise
+
+    if err is not None:
+        where = f"node '{err.node}': " if err.node else ""
+        text = f"[line {ln}] Failed: {where}{err.message}"
+    else:
+        text = f"[line {ln}] Completed: {json.dumps(outputs, ensure_ascii=False, default=str)}"
+    text = neutralise(" ".join(text.split()))   # one line whatever the outputs hold
+    if len(text) > 300:
+        text = text[:297] + "..."
+    step = max(1, total // 10)
+    done = f"\nFinished {finished} / {total} lines." if finished % step == 0 or finished == total else ""
+    try:
+        print(text + done, file=out, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _line_sources(spec: RunSpec, data_path, base, mapping, data_info):
@@ -298,6 +346,8 @@ def _start(spec, repo, console, resumed, flow_rel, data_given, flow_src, seed=No
         if seed is not None:
             console.note(f"the promptflow engine cannot run only some lines: every line of "
                          f"'{spec.resume_from}' runs again")
+        if console.live is not None:
+            console.note("--stream: promptflow runs this flow; pfgit shows the run when it has finished")
         return _run_with_promptflow(spec, repo, console, resumed, flow_src,
                                     _flow_env_secrets(spec, get_connection), flow_rel)
     try:
@@ -420,6 +470,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                                               "node_outputs": _jsonable(res.node_outputs)})
         finished += 1
         written += 1
+        if console.live is not None:
+            _stream_line(console.live, ln, err, None if err is not None else res.outputs, finished, total)
         if progress is not None:
             el = max(time.time() - start, 1e-6)
             rate = finished / el
@@ -438,7 +490,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
     try:
-        with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log")):
+        with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
             if workers > 1 and _calls_the_sdk(engine, spec):
                 from .llm.client import preload
@@ -449,7 +501,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
 
                 pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
                                        keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable)
-            progress = _progress(total, engine.usage)
+            progress = _progress(total, engine.usage) if console.live is None else None
             if workers <= 1:
                 for ln, raw, berr in sources:
                     write(ln, raw, job(ln, raw, berr))

@@ -47,6 +47,22 @@ def refuse_options(opt: str, given: dict, refused=REFUSED) -> None:
                        f"{'the recorded run' if opt == '--resume-from' else 'the folder'}'s)")
 
 
+# what `--set` may change of a resumed run (promptflow's PFClient.run refuses the rest)
+SET_WITH_RESUME_FROM = ("display_name", "description", "tags")
+
+
+def check_set(items: list) -> list:
+    """`--set` items allowed with --resume-from (cloud-only ones pass: apply_set notes them)."""
+    from .runfile import CLOUD_ONLY
+
+    for it in items or []:
+        top = it.split("=", 1)[0].strip().split(".")[0]
+        if top not in SET_WITH_RESUME_FROM + CLOUD_ONLY:
+            raise RunError(f"--resume-from cannot be combined with --set {top} (only "
+                           f"{', '.join(SET_WITH_RESUME_FROM)}: the run's settings are the recorded run's)")
+    return items
+
+
 def request_of(spec: RunSpec) -> dict:
     """What a resume needs of a run's request beyond run.json's fields, kept in its settings: the
     connection overrides, the init values (secret-named keys are dropped when settings are

@@ -74,6 +74,9 @@ def locate(flow: str) -> tuple[str, str]:
     if os.path.isfile(flow):
         return os.path.dirname(os.path.abspath(flow)), os.path.abspath(flow)
     if not os.path.isdir(flow):
+        if entry_flow(flow) is not None:
+            raise RunError("a 'module:function' entry is a flow for pfgit test only; to run it over data, "
+                           f"write a {ENTRY_FLOW_FILE} holding 'entry: {flow}'", file=flow)
         raise RunError("flow not found", file=flow)
     reader = DirReader(flow, flow)
     locs = find_flows(reader, ".")
@@ -86,10 +89,48 @@ def locate(flow: str) -> tuple[str, str]:
     return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
 
 
+_ENTRY_FLOW = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):[A-Za-z_][A-Za-z0-9_]*$")
+ENTRY_FLOW_FILE = "flow.flex.yaml"
+
+
+def entry_flow(flow: str) -> str | None:
+    """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
+    in the current folder. That folder when `flow` is such an entry whose module is a file or
+    package there (and not a path that exists), else None."""
+    m = _ENTRY_FLOW.match(flow)
+    if m is None or os.path.exists(flow):
+        return None
+    base = os.path.join(os.getcwd(), *m.group(1).split("."))
+    return os.getcwd() if os.path.isfile(base + ".py") or os.path.isdir(base) else None
+
+
+class _EntryReader(DirReader):
+    """The current folder, holding a flow.flex.yaml with the entry that only exists in memory
+    (promptflow writes one there for the test and deletes it; pfgit writes nothing)."""
+
+    def __init__(self, root: str, entry: str):
+        super().__init__(root, ".")
+        self.flow_text = f"entry: {entry}\n".encode()
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.flow_text if rel == ENTRY_FLOW_FILE else super().read_bytes(rel)
+
+    def exists(self, rel: str) -> bool:
+        return rel == ENTRY_FLOW_FILE or super().exists(rel)
+
+
 def load(flow: str):
-    """The pfgit.flow model of the flow at `flow` (raises RunError with file and line)."""
+    """The pfgit.flow model of the flow at `flow` (raises RunError with file and line); `flow`
+    may also be a flex entry `module:function` (see entry_flow)."""
     from ...flow.load import FlowLocation
 
+    edir = entry_flow(flow)
+    if edir is not None:
+        flow_file = os.path.join(edir, ENTRY_FLOW_FILE)
+        try:
+            return load_flow(_EntryReader(edir, flow), FlowLocation(".", ENTRY_FLOW_FILE)), edir, flow_file
+        except FlowLoadError as e:
+            raise RunError(e.message, file=flow) from None
     fdir, ffile = locate(flow)
     reader = DirReader(fdir, os.path.relpath(fdir) if not os.path.relpath(fdir).startswith("..") else fdir)
     try:

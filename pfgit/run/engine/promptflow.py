@@ -47,9 +47,10 @@ class _Sandbox:
     """A throw-away promptflow home and a copy of the flow (see the module doc)."""
 
     def __init__(self, spec, tmp: str):
-        from .plan import locate
+        from .plan import ENTRY_FLOW_FILE, entry_flow, locate
 
-        self.fdir, ffile = locate(spec.flow)
+        edir = entry_flow(spec.flow)     # `--flow module:function`: the current folder's code
+        self.fdir, ffile = (edir, os.path.join(edir, ENTRY_FLOW_FILE)) if edir else locate(spec.flow)
         self.tmp = tmp
         home = os.path.join(tmp, "home")
         self.pf_home = os.path.join(home, ".promptflow")
@@ -59,6 +60,9 @@ class _Sandbox:
         flow_copy = os.path.join(tmp, "flow")
         shutil.copytree(self.fdir, flow_copy, ignore=_IGNORE, symlinks=True)
         self.flow = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
+        if edir:   # the flow file promptflow writes for such an entry, in the copy
+            with open(self.flow, "w", encoding="utf-8") as f:
+                f.write(f"entry: {spec.flow}\n")
         self.conns = _connections_used(self.fdir, spec)
         self.env = dict(os.environ, HOME=home, PF_HOME_DIRECTORY=self.pf_home, PF_DISABLE_TELEMETRY="true",
                         PYTHONDONTWRITEBYTECODE="1")
