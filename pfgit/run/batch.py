@@ -302,7 +302,8 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
             from .resumefrom import continue_run
 
             with continue_run(repo, state) as fdir:
-                ffile = os.path.basename(spec.flow) if os.path.isfile(spec.flow) or os.path.splitext(spec.flow)[1] in (".prompty", ".yaml", ".yml") else None
+                named = os.path.splitext(spec.flow)[1] in (".prompty", ".yaml", ".yml")   # a flow file
+                ffile = os.path.basename(spec.flow) if named else None
                 spec = replace(spec, flow=os.path.join(fdir, ffile) if ffile else fdir)
                 return _start(spec, repo, console, resumed, state.get("flow_rel") or ".", spec.data,
                               state["flow_source"])
@@ -647,7 +648,12 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     from .resumefrom import AGGREGATION_LOG, request_of, save_environment
 
     env = spec.environment_variables
-    env = read_dotenv(env) if isinstance(env, str) else (env or {})   # a .env file's names too
+    if isinstance(env, str):     # a .env file's names too (read at the start: gone since, none)
+        try:
+            env = read_dotenv(env)
+        except RunError:
+            env = {}
+    env = env or {}
     conns = {}
     for node, fields in (getattr(engine, "connection_names", lambda: {})() or {}).items():
         conns[node] = fields
