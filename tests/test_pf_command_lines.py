@@ -130,9 +130,15 @@ def test_flow_given_as_module_function(repo, capsys):
     assert "flow not found" in capsys.readouterr().err
 
 
+_WORDS = {"run create": ["run"], "flow test": ["test"], "connection create": ["connection", "create"],
+          "connection show": ["connection", "show"], "connection delete": ["connection", "delete"]}
+
+
 def _readme_command_lines(corpus):
-    """(README, pfgit argv) for every `pf run create` / `pf flow test` line of the corpus READMEs."""
-    pat = re.compile(r"pf (run create|flow test)((?:[^`\n\\]|\\\n)*)")
+    """(README, pfgit argv) for every `pf run create`, `pf flow test` and `pf connection
+    create|show|delete` line of the corpus READMEs."""
+    pat = re.compile(r"pf (run create|flow test|connection create|connection show|connection delete)"
+                     r"((?:[^`\n\\]|\\\n)*)")
     for md in sorted(corpus.rglob("*.md")):
         for m in pat.finditer(md.read_text(encoding="utf-8", errors="replace")):
             rest = re.sub(r"\$\{?(\w+)\}?(?!\w*\.)", r"\1", m.group(2).replace("\\\n", " "))  # $run_name -> run_name
@@ -140,29 +146,57 @@ def _readme_command_lines(corpus):
                 words = shlex.split(rest.split("#")[0].split("|")[0])
             except ValueError:
                 continue
-            yield md, ["run" if m.group(1) == "run create" else "test"] + words
+            yield md, _WORDS[m.group(1)] + words
 
 
 def test_every_pf_command_line_of_the_corpus_readmes_parses(corpus):
     """Parsing only (the click command, nothing runs): no option promptflow takes is unknown."""
     import typer
 
-    from pfgit.cli import cmd_run
+    from pfgit.cli import cmd_connection, cmd_run
     from pfgit.cli.main import _long_options, make_app
 
     app = make_app()
     cmd_run.register(app)
+    cmd_connection.register(app)
     group = typer.main.get_command(app)
     seen = 0
     for md, argv in _readme_command_lines(corpus):
         if {"--ui", "--interactive"} & set(argv):
             continue                        # a chat window or session: not a batch command line
-        word = argv[0]
-        args = cmd_run.rewrite_argv(argv, _long_options(group, word))[1:]
-        sub = group.commands[word]
+        module = cmd_connection if argv[0] == "connection" else cmd_run
+        args = module.rewrite_argv(argv, _long_options(group, argv))
+        sub, words = group, []
+        while args and args[0] in getattr(sub, "commands", {}):
+            words.append(args[0])
+            sub = sub.commands[args.pop(0)]
         try:
-            sub.make_context(word, list(args), resilient_parsing=False)
+            sub.make_context(" ".join(words), list(args), resilient_parsing=False)
         except Exception as e:              # click's UsageError: an option pfgit does not take
             pytest.fail(f"{md.relative_to(corpus)}: pfgit {' '.join(argv)}: {e}")
         seen += 1
-    assert seen >= 100
+    assert seen >= 150
+
+
+def test_pf_connection_spellings(tmp_path, monkeypatch, capsys):
+    """`pf connection create --file F --set k=v k2=v2 --name N`, `show --name N`, `delete -n N`."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    (tmp_path / "aoai.yml").write_text("name: x\ntype: azure_open_ai\napi_key: '<key>'\napi_base: '<base>'\n"
+                                       "api_type: azure\napi_version: '2024-02-01'\n")
+    assert main(["connection", "create", "--file", str(tmp_path / "aoai.yml"), "--set", "api_key=sk-123456789",
+                 "api_base=https://example.test", "--name", "open_ai_connection"]) == 0
+    capsys.readouterr()
+    assert main(["connection", "show", "--name", "open_ai_connection", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["api_base"] == "https://example.test" and "sk-123456789" not in json.dumps(shown)
+    assert main(["connection", "show", "open_ai_connection", "--name", "other"]) == 2
+    assert "NAME or --name NAME" in capsys.readouterr().err
+    assert main(["connection", "delete", "-n", "open_ai_connection"]) == 0
+
+
+def test_a_flow_at_the_repository_top_names_its_runs_after_the_folder(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path, {".": ENVFLOW})
+    write_jsonl(repo / "data.jsonl", [{"text": "a"}])
+    monkeypatch.chdir(repo)
+    assert main(["run", "--flow", ".", "--data", "data.jsonl", "--json"]) == 0
+    assert re.fullmatch(r"repo_\d{8}_\d{6}_\d{6}", json.loads(capsys.readouterr().out)["name"])

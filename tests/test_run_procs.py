@@ -142,3 +142,51 @@ def test_a_line_waiting_behind_a_timed_out_line_is_not_timed_out(repo):
     assert o.first_error["line_number"] == 1 and o.first_error["type"] == "LineExecutionTimeoutError"
     outs, _, errors = _recorded(repo, "to")
     assert [x["line_number"] for x in outs] == [0, 2, 3, 4, 5] and len(errors) == 1
+
+
+_LOOKED_UP: list = []   # the connection names a child's tools looked up (each fork has its copy)
+
+
+def _lookup_job(name):
+    if name and name not in _LOOKED_UP:
+        _LOOKED_UP.append(name)
+    return procpool.LineError("done", "Done")
+
+
+def test_children_report_the_connections_their_tools_looked_up():
+    """What the parent masks in the snapshot: names a child saw (once each), none it knew before."""
+    _LOOKED_UP[:] = ["before_fork"]
+    got: list = []
+    pool = procpool.ProcessLinePool(_lookup_job, 2, 2, looked_up=lambda: list(_LOOKED_UP),
+                                    on_connections=got.extend)
+    try:
+        futs = [pool.submit(n) for n in ("a", None, "b", "a", "c", None)]
+        assert all(f.result(timeout=30).kind == "Done" for f in futs)
+    finally:
+        pool.shutdown()
+    assert set(got) == {"a", "b", "c"} and len(got) <= 6 and "before_fork" not in got
+    assert all(got.count(n) <= 2 for n in got)    # at most once per child
+
+
+def test_a_resumed_run_masks_connections_looked_up_before_the_interruption(repo, monkeypatch, tmp_path):
+    """Lines written before an interruption may hold the secret of a connection a tool looked up
+    itself (stood in for here: the engine reports it); the resumed start looks nothing up, yet
+    the snapshot masks it: the names (never the secrets) are kept in the run's state."""
+    from pfgit.run.connections import ConnectionStore, from_mapping
+    from pfgit.run.engine.dag import DagEngine
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    ConnectionStore().save(from_mapping({"name": "c1", "type": "custom", "secrets": {"token": "sekret-c1-77"}}))
+    write_flow(repo / "flows/counted", COUNTED)
+    monkeypatch.setenv("COUNT_FILE", str(tmp_path / "calls.txt"))
+    write_jsonl(repo / "many.jsonl", [{"text": f"w{i} sekret-c1-77"} for i in range(8)])
+    monkeypatch.setenv("PFGIT_TEST_INTERRUPT_AFTER", "3")
+    looked_up = DagEngine.connections_looked_up
+    monkeypatch.setattr(DagEngine, "connections_looked_up", lambda self: ["c1"])
+    o = run_batch(RunSpec(flow="flows/counted", data="many.jsonl", name="big", workers=2, processes=2), Quiet())
+    assert o.status == "Canceled"
+    monkeypatch.setattr(DagEngine, "connections_looked_up", looked_up)
+    monkeypatch.delenv("PFGIT_TEST_INTERRUPT_AFTER")
+    assert run_batch(RunSpec(flow=".", resume="big"), Quiet()).status == "Completed"
+    outs, ins, _ = _recorded(repo, "big")
+    assert len(outs) == 8 and "sekret-c1-77" not in json.dumps(outs + ins)

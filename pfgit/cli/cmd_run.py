@@ -85,7 +85,7 @@ def _run_source(source: str, given: dict, json_out: bool) -> None:
     refuse_options("--source", given, tuple(k for k in given if k != "--source"))
     if not is_run_folder(source):
         raise RunError("not a promptflow run folder (no snapshot/, flow_outputs/ or meta.json)", file=source)
-    import_and_report([source], False, json_out)
+    raise typer.Exit(import_and_report([source], False, json_out))
 
 
 def register(app: typer.Typer) -> None:

@@ -282,6 +282,22 @@ def _calls_the_sdk(engine, spec) -> bool:
             and spec.llm_mode != "replay")
 
 
+def _term_as_interrupt():
+    """SIGTERM (a CI job cancelled, `kill`, a container stopped) ends the run as Ctrl-C does:
+    state saved, `--resume` said, exit 130 (it died at once, without a word). Returns the undo."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
     from ..store.names import default_run_name, validate_run_name
@@ -322,7 +338,7 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
     from ..store.snapshot import flow_rel_path
 
     flow_rel = flow_rel_path(repo, fdir)
-    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel))
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel, folder=fdir))
     data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)
@@ -435,6 +451,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         done = active.done_lines()
         start = active.state().get("start", start)
         _restore_tokens(engine, active.state().get("tokens"))
+        # connections tools looked up before the interruption: the lines written then may hold
+        # their secrets, so they are masked even if no line of this start looks them up again
+        getattr(engine, "adopt_connections", lambda names: None)(active.state().get("connections_looked_up"))
         active.update_state(status="Running")
         console.note(f"resuming run '{spec.name}': {len(done)} of {total} lines already done")
     active.open()
@@ -490,6 +509,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
 
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
+    restore_term = _term_as_interrupt()
     try:
         with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
@@ -501,7 +521,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                 from .procpool import ProcessLinePool
 
                 pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
-                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable)
+                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable,
+                                       looked_up=getattr(engine, "connections_looked_up", None),
+                                       on_connections=getattr(engine, "adopt_connections", None))
             progress = _progress(total, engine.usage) if console.live is None else None
             if workers <= 1:
                 for ln, raw, berr in sources:
@@ -560,11 +582,13 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        restore_term()
         if progress is not None:
             progress.stop()
     if interrupted:
         active.close()
-        active.update_state(status="Canceled", tokens=_saved_tokens(engine))
+        active.update_state(status="Canceled", tokens=_saved_tokens(engine),   # names only, never secrets
+                            connections_looked_up=getattr(engine, "connections_looked_up", lambda: [])())
         outcome.status = "Canceled"
         outcome.failed = failed
         outcome.done = finished

@@ -12,7 +12,9 @@ aggregation exactly as with threads. A child gets `(seq, args)` over a socket pa
 `job(*args)` on its own threads (lines beyond its threads wait in its queue, so a thread that
 finishes a line starts the next without a round trip to the parent) and sends back what
 batch.py records of a line (the inputs, outputs, aggregation inputs or the error) with its token
-counts so far. Children are forked
+counts so far and the names of the connections its tools looked up themselves since its last
+reply (through promptflow, not as node inputs: the parent never saw them, yet their secrets must
+be masked in the run's snapshot; the parent hands them to `on_connections`). Children are forked
 after the engine is prepared, so they inherit it (loaded tools, compiled templates, connections),
 the exported environment and the working folder; like promptflow's workers, each has its own
 module globals and class-tool instances. Linux only (fork).
@@ -75,7 +77,8 @@ class _Child:
 class ProcessLinePool:
     """`processes` forked children sharing `workers` lines in flight."""
 
-    def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None):
+    def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None,
+                 looked_up=None, on_connections=None):
         from multiprocessing import Pipe
 
         self.usage = usage                 # the parent's TokenCounter: children's counts are summed into it
@@ -84,6 +87,9 @@ class ProcessLinePool:
         self._seq = 0
         self.children: list = []
         jsonable = jsonable or (lambda d: dict(d or {}))
+        self.on_connections = on_connections   # parent: names of connections a child's tools looked up
+        # what the parent had looked up before the fork: the children need not report those
+        known = set(looked_up()) if looked_up is not None else set()
         sys.stdout.flush()
         sys.stderr.flush()
         for i in range(processes):
@@ -94,7 +100,7 @@ class ProcessLinePool:
                 parent_end.close()
                 for c in self.children:
                     c.conn.close()
-                _child_main(job, child_end, max(slots, 1), usage, keep_agg, jsonable)
+                _child_main(job, child_end, max(slots, 1), usage, keep_agg, jsonable, looked_up, known)
             child_end.close()
             self.children.append(_Child(pid, parent_end, max(slots, 1)))
         self._readers = [threading.Thread(target=self._read, args=(c,), daemon=True, name=f"pfgit-proc-{c.pid}")
@@ -137,12 +143,14 @@ class ProcessLinePool:
     def _read(self, child: _Child) -> None:
         while True:
             try:
-                seq, msg, tokens = child.conn.recv()
+                seq, msg, tokens, names = child.conn.recv()
             except (EOFError, OSError):
                 break
             except Exception as e:          # a reply that does not unpickle: that child is unusable
                 self._child_gone(child, f"worker process {child.pid} sent an unreadable reply: {e}")
                 return
+            if names and self.on_connections is not None:
+                self.on_connections(names)      # before the line counts as done: its secrets are known
             with self._lock:
                 fut = child.in_flight.pop(seq, None)
                 self._mark_started(child)
@@ -211,12 +219,13 @@ class ProcessLinePool:
 
 
 # ---- child side ------------------------------------------------------------------------------
-def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable) -> None:
+def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_up=None, known=()) -> None:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
         base = ProcessLinePool._counts(usage)
         send_lock = threading.Lock()
+        reported = set(known)
         pool = cf.ThreadPoolExecutor(max_workers=slots, thread_name_prefix="pfgit-line")
 
         def done(seq, fut):
@@ -226,14 +235,16 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable) -> None:
                 msg = ("error", {"message": f"({type(e).__name__}) {e}", "kind": type(e).__name__, "node": None})
             with send_lock:   # counted under the lock: the parent reads counts that only grow
                 tokens = tuple(n - b for n, b in zip(ProcessLinePool._counts(usage), base))
+                names = [n for n in (looked_up() if looked_up is not None else ()) if n not in reported]
+                reported.update(names)
                 try:
-                    conn.send((seq, msg, tokens))
+                    conn.send((seq, msg, tokens, names))
                 except (OSError, ValueError):
                     pass                               # the parent has gone
                 except Exception as e:                 # an output that does not pickle
                     conn.send((seq, ("error", {"message": f"the line's result cannot be passed between "
                                                           f"processes: {type(e).__name__}: {e}",
-                                               "kind": "FlowOutputValueInvalid", "node": None}), tokens))
+                                               "kind": "FlowOutputValueInvalid", "node": None}), tokens, names))
 
         while True:
             try:

@@ -89,7 +89,6 @@ def locate(flow: str) -> tuple[str, str]:
     return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
 
 
-_ENTRY_FLOW = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):[A-Za-z_][A-Za-z0-9_]*$")
 ENTRY_FLOW_FILE = "flow.flex.yaml"
 
 
@@ -97,7 +96,9 @@ def entry_flow(flow: str) -> str | None:
     """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
     in the current folder. That folder when `flow` is such an entry whose module is a file or
     package there (and not a path that exists), else None."""
-    m = _ENTRY_FLOW.match(flow)
+    from ...flow.entry import ENTRY
+
+    m = ENTRY.match(flow)
     if m is None or os.path.exists(flow):
         return None
     base = os.path.join(os.getcwd(), *m.group(1).split("."))
@@ -231,6 +232,15 @@ _UNCONVERTED = {"promptflow.contracts.multimedia": "Image", "promptflow._utils.m
                 "promptflow.contracts.types.AssistantDefinition": "AssistantDefinition"}
 
 
+def executor_only_error(found: tuple, flow, flow_dir: str) -> NeedsPromptflow:
+    """NeedsPromptflow for a tool importing what only promptflow's executor fills in (pfimports)."""
+    u, kind = found
+    who = f"node '{u.node}'" if u.node else "the flow"
+    return NeedsPromptflow(f"{who} needs the promptflow engine: {u.file} uses promptflow's {kind} "
+                           "(filled in only by promptflow's executor)", node=u.node,
+                           tool=f"{u.file} ({kind})", file=_disp(flow, u.file), line=u.line)
+
+
 def _unconverted_type(mod) -> str | None:
     """The promptflow type a tool's module holds (imported) that the built-in engine does not build."""
     for v in list(vars(mod).values()):
@@ -355,6 +365,8 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
     sources = [(n.name, _source_path(plan.flow_dir, n.raw, includes)) for n in plan.nodes.values()
                if n.type == "python"]
     plan.modules = FlowModules(plan.flow_dir, sources, get_connection)
+    if plan.modules.executor_only:
+        raise executor_only_error(plan.modules.executor_only, flow, plan.flow_dir)
     for np_ in plan.nodes.values():
         where = dict(file=flow.file, line=line_of.get(np_.name))
         if np_.type == "embedding":
