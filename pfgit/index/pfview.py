@@ -47,6 +47,7 @@ def pf_run(row: dict, run_json: dict, metrics: dict, top: str) -> dict:
         system["duration"] = duration
     tags = settings.get("tags") if isinstance(settings.get("tags"), dict) else source.get("tags")
     flow = row.get("flow")
+    flow_path = _abs(top, flow)
     out = {
         "name": row["name"],
         "created_on": row.get("start_time"),
@@ -54,8 +55,8 @@ def pf_run(row: dict, run_json: dict, metrics: dict, top: str) -> dict:
         "display_name": _text(settings.get("display_name")) or _text(source.get("display_name")) or row["name"],
         "description": _text(settings.get("description")) or _text(source.get("description")),
         "tags": tags if isinstance(tags, dict) else {},
-        "properties": {"flow_path": _abs(top, flow), "system_metrics": system},
-        "flow_name": os.path.basename(os.path.normpath(flow)) if isinstance(flow, str) and flow else None,
+        "properties": {"flow_path": flow_path, "system_metrics": system},
+        "flow_name": os.path.basename(flow_path) if flow_path else None,   # a flow at the top: the repo's
         "data": _abs(top, row.get("data")),
     }
     if row.get("base_run"):
