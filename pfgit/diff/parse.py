@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from ..flow.yamlpos import check_depth, maybe_deep
+
 try:
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
@@ -36,7 +38,8 @@ class Unsplittable(Exception):
 
 
 def _load(text: str) -> Any:
-    if "*" not in text:   # no alias: nothing can expand
+    deep = maybe_deep(text)
+    if "*" not in text and not deep:   # no alias: nothing can expand
         return yaml.load(text, Loader=_Loader)
     # validate's alias limit holds here too: a 9-level alias bomb is a few hundred bytes, and the
     # diff walks the data expanded (`pfgit diff` of one hung for ever)
@@ -47,6 +50,8 @@ def _load(text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        if deep:   # the diff recurses into values (YamlError: as for the alias limit)
+            check_depth(node)
         check_expansion(node)   # raises YamlError: the caller's checked parse then says where
         return loader.construct_document(node)
     finally:
@@ -95,13 +100,16 @@ class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
 _PLAIN_TAGS: dict = {}  # plain scalar text -> its implicit tag (the resolvers are fixed)
 
 
-def _load_plain(text: str) -> Any:
-    """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster."""
+def _load_plain(text: str, level: int = 1) -> Any:
+    """`_load` of a text without anchors, aliases or tags (see _risky), constructed faster.
+    `level`: the depth of the text's top value in the flow (2: a batch of `nodes` items)."""
     loader = _PlainLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
+        if maybe_deep(text):
+            check_depth(node, level)
         try:
             return _build(node, loader)
         except Exception:
@@ -210,7 +218,7 @@ def _parse_items(texts: list, cache: dict) -> None:
     if len(missing) > 1 and not missing[-2].endswith("\n"):
         missing = []  # cannot batch; fall through to one by one
     else:
-        v = _load_plain("".join(missing))
+        v = _load_plain("".join(missing), level=2)
         if isinstance(v, list) and len(v) == len(missing):
             cache.update(zip(missing, v))
             return

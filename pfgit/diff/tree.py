@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 from ..flow.load import FlowLoadError, FlowLocation, find_flows, parse_flow_bytes
 from ..flow.readers import SKIP_DIRS, OutsideRepositoryError, join, path_outside
+from ..gcpause import gc_paused
 from .changes import diff_flows, file_change
 
 
@@ -142,14 +143,25 @@ def _parse(raw: bytes, file: str, cache: dict | None = None, min_bytes: int | No
         try:
             data = parse_data(yamlpos.decode(raw).lstrip("\ufeff"), cache,
                               CHUNK_MIN_BYTES if min_bytes is None else min_bytes)
-            return (data if data is not None else {}), None
+            return _mapping(data, file)
         except Exception:
             pass  # the full parse below says what is wrong, with its line
     try:
         doc = parse_flow_bytes(raw, file, prompty=file.endswith(".prompty"))
-        return (doc.data if doc.data is not None else {}), None
+        return _mapping(doc.data, file)
     except FlowLoadError as e:
         return None, e
+
+
+def _mapping(data: Any, file: str):
+    """(data, None) for a mapping (or an empty file); a list or a scalar (a flow file turned
+    into a symlink's target text) is not a flow: compared as data it read "no semantic change"
+    for any edit, so it is unreadable and its text is diffed."""
+    if data is None or isinstance(data, dict):
+        return (data if data is not None else {}), None
+    kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} scalar"
+    return None, FlowLoadError(file, f"the top level is {kind}, not a mapping of keys", 1,
+                               code="not-a-mapping")
 
 
 def _node_order(old: Any, new: Any) -> list:
@@ -179,6 +191,12 @@ def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
                     old_files: Any = None, new_files: Any = None,
                     old_display: str | None = None, new_display: str | None = None) -> FlowDiff:
     """Diff two versions of a flow file's bytes (None: absent), with its folder's files."""
+    with gc_paused():   # parsing a big flow builds objects the collector would re-walk
+        return _diff_flow_bytes(path, file, a, b, old_files, new_files, old_display, new_display)
+
+
+def _diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None, old_files: Any,
+                     new_files: Any, old_display: str | None, new_display: str | None) -> FlowDiff:
     status = "added" if a is None else "deleted" if b is None else "modified"
     fd = FlowDiff(path=path, file=file, status=status)
     da = db = None

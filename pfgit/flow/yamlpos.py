@@ -7,6 +7,7 @@ PyYAML silently collapses) can be reported.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,13 @@ MAX_YAML_BYTES = 10 * 1024 * 1024  # a flow file is a few KB; refuse to spend a 
 # values in the document once aliases are expanded: users of the data (checks, diff, merge) walk
 # it expanded, so a "billion laughs" document of a few lines would take hours
 MAX_EXPANDED_VALUES = 2_000_000
+# collections nested in one another: everything that walks flow data (checks, diff, merge,
+# rendering) recurses, and Python stops at 1,000 frames; libyaml itself stops at 1,000 levels.
+# Real flows nest a handful of levels.
+MAX_DEPTH = 100
+# a value nested MAX_DEPTH deep has half of that in flow brackets, or in block indentation (each
+# block level moves its content right by a column, or by two after an indentless `- `)
+_DEEP_BLOCK = re.compile(r"^[ -]{%d}" % (MAX_DEPTH // 2 - 5), re.M)
 
 
 class YamlError(Exception):
@@ -119,6 +127,8 @@ def parse(text: str | bytes) -> Document:
     if node is None:
         return doc
     try:
+        if maybe_deep(text):
+            check_depth(node)
         check_expansion(node)
         doc.data = _build(node, (), doc, {})
     except yaml.YAMLError as e:  # e.g. a bad !!int, unhashable key
@@ -199,6 +209,32 @@ def check_expansion(root) -> bool:
             raise YamlError(f"aliases expand to more than {MAX_EXPANDED_VALUES:,} values "
                             "(an alias bomb); not read", node.start_mark.line + 1)
     return shared
+
+
+def maybe_deep(text: str) -> bool:
+    """False when no value in `text` can be nested over MAX_DEPTH deep (a cheap test; the
+    braces of `${...}` references open no collection)."""
+    return text.count("[") + text.count("{") - text.count("${") >= MAX_DEPTH // 2 or \
+        _DEEP_BLOCK.search(text) is not None
+
+
+def check_depth(root, first: int = 1) -> None:
+    """YamlError (with the line) for a value nested over MAX_DEPTH collections deep; iterative,
+    so it is the one place a deep document is walked before it is refused. `first`: the level
+    of `root` (2 for a part of a flow that is its `nodes` list)."""
+    deepest: dict = {}   # id -> depth met (aliases reach a node more than once)
+    stack = [(root, first)]
+    while stack:
+        node, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise YamlError(f"YAML nested too deeply (over {MAX_DEPTH} levels)", node.start_mark.line + 1)
+        if deepest.get(id(node), 0) >= d:
+            continue
+        deepest[id(node)] = d
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((c, d + 1) for kv in node.value for c in kv if c.__class__ is not yaml.ScalarNode)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((c, d + 1) for c in node.value if c.__class__ is not yaml.ScalarNode)
 
 
 def _end_line(node) -> int:

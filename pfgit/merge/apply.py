@@ -84,6 +84,7 @@ class Renderer:
         self.items: list | None = None   # (path, lines) of each `nodes` item, for verify()
         self.head: list = []
         self.tail: list = []
+        self._positions: dict = {}       # id(mapping Span) -> (it, {key: index})
 
     # -- locating a merged path in one side's text ----------------------------------------------
     def span_at(self, side: str, path: tuple) -> Span | None:
@@ -111,13 +112,21 @@ class Renderer:
         if parent.kind == "map":
             if key not in parent.children:
                 return []
-            i = parent.keys.index(key)
+            i = self._key_index(parent, key)
             if i == 0:
                 return []
             return lay.lines[parent.children[parent.keys[i - 1]].end + 1:parent.children[key].start]
         if index is None or index == 0 or index >= len(parent.items):
             return []
         return lay.lines[parent.items[index - 1].end + 1:parent.items[index].start]
+
+    def _key_index(self, parent: Span, key: Any) -> int:
+        """Position of `key` among a mapping's keys (looked up per key: a list search was
+        quadratic for a node with 10,000 inputs)."""
+        got = self._positions.get(id(parent))
+        if got is None or got[0] is not parent:
+            got = self._positions[id(parent)] = (parent, {k: i for i, k in enumerate(parent.keys)})
+        return got[1][key]
 
     def _node_separator(self) -> list:
         """Blank lines ours puts between nodes (copied for their new nodes)."""

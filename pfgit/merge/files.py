@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..flow.yamlpos import YamlError, decode
+from ..gcpause import gc_paused
 from .apply import RenderError, render
 from .check import merge_checked
 from .conflicts import has_markers
@@ -39,7 +40,7 @@ class FileMerge:
 
 
 class _Side:
-    def __init__(self, raw: bytes, name: str):
+    def __init__(self, raw: bytes, name: str, cache: dict | None = None):
         self.bom = raw.startswith(BOM)
         try:
             text = decode(raw)
@@ -50,7 +51,7 @@ class _Side:
         if has_markers(text):
             raise YamlError(f"{name}: it holds conflict markers")
         try:
-            self.layout = parse(text)
+            self.layout = parse(text, cache)
         except YamlError as e:
             raise YamlError(f"{name}: {e.message}" + (f" (line {e.line})" if e.line else ""),
                             e.line) from None
@@ -79,7 +80,8 @@ def merge_bytes(base: bytes, ours: bytes, theirs: bytes, diff3: bool = False,
     `relayout`: when only theirs changed, still render their edits in ours' layout (a studio
     zip re-formats the whole file)."""
     try:
-        return _merge(base, ours, theirs, diff3, labels, relayout)
+        with gc_paused():
+            return _merge(base, ours, theirs, diff3, labels, relayout)
     except Exception as e:  # a bug anywhere must not cost the user the merge
         if os.environ.get("PFGIT_DEBUG") == "1":
             raise
@@ -94,7 +96,8 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     if base == ours and not relayout:
         return FileMerge(theirs)
     try:
-        sides = [_Side(raw, name) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
+        cache: dict = {}   # node texts the versions share are parsed once
+        sides = [_Side(raw, name, cache) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
     except YamlError as e:
         return _fallback(base, ours, theirs, diff3, labels, f"cannot read {e.message}")
     for side, name in zip(sides, ("base", "ours", "theirs")):
@@ -181,4 +184,4 @@ def summary_lines(res: FileMerge, path: str) -> list:
                    + (f" ({res.text_conflicts} conflict(s))" if res.text_conflicts else ""))
     for c in res.conflicts:
         out.append(f"pfgit: {path}: conflict: {c.reason}")
-    return out
+    return [ln.replace("\n", "\\n") for ln in out]   # one line each, whatever a name holds

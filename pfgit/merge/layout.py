@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from ..flow.yamlpos import YamlError, check_expansion, check_size, construct_scalar
+from ..flow.yamlpos import (YamlError, check_depth, check_expansion, check_size, construct_scalar,
+                            maybe_deep)
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
@@ -104,16 +105,23 @@ class Layout:
         return self.lines[a:b + 1]
 
 
-def parse(text: str) -> Layout:
+def parse(text: str, cache: dict | None = None) -> Layout:
     """Parse YAML text (already decoded, LF line ends). Raises YamlError.
 
     validate's limits hold here too: size, and aliases expanding to too many values (the merge
-    walks the data expanded)."""
+    walks the data expanded). `cache`: shared by the versions of one merge, so a big file's node
+    texts they share are parsed once (nodewise.py; same result)."""
     check_size(text)
     lines = text.split("\n")
     final_newline = not text or text.endswith("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if cache is not None:
+        from .nodewise import parse_nodewise
+
+        lay = parse_nodewise(text, lines, cache)
+        if lay is not None:
+            return lay
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
@@ -128,6 +136,8 @@ def parse(text: str) -> Layout:
     b.merge_keys = "<<" in text   # `<<: *anchor` merge keys are rare; skip looking for them
     aliases = False
     try:
+        if maybe_deep(text):
+            check_depth(node)
         if "*" in text:           # no '*' anywhere: no alias (a cheap test, no false negatives)
             aliases = check_expansion(node)
         data, span = b.build(node, node.start_mark.line, node.start_mark.column)

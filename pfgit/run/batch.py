@@ -282,6 +282,22 @@ def _calls_the_sdk(engine, spec) -> bool:
             and spec.llm_mode != "replay")
 
 
+def _term_as_interrupt():
+    """SIGTERM (a CI job cancelled, `kill`, a container stopped) ends the run as Ctrl-C does:
+    state saved, `--resume` said, exit 130 (it died at once, without a word). Returns the undo."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
     from ..store.names import default_run_name, validate_run_name
@@ -459,6 +475,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
 
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
+    restore_term = _term_as_interrupt()
     try:
         with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
@@ -531,6 +548,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        restore_term()
         if progress is not None:
             progress.stop()
     if interrupted:

@@ -14,6 +14,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from ..flow import yamlpos
+from ..gcpause import gc_paused
 from ..flow.load import FlowLoadError, FlowLocation, find_flows, flow_from_doc, parse_flow_bytes
 from ..flow.model import FLOW_FILES, Flow
 from ..flow.readers import Reader, join
@@ -89,6 +90,11 @@ def sort_problems(problems: list, flow_file: str) -> list:
 
 def validate_location(reader: Reader, loc: FlowLocation) -> FlowReport:
     """Read, parse and validate one flow file. Never raises for bad content."""
+    with gc_paused():   # parsing a big flow or source builds objects the collector re-walks
+        return _validate_location(reader, loc)
+
+
+def _validate_location(reader: Reader, loc: FlowLocation) -> FlowReport:
     file_shown = reader.display(loc.file)
     report = FlowReport(reader.display(loc.dir), file_shown, None)
     for other in loc.others:

@@ -80,10 +80,10 @@ def is_connection_annotation(ann) -> bool:
     return bool(leaves) and all(leaf.endswith("Connection") for leaf in leaves)
 
 
-def tool_signature(data: bytes, filename: str) -> Signature | None:
+def tool_signature(data: bytes, filename: str, tree=None) -> Signature | None:
     """The signature of the one top-level `@tool` function, or None (none, several, or the
-    source does not parse: reported elsewhere)."""
-    tree = parse_module(data, filename)
+    source does not parse: reported elsewhere). `tree`: the module's AST when already parsed."""
+    tree = parse_module(data, filename) if tree is None else tree
     if tree is None:
         return None
     tools = [n for n in tree.body
@@ -169,11 +169,11 @@ def _bound(target) -> str | None:
 _TOOL_CALL = re.compile(rb"\btool\s*\(")
 
 
-def tool_names(data: bytes, filename: str) -> list | None:
+def tool_names(data: bytes, filename: str, tree=None) -> list | None:
     """Names of the @tool functions (top level) and @tool methods (of top-level classes) that
     promptflow collects from a python source, which must be exactly one; or None when the source
     cannot tell (it does not parse, imports `tool` under another name, or calls `tool(...)`)."""
-    tree = parse_module(data, filename)
+    tree = parse_module(data, filename) if tree is None else tree
     if tree is None:
         return None
     for n in tree.body:

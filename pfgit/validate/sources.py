@@ -13,7 +13,7 @@ from ..flow.readers import join, path_outside
 from ..flow.yamlpos import MAX_YAML_BYTES
 from .assistant import check_assistant_inputs
 from .context import Context, variant_note
-from .signatures import is_connection_annotation, tool_names, tool_signature
+from .signatures import is_connection_annotation, parse_module, tool_names, tool_signature
 
 MAX_SOURCE_BYTES = MAX_YAML_BYTES
 PY_SUFFIXES = (".py",)
@@ -67,6 +67,8 @@ class SourceFiles:
         self.good_python: dict = {}  # reader path -> bytes of a .py file that compiled
         self.good_jinja: dict = {}  # reader path -> text of a template that compiled
         self.signatures: dict = {}
+        self.trees: dict = {}     # reader path -> AST of a good .py file (parsed once: a
+        #                           100,000-line source takes a second)
         self.tool_counts: dict = {}  # reader path -> it defines exactly one @tool (or cannot tell)
 
     def read(self, rel: str, node: str | None, path: tuple | None) -> bytes | None:
@@ -147,7 +149,7 @@ class SourceFiles:
         """False (once reported) when a python source does not define exactly one @tool."""
         if rel not in self.tool_counts:
             data = self.good_python.get(rel)
-            names = tool_names(data, rel) if data is not None else None
+            names = tool_names(data, rel, self.tree(rel)) if data is not None else None
             self.tool_counts[rel] = names is None or len(names) == 1
             if names is not None and len(names) != 1:
                 what = (f"{len(names)} @tool functions ({', '.join(names)})" if names
@@ -160,8 +162,14 @@ class SourceFiles:
     def signature(self, rel: str):
         if rel not in self.signatures:
             data = self.good_python.get(rel)
-            self.signatures[rel] = tool_signature(data, rel) if data is not None else None
+            self.signatures[rel] = tool_signature(data, rel, self.tree(rel)) if data is not None else None
         return self.signatures[rel]
+
+    def tree(self, rel: str):
+        """The AST of a good python file (None: it does not parse)."""
+        if rel not in self.trees:
+            self.trees[rel] = parse_module(self.good_python[rel], rel)
+        return self.trees[rel]
 
 
 def check_tool_inputs(ctx: Context, files: SourceFiles, rel: str, node, body) -> None:
