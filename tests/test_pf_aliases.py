@@ -6,13 +6,12 @@ every such line of the corpus READMEs is parsed by the pfgit command it becomes.
 from __future__ import annotations
 
 import json
-import re
-import shlex
 
 import pytest
 
 from pfgit.cli.main import main
 from pfgit.cli.pfalias import is_alias, translate
+from pf_readme_lines import parse_error, readme_command_lines
 from run_flows import BASIC, EVAL, make_repo, write_jsonl
 
 
@@ -162,10 +161,6 @@ class _Runs:            # visualize's lookup, for parsing without a repository
         return None
 
 
-_PF = re.compile(r"pf ((?:run (?:list|show-details|show-metrics|show|visualize|stream)|flow (?:test|validate))\b)"
-                 r"((?:[^`\n\\]|\\\n)*)")
-
-
 def test_every_pf_run_and_flow_line_of_the_corpus_readmes_parses(corpus):
     """Parsing only: each line becomes a pfgit command line its click command accepts."""
     import typer
@@ -178,28 +173,19 @@ def test_every_pf_run_and_flow_line_of_the_corpus_readmes_parses(corpus):
         m.register(app)
     group = typer.main.get_command(app)
     seen, n = set(), 0
-    for md in sorted(corpus.rglob("*.md")):
-        for m in _PF.finditer(md.read_text(encoding="utf-8", errors="replace")):
-            rest = re.sub(r"\$\{?(\w+)\}?(?!\w*\.)", r"\1", m.group(2).replace("\\\n", " "))
-            try:
-                words = m.group(1).split() + shlex.split(rest.split("#")[0].split("|")[0])
-            except ValueError:
-                continue
-            if {"--ui", "--interactive"} & set(words):
-                continue                    # a chat window or session: not a command line to parse
-            args = translate(words, _Runs())
-            if args[0] == "validate":       # the light entry: its path only
-                assert args[1:3] == ["--", words[words.index("--source") + 1]]
-                continue
-            args = cmd_run.rewrite_argv(args, _long_options(group, args)) if args[0] in ("run", "test") else args
-            sub, path = group, []
-            while args and args[0] in getattr(sub, "commands", {}):
-                path.append(args[0])
-                sub = sub.commands[args.pop(0)]
-            try:
-                sub.make_context(" ".join(path), list(args), resilient_parsing=False)
-            except Exception as e:          # click's UsageError: an option pfgit does not take
-                pytest.fail(f"{md.relative_to(corpus)}: pfgit {' '.join(words)}: {e}")
-            seen.add(m.group(1))
-            n += 1
+    pattern = r"(?:run (?:list|show-details|show-metrics|show|visualize|stream)|flow (?:test|validate))\b"
+    for md, sub, rest in readme_command_lines(corpus, pattern):
+        words = sub.split() + rest
+        if {"--ui", "--interactive"} & set(words):
+            continue                        # a chat window or session: not a command line to parse
+        args = translate(words, _Runs())
+        if args[0] == "validate":           # the light entry: its path only
+            assert args[1:3] == ["--", words[words.index("--source") + 1]]
+            continue
+        args = cmd_run.rewrite_argv(args, _long_options(group, args)) if args[0] in ("run", "test") else args
+        err = parse_error(group, args)
+        if err:                             # an option pfgit does not take
+            pytest.fail(f"{md.relative_to(corpus)}: pfgit {' '.join(words)}: {err}")
+        seen.add(sub)
+        n += 1
     assert n >= 200 and seen >= {"run list", "run show", "run show-details", "run show-metrics", "run visualize", "flow test"}
