@@ -93,6 +93,10 @@ def test_chat_keeps_the_history_like_promptflow_and_ends_on_an_empty_line(repo, 
     rc, out, err = chat(monkeypatch, capsys, "a\nexit\nb\n", "--flow", "flows/echo", "--verbose")
     assert rc == 0 and err == ""
     assert out.splitlines()[1:] == ["count: 0", "reply: plain:a#0[]", "Bot: plain:a#0[]"]
+    # pf's spelling: `pfgit flow test --flow F --interactive --verbose` (pfgit/cli/pfalias.py)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a\n"))
+    assert main(["flow", "test", "--flow", "flows/echo", "--interactive", "--verbose"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["count: 0", "reply: plain:a#0[]", "Bot: plain:a#0[]"]
     assert chat(monkeypatch, capsys, "", "--flow", "flows/echo")[:2] == \
         (0, "Chat with flows/echo (an empty line, 'exit' or Ctrl-D ends it)\n")     # EOF at once
 

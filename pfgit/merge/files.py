@@ -119,7 +119,43 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     if o.crlf:
         text = text.replace("\n", "\r\n")
     data = (BOM if o.bom else b"") + text.encode("utf-8")
-    return FileMerge(data, walk_conflicts(result.merged), result.decisions)
+    conflicts = walk_conflicts(result.merged)
+    if not conflicts and not relayout:
+        data = _text_merge_if_same(base, ours, theirs, labels, data, cache)
+    return FileMerge(data, conflicts, result.decisions)
+
+
+LINE_MERGE_MAX = 1 << 20   # bytes: above, the semantic result is written as it is (no 2nd parse)
+
+
+def _text_merge_if_same(base: bytes, ours: bytes, theirs: bytes, labels: tuple,
+                        merged: bytes, cache: dict | None = None) -> bytes:
+    """git's own line merge when it is clean and reads as exactly the same flow (same keys in the
+    same order, same values) as the semantic merge: then every line both sides wrote stays,
+    their comments included (the semantic merge keeps ours' lines where the data did not change,
+    so a comment only theirs added was dropped). Otherwise `merged`."""
+    if max(len(ours), len(theirs)) > LINE_MERGE_MAX:
+        return merged
+    from ..git.textmerge import git_merge_file
+
+    try:
+        text, n = git_merge_file(base, ours, theirs, labels, False)
+        if n or text == merged:
+            return merged
+        same = _same(_Side(text, "text merge", cache).layout.data,
+                     _Side(merged, "merge", cache).layout.data)
+    except Exception:  # no git, unreadable text merge: the semantic result stands
+        return merged
+    return text if same else merged
+
+
+def _same(a, b) -> bool:
+    """Equal data, mapping keys in the same order and values of the same types (1 is not 1.0)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and a == b
 
 
 def _fallback(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
