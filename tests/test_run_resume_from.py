@@ -10,7 +10,7 @@ import pytest
 
 import pf_runs_gen
 from pfgit.cli.main import main
-from run_flows import git, make_repo, write_flow, write_jsonl
+from run_flows import git, make_repo, write_jsonl
 from test_runs_import import FIXTURE
 
 # `up` fails on the texts listed in $FAIL_FILE (a transient failure: the file is emptied later) and
