@@ -123,3 +123,22 @@ def test_llm_chat_flow_sends_the_history_to_the_model(tmp_path, monkeypatch, cap
     assert [(m["role"], m["content"]) for m in second] == [
         ("system", "Be brief."), ("user", "Hello"), ("assistant", "echo: Hello"), ("user", "More please")]
     assert json.dumps(second).count("Hello") == 2
+
+
+def test_corpus_chat_basic_chats_with_its_history(corpus, tmp_path, monkeypatch, capsys, fake_openai):
+    """promptflow's own chat-basic example: its template reads chat_history items as
+    item.inputs.question / item.outputs.answer, the shape --interactive keeps."""
+    from llm_parity import CONNECTIONS, setup_repo
+    from pfgit.run.connections import ConnectionStore, from_mapping
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    for n in CONNECTIONS:
+        ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-corpus-1111",
+                                             "base_url": fake_openai.url}))
+    repo, flow, _, _ = setup_repo(corpus, "examples/flows/chat/chat-basic", tmp_path)
+    monkeypatch.chdir(repo)
+    rc, out, err = chat(monkeypatch, capsys, "Hi there\nAnd then?\n", "--flow", flow)
+    assert (rc, err) == (0, "") and out.splitlines()[1:] == ["Bot: echo: Hi there", "Bot: echo: And then?"]
+    second = fake_openai.bodies("chat/completions")[-1]["messages"]
+    assert [(m["role"], m["content"]) for m in second][1:] == [
+        ("user", "Hi there"), ("assistant", "echo: Hi there"), ("user", "And then?")]

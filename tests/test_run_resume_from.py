@@ -9,6 +9,7 @@ import json
 import pytest
 
 import pf_runs_gen
+from fake_openai import fake_openai  # noqa: F401  (fixture)
 from pfgit.cli.main import main
 from run_flows import git, make_repo, write_jsonl
 from test_runs_import import FIXTURE
@@ -179,3 +180,26 @@ def test_source_records_a_promptflow_run_folder_like_runs_import(tmp_path, monke
                             "meta.json)\n")
     rc, _, err = cli(capsys, "run", "--source", folder, "--name", "x")
     assert (rc, err) == (2, "pfgit: --source cannot be combined with --name (the run's settings are the folder's)\n")
+
+
+def test_resume_from_reruns_a_corpus_llm_line_the_endpoint_failed(corpus, tmp_path, monkeypatch, capsys, fake_openai):
+    """The case --resume-from is for: the model's endpoint fails one line (a malformed reply)
+    of promptflow's basic-with-builtin-llm example; the new run asks the model for that line only."""
+    from llm_parity import CONNECTIONS, setup_repo
+    from pfgit.run.connections import ConnectionStore, from_mapping
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    for n in CONNECTIONS:
+        ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-corpus-1111",
+                                             "base_url": fake_openai.url}))
+    repo, flow, data, mapping = setup_repo(corpus, "examples/flows/standard/basic-with-builtin-llm", tmp_path)
+    monkeypatch.chdir(repo)
+    fake_openai.inject(("malformed",))
+    rc, _, err = cli(capsys, "run", "--flow", flow, "--data", data, "--name", "c1", "--workers", "1",
+                     "--column-mapping", *[f"{k}={v}" for k, v in mapping.items()])
+    assert rc == 1 and "line 0, node 'llm'" in err and len(fake_openai.requests) == 2
+    rc, out, err = cli(capsys, "run", "--resume-from", "c1", "--name", "c2")
+    assert rc == 0 and "run c2: Completed (2/2 lines, engine builtin)" in out, err
+    assert len(fake_openai.requests) == 3        # line 1's answer was copied, not asked again
+    assert [o["line_number"] for o in outputs(repo, "c2")] == [0, 1]
+    assert outputs(repo, "c2")[1] == outputs(repo, "c1")[0]
