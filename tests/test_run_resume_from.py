@@ -105,7 +105,7 @@ def test_resume_from_copies_succeeded_lines_and_runs_the_others_with_the_recorde
     rc, out, err = cli(capsys, "run", "--resume-from", "r1", "--name", "r2", "--environment-variables",
                        "API_TOKEN=tok-secret-123", "--tags", "retry=1", "--set", "display_name=retry of r1")
     assert rc == 0, err
-    assert "resuming from run 'r1': 2 succeeded line(s) copied" in err
+    assert "resuming from run 'r1': 2 succeeded line(s) copied, 1 to run" in err
     assert "run r2: Completed (3/3 lines, engine builtin)" in out and "joined=\"A!t,B!t,C!t\"" in out
     assert sorted(calls(repo)[3:]) == ["b"]                          # only the failed line ran again
     assert [o["out"] for o in outputs(repo, "r2")] == ["A!t", "B!t", "C!t"]   # recorded flow and env

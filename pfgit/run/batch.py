@@ -441,12 +441,14 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         if seed is not None:
             active.open()
             try:
-                seed(active, engine)
+                copied = seed(active, engine)
             except BaseException:
                 active.remove()
                 raise
             active.close()
             done = active.done_lines()
+            console.note(f"resuming from run '{spec.resume_from}': {copied} succeeded line(s) copied, "
+                         f"{total - len(done)} to run")
     else:
         done = active.done_lines()
         start = active.state().get("start", start)

@@ -237,7 +237,8 @@ def continue_run(repo, state: dict):
 
 
 def _seeder(repo, snap, console):
-    def seed(active, engine) -> None:
+    def seed(active, engine) -> int:
+        """Copies NAME's succeeded lines into `active`; returns how many."""
         from ..store.read import logs, stream_file
         from .baserun import SortedLookup
 
@@ -271,8 +272,8 @@ def _seeder(repo, snap, console):
             if agg is not None:
                 active.append("aggregation", agg[ln])
             copied += 1
-        console.note(f"resuming from run '{snap.name}': {copied} succeeded line(s) copied, the others run")
         if rerun:
             console.note(f"{rerun} succeeded line(s) of '{snap.name}' run again: the record lacks their "
                          "inputs or what aggregation nodes read from them")
+        return copied
     return seed
