@@ -128,13 +128,10 @@ def test_llm_chat_flow_sends_the_history_to_the_model(tmp_path, monkeypatch, cap
 def test_corpus_chat_basic_chats_with_its_history(corpus, tmp_path, monkeypatch, capsys, fake_openai):
     """promptflow's own chat-basic example: its template reads chat_history items as
     item.inputs.question / item.outputs.answer, the shape --interactive keeps."""
-    from llm_parity import CONNECTIONS, setup_repo
-    from pfgit.run.connections import ConnectionStore, from_mapping
+    from llm_parity import save_corpus_connections, setup_repo
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    for n in CONNECTIONS:
-        ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-corpus-1111",
-                                             "base_url": fake_openai.url}))
+    save_corpus_connections(fake_openai.url)
     repo, flow, _, _ = setup_repo(corpus, "examples/flows/chat/chat-basic", tmp_path)
     monkeypatch.chdir(repo)
     rc, out, err = chat(monkeypatch, capsys, "Hi there\nAnd then?\n", "--flow", flow)

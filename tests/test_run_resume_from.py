@@ -185,13 +185,10 @@ def test_source_records_a_promptflow_run_folder_like_runs_import(tmp_path, monke
 def test_resume_from_reruns_a_corpus_llm_line_the_endpoint_failed(corpus, tmp_path, monkeypatch, capsys, fake_openai):
     """The case --resume-from is for: the model's endpoint fails one line (a malformed reply)
     of promptflow's basic-with-builtin-llm example; the new run asks the model for that line only."""
-    from llm_parity import CONNECTIONS, setup_repo
-    from pfgit.run.connections import ConnectionStore, from_mapping
+    from llm_parity import save_corpus_connections, setup_repo
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    for n in CONNECTIONS:
-        ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-corpus-1111",
-                                             "base_url": fake_openai.url}))
+    save_corpus_connections(fake_openai.url)
     repo, flow, data, mapping = setup_repo(corpus, "examples/flows/standard/basic-with-builtin-llm", tmp_path)
     monkeypatch.chdir(repo)
     fake_openai.inject(("malformed",))
