@@ -27,6 +27,16 @@ CORPUS_LLM_FLOWS = [
 CONNECTIONS = ("open_ai_connection",)
 
 
+def save_corpus_connections(url: str) -> None:
+    """The connections corpus flows name, pointing at the fake server `url` (in the store of
+    $XDG_CONFIG_HOME: tests point it at a temporary folder first)."""
+    from pfgit.run.connections import ConnectionStore, from_mapping
+
+    for n in CONNECTIONS:
+        ConnectionStore().save(from_mapping({"name": n, "type": "open_ai", "api_key": "sk-corpus-1111",
+                                             "base_url": url}))
+
+
 def canon(bodies) -> list:
     return sorted(json.dumps(b, sort_keys=True) for b in bodies)
 

@@ -74,6 +74,20 @@ def _print_outcome(o, json_out: bool) -> None:
         print(f"snapshot {o.commit[:12]} (refs/pfgit/runs/{o.name})")
 
 
+def _run_source(source: str, given: dict, json_out: bool) -> None:
+    """`pf run create --source DIR` is `pfgit runs import DIR` (same output); the run is the
+    folder's as recorded (name included), so any other option is refused."""
+    from ..run.resumefrom import refuse_options
+    from ..run.errors import RunError
+    from ..store.pf_import import is_run_folder
+    from .cmd_runs import import_and_report
+
+    refuse_options("--source", given, tuple(k for k in given if k != "--source"))
+    if not is_run_folder(source):
+        raise RunError("not a promptflow run folder (no snapshot/, flow_outputs/ or meta.json)", file=source)
+    raise typer.Exit(import_and_report([source], False, json_out))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(flow: Optional[str] = typer.Option(None, "--flow", help="Flow folder, flow file or .prompty."),
@@ -98,6 +112,8 @@ def register(app: typer.Typer) -> None:
             json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
             stream: bool = typer.Option(False, "--stream", help="Show each finished line and what the flow's tools print, as it happens (on stderr with --json)."),
             set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE run fields, as pf: display_name, description, tags.K, properties.K, variant, column_mapping.K, connections.NODE.FIELD, environment_variables.K."),
+            resume_from: Optional[str] = typer.Option(None, "--resume-from", help="A new run with recorded run NAME's settings and flow: its succeeded lines copied, the others run."),
+            source: Optional[str] = typer.Option(None, "--source", help="Record a promptflow run folder (as `pfgit runs import DIR`)."),
             ) -> None:
         """Run a flow over data (or evaluate a base run) and record it as a snapshot commit."""
         from dataclasses import replace
@@ -109,8 +125,35 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
+        if resume_from is not None or source is not None:
+            from ..run.resumefrom import refuse_options
+
+            given = {"--flow": flow, "--data": data, "--column-mapping": column_mapping, "--run": base_run,
+                     "--variant": variant, "--connections": connections, "--init": init, "--file": file,
+                     "--resume": resume, "--engine": engine != "auto", "--source": source,
+                     "--resume-from": resume_from, "--name": name, "--display-name": display_name,
+                     "--description": description, "--tags": tags, "--environment-variables": environment_variables,
+                     "--workers": workers, "--processes": processes, "--llm-cache": llm_cache, "--llm-mode": llm_mode,
+                     "--stream": stream, "--set": set_}
+            if source is not None:
+                _run_source(source, given, json_out)
+                return
+            refuse_options("--resume-from", given)
         console = Console(live=(sys.stderr if json_out else sys.stdout) if stream else None)
-        if resume:
+        if resume_from:
+            from ..run.resumefrom import check_set
+
+            spec = RunSpec(flow=".", resume_from=resume_from, name=name, display_name=display_name,
+                           description=description, tags=pairs(tags, "--tags") if tags else {},
+                           environment_variables=_env(environment_variables) if environment_variables else {},
+                           workers=workers, processes=processes, llm_cache=llm_cache, llm_mode=llm_mode)
+            if set_:
+                from ..run.runfile import apply_set
+
+                spec, notes = apply_set(spec, check_set(set_))
+                for n in notes:
+                    console.note(n)
+        elif resume:
             spec = RunSpec(flow=".", resume=resume, workers=workers, processes=processes)
         else:
             if file:
@@ -175,6 +218,9 @@ def register(app: typer.Typer) -> None:
              init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
              engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+             interactive: bool = typer.Option(False, "--interactive", help="Chat with a chat flow: user turns from stdin, answers printed."),
+             verbose: bool = typer.Option(False, "--verbose", help="With --interactive: print each node's output too."),
+             ui: bool = typer.Option(False, "--ui", help="promptflow's chat window (pfgit has none: use --interactive)."),
              ) -> None:
         """Run one line of a flow, like `pf flow test`; writes nothing into the flow folder."""
         from ..output import emit_json
@@ -183,6 +229,9 @@ def register(app: typer.Typer) -> None:
         from ..run.spec import ENGINES, RunSpec
         from ..run.testline import read_inputs_file, test_flow
 
+        if ui:
+            raise RunError("pfgit has no chat window (pf flow test --ui): chat in the terminal with "
+                           "pfgit test --interactive")
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
         if inputs and inputs_file:
@@ -191,6 +240,13 @@ def register(app: typer.Typer) -> None:
         spec = RunSpec(flow=flow, variant=variant, connections=_connections(connections),
                        environment_variables=_env(environment_variables) if environment_variables else {},
                        init=_pairs_or_file(init, "--init") if init else None, engine=engine)
+        if interactive:
+            from ..output import is_tty
+            from ..run.chat import chat
+
+            if node or json_out:
+                raise RunError("--interactive chats with the whole flow: without --node and --json")
+            raise typer.Exit(chat(spec, given, sys.stdin, sys.stdout, sys.stderr, verbose, is_tty(sys.stdin)))
         if json_out:    # stdout holds only the JSON: what tools print goes to stderr
             import contextlib
 

@@ -87,6 +87,35 @@ def _open_lines(path: str):
     return Lines()
 
 
+def import_and_report(paths: list, dry_run: bool, json_out: bool) -> int:
+    """`pfgit runs import PATHS` (and `pfgit run --source DIR`, cmd_run): import, print, and
+    return the exit code."""
+    from ..store.pf_import import import_runs
+
+    repo = _repo()
+    res = _index(repo, lambda idx: import_runs(repo, idx, paths, dry_run))
+    summary = {k: sum(1 for r in res if r["status"] == k)
+               for k in ("linked", "unlinked", "exists", "name-taken", "error")}
+    for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
+        for w in r.get("warnings") or []:
+            print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
+        if r["status"] == "error":   # the others were imported; this one is named, one line
+            print(f"pfgit: {r['error']}; not imported", file=sys.stderr)
+    code = EXIT_USAGE if summary["error"] else EXIT_OK
+    if json_out:
+        _emit({"runs": res, "summary": summary, "dry_run": dry_run})
+        return code
+    for r in res:
+        what = {"linked": f"linked to {(r['commit'] or '')[:8]} ({r['flow']})",
+                "unlinked": f"unlinked (no commit holds this flow; stored as {r['flow']})",
+                "exists": "already imported", "name-taken": "skipped: a different run has this name",
+                "error": "not imported (unreadable, see above)"}[r["status"]]
+        print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
+    if not res:
+        print("no promptflow runs found")
+    return code
+
+
 def register(app: typer.Typer) -> None:
     runs = typer.Typer(help="Run snapshots: list, show, diff, stream, record, import, gc.",
                        no_args_is_help=True)
@@ -97,16 +126,34 @@ def register(app: typer.Typer) -> None:
     @runs.command("list")
     def runs_list(flow: Optional[str] = typer.Option(None, "--flow", help="Only runs of this flow folder."),
                   commit: Optional[str] = typer.Option(None, "--commit", help="Only runs of this revision's flow trees."),
-                  json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+                  max_results: Optional[int] = typer.Option(None, "--max-results", "-r", metavar="N", min=1,
+                                                            help="Only the N newest runs."),
+                  json_out: bool = typer.Option(False, "--json", help="Print JSON (the same as --format json)."),
+                  fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT",
+                                                    help="text, json, or pf (a JSON list of run objects, as `pf run list` prints).")) -> None:
         """Runs, newest first."""
         from ..git.repo import resolve
         from ..index import query, render
 
+        fmt = fmt or ("json" if json_out else "text")
+        if fmt not in ("text", "json", "pf"):
+            raise UsageError(f"unknown format {fmt!r} (choose from text, json, pf)")
         repo = _repo()
         fl = _flow_arg(repo, flow)
         sha = resolve(repo, commit) if commit else None
-        res = _index(repo, lambda idx: query.list_runs(idx, flow=fl, commit=sha))
-        if json_out:
+
+        def get(idx):
+            rows = query.list_runs(idx, flow=fl, commit=sha, limit=max_results)
+            if fmt != "pf":
+                return rows
+            from ..index.pfview import pf_runs
+
+            return pf_runs(idx, rows)
+
+        res = _index(repo, get)
+        if fmt == "pf":
+            _emit(res)
+        elif fmt == "json":
             _emit({"runs": res})
         else:
             sys.stdout.write(render.runs_table(res))
@@ -247,30 +294,7 @@ def register(app: typer.Typer) -> None:
                     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would be imported."),
                     json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Import promptflow's local run records, linked to the commits of their flows."""
-        from ..store.pf_import import import_runs
-
-        repo = _repo()
-        res = _index(repo, lambda idx: import_runs(repo, idx, list(paths or []), dry_run))
-        summary = {k: sum(1 for r in res if r["status"] == k)
-                   for k in ("linked", "unlinked", "exists", "name-taken", "error")}
-        for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
-            for w in r.get("warnings") or []:
-                print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
-            if r["status"] == "error":   # the others were imported; this one is named, one line
-                print(f"pfgit: {r['error']}; not imported", file=sys.stderr)
-        code = EXIT_USAGE if summary["error"] else EXIT_OK
-        if json_out:
-            _emit({"runs": res, "summary": summary, "dry_run": dry_run})
-            raise typer.Exit(code)
-        for r in res:
-            what = {"linked": f"linked to {(r['commit'] or '')[:8]} ({r['flow']})",
-                    "unlinked": f"unlinked (no commit holds this flow; stored as {r['flow']})",
-                    "exists": "already imported", "name-taken": "skipped: a different run has this name",
-                    "error": "not imported (unreadable, see above)"}[r["status"]]
-            print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
-        if not res:
-            print("no promptflow runs found")
-        raise typer.Exit(code)
+        raise typer.Exit(import_and_report(list(paths or []), dry_run, json_out))
 
     @runs.command("rename")
     def runs_rename(old: str = typer.Argument(..., help="Current run name."),

@@ -338,7 +338,6 @@ def _term_as_interrupt():
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
     from ..store.names import default_run_name, validate_run_name
-    from .connections_bridge import connection_getter
     from .engine.plan import locate
     from .runstate import ActiveRun
 
@@ -352,6 +351,21 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         saved = RunSpec(**{k: v for k, v in state["spec"].items() if k in RunSpec.__dataclass_fields__})
         spec = replace(saved, resume=spec.resume, workers=spec.workers or saved.workers,
                        processes=spec.processes or saved.processes)
+        if spec.resume_from:   # its flow is the recorded tree, maybe from a checkout gone since
+            from .resumefrom import continue_run
+
+            with continue_run(repo, state) as fdir:
+                named = os.path.splitext(spec.flow)[1] in (".prompty", ".yaml", ".yml")   # a flow file
+                ffile = os.path.basename(spec.flow) if named else None
+                spec = replace(spec, flow=os.path.join(fdir, ffile) if ffile else fdir)
+                return _start(spec, repo, console, resumed, state.get("flow_rel") or ".", spec.data,
+                              state["flow_source"])
+    elif spec.resume_from:   # a new run from a recorded one's settings and flow (resumefrom.py)
+        from .resumefrom import resume_from
+
+        repo = repo or open_repo(".")
+        with resume_from(repo, spec, console) as (spec, flow_rel, flow_src, seed):
+            return _start(spec, repo, console, None, flow_rel, spec.data, flow_src, seed)
     if not spec.data and not spec.run:
         raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
     if spec.data and not os.path.exists(spec.data):
@@ -370,19 +384,29 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
 
         if runrefs.get_run(repo, name) is not None:
             raise RunError(f"run '{name}' already exists (choose another --name)")
-    get_connection = connection_getter()
-    flow_src = _capture_flow(repo, flow_rel, name, resumed)
+    return _start(spec, repo, console, resumed, flow_rel, data_given, _capture_flow(repo, flow_rel, name, resumed))
 
+
+def _start(spec, repo, console, resumed, flow_rel, data_given, flow_src, seed=None) -> Outcome:
+    """Run `spec` (name, absolute paths and the flow's [commit, tree, dirty] settled) with the
+    engine it calls for. `seed(active, engine)` puts lines copied from another run into the new
+    active run before any line runs (--resume-from)."""
+    from .connections_bridge import connection_getter
     from .engine.select import choose
 
+    get_connection = connection_getter()
     engine_name, engine = choose(spec, get_connection)
     if engine_name == "promptflow":
+        if seed is not None:
+            console.note(f"the promptflow engine cannot run only some lines: every line of "
+                         f"'{spec.resume_from}' runs again")
         if console.live is not None:
             console.note("--stream: promptflow runs this flow; pfgit shows the run when it has finished")
         return _run_with_promptflow(spec, repo, console, resumed, flow_src,
-                                    _flow_env_secrets(spec, get_connection))
+                                    _flow_env_secrets(spec, get_connection), flow_rel)
     try:
-        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given, flow_src)
+        return _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given,
+                            flow_src, seed)
     finally:
         close = getattr(engine, "close", None) or getattr(getattr(engine, "plan", None), "close", None)
         if close:
@@ -436,7 +460,7 @@ def _prepare_inputs(spec, repo, engine, console, data_given=None):
 
 
 def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel, data_given=None,
-                 flow_src=None) -> Outcome:
+                 flow_src=None, seed=None) -> Outcome:
     from .runstate import ActiveRun
 
     info, base, mp, total, notes = _prepare_inputs(spec, repo, engine, console, data_given)
@@ -448,8 +472,20 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     active = resumed or ActiveRun(repo, spec.name)
     start = time.time()
     if resumed is None:
-        active.create(spec, {"lines_total": total, "start": start, "engine": "builtin", "flow_source": flow_src})
+        active.create(spec, {"lines_total": total, "start": start, "engine": "builtin", "flow_source": flow_src,
+                               "flow_rel": flow_rel})
         done = set()
+        if seed is not None:
+            active.open()
+            try:
+                copied = seed(active, engine)
+            except BaseException:
+                active.remove()
+                raise
+            active.close()
+            done = active.done_lines()
+            console.note(f"resuming from run '{spec.resume_from}': {copied} succeeded line(s) copied, "
+                         f"{total - len(done)} to run")
     else:
         done = active.done_lines()
         start = active.state().get("start", start)
@@ -681,12 +717,23 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     from ..store.snapshot import now_iso, record_result
     from .result import RunResult
 
-    env = spec.environment_variables if isinstance(spec.environment_variables, dict) else {}
+    from .resumefrom import AGGREGATION_LOG, request_of, save_environment
+
+    env = spec.environment_variables
+    if isinstance(env, str):     # a .env file's names too (read at the start: gone since, none)
+        try:
+            env = read_dotenv(env)
+        except RunError:
+            env = {}
+    env = env or {}
     conns = {}
     for node, fields in (getattr(engine, "connection_names", lambda: {})() or {}).items():
         conns[node] = fields
     errors = b"".join(active.sorted_lines("errors"))
     logs = {"errors.jsonl": errors} if errors else {}
+    agg = b"".join(active.sorted_lines("aggregation"))
+    if agg:   # what aggregation nodes read from each line: `--resume-from` copies it (resumefrom.py)
+        logs[AGGREGATION_LOG] = agg
     out_log = os.path.join(active.dir, "stdout.log")
     if os.path.exists(out_log) and os.path.getsize(out_log):
         logs["stdout.log"] = out_log
@@ -700,9 +747,13 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
         logs=logs,
         source={"tool": "pfgit", "engine": engine_name},
         flow_source=tuple(active.state().get("flow_source") or ()) or None,
-        extra=dict(spec.settings(), **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
+        flow_rel=active.state().get("flow_rel") if spec.resume_from else None,
+        extra=dict(spec.settings(), request=request_of(spec),
+                   **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
     )
-    return record_result(repo, result)
+    rec = record_result(repo, result)
+    save_environment(repo, spec.name, rec.commit, env)
+    return rec
 
 
 class LineWriter:
@@ -731,7 +782,7 @@ class LineWriter:
         self.metrics_.update(m or {})
 
 
-def _run_with_promptflow(spec, repo, console, resumed, flow_src=None, env_secrets=()) -> Outcome:
+def _run_with_promptflow(spec, repo, console, resumed, flow_src=None, env_secrets=(), flow_rel=None) -> Outcome:
     """Through the installed promptflow (pfgit.run.engine.promptflow, the llm branch's module),
     recorded exactly like a built-in run."""
     try:
@@ -750,7 +801,7 @@ def _run_with_promptflow(spec, repo, console, resumed, flow_src=None, env_secret
         console.note(unknown)
     active = ActiveRun(repo, spec.name)
     start = time.time()
-    active.create(spec, {"start": start, "engine": "promptflow", "flow_source": flow_src})
+    active.create(spec, {"start": start, "engine": "promptflow", "flow_source": flow_src, "flow_rel": flow_rel})
     active.open()
     writer = LineWriter(active)
     try:

@@ -32,3 +32,4 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form settings (secret-looking keys dropped)
     flow_commit: str | None = None             # record against this commit's flow instead of the worktree
     flow_source: tuple | None = None           # (commit, tree, dirty) hex, captured when the run started
+    flow_rel: str | None = None                # repo-relative flow folder, when `flow` is elsewhere (a checkout)

@@ -35,6 +35,7 @@ class RunSpec:
     processes: int | None = None                      # worker processes sharing them (None: one)
     engine: str = "auto"                              # auto | builtin | promptflow
     resume: str | None = None                         # name of an interrupted run to finish
+    resume_from: str | None = None                    # a recorded run: new run of its failed/missing lines
     llm_cache: str | None = None                      # record/replay folder (pfgit.run.llm)
     llm_mode: str | None = None                       # record | replay | auto
     line_timeout: float | None = None                 # seconds; PF_LINE_TIMEOUT_SEC (600) otherwise
@@ -55,4 +56,6 @@ class RunSpec:
             out["init"] = sorted(self.init)
         if self.llm_mode:
             out["llm_mode"] = self.llm_mode
+        if self.resume_from:
+            out["resume_from"] = self.resume_from
         return out

@@ -38,7 +38,7 @@ def default_home() -> str:
     return os.environ.get("PF_HOME_DIRECTORY") or os.path.join(os.path.expanduser("~"), ".promptflow")
 
 
-def _is_run_folder(p: str) -> bool:
+def is_run_folder(p: str) -> bool:
     return any(os.path.exists(os.path.join(p, x)) for x in ("snapshot", "flow_outputs", "meta.json"))
 
 
@@ -54,7 +54,7 @@ def find_runs(paths: list) -> list:
             home, folders = arg, _children(os.path.join(arg, ".runs"))
         elif os.path.basename(arg) == ".runs":
             home, folders = os.path.dirname(arg), _children(arg)
-        elif _is_run_folder(arg):
+        elif is_run_folder(arg):
             parent = os.path.dirname(arg)
             home = os.path.dirname(parent) if os.path.basename(parent) == ".runs" else None
             folders = [arg]
@@ -74,7 +74,7 @@ def find_runs(paths: list) -> list:
 
 
 def _children(d: str) -> list:
-    return [os.path.join(d, n) for n in sorted(os.listdir(d)) if _is_run_folder(os.path.join(d, n))]
+    return [os.path.join(d, n) for n in sorted(os.listdir(d)) if is_run_folder(os.path.join(d, n))]
 
 
 def _mtime(p: str) -> str:

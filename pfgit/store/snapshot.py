@@ -146,7 +146,7 @@ def _log_bytes(v) -> bytes:
     return str(v).encode("utf-8")
 
 
-def _file_sha256(path: str) -> str | None:
+def file_sha256(path: str) -> str | None:
     try:
         h = hashlib.sha256()
         with open(path, "rb") as f:
@@ -160,7 +160,7 @@ def _file_sha256(path: str) -> str | None:
 def _data_info(repo: Repo, data: str | None) -> dict | None:
     if not data:
         return None
-    info = {"path": data, "sha256": _file_sha256(data)}
+    info = {"path": data, "sha256": file_sha256(data)}
     if os.path.exists(data):
         rel = os.path.relpath(os.path.realpath(data), os.path.realpath(repo.path))
         # repo-relative (portable) when inside the repository, else absolute like promptflow
@@ -172,12 +172,13 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
                settings: dict | None = None, logs: dict | None = None, base_run: str | None = None,
                *, inputs: Iterable | None = None, flow_commit: str | None = None,
                force: bool = False, update_index: bool = True,
-               unlinked_tree: bytes | None = None, flow_src: tuple | None = None) -> RecordedRun:
+               unlinked_tree: bytes | None = None, flow_src: tuple | None = None,
+               flow_rel: str | None = None) -> RecordedRun:
     """Write a run snapshot commit and its ref. `settings` keys: data, column_mapping, variant,
     status, start_time, end_time, lines_failed, lines_total, connections, environment, secrets,
     tools, source, extra (see RunResult). Returns what was recorded."""
     settings = dict(settings or {})
-    flow_rel = flow_rel_path(repo, flow_dir)
+    flow_rel = flow_rel or flow_rel_path(repo, flow_dir)
     name = validate_run_name(name) if name else default_run_name(flow_rel, folder=flow_dir)
     if not force and runrefs.get_run(repo, name) is not None:
         raise UsageError(f"run '{name}' already exists (choose another --name)")
@@ -321,4 +322,4 @@ def record_result(repo: Repo, result: RunResult, force: bool = False,
     return record_run(repo, result.flow, result.name, result.outputs, result.metrics, settings,
                       result.logs, result.base_run, inputs=result.inputs,
                       flow_commit=result.flow_commit, force=force, unlinked_tree=unlinked_tree,
-                      flow_src=result.flow_source)
+                      flow_src=result.flow_source, flow_rel=result.flow_rel)
