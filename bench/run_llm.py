@@ -2,6 +2,7 @@
 `pfgit run --workers 16` vs `pf run create` (PF_WORKER_COUNT=16) in the same run.
 
     .venv/bin/python bench/run_llm.py [--lines 1000] [--latency 0.05] [--workers 16] [--processes N] [--no-pf]
+                                      [--rounds N]
 
 The flow is the corpus's `examples/flows/standard/basic-with-builtin-llm` (a prompt node and a
 chat llm node) when the corpus is there, copied into a temporary git repo; its connection
@@ -104,6 +105,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--processes", type=int, default=None, help="pfgit run --processes N")
     ap.add_argument("--no-pf", action="store_true")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the pfgit measurements; the median is compared")
     args = ap.parse_args()
     installed_like()
     py = sys.executable
@@ -152,27 +154,38 @@ def main() -> int:
                 raise SystemExit(1)
             return time.perf_counter() - t0, cpu, _cpu_seconds(server.pid) - server_cpu0, r
 
-        load0 = os.getloadavg()[0]
-        ceiling = _ceiling(py, url, args.lines, args.workers)
-        t_start, cpu_start, _, _ = pfgit_run("start.jsonl", "b0")
-        t_pfgit, client_cpu, server_cpu, r = pfgit_run("data.jsonl", "b1")
-        status = json.loads(r.stdout)
         ideal = args.workers / args.latency
-        rate = args.lines / t_pfgit
-        print(f"flow: {source}; {args.lines} lines, fake server latency {args.latency * 1000:.0f} ms, "
-              f"{args.workers} workers")
-        print(f"pfgit run        {t_pfgit:7.2f} s  {rate:6.1f} lines/s  = {rate / ideal:.0%} of {ideal:.0f} "
-              f"(target >= 80%)  status {status['status']}, {status['lines']['failed']} failed")
-        more = args.lines - args.workers
-        print(f"start-up and recording (a {args.workers}-line run): {t_start:.2f} s, {cpu_start:.2f} s CPU; the other "
-              f"{more} lines: {more / (t_pfgit - t_start):.1f} lines/s = {more / (t_pfgit - t_start) / ideal:.0%} of {ideal:.0f}")
-        print(f"ceiling: a plain http.client client ({args.workers} threads, no SDK, no flow) got "
-              f"{ceiling:.1f} requests/s = {ceiling / ideal:.0%} of {ideal:.0f} from the same server; "
-              f"pfgit end to end = {rate / ceiling:.0%} of that, its other lines {more / (t_pfgit - t_start) / ceiling:.0%}")
-        print(f"CPU per line: pfgit {client_cpu / args.lines * 1000:.2f} ms (whole process, start and "
-              f"recording included; {(client_cpu - cpu_start) / more * 1000:.2f} ms without them), fake server "
-              f"{server_cpu / args.lines * 1000:.2f} ms; load average {load0:.2f} before, "
-              f"{os.getloadavg()[0]:.2f} after")
+        rates = []
+        for rnd in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                print(f"-- round {rnd} of {args.rounds}")
+            load0 = os.getloadavg()[0]
+            ceiling = _ceiling(py, url, args.lines, args.workers)
+            t_start, cpu_start, _, _ = pfgit_run("start.jsonl", f"s{rnd}")
+            t_pfgit, client_cpu, server_cpu, r = pfgit_run("data.jsonl", f"b{rnd}")
+            status = json.loads(r.stdout)
+            rate = args.lines / t_pfgit
+            rates.append(rate)
+            if rnd == 1:
+                print(f"flow: {source}; {args.lines} lines, fake server latency {args.latency * 1000:.0f} ms, "
+                      f"{args.workers} workers")
+            print(f"pfgit run        {t_pfgit:7.2f} s  {rate:6.1f} lines/s  = {rate / ideal:.0%} of {ideal:.0f} "
+                  f"(target >= 80%)  status {status['status']}, {status['lines']['failed']} failed")
+            more = args.lines - args.workers
+            print(f"start-up and recording (a {args.workers}-line run): {t_start:.2f} s, {cpu_start:.2f} s CPU; the other "
+                  f"{more} lines: {more / (t_pfgit - t_start):.1f} lines/s = {more / (t_pfgit - t_start) / ideal:.0%} of {ideal:.0f}")
+            print(f"ceiling: a plain http.client client ({args.workers} threads, no SDK, no flow) got "
+                  f"{ceiling:.1f} requests/s = {ceiling / ideal:.0%} of {ideal:.0f} from the same server; "
+                  f"pfgit end to end = {rate / ceiling:.0%} of that, its other lines {more / (t_pfgit - t_start) / ceiling:.0%}")
+            print(f"CPU per line: pfgit {client_cpu / args.lines * 1000:.2f} ms (whole process, start and "
+                  f"recording included; {(client_cpu - cpu_start) / more * 1000:.2f} ms without them), fake server "
+                  f"{server_cpu / args.lines * 1000:.2f} ms; load average {load0:.2f} before, "
+                  f"{os.getloadavg()[0]:.2f} after")
+        if args.rounds > 1:
+            med = sorted(rates)[len(rates) // 2]
+            print(f"end to end over {args.rounds} rounds: median {med:.1f} lines/s = {med / ideal:.0%} of {ideal:.0f} "
+                  f"(min {min(rates):.1f}, max {max(rates):.1f})")
+        t_pfgit = args.lines / sorted(rates)[len(rates) // 2]   # pf is compared with the median round
         if not args.no_pf:
             pf = shutil.which("pf", path=os.path.dirname(py)) or shutil.which("pf")
             pf_home = tmp / "home" / ".promptflow"

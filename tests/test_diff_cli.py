@@ -247,7 +247,7 @@ def test_driver_text_outside_a_repo_deleted_flow_and_garbage(tmp_path, monkeypat
     bad.write_bytes(b"nodes: [\n")
     text = driver_text(["qa/flow.dag.yaml", str(old), "a" * 40, "100644", str(bad), "b" * 40, "100644"])
     assert "new side cannot be read" in text and "+nodes: [" in text
-    assert "expected 7 arguments" in driver_text(["x"])
+    assert "expected 7 arguments" in driver_text(["x", "y"])  # one argument: an unmerged path
 
 
 @pytest.mark.slow

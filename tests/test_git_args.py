@@ -74,6 +74,7 @@ AUDITED = {
     "pfgit/git/batch.py": "object names on stdin, one a line (ids checked as hex); log's start "
                           "commit checked as hex, after --end-of-options",
     "pfgit/history/cached.py": "a revision starting with '-' is refused; REV^{commit} before --",
+    "pfgit/integrate/diffdriver.py": "`git ls-files -u -z`: fixed arguments, no value from outside",
 }
 
 

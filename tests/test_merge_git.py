@@ -319,3 +319,46 @@ def test_source_renamed_and_rewritten_is_a_modify_delete_conflict(tmp_path):
     assert "qa/clean.py: conflict (not a flow file" in r.stdout
     assert "qa/flow.dag.yaml: merged" in r.stdout
     assert yaml.safe_load(read(repo, "qa/flow.dag.yaml"))["nodes"][0]["name"] == "normalise"
+
+
+_FLOW = ("inputs:\n  text:\n    type: string\noutputs:\n  out:\n    type: string\n    reference: ${a.output}\n"
+         "nodes:\n- name: a\n  type: python\n  source:\n    type: code\n    path: t.py\n  inputs:\n"
+         "    t: ${inputs.text}\n")
+
+
+def _node(name, ref):
+    return f"- name: {name}\n  type: python\n  source:\n    type: code\n    path: t.py\n  inputs:\n    t: {ref}\n"
+
+
+def test_rebase_cherry_pick_and_revert_use_the_driver(tmp_path):
+    """git calls merge drivers from rebase, cherry-pick and revert too: two branches that each
+    append a node (a text conflict for git) rebase and cherry-pick cleanly, and reverting one
+    node's commit keeps the other's."""
+    repo = init_repo(str(tmp_path / "r"))
+    no_hooks(repo)
+    write(repo, "f/flow.dag.yaml", _FLOW)
+    write(repo, "f/t.py", "from promptflow.core import tool\n\n\n@tool\ndef t(t: str) -> str:\n    return t\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    assert pfgit(repo, "install").returncode == 0
+    git(repo, "add", ".gitattributes")
+    git(repo, "commit", "-qm", "attributes")
+    git(repo, "checkout", "-qb", "feat")
+    write(repo, "f/flow.dag.yaml", _FLOW + _node("b", "${a.output}"))
+    git(repo, "commit", "-qam", "add b")
+    git(repo, "checkout", "-q", "main")
+    write(repo, "f/flow.dag.yaml", _FLOW + _node("c", "${inputs.text}"))
+    git(repo, "commit", "-qam", "add c")
+    git(repo, "branch", "pick", "feat")
+
+    def names():
+        return [n["name"] for n in yaml.safe_load(read(repo, "f/flow.dag.yaml"))["nodes"]]
+
+    git(repo, "checkout", "-q", "feat")
+    git(repo, "rebase", "-q", "main")
+    assert sorted(names()) == ["a", "b", "c"] and pfgit(repo, "validate", "f").returncode == 0
+    git(repo, "checkout", "-q", "main")
+    git(repo, "cherry-pick", "pick")
+    assert sorted(names()) == ["a", "b", "c"]
+    git(repo, "revert", "--no-edit", "HEAD~1")     # take "add c" back, keep b
+    assert names() == ["a", "b"] and pfgit(repo, "validate", "f").returncode == 0

@@ -68,6 +68,25 @@ def test_promptflows_own_lookup_finds_pfgit_connections(tmp_path, fake_openai, c
         assert r.returncode == 1 and "Connection 'nowhere' is not found" in err["message"]
 
 
+def _repo_with_connection(tmp_path, files: dict, rows: list, api_key: str, server):
+    """A committed repo with the flow `files` in flow/ and data.jsonl, and pfgit's connection
+    `pfgit_conn` (Azure OpenAI on the fake server, key `api_key`): (repo, env, pfgit argv)."""
+    repo = tmp_path / "repo"
+    write_flow(repo / "flow", files)
+    (repo / "data.jsonl").write_text("".join(r + "\n" for r in rows))
+    env = dict(os.environ, PYTHONPATH=ROOT, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               PF_DISABLE_TELEMETRY="true", GIT_AUTHOR_NAME="a", GIT_AUTHOR_EMAIL="a@b", GIT_COMMITTER_NAME="a",
+               GIT_COMMITTER_EMAIL="a@b")
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "flow"]):
+        subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
+    conn = tmp_path / "conn.yaml"
+    conn.write_text(f"name: pfgit_conn\ntype: azure_open_ai\napi_key: {api_key}\n"
+                    f"api_base: {server.root}\napi_version: '2024-02-01'\n")
+    pfgit = [sys.executable, "-m", "pfgit"]
+    subprocess.run(pfgit + ["connection", "create", "--file", str(conn)], env=env, check=True, capture_output=True)
+    return repo, env, pfgit
+
+
 @pytest.mark.slow
 def test_a_connection_the_real_package_looked_up_is_masked_in_the_snapshot(tmp_path, fake_openai):  # noqa: F811
     """The flow's model configuration is resolved from pfgit's store as promptflow resolves it
@@ -78,19 +97,8 @@ def test_a_connection_the_real_package_looked_up_is_masked_in_the_snapshot(tmp_p
         "        return prompty(question=question)",
         "        assert self.model_config.connection is None  # resolved, as promptflow does\n"
         "        return prompty(question=question) + ' ' + self.model_config.api_key")
-    repo = tmp_path / "repo"
-    write_flow(repo / "flow", files)
-    (repo / "data.jsonl").write_text('{"question": "hi"}\n')
-    env = dict(os.environ, PYTHONPATH=ROOT, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
-               PF_DISABLE_TELEMETRY="true", GIT_AUTHOR_NAME="a", GIT_AUTHOR_EMAIL="a@b", GIT_COMMITTER_NAME="a",
-               GIT_COMMITTER_EMAIL="a@b")
-    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "flow"]):
-        subprocess.run(["git", *cmd], cwd=repo, env=env, check=True)
-    conn = tmp_path / "conn.yaml"
-    conn.write_text(f"name: pfgit_conn\ntype: azure_open_ai\napi_key: az-sk-987654321\n"
-                    f"api_base: {fake_openai.root}\napi_version: '2024-02-01'\n")
-    pfgit = [sys.executable, "-m", "pfgit"]
-    subprocess.run(pfgit + ["connection", "create", "--file", str(conn)], env=env, check=True, capture_output=True)
+    repo, env, pfgit = _repo_with_connection(tmp_path, files, ['{"question": "hi"}'], "az-sk-987654321",
+                                             fake_openai)
     r = subprocess.run(pfgit + ["run", "--flow", "flow", "--data", "data.jsonl", "--name", "r1"], env=env,
                        capture_output=True, text=True, timeout=300, cwd=repo)
     assert r.returncode == 0, r.stderr
@@ -154,3 +162,45 @@ def test_init_model_configs_and_connections_are_resolved_like_promptflow(tmp_pat
         eng.close()
     with pytest.raises(RunError, match="connection 'nowhere' is not found"):
         FlexEngine(flow, fdir, ffile, dict(init, custom="nowhere"), _conns)
+
+
+DAG_PROMPTY = {
+    "flow.dag.yaml": "inputs:\n  question: {type: string}\noutputs:\n  answer: {type: string, reference: "
+                     "'${ask.output}'}\nnodes:\n- name: ask\n  type: python\n  source: {type: code, path: ask.py}\n"
+                     "  inputs: {question: '${inputs.question}'}\n",
+    "ask.py": """\
+from pathlib import Path
+
+from promptflow.core import AzureOpenAIModelConfiguration, Prompty, tool
+from promptflow.core._prompty_utils import convert_model_configuration_to_connection
+
+
+@tool
+def ask(question: str) -> str:
+    # the tool names the connection itself: promptflow looks it up, not the node's inputs
+    config = AzureOpenAIModelConfiguration(connection="pfgit_conn", azure_deployment="gpt-4o")
+    prompty = Prompty.load(source=Path(__file__).with_name("chat.prompty"), model={"configuration": config})
+    print("key", convert_model_configuration_to_connection(config).api_key)   # into stdout.log
+    return prompty(question=question) + " " + convert_model_configuration_to_connection(config).api_key
+""",
+    "chat.prompty": FLEX_PROMPTY["chat.prompty"],
+}
+
+
+@pytest.mark.slow
+def test_connections_tools_look_up_in_worker_processes_are_masked(tmp_path, fake_openai):  # noqa: F811
+    """--processes 2: the tools run in forked children only, so only the children see promptflow
+    look the connection up; they report it and no blob of the snapshot holds its secret."""
+    repo, env, pfgit = _repo_with_connection(tmp_path, DAG_PROMPTY, [f'{{"question": "q{i}"}}' for i in range(4)],
+                                             "az-sk-55501234", fake_openai)
+    r = subprocess.run(pfgit + ["run", "--flow", "flow", "--data", "data.jsonl", "--name", "r1", "--processes", "2",
+                                "--workers", "2", "--json"], env=env, capture_output=True, text=True, timeout=300, cwd=repo)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["lines"]["completed"] == 4 and len(fake_openai.requests) == 4
+    tree = subprocess.run(["git", "ls-tree", "-r", "refs/pfgit/runs/r1"], cwd=repo, capture_output=True,
+                          text=True, check=True).stdout
+    names = [ln.split("\t")[1] for ln in tree.splitlines()]
+    assert any(n.endswith("outputs.jsonl") for n in names) and any(n.endswith("stdout.log") for n in names)
+    for ln in tree.splitlines():
+        blob = subprocess.run(["git", "cat-file", "-p", ln.split()[2]], cwd=repo, capture_output=True).stdout
+        assert b"az-sk-55501234" not in blob, ln

@@ -237,8 +237,8 @@ def test_dag_async_generator_custom_connection_dict_and_failure_names_the_node(t
                          "message": "Execution failure in 'fails': (ValueError) no 0"}
     bad = run_test_line(spec, {"n": "x"})
     assert bad.error["type"] == "InputTypeError" and bad.error["message"] == (
-        "The input for flow is incorrect. The value for flow input 'n' does not match the expected type 'int'. "
-        "Please change flow input type or adjust the input value in your input data.")
+        "The input for flow is incorrect. The value for flow input 'n' in line 0 of input data does not match "
+        "the expected type 'int'. Please change flow input type or adjust the input value in your input data.")
 
 
 def test_image_flows_go_to_promptflow(tmp_path):
@@ -366,3 +366,162 @@ def test_prompty_unknown_configuration_type(tmp_path):
     res = run_test_line(RunSpec(flow=str(p), engine="builtin"), {"question": "q", "examples": "e"})
     assert res.error == {"type": "UnknownConnectionType", "node": "u", "message": (
         "Not Support connection type unify for embedding api. Connection type should be in [AzureOpenAI, OpenAI].")}
+
+
+OPERATION_CONTEXT = {   # promptflow's eager_flows/flow_with_operation_context
+    "flow.flex.yaml": "entry: flow_with_context:my_flow\n",
+    "flow_with_context.py": """\
+from promptflow.tracing._operation_context import OperationContext
+
+
+def my_flow():
+    context = OperationContext.get_instance()
+    assert "flow_id" in context
+    assert "root_run_id" in context
+    return {"flow-id": context.flow_id, "root-run-id": context.root_run_id}
+""",
+}
+CONTEXT_NODE = {
+    "flow.dag.yaml": "inputs: {}\noutputs:\n  ua: {type: string, reference: '${ua.output}'}\nnodes:\n"
+                     "- name: ua\n  type: python\n  source: {type: code, path: ua.py}\n  inputs: {}\n",
+    "ua.py": "import promptflow._core.operation_context as oc\nfrom promptflow.core import tool\n\n\n@tool\n"
+             "def ua() -> str:\n    return oc.OperationContext.get_instance().get_user_agent()\n",
+}
+
+
+@pytest.mark.parametrize("files,who,line", [(OPERATION_CONTEXT, "the flow", 1), (CONTEXT_NODE, "node 'ua'", 1)])
+def test_operation_context_goes_to_promptflow(tmp_path, files, who, line):
+    # only promptflow's executor fills the OperationContext (flow_id, root_run_id, run_mode, user
+    # agent): even the real package imported by the built-in engine leaves it empty, so the import
+    # scan sends the flow to promptflow (decided without importing promptflow here)
+    from pfgit.run.engine.select import choose
+
+    flow = write_flow(tmp_path / "f", files)
+    assert choose(RunSpec(flow=str(flow)), None) == ("promptflow", None)
+    with pytest.raises(RunError, match=f"{who} needs the promptflow engine: .*uses promptflow's OperationContext") as e:
+        choose(RunSpec(flow=str(flow), engine="builtin"), None)
+    assert e.value.line == line and e.value.file.endswith(".py")
+
+
+THREADS = {
+    "flow.dag.yaml": "inputs: {}\noutputs:\n  o: {type: string, reference: '${t.output}'}\nnodes:\n"
+                     "- name: t\n  type: python\n  source: {type: code, path: t.py}\n  inputs: {}\n",
+    "t.py": """\
+import contextvars
+
+from promptflow.core import tool
+from promptflow.tracing import ThreadPoolExecutorWithContext
+
+VAR = contextvars.ContextVar("v", default="unset")
+
+
+@tool
+def t() -> str:
+    VAR.set("parent")
+    with ThreadPoolExecutorWithContext(max_workers=1, initializer=VAR.get) as pool:
+        return pool.submit(VAR.get).result()
+""",
+}
+
+
+def test_thread_pool_with_context_is_served_by_the_compatibility_layer(tmp_path):
+    from pfgit.run import pfimports
+
+    flow = write_flow(tmp_path / "f", THREADS)
+    assert pfimports.scan_sources(str(flow), [("t", "t.py")]) == []     # no real promptflow needed
+    assert run_test_line(RunSpec(flow=str(flow), engine="builtin"), {}).outputs == {"o": "parent"}
+
+
+WORDING_DAG = {
+    "flow.dag.yaml": "inputs:\n  n: {type: int}\n  m: {type: string}\n  chat_history: {type: list}\n"
+                     "outputs:\n  o: {type: string, reference: '${f.output}'}\nnodes:\n- name: f\n  type: python\n"
+                     "  source: {type: code, path: f.py}\n  inputs: {n: '${inputs.n}', m: '${inputs.m}', "
+                     "h: '${inputs.chat_history}'}\n",
+    "f.py": "from promptflow.core import tool\n\n\n@tool\ndef f(n: int, m: str, h: list) -> str:\n"
+            "    return f'{n}{m}{h}'\n",
+}
+WORDING_FLEX = {"flow.flex.yaml": "entry: e:f\n", "e.py": "def f(n: int, m: str) -> str:\n    return str(n) + m\n"}
+NOT_INT = ("The input for flow is incorrect. The value for flow input 'n'{} does not match the expected type "
+           "'int'. Please change flow input type or adjust the input value in your input data.")
+NO_M = ("The input for flow is incorrect. The value for flow input 'm' is not provided {}. Please review your "
+        "input data or remove this input in your flow if it's no longer needed.")
+
+
+def test_input_error_wording_names_the_line_where_promptflow_does(tmp_path, monkeypatch):
+    # promptflow 1.18.5, observed: `pf flow test` of a DAG flow validates its one line as line 0
+    # and refuses missing inputs before running (a chat history defaults to []); batch DAG lines
+    # name their line; flex flows and prompty (ScriptExecutor) never name one
+    from pfgit.run.batch import run_batch
+    from run_flows import make_repo, quiet_console, write_jsonl
+    from test_run_batch import read_run
+
+    dag = RunSpec(flow=str(write_flow(tmp_path / "d", WORDING_DAG)), engine="builtin")
+    assert run_test_line(dag, {"n": "x", "m": "a"}).error["message"] == NOT_INT.format(" in line 0 of input data")
+    assert run_test_line(dag, {"n": "1", "m": "a"}).outputs == {"o": "1a[]"}
+    with pytest.raises(RunError, match=r"""Required input\(s\) \['m'\] are missing for "flow"\.""") as e:
+        run_test_line(dag, {"n": "1"})
+    assert e.value.file.endswith("flow.dag.yaml")
+    flex = RunSpec(flow=str(write_flow(tmp_path / "x", WORDING_FLEX)), engine="builtin")
+    assert run_test_line(flex, {"n": "x", "m": "a"}).error["message"] == NOT_INT.format("")
+    assert run_test_line(flex, {"n": "1"}).error["message"] == NO_M.format("in input data")
+    repo = make_repo(tmp_path, {"d": WORDING_DAG, "x": WORDING_FLEX})
+    write_jsonl(repo / "data.jsonl", [{"n": 1, "m": "a", "chat_history": []}, {"n": "x", "m": "b"}, {"n": 2}])
+    monkeypatch.chdir(repo)
+    for flow, where, missing in (("d", " in line 1 of input data", "in line 2 of input data"),
+                                 ("x", "", "in input data")):
+        out = run_batch(RunSpec(flow=flow, data="data.jsonl", name=f"w{flow}", engine="builtin", workers=1),
+                        quiet_console())
+        assert [out.first_error["message"]] == [NOT_INT.format(where)]
+        errors = [json.loads(x) for x in read_run(repo, f"w{flow}")[3]["errors.jsonl"].splitlines()]
+        assert [e["message"] for e in errors] == [NOT_INT.format(where), NO_M.format(missing)]
+
+
+IMAGE_LIST = {
+    "flow.dag.yaml": "inputs:\n  items: {type: list}\n  meta: {type: object, default: {}}\noutputs:\n"
+                     "  o: {type: string, reference: '${f.output}'}\nnodes:\n- name: f\n  type: python\n"
+                     "  source: {type: code, path: f.py}\n  inputs: {items: '${inputs.items}', meta: '${inputs.meta}'}\n",
+    "f.py": "from promptflow.core import tool\n\n\n@tool\ndef f(items: list, meta: dict) -> str:\n"
+            "    return ','.join(type(i).__name__ for i in items)\n",
+}
+PNG = {"data:image/png;path": "dot.png"}
+
+
+def test_images_inside_list_and_object_inputs(tmp_path):
+    # promptflow's DAG executor loads {"data:image/<fmt>;path|base64|url": v} dicts found at any
+    # depth of a list/object input as Image objects; the built-in engine has none: auto hands the
+    # flow to promptflow when the test inputs or the run's data hold one, builtin fails the line
+    from pfgit.run.engine.select import choose, promptflow_installed
+    from pfgit.run.multimedia import data_may_hold_images, holds_image
+
+    assert holds_image([1, {"a": [PNG]}]) and holds_image({"k": {"data:image/jpeg;url": "http://x"}})
+    assert not holds_image([{"data:image/png;path": "a", "other": 1}, "data:image/png;path"])
+    flow = write_flow(tmp_path / "f", IMAGE_LIST)
+    bad = run_test_line(RunSpec(flow=str(flow), engine="builtin"), {"items": "[1]", "meta": {"x": [PNG]}})
+    assert bad.error["type"] == "NeedsPromptflow" and "flow input 'meta' holds an image" in bad.error["message"]
+    assert run_test_line(RunSpec(flow=str(flow), engine="builtin"), {"items": '["a", {"k": 1}]'}).outputs == \
+        {"o": "str,dict"}
+    (tmp_path / "plain.jsonl").write_text('{"items": ["data:image/png;path is text"]}\n')
+    (tmp_path / "img.csv").write_text('items\n"[{""data:image/png;path"": ""dot.png""}]"\n')
+    (tmp_path / "img.jsonl").write_text(json.dumps({"items": [PNG]}) + "\n")
+    assert [data_may_hold_images(str(tmp_path / n)) for n in ("plain.jsonl", "img.csv", "img.jsonl")] == \
+        [False, True, True]
+    if not promptflow_installed():
+        pytest.skip("promptflow is not installed")
+    name, engine = choose(RunSpec(flow=str(flow)), None, {"items": json.dumps([PNG])})
+    assert (name, engine) == ("promptflow", None)
+    assert choose(RunSpec(flow=str(flow), data=str(tmp_path / "img.jsonl")), None) == ("promptflow", None)
+    name, engine = choose(RunSpec(flow=str(flow), data=str(tmp_path / "plain.jsonl")), None)
+    engine.close()
+    assert name == "builtin"
+
+
+def test_promptflow_run_records_skip_the_images_it_writes(tmp_path):
+    # a promptflow run with image inputs writes the images into flow_artifacts beside the records
+    from pfgit.run.engine.promptflow import _lines
+
+    art = tmp_path / "flow_artifacts"
+    art.mkdir()
+    (art / "000000000_000000001.jsonl").write_text(json.dumps(
+        {"line_number": 0, "run_info": {"status": "Completed", "inputs": {"x": 1}, "output": {"o": 2}}}) + "\n")
+    (art / "5e1f.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert _lines(str(tmp_path)) == {0: ({"x": 1}, {"o": 2}, None)}

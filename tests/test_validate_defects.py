@@ -198,6 +198,10 @@ CASES = {
     "missing-entry-function": (FLEX, replace("programmer:write_simple_program",
                                              "programmer:write_program", "flow.flex.yaml"),
                                "missing-entry-function", None, "flow.flex.yaml", "entry:"),
+    "code-outside-flow": (FLEX, replace("entry: programmer:write_simple_program\n",
+                                        "entry: programmer:write_simple_program\ncode: ../basic\n",
+                                        "flow.flex.yaml"), "code-outside-flow", None, "flow.flex.yaml",
+                          "code: ../basic"),
     "missing-front-matter": (PROMPTY, strip_front_matter("basic.prompty"), "missing-front-matter",
                              None, "basic.prompty", 1),
     "conflict-markers": (WC, replace("{% endfor %}", "{% endfor %}\n<<<<<<< HEAD\nA\n=======\nB\n"

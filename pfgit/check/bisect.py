@@ -23,7 +23,7 @@ class Threshold:
 
     def verdict(self, value) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                isinstance(value, float) and math.isnan(value)):
+                isinstance(value, float) and not math.isfinite(value)):  # NaN, or an overflowed 1e999
             return SKIP
         if self.min is not None and value < self.min:
             return BAD

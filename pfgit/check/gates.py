@@ -78,6 +78,11 @@ def judge(gate: Gate, baseline: dict | None, head: dict | None) -> dict:
         row["reasons"].append("no value in the head's runs" if h_raw is None
                               else f"not a number: {h_raw!r}")
         return row
+    if isinstance(h, float) and math.isinf(h):
+        # an overflowed evaluation or a hand-made run's 1e999: it met every min and max_drop bound
+        row["status"] = "fail"
+        row["reasons"].append(f"not a finite number: {_fmt(h)}")
+        return row
     fails, unjudged = [], []
     if "min" in gate.bounds and h < gate.bounds["min"]:
         fails.append(f"{_fmt(h)} < min {_fmt(gate.bounds['min'])}")

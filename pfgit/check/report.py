@@ -48,6 +48,8 @@ def render_text(res: dict) -> str:
     if b.get("fetched") and b["fetched"].get("error"):
         out.append(f"note: could not fetch runs from {b['fetched']['remote']}: "
                    f"{b['fetched']['error']}")
+    for r in (b.get("fetched") or {}).get("failed") or ():
+        out.append(f"note: not fetched from {b['fetched']['remote']}: {r['ref']}: {r['reason']}")
     if not res["flows"]:
         out.append("no changed flow to check")
     for f in res["flows"]:

@@ -7,6 +7,22 @@ import sys
 import typer
 
 
+def rewrite_argv(args: list, longs=()) -> list:
+    """pf's spellings: `--set k=v k2=v2` after one flag, abbreviated options (pfgit.run.argv)."""
+    from ..run.argv import expand_abbreviations, expand_multi
+
+    return expand_multi(expand_abbreviations(args, longs), flags=("--set",))
+
+
+def _one_name(name, name_opt) -> str:
+    """NAME, or pf's `--name NAME` / `-n NAME`."""
+    from ..errors import UsageError
+
+    if (name is None) == (name_opt is None):
+        raise UsageError("give the connection's name: NAME or --name NAME")
+    return name if name is not None else name_opt
+
+
 def _print_conn(d: dict) -> None:
     import yaml
 
@@ -20,8 +36,8 @@ def register(app: typer.Typer) -> None:
 
     @conn.command("create")
     def create(file: str = typer.Option(..., "--file", "-f", help="promptflow connection YAML."),
-               sets: list[str] = typer.Option([], "--set", help="KEY=VALUE override (secrets.KEY=... for custom)."),
-               name: str = typer.Option(None, "--name", help="Connection name (overrides the file's)."),
+               sets: list[str] = typer.Option([], "--set", help="KEY=VALUE overrides, several after one flag as pf (secrets.KEY=... for custom)."),
+               name: str = typer.Option(None, "--name", "-n", help="Connection name (overrides the file's)."),
                json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Create or update a connection from promptflow's connection YAML."""
         from ..output import emit_json
@@ -52,12 +68,14 @@ def register(app: typer.Typer) -> None:
             print(f"{c.name:24} {c.type:16} {c.source:10} {where}".rstrip())
 
     @conn.command("show")
-    def show(name: str = typer.Argument(..., help="Connection name."),
+    def show(name: str = typer.Argument(None, help="Connection name."),
+             name_opt: str = typer.Option(None, "--name", "-n", help="The name, as pf spells it."),
              json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Show a connection, secrets masked."""
         from ..output import emit_json
         from ..run.connections import ConnectionStore, pf_connection_types
 
+        name = _one_name(name, name_opt)
         store = ConnectionStore()
         if name not in store.names() and name in pf_connection_types():
             from ..run.connections import Connection, type_key
@@ -69,13 +87,15 @@ def register(app: typer.Typer) -> None:
         emit_json(d) if json_out else _print_conn(d)
 
     @conn.command("delete")
-    def delete(name: str = typer.Argument(..., help="Connection name."),
+    def delete(name: str = typer.Argument(None, help="Connection name."),
+               name_opt: str = typer.Option(None, "--name", "-n", help="The name, as pf spells it."),
                json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Delete one of pfgit's connections (promptflow's are left to `pf connection delete`)."""
         from ..errors import EXIT_NO
         from ..output import emit_json
         from ..run.connections import ConnectionStore
 
+        name = _one_name(name, name_opt)
         ok = ConnectionStore().delete(name)
         if json_out:
             emit_json({"name": name, "deleted": ok})

@@ -10,11 +10,12 @@ from typing import List, Optional
 import typer
 
 
-def rewrite_argv(args: list) -> list:
-    """pf's several-values-after-one-flag options (see pfgit.run.argv)."""
-    from ..run.argv import expand_multi
+def rewrite_argv(args: list, longs=()) -> list:
+    """pf's argparse spellings: abbreviated options and several values after one flag (see
+    pfgit.run.argv)."""
+    from ..run.argv import expand_abbreviations, expand_multi
 
-    return expand_multi(args)
+    return expand_multi(expand_abbreviations(args, longs))
 
 
 def _connections(items) -> dict:
@@ -31,11 +32,20 @@ def _connections(items) -> dict:
 
 
 def _env(items):
+    from ..run.argv import environment_option
+
+    return environment_option(items)
+
+
+def _pairs_or_file(items, what: str) -> dict:
+    """pf's `--inputs` / `--init`: KEY=VALUE pairs, or one JSON (or JSONL: first line) file."""
     from ..run.argv import pairs
 
     if items and len(items) == 1 and "=" not in items[0]:
-        return items[0]               # a .env file
-    return pairs(items, "--environment-variables")
+        from ..run.testline import read_inputs_file
+
+        return read_inputs_file(items[0])
+    return pairs(items, what)
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -72,8 +82,8 @@ def register(app: typer.Typer) -> None:
             base_run: Optional[str] = typer.Option(None, "--run", help="Base run to evaluate (lines joined by line number)."),
             variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
             connections: Optional[List[str]] = typer.Option(None, "--connections", help="NODE.connection=NAME, NODE.deployment_name=X, NODE.model=Y."),
-            environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs, or a .env file."),
-            name: Optional[str] = typer.Option(None, "--name", help="Run name (default: <flow>_<time>)."),
+            environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs and .env files; with no value, the .env found here or above."),
+            name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (default: <flow>_<time>)."),
             display_name: Optional[str] = typer.Option(None, "--display-name"),
             description: Optional[str] = typer.Option(None, "--description"),
             tags: Optional[List[str]] = typer.Option(None, "--tags", help="K=V pairs."),
@@ -86,6 +96,8 @@ def register(app: typer.Typer) -> None:
             llm_cache: Optional[str] = typer.Option(None, "--llm-cache", help="Folder of recorded LLM responses."),
             llm_mode: Optional[str] = typer.Option(None, "--llm-mode", help="record | replay | auto (default auto)."),
             json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+            stream: bool = typer.Option(False, "--stream", help="Show each finished line and what the flow's tools print, as it happens (on stderr with --json)."),
+            set_: Optional[List[str]] = typer.Option(None, "--set", help="KEY=VALUE run fields, as pf: display_name, description, tags.K, properties.K, variant, column_mapping.K, connections.NODE.FIELD, environment_variables.K."),
             ) -> None:
         """Run a flow over data (or evaluate a base run) and record it as a snapshot commit."""
         from dataclasses import replace
@@ -97,7 +109,7 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
-        console = Console()
+        console = Console(live=(sys.stderr if json_out else sys.stdout) if stream else None)
         if resume:
             spec = RunSpec(flow=".", resume=resume, workers=workers, processes=processes)
         else:
@@ -134,13 +146,14 @@ def register(app: typer.Typer) -> None:
             if tags:
                 over["tags"] = {**spec.tags, **pairs(tags, "--tags")}
             if init:
-                if len(init) == 1 and "=" not in init[0]:
-                    from ..run.testline import read_inputs_file
-
-                    over["init"] = read_inputs_file(init[0])
-                else:
-                    over["init"] = pairs(init, "--init")
+                over["init"] = _pairs_or_file(init, "--init")
             spec = replace(spec, workers=workers, processes=processes, engine=engine, llm_cache=llm_cache, llm_mode=llm_mode, **over)
+            if set_:
+                from ..run.runfile import apply_set
+
+                spec, notes = apply_set(spec, set_)
+                for n in notes:
+                    console.note(n)
         if json_out:    # stdout holds only the JSON: what tools print while loading goes to stderr
             import contextlib
 
@@ -153,13 +166,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("test")
     def test(flow: str = typer.Option(".", "--flow", help="Flow folder, flow file or .prompty."),
-             inputs: Optional[List[str]] = typer.Option(None, "--inputs", help="K=V flow inputs (node inputs with --node)."),
+             inputs: Optional[List[str]] = typer.Option(None, "--inputs", help="K=V flow inputs (node inputs with --node), or a JSON file."),
              inputs_file: Optional[str] = typer.Option(None, "--inputs-file", help="JSON object (or JSONL: first line)."),
              node: Optional[str] = typer.Option(None, "--node", help="Run this node alone with its own inputs."),
              variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
              connections: Optional[List[str]] = typer.Option(None, "--connections"),
-             environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables"),
-             init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs."),
+             environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs and .env files; with no value, the .env found here or above."),
+             init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
              engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),
              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
              ) -> None:
@@ -174,10 +187,10 @@ def register(app: typer.Typer) -> None:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
         if inputs and inputs_file:
             raise RunError("give --inputs or --inputs-file, not both")
-        given = read_inputs_file(inputs_file) if inputs_file else pairs(inputs, "--inputs")
+        given = read_inputs_file(inputs_file) if inputs_file else _pairs_or_file(inputs, "--inputs")
         spec = RunSpec(flow=flow, variant=variant, connections=_connections(connections),
                        environment_variables=_env(environment_variables) if environment_variables else {},
-                       init=pairs(init, "--init") if init else None, engine=engine)
+                       init=_pairs_or_file(init, "--init") if init else None, engine=engine)
         if json_out:    # stdout holds only the JSON: what tools print goes to stderr
             import contextlib
 

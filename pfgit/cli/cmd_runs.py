@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EXIT_OK, UsageError
+from ..errors import EXIT_OK, EXIT_USAGE, UsageError
 
 
 def _repo():
@@ -251,20 +251,26 @@ def register(app: typer.Typer) -> None:
 
         repo = _repo()
         res = _index(repo, lambda idx: import_runs(repo, idx, list(paths or []), dry_run))
-        summary = {k: sum(1 for r in res if r["status"] == k) for k in ("linked", "unlinked", "exists", "name-taken")}
+        summary = {k: sum(1 for r in res if r["status"] == k)
+                   for k in ("linked", "unlinked", "exists", "name-taken", "error")}
         for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
             for w in r.get("warnings") or []:
                 print(f"pfgit: {r['run']}: {w}", file=sys.stderr)
+            if r["status"] == "error":   # the others were imported; this one is named, one line
+                print(f"pfgit: {r['error']}; not imported", file=sys.stderr)
+        code = EXIT_USAGE if summary["error"] else EXIT_OK
         if json_out:
             _emit({"runs": res, "summary": summary, "dry_run": dry_run})
-            return
+            raise typer.Exit(code)
         for r in res:
             what = {"linked": f"linked to {(r['commit'] or '')[:8]} ({r['flow']})",
                     "unlinked": f"unlinked (no commit holds this flow; stored as {r['flow']})",
-                    "exists": "already imported", "name-taken": "skipped: a different run has this name"}[r["status"]]
+                    "exists": "already imported", "name-taken": "skipped: a different run has this name",
+                    "error": "not imported (unreadable, see above)"}[r["status"]]
             print(f"{'would import' if dry_run and r['status'] in ('linked', 'unlinked') else 'run'} {r['name']}: {what}")
         if not res:
             print("no promptflow runs found")
+        raise typer.Exit(code)
 
     @runs.command("rename")
     def runs_rename(old: str = typer.Argument(..., help="Current run name."),
@@ -362,6 +368,8 @@ def register(app: typer.Typer) -> None:
                 print(f"rejected {r['ref']}: {r['reason']}")
                 if r.get("hint"):
                     print(f"  {r['hint']}")
+            for r in res.get("failed", ()):
+                print(f"not fetched {r['ref']}: {r['reason']}")
         raise typer.Exit(res["exit_code"] or EXIT_OK)
 
     @app.command("push")

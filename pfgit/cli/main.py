@@ -108,6 +108,19 @@ def _register(app, argv: list) -> None:
         importlib.import_module(f"pfgit.cli.cmd_{name}").register(app)
 
 
+def _long_options(group, args) -> list:
+    """The long options of the (sub)command `args` names (`connection create ...`)."""
+    cmd = group
+    for a in args:
+        if a.startswith("-"):
+            continue
+        sub = getattr(cmd, "commands", {}).get(a)
+        if sub is None:
+            break
+        cmd = sub
+    return [o for p in getattr(cmd, "params", ()) for o in getattr(p, "opts", ()) if o.startswith("--")]
+
+
 def main(argv: list | None = None) -> int:
     from ..output import safe_streams
 
@@ -132,14 +145,14 @@ def _main(argv: list | None = None) -> int:
             return importlib.import_module(LIGHT[word]).main(args[args.index(word) + 1:])
         app = make_app()
         _register(app, args)
-        if word in COMMANDS:  # a command module may rewrite its argv (pf's multi-value options)
-            rewrite = getattr(importlib.import_module(f"pfgit.cli.cmd_{COMMANDS[word]}"), "rewrite_argv", None)
-            args = rewrite(args) if rewrite else args
         import typer
 
         from .style import restyle
 
         cmd = typer.main.get_command(app)
+        if word in COMMANDS:  # a command module may rewrite its argv (pf's argparse spellings)
+            rewrite = getattr(importlib.import_module(f"pfgit.cli.cmd_{COMMANDS[word]}"), "rewrite_argv", None)
+            args = rewrite(args, _long_options(cmd, args)) if rewrite else args
         restyle(cmd)
         rv = cmd.main(args=args, prog_name="pfgit", standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n

@@ -265,7 +265,9 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
                 out.append("    " + paint(fs, f"{fs} {word}{_file_label(c)}"))
                 if c.detail.get("diff"):
                     out += _diff_lines(c.detail["diff"], paint, "        ")
-    return "\n".join(out) + ("\n" if out else "")
+    # each entry is one line (text diffs come split): a newline in a node name or key would
+    # print a line of its own, such as a made-up "- node answer: removed"
+    return "\n".join(e.replace("\n", "\\n") for e in out) + ("\n" if out else "")
 
 
 def _status_word(fd) -> str:

@@ -143,14 +143,25 @@ def _parse(raw: bytes, file: str, cache: dict | None = None, min_bytes: int | No
         try:
             data = parse_data(yamlpos.decode(raw).lstrip("\ufeff"), cache,
                               CHUNK_MIN_BYTES if min_bytes is None else min_bytes)
-            return (data if data is not None else {}), None
+            return _mapping(data, file)
         except Exception:
             pass  # the full parse below says what is wrong, with its line
     try:
         doc = parse_flow_bytes(raw, file, prompty=file.endswith(".prompty"))
-        return (doc.data if doc.data is not None else {}), None
+        return _mapping(doc.data, file)
     except FlowLoadError as e:
         return None, e
+
+
+def _mapping(data: Any, file: str):
+    """(data, None) for a mapping (or an empty file); a list or a scalar (a flow file turned
+    into a symlink's target text) is not a flow: compared as data it read "no semantic change"
+    for any edit, so it is unreadable and its text is diffed."""
+    if data is None or isinstance(data, dict):
+        return (data if data is not None else {}), None
+    kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} scalar"
+    return None, FlowLoadError(file, f"the top level is {kind}, not a mapping of keys", 1,
+                               code="not-a-mapping")
 
 
 def _node_order(old: Any, new: Any) -> list:

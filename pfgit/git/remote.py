@@ -17,10 +17,10 @@ from ..errors import EXIT_NO, PfgitError, UsageError
 REFSPEC = "refs/pfgit/*:refs/pfgit/*"
 
 
-def _git(repo_path: str, args: list) -> subprocess.CompletedProcess:
+def _git(repo_path: str, args: list, stdin: str | None = None) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["git", *args], cwd=repo_path, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+                              stderr=subprocess.PIPE, input=stdin)
     except FileNotFoundError:
         raise UsageError("git is not installed (needed to talk to remotes)") from None
 
@@ -70,9 +70,27 @@ def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     spec = ("+" if force else "") + REFSPEC
     check_remote(remote)
     before = _refs(repo_path)
-    p = _git(repo_path, ["fetch", "--no-tags", "--", remote, spec])
+    p, rejected = _fetch(repo_path, remote, [spec])
+    failed = []
+    if p.returncode and not rejected:
+        # one broken object on the remote (a run commit whose parent is a blob) fails git's whole
+        # transfer: the other runs are fetched in halves around the refs that cannot be
+        listed = _git(repo_path, ["ls-remote", "--", remote, "refs/pfgit/*"])
+        refs = sorted({ln.split("\t", 1)[1] for ln in listed.stdout.splitlines()
+                       if "\t" in ln and not ln.endswith("^{}")})   # not a tag's peeled line
+        if listed.returncode or len(refs) < 2:
+            raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
+        rejected, failed = _fetch_in_parts(repo_path, remote, refs, "+" if force else "")
     after = _refs(repo_path)
     updated = sorted(r for r, s in after.items() if before.get(r) != s)
+    return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
+            "failed": failed, "exit_code": EXIT_NO if rejected or failed else 0}
+
+
+def _fetch(repo_path: str, remote: str, specs: list) -> tuple:
+    """(git's result, [rejected refs]) of one `git fetch` of `specs` (read from stdin: a list of
+    100,000 runs does not fit a command line)."""
+    p = _git(repo_path, ["fetch", "--no-tags", "--stdin", "--", remote], "".join(s + "\n" for s in specs))
     rejected = []
     for ln in p.stderr.splitlines():
         if "[rejected]" in ln and "->" in ln:
@@ -80,10 +98,21 @@ def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
             rejected.append({"ref": ref,
                              "reason": ln.rsplit("(", 1)[-1].rstrip(")") if "(" in ln else "rejected",
                              "hint": _clash_hint(ref, remote, "fetch")})
-    if p.returncode and not rejected:
-        raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
-    return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
-            "exit_code": EXIT_NO if rejected else 0}
+    return p, rejected
+
+
+def _fetch_in_parts(repo_path: str, remote: str, refs: list, plus: str) -> tuple:
+    """(rejected, failed [{ref, reason}]): `refs` fetched in halves until each part either
+    transfers or is one ref git cannot fetch (a few fetches per bad ref, not one per ref)."""
+    p, rejected = _fetch(repo_path, remote, [f"{plus}{r}:{r}" for r in refs])
+    if not p.returncode or rejected:
+        return rejected, []
+    if len(refs) == 1:
+        return [], [{"ref": refs[0], "reason": _reason(p.stderr)}]
+    mid = len(refs) // 2
+    rej_a, fail_a = _fetch_in_parts(repo_path, remote, refs[:mid], plus)
+    rej_b, fail_b = _fetch_in_parts(repo_path, remote, refs[mid:], plus)
+    return rej_a + rej_b, fail_a + fail_b
 
 
 def _clash_hint(ref: str, remote: str, kind: str) -> str | None:

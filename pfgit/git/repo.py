@@ -9,7 +9,7 @@ import stat
 from typing import Iterator
 
 from dulwich.errors import NotGitRepository
-from dulwich.objects import Commit, Tree
+from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from ..errors import UsageError
@@ -71,7 +71,9 @@ def resolve(repo: Repo, rev: str) -> bytes:
         base = "HEAD"
     sha = _resolve_name(repo, base)
     if sha is None:
-        raise UsageError(f"unknown revision '{rev}'")
+        unborn = base == "HEAD" and not repo.refs.as_dict(b"refs/heads/")
+        raise UsageError(f"unknown revision '{rev}'" +
+                         (": the current branch has no commit yet" if unborn else ""))
     for s in _SUFFIX.findall(suffixes):
         n = int(s[1:]) if len(s) > 1 else 1
         commit = repo[sha]
@@ -155,10 +157,11 @@ class TreeReader:
         e = self._lookup(rel)
         if e is None or stat.S_ISDIR(e[0]):
             raise FileNotFoundError(rel)
-        return self.repo[e[1]].data
+        return _blob_data(self.repo, e[1], rel)
 
     def exists(self, rel: str) -> bool:
-        return self._lookup(rel) is not None
+        e = self._lookup(rel)
+        return e is not None and not _is_gitlink(e[0])
 
     def is_dir(self, rel: str) -> bool:
         e = self._lookup(rel)
@@ -177,7 +180,7 @@ class TreeReader:
             if self.is_dir(p):
                 if name not in SKIP_DIRS:
                     yield from self.walk_files(p)
-            else:
+            elif self.exists(p):
                 yield p
 
     def blob_id(self, rel: str) -> bytes | None:
@@ -186,6 +189,22 @@ class TreeReader:
 
     def display(self, rel: str) -> str:
         return self.label + join(rel)
+
+
+def _is_gitlink(mode: int) -> bool:
+    return mode & 0o170000 == 0o160000
+
+
+def _blob_data(repo: Repo, sha: bytes, rel: str) -> bytes:
+    """A file's content; a submodule (gitlink) or a hand-made entry naming a tree or commit, or
+    an object this clone lacks, is no file (FileNotFoundError), never an internal error."""
+    try:
+        obj = repo[sha]
+    except KeyError:
+        raise FileNotFoundError(rel) from None
+    if not isinstance(obj, Blob):
+        raise FileNotFoundError(rel)
+    return obj.data
 
 
 def open_git_index(repo: Repo):
@@ -211,6 +230,8 @@ class IndexReader(MappingReader):
         files: dict = {}
         self.symlinks: set = set()   # staged paths whose mode is a symlink
         for path, entry in index.items():
+            if _is_gitlink(getattr(entry, "mode", 0) or 0):   # a submodule: not a file here
+                continue
             if stat.S_ISLNK(getattr(entry, "mode", 0) or 0):
                 self.symlinks.add(path.decode("utf-8", "replace"))
             sha = getattr(entry, "sha", None)
@@ -223,4 +244,4 @@ class IndexReader(MappingReader):
         super().__init__(files, display_prefix)
 
     def _data(self, sha) -> bytes:
-        return self.repo[sha].data
+        return _blob_data(self.repo, sha, sha.decode() if isinstance(sha, bytes) else str(sha))

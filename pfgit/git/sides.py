@@ -22,13 +22,20 @@ class WorktreeReader(DirReader):
 
     def __init__(self, repo):
         super().__init__(repo.path, "", boundary=repo.path)  # never read outside the repo
-        from .worktree import NEVER_UNTRACKED_DIRS, is_secret_file
+        from .worktree import NEVER_UNTRACKED_DIRS, is_nested_repository, is_secret_file
 
         self._never_dirs, self._secret_file = NEVER_UNTRACKED_DIRS, is_secret_file
+        self._is_repository = is_nested_repository
+        self._tracked, self._gitlinks = set(), set()
         try:
-            self._tracked = {p.decode("utf-8", "surrogateescape") for p in repo.open_index().paths()}
+            for p, entry in repo.open_index().items():
+                p = p.decode("utf-8", "surrogateescape")
+                self._tracked.add(p)
+                if (getattr(entry, "mode", 0) or 0) & 0o170000 == 0o160000:
+                    self._gitlinks.add(p)
         except Exception:
-            self._tracked = set()
+            pass
+        self._repo_dirs: dict = {}   # folder -> holds a `.git` (a submodule or nested repository)
         try:
             from dulwich.ignore import IgnoreFilterManager
 
@@ -36,11 +43,26 @@ class WorktreeReader(DirReader):
         except Exception:
             self._ignore = None
 
+    def _in_other_repository(self, parts: list) -> bool:
+        """Is the file below a submodule or a nested repository? git sees those as one gitlink
+        (HEAD's side of a diff has no files there), not as files of this repository."""
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if d in self._gitlinks:
+                return True
+            if d not in self._repo_dirs:
+                self._repo_dirs[d] = self._is_repository(self._abs(d))
+            if self._repo_dirs[d]:
+                return True
+        return False
+
     def _shown(self, rel: str) -> bool:
         if rel in self._tracked:
             return True
         parts = rel.split("/")
         if self._secret_file(parts[-1]) or any(p in self._never_dirs for p in parts[:-1]):
+            return False
+        if self._in_other_repository(parts):
             return False
         try:
             return self._ignore is None or not self._ignore.is_ignored(rel)

@@ -32,13 +32,36 @@ def is_secret_file(name: str) -> bool:
     return any(fnmatch.fnmatchcase(n, p) for p in SECRET_FILE_PATTERNS)
 
 
-def _tracked(repo: Repo, prefix: str) -> set:
+GITLINK_MODE = 0o160000
+
+
+def is_nested_repository(folder: str) -> bool:
+    """Does `folder` hold a repository of its own (a `.git` folder with a HEAD, or a `.git` file
+    naming an existing git dir, as a submodule's does)? git adds such a folder as one gitlink,
+    never its files; a stray `.git` file naming nothing leaves it a plain folder, as for git."""
+    dotgit = os.path.join(folder, ".git")
+    if os.path.isdir(dotgit) and not os.path.islink(dotgit):
+        return os.path.exists(os.path.join(dotgit, "HEAD"))
+    try:
+        with open(dotgit, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    if not head.startswith(b"gitdir:"):
+        return False
+    target = os.fsdecode(head[7:].strip())
+    return os.path.isdir(os.path.join(folder, target))
+
+
+def _tracked(repo: Repo, prefix: str) -> dict:
+    """{path: (mode, sha)} of the index entries below `prefix`."""
     try:
         index = repo.open_index()
     except Exception:
-        return set()
+        return {}
     p = b"" if prefix in (".", "") else prefix.encode() + b"/"
-    return {k.decode("utf-8", "surrogateescape") for k in index.paths() if k.startswith(p)}
+    return {k.decode("utf-8", "surrogateescape"): (getattr(e, "mode", 0) or 0, getattr(e, "sha", None))
+            for k, e in index.items() if k.startswith(p)}
 
 
 def _file_entry(repo: Repo, abspath: str):
@@ -77,6 +100,14 @@ def worktree_flow_tree(repo: Repo, flow_rel: str) -> bytes | None:
             abspath = os.path.join(absdir, name)
             is_dir = os.path.isdir(abspath) and not os.path.islink(abspath)
             if is_dir:
+                mode, sha = tracked.get(child, (0, None))
+                if mode & 0o170000 == GITLINK_MODE and sha is not None:
+                    # a submodule is its commit, as `git add -A` records it (its files were
+                    # captured instead: every run of such a flow looked uncommitted)
+                    entries[name] = (GITLINK_MODE, sha)
+                    continue
+                if is_nested_repository(abspath):
+                    continue   # a nested repository that is not a submodule: not this repo's files
                 has_tracked = any(t.startswith(child + "/") for t in tracked)
                 if not has_tracked and (name in NEVER_UNTRACKED_DIRS or
                                         (ignore is not None and ignore.is_ignored(child + "/"))):

@@ -11,11 +11,11 @@ and, per node or variant body, the source file it runs (repo-relative) and that 
 from __future__ import annotations
 
 import posixpath
-import re
 import stat
 from typing import Any
 
 from ..diff.tree import parse_flow_data
+from ..flow.entry import EntryPathError, entry_location
 from ..flow.model import FLOW_FILES
 from ..flow.readers import join
 from ..git.batch import CatFile, blob_ids, parse_commit, parse_tree
@@ -340,17 +340,16 @@ class Versions:
 
 
 ENTRY = ("entry",)  # the body of a flex flow: its entry's module file
-_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def entry_source(data) -> str | None:
     """The module file (folder-relative) a flex flow's `entry: module:function` runs, else None
-    (a DAG flow, or an entry that names no module file)."""
-    if not isinstance(data, dict) or isinstance(data.get("nodes"), list):
+    (a DAG flow, an entry that names no module file, a `code` folder outside the flow folder)."""
+    try:
+        loc = entry_location(data)
+    except EntryPathError:
         return None
-    entry = data.get("entry")
-    module = entry.split(":", 1)[0].strip() if isinstance(entry, str) and ":" in entry else ""
-    return module.replace(".", "/") + ".py" if _MODULE.match(module) else None
+    return None if loc is None else loc.file
 
 
 def source_kind(rel: str) -> str:

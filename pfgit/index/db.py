@@ -209,7 +209,7 @@ class RunIndex:
     def track_path(self, path: str) -> None:
         """Follow a flow folder path in the commits table (backfilling known commits once). A path
         that is not UTF-8 is not followed: no run can name it (git.repo.utf8_path)."""
-        if _storable(path) != path:
+        if _storable(path) != path or not _tree_path(path):
             return
         if self.conn.execute("SELECT 1 FROM flow_paths WHERE path=?", (path,)).fetchone():
             return
@@ -269,6 +269,17 @@ def _text(v) -> str | None:
     """A run.json field as the index stores it: text, or None (a fetched run.json may hold
     anything; a wrong type must not break listing)."""
     return _storable(v) if isinstance(v, str) else None
+
+
+def _tree_path(path: str) -> bool:
+    """Can `path` (a fetched run.json's flow path) name a folder of a commit's tree? Not when
+    absolute, climbing (`..`) or holding a control character: a newline in it split the git hook's
+    one-query-a-line `cat-file` input, filing later commits' trees under the wrong flow paths."""
+    if path == ".":
+        return True
+    parts = path.split("/")
+    return bool(path) and not any(p in ("", ".", "..") for p in parts) and \
+        not any(ord(c) < 32 or ord(c) == 127 for c in path)
 
 
 def _storable(s: str) -> str:

@@ -72,6 +72,9 @@ def new_commits(conn: sqlite3.Connection, head: str) -> list:
 
 def flow_trees(commits: list, paths: list) -> list:
     """(commit, path, tree) for each commit and tracked flow path, in one `git cat-file` call."""
+    # one query a line: a path holding a newline (kept by an index made before paths were
+    # checked) would shift every answer after it onto the wrong commit and path
+    paths = [p for p in paths if "\n" not in p]
     if not commits or not paths:
         return []
     queries = [(c[0], p) for c in commits for p in paths]

@@ -38,11 +38,19 @@ def _lines(r: dict) -> str:
            f"{ln.get('total') if ln.get('total') is not None else '?'}"
 
 
+def _cell(v) -> str:
+    """A table cell on one line: a fetched run's flow path 'a\\nb' would break its row (and could
+    print a line that looks like another run's)."""
+    s = str(v)
+    return s if "\n" not in s and "\r" not in s else s.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def table(rows: list, header: list) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    rows = [[_cell(c) for c in row] for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
     out = []
     for row in [header] + rows:
-        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     return "\n".join(out) + "\n"
 
 
@@ -64,7 +72,7 @@ def metrics_inline(m: dict, only: list | None = None) -> str:
 
 def run_details(r: dict, run_json: dict) -> str:
     out = [f"run       {r['name']}",
-           f"status    {r.get('status')}",
+           f"status    {r.get('status') or '-'}",
            f"flow      {r.get('flow')}",
            f"commit    {r.get('flow_commit') or '- (not linked to a commit)'}"
            + (" (uncommitted worktree)" if r.get("dirty") else ""),
@@ -95,6 +103,8 @@ def outputs_table(lines: list) -> str:
     """Per-line outputs as a table (like `pf run show-details`)."""
     if not lines:
         return "no outputs\n"
+    # a fetched run's outputs.jsonl may hold lines that are not objects ([1, 2], 42, null)
+    lines = [(ln, obj if isinstance(obj, dict) else {"(not an object)": obj}) for ln, obj in lines]
     keys: list = []
     for _, obj in lines:
         for k in obj:
@@ -123,7 +133,7 @@ def log_text(entries: list, metrics: list | None) -> str:
             out.append("    (no runs)")
         for r in e["runs"]:
             m = metrics_inline(r.get("effective_metrics") or {}, metrics)
-            out.append(f"    {r['name']}  {r.get('status')}  {_lines(r)}" + (f"  {m}" if m else ""))
+            out.append(f"    {r['name']}  {r.get('status') or '-'}  {_lines(r)}" + (f"  {m}" if m else ""))
     return "\n".join(out) + "\n"
 
 

@@ -180,13 +180,54 @@ def textconv(file: str) -> None:
             sys.stdout.write(f"(binary file, {len(raw)} bytes, sha256 {hashlib.sha256(raw).hexdigest()})\n")
         sys.stdout.flush()
         return
-    # a side with conflict markers (a merge in progress) is shown as it is
-    sys.stdout.buffer.write(raw if marker_lines(raw) else outline_bytes(raw, file))
+    # a side with conflict markers (a merge in progress) is shown as it is, and so are the
+    # conflicted file's other versions: `git diff` then shows the conflict, not every line of
+    # the outline replaced by the raw text with markers
+    shown_raw = marker_lines(raw) or _unmerged_stage(raw)
+    sys.stdout.buffer.write(raw if shown_raw else outline_bytes(raw, file))
     sys.stdout.flush()
+
+
+_IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply")
+
+
+def _git_dir(top: str = ".") -> str | None:
+    """The git dir of the worktree git runs textconv in (its top), without spawning git."""
+    dotgit = os.path.join(top, ".git")
+    if os.path.isdir(dotgit):
+        return dotgit
+    try:
+        with open(dotgit, "rb") as f:
+            line = f.read(4096).strip()
+    except OSError:
+        return None
+    if not line.startswith(b"gitdir:"):
+        return None
+    return os.path.join(top, os.fsdecode(line[7:].strip()))
+
+
+def _unmerged_stage(raw: bytes) -> bool:
+    """Is `raw` one side of a file left conflicted by a merge (or cherry-pick, revert, rebase)
+    in progress? Checked only while one is: plain `git log -p` pays two stat calls."""
+    import hashlib
+    import subprocess
+
+    gd = _git_dir()
+    if gd is None or not any(os.path.exists(os.path.join(gd, n)) for n in _IN_PROGRESS):
+        return False
+    try:
+        p = subprocess.run(["git", "ls-files", "-u", "-z"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+    except OSError:
+        return False
+    oid = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest().encode()
+    return any(rec.split(b" ")[1:2] == [oid] for rec in p.stdout.split(b"\0") if rec)
 
 
 def driver_text(args: list) -> str:
     """The semantic diff git prints for one flow file; on any failure, a plain text diff."""
+    if len(args) == 1:   # git's call for an unmerged path (`git diff -2` during a merge)
+        return f"* Unmerged path {args[0]}\n"
     if len(args) < 7:
         return f"pfgit diff-driver: expected 7 arguments from git, got {len(args)}\n"
     path, old_file, old_hex, _om, new_file, new_hex, _nm = args[:7]

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..fsutil import write_atomic
 from .install import ATTRIBUTE_LINES, MERGE_NAME, merge_driver_command, repo_paths
 
 _BLOCK_HEAD = "# pfgit merge: temporary, removed when the merge command ends"
@@ -63,8 +64,8 @@ class _TemporaryAttributes:
         text = (self.original or b"").decode("utf-8", "replace")
         if text and not text.endswith("\n"):
             text += "\n"
-        with open(self.path, "w", encoding="utf-8") as f:
-            f.write(text + _BLOCK_HEAD + "\n" + "\n".join(ATTRIBUTE_LINES) + "\n")
+        # atomic both ways: a kill mid-write must never leave the user's own lines cut short
+        write_atomic(self.path, (text + _BLOCK_HEAD + "\n" + "\n".join(ATTRIBUTE_LINES) + "\n").encode("utf-8"))
         return self
 
     def __exit__(self, *exc):
@@ -74,8 +75,7 @@ class _TemporaryAttributes:
             except FileNotFoundError:
                 pass
         else:
-            with open(self.path, "wb") as f:
-                f.write(self.original)
+            write_atomic(self.path, self.original)
 
 
 class _Signals:
@@ -147,14 +147,20 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
     out = MergeOutcome(returncode, branch)
     if returncode not in (0, 1):   # git refused (dirty worktree, unrelated histories): no merge
         return out
-    changed = _git(["diff", "--name-only", head], top).stdout.split()
-    unmerged = set(_git(["diff", "--name-only", "--diff-filter=U"], top).stdout.split())
+    changed = _names(top, ["diff", "--name-only", "-z", head])
+    unmerged = set(_names(top, ["diff", "--name-only", "-z", "--diff-filter=U"]))
     for rel in sorted(set(changed) | unmerged):
         if is_flow_file(rel):
             out.flows.append(check_flow(top, rel, rel in unmerged, head))
         elif rel in unmerged:
             out.other_conflicts.append(rel)
     return out
+
+
+def _names(top: str, args: list) -> list:
+    """Paths git lists NUL-separated (-z): a flow folder named 'my flow' or 'café' comes back
+    whole and unquoted (split on whitespace, it was reported as a deleted 'flow/flow.dag.yaml')."""
+    return [n for n in _git(args, top).stdout.split("\0") if n]
 
 
 def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) -> dict:
@@ -187,7 +193,7 @@ def check_flow(top: str, rel: str, unmerged: bool, before: str | None = None) ->
 
 def _unmerged_status(top: str, rel: str) -> str:
     """What git left for an unmerged file without markers (modify/delete, both added, ...)."""
-    out = _git(["ls-files", "-u", "--", rel], top).stdout
+    out = _git(["--literal-pathspecs", "ls-files", "-u", "--", rel], top).stdout
     stages = {ln.split()[2] for ln in out.splitlines() if len(ln.split()) >= 3}
     if "2" not in stages:
         return "conflict: deleted by us, changed by them (keep it with `git add`, or `git rm` it)"

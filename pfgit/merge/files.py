@@ -194,4 +194,4 @@ def summary_lines(res: FileMerge, path: str) -> list:
                    + (f" ({res.text_conflicts} conflict(s))" if res.text_conflicts else ""))
     for c in res.conflicts:
         out.append(f"pfgit: {path}: conflict: {c.reason}")
-    return out
+    return [ln.replace("\n", "\\n") for ln in out]   # one line each, whatever a name holds

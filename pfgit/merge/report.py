@@ -42,6 +42,11 @@ def find_conflicts(paths: list) -> list:
 
 
 def _conflict_line(c: dict, kind: str = "flow") -> str:
+    # one line, whatever a node name holds (a "\n" in it would print a made-up line)
+    return _one_conflict_line(c, kind).replace("\n", "\\n")
+
+
+def _one_conflict_line(c: dict, kind: str) -> str:
     if kind == "file":
         return f"  line {c['line']}: conflict"
     if c.get("reason"):   # pfgit's reasons already name the node and the input

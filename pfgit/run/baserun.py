@@ -34,8 +34,11 @@ class BaseRun:
                 obj = json.loads(raw)
             except ValueError:
                 continue
-            if isinstance(obj, dict):
-                yield obj.get("line_number"), obj
+            ln = obj.get("line_number") if isinstance(obj, dict) else None
+            # a fetched snapshot's line without an integer line number cannot be joined to the
+            # data (and a "x" among ints made sorting them an internal error): left out
+            if isinstance(ln, int) and not isinstance(ln, bool):
+                yield ln, obj
 
 
 def load_base(repo, name: str) -> BaseRun:
@@ -61,9 +64,10 @@ def load_base(repo, name: str) -> BaseRun:
     for line in raw.splitlines():
         try:
             e = json.loads(line)
-            errs[e.get("line_number")] = e.get("message")
         except ValueError:
             continue
+        if isinstance(e, dict):
+            errs[e.get("line_number")] = e.get("message")
     b.failed = {ln: errs.get(ln, "failed") for ln in b.line_numbers if ln not in outs}
     b.total = (snap.run.get("lines") or {}).get("total") or len(b.line_numbers)
     b.output_columns.discard("line_number")

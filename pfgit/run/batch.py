@@ -48,11 +48,14 @@ class Outcome:
 
 
 class Console:
-    """Where the run talks to the user (stderr); tests pass a list-backed one."""
+    """Where the run talks to the user (stderr); tests pass a list-backed one. `live` (pf's
+    `--stream`): a text stream that shows each finished line and what the flow's tools print,
+    as it happens, in place of the progress bar."""
 
-    def __init__(self, stream=None, quiet: bool = False):
+    def __init__(self, stream=None, quiet: bool = False, live=None):
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.live = live
 
     def note(self, msg: str) -> None:
         if not self.quiet:
@@ -127,8 +130,8 @@ class _Env:
     `stdout_path`, what tools print goes to that file (recorded as the run's logs/stdout.log, as
     promptflow keeps it in its flow logs) so `pfgit run --json` stays clean."""
 
-    def __init__(self, env: dict, cwd: str, stdout_path: str | None = None):
-        self.env, self.cwd, self.stdout_path = env, cwd, stdout_path
+    def __init__(self, env: dict, cwd: str, stdout_path: str | None = None, tee=None):
+        self.env, self.cwd, self.stdout_path, self.tee = env, cwd, stdout_path, tee
 
     def __enter__(self):
         self.saved = {k: os.environ.get(k) for k in self.env}
@@ -138,7 +141,7 @@ class _Env:
         self.old_stdout = sys.stdout
         if self.stdout_path:
             self.log = open(self.stdout_path, "a", encoding="utf-8")
-            sys.stdout = self.log
+            sys.stdout = _Tee(self.log, self.tee) if self.tee is not None else self.log
         return self
 
     def __exit__(self, *exc):
@@ -151,6 +154,51 @@ class _Env:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+class _Tee:
+    """What tools print, into the run's log and onto the console (`--stream`)."""
+
+    def __init__(self, log, console):
+        self.log, self.console = log, console
+
+    def write(self, s: str) -> int:
+        self.log.write(s)
+        try:
+            self.console.write(s)
+            if "\n" in s:               # live, also from worker processes writing into a pipe
+                self.console.flush()
+        except (OSError, ValueError):   # the console went away (a closed pipe): the log goes on
+            pass
+        return len(s)
+
+    def flush(self) -> None:
+        self.log.flush()
+        try:
+            self.console.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _stream_line(out, ln: int, err, outputs, finished: int, total: int) -> None:
+    """`--stream`'s line for a finished line: its outputs or its error, and every 10% (and at
+    the end) how many lines are done, as promptflow's stream says it."""
+    from ..output import neutralise
+
+    if err is not None:
+        where = f"node '{err.node}': " if err.node else ""
+        text = f"[line {ln}] Failed: {where}{err.message}"
+    else:
+        text = f"[line {ln}] Completed: {json.dumps(outputs, ensure_ascii=False, default=str)}"
+    text = neutralise(" ".join(text.split()))   # one line whatever the outputs hold
+    if len(text) > 300:
+        text = text[:297] + "..."
+    step = max(1, total // 10)
+    done = f"\nFinished {finished} / {total} lines." if finished % step == 0 or finished == total else ""
+    try:
+        print(text + done, file=out, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _line_sources(spec: RunSpec, data_path, base, mapping, data_info):
@@ -234,6 +282,22 @@ def _calls_the_sdk(engine, spec) -> bool:
             and spec.llm_mode != "replay")
 
 
+def _term_as_interrupt():
+    """SIGTERM (a CI job cancelled, `kill`, a container stopped) ends the run as Ctrl-C does:
+    state saved, `--resume` said, exit 130 (it died at once, without a word). Returns the undo."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
     from ..store.names import default_run_name, validate_run_name
@@ -260,7 +324,7 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
     from ..store.snapshot import flow_rel_path
 
     flow_rel = flow_rel_path(repo, fdir)
-    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel))
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel, folder=fdir))
     data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)
@@ -276,6 +340,8 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
 
     engine_name, engine = choose(spec, get_connection)
     if engine_name == "promptflow":
+        if console.live is not None:
+            console.note("--stream: promptflow runs this flow; pfgit shows the run when it has finished")
         return _run_with_promptflow(spec, repo, console, resumed, flow_src,
                                     _flow_env_secrets(spec, get_connection))
     try:
@@ -351,6 +417,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         done = active.done_lines()
         start = active.state().get("start", start)
         _restore_tokens(engine, active.state().get("tokens"))
+        # connections tools looked up before the interruption: the lines written then may hold
+        # their secrets, so they are masked even if no line of this start looks them up again
+        getattr(engine, "adopt_connections", lambda names: None)(active.state().get("connections_looked_up"))
         active.update_state(status="Running")
         console.note(f"resuming run '{spec.name}': {len(done)} of {total} lines already done")
     active.open()
@@ -387,6 +456,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                                               "node_outputs": _jsonable(res.node_outputs)})
         finished += 1
         written += 1
+        if console.live is not None:
+            _stream_line(console.live, ln, err, None if err is not None else res.outputs, finished, total)
         if progress is not None:
             el = max(time.time() - start, 1e-6)
             rate = finished / el
@@ -404,8 +475,9 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
 
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
+    restore_term = _term_as_interrupt()
     try:
-        with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log")):
+        with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
             if workers > 1 and _calls_the_sdk(engine, spec):
                 from .llm.client import preload
@@ -415,17 +487,21 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                 from .procpool import ProcessLinePool
 
                 pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
-                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable)
-            progress = _progress(total, engine.usage)
+                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable,
+                                       looked_up=getattr(engine, "connections_looked_up", None),
+                                       on_connections=getattr(engine, "adopt_connections", None))
+            progress = _progress(total, engine.usage) if console.live is None else None
             if workers <= 1:
                 for ln, raw, berr in sources:
                     write(ln, raw, job(ln, raw, berr))
             else:
-                if processes > 1:
-                    limit = workers - 1     # in flight = workers: a line starts in its child once sent
-                else:
+                if processes == 1:
                     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pfgit-line")
-                    limit = workers * 2 - 1   # queued jobs keep the threads busy between writes
+                # Queued lines keep the threads busy between writes: a thread (in a child process
+                # too) that finishes a line takes the next at once, instead of waiting for the
+                # result to reach this thread and a new line to come back (with processes that
+                # round trip cost ~10 ms a line, ~15% of an LLM batch's rate).
+                limit = workers * 2 - 1
                 pending: dict = {}
                 started: dict = {}          # line -> when its job began (the timeout counts from there)
                 abandoned = False
@@ -436,9 +512,11 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
 
                 def submit(item):
                     if processes > 1:
-                        started[item[0]] = time.monotonic()
                         return pool.submit(*item)
                     return pool.submit(timed_job, *item)
+
+                def began(fut, ln):
+                    return fut.started if processes > 1 else started.get(ln)
 
                 def drain(block_until_below: int):
                     nonlocal abandoned
@@ -450,7 +528,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                             write(ln, raw, _result(fut))
                         now = time.monotonic()
                         for fut, (ln, raw, _b) in list(pending.items()):
-                            if ln in started and now - started[ln] > timeout and not fut.done():
+                            t = began(fut, ln)
+                            if t is not None and now - t > timeout and not fut.done():
                                 del pending[fut]      # the thread cannot be stopped: abandon it
                                 abandoned = True
                                 write(ln, raw, LineError(f"Line {ln} execution timeout for exceeding "
@@ -469,11 +548,13 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        restore_term()
         if progress is not None:
             progress.stop()
     if interrupted:
         active.close()
-        active.update_state(status="Canceled", tokens=_saved_tokens(engine))
+        active.update_state(status="Canceled", tokens=_saved_tokens(engine),   # names only, never secrets
+                            connections_looked_up=getattr(engine, "connections_looked_up", lambda: [])())
         outcome.status = "Canceled"
         outcome.failed = failed
         outcome.done = finished

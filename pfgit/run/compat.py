@@ -10,10 +10,12 @@ pfimports.py (an import the layer lacks means the real package, or an error with
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import importlib.abc
 import importlib.machinery
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from .metrics import log_metric
 
@@ -41,6 +43,21 @@ def trace(func=None, **kwargs):
 
 def start_trace(*args, **kwargs):
     return None
+
+
+class ThreadPoolExecutorWithContext(ThreadPoolExecutor):
+    """promptflow.tracing's: threads start in a copy of the creating thread's contextvars (so
+    traced calls keep their parent span)."""
+
+    def __init__(self, max_workers=None, thread_name_prefix="", initializer=None, initargs=()):
+        context = contextvars.copy_context()
+
+        def start():
+            for var, value in context.items():
+                var.set(value)
+            if initializer is not None:
+                initializer(*initargs)
+        super().__init__(max_workers, thread_name_prefix, start)
 
 
 class ToolProvider:
@@ -190,7 +207,8 @@ MODULES = {
     "promptflow.connections": _without(CONNECTION_CLASSES, "QdrantConnection", "WeaviateConnection"),
     "promptflow.entities": _without(CONNECTION_CLASSES, "CustomStrongTypeConnection", "ServerlessConnection",
                                     "AzureAIServicesConnection", "WeaviateConnection"),
-    "promptflow.tracing": {"trace": trace, "start_trace": start_trace},
+    "promptflow.tracing": {"trace": trace, "start_trace": start_trace,
+                           "ThreadPoolExecutorWithContext": ThreadPoolExecutorWithContext},
     "promptflow._core": {},
     "promptflow._core.tool": {"tool": tool, "ToolProvider": ToolProvider},
     "promptflow._core.metric_logger": {"log_metric": log_metric},

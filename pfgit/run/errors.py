@@ -22,11 +22,16 @@ class LineError(Exception):
         return {"type": self.kind, "message": self.message, "node": self.node}
 
 
+# The line is named only where promptflow names it (flow_validator.py: `idx`): a DAG flow's lines
+# (`pf flow test` runs line 0); flex flows and prompty validate without it (ScriptExecutor), so
+# their engines pass no line number.
+
+
 def input_not_found(name: str, line_number=None) -> "LineError":
     """promptflow's InputNotFound for a flow input neither given nor defaulted (DAG, flex, prompty)."""
-    where = f" in line {line_number} of input data" if line_number is not None else ""
-    return LineError(f"The input for flow is incorrect. The value for flow input '{name}'{where} is not provided "
-                     "in input data. Please review your input data or remove this input in your flow if it's no "
+    where = f"in line {line_number} of input data" if line_number is not None else "in input data"
+    return LineError(f"The input for flow is incorrect. The value for flow input '{name}' is not provided "
+                     f"{where}. Please review your input data or remove this input in your flow if it's no "
                      "longer needed.", "InputNotFound")
 
 

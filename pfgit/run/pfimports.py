@@ -127,8 +127,9 @@ def _modules():
     return MODULES
 
 
-def _local_file(flow_dir: str, from_file: str, module: str) -> str | None:
-    """The flow's own python file a module name refers to (relative to flow_dir), if any."""
+def _local_file(flow_dir: str, from_file: str, module: str, root: str = "") -> str | None:
+    """The flow's own python file a module name refers to (relative to flow_dir), if any; `root`:
+    the import root inside the flow (a flex flow's `code` folder)."""
     if module.startswith("."):
         level = len(module) - len(module.lstrip("."))
         base = os.path.dirname(from_file)
@@ -139,6 +140,8 @@ def _local_file(flow_dir: str, from_file: str, module: str) -> str | None:
     else:
         parts = module.split(".")
         cands = [os.path.join(*parts), os.path.join(os.path.dirname(from_file), *parts)]
+        if root:
+            cands.append(os.path.join(root, *parts))
     for c in cands:
         for f in (c + ".py", os.path.join(c, "__init__.py")):
             if os.path.isfile(os.path.join(flow_dir, f)):
@@ -146,9 +149,10 @@ def _local_file(flow_dir: str, from_file: str, module: str) -> str | None:
     return None
 
 
-def scan_sources(flow_dir: str, sources: list) -> list:
+def scan_sources(flow_dir: str, sources: list, root: str = "") -> list:
     """Uncovered imports of the python files `sources` ([(node or None, path relative to
-    flow_dir)]) and of the flow's modules they import. Unreadable or unparsable files are skipped
+    flow_dir)]) and of the flow's modules they import (found beside the importer, at the flow's
+    top, or under `root`, relative to flow_dir). Unreadable or unparsable files are skipped
     (loading the tool reports them)."""
     from ..validate.signatures import parse_module
 
@@ -170,15 +174,36 @@ def scan_sources(flow_dir: str, sources: list) -> list:
         bad, others = scan_module(tree)
         out += [Uncovered(node, rel, line, name) for line, name in bad]
         for m in others:
-            local = _local_file(flow_dir, rel, m)
+            local = _local_file(flow_dir, rel, m, root)
             if local is not None and local not in done:
                 todo.append((node, local))
     return out
 
 
-def use_real(flow_dir: str, sources: list) -> bool:
+# What only promptflow's executor fills in, so no import of the real package gives it: inside a
+# line `OperationContext.get_instance()` holds `flow_id`, `root_run_id`, `run_mode`, the user
+# agent and tracing keys (executor/flow_executor.py::_update_operation_context; promptflow's own
+# eager_flows/flow_with_operation_context asserts them), and `FlowExecutionContext.active_instance()`
+# the running flow. A flow importing them runs on the promptflow engine (engine/select.py).
+EXECUTOR_ONLY = {"promptflow._core.operation_context": "OperationContext",
+                 "promptflow.tracing._operation_context": "OperationContext",
+                 "promptflow._core.flow_execution_context": "FlowExecutionContext"}
+
+
+def executor_only(found: list) -> tuple | None:
+    """(Uncovered import, what it is) of the first import in `found` (scan_sources) that only
+    promptflow's executor serves, else None."""
+    for u in found:
+        for prefix, kind in EXECUTOR_ONLY.items():
+            if u.name == prefix or u.name.startswith(prefix + "."):
+                return u, kind
+    return None
+
+
+def use_real(flow_dir: str, sources: list, found: list | None = None) -> bool:
     """True when the flow's tools must import the installed promptflow (see the module doc).
-    Raises RunError when they need it and it is not installed, or the mode is unknown."""
+    Raises RunError when they need it and it is not installed, or the mode is unknown.
+    `found`: the scan_sources result when the caller has it already."""
     from .engine.select import promptflow_installed
 
     m = mode()
@@ -190,7 +215,7 @@ def use_real(flow_dir: str, sources: list) -> bool:
         return True
     if real_loaded():
         return True
-    missing = scan_sources(flow_dir, sources)
+    missing = scan_sources(flow_dir, sources) if found is None else found
     if not missing:
         return False
     if promptflow_installed():

@@ -9,8 +9,12 @@ To batch.py the pool looks like a ThreadPoolExecutor: `submit(ln, raw, base_erro
 `shutdown(wait, cancel_futures)`. Only the running of lines moves to the children: the parent
 keeps the order of the recorded lines, the run files, progress, timeouts, Ctrl-C/resume and
 aggregation exactly as with threads. A child gets `(seq, args)` over a socket pair, runs
-`job(*args)` on its own threads and sends back what batch.py records of a line (the inputs,
-outputs, aggregation inputs or the error) with its token counts so far. Children are forked
+`job(*args)` on its own threads (lines beyond its threads wait in its queue, so a thread that
+finishes a line starts the next without a round trip to the parent) and sends back what
+batch.py records of a line (the inputs, outputs, aggregation inputs or the error) with its token
+counts so far and the names of the connections its tools looked up themselves since its last
+reply (through promptflow, not as node inputs: the parent never saw them, yet their secrets must
+be masked in the run's snapshot; the parent hands them to `on_connections`). Children are forked
 after the engine is prepared, so they inherit it (loaded tools, compiled templates, connections),
 the exported environment and the working folder; like promptflow's workers, each has its own
 module globals and class-tool instances. Linux only (fork).
@@ -23,6 +27,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from .errors import LineError
 
@@ -72,7 +77,8 @@ class _Child:
 class ProcessLinePool:
     """`processes` forked children sharing `workers` lines in flight."""
 
-    def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None):
+    def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None,
+                 looked_up=None, on_connections=None):
         from multiprocessing import Pipe
 
         self.usage = usage                 # the parent's TokenCounter: children's counts are summed into it
@@ -81,6 +87,9 @@ class ProcessLinePool:
         self._seq = 0
         self.children: list = []
         jsonable = jsonable or (lambda d: dict(d or {}))
+        self.on_connections = on_connections   # parent: names of connections a child's tools looked up
+        # what the parent had looked up before the fork: the children need not report those
+        known = set(looked_up()) if looked_up is not None else set()
         sys.stdout.flush()
         sys.stderr.flush()
         for i in range(processes):
@@ -91,7 +100,7 @@ class ProcessLinePool:
                 parent_end.close()
                 for c in self.children:
                     c.conn.close()
-                _child_main(job, child_end, max(slots, 1), usage, keep_agg, jsonable)
+                _child_main(job, child_end, max(slots, 1), usage, keep_agg, jsonable, looked_up, known)
             child_end.close()
             self.children.append(_Child(pid, parent_end, max(slots, 1)))
         self._readers = [threading.Thread(target=self._read, args=(c,), daemon=True, name=f"pfgit-proc-{c.pid}")
@@ -107,46 +116,75 @@ class ProcessLinePool:
     def submit(self, *args) -> cf.Future:
         fut: cf.Future = cf.Future()
         fut.set_running_or_notify_cancel()
+        fut.started = None   # when the line began in its child (batch.py's timeout counts from there)
+        fut.line_args = args
+        self._assign(fut)
+        return fut
+
+    def _assign(self, fut: cf.Future) -> None:
+        """Send the line to the live child with the fewest lines per thread."""
         with self._lock:
             live = [c for c in self.children if c.alive]
             if not live:
                 fut.set_result(LineError("the run's worker processes have exited", "WorkerProcessExited"))
-                return fut
+                return
             child = min(live, key=lambda c: len(c.in_flight) / c.slots)
             self._seq += 1
             seq = self._seq
             child.in_flight[seq] = fut
+            if len(child.in_flight) <= child.slots:
+                fut.started = time.monotonic()
         try:
             with child.send_lock:
-                child.conn.send((seq, args))
+                child.conn.send((seq, fut.line_args))
         except (OSError, ValueError) as e:
             self._child_gone(child, f"cannot reach worker process {child.pid}: {e}")
-        return fut
 
     def _read(self, child: _Child) -> None:
         while True:
             try:
-                seq, msg, tokens = child.conn.recv()
+                seq, msg, tokens, names = child.conn.recv()
             except (EOFError, OSError):
                 break
             except Exception as e:          # a reply that does not unpickle: that child is unusable
                 self._child_gone(child, f"worker process {child.pid} sent an unreadable reply: {e}")
                 return
+            if names and self.on_connections is not None:
+                self.on_connections(names)      # before the line counts as done: its secrets are known
             with self._lock:
                 fut = child.in_flight.pop(seq, None)
+                self._mark_started(child)
                 child.tokens = tokens
                 self._publish_tokens()
             if fut is not None and not fut.done():
                 fut.set_result(_from_wire(msg))
         self._child_gone(child, f"worker process {child.pid} exited")
 
+    @staticmethod
+    def _mark_started(child: _Child) -> None:
+        """A child's threads take queued lines in the order sent: its `slots` oldest unanswered
+        lines are the running ones. Inferred here, so no message per line says so."""
+        now = time.monotonic()
+        for i, fut in enumerate(child.in_flight.values()):
+            if i >= child.slots:
+                break
+            if fut.started is None:
+                fut.started = now
+
     def _child_gone(self, child: _Child, why: str) -> None:
+        """The lines a dead child was running fail; those still waiting in its queue never began,
+        so another child runs them (promptflow's processes share one queue: a crash costs the
+        lines that were running)."""
         with self._lock:
             child.alive = False
             orphans = list(child.in_flight.values())
             child.in_flight.clear()
         for fut in orphans:
-            if not fut.done():
+            if fut.done():
+                continue
+            if fut.started is None:
+                self._assign(fut)
+            else:
                 fut.set_result(LineError(f"{why} while running this line", "WorkerProcessExited"))
 
     def _publish_tokens(self) -> None:
@@ -181,12 +219,13 @@ class ProcessLinePool:
 
 
 # ---- child side ------------------------------------------------------------------------------
-def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable) -> None:
+def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_up=None, known=()) -> None:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
         base = ProcessLinePool._counts(usage)
         send_lock = threading.Lock()
+        reported = set(known)
         pool = cf.ThreadPoolExecutor(max_workers=slots, thread_name_prefix="pfgit-line")
 
         def done(seq, fut):
@@ -196,14 +235,16 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable) -> None:
                 msg = ("error", {"message": f"({type(e).__name__}) {e}", "kind": type(e).__name__, "node": None})
             with send_lock:   # counted under the lock: the parent reads counts that only grow
                 tokens = tuple(n - b for n, b in zip(ProcessLinePool._counts(usage), base))
+                names = [n for n in (looked_up() if looked_up is not None else ()) if n not in reported]
+                reported.update(names)
                 try:
-                    conn.send((seq, msg, tokens))
+                    conn.send((seq, msg, tokens, names))
                 except (OSError, ValueError):
                     pass                               # the parent has gone
                 except Exception as e:                 # an output that does not pickle
                     conn.send((seq, ("error", {"message": f"the line's result cannot be passed between "
                                                           f"processes: {type(e).__name__}: {e}",
-                                               "kind": "FlowOutputValueInvalid", "node": None}), tokens))
+                                               "kind": "FlowOutputValueInvalid", "node": None}), tokens, names))
 
         while True:
             try:

@@ -93,3 +93,49 @@ def load_run_file(path: str, given: tuple = ()) -> tuple[RunSpec, list]:
     if unknown:
         notes.append(f"{path}: unknown keys ignored: {', '.join(unknown)}")
     return spec, notes
+
+
+_SET_FIELDS = {"display_name": 1, "description": 1, "variant": 1, "tags": 2, "properties": 2,
+               "column_mapping": 2, "environment_variables": 2, "connections": 3}
+
+
+def apply_set(spec: RunSpec, items) -> tuple[RunSpec, list]:
+    """pf's `--set KEY=VALUE` on `pf run create`: a run field by its path in the run file
+    (`tags.team=qa`, `connections.chat.deployment_name=gpt-4o`), applied after the other
+    options. Cloud-only fields are noted and ignored; anything else is refused (exit 2)."""
+    from dataclasses import replace
+
+    over: dict = {}
+    notes: list = []
+    for it in items or []:
+        if "=" not in it:
+            raise RunError(f"--set must be KEY=VALUE, got '{it}'")
+        key, value = it.split("=", 1)
+        path = key.strip().split(".")
+        top = path[0]
+        if top in CLOUD_ONLY:
+            notes.append(f"--set {key.strip()}: '{top}' is cloud-only: ignored by local runs")
+            continue
+        if _SET_FIELDS.get(top) != len(path) or not all(path):
+            fields = "display_name, description, variant, tags.K, properties.K, column_mapping.K, " \
+                     "environment_variables.K, connections.NODE.FIELD"
+            raise RunError(f"--set {key.strip()}: not a run field pfgit sets ({fields})")
+        if len(path) == 1:
+            over[top] = value
+            continue
+        cur = over.get(top)
+        if cur is None:
+            cur = getattr(spec, top)
+            if top == "environment_variables" and isinstance(cur, str):
+                from .batch import read_dotenv
+
+                cur = read_dotenv(cur)
+            cur = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (cur or {}).items()}
+            over[top] = cur
+        if len(path) == 3:
+            node = cur.get(path[1])
+            cur[path[1]] = node = dict(node) if isinstance(node, dict) else {}
+            node[path[2]] = value
+        else:
+            cur[path[1]] = value
+    return replace(spec, **over), notes

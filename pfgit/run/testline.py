@@ -90,18 +90,48 @@ def declared_inputs(spec: RunSpec) -> list | None:
 
 
 def _flex_entry_params(flow, fdir: str) -> list | None:
+    from ..flow.entry import EntryPathError, entry_location
     from ..validate.signatures import entry_params
 
-    entry, code = flow.data.get("entry"), flow.data.get("code")
-    if not isinstance(entry, str) or entry.count(":") != 1:
-        return None
-    module, function = entry.split(":")
-    path = os.path.join(fdir, code if isinstance(code, str) else ".", *module.split(".")) + ".py"
     try:
-        with open(path, "rb") as f:
-            return entry_params(f.read(), path, function)
+        loc = entry_location(flow.data, fdir)
+    except EntryPathError:
+        return None     # refused when the flow is run
+    if loc is None:
+        return None
+    try:
+        with open(loc.file, "rb") as f:
+            return entry_params(f.read(), loc.file, loc.function)
     except OSError:
         return None     # an installed module, or a package: promptflow finds it
+
+
+def chat_history_input(inputs: dict) -> str | None:
+    """promptflow's chat history input (flow_utils.is_executable_chat_flow): the input marked
+    `is_chat_history: true`, else one named `chat_history` not marked false."""
+    marked = [k for k, d in inputs.items() if isinstance(d, dict) and d.get("is_chat_history") is True]
+    if marked:
+        return marked[0]
+    d = inputs.get("chat_history")
+    return "chat_history" if d is not None and not (isinstance(d, dict) and d.get("is_chat_history") is False) else None
+
+
+def dag_test_inputs(declared: dict, given: dict, flow_file: str) -> dict:
+    """`pf flow test`'s inputs of a DAG flow (test_submitter.resolve_data): a missing input takes
+    its default, a chat history without one is `[]`, and any other missing input stops the test
+    before it runs (RunError, as promptflow's UserErrorException), not as a failed line."""
+    out, missing = dict(given), []
+    history = chat_history_input(declared)
+    for k, d in declared.items():
+        if k in out or (isinstance(d, dict) and d.get("default") is not None):
+            continue
+        if k == history:
+            out[k] = []
+        else:
+            missing.append(k)
+    if missing:
+        raise RunError(f'Required input(s) {missing} are missing for "flow".', file=flow_file)
+    return out
 
 
 def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResult:
@@ -110,7 +140,7 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
     from .engine.select import choose
 
     get_connection = connection_getter()
-    engine_name, engine = choose(spec, get_connection)
+    engine_name, engine = choose(spec, get_connection, inputs)
     if engine is None:
         from .engine.promptflow import test_line
 
@@ -125,6 +155,7 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
 
         engine.node_concurrency = NODE_CONCURRENCY_TEST   # as pf flow test
     t0 = time.perf_counter()
+    shown = os.path.relpath(getattr(getattr(engine, "plan", None), "flow_file", "") or ".")  # before the chdir
     try:
         with _Env(_env_for(spec, engine.flow_env(), get_connection), engine.cwd()):
             if node is not None:
@@ -135,6 +166,9 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
             unknown = unknown_inputs(inputs, engine.input_defs())
             if not raw:     # as pf flow test: the sample stands in for inputs only when none are given
                 raw = dict(getattr(engine, "sample_inputs", lambda: {})() or {})
+            if hasattr(engine, "plan"):
+                raw = dag_test_inputs(engine.plan.inputs, raw,
+                                      engine.plan.flow_file if shown.startswith("..") else shown)
             res = engine.run_line(raw, None, keep_node_runs=True) if hasattr(engine, "plan") \
                 else engine.run_line(raw, None)
             out = TestResult(outputs=res.outputs, error=res.error.as_dict() if res.error else None,

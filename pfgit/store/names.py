@@ -57,9 +57,15 @@ def escape_run_name(name: str) -> str:
     return s[:MAX_LEN]
 
 
-def default_run_name(flow_path: str, when: float | None = None) -> str:
-    """`<flow folder>_<YYYYmmdd_HHMMSS_ffffff>`, like promptflow's generated names."""
+def default_run_name(flow_path: str, when: float | None = None, folder: str | None = None) -> str:
+    """`<flow folder>_<YYYYmmdd_HHMMSS_ffffff>`, like promptflow's generated names. A flow at the
+    repository's top (`flow_path` ".") is named after `folder`, the folder on disk, as pf does."""
     when = time.time() if when is None else when
-    base = flow_path.rstrip("/").rsplit("/", 1)[-1] or "flow"
+    base = flow_path.rstrip("/").rsplit("/", 1)[-1]
+    if base in ("", ".") and folder:
+        import os
+
+        base = os.path.basename(os.path.abspath(folder))
+    base = base if base not in ("", ".") else "flow"
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(when)) + f"_{int((when % 1) * 1e6):06d}"
     return escape_run_name(f"{base}_{stamp}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from dulwich.repo import Repo
 
-from ..errors import UsageError
+from ..errors import PfgitError, UsageError
 from ..flow.readers import DirReader, within
 from ..git import runrefs
 from ..git.repo import TreeReader
@@ -243,84 +243,91 @@ def _pick_commit(commits: list, created_on: str | None) -> str:
 
 
 def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
-    from ..run.result import RunResult
-    from .snapshot import record_result
-
     linker = Linker(repo, idx)
     known_connections: dict = {}
     results = []
     for pr in find_runs(paths):
-        name = escape_run_name(pr.name)
-        props = pr.properties
-        existing = runrefs.get_run(repo, name)
-        if existing is not None:
-            from .read import read_snapshot
-
-            snap = read_snapshot(repo, name, existing)
-            src = snap.run.get("source") or {}
-            same = src.get("tool") == "promptflow" and src.get("run") == pr.name
-            flow = snap.run.get("flow") or {}  # what the name holds, with the documented keys
-            results.append({"run": pr.name, "name": name, "status": "exists" if same else "name-taken",
-                            "commit": flow.get("commit"), "flow": flow.get("path"),
-                            "snapshot": existing.decode()})
-            continue
-        guard = RunFolderGuard(pr.folder)
-        snapshot = os.path.join(pr.folder, "snapshot")
-        variant = props.get("node_variant")
-        link = linker.link(snapshot, props.get("flow_path"), variant, pr.created_on, pr.folder) \
-            if guard.ok(snapshot) and os.path.isdir(snapshot) else None
-        flow_path = link[1] if link else _unlinked_path(props, pr)
-        entry = {"run": pr.name, "name": name, "status": "linked" if link else "unlinked",
-                 "commit": link[0] if link else None, "flow": flow_path, "snapshot": None,
-                 "warnings": guard.warnings}
-        results.append(entry)
-        if dry_run:
-            continue
-
-        def inside(p):
-            return p if guard.ok(p) else None
-
-        metrics = _read_json(inside(os.path.join(pr.folder, "metrics.json")), {})
-        sysm = props.get("system_metrics") or {}
-        failed = sysm.get("__pf__.lines.failed")
-        base = props.get("run")
-        base_name = escape_run_name(base) if base else None
-        if base_name and runrefs.get_run(repo, base_name) is None:
-            base_name = None
-        logs = {}
-        for fname in ("logs.txt", "error.json"):
-            p = os.path.join(pr.folder, fname)
-            if os.path.exists(p) and guard.ok(p):
-                logs[fname] = p
-        if pr.home not in known_connections:
-            known_connections[pr.home] = _connection_table(pr.home)
-        connections = snapshot_connections(snapshot, known_connections[pr.home], guard)
-        outputs = os.path.join(pr.folder, "outputs.jsonl")
-        if not os.path.exists(outputs):
-            outputs = os.path.join(pr.folder, "flow_outputs", "output.jsonl")
-        outputs = inside(outputs)
-        result = RunResult(
-            flow=flow_path, name=name, outputs=_jsonl(outputs), metrics=metrics if isinstance(metrics, dict) else {},
-            data=pr.row.get("data"), column_mapping=props.get("column_mapping") or {}, variant=variant,
-            base_run=base_name, status=pr.row.get("status") or ("Failed" if os.path.exists(
-                os.path.join(pr.folder, "error.json")) else "Completed"),
-            start_time=_time(pr.row.get("start_time")) or _time(pr.created_on),
-            end_time=_time(pr.row.get("end_time")),
-            lines_failed=failed, logs=logs, connections=connections, inputs=_jsonl(inside(os.path.join(pr.folder, "inputs.jsonl"))),
-            source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
-                    "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
-                    "base_run": base, "tags": _tags(pr.row.get("tags"))},
-            extra={"system_metrics": sysm} if sysm else {},
-            flow_commit=link[0] if link else None,
-        )
         try:
-            rec = record_result(repo, result) if link else _record_unlinked(repo, result, snapshot, guard)
-        except UsageError as e:  # say which run folder holds the bad file
-            if e.file:
-                raise
-            raise UsageError(f"run '{pr.name}': {e.message}", file=pr.folder) from None
-        entry["snapshot"] = rec.commit
+            results.append(_import_one(repo, pr, linker, known_connections, dry_run))
+        except PfgitError as e:  # one bad run folder never blocks the others: said, and skipped
+            results.append({"run": pr.name, "name": escape_run_name(pr.name), "status": "error",
+                            "commit": None, "flow": None, "snapshot": None, "warnings": [],
+                            "error": e.one_line()[len("pfgit: "):]})
     return results
+
+
+def _import_one(repo: Repo, pr: PfRun, linker, known_connections: dict, dry_run: bool) -> dict:
+    from ..run.result import RunResult
+    from .snapshot import record_result
+
+    name = escape_run_name(pr.name)
+    props = pr.properties
+    existing = runrefs.get_run(repo, name)
+    if existing is not None:
+        from .read import read_snapshot
+
+        snap = read_snapshot(repo, name, existing)
+        src = snap.run.get("source") or {}
+        same = src.get("tool") == "promptflow" and src.get("run") == pr.name
+        flow = snap.run.get("flow") or {}  # what the name holds, with the documented keys
+        return {"run": pr.name, "name": name, "status": "exists" if same else "name-taken",
+                "commit": flow.get("commit"), "flow": flow.get("path"), "snapshot": existing.decode()}
+    guard = RunFolderGuard(pr.folder)
+    snapshot = os.path.join(pr.folder, "snapshot")
+    variant = props.get("node_variant")
+    link = linker.link(snapshot, props.get("flow_path"), variant, pr.created_on, pr.folder) \
+        if guard.ok(snapshot) and os.path.isdir(snapshot) else None
+    flow_path = link[1] if link else _unlinked_path(props, pr)
+    entry = {"run": pr.name, "name": name, "status": "linked" if link else "unlinked",
+             "commit": link[0] if link else None, "flow": flow_path, "snapshot": None,
+             "warnings": guard.warnings}
+    if dry_run:
+        return entry
+
+    def inside(p):
+        return p if guard.ok(p) else None
+
+    metrics = _read_json(inside(os.path.join(pr.folder, "metrics.json")), {})
+    sysm = props.get("system_metrics") or {}
+    failed = sysm.get("__pf__.lines.failed")
+    base = props.get("run")
+    base_name = escape_run_name(base) if base else None
+    if base_name and runrefs.get_run(repo, base_name) is None:
+        base_name = None
+    logs = {}
+    for fname in ("logs.txt", "error.json"):
+        p = os.path.join(pr.folder, fname)
+        if os.path.exists(p) and guard.ok(p):
+            logs[fname] = p
+    if pr.home not in known_connections:
+        known_connections[pr.home] = _connection_table(pr.home)
+    connections = snapshot_connections(snapshot, known_connections[pr.home], guard)
+    outputs = os.path.join(pr.folder, "outputs.jsonl")
+    if not os.path.exists(outputs):
+        outputs = os.path.join(pr.folder, "flow_outputs", "output.jsonl")
+    outputs = inside(outputs)
+    result = RunResult(
+        flow=flow_path, name=name, outputs=_jsonl(outputs), metrics=metrics if isinstance(metrics, dict) else {},
+        data=pr.row.get("data"), column_mapping=props.get("column_mapping") or {}, variant=variant,
+        base_run=base_name, status=pr.row.get("status") or ("Failed" if os.path.exists(
+            os.path.join(pr.folder, "error.json")) else "Completed"),
+        start_time=_time(pr.row.get("start_time")) or _time(pr.created_on),
+        end_time=_time(pr.row.get("end_time")),
+        lines_failed=failed, logs=logs, connections=connections, inputs=_jsonl(inside(os.path.join(pr.folder, "inputs.jsonl"))),
+        source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
+                "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
+                "base_run": base, "tags": _tags(pr.row.get("tags"))},
+        extra={"system_metrics": sysm} if sysm else {},
+        flow_commit=link[0] if link else None,
+    )
+    try:
+        rec = record_result(repo, result) if link else _record_unlinked(repo, result, snapshot, guard)
+    except UsageError as e:  # say which run folder holds the bad file
+        if e.file:
+            raise
+        raise UsageError(f"run '{pr.name}': {e.message}", file=pr.folder) from None
+    entry["snapshot"] = rec.commit
+    return entry
 
 
 def _time(value):

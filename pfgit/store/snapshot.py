@@ -178,7 +178,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     tools, source, extra (see RunResult). Returns what was recorded."""
     settings = dict(settings or {})
     flow_rel = flow_rel_path(repo, flow_dir)
-    name = validate_run_name(name) if name else default_run_name(flow_rel)
+    name = validate_run_name(name) if name else default_run_name(flow_rel, folder=flow_dir)
     if not force and runrefs.get_run(repo, name) is not None:
         raise UsageError(f"run '{name}' already exists (choose another --name)")
     given_start = iso_time(settings.get("start_time"), "start time")  # refused before any write

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ..flow.readers import join
+from ..flow.entry import EntryLocation, EntryPathError, entry_location
+from ..flow.readers import path_outside
 from .context import Context
 from .entry_types import complex_params
 from .signatures import top_level_names
@@ -52,15 +53,22 @@ def check_flex(ctx: Context) -> None:
     if not isinstance(entry, str) or not ENTRY.match(entry):
         ctx.add("bad-entry", f"entry {entry!r} is not of the form 'module:function'", ("entry",))
         return
-    if ctx.reader is not None:
-        _check_entry_module(ctx, *entry.split(":", 1))
+    try:
+        loc = entry_location(data, ctx.rel_dir)
+    except EntryPathError as e:
+        ctx.add("code-outside-flow", str(e), e.key)
+        return
+    if ctx.reader is not None and loc is not None:
+        _check_entry_module(ctx, loc)
 
 
-def _check_entry_module(ctx: Context, module: str, function: str) -> None:
-    code = ctx.flow.data.get("code")
-    base = join(ctx.rel_dir, code if isinstance(code, str) else ".", module.replace(".", "/"))
+def _check_entry_module(ctx: Context, loc: EntryLocation) -> None:
+    module, function, base = loc.module, loc.function, loc.package
     reader = ctx.reader
-    if reader.exists(base + ".py"):
+    if path_outside(reader, loc.file):
+        ctx.add("path-outside-repo", f"entry module '{module}' resolves outside the repository; "
+                "pfgit does not read it", ("entry",))
+    elif reader.exists(base + ".py"):
         files = SourceFiles(ctx)
         files.check_syntax(base + ".py", None, ("entry",))
         data = files.good_python.get(base + ".py")
@@ -75,8 +83,9 @@ def _check_entry_module(ctx: Context, module: str, function: str) -> None:
                         f"is of a complex Python type ({why}); promptflow refuses it: use a "
                         "dict, or str/int/float/bool/list", file=shown, line=line)
     elif not reader.is_dir(base):
+        where = "the flow folder" if loc.root == ctx.rel_dir else f"'{ctx.display(loc.root)}' (code)"
         ctx.add("missing-entry-file", f"entry module '{module}' is neither '{module.replace('.', '/')}"
-                ".py' nor a package in the flow folder (fine if it is an installed module)",
+                f".py' nor a package in {where} (fine if it is an installed module)",
                 ("entry",))
 
 

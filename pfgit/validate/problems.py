@@ -71,6 +71,7 @@ CODES: dict = {
     "unknown-flex-key": (ERROR, "a key promptflow's flex flow schema does not allow (it refuses to load the flow)"),
     "complex-entry-type": (ERROR, "a flex flow entry parameter has a type promptflow cannot serve (not str, int, float, bool, list, dict, ...)"),
     "missing-entry-function": (ERROR, "a flex flow's entry module (a file in the flow folder) does not define the entry"),
+    "code-outside-flow": (ERROR, "a flex flow's 'code' folder (its entry's import root) is outside the flow folder"),
     "missing-front-matter": (ERROR, "a .prompty file does not start with '---' front matter"),
 }
 

@@ -9,7 +9,9 @@ def problem_line(p, color: bool = False) -> str:
     if color:
         sev = ("\033[31m" if sev == "error" else "\033[33m") + sev + "\033[0m"
     node = f" [{p.node}]" if p.node is not None else ""
-    return f"{p.file}:{p.line or 1}: {sev} {p.code}{node} {p.message}"
+    # one line per problem, whatever a node name or key holds: a name "a\n  - node ..." must not
+    # print lines of its own (tools and CI logs read this output a line at a time)
+    return f"{p.file}:{p.line or 1}: {sev} {p.code}{node} {p.message}".replace("\n", "\\n")
 
 
 def summary(reports: list, strict: bool = False) -> dict:

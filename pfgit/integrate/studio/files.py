@@ -145,8 +145,15 @@ def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True
     if tree_id is None:
         return files, skipped
 
+    def obj(sha: bytes, rel: str):
+        try:
+            return repo[sha]
+        except KeyError:  # a shallow or partial clone, or a fetched ref without its objects
+            raise UsageError(f"malformed flow tree: '{rel}' is missing from the repository",
+                             file=where or None) from None
+
     def walk(tid: bytes, prefix: str):
-        tree = repo[tid]
+        tree = obj(tid, prefix or ".")
         if not isinstance(tree, Tree) or prefix.count("/") >= MAX_DEPTH:
             raise UsageError(f"malformed flow tree: '{prefix or '.'}' is not a folder"
                              if not isinstance(tree, Tree) else
@@ -170,7 +177,11 @@ def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True
                 if why:
                     skipped.append((rel, why))
                 else:
-                    files[rel] = File(repo[e.sha].data, bool(e.mode & 0o111))
+                    blob = obj(e.sha, rel)
+                    if not isinstance(blob, Blob):   # a file entry naming a tree (hand-made)
+                        raise UsageError(f"malformed flow tree: '{rel}' is not a file",
+                                         file=where or None)
+                    files[rel] = File(blob.data, bool(e.mode & 0o111))
 
     walk(tree_id, "")
     return files, skipped

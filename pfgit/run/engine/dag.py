@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import LineError, output_unserializable
+from ..multimedia import image_inputs
 from .plan import Plan, convert_flow_inputs
 
 _PROP_TOKEN = re.compile(r"(\w+)|(\['.*?'\])|(\[\d+\])")
@@ -109,6 +110,9 @@ class DagEngine:
         from ..llm.usage import TokenCounter
 
         self.usage = TokenCounter()
+        # inputs where promptflow would load images (pfgit.run.multimedia), checked on every line
+        self._list_inputs = {k: d for k, d in plan.inputs.items()
+                             if isinstance(d, dict) and d.get("type") in ("list", "object")}
         # what aggregation nodes read from each line: node outputs (by name) and flow inputs
         self.agg_nodes = set()
         for n in plan.agg_order:
@@ -151,6 +155,15 @@ class DagEngine:
         used = self.plan.modules.used_connections if self.plan.modules is not None else []
         return [v for c in self.plan.connections + used for v in secret_values_of(c)]
 
+    def connections_looked_up(self) -> list:
+        """Names of the connections tools looked up themselves (through promptflow), not by input."""
+        return list(self.plan.modules.used_names) if self.plan.modules is not None else []
+
+    def adopt_connections(self, names) -> None:
+        """Those a worker process (or an earlier start of a resumed run) looked up: masked too."""
+        if self.plan.modules is not None:
+            self.plan.modules.adopt(names)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False)   # abandoned nodes of failed lines may still run
@@ -160,11 +173,19 @@ class DagEngine:
     def run_line(self, raw_inputs: dict, line_number: int | None, keep_node_runs: bool = False) -> LineResult:
         res = LineResult(line_number, raw_inputs)
         try:
-            inputs = convert_flow_inputs(self.plan.inputs, raw_inputs, line_number)
+            # `pf flow test` runs its one line as line 0, and says so in these messages
+            inputs = convert_flow_inputs(self.plan.inputs, raw_inputs, 0 if line_number is None else line_number)
         except LineError as e:
             res.error = e
             return res
         res.inputs = inputs
+        if self._list_inputs:
+            images = image_inputs(self._list_inputs, inputs)
+            if images:      # promptflow would pass Image objects (pfgit.run.multimedia)
+                res.error = LineError(f"flow input '{images[0]}' holds an image ({{\"data:image/...\": ...}}), "
+                                      "which promptflow loads as an Image and the built-in engine does not: run "
+                                      "with --engine promptflow", "NeedsPromptflow")
+                return res
         outputs: dict = {}
         runs = [] if keep_node_runs else None
         res.error = self._schedule(self.plan.order, inputs, outputs,

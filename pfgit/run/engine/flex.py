@@ -12,6 +12,8 @@ import dataclasses
 import inspect
 import os
 
+from ...flow.entry import EntryPathError, entry_location
+from ...flow.readers import outside_repository
 from ..convert import ConvertError, annotation_type, parse_value
 from ..errors import LineError, RunError, input_not_found, input_type_error, output_unserializable
 from ..nodes.python import FlowModules, ToolLoadError
@@ -35,12 +37,23 @@ class FlexEngine:
         check_includes(flow, fdir)
         self.usage = TokenCounter()
         entry = flow.data.get("entry")
-        if not isinstance(entry, str) or ":" not in entry:
+        try:
+            loc = entry_location(flow.data)
+        except EntryPathError as e:
+            raise RunError(str(e), file=flow.file, line=flow.line(e.key)) from None
+        if loc is None:
             raise RunError("'entry' must be 'module:function' or 'module:Class'", file=flow.file,
                            line=flow.line(("entry",)))
-        mod_name, attr = entry.split(":", 1)
-        rel = mod_name.replace(".", "/") + ".py"
-        self.modules = FlowModules(fdir, [(None, rel)], get_connection)
+        attr, rel = loc.function, loc.file
+        if outside_repository(os.path.join(fdir, rel), fdir):   # a symlinked `code` folder or module
+            raise RunError(f"entry module '{rel}' is outside the repository (pfgit does not read it)",
+                           file=flow.file, line=flow.line(("entry",)))
+        self.root = os.path.normpath(os.path.join(fdir, loc.root))
+        self.modules = FlowModules(fdir, [(None, rel)], get_connection, import_root=self.root)
+        if self.modules.executor_only:
+            from .plan import executor_only_error
+
+            raise executor_only_error(self.modules.executor_only, flow, fdir)
         try:
             mod = self.modules.load(rel)
         except ToolLoadError as e:
@@ -99,7 +112,7 @@ class FlexEngine:
         return env if isinstance(env, dict) else {}
 
     def cwd(self) -> str:
-        return self.fdir
+        return self.root        # promptflow runs a flex flow in its `code` folder
 
     def keeps_for_aggregation(self) -> bool:
         return self.instance is not None and hasattr(self.instance, "__aggregate__")
@@ -111,6 +124,12 @@ class FlexEngine:
         from ..connections import secret_values_of
 
         return [v for c in self.modules.used_connections for v in secret_values_of(c)]
+
+    def connections_looked_up(self) -> list:
+        return list(self.modules.used_names)
+
+    def adopt_connections(self, names) -> None:
+        self.modules.adopt(names)
 
     def close(self) -> None:
         self.modules.close()
@@ -126,7 +145,7 @@ class FlexEngine:
             elif d.get("default") not in (None, ""):   # the YAML default wins over the code's ('' = none)
                 v = d["default"]
             elif p.default is inspect.Parameter.empty:
-                res.error = input_not_found(k, line_number)
+                res.error = input_not_found(k)   # no line: as promptflow's ScriptExecutor
                 return res
             else:
                 continue
@@ -135,7 +154,7 @@ class FlexEngine:
             try:
                 kwargs[k] = parse_value(v, t)
             except ConvertError:
-                res.error = input_type_error(k, v, t, line_number)
+                res.error = input_type_error(k, v, t)
                 return res
         try:
             out = _drain(self.func(**kwargs))

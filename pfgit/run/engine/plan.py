@@ -74,6 +74,9 @@ def locate(flow: str) -> tuple[str, str]:
     if os.path.isfile(flow):
         return os.path.dirname(os.path.abspath(flow)), os.path.abspath(flow)
     if not os.path.isdir(flow):
+        if entry_flow(flow) is not None:
+            raise RunError("a 'module:function' entry is a flow for pfgit test only; to run it over data, "
+                           f"write a {ENTRY_FLOW_FILE} holding 'entry: {flow}'", file=flow)
         raise RunError("flow not found", file=flow)
     reader = DirReader(flow, flow)
     locs = find_flows(reader, ".")
@@ -86,10 +89,49 @@ def locate(flow: str) -> tuple[str, str]:
     return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
 
 
+ENTRY_FLOW_FILE = "flow.flex.yaml"
+
+
+def entry_flow(flow: str) -> str | None:
+    """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
+    in the current folder. That folder when `flow` is such an entry whose module is a file or
+    package there (and not a path that exists), else None."""
+    from ...flow.entry import ENTRY
+
+    m = ENTRY.match(flow)
+    if m is None or os.path.exists(flow):
+        return None
+    base = os.path.join(os.getcwd(), *m.group(1).split("."))
+    return os.getcwd() if os.path.isfile(base + ".py") or os.path.isdir(base) else None
+
+
+class _EntryReader(DirReader):
+    """The current folder, holding a flow.flex.yaml with the entry that only exists in memory
+    (promptflow writes one there for the test and deletes it; pfgit writes nothing)."""
+
+    def __init__(self, root: str, entry: str):
+        super().__init__(root, ".")
+        self.flow_text = f"entry: {entry}\n".encode()
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.flow_text if rel == ENTRY_FLOW_FILE else super().read_bytes(rel)
+
+    def exists(self, rel: str) -> bool:
+        return rel == ENTRY_FLOW_FILE or super().exists(rel)
+
+
 def load(flow: str):
-    """The pfgit.flow model of the flow at `flow` (raises RunError with file and line)."""
+    """The pfgit.flow model of the flow at `flow` (raises RunError with file and line); `flow`
+    may also be a flex entry `module:function` (see entry_flow)."""
     from ...flow.load import FlowLocation
 
+    edir = entry_flow(flow)
+    if edir is not None:
+        flow_file = os.path.join(edir, ENTRY_FLOW_FILE)
+        try:
+            return load_flow(_EntryReader(edir, flow), FlowLocation(".", ENTRY_FLOW_FILE)), edir, flow_file
+        except FlowLoadError as e:
+            raise RunError(e.message, file=flow) from None
     fdir, ffile = locate(flow)
     reader = DirReader(fdir, os.path.relpath(fdir) if not os.path.relpath(fdir).startswith("..") else fdir)
     try:
@@ -188,6 +230,15 @@ def check_includes(flow, fdir: str) -> None:
 # AssistantDefinition; the built-in engine passes the raw values
 _UNCONVERTED = {"promptflow.contracts.multimedia": "Image", "promptflow._utils.multimedia": "Image",
                 "promptflow.contracts.types.AssistantDefinition": "AssistantDefinition"}
+
+
+def executor_only_error(found: tuple, flow, flow_dir: str) -> NeedsPromptflow:
+    """NeedsPromptflow for a tool importing what only promptflow's executor fills in (pfimports)."""
+    u, kind = found
+    who = f"node '{u.node}'" if u.node else "the flow"
+    return NeedsPromptflow(f"{who} needs the promptflow engine: {u.file} uses promptflow's {kind} "
+                           "(filled in only by promptflow's executor)", node=u.node,
+                           tool=f"{u.file} ({kind})", file=_disp(flow, u.file), line=u.line)
 
 
 def _unconverted_type(mod) -> str | None:
@@ -314,6 +365,8 @@ def _load_tools(plan: Plan, flow, line_of: dict, get_connection) -> None:
     sources = [(n.name, _source_path(plan.flow_dir, n.raw, includes)) for n in plan.nodes.values()
                if n.type == "python"]
     plan.modules = FlowModules(plan.flow_dir, sources, get_connection)
+    if plan.modules.executor_only:
+        raise executor_only_error(plan.modules.executor_only, flow, plan.flow_dir)
     for np_ in plan.nodes.values():
         where = dict(file=flow.file, line=line_of.get(np_.name))
         if np_.type == "embedding":

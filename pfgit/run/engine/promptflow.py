@@ -47,9 +47,12 @@ class _Sandbox:
     """A throw-away promptflow home and a copy of the flow (see the module doc)."""
 
     def __init__(self, spec, tmp: str):
-        from .plan import locate
+        from .plan import ENTRY_FLOW_FILE, entry_flow, locate
 
-        self.fdir, ffile = locate(spec.flow)
+        edir = entry_flow(spec.flow)     # `--flow module:function`: the current folder's code
+        self.fdir, ffile = (edir, os.path.join(edir, ENTRY_FLOW_FILE)) if edir else locate(spec.flow)
+        if not edir:
+            _refuse_outside_code(spec.flow)
         self.tmp = tmp
         home = os.path.join(tmp, "home")
         self.pf_home = os.path.join(home, ".promptflow")
@@ -59,6 +62,9 @@ class _Sandbox:
         flow_copy = os.path.join(tmp, "flow")
         shutil.copytree(self.fdir, flow_copy, ignore=_IGNORE, symlinks=True)
         self.flow = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
+        if edir:   # the flow file promptflow writes for such an entry, in the copy
+            with open(self.flow, "w", encoding="utf-8") as f:
+                f.write(f"entry: {spec.flow}\n")
         self.conns = _connections_used(self.fdir, spec)
         self.env = dict(os.environ, HOME=home, PF_HOME_DIRECTORY=self.pf_home, PF_DISABLE_TELEMETRY="true",
                         PYTHONDONTWRITEBYTECODE="1")
@@ -86,6 +92,20 @@ class _Sandbox:
 
     def secrets(self) -> list:
         return [v for c, _ in self.conns.values() for v in c.secret_values()]
+
+
+def _refuse_outside_code(flow_path: str) -> None:
+    """promptflow imports a flex flow's entry from its `code` folder wherever it points (`..`, an
+    absolute path): refused as the built-in engine refuses it (pfgit.flow.entry)."""
+    from ...flow.entry import EntryPathError, code_root
+    from .plan import load
+
+    flow, _, _ = load(flow_path)
+    if flow.kind == "flex":
+        try:
+            code_root(flow.data)
+        except EntryPathError as e:
+            raise RunError(str(e), file=flow.file, line=flow.line(e.key)) from None
 
 
 def run(spec, writer) -> PromptflowRun:
@@ -157,6 +177,8 @@ def _lines(folder: str) -> dict:
     out = {}
     art = os.path.join(folder, "flow_artifacts")
     for name in sorted(os.listdir(art)) if os.path.isdir(art) else []:
+        if not name.endswith(".jsonl"):   # promptflow also writes the lines' images here
+            continue
         with open(os.path.join(art, name), encoding="utf-8") as f:
             for raw in f:
                 try:

@@ -206,12 +206,12 @@ class PromptyEngine:
             elif "default" in d:
                 v = d["default"]
             else:
-                res.error = input_not_found(k, line_number)
+                res.error = input_not_found(k)   # no line: as promptflow's ScriptExecutor
                 return res
             try:
                 values[k] = parse_value(v, d.get("type", "string"))
             except ConvertError:
-                res.error = input_type_error(k, v, d.get("type", "string"), line_number)
+                res.error = input_type_error(k, v, d.get("type", "string"))
                 return res
         res.inputs = values
         try:

@@ -54,14 +54,21 @@ def llm_cache(spec):
         raise RunError(str(e)) from None
 
 
-def choose(spec, get_connection):
-    """(engine name, built-in engine or None). Raises RunError when nothing can run the flow."""
+def choose(spec, get_connection, inputs: dict | None = None):
+    """(engine name, built-in engine or None). Raises RunError when nothing can run the flow.
+    `inputs`: the one line `pfgit test` runs (else the run's data file is looked at)."""
     if spec.engine == "promptflow":
         if not promptflow_installed():
             raise RunError(f"--engine promptflow: promptflow is not installed ({INSTALL_HINT})")
         return "promptflow", None
     try:
-        return "builtin", open_builtin(spec, get_connection)
+        engine = open_builtin(spec, get_connection)
+        if spec.engine == "auto" and _images_in_inputs(engine, spec, inputs):
+            engine.close()   # first: an open engine's compatibility layer hides the installed package
+            if promptflow_installed():
+                return "promptflow", None
+            engine = open_builtin(spec, get_connection)   # its lines with images fail, saying why
+        return "builtin", engine
     except NeedsPromptflow as e:
         if spec.engine == "builtin":
             raise RunError(f"{e.message} (--engine builtin cannot run it; use --engine promptflow)",
@@ -70,3 +77,24 @@ def choose(spec, get_connection):
             return "promptflow", None
         raise RunError(f"{e.message}; promptflow is not installed: {INSTALL_HINT}",
                        file=e.file, line=e.line) from None
+
+
+def _images_in_inputs(engine, spec, inputs) -> bool:
+    """Does a DAG flow get images inside its list/object inputs (pfgit.run.multimedia)?"""
+    from ..multimedia import data_may_hold_images, image_inputs
+
+    plan = getattr(engine, "plan", None)
+    if plan is None or not any(isinstance(d, dict) and d.get("type") in ("list", "object")
+                               for d in plan.inputs.values()):
+        return False
+    if inputs is not None:
+        from ..convert import ConvertError, parse_value
+
+        converted = {}
+        for k, v in inputs.items():
+            try:
+                converted[k] = parse_value(v, plan.inputs[k].get("type", "object")) if k in plan.inputs else v
+            except (ConvertError, AttributeError):
+                converted[k] = v
+        return bool(image_inputs(plan.inputs, converted))
+    return bool(spec.data) and data_may_hold_images(spec.data)

@@ -38,12 +38,19 @@ class FlowModules:
     ([(node or None, path)]) are the files the flow runs, scanned for their promptflow imports
     (RunError when they need promptflow and it is not installed)."""
 
-    def __init__(self, flow_dir: str, sources: list | None = None, get_connection=None):
+    def __init__(self, flow_dir: str, sources: list | None = None, get_connection=None,
+                 import_root: str | None = None):
         self.flow_dir = os.path.abspath(flow_dir)
+        # what goes first on sys.path: the flow folder, or a flex flow's `code` folder in it
+        self.import_root = os.path.abspath(import_root or flow_dir)
         self.get_connection = get_connection   # pfgit's connections, also for the real package's lookups
         self.used_connections: list = []       # those the real package looked up: their secrets are masked
+        self.used_names: list = []             # their names, which worker processes report to the parent
         self._unbridge = None
-        self.real = pfimports.use_real(self.flow_dir, sources or [])
+        root = os.path.relpath(self.import_root, self.flow_dir)
+        found = pfimports.scan_sources(self.flow_dir, sources or [], "" if root == "." else root)
+        self.executor_only = pfimports.executor_only(found)   # (import, kind): the promptflow engine's
+        self.real = pfimports.use_real(self.flow_dir, sources or [], found)
         self.package = "pfgit_flow_" + hashlib.sha1(self.flow_dir.encode()).hexdigest()[:12]
         self.modules: dict = {}
         self._before: set = set()
@@ -64,8 +71,8 @@ class FlowModules:
         else:
             self._hidden = compat.install()
         self._before = set(sys.modules)
-        if self.flow_dir not in sys.path:
-            sys.path.insert(0, self.flow_dir)
+        if self.import_root not in sys.path:
+            sys.path.insert(0, self.import_root)
 
     def connection(self, name: str):
         """Connection `name` from pfgit's store (KeyError when unknown or there is no store),
@@ -73,15 +80,27 @@ class FlowModules:
         if self.get_connection is None:
             raise KeyError(name)
         conn = self.get_connection(name)
-        self.used_connections.append(conn)
+        if name not in self.used_names:     # once per name, not once per line that looks it up
+            self.used_names.append(name)
+            self.used_connections.append(conn)
         return conn
+
+    def adopt(self, names) -> None:
+        """Take connections looked up elsewhere (a run's worker processes, an interrupted start
+        of a resumed run) as used here, so their secrets are masked too; unknown names are
+        skipped (they held nothing of pfgit's)."""
+        for name in names or ():
+            try:
+                self.connection(str(name))
+            except KeyError:
+                pass
 
     def close(self) -> None:
         if not self._opened:
             return
         self._opened = False
         try:
-            sys.path.remove(self.flow_dir)
+            sys.path.remove(self.import_root)
         except ValueError:
             pass
         for name in list(sys.modules):

@@ -1,0 +1,202 @@
+"""promptflow command lines work unchanged with `pf run create` -> `pfgit run` and `pf flow test`
+-> `pfgit test`: argparse's abbreviations (`--env`), `--environment-variables` with no value
+(the .env found from here up) or several .env files, `--inputs FILE`, `-n`, `--stream`, `--set`,
+and `--flow module:function`. Checked on flows the tests write, and every such command line in
+the corpus READMEs is parsed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from pfgit.cli.main import main
+from pfgit.run.argv import environment_option, expand_abbreviations, expand_multi
+from pfgit.run.errors import RunError
+from pfgit.run.runfile import apply_set
+from pfgit.run.spec import RunSpec
+from run_flows import git, make_repo, write_jsonl
+
+ENVFLOW = {
+    "flow.dag.yaml": "inputs:\n  text: {type: string}\noutputs:\n  o: {type: string, reference: '${f.output}'}\n"
+                     "nodes:\n- name: f\n  type: python\n  source: {type: code, path: f.py}\n"
+                     "  inputs: {text: '${inputs.text}'}\n",
+    "f.py": "import os\nfrom promptflow.core import tool\n\n\n@tool\ndef f(text: str) -> str:\n"
+            "    print('saw', text)\n    return text + '/' + os.environ.get('GREETING', '-')\n",
+}
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    r = make_repo(tmp_path, {"flows/env": ENVFLOW})
+    write_jsonl(r / "data.jsonl", [{"text": "a"}, {"text": "b"}])
+    (r / "in.json").write_text('{"text": "from-file"}')
+    monkeypatch.chdir(r)
+    return r
+
+
+LONGS = ["--flow", "--data", "--environment-variables", "--engine", "--name", "--inputs", "--inputs-file"]
+
+
+def test_abbreviations_as_argparse_takes_them():
+    a = expand_abbreviations
+    assert a(["run", "--env", "A=1"], LONGS) == ["run", "--environment-variables", "A=1"]
+    assert a(["--env=A=1", "--fl", "x"], LONGS) == ["--environment-variables=A=1", "--flow", "x"]
+    assert a(["--en", "x"], LONGS) == ["--en", "x"]                  # --engine or --environment-...
+    assert a(["--inputs", "k=v"], LONGS) == ["--inputs", "k=v"]      # exact beats a longer one
+    assert a(["--", "--env"], LONGS) == ["--", "--env"]
+    assert a(["--nope", "-n", "x"], LONGS) == ["--nope", "-n", "x"]
+
+
+def test_environment_variables_without_a_value_is_the_default_dotenv():
+    assert expand_multi(["--environment-variables", "--flow", "f"]) == ["--environment-variables=", "--flow", "f"]
+    assert expand_multi(["--flow", "f", "--environment-variables"]) == ["--flow", "f", "--environment-variables="]
+    assert expand_multi(["--environment-variables", "A=1", "B=2"]) == \
+        ["--environment-variables", "A=1", "--environment-variables", "B=2"]
+
+
+def test_environment_option_reads_files_and_pairs_in_order(repo, tmp_path):
+    (repo / ".env").write_text("GREETING=top\nX=1\n")
+    (repo / "flows/env/a.env").write_text("GREETING=a\n")
+    sub = repo / "flows/env"
+    assert environment_option([""], str(sub)) == str(repo / ".env")          # found above
+    (tmp_path / ".env").write_text("OUTSIDE=1\n")                           # above the repository
+    (repo / ".env").unlink()
+    assert environment_option([""], str(sub)) == {}                          # never read from there
+    assert environment_option(["flows/env/a.env", "GREETING=b"], str(repo)) == {"GREETING": "b"}
+    assert environment_option(["GREETING=b", "flows/env/a.env"], str(repo)) == {"GREETING": "a"}
+    with pytest.raises(RunError, match="expects KEY=VALUE or a .env file"):
+        environment_option(["oops"], str(repo))
+    with pytest.raises(RunError, match="file not found"):
+        environment_option(["missing.env"], str(repo))
+
+
+def test_set_fields_like_pf():
+    spec = RunSpec(flow="f", tags={"a": "1"}, connections={"chat": {"connection": "c"}})
+    out, notes = apply_set(spec, ["display_name=Nice run", "tags.team=qa", "connections.chat.deployment_name=gpt",
+                                  "environment_variables.K=v", "resources.instance_type=x"])
+    assert out.display_name == "Nice run" and out.tags == {"a": "1", "team": "qa"}
+    assert out.connections == {"chat": {"connection": "c", "deployment_name": "gpt"}}
+    assert out.environment_variables == {"K": "v"} and spec.tags == {"a": "1"}   # the spec itself unchanged
+    assert notes == ["--set resources.instance_type: 'resources' is cloud-only: ignored by local runs"]
+    for bad in ("flow=elsewhere", "tags=x", "nothing"):
+        with pytest.raises(RunError):
+            apply_set(spec, [bad])
+
+
+def test_pf_flow_test_spellings(repo, capsys):
+    (repo / ".env").write_text("GREETING=hello\n")
+    assert main(["test", "--flow", "flows/env", "--env", "--inputs", "in.json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("\n{") + 1:]) == {"o": "from-file/hello"}
+    assert main(["test", "--flow", "flows/env", "--inputs", "text=x", "--env", "GREETING=hi"]) == 0
+    assert '"o": "x/hi"' in capsys.readouterr().out
+
+
+def test_pf_run_create_spellings_and_stream(repo, capsys):
+    code = main(["run", "--flow", "flows/env", "--data", "data.jsonl", "--column-mapping", "text=${data.text}",
+                 "--stream", "-n", "r1", "--env", "GREETING=yo", "--set", "display_name=First", "tags.k=v"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "saw a" in out and "saw b" in out                                   # what the tool printed
+    assert '[line 0] Completed: {"o": "a/yo"}' in out and "Finished 2 / 2 lines." in out
+    assert "run r1: Completed (2/2 lines" in out
+    assert main(["runs", "show", "r1", "--json"]) == 0
+    settings = json.loads(capsys.readouterr().out)["settings"]["settings"]
+    assert settings["display_name"] == "First" and settings["tags"] == {"k": "v"}
+    assert main(["run", "--flow", "flows/env", "--data", "data.jsonl", "--stream", "--name", "r2", "--json"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["status"] == "Completed"                        # stdout: only the JSON
+    assert "[line 1] Completed" in cap.err
+
+
+def test_flow_given_as_module_function(repo, capsys):
+    (repo / "code").mkdir()
+    (repo / "code/prog.py").write_text("def hello(text: str = 'w'):\n    return {'answer': 'hi ' + text}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    import os
+
+    os.chdir(repo / "code")
+    assert main(["test", "--flow", "prog:hello", "--inputs", "text=you"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"answer": "hi you"}
+    assert git(repo, "status", "--porcelain", "--ignored") == ""                # nothing written
+    assert main(["run", "--flow", "prog:hello", "--data", "../data.jsonl"]) == 2
+    assert "write a flow.flex.yaml holding 'entry: prog:hello'" in capsys.readouterr().err
+    assert main(["test", "--flow", "nosuch:fn"]) == 2
+    assert "flow not found" in capsys.readouterr().err
+
+
+_WORDS = {"run create": ["run"], "flow test": ["test"], "connection create": ["connection", "create"],
+          "connection show": ["connection", "show"], "connection delete": ["connection", "delete"]}
+
+
+def _readme_command_lines(corpus):
+    """(README, pfgit argv) for every `pf run create`, `pf flow test` and `pf connection
+    create|show|delete` line of the corpus READMEs."""
+    pat = re.compile(r"pf (run create|flow test|connection create|connection show|connection delete)"
+                     r"((?:[^`\n\\]|\\\n)*)")
+    for md in sorted(corpus.rglob("*.md")):
+        for m in pat.finditer(md.read_text(encoding="utf-8", errors="replace")):
+            rest = re.sub(r"\$\{?(\w+)\}?(?!\w*\.)", r"\1", m.group(2).replace("\\\n", " "))  # $run_name -> run_name
+            try:
+                words = shlex.split(rest.split("#")[0].split("|")[0])
+            except ValueError:
+                continue
+            yield md, _WORDS[m.group(1)] + words
+
+
+def test_every_pf_command_line_of_the_corpus_readmes_parses(corpus):
+    """Parsing only (the click command, nothing runs): no option promptflow takes is unknown."""
+    import typer
+
+    from pfgit.cli import cmd_connection, cmd_run
+    from pfgit.cli.main import _long_options, make_app
+
+    app = make_app()
+    cmd_run.register(app)
+    cmd_connection.register(app)
+    group = typer.main.get_command(app)
+    seen = 0
+    for md, argv in _readme_command_lines(corpus):
+        if {"--ui", "--interactive"} & set(argv):
+            continue                        # a chat window or session: not a batch command line
+        module = cmd_connection if argv[0] == "connection" else cmd_run
+        args = module.rewrite_argv(argv, _long_options(group, argv))
+        sub, words = group, []
+        while args and args[0] in getattr(sub, "commands", {}):
+            words.append(args[0])
+            sub = sub.commands[args.pop(0)]
+        try:
+            sub.make_context(" ".join(words), list(args), resilient_parsing=False)
+        except Exception as e:              # click's UsageError: an option pfgit does not take
+            pytest.fail(f"{md.relative_to(corpus)}: pfgit {' '.join(argv)}: {e}")
+        seen += 1
+    assert seen >= 150
+
+
+def test_pf_connection_spellings(tmp_path, monkeypatch, capsys):
+    """`pf connection create --file F --set k=v k2=v2 --name N`, `show --name N`, `delete -n N`."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    (tmp_path / "aoai.yml").write_text("name: x\ntype: azure_open_ai\napi_key: '<key>'\napi_base: '<base>'\n"
+                                       "api_type: azure\napi_version: '2024-02-01'\n")
+    assert main(["connection", "create", "--file", str(tmp_path / "aoai.yml"), "--set", "api_key=sk-123456789",
+                 "api_base=https://example.test", "--name", "open_ai_connection"]) == 0
+    capsys.readouterr()
+    assert main(["connection", "show", "--name", "open_ai_connection", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["api_base"] == "https://example.test" and "sk-123456789" not in json.dumps(shown)
+    assert main(["connection", "show", "open_ai_connection", "--name", "other"]) == 2
+    assert "NAME or --name NAME" in capsys.readouterr().err
+    assert main(["connection", "delete", "-n", "open_ai_connection"]) == 0
+
+
+def test_a_flow_at_the_repository_top_names_its_runs_after_the_folder(tmp_path, monkeypatch, capsys):
+    repo = make_repo(tmp_path, {".": ENVFLOW})
+    write_jsonl(repo / "data.jsonl", [{"text": "a"}])
+    monkeypatch.chdir(repo)
+    assert main(["run", "--flow", ".", "--data", "data.jsonl", "--json"]) == 0
+    assert re.fullmatch(r"repo_\d{8}_\d{6}_\d{6}", json.loads(capsys.readouterr().out)["name"])
