@@ -10,6 +10,7 @@ seconds (user + sys): the machine is shared, so wall time is noisy. One run each
    (the merge driver's library) next to `pfgit diff --no-index` of base and theirs. Near-linear
    means the CPU per 1,000 nodes stays flat as the flow grows.
 2. Shapes: a 20,000-node linear chain, one node with 8,000 variants, one node with 40,000 inputs,
+   2,000 alike nodes all renamed and edited (the diff's rename matching),
    a 1 MB Jinja2 template, a 100,000-line python tool, 1 MB lines (in the flow and in the tool),
    values nested 100 levels (the limit) and 101 (one clean error): validate, diff, merge.
 3. A repository of 500 flow folders (5 nodes each): `pfgit validate` of the whole worktree and
@@ -97,6 +98,13 @@ def _inputs(n: int, edit: tuple | None) -> str:
     return HEAD % "a" + _py("a", ins)
 
 
+def _renamed(n: int, prefix: str, temp: int) -> str:
+    """n nodes, alike but for a label and one input; `prefix` names them."""
+    return HEAD % f"{prefix}{n - 1}" + "".join(
+        _py(f"{prefix}{i}", {"q": "${inputs.q}", f"k{i % 13}": temp, "label": f"'x {i}'"},
+            f"t{i % 7}.py") for i in range(n))
+
+
 def _deep(levels: int, leaf: str) -> str:
     n = levels - 4   # the root, `nodes`, the node and its `inputs` are the first four
     return HEAD % "a" + _py("a", {"q": "${inputs.q}"}) + "    deep:\n" + \
@@ -120,6 +128,8 @@ def shapes() -> dict:
                                      for e in (None, (5, 0.7), (7000, 0.9))],
         "one node, 40,000 inputs": [{"flow.dag.yaml": _inputs(40000, e), "t.py": TOOL}
                                     for e in (None, (3, "x"), (35000, "y"))],
+        "2,000 nodes, all renamed": [{"flow.dag.yaml": _renamed(2000, p, t), "t.py": TOOL}
+                                     for p, t in (("old_", 1), ("new_", 2), ("old_", 3))],
         "1 MB jinja2 template": [{"flow.dag.yaml": prompt, "p.jinja2": t}
                                  for t in (big_j, big_j.replace("line 5 ", "line five "), big_j)],
         "100,000-line python tool": [{"flow.dag.yaml": one, "t.py": t}
