@@ -183,6 +183,7 @@ def _build(tmp: pathlib.Path) -> dict:
     run("blame", "blame", "flows/acc")
     run("blame", "blame", "flows/acc", "--node", "grade")
     run("runs list", "runs", "list")
+    run("runs list --format pf", "runs", "list", "--format", "pf")
     run("runs show", "runs", "show", "r2")
     run("runs show", "runs", "show", "r2", "--details")
     run("runs show --metrics", "runs", "show", "r2", "--metrics")

@@ -104,3 +104,19 @@ def test_corpus_flows_and_histories_parse_node_by_node_as_whole(corpus):
     for d in sorted(corpus_part(corpus, "history").iterdir()):
         done += same_as_whole([p.read_text(encoding="utf-8") for p in sorted(d.glob("*.flow.dag.yaml"))])
     assert done > 100
+
+
+def test_items_read_by_any_list_method_are_moved():
+    """reversed(), `in`, index() and copy() see the moved Spans too, as indexing and iteration do."""
+    from pfgit.merge.layout import Span
+    from pfgit.merge.nodewise import _Items
+
+    def items():
+        spans = [Span(1, 2, 1, 2, 3, "scalar", False, value="a"), Span(4, 2, 4, 2, 5, "scalar", False, value="b")]
+        return _Items(spans, {1: 10})
+
+    assert [s.start for s in reversed(items())] == [14, 1]
+    assert [s.start for s in items().copy()] == [1, 14]
+    it = items()
+    moved = list(it)[1]
+    assert moved in it and it.index(moved) == 1

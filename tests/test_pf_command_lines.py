@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 
 import pytest
@@ -18,6 +17,7 @@ from pfgit.run.argv import environment_option, expand_abbreviations, expand_mult
 from pfgit.run.errors import RunError
 from pfgit.run.runfile import apply_set
 from pfgit.run.spec import RunSpec
+from pf_readme_lines import parse_error, readme_command_lines
 from run_flows import git, make_repo, write_jsonl
 
 ENVFLOW = {
@@ -137,16 +137,9 @@ _WORDS = {"run create": ["run"], "flow test": ["test"], "connection create": ["c
 def _readme_command_lines(corpus):
     """(README, pfgit argv) for every `pf run create`, `pf flow test` and `pf connection
     create|show|delete` line of the corpus READMEs."""
-    pat = re.compile(r"pf (run create|flow test|connection create|connection show|connection delete)"
-                     r"((?:[^`\n\\]|\\\n)*)")
-    for md in sorted(corpus.rglob("*.md")):
-        for m in pat.finditer(md.read_text(encoding="utf-8", errors="replace")):
-            rest = re.sub(r"\$\{?(\w+)\}?(?!\w*\.)", r"\1", m.group(2).replace("\\\n", " "))  # $run_name -> run_name
-            try:
-                words = shlex.split(rest.split("#")[0].split("|")[0])
-            except ValueError:
-                continue
-            yield md, _WORDS[m.group(1)] + words
+    for md, sub, words in readme_command_lines(
+            corpus, r"run create|flow test|connection create|connection show|connection delete"):
+        yield md, _WORDS[sub] + words
 
 
 def test_every_pf_command_line_of_the_corpus_readmes_parses(corpus):
@@ -165,15 +158,9 @@ def test_every_pf_command_line_of_the_corpus_readmes_parses(corpus):
         if {"--ui", "--interactive"} & set(argv):
             continue                        # a chat window or session: not a batch command line
         module = cmd_connection if argv[0] == "connection" else cmd_run
-        args = module.rewrite_argv(argv, _long_options(group, argv))
-        sub, words = group, []
-        while args and args[0] in getattr(sub, "commands", {}):
-            words.append(args[0])
-            sub = sub.commands[args.pop(0)]
-        try:
-            sub.make_context(" ".join(words), list(args), resilient_parsing=False)
-        except Exception as e:              # click's UsageError: an option pfgit does not take
-            pytest.fail(f"{md.relative_to(corpus)}: pfgit {' '.join(argv)}: {e}")
+        err = parse_error(group, module.rewrite_argv(argv, _long_options(group, argv)))
+        if err:                             # an option pfgit does not take
+            pytest.fail(f"{md.relative_to(corpus)}: pfgit {' '.join(argv)}: {err}")
         seen += 1
     assert seen >= 150
 

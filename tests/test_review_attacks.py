@@ -51,6 +51,18 @@ def init_repo(path, flow_dir="flows/f"):
     return str(path)
 
 
+def branch_theirs(repo, flow, theirs, ours=None):
+    """Branch `theirs` commits `theirs` as `flow`; back on main, `ours` is committed (None: the
+    worktree is left for the caller)."""
+    git(repo, "checkout", "-qb", "theirs")
+    write(repo, flow, theirs)
+    git(repo, "commit", "-qam", "theirs")
+    git(repo, "checkout", "-q", "main")
+    if ours is not None:
+        write(repo, flow, ours)
+        git(repo, "commit", "-qam", "ours")
+
+
 def test_pfgit_merge_reports_a_flow_whose_folder_has_a_space_or_accent(tmp_path):
     """git's --name-only output was split on whitespace (and quoted for non-ASCII names): the
     merged flow 'flows/my flow' was reported as a deleted 'flow/flow.dag.yaml'."""
@@ -59,12 +71,8 @@ def test_pfgit_merge_reports_a_flow_whose_folder_has_a_space_or_accent(tmp_path)
     for folder in ("flows/my flow", "flows/café"):
         repo = init_repo(tmp_path / str(abs(hash(folder))), folder)
         flow = f"{folder}/flow.dag.yaml"
-        git(repo, "checkout", "-qb", "theirs")
-        write(repo, flow, FLOW.replace("    type: string\noutputs", "    type: int\noutputs"))
-        git(repo, "commit", "-qam", "theirs")
-        git(repo, "checkout", "-q", "main")
-        write(repo, flow, FLOW + "    y: 1\n")
-        git(repo, "commit", "-qam", "ours")
+        branch_theirs(repo, flow, FLOW.replace("    type: string\noutputs", "    type: int\noutputs"),
+                      FLOW + "    y: 1\n")
         out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
         assert out.exit_code == 0
         assert [(f["file"], f["status"]) for f in out.flows] == [(flow, "merged")]
@@ -145,7 +153,7 @@ def _commit(repo, tree, parents):
     return c.id
 
 
-def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_path):
+def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_path, monkeypatch):
     """A remote run commit whose parent is a blob made git's whole fetch fail ('revision walk
     setup failed'): no run came through, and `pfgit check` compared without the baseline's."""
     from dulwich.objects import Blob, Tree
@@ -166,6 +174,17 @@ def test_one_run_ref_git_cannot_transfer_does_not_block_fetching_the_others(tmp_
     assert res["updated"] == ["refs/pfgit/runs/a-good", "refs/pfgit/runs/c-good"]
     assert [f["ref"] for f in res["failed"]] == ["refs/pfgit/runs/b-bad"]
     assert res["exit_code"] == 1
+    # past a few bad refs the remote is failing whole (say the network): one error, not a fetch
+    # per ref
+    import pytest
+
+    import pfgit.git.remote as gremote
+    from pfgit.errors import PfgitError
+
+    remote.refs[b"refs/pfgit/runs/d-bad"] = _commit(remote, tree.id, [tree.id])
+    monkeypatch.setattr(gremote, "MAX_FAILED_REFS", 1)
+    with pytest.raises(PfgitError, match="git fetch .* failed"):
+        fetch(local, str(tmp_path / "remote"))
 
 
 def test_check_notes_the_run_refs_its_fetch_could_not_get():
@@ -370,12 +389,8 @@ def test_git_diff_of_a_conflicted_flow_shows_the_conflict_not_the_whole_file(tmp
     git(repo, "config", "diff.pfgit.textconv", f"{PY} -m pfgit.integrate.diffdriver textconv")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "attributes")
-    git(repo, "checkout", "-qb", "theirs")
-    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
-    git(repo, "commit", "-qam", "theirs")
-    git(repo, "checkout", "-q", "main")
-    write(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 3"))
-    git(repo, "commit", "-qam", "ours")
+    branch_theirs(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"),
+                  FLOW.replace("x: ${inputs.q}", "x: 3"))
     subprocess.run(["git", "merge", "-q", "theirs"], cwd=repo, stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE)
     out = git(repo, "diff")
@@ -397,3 +412,58 @@ def test_sigterm_during_a_run_keeps_it_resumable_like_ctrl_c(tmp_path):
                        stderr=subprocess.PIPE, text=True, timeout=120)
     assert p.returncode == 130, p.stderr
     assert "pfgit run --resume t1" in p.stderr
+
+
+def test_a_comment_only_theirs_added_survives_a_clean_merge():
+    """The semantic merge keeps ours' lines where the data did not change, so a comment theirs
+    added there was silently dropped (git's line merge keeps it)."""
+    from pfgit.merge.files import merge_bytes
+
+    ours = FLOW + "    y: 1\n"
+    theirs = FLOW.replace("nodes:\n", "nodes:\n# n1 cleans the question\n")
+    res = merge_bytes(FLOW.encode(), ours.encode(), theirs.encode())
+    assert res.clean and res.data.decode() == theirs + "    y: 1\n"
+    # their keys sorted by a reformat still do not reorder ours' (the line merge means another order)
+    sorted_theirs = FLOW.replace("  type: python\n  source:\n    type: code\n    path: n1.py\n",
+                                 "  source:\n    path: n1.py\n    type: code\n  type: python\n")
+    res = merge_bytes(FLOW.encode(), ours.encode(), sorted_theirs.encode())
+    assert res.clean and res.data.decode() == ours
+
+
+def test_pfgit_merge_reports_only_what_the_merge_brought(tmp_path):
+    """git refusing a merge with exit 1 ('your local changes would be overwritten') was reported
+    as 'merged, no new validation errors'; an uncommitted edit to another flow was listed as
+    merged too."""
+    from pfgit.integrate.gitmerge import run_merge
+
+    repo = init_repo(tmp_path)
+    write(repo, "flows/g/flow.dag.yaml", FLOW)
+    write(repo, "flows/g/n1.py", "def f(x):\n    return x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "g")
+    branch_theirs(repo, "flows/f/flow.dag.yaml", FLOW.replace("x: ${inputs.q}", "x: 2"))
+    write(repo, "flows/f/flow.dag.yaml", FLOW + "    y: 1\n")          # in the merge's way
+    out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
+    assert out.exit_code == 1 and out.flows == []
+    git(repo, "checkout", "-q", "--", ".")
+    write(repo, "flows/g/flow.dag.yaml", FLOW + "    y: 1\n")          # not the merge's business
+    out = run_merge(repo, "theirs", quiet=True, python_exe=PY)
+    assert out.exit_code == 0 and [f["file"] for f in out.flows] == ["flows/f/flow.dag.yaml"]
+
+
+def test_install_never_copies_what_a_symlinked_gitattributes_points_to(tmp_path):
+    """A pull request can commit `.gitattributes -> ~/.ssh/id_rsa`: `pfgit install` read the
+    target, wrote it into the repository's .gitattributes (for the user to commit) with its lines."""
+    import pytest
+
+    from pfgit.errors import UsageError
+    from pfgit.integrate.install import install
+
+    secret = tmp_path / "secret"
+    secret.write_text("SECRET=hunter2\n")
+    repo = init_repo(tmp_path / "repo")
+    os.symlink(secret, os.path.join(repo, ".gitattributes"))
+    with pytest.raises(UsageError, match="symbolic link"):
+        install(repo, python_exe=PY)
+    assert os.path.islink(os.path.join(repo, ".gitattributes"))
+    assert secret.read_text() == "SECRET=hunter2\n"

@@ -97,16 +97,34 @@ def register(app: typer.Typer) -> None:
     @runs.command("list")
     def runs_list(flow: Optional[str] = typer.Option(None, "--flow", help="Only runs of this flow folder."),
                   commit: Optional[str] = typer.Option(None, "--commit", help="Only runs of this revision's flow trees."),
-                  json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+                  max_results: Optional[int] = typer.Option(None, "--max-results", "-r", metavar="N", min=1,
+                                                            help="Only the N newest runs."),
+                  json_out: bool = typer.Option(False, "--json", help="Print JSON (the same as --format json)."),
+                  fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT",
+                                                    help="text, json, or pf (a JSON list of run objects, as `pf run list` prints).")) -> None:
         """Runs, newest first."""
         from ..git.repo import resolve
         from ..index import query, render
 
+        fmt = fmt or ("json" if json_out else "text")
+        if fmt not in ("text", "json", "pf"):
+            raise UsageError(f"unknown format {fmt!r} (choose from text, json, pf)")
         repo = _repo()
         fl = _flow_arg(repo, flow)
         sha = resolve(repo, commit) if commit else None
-        res = _index(repo, lambda idx: query.list_runs(idx, flow=fl, commit=sha))
-        if json_out:
+
+        def get(idx):
+            rows = query.list_runs(idx, flow=fl, commit=sha, limit=max_results)
+            if fmt != "pf":
+                return rows
+            from ..index.pfview import pf_runs
+
+            return pf_runs(idx, rows)
+
+        res = _index(repo, get)
+        if fmt == "pf":
+            _emit(res)
+        elif fmt == "json":
             _emit({"runs": res})
         else:
             sys.stdout.write(render.runs_table(res))

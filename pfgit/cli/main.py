@@ -102,6 +102,16 @@ def _command_word(argv: list) -> str | None:
     return None
 
 
+def _pf_alias(argv: list) -> bool:
+    """`pfgit run create|list|show...` and `pfgit flow test|validate`: promptflow's command lines
+    with `pf` replaced (pfgit/cli/pfalias.py); the module is imported only for those."""
+    if next((a for a in argv if a != "--debug"), None) not in ("run", "flow"):
+        return False
+    from .pfalias import is_alias
+
+    return is_alias(argv)
+
+
 def _register(app, argv: list) -> None:
     word = _command_word(argv)
     for name in ([COMMANDS[word]] if word else COMMAND_MODULES):
@@ -139,6 +149,14 @@ def _main(argv: list | None = None) -> int:
         print(_version_line())
         return 0
     try:
+        if word in ("run", None) and _pf_alias(args):  # `pfgit run show -n X`: pf's spellings
+            from .pfalias import translate
+
+            args = translate(args)
+            if args is None:   # it printed its help
+                return 0
+            debug = debug or "--debug" in args
+            word = _command_word(args)
         if word in LIGHT:
             if debug:
                 os.environ["PFGIT_DEBUG"] = "1"

@@ -80,7 +80,10 @@ def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
                        if "\t" in ln and not ln.endswith("^{}")})   # not a tag's peeled line
         if listed.returncode or len(refs) < 2:
             raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
-        rejected, failed = _fetch_in_parts(repo_path, remote, refs, "+" if force else "")
+        try:
+            rejected, failed = _fetch_in_parts(repo_path, remote, refs, "+" if force else "", [0])
+        except _TooManyFailures:   # not a few bad refs: the remote itself fails (say the network)
+            raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}") from None
     after = _refs(repo_path)
     updated = sorted(r for r, s in after.items() if before.get(r) != s)
     return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
@@ -101,17 +104,28 @@ def _fetch(repo_path: str, remote: str, specs: list) -> tuple:
     return p, rejected
 
 
-def _fetch_in_parts(repo_path: str, remote: str, refs: list, plus: str) -> tuple:
+MAX_FAILED_REFS = 16
+
+
+class _TooManyFailures(Exception):
+    pass
+
+
+def _fetch_in_parts(repo_path: str, remote: str, refs: list, plus: str, failures: list) -> tuple:
     """(rejected, failed [{ref, reason}]): `refs` fetched in halves until each part either
-    transfers or is one ref git cannot fetch (a few fetches per bad ref, not one per ref)."""
+    transfers or is one ref git cannot fetch (a few fetches per bad ref, not one per ref; past
+    MAX_FAILED_REFS bad refs the remote is taken as failing whole)."""
     p, rejected = _fetch(repo_path, remote, [f"{plus}{r}:{r}" for r in refs])
     if not p.returncode or rejected:
         return rejected, []
     if len(refs) == 1:
+        failures[0] += 1
+        if failures[0] > MAX_FAILED_REFS:
+            raise _TooManyFailures
         return [], [{"ref": refs[0], "reason": _reason(p.stderr)}]
     mid = len(refs) // 2
-    rej_a, fail_a = _fetch_in_parts(repo_path, remote, refs[:mid], plus)
-    rej_b, fail_b = _fetch_in_parts(repo_path, remote, refs[mid:], plus)
+    rej_a, fail_a = _fetch_in_parts(repo_path, remote, refs[:mid], plus, failures)
+    rej_b, fail_b = _fetch_in_parts(repo_path, remote, refs[mid:], plus, failures)
     return rej_a + rej_b, fail_a + fail_b
 
 

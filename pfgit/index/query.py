@@ -71,8 +71,10 @@ def set_effective_metrics(run: dict) -> dict:
     return run
 
 
-def list_runs(idx: RunIndex, flow: str | None = None, commit: bytes | None = None) -> list:
-    """Runs, newest first; of one flow path and/or of one commit (same flow tree or recorded on it)."""
+def list_runs(idx: RunIndex, flow: str | None = None, commit: bytes | None = None,
+              limit: int | None = None) -> list:
+    """Runs, newest first; of one flow path and/or of one commit (same flow tree or recorded on
+    it); the `limit` newest when given."""
     where, args = [], []
     if flow is not None:
         where.append("flow_path = ?")
@@ -89,6 +91,9 @@ def list_runs(idx: RunIndex, flow: str | None = None, commit: bytes | None = Non
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY COALESCE(end_time, start_time) DESC, name"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(int(limit))
     return [_run_dict(r) for r in idx.conn.execute(sql, args)]
 
 

@@ -145,9 +145,16 @@ def run_merge(path: str, branch: str, commit: bool = True, message: str | None =
         return MergeOutcome(128 + sig.received, branch,
                             interrupted=signal.Signals(sig.received).name)
     out = MergeOutcome(returncode, branch)
-    if returncode not in (0, 1):   # git refused (dirty worktree, unrelated histories): no merge
+    if returncode not in (0, 1):   # git refused (unrelated histories, ...): no merge
         return out
-    changed = _names(top, ["diff", "--name-only", "-z", head])
+    merging = _git(["rev-parse", "-q", "--verify", "MERGE_HEAD"], top).returncode == 0
+    if returncode == 1 and not merging and \
+            _git(["rev-parse", "--verify", "-q", "HEAD"], top).stdout.strip() == head:
+        # git refused with 1 ("your local changes would be overwritten"): nothing was merged,
+        # so no flow is reported as merged
+        return out
+    # what the merge brought (index vs the old HEAD), not the worktree's own uncommitted edits
+    changed = _names(top, ["diff", "--name-only", "-z", "--cached", head])
     unmerged = set(_names(top, ["diff", "--name-only", "-z", "--diff-filter=U"]))
     for rel in sorted(set(changed) | unmerged):
         if is_flow_file(rel):

@@ -140,6 +140,15 @@ def _write_text(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _refuse_symlink(attrs: str) -> None:
+    """A repository's `.gitattributes` that is a symbolic link (a pull request can commit one
+    pointing at ~/.ssh/id_rsa): git does not read it, and rewriting it copied the target's
+    content into the repository, for the user to commit."""
+    if os.path.islink(attrs):
+        raise UsageError("is a symbolic link: git does not read it, and pfgit does not write "
+                         "through it or copy what it points to; make it a regular file", file=attrs)
+
+
 def _has_line(lines: list, want: str) -> bool:
     """`want` is there already, however spaced or ordered (`flow.dag.yaml diff=pfgit merge=pfgit`)."""
     pattern, *attrs = want.split()
@@ -166,6 +175,7 @@ def install(path: str = ".", scope: str = "local", python_exe: str | None = None
     else:
         top, gitdir = repo_paths(path)
         attrs, cfg, cwd = os.path.join(top, ".gitattributes"), ["config", "--local"], top
+        _refuse_symlink(attrs)
     state_path = _state_file(scope, gitdir)
     state = _load_state(state_path)
     report = InstallReport(scope, attrs)
@@ -236,7 +246,8 @@ def uninstall(path: str = ".", scope: str = "local") -> InstallReport:
         global_attributes_file() if scope == "global" else os.path.join(top, ".gitattributes"))
     report = InstallReport(scope, attrs)
     ours = set(state.get("attribute_lines", []))
-    if ours and os.path.exists(attrs):
+    # a local `.gitattributes` made a symlink since the install is left alone (see _refuse_symlink)
+    if ours and os.path.exists(attrs) and not (scope == "local" and os.path.islink(attrs)):
         lines = _read_text(attrs).splitlines(keepends=True)
         keep = [ln for ln in lines if ln.strip() not in ours]
         report.removed_lines = [ln.strip() for ln in lines if ln.strip() in ours]

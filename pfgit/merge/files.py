@@ -98,16 +98,16 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     # node texts the versions share are parsed once; ours first, as its whole text is written
     # back from its layout (the others' items are moved to their lines only when read)
     cache: dict = {}
-    read: dict = {}
+    parsed: dict = {}
     for raw, name in ((ours, "ours"), (base, "base"), (theirs, "theirs")):
         try:
-            read[name] = _Side(raw, name, cache)
+            parsed[name] = _Side(raw, name, cache)
         except YamlError as e:
-            read[name] = e
+            parsed[name] = e
     for name in ("base", "ours", "theirs"):   # the first unreadable one in this order is named
-        if isinstance(read[name], YamlError):
-            return _fallback(base, ours, theirs, diff3, labels, f"cannot read {read[name].message}")
-    sides = [read["base"], read["ours"], read["theirs"]]
+        if isinstance(parsed[name], YamlError):
+            return _fallback(base, ours, theirs, diff3, labels, f"cannot read {parsed[name].message}")
+    sides = [parsed["base"], parsed["ours"], parsed["theirs"]]
     for side, name in zip(sides, ("base", "ours", "theirs")):
         dup = _duplicate_node(side.layout.data)
         if dup is not None:
@@ -129,7 +129,43 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     data = (BOM if o.bom else b"") + text.encode("utf-8")
     # the tree holds a conflict only where result.conflicts lists one (walking it costs ~0.1 s per
     # 10,000 nodes)
-    return FileMerge(data, walk_conflicts(result.merged) if result.conflicts else [], result.decisions)
+    conflicts = walk_conflicts(result.merged) if result.conflicts else []
+    if not conflicts and not relayout:
+        data = _text_merge_if_same(base, ours, theirs, labels, data, cache)
+    return FileMerge(data, conflicts, result.decisions)
+
+
+LINE_MERGE_MAX = 1 << 20   # bytes: above, the semantic result is written as it is (no 2nd parse)
+
+
+def _text_merge_if_same(base: bytes, ours: bytes, theirs: bytes, labels: tuple,
+                        merged: bytes, cache: dict | None = None) -> bytes:
+    """git's own line merge when it is clean and reads as exactly the same flow (same keys in the
+    same order, same values) as the semantic merge: then every line both sides wrote stays,
+    their comments included (the semantic merge keeps ours' lines where the data did not change,
+    so a comment only theirs added was dropped). Otherwise `merged`."""
+    if max(len(ours), len(theirs)) > LINE_MERGE_MAX:
+        return merged
+    from ..git.textmerge import git_merge_file
+
+    try:
+        text, n = git_merge_file(base, ours, theirs, labels, False)
+        if n or text == merged:
+            return merged
+        same = _same(_Side(text, "text merge", cache).layout.data,
+                     _Side(merged, "merge", cache).layout.data)
+    except Exception:  # no git, unreadable text merge: the semantic result stands
+        return merged
+    return text if same else merged
+
+
+def _same(a, b) -> bool:
+    """Equal data, mapping keys in the same order and values of the same types (1 is not 1.0)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_same, a, b))
+    return type(a) is type(b) and a == b
 
 
 def _fallback(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,

@@ -111,6 +111,22 @@ class _Items(list):
         self._all()
         return super().__iter__()
 
+    def __reversed__(self):   # list's own methods would bypass __getitem__: unmoved Spans
+        self._all()
+        return super().__reversed__()
+
+    def __contains__(self, x) -> bool:
+        self._all()
+        return super().__contains__(x)
+
+    def index(self, *a):
+        self._all()
+        return super().index(*a)
+
+    def copy(self) -> list:
+        self._all()
+        return list(super().__iter__())
+
     def __eq__(self, other) -> bool:
         self._all()
         if isinstance(other, _Items):
