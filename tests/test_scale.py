@@ -96,6 +96,20 @@ def test_values_nested_past_the_limit_are_one_clean_error_everywhere(flow_style,
         assert res.fallback and "nested too deeply (over 100 levels)" in res.fallback
 
 
+def test_nesting_on_one_line_with_compact_block_indicators_is_caught_too(parse_mode):
+    from pfgit.diff.tree import diff_flow_bytes
+    from pfgit.flow.load import FlowLoadError, load_text
+
+    for chain in ("? " * 120, "- " * 120, "- ? " * 60):
+        text = ("inputs: {}\nnodes:\n- name: a\n  type: python\nextra:\n" + chain + "x\n").encode()
+        with pytest.raises(FlowLoadError, match="nested too deeply"):
+            load_text(text)
+        fd = diff_flow_bytes("f", "f/flow.dag.yaml", text, text.replace(b"x\n", b"y\n"))
+        assert "nested too deeply" in fd.problems[0][3]
+        res = merge_bytes(text, text.replace(b"python", b"llm"), text.replace(b"x\n", b"y\n"))
+        assert "nested too deeply" in res.fallback
+
+
 def test_a_python_source_is_parsed_once_for_its_tool_count_and_signature(tmp_path, monkeypatch):
     from pfgit.flow.readers import DirReader
     from pfgit.validate import sources, validate_path
