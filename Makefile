@@ -54,6 +54,10 @@ bench-index: $(STAMP)  # run index: 100,000 runs over 10,000 commits; hooks; vs 
 bench-memory: $(STAMP)  # max RSS: record with a 300 MB untracked file, stream 100 MB after gc (~1 min)
 	$(PY) bench/memory.py
 
+.PHONY: bench-scale
+bench-scale: $(STAMP)  # validate/diff/merge-file CPU on 2,000-20,000 nodes and pathological flows; 500-flow repo (~3 min)
+	$(PY) bench/scale.py
+
 bench-history: $(STAMP)  # blame and log --node on 2,000 commits of a 50-node flow vs git blame / log -L (~5 min)
 	$(PY) bench/history.py
 

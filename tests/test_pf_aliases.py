@@ -176,8 +176,6 @@ def test_every_pf_run_and_flow_line_of_the_corpus_readmes_parses(corpus):
     pattern = r"(?:run (?:list|show-details|show-metrics|show|visualize|stream)|flow (?:test|validate))\b"
     for md, sub, rest in readme_command_lines(corpus, pattern):
         words = sub.split() + rest
-        if {"--ui", "--interactive"} & set(words):
-            continue                        # a chat window or session: not a command line to parse
         args = translate(words, _Runs())
         if args[0] == "validate":           # the light entry: its path only
             assert args[1:3] == ["--", words[words.index("--source") + 1]]

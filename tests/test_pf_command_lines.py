@@ -155,8 +155,6 @@ def test_every_pf_command_line_of_the_corpus_readmes_parses(corpus):
     group = typer.main.get_command(app)
     seen = 0
     for md, argv in _readme_command_lines(corpus):
-        if {"--ui", "--interactive"} & set(argv):
-            continue                        # a chat window or session: not a batch command line
         module = cmd_connection if argv[0] == "connection" else cmd_run
         err = parse_error(group, module.rewrite_argv(argv, _long_options(group, argv)))
         if err:                             # an option pfgit does not take

@@ -96,6 +96,20 @@ def test_values_nested_past_the_limit_are_one_clean_error_everywhere(flow_style,
         assert res.fallback and "nested too deeply (over 100 levels)" in res.fallback
 
 
+def test_nesting_on_one_line_with_compact_block_indicators_is_caught_too(parse_mode):
+    from pfgit.diff.tree import diff_flow_bytes
+    from pfgit.flow.load import FlowLoadError, load_text
+
+    for chain in ("? " * 120, "- " * 120, "- ? " * 60):
+        text = ("inputs: {}\nnodes:\n- name: a\n  type: python\nextra:\n" + chain + "x\n").encode()
+        with pytest.raises(FlowLoadError, match="nested too deeply"):
+            load_text(text)
+        fd = diff_flow_bytes("f", "f/flow.dag.yaml", text, text.replace(b"x\n", b"y\n"))
+        assert "nested too deeply" in fd.problems[0][3]
+        res = merge_bytes(text, text.replace(b"python", b"llm"), text.replace(b"x\n", b"y\n"))
+        assert "nested too deeply" in res.fallback
+
+
 def test_a_python_source_is_parsed_once_for_its_tool_count_and_signature(tmp_path, monkeypatch):
     from pfgit.flow.readers import DirReader
     from pfgit.validate import sources, validate_path
@@ -160,3 +174,21 @@ def test_a_git_tree_is_read_once_while_finding_the_flows_of_many_folders(tmp_pat
     assert [loc.dir for loc in locs] == [f"flows/f{i}" for i in range(6)]
     assert len(reads) == len(set(reads)) == 1 + 1 + 6   # the root, flows/, one per flow folder
     assert reader.read_bytes("flows/f3/b.jinja2") == b"3\n"
+
+
+def test_every_node_renamed_and_edited_is_still_matched_by_source_and_by_similarity():
+    """Only removed/added pairs that can reach the similarity threshold are scored (every pair
+    was: 400 renamed nodes took 4 s), and the by-source pass looks paths up (it scanned)."""
+    from pfgit.diff.match import match_nodes
+
+    def flow(prefix: str, n: int, temp: int) -> dict:
+        return {"nodes": [{"name": f"{prefix}{i}", "type": "python",
+                           "source": {"type": "code", "path": f"t{i}.py" if i % 2 else "shared.py"},
+                           "inputs": {"q": "${inputs.q}", f"k{i}": temp, "label": f"x {i}",
+                                      "a": 1, "b": 2, "c": 3, "d": 4}} for i in range(n)]}
+
+    m = match_nodes(flow("old_", 300, 1), flow("new_", 300, 2))
+    assert m.pairs == {f"old_{i}": f"new_{i}" for i in range(300)}
+    assert {m.how[f"old_{i}"] for i in range(1, 300, 2)} == {"source"}    # its own file
+    assert {m.how[f"old_{i}"] for i in range(0, 300, 2)} == {"similar"}   # one file for all
+    assert not m.added and not m.removed

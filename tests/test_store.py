@@ -192,6 +192,30 @@ def test_secrets_never_enter_a_snapshot(repo, monkeypatch):
     assert "***" in git(repo, "show", f"{rec.commit}:logs/logs.txt")
 
 
+def test_log_files_stream_and_are_masked(repo, tmp_path):
+    """A log given as a file is stored line by line in bounded memory, secrets masked; a secret
+    holding a newline (a PEM key) is still masked across lines."""
+    r = open_repo(repo)
+    big = tmp_path / "aggregation.jsonl"
+    line = json.dumps({"line_number": 0, "inputs": {"x": "y" * 100}}) + "\n"
+    with open(big, "w") as f:
+        f.write("".join(line for _ in range(20_000)))
+        f.write('{"token": "sk-LOGSECRET-0123456789"}\n')
+    pem = "-----BEGIN KEY-----\nAAAABBBBCCCCDDDD\n-----END KEY-----"
+    (tmp_path / "stdout.log").write_text(f"printed: {pem}\n")
+    settings = {"secrets": ["sk-LOGSECRET-0123456789"]}
+    record_run(r, "flows/acc", "warm-logs", [], {}, settings, {"a.jsonl": str(big)})
+    tracemalloc.start()
+    rec = record_run(r, "flows/acc", "logs", [], {}, settings, {"a.jsonl": str(big)})
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < big.stat().st_size / 4, peak
+    stored = git(repo, "show", f"{rec.commit}:logs/a.jsonl")
+    assert stored.count("\n") == 20_000 and stored.endswith('{"token": "***"}')   # git() strips the last newline
+    rec = record_run(r, "flows/acc", "pem", [], {}, {"secrets": [pem]}, {"stdout.log": str(tmp_path / "stdout.log")})
+    assert "AAAABBBBCCCCDDDD" not in git(repo, "show", f"{rec.commit}:logs/stdout.log")
+
+
 def test_100k_output_lines_in_bounded_memory(repo):
     r = open_repo(repo)
     line = json.dumps({"answer": "x" * 80, "score": 0.5})

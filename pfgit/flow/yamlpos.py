@@ -31,8 +31,9 @@ MAX_EXPANDED_VALUES = 2_000_000
 # Real flows nest a handful of levels.
 MAX_DEPTH = 100
 # a value nested MAX_DEPTH deep has half of that in flow brackets, or in block indentation (each
-# block level moves its content right by a column, or by two after an indentless `- `)
-_DEEP_BLOCK = re.compile(r"^[ -]{%d}" % (MAX_DEPTH // 2 - 5), re.M)
+# block level moves its content right by a column, or by two after an indentless `- `; compact
+# `- - -`, `? ? ?` and `: - ` chains put levels on one line)
+_DEEP_BLOCK = re.compile(r"^[ ?:-]{%d}" % (MAX_DEPTH // 2 - 5), re.M)
 
 
 class YamlError(Exception):

@@ -88,7 +88,8 @@ def cycle_nodes(data: dict, refs: list | None = None) -> list:
 
 def problems(result: MergeResult) -> dict:
     """New problems of the merged flow as {unit path: reason} to force into conflicts."""
-    merged = resolve(result.merged, "local")
+    # without conflicts the tree is already plain data (resolve would copy it whole)
+    merged = resolve(result.merged, "local") if result.conflicts else result.merged
     ours, theirs, base = (result.sides.get(s, {}) for s in ("local", "remote", "base"))
     forced: dict = {}
     refs = references(merged)

@@ -95,11 +95,19 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
         return FileMerge(ours)
     if base == ours and not relayout:
         return FileMerge(theirs)
-    try:
-        cache: dict = {}   # node texts the versions share are parsed once
-        sides = [_Side(raw, name, cache) for raw, name in ((base, "base"), (ours, "ours"), (theirs, "theirs"))]
-    except YamlError as e:
-        return _fallback(base, ours, theirs, diff3, labels, f"cannot read {e.message}")
+    # node texts the versions share are parsed once; ours first, as its whole text is written
+    # back from its layout (the others' items are moved to their lines only when read)
+    cache: dict = {}
+    parsed: dict = {}
+    for raw, name in ((ours, "ours"), (base, "base"), (theirs, "theirs")):
+        try:
+            parsed[name] = _Side(raw, name, cache)
+        except YamlError as e:
+            parsed[name] = e
+    for name in ("base", "ours", "theirs"):   # the first unreadable one in this order is named
+        if isinstance(parsed[name], YamlError):
+            return _fallback(base, ours, theirs, diff3, labels, f"cannot read {parsed[name].message}")
+    sides = [parsed["base"], parsed["ours"], parsed["theirs"]]
     for side, name in zip(sides, ("base", "ours", "theirs")):
         dup = _duplicate_node(side.layout.data)
         if dup is not None:
@@ -119,7 +127,9 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     if o.crlf:
         text = text.replace("\n", "\r\n")
     data = (BOM if o.bom else b"") + text.encode("utf-8")
-    conflicts = walk_conflicts(result.merged)
+    # the tree holds a conflict only where result.conflicts lists one (walking it costs ~0.1 s per
+    # 10,000 nodes)
+    conflicts = walk_conflicts(result.merged) if result.conflicts else []
     if not conflicts and not relayout:
         data = _text_merge_if_same(base, ours, theirs, labels, data, cache)
     return FileMerge(data, conflicts, result.decisions)

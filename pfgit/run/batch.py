@@ -729,11 +729,12 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     conns = {}
     for node, fields in (getattr(engine, "connection_names", lambda: {})() or {}).items():
         conns[node] = fields
-    errors = b"".join(active.sorted_lines("errors"))
-    logs = {"errors.jsonl": errors} if errors else {}
-    agg = b"".join(active.sorted_lines("aggregation"))
-    if agg:   # what aggregation nodes read from each line: `--resume-from` copies it (resumefrom.py)
-        logs[AGGREGATION_LOG] = agg
+    logs = {}
+    for name, kind in (("errors.jsonl", "errors"), (AGGREGATION_LOG, "aggregation")):
+        # aggregation: what aggregation nodes read from each line (`--resume-from` copies it)
+        path = active.sorted_file(kind)    # a file, not bytes: 100,000 lines stay out of memory
+        if path:
+            logs[name] = path
     out_log = os.path.join(active.dir, "stdout.log")
     if os.path.exists(out_log) and os.path.getsize(out_log):
         logs["stdout.log"] = out_log

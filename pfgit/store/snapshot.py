@@ -137,12 +137,20 @@ def _json_lines(items: Iterable, redact: Redactor, what: str, counter: list) -> 
         yield line + b"\n"
 
 
+def _is_file(v) -> bool:
+    """A log given as the path of a file (else it is the log's text)."""
+    return isinstance(v, str) and "\n" not in v and os.path.isfile(v)
+
+
+def _redacted_lines(path: str, redact):
+    with open(path, "rb") as f:
+        for line in f:
+            yield redact.bytes(line)
+
+
 def _log_bytes(v) -> bytes:
     if isinstance(v, bytes):
         return v
-    if isinstance(v, str) and "\n" not in v and os.path.isfile(v):
-        with open(v, "rb") as f:
-            return f.read()
     return str(v).encode("utf-8")
 
 
@@ -231,7 +239,16 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
         log_entries = {}
         for lname, content in logs.items():
             safe = posixpath.basename(str(lname).replace("\\", "/")) or "log.txt"
-            log_entries[safe] = (gobj.FILE_MODE, gobj.put_bytes(repo, redact.bytes(_log_bytes(content))))
+            if _is_file(content) and not any(b"\n" in f for f in redact.forms):
+                # line by line, in bounded memory (a 100,000-line run's logs); a secret holding a
+                # newline (a PEM key) is looked for in the whole text instead
+                blob, _ = gobj.put_blob_stream(repo, _redacted_lines(content, redact))
+            else:
+                if _is_file(content):
+                    with open(content, "rb") as f:
+                        content = f.read()
+                blob = gobj.put_bytes(repo, redact.bytes(_log_bytes(content)))
+            log_entries[safe] = (gobj.FILE_MODE, blob)
         entries["logs"] = (gobj.DIR_MODE, gobj.make_tree(repo, log_entries))
 
     failed = settings.get("lines_failed")
