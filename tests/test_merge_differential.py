@@ -110,7 +110,7 @@ def _edit(rnd: random.Random, f: Flow, side: str) -> None:
         nodes.insert(rnd.randrange(len(nodes)), nodes.pop(i))
     elif op == 6:   # a node renamed, its references too
         old = node[0].split("name: ", 1)[1]
-        new = f"{old}_{side}"
+        new = f"{old}_{side}" + rnd.choice(["", "é", "データ"])
         for n in nodes:
             n[:] = [ln.replace(f"${{{old}.", f"${{{new}.") for ln in n]
         node[0] = node[0].replace(f"name: {old}", f"name: {new}")
