@@ -419,3 +419,30 @@ def test_lone_surrogates_from_data_and_file_names_are_recorded_and_listed(repo, 
     assert main(["runs", "list", "--json"]) == 0
     assert [r["name"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["sur"]
     assert main(["runs", "show", "sur"]) == 0 and "d\\udcff.jsonl" in capsys.readouterr().out
+
+
+def test_a_signal_never_cuts_a_line_record_in_two(repo, monkeypatch, tmp_path):
+    """SIGTERM (or Ctrl-C) raised between a line's outputs and aggregation records left a line
+    --resume took as done without its aggregation inputs: the resumed run's aggregation counted
+    one line too few, silently. The signal now waits for the line's records to be written."""
+    import os
+    import signal
+
+    from pfgit.run.runstate import ActiveRun
+    from run_flows import write_flow
+
+    write_flow(repo / "flows/counted", COUNTED)
+    monkeypatch.setenv("COUNT_FILE", str(tmp_path / "calls.txt"))
+    write_jsonl(repo / "six.jsonl", [{"text": f"w{i}"} for i in range(6)])
+    real = ActiveRun.append
+
+    def append(self, kind, obj):
+        real(self, kind, obj)
+        if kind == "outputs" and obj.get("line_number") == 2:
+            os.kill(os.getpid(), signal.SIGTERM)     # handled at the next bytecode: right here
+
+    monkeypatch.setattr(ActiveRun, "append", append)
+    assert run(RunSpec(flow="flows/counted", data="six.jsonl", name="cut", workers=1)).status == "Canceled"
+    monkeypatch.setattr(ActiveRun, "append", real)
+    o = run(RunSpec(flow=".", resume="cut"))
+    assert (o.status, o.metrics["n_lines"]) == ("Completed", 6)

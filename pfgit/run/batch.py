@@ -10,6 +10,7 @@ are not coerced by pandas; a data column wins over an input default.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import os
 import sys
@@ -319,20 +320,45 @@ def _calls_the_sdk(engine, spec) -> bool:
             and spec.llm_mode != "replay")
 
 
-def _term_as_interrupt():
+class _term_as_interrupt:
     """SIGTERM (a CI job cancelled, `kill`, a container stopped) ends the run as Ctrl-C does:
-    state saved, `--resume` said, exit 130 (it died at once, without a word). Returns the undo."""
-    import signal
-    import threading
+    state saved, `--resume` said, exit 130 (it died at once, without a word). Neither signal
+    interrupts a line's write (`with signals.atomic():`): raised between its inputs, outputs and
+    aggregation records, it left a line --resume took as done without its aggregation inputs.
+    Calling the object restores the previous handlers."""
 
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+    def __init__(self):
+        import signal
+        import threading
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+        self.depth, self.pending, self.previous = 0, False, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.previous[sig] = signal.signal(sig, self._handler)
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    def _handler(self, signum, frame):
+        if self.depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __call__(self) -> None:
+        import signal
+
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
+        self.previous = {}
+
+    @contextlib.contextmanager
+    def atomic(self):
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending:   # after the write, when it raised nothing itself
+            self.pending = False
+            raise KeyboardInterrupt
 
 
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
@@ -510,6 +536,12 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     timeout = spec.line_timeout or float(os.environ.get("PF_LINE_TIMEOUT_SEC") or 600)
 
     def write(ln, raw, res_or_err):
+        with signals.atomic():     # a line's records whole, or not at all
+            _write(ln, raw, res_or_err)
+        if stop_after is not None and written >= stop_after:
+            raise KeyboardInterrupt
+
+    def _write(ln, raw, res_or_err):
         nonlocal failed, finished, written, no_workers
         if isinstance(res_or_err, LineError) and res_or_err.kind == NOT_RUN:
             no_workers = True         # never ran: not recorded; the run stops resumable (below)
@@ -541,8 +573,6 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
             tokens = engine.usage.usage.total
             progress.update(progress.task_ids[0], completed=finished, failed=failed,
                             rate=f"{rate:.1f} lines/s", tokens=f"{tokens} tokens" if tokens else "")
-        if stop_after is not None and written >= stop_after:
-            raise KeyboardInterrupt
 
     def job(ln, raw, berr):
         if berr is not None:
@@ -552,7 +582,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
 
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
-    restore_term = _term_as_interrupt()
+    signals = _term_as_interrupt()
     try:
         with _Env(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
@@ -629,7 +659,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        restore_term()
+        signals()
         if progress is not None:
             progress.stop()
     if interrupted:
