@@ -258,3 +258,29 @@ def test_a_child_whose_parent_is_gone_runs_no_more_queued_lines(tmp_path):
     child.conn.close()            # what the child sees when its parent dies
     os.waitpid(child.pid, 0)
     assert len(marks.read_text().split()) <= 2      # the running line, not the queue
+
+
+def test_the_run_signal_handler_does_nothing_in_a_forked_worker():
+    """Between its fork and ignoring SIGINT/SIGTERM, a worker process still had the run's handler:
+    a Ctrl-C then raised KeyboardInterrupt in the child, outside its loop, where it went on
+    running the parent's code (saving the run's state, printing, exiting as the parent)."""
+    import os
+    import signal
+
+    from pfgit.run.batch import _term_as_interrupt
+
+    signals = _term_as_interrupt()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                signals._handler(signal.SIGINT, None)
+                code = 0
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        assert os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 0
+    finally:
+        signals()

@@ -332,11 +332,14 @@ class _term_as_interrupt:
         import threading
 
         self.depth, self.pending, self.previous = 0, False, {}
+        self.pid = os.getpid()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.previous[sig] = signal.signal(sig, self._handler)
 
     def _handler(self, signum, frame):
+        if os.getpid() != self.pid:
+            return   # a worker process, forked, before it ignores both: the run is the parent's
         if self.depth:
             self.pending = True
         else:
