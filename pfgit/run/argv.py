@@ -95,7 +95,7 @@ def environment_option(items, cwd: str = ".") -> dict | str:
             raise RunError(f"--environment-variables expects KEY=VALUE or a .env file, got '{it}'")
     if len(given) == 1 and given[0][0] == "file":
         return given[0][1]
-    from .batch import read_dotenv
+    from .environ import read_dotenv
 
     out: dict = {}
     for kind, v in given:

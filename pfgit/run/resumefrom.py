@@ -150,7 +150,7 @@ def _base(repo, name: str, rec: dict | None) -> str | None:
 
 
 def _env(repo, snap, given) -> dict:
-    from .batch import read_dotenv
+    from .environ import read_dotenv
 
     name = snap.name
     names = snap.run.get("environment") or []

@@ -127,7 +127,7 @@ def apply_set(spec: RunSpec, items) -> tuple[RunSpec, list]:
         if cur is None:
             cur = getattr(spec, top)
             if top == "environment_variables" and isinstance(cur, str):
-                from .batch import read_dotenv
+                from .environ import read_dotenv
 
                 cur = read_dotenv(cur)
             cur = {k: (dict(v) if isinstance(v, dict) else v) for k, v in (cur or {}).items()}

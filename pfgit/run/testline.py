@@ -135,7 +135,7 @@ def dag_test_inputs(declared: dict, given: dict, flow_file: str) -> dict:
 
 
 def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResult:
-    from .batch import _Env, _env_for
+    from .environ import RunEnv, env_for
     from .connections_bridge import connection_getter
     from .engine.select import choose
 
@@ -157,7 +157,7 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
     t0 = time.perf_counter()
     shown = os.path.relpath(getattr(getattr(engine, "plan", None), "flow_file", "") or ".")  # before the chdir
     try:
-        with _Env(_env_for(spec, engine.flow_env(), get_connection), engine.cwd()):
+        with RunEnv(env_for(spec, engine.flow_env(), get_connection), engine.cwd()):
             if node is not None:
                 return _test_node(engine, node, inputs, t0)
             raw = dict(inputs)

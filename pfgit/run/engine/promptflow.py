@@ -266,7 +266,7 @@ def _connections_used(fdir: str, spec) -> dict:
 def _env_vars(spec):
     ev = spec.environment_variables
     if isinstance(ev, str):  # a .env file: read as the built-in engine reads it
-        from ..batch import read_dotenv
+        from ..environ import read_dotenv
 
         ev = read_dotenv(ev)
     return {str(k): str(v) for k, v in (ev or {}).items()} or None
