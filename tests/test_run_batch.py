@@ -446,3 +446,13 @@ def test_a_signal_never_cuts_a_line_record_in_two(repo, monkeypatch, tmp_path):
     monkeypatch.setattr(ActiveRun, "append", real)
     o = run(RunSpec(flow=".", resume="cut"))
     assert (o.status, o.metrics["n_lines"]) == ("Completed", 6)
+
+
+def test_resume_refuses_options_it_would_drop(repo, capsys):
+    """`--resume NAME` goes on with the interrupted run's own settings: a --data or --set given
+    with it was silently dropped; now it is refused, naming them (exit 2)."""
+    assert main(["run", "--resume", "gone", "--data", "data.jsonl", "--set", "display_name=x"]) == 2
+    assert "--resume cannot be combined with --data, --set (the run's settings are the interrupted " \
+           "run's)" in capsys.readouterr().err
+    assert main(["run", "--resume", "gone", "--workers", "2", "--processes", "1", "--stream"]) == 2
+    assert "no interrupted run 'gone'" in capsys.readouterr().err

@@ -125,16 +125,16 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
+        given = {"--flow": flow, "--data": data, "--column-mapping": column_mapping, "--run": base_run,
+                 "--variant": variant, "--connections": connections, "--init": init, "--file": file,
+                 "--resume": resume, "--engine": engine != "auto", "--source": source,
+                 "--resume-from": resume_from, "--name": name, "--display-name": display_name,
+                 "--description": description, "--tags": tags, "--environment-variables": environment_variables,
+                 "--workers": workers, "--processes": processes, "--llm-cache": llm_cache, "--llm-mode": llm_mode,
+                 "--stream": stream, "--set": set_}
         if resume_from is not None or source is not None:
             from ..run.resumefrom import refuse_options
 
-            given = {"--flow": flow, "--data": data, "--column-mapping": column_mapping, "--run": base_run,
-                     "--variant": variant, "--connections": connections, "--init": init, "--file": file,
-                     "--resume": resume, "--engine": engine != "auto", "--source": source,
-                     "--resume-from": resume_from, "--name": name, "--display-name": display_name,
-                     "--description": description, "--tags": tags, "--environment-variables": environment_variables,
-                     "--workers": workers, "--processes": processes, "--llm-cache": llm_cache, "--llm-mode": llm_mode,
-                     "--stream": stream, "--set": set_}
             if source is not None:
                 _run_source(source, given, json_out)
                 return
@@ -154,6 +154,11 @@ def register(app: typer.Typer) -> None:
                 for n in notes:
                     console.note(n)
         elif resume:
+            from ..run.resumefrom import refuse_options
+
+            # the interrupted run's own settings go on; anything else given was silently dropped
+            refuse_options("--resume", given, tuple(k for k in given if k not in
+                                                    ("--resume", "--workers", "--processes", "--stream")))
             spec = RunSpec(flow=".", resume=resume, workers=workers, processes=processes)
         else:
             if file:

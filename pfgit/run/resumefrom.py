@@ -44,7 +44,10 @@ def refuse_options(opt: str, given: dict, refused=REFUSED) -> None:
     bad = [k for k in refused if given.get(k)]
     if bad:
         raise RunError(f"{opt} cannot be combined with {', '.join(bad)} (the run's settings are "
-                       f"{'the recorded run' if opt == '--resume-from' else 'the folder'}'s)")
+                       f"{_OWNER.get(opt, 'the folder')}'s)")
+
+
+_OWNER = {"--resume-from": "the recorded run", "--resume": "the interrupted run"}
 
 
 # what `--set` may change of a resumed run (promptflow's PFClient.run refuses the rest)
