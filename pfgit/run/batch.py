@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -612,9 +613,10 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     logs = {}
     for name, kind in (("errors.jsonl", "errors"), (AGGREGATION_LOG, "aggregation")):
         # aggregation: what aggregation nodes read from each line (`--resume-from` copies it)
-        path = active.sorted_file(kind)    # a file, not bytes: 100,000 lines stay out of memory
-        if path:
-            logs[name] = path
+        lines = active.sorted_lines(kind)   # streamed into the snapshot: 100,000 lines stay on disk
+        first = next(lines, None)
+        if first is not None:
+            logs[name] = itertools.chain([first], lines)
     out_log = os.path.join(active.dir, "stdout.log")
     if os.path.exists(out_log) and os.path.getsize(out_log):
         logs["stdout.log"] = out_log

@@ -25,7 +25,7 @@ class RunResult:
     connections: dict = field(default_factory=dict)   # "node.field" -> connection NAME (never its keys)
     environment: dict = field(default_factory=dict)   # env vars given to the run: only NAMES are stored
     secrets: list = field(default_factory=list)       # further values that must never be stored
-    logs: dict = field(default_factory=dict)   # file name -> str | bytes | path of a file
+    logs: dict = field(default_factory=dict)   # file name -> str | bytes | path of a file | its lines (bytes)
     inputs: Iterable | None = None             # per-line resolved inputs (optional)
     tools: dict = field(default_factory=dict)  # tool -> version ("promptflow": "1.18.5")
     source: dict = field(default_factory=dict) # where the run came from ({"tool": "promptflow", ...})

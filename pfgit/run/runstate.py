@@ -158,17 +158,6 @@ class ActiveRun:
                     yield f.read(n)
         return gen()
 
-    def sorted_file(self, kind: str) -> str | None:
-        """`sorted_lines(kind)` written to a file beside it (bounded memory, for a snapshot's
-        logs); its path, or None when there is no such line."""
-        path = os.path.join(self.dir, f"{kind}.sorted.jsonl")
-        n = 0
-        with open(path, "wb") as f:
-            for raw in self.sorted_lines(kind):
-                f.write(raw)
-                n += 1
-        return path if n else None
-
     def remove(self) -> None:
         self.close()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -142,10 +142,9 @@ def _is_file(v) -> bool:
     return isinstance(v, str) and "\n" not in v and os.path.isfile(v)
 
 
-def _redacted_lines(path: str, redact):
+def _file_lines(path: str):
     with open(path, "rb") as f:
-        for line in f:
-            yield redact.bytes(line)
+        yield from f
 
 
 def _log_bytes(v) -> bytes:
@@ -239,15 +238,14 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
         log_entries = {}
         for lname, content in logs.items():
             safe = posixpath.basename(str(lname).replace("\\", "/")) or "log.txt"
-            if _is_file(content) and not any(b"\n" in f for f in redact.forms):
-                # line by line, in bounded memory (a 100,000-line run's logs); a secret holding a
-                # newline (a PEM key) is looked for in the whole text instead
-                blob, _ = gobj.put_blob_stream(repo, _redacted_lines(content, redact))
-            else:
-                if _is_file(content):
-                    with open(content, "rb") as f:
-                        content = f.read()
+            if isinstance(content, (str, bytes)) and not _is_file(content):
                 blob = gobj.put_bytes(repo, redact.bytes(_log_bytes(content)))
+            else:   # a file, or an iterable of its lines (bytes)
+                lines = _file_lines(content) if isinstance(content, str) else content
+                if any(b"\n" in f for f in redact.forms):   # a secret holding a newline (a PEM
+                    blob = gobj.put_bytes(repo, redact.bytes(b"".join(lines)))   # key): the whole text
+                else:   # line by line, in bounded memory (a 100,000-line run's logs)
+                    blob, _ = gobj.put_blob_stream(repo, (redact.bytes(ln) for ln in lines))
             log_entries[safe] = (gobj.FILE_MODE, blob)
         entries["logs"] = (gobj.DIR_MODE, gobj.make_tree(repo, log_entries))
 
