@@ -74,15 +74,31 @@ def _print_outcome(o, json_out: bool) -> None:
         print(f"snapshot {o.commit[:12]} (refs/pfgit/runs/{o.name})")
 
 
+# options promptflow refuses with --resume-from (PFClient.run), plus pfgit's own that would change
+# what the recorded run did; the CLI names each one given
+_RESUME_FROM_REFUSES = ("--flow", "--data", "--column-mapping", "--run", "--variant", "--connections", "--init",
+                        "--file", "--resume", "--engine", "--source")
+_SETTINGS_OWNER = {"--resume-from": "the recorded run", "--resume": "the interrupted run", "--source": "the folder"}
+
+
+def _refuse_options(opt: str, given: dict, refused) -> None:
+    """One line naming the options given with `opt` that it takes its settings from elsewhere."""
+    from ..run.errors import RunError
+
+    bad = [k for k in refused if given.get(k)]
+    if bad:
+        raise RunError(f"{opt} cannot be combined with {', '.join(bad)} (the run's settings are "
+                       f"{_SETTINGS_OWNER[opt]}'s)")
+
+
 def _run_source(source: str, given: dict, json_out: bool) -> None:
     """`pf run create --source DIR` is `pfgit runs import DIR` (same output); the run is the
     folder's as recorded (name included), so any other option is refused."""
-    from ..run.resumefrom import refuse_options
     from ..run.errors import RunError
     from ..store.pf_import import is_run_folder
     from .cmd_runs import import_and_report
 
-    refuse_options("--source", given, tuple(k for k in given if k != "--source"))
+    _refuse_options("--source", given, tuple(k for k in given if k != "--source"))
     if not is_run_folder(source):
         raise RunError("not a promptflow run folder (no snapshot/, flow_outputs/ or meta.json)", file=source)
     raise typer.Exit(import_and_report([source], False, json_out))
@@ -133,12 +149,10 @@ def register(app: typer.Typer) -> None:
                  "--workers": workers, "--processes": processes, "--llm-cache": llm_cache, "--llm-mode": llm_mode,
                  "--stream": stream, "--set": set_}
         if resume_from is not None or source is not None:
-            from ..run.resumefrom import refuse_options
-
             if source is not None:
                 _run_source(source, given, json_out)
                 return
-            refuse_options("--resume-from", given)
+            _refuse_options("--resume-from", given, _RESUME_FROM_REFUSES)
         console = Console(live=(sys.stderr if json_out else sys.stdout) if stream else None)
         if resume_from:
             from ..run.resumefrom import check_set
@@ -154,11 +168,9 @@ def register(app: typer.Typer) -> None:
                 for n in notes:
                     console.note(n)
         elif resume:
-            from ..run.resumefrom import refuse_options
-
             # the interrupted run's own settings go on; anything else given was silently dropped
-            refuse_options("--resume", given, tuple(k for k in given if k not in
-                                                    ("--resume", "--workers", "--processes", "--stream")))
+            _refuse_options("--resume", given, tuple(k for k in given if k not in
+                                                     ("--resume", "--workers", "--processes", "--stream")))
             spec = RunSpec(flow=".", resume=resume, workers=workers, processes=processes)
         else:
             if file:

@@ -33,21 +33,7 @@ from dataclasses import replace
 from .errors import RunError
 from .spec import RunSpec
 
-# options promptflow refuses with --resume-from (PFClient.run), plus pfgit's own that would change
-# what the recorded run did; the CLI names each one given
-REFUSED = ("--flow", "--data", "--column-mapping", "--run", "--variant", "--connections", "--init",
-           "--file", "--resume", "--engine", "--source")
 AGGREGATION_LOG = "aggregation.jsonl"
-
-
-def refuse_options(opt: str, given: dict, refused=REFUSED) -> None:
-    bad = [k for k in refused if given.get(k)]
-    if bad:
-        raise RunError(f"{opt} cannot be combined with {', '.join(bad)} (the run's settings are "
-                       f"{_OWNER.get(opt, 'the folder')}'s)")
-
-
-_OWNER = {"--resume-from": "the recorded run", "--resume": "the interrupted run"}
 
 
 # what `--set` may change of a resumed run (promptflow's PFClient.run refuses the rest)
