@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from .errors import RunError
 from .spec import RunSpec
 
-CHAT_HISTORY = "chat_history"
 
 
 @dataclass
@@ -43,14 +42,12 @@ def _flagged(defs: dict, flag: str) -> list:
 def chat_roles(spec: RunSpec) -> ChatRoles:
     """The flow's chat input, history and output, or RunError with promptflow's reason."""
     from .engine.plan import load
+    from .testline import chat_history_input
 
     flow, _, _ = load(spec.flow)
     inputs, outputs = flow.inputs, flow.outputs
     chat_in, chat_out = _flagged(inputs, "is_chat_input"), _flagged(outputs, "is_chat_output")
-    hist = next(iter(_flagged(inputs, "is_chat_history")), None)
-    if not hist and CHAT_HISTORY in inputs and not (isinstance(inputs[CHAT_HISTORY], dict)
-                                                    and inputs[CHAT_HISTORY].get("is_chat_history") is False):
-        hist = CHAT_HISTORY
+    hist = chat_history_input(inputs)
     reason = None
     if len(chat_in) != 1:
         reason = ("no input has is_chat_input: true" if not chat_in
