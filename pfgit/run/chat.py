@@ -25,7 +25,6 @@ from .errors import RunError
 from .spec import RunSpec
 
 
-
 @dataclass
 class ChatRoles:
     input: str
