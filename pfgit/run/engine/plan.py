@@ -96,13 +96,12 @@ def entry_flow(flow: str) -> str | None:
     """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
     in the current folder. That folder when `flow` is such an entry whose module is a file or
     package there (and not a path that exists), else None."""
-    from ...flow.entry import ENTRY
+    from ...flow.entry import entry_location
 
-    m = ENTRY.match(flow)
-    if m is None or os.path.exists(flow):
+    if os.path.exists(flow):
         return None
-    base = os.path.join(os.getcwd(), *m.group(1).split("."))
-    return os.getcwd() if os.path.isfile(base + ".py") or os.path.isdir(base) else None
+    loc = entry_location({"entry": flow}, os.getcwd())
+    return loc.root if loc and (os.path.isfile(loc.file) or os.path.isdir(loc.package)) else None
 
 
 class _EntryReader(DirReader):
