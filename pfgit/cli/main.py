@@ -164,7 +164,8 @@ def _main(argv: list | None = None) -> int:
             entry = importlib.import_module(LIGHT[word])
             end_startup()
             return entry.main(args[args.index(word) + 1:])
-        if word == "run":   # an LLM batch: import the openai SDK meanwhile, in another process
+        if word == "run" and argv is None:   # the real command line (never a caller's process):
+            # an LLM batch imports the openai SDK meanwhile, in another process
             from ..run import warm
 
             warm.maybe_start(args[args.index(word):])

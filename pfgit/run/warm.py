@@ -108,8 +108,8 @@ def _forget_in_child() -> None:
 
 
 def current():
-    """The running warm process (None if none was started or it was stopped)."""
-    return _warm
+    """The warm process, if one was started and has not forked its workers yet."""
+    return _warm if _warm is not None and not _warm.used else None
 
 
 def stop() -> None:
@@ -123,6 +123,7 @@ def stop() -> None:
 class _Warm:
     def __init__(self, pid: int, sock):
         self.pid, self.sock = pid, sock
+        self.used = False   # it forks the workers of one batch, then waits for them and exits
 
     def spawn(self, request: dict, slots: list) -> list | None:
         """Ask the warm process to fork one worker per entry of `slots` (threads each), for the
@@ -148,6 +149,7 @@ class _Warm:
                 b.close()
             stop()
             return None
+        self.used = True
         return [(pid, Connection(a.detach())) for pid, (a, _) in zip(reply, pairs)]
 
     def close(self) -> None:
