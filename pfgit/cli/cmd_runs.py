@@ -87,13 +87,13 @@ def _open_lines(path: str):
     return Lines()
 
 
-def import_and_report(paths: list, dry_run: bool, json_out: bool) -> int:
-    """`pfgit runs import PATHS` (and `pfgit run --source DIR`, cmd_run): import, print, and
-    return the exit code."""
+def import_and_report(paths: list, dry_run: bool, json_out: bool, overrides: dict | None = None) -> int:
+    """`pfgit runs import PATHS` (and `pfgit run --source DIR`, cmd_run, whose `overrides` set
+    the display name, description and tags): import, print, and return the exit code."""
     from ..store.pf_import import import_runs
 
     repo = _repo()
-    res = _index(repo, lambda idx: import_runs(repo, idx, paths, dry_run))
+    res = _index(repo, lambda idx: import_runs(repo, idx, paths, dry_run, overrides))
     summary = {k: sum(1 for r in res if r["status"] == k)
                for k in ("linked", "unlinked", "exists", "name-taken", "error")}
     for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
