@@ -182,3 +182,18 @@ def test_worker_threads_are_running_before_the_first_line():
         assert len(pool._threads) == 5 and all(t.is_alive() for t in pool._threads)
     finally:
         pool.shutdown()
+
+
+def test_no_warm_process_where_it_would_not_be_used(tmp_path, monkeypatch):
+    llm = str(write_flow(tmp_path / "llm", FLOW))
+    py = str(write_flow(tmp_path / "py", {"flow.dag.yaml": "inputs: {}\noutputs: {}\nnodes: []\n"}))
+
+    def no_fork():
+        raise AssertionError("forked a warm process")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    for argv in (["run", "--flow", llm, "--llm-mode", "replay"], ["run", "--flow", llm, "--engine", "promptflow"],
+                 ["run", "--flow", llm, "--resume", "r1"], ["test", "--flow", llm], ["run", "--flow", py],
+                 ["run", "--file", "run.yml"]):
+        warm.maybe_start(argv)
+    assert warm.current() is None

@@ -75,8 +75,8 @@ def maybe_start(argv: list) -> None:
         return
     flow = option_value(argv, "--flow")
     if (flow is None or "--resume" in argv or option_value(argv, "--engine") == "promptflow"
-            or not likely_llm(flow)):
-        return
+            or option_value(argv, "--llm-mode") == "replay" or not likely_llm(flow)):
+        return   # (replayed lines never call the SDK)
     try:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     except OSError:
