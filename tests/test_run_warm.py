@@ -197,3 +197,20 @@ def test_no_warm_process_where_it_would_not_be_used(tmp_path, monkeypatch):
                  ["run", "--file", "run.yml"]):
         warm.maybe_start(argv)
     assert warm.current() is None
+
+
+def test_a_warm_process_that_does_not_answer_is_given_up(monkeypatch):
+    import socket
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    silent = subprocess.Popen(["sleep", "60"])
+    monkeypatch.setattr(warm, "_REPLY_TIMEOUT", 0.3)
+    monkeypatch.setattr(warm, "_warm", warm._Warm(silent.pid, ours))
+    try:
+        assert warm.current().spawn({"spec": None}, [2]) is None   # this process runs the lines
+        assert warm.current() is None
+        with pytest.raises(ProcessLookupError):   # and the silent one was killed and reaped
+            os.kill(silent.pid, 0)
+    finally:
+        theirs.close()
+        silent.kill()

@@ -33,6 +33,7 @@ _warm = None   # the _Warm of this process, if one was started
 
 _LLM_TEXT = re.compile(rb"^\s*-?\s*type:\s*['\"]?(llm|embedding)\b|\.prompty\b", re.M)
 _MAX_MESSAGE = 200_000   # a request larger than a SOCK_SEQPACKET message takes is not sent
+_REPLY_TIMEOUT = 120.0   # seconds
 
 
 def enabled() -> bool:
@@ -140,6 +141,9 @@ class _Warm:
             socket.send_fds(self.sock, [msg], [b.fileno() for _, b in pairs])
             for _, b in pairs:
                 b.close()
+            # it has been importing since the run started, as this process has: it answers at
+            # once unless something it loads hangs (then this process goes on without it)
+            self.sock.settimeout(_REPLY_TIMEOUT)
             reply = pickle.loads(self.sock.recv(_MAX_MESSAGE))
             if not isinstance(reply, list) or len(reply) != len(slots):
                 raise ValueError(f"unexpected reply from the warm process: {reply!r:.200}")
