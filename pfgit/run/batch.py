@@ -456,7 +456,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
             sdk = _calls_the_sdk(engine, spec)
             # the warm process (warm.py) imported the SDK while this one read the flow: the
             # workers are forked from it, even for a run this process would run on threads
-            warm_children = _warm_workers(spec, engine, env, active, console, processes, workers) if sdk else None
+            warm_children = (_warm_workers(spec, engine, env, active, console, processes, workers)
+                             if sdk and workers > 1 else None)   # --workers 1: this thread, as documented
             if warm_children is None:
                 from . import warm
 
