@@ -594,6 +594,23 @@ def _jsonable(d: dict) -> dict:
     return out
 
 
+def _run_log(spec, engine_name, outcome, start) -> list:
+    """The lines of a run's logs/logs.txt (bytes), a short summary like promptflow's logs.txt."""
+    from .. import __version__
+    from ..store.snapshot import now_iso
+
+    failed, total = outcome.failed or 0, outcome.total or 0
+    finished = total if outcome.done is None else outcome.done
+    lines = [f"{now_iso(start)} pfgit {__version__}: run {spec.name} of flow {os.path.basename(spec.flow)} "
+             f"(engine {engine_name}), {total} line(s)",
+             f"{now_iso()} finished {finished} line(s): {finished - failed} completed, {failed} failed"]
+    if outcome.aggregation_error:
+        lines.append(f"{now_iso()} aggregation failed (see run.json settings.aggregation_error)")
+    lines.append(f"{now_iso()} run {spec.name}: {outcome.status}"
+                 + (f"; metrics: {', '.join(sorted(map(str, outcome.metrics)))}" if outcome.metrics else ""))
+    return [(ln + "\n").encode("utf-8", "backslashreplace") for ln in lines]
+
+
 def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_secrets=()):
     from ..store.secrets import is_secret_key
     from ..store.snapshot import now_iso, record_result
@@ -621,6 +638,9 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     out_log = os.path.join(active.dir, "stdout.log")
     if os.path.exists(out_log) and os.path.getsize(out_log):
         logs["stdout.log"] = out_log
+    # every snapshot holds logs (contracts: the tree holds ... metrics.json and logs), like pf's
+    # logs.txt: what ran, how many lines completed and failed, and the status
+    logs["logs.txt"] = iter(_run_log(spec, engine_name, outcome, start))
     result = RunResult(
         flow=spec.flow, outputs=active.sorted_lines("outputs"), inputs=active.sorted_lines("inputs"),
         metrics=outcome.metrics, name=spec.name, data=spec.data, column_mapping=mp.effective,
