@@ -664,6 +664,8 @@ def test_test_runs_one_line_and_writes_nothing(repo):
 def test_log_of_a_path_that_never_held_a_flow_is_a_usage_error(repo):
     """Exit 2 for a bad path; a deleted flow's history is still shown."""
     one_error_line(pfgit(repo, "log", "flows/nope"))
+    assert "flows/nope" not in json.loads(pfgit(repo, "index", "status", "--json").stdout)["flow_paths"]
+    assert pfgit(repo, "log", "flows/qa", "-n", "0").returncode == 0
     git(repo, "rm", "-rq", "flows/ev")
     git(repo, "commit", "-qm", "drop ev")
     r = pfgit(repo, "log", "flows/ev", "--json")
