@@ -323,6 +323,8 @@ def test_diff_json_names_nodes_by_name_and_follows_renames(repo):
     assert flow["path"] == "flows/qa"
     by_op = {(c["op"], tuple(c["path"])): c for c in flow["changes"]}
     assert by_op[("rename", ("nodes", "upper"))]["new"] == "up"
+    assert by_op[("rename", ("nodes", "upper"))]["references"] == [
+        {"path": ["nodes", "shout", "inputs", "text"], "old": "${upper.output}", "new": "${up.output}"}]
     assert ("add", ("nodes", "added")) in by_op
     assert ("add", ("nodes", "shout", "inputs", "extra")) in by_op
     assert all(not isinstance(x, int) for c in flow["changes"] for x in c["path"])
@@ -734,3 +736,81 @@ def test_secrets_are_never_written_into_a_snapshot(repo, tmp_path):
     stored += git(repo, "log", "-1", "--format=%B", "refs/pfgit/runs/sec")
     assert "tok-5ecret-999" not in stored and "env-5ecret-777" not in stored
     assert "API_KEY" in stored   # the variable's name is kept, its value is not
+
+
+def test_runs_import_reads_promptflows_home_by_default(tmp_path):
+    """`pfgit runs import [PROMPTFLOW_RUN_DIR ...]`: promptflow's local run records; without a
+    folder, promptflow's home ($PF_HOME_DIRECTORY, else ~/.promptflow)."""
+    import pf_runs_gen
+
+    home = pf_runs_gen.materialize(pathlib.Path(__file__).parent / "fixtures" / "pf_runs", tmp_path / "pfhome")
+    repo = tmp_path / "repo"
+    pf_runs_gen.make_repo(repo)
+    r = pfgit(repo, "runs", "import", "--json", env={"PF_HOME_DIRECTORY": str(home)})
+    assert r.returncode == 0, r.stderr
+    assert {x["run"] for x in json.loads(r.stdout)["runs"]} == {"batch1", "eval1", "variant1"}
+    assert git(repo, "rev-parse", "refs/pfgit/runs/eval1^2") == git(repo, "rev-parse", "refs/pfgit/runs/batch1")
+    one = pfgit(repo, "runs", "import", "--json", str(home / ".runs" / "batch1"), env={"PF_HOME_DIRECTORY": str(tmp_path)})
+    assert one.returncode == 0 and [x["status"] for x in json.loads(one.stdout)["runs"]] == ["exists"]
+
+
+VARIANTS = """\
+inputs:
+  text:
+    type: string
+outputs:
+  out:
+    type: string
+    reference: ${pick.output}
+nodes:
+- name: pick
+  use_variants: true
+node_variants:
+  pick:
+    default_variant_id: variant_0
+    variants:
+      variant_0:
+        node:
+          type: python
+          source: {type: code, path: upper.py}
+          inputs:
+            text: ${inputs.text}
+      variant_1:
+        node:
+          type: python
+          source: {type: code, path: lower.py}
+          inputs:
+            text: ${inputs.text}
+"""
+
+
+def test_run_variant_workers_and_connection_override(repo, tmp_path):
+    """`pfgit run --flow PATH --data FILE [--variant '${node.variant_1}'] [--connections
+    node.connection=NAME ...] [--workers N]`."""
+    write(repo, "flows/var/flow.dag.yaml", VARIANTS)
+    write(repo, "flows/var/upper.py", UPPER_PY)
+    write(repo, "flows/var/lower.py", UPPER_PY.replace("def upper", "def lower").replace(".upper()", ".lower()"))
+    write(repo, "flows/var/data.jsonl", '{"text": "Ab"}\n{"text": "Cd"}\n{"text": "Ef"}\n')
+    write(repo, "flows/conn/flow.dag.yaml", "inputs:\n  text:\n    type: string\noutputs:\n  out:\n    type: string\n"
+          "    reference: ${n.output}\nnodes:\n- name: n\n  type: python\n  source:\n    type: code\n    path: n.py\n"
+          "  inputs:\n    text: ${inputs.text}\n    conn: first\n")
+    write(repo, "flows/conn/n.py", "from promptflow.connections import CustomConnection\nfrom promptflow.core import tool\n\n\n"
+          "@tool\ndef n(text: str, conn: CustomConnection) -> str:\n    return conn.configs['prefix'] + text\n")
+    write(repo, "flows/conn/data.jsonl", '{"text": "a"}\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "var, conn")
+    res = _run(repo, "--flow", "flows/var", "--data", "flows/var/data.jsonl", "--variant", "${pick.variant_1}",
+               "--workers", "2")
+    assert re.fullmatch(r"var_variant_1_\d{8}_\d{6}_\d{6}", res["name"]), res["name"]
+    outs = [json.loads(x)["out"] for x in git(repo, "show", f"refs/pfgit/runs/{res['name']}:outputs.jsonl").splitlines()]
+    assert outs == ["ab", "cd", "ef"]
+    assert json.loads(git(repo, "show", f"refs/pfgit/runs/{res['name']}:run.json"))["variant"] == "${pick.variant_1}"
+
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    for name, prefix in (("first", "P1-"), ("second", "P2-")):
+        f = write(tmp_path, f"{name}.yaml", f"name: {name}\ntype: custom\nconfigs:\n  prefix: {prefix}\nsecrets:\n  k: v\n")
+        assert pfgit(repo, "connection", "create", "--file", str(f), env=env).returncode == 0
+    r = pfgit(repo, "run", "--flow", "flows/conn", "--data", "flows/conn/data.jsonl", "--name", "c2",
+              "--connections", "n.conn=second", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(git(repo, "show", "refs/pfgit/runs/c2:outputs.jsonl"))["out"] == "P2-a"
