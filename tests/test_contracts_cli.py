@@ -556,6 +556,8 @@ def test_install_is_idempotent_chains_hooks_and_uninstalls_exactly(repo, tmp_pat
     assert os.path.isabs(exe) and os.path.samefile(exe, PY)
     assert driver.endswith("%O %A %B %P")
     assert git(repo, "config", "--get-regexp", r"^diff\.pfgit\.").strip()
+    assert git(repo, "diff", "--cached", "--name-only") == ""   # .gitattributes is left for the user to commit
+    assert f"PFGIT_DEFAULT_PYTHON={PY}" in (repo / ".git/hooks/post-commit.pfgit").read_text()
     assert pfgit(repo, "install").returncode == 0      # idempotent
     assert (repo / ".gitattributes").read_text().splitlines() == attrs
     git(repo, "commit", "-q", "--allow-empty", "-m", "x")
@@ -693,6 +695,9 @@ def test_check_gate_push_fetch_and_index_rebuild(repo, tmp_path):
     r = pfgit(repo, "check", "--baseline", "base", "--metric", "accuracy", "--max-drop", "0.9", "--no-fetch", "--no-run")
     assert r.returncode == 0, r.stdout + r.stderr
 
+    r = pfgit(repo, "metrics", "diff", "base", "main", "--flow", "flows/ev", "--json")   # revisions, not runs
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["metrics"] == [{"name": "accuracy", "old": 0.5, "new": 0.0, "delta": -0.5}]
     index = repo / ".git" / "pfgit" / "index.sqlite"
     assert index.exists()
     index.unlink()
