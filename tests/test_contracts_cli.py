@@ -636,6 +636,8 @@ def test_eval_run_file_and_runs_commands(repo):
     assert json.loads(pfgit(repo, "runs", "show", "e1", "--metrics").stdout) == {"accuracy": 0.5}
     details = pfgit(repo, "runs", "show", "r1", "--details")
     assert details.returncode == 0 and "BC" in details.stdout
+    # like pf run show-details (promptflow-format.md 4.4): inputs.* then outputs.*
+    assert re.search(r"^line  inputs\.text  outputs\.out\n0     a +A\n1     bc +BC$", details.stdout, re.M), details.stdout
     streamed = [json.loads(x) for x in pfgit(repo, "runs", "stream", "r1").stdout.splitlines()]
     assert [s["out"] for s in streamed] == ["A", "BC"]
     one_error_line(pfgit(repo, "runs", "show", "nope"))
