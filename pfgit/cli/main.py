@@ -185,10 +185,7 @@ def _main(argv: list | None = None) -> int:
         rv = cmd.main(args=args, prog_name="pfgit", standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n
     except PfgitError as e:
-        if debug:
-            raise
-        print(e.one_line(), file=sys.stderr)
-        return e.exit_code
+        return e.report(debug)
     except SystemExit as e:  # commands exit with their result code
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
             # click met EPIPE (`pfgit --help | head -1`, the reader left) and exits 1 after
@@ -219,8 +216,12 @@ def _main(argv: list | None = None) -> int:
         if isinstance(e, aborts):  # typer 0.27's vendored click has no Abort
             print("pfgit: aborted", file=sys.stderr)
             return EXIT_USAGE
-        if debug:
-            raise
+        if debug:   # the traceback, and still the documented exit code
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
               "(run with --debug for a traceback)", file=sys.stderr)
         return EXIT_USAGE

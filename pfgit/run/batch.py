@@ -230,7 +230,7 @@ class _term_as_interrupt:
 
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
-    from ..store.names import default_run_name, validate_run_name
+    from ..store.names import default_run_name, is_dag_folder, validate_run_name
     from .engine.plan import locate
     from .runstate import ActiveRun
 
@@ -263,12 +263,13 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
     if spec.data and not os.path.exists(spec.data):
         raise RunError("data file not found", file=spec.data)
-    fdir, _ = locate(spec.flow)
+    fdir, ffile = locate(spec.flow)
     repo = repo or open_repo(fdir)
     from ..store.snapshot import flow_rel_path
 
     flow_rel = flow_rel_path(repo, fdir)
-    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel, folder=fdir))
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(
+        flow_rel, folder=fdir, variant=spec.variant, dag=is_dag_folder(ffile)))
     data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)
@@ -634,6 +635,23 @@ def jsonable_line(d: dict) -> dict:
     return out
 
 
+def _run_log(spec, engine_name, outcome, start) -> list:
+    """The lines of a run's logs/logs.txt (bytes), a short summary like promptflow's logs.txt."""
+    from .. import __version__
+    from ..store.snapshot import now_iso
+
+    failed, total = outcome.failed or 0, outcome.total or 0
+    finished = total if outcome.done is None else outcome.done
+    lines = [f"{now_iso(start)} pfgit {__version__}: run {spec.name} of flow {os.path.basename(spec.flow)} "
+             f"(engine {engine_name}), {total} line(s)",
+             f"{now_iso()} finished {finished} line(s): {finished - failed} completed, {failed} failed"]
+    if outcome.aggregation_error:
+        lines.append(f"{now_iso()} aggregation failed (see run.json settings.aggregation_error)")
+    lines.append(f"{now_iso()} run {spec.name}: {outcome.status}"
+                 + (f"; metrics: {', '.join(sorted(map(str, outcome.metrics)))}" if outcome.metrics else ""))
+    return [(ln + "\n").encode("utf-8", "backslashreplace") for ln in lines]
+
+
 def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_secrets=()):
     from ..store.secrets import is_secret_key
     from ..store.snapshot import now_iso, record_result
@@ -661,6 +679,9 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     out_log = os.path.join(active.dir, "stdout.log")
     if os.path.exists(out_log) and os.path.getsize(out_log):
         logs["stdout.log"] = out_log
+    # every snapshot holds logs (contracts: the tree holds ... metrics.json and logs), like pf's
+    # logs.txt: what ran, how many lines completed and failed, and the status
+    logs["logs.txt"] = iter(_run_log(spec, engine_name, outcome, start))
     result = RunResult(
         flow=spec.flow, outputs=active.sorted_lines("outputs"), inputs=active.sorted_lines("inputs"),
         metrics=outcome.metrics, name=spec.name, data=spec.data, column_mapping=mp.effective,

@@ -230,7 +230,8 @@ def resume_from(repo, given: RunSpec, console):
     data = _data(repo, name, run.get("data"))
     base = _base(repo, name, run.get("base_run"))
     flow_rel = flow.get("path") or "."
-    new = validate_run_name(given.name) if given.name else default_run_name(flow_rel, folder=repo.path)
+    new = validate_run_name(given.name) if given.name else default_run_name(
+        flow_rel, folder=repo.path, variant=run.get("variant"), dag=not flow_rel.endswith(".prompty"))
     if runrefs.get_run(repo, new) is not None:
         raise RunError(f"run '{new}' already exists (choose another --name)")
     flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))]

@@ -211,10 +211,7 @@ def main(argv: list) -> int:
         return run(paths, flags["--json"], flags["--strict"], flags["--staged"], flags["--quiet"],
                    fmt)
     except PfgitError as e:
-        if os.environ.get("PFGIT_DEBUG") == "1":
-            raise
-        print(e.one_line(), file=sys.stderr)
-        return e.exit_code
+        return e.report(os.environ.get("PFGIT_DEBUG") == "1")
     except KeyboardInterrupt:
         print("pfgit: interrupted", file=sys.stderr)
         return 130
