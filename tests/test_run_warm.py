@@ -48,6 +48,8 @@ nodes:
 import os
 from promptflow.core import tool
 
+print("who.py imported")   # said once, on stderr with --json: never into the JSON on stdout
+
 
 @tool
 def who(answer: str) -> dict:
@@ -118,6 +120,7 @@ def test_stream_shows_what_warm_workers_print(tmp_path, fake_openai):  # noqa: F
     _, res, err = _run(repo, env, "s1", "--stream")
     assert res["status"] == "Completed"
     assert err.count("line ran in") == 2   # --json: the stream goes to stderr
+    assert err.count("who.py imported") == 1
 
 
 def test_a_warm_process_that_is_gone_leaves_the_run_to_its_own_process(tmp_path, fake_openai):  # noqa: F811

@@ -242,10 +242,16 @@ def _same_engine(a, b) -> bool:
 
 
 def _engine_for(spec):
+    """(spec, its engine). What the flow's tools print while they load is not shown again: the
+    run's process loaded them too, and its output says it once (on stderr with --json)."""
+    import contextlib
+    import io
+
     from .connections_bridge import connection_getter
     from .engine.select import open_builtin
 
-    return spec, open_builtin(spec, connection_getter())
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return spec, open_builtin(spec, connection_getter())
 
 
 def _fork_workers(req: dict, fds: list, control: int, guess=None) -> list:
