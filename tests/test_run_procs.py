@@ -284,3 +284,13 @@ def test_the_run_signal_handler_does_nothing_in_a_forked_worker():
         assert os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 0
     finally:
         signals()
+
+
+def test_worker_threads_are_running_before_the_first_line():
+    # started on demand, each start waited for the GIL held by the lines already running: the
+    # first lines of a child began up to ~70 ms apart
+    pool = procpool._started_pool(5)
+    try:
+        assert len(pool._threads) == 5 and all(t.is_alive() for t in pool._threads)
+    finally:
+        pool.shutdown()

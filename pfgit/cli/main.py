@@ -164,11 +164,6 @@ def _main(argv: list | None = None) -> int:
             entry = importlib.import_module(LIGHT[word])
             end_startup()
             return entry.main(args[args.index(word) + 1:])
-        if word == "run" and argv is None:   # the real command line (never a caller's process):
-            # an LLM batch imports the openai SDK meanwhile, in another process
-            from ..run import warm
-
-            warm.maybe_start(args[args.index(word):])
         app = make_app()
         _register(app, args)
         import typer

@@ -164,21 +164,6 @@ def _processes(spec, engine, workers: int, lines: int, console) -> int:
     return min(2, cpus)
 
 
-def _warm_workers(spec, engine, env, active, console, processes: int, workers: int):
-    """[(pid, Connection)] of worker processes the warm process forked for this run, or None
-    (no warm process, or it could not: this process then runs the lines as it always did)."""
-    from . import warm
-    from .procpool import ProcessLinePool
-
-    w = warm.current()
-    if w is None or not getattr(engine, "splits_over_processes", False):
-        return None
-    live = None if console.live is None else "stderr" if console.live is sys.stderr else "stdout"
-    request = {"spec": spec, "env": env, "stdout_path": os.path.abspath(os.path.join(active.dir, "stdout.log")),
-               "live": live, "keep_agg": engine.keeps_for_aggregation()}
-    return w.spawn(request, ProcessLinePool.slots(processes, workers))
-
-
 def _calls_the_sdk(engine, spec) -> bool:
     return (getattr(engine, "uses_llm", False) and getattr(engine, "splits_over_processes", False)
             and spec.llm_mode != "replay")
@@ -291,9 +276,6 @@ def _start(spec, repo, console, resumed, flow_rel, data_given, flow_src, seed=No
     get_connection = connection_getter()
     engine_name, engine = choose(spec, get_connection)
     if engine_name == "promptflow":
-        from . import warm
-
-        warm.stop()   # promptflow starts its own processes
         end_startup()
         if seed is not None:
             console.note(f"the promptflow engine cannot run only some lines: every line of "
@@ -454,29 +436,19 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     try:
         with RunEnv(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
-            sdk = _calls_the_sdk(engine, spec)
-            # the warm process (warm.py) imported the SDK while this one read the flow: the
-            # workers are forked from it, even for a run this process would run on threads
-            warm_children = (_warm_workers(spec, engine, env, active, console, processes, workers)
-                             if sdk and workers > 1 else None)   # --workers 1: this thread, as documented
-            if warm_children is None:
-                from . import warm
+            if workers > 1 and _calls_the_sdk(engine, spec):
+                from .llm.client import preload
 
-                warm.stop()
-                if sdk and workers > 1:
-                    from .llm.client import preload
-
-                    preload()   # once, before the threads (or forked processes) that would all import it
+                preload()   # once, before the threads (or forked processes) that would all import it
             end_startup(freeze=True)   # before the lines (and the workers forked here) allocate
             pool = None
-            if processes > 1 or warm_children is not None:   # forked before any thread of this process starts
+            if processes > 1:   # forked before any thread of this process starts (the progress bar's)
                 from .procpool import ProcessLinePool
 
                 pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
                                        keep_agg=engine.keeps_for_aggregation(), jsonable=jsonable_line,
                                        looked_up=getattr(engine, "connections_looked_up", None),
-                                       on_connections=getattr(engine, "adopt_connections", None),
-                                       children=warm_children)
+                                       on_connections=getattr(engine, "adopt_connections", None))
             in_processes = pool is not None
             progress = _progress(total, engine.usage) if console.live is None else None
             if workers <= 1 and pool is None:
@@ -614,7 +586,7 @@ def _agg_lines(active):
 
 def line_job(engine, base_run: str | None):
     """What runs one line: `job(line number, mapped inputs, the base run line's error)` (in a
-    thread here, or in a worker process forked here or by the warm process)."""
+    thread here, or in a worker process forked here)."""
     def job(ln, raw, berr):
         if berr is not None:
             return LineError(f"line {ln} of base run '{base_run}' failed ({berr}): nothing to evaluate",

@@ -84,9 +84,7 @@ class ProcessLinePool:
     """`processes` forked children sharing `workers` lines in flight."""
 
     def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None,
-                 looked_up=None, on_connections=None, children=None):
-        """`children`: [(pid, Connection)] already running `child_main` with `slots(processes,
-        workers)` threads each (forked by the warm process, warm.py); else they are forked here."""
+                 looked_up=None, on_connections=None):
         from multiprocessing import Pipe
 
         self.usage = usage                 # the parent's TokenCounter: children's counts are summed into it
@@ -100,11 +98,7 @@ class ProcessLinePool:
         known = set(looked_up()) if looked_up is not None else set()
         sys.stdout.flush()
         sys.stderr.flush()
-        for i, n in enumerate(self.slots(processes, workers)):
-            if children is not None:
-                pid, parent_end = children[i]
-                self.children.append(_Child(pid, parent_end, n))
-                continue
+        for n in self.slots(processes, workers):
             parent_end, child_end = Pipe(duplex=True)
             pid = os.fork()
             if pid == 0:                   # the child: never returns
