@@ -274,9 +274,12 @@ def child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_up
                 except (OSError, ValueError):
                     pass                               # the parent has gone
                 except Exception as e:                 # an output that does not pickle
-                    conn.send((seq, ("error", {"message": f"the line's result cannot be passed between "
-                                                          f"processes: {type(e).__name__}: {e}",
-                                               "kind": "FlowOutputValueInvalid", "node": None}), tokens, names))
+                    try:
+                        conn.send((seq, ("error", {"message": f"the line's result cannot be passed between "
+                                                              f"processes: {type(e).__name__}: {e}",
+                                                   "kind": "FlowOutputValueInvalid", "node": None}), tokens, names))
+                    except Exception:
+                        pass                           # (one line's reply lost; the others still go)
 
         sender = threading.Thread(target=send_results, name="pfgit-results", daemon=True)
         sender.start()
