@@ -191,6 +191,9 @@ def register(app: typer.Typer) -> None:
                  "--stream": stream, "--set": set_}
         if resume_from is not None or source is not None:
             if source is not None:
+                from ..gcpause import end_startup
+
+                end_startup()   # an import, not a batch (which turns collection on when its lines start)
                 _run_source(source, given, json_out, source_overrides(set_, display_name, description, tags))
                 return
             _refuse_options("--resume-from", given, _RESUME_FROM_REFUSES)
