@@ -1,0 +1,65 @@
+"""Where .prompty flows sit in a repository: several in one folder (promptflow's
+examples/prompty/format-output holds four), or one at the root above other flows. Each .prompty
+is a flow of its own for validate, diff and the flow lists, as it is for promptflow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import flows
+from pfgit.cli.main import main
+from pfgit.flow.load import find_flows
+from pfgit.flow.readers import DirReader
+
+
+def _repo(tmp_path, files: dict):
+    repo = tmp_path / "repo"
+    flows.write(repo, files)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
+PROMPT = flows.PROMPTY["chat.prompty"]
+TWO = {"pr/a.prompty": PROMPT, "pr/b.prompty": PROMPT}
+
+
+def test_diff_of_one_of_two_prompty_flows_in_a_folder(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, TWO)
+    (repo / "pr/b.prompty").write_text(PROMPT.replace("gpt-35-turbo", "gpt-4o"), encoding="utf-8")
+    monkeypatch.chdir(repo)
+    assert main(["diff", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["flows"]
+    # was: one flow 'pr' read from a.prompty, b.prompty an "unused file" and its setting unseen
+    assert [(f["path"], f["file"]) for f in out] == [("pr/b.prompty", "pr/b.prompty")]
+    changes = out[0]["changes"]
+    assert {"op": "change", "path": ["model", "configuration", "azure_deployment"],
+            "old": "gpt-35-turbo", "new": "gpt-4o"} in changes
+    assert all(c["path"] != ["files", "a.prompty"] for c in changes)
+    assert main(["diff", "--stat"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == " 1 flow changed, 2 semantic changes"
+
+
+def test_prompty_added_beside_another_is_a_new_flow(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, {"pr/a.prompty": PROMPT})
+    flows.write(repo, {"pr/b.prompty": PROMPT})
+    monkeypatch.chdir(repo)
+    assert main(["diff", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["flows"]
+    assert [(f["path"], f["status"]) for f in out] == [("pr/b.prompty", "added")]
+
+
+def test_root_prompty_does_not_hide_the_flows_below_it(tmp_path, monkeypatch, capsys):
+    repo = _repo(tmp_path, {"chat.prompty": PROMPT, **{f"qa/{k}": v for k, v in flows.ACCURACY.items()}})
+    locs = find_flows(DirReader(str(repo), str(repo)), ".")
+    assert [(loc.dir, loc.file) for loc in locs] == [(".", "chat.prompty"), ("qa", "qa/flow.dag.yaml")]
+    monkeypatch.chdir(repo)
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out == "2 flows checked: no problems\n"  # was: 1 flow checked
+    dag = repo / "qa/flow.dag.yaml"
+    dag.write_text(dag.read_text(encoding="utf-8").replace("${inputs.", "${inputz."), encoding="utf-8")
+    assert main(["validate"]) == 1
+    assert "qa/flow.dag.yaml" in capsys.readouterr().out
+    assert main(["diff", "--stat"]) == 0
+    assert " qa " in capsys.readouterr().out  # was: no change reported at all
