@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
             variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
             connections: Optional[List[str]] = typer.Option(None, "--connections", help="NODE.connection=NAME, NODE.deployment_name=X, NODE.model=Y."),
             environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs and .env files; with no value, the .env found here or above."),
-            name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (default: <flow>_<time>)."),
+            name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (default: <flow>[_<variant>]_<time>, as pf)."),
             display_name: Optional[str] = typer.Option(None, "--display-name"),
             description: Optional[str] = typer.Option(None, "--description"),
             tags: Optional[List[str]] = typer.Option(None, "--tags", help="K=V pairs."),

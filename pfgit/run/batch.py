@@ -214,7 +214,7 @@ class _term_as_interrupt:
 
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
-    from ..store.names import default_run_name, validate_run_name
+    from ..store.names import default_run_name, run_name_variant, validate_run_name
     from .engine.plan import locate
     from .runstate import ActiveRun
 
@@ -247,12 +247,13 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
     if spec.data and not os.path.exists(spec.data):
         raise RunError("data file not found", file=spec.data)
-    fdir, _ = locate(spec.flow)
+    fdir, ffile = locate(spec.flow)
     repo = repo or open_repo(fdir)
     from ..store.snapshot import flow_rel_path
 
     flow_rel = flow_rel_path(repo, fdir)
-    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel, folder=fdir))
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(
+        flow_rel, folder=fdir, variant=run_name_variant(ffile, spec.variant)))
     data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)

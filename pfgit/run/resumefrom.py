@@ -175,10 +175,21 @@ def flow_folder(repo, flow_rel: str, flow_src):
         yield os.path.join(tmp, *[p for p in flow_rel.split("/") if p not in ("", ".")])
 
 
+def _flow_file(repo, tree: str) -> str:
+    """The DAG flow file name in the recorded flow tree ('' when it holds none)."""
+    from ..flow.model import DAG_FILES
+
+    try:
+        names = {e.path.decode("utf-8", "replace") for e in repo[tree.encode()].iteritems()}
+    except (KeyError, ValueError, AttributeError):
+        return ""
+    return next((f for f in DAG_FILES if f in names), "")
+
+
 @contextlib.contextmanager
 def resume_from(repo, given: RunSpec, console):
     """Yields (spec, flow_rel, flow_src, seed) for batch._start (see the module doc)."""
-    from ..store.names import default_run_name, validate_run_name
+    from ..store.names import default_run_name, run_name_variant, validate_run_name
     from ..git import runrefs
 
     name = given.resume_from
@@ -200,7 +211,8 @@ def resume_from(repo, given: RunSpec, console):
     data = _data(repo, name, run.get("data"))
     base = _base(repo, name, run.get("base_run"))
     flow_rel = flow.get("path") or "."
-    new = validate_run_name(given.name) if given.name else default_run_name(flow_rel, folder=repo.path)
+    new = validate_run_name(given.name) if given.name else default_run_name(
+        flow_rel, folder=repo.path, variant=run_name_variant(_flow_file(repo, flow["tree"]), run.get("variant")))
     if runrefs.get_run(repo, new) is not None:
         raise RunError(f"run '{new}' already exists (choose another --name)")
     flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))]

@@ -57,9 +57,14 @@ def escape_run_name(name: str) -> str:
     return s[:MAX_LEN]
 
 
-def default_run_name(flow_path: str, when: float | None = None, folder: str | None = None) -> str:
-    """`<flow folder>_<YYYYmmdd_HHMMSS_ffffff>`, like promptflow's generated names. A flow at the
-    repository's top (`flow_path` ".") is named after `folder`, the folder on disk, as pf does."""
+def default_run_name(flow_path: str, when: float | None = None, folder: str | None = None,
+                     variant: str | None = None) -> str:
+    """promptflow's generated name, `<flow folder>[_<variant>]_<YYYYmmdd_HHMMSS_ffffff>` in
+    lower case with each run of other characters than letters and digits one `_` (`chat-basic`
+    -> `chat_basic_...`: the `jq 'select(.name | contains("chat_basic_"))'` lines of promptflow's
+    READMEs find pfgit's runs too). `variant`: a DAG flow's variant id (run_name_variant), None
+    for flex and .prompty flows. A flow at the repository's top (`flow_path` ".") is named after
+    `folder`, the folder on disk, as pf does."""
     when = time.time() if when is None else when
     base = flow_path.rstrip("/").rsplit("/", 1)[-1]
     if base in ("", ".") and folder:
@@ -68,4 +73,24 @@ def default_run_name(flow_path: str, when: float | None = None, folder: str | No
         base = os.path.basename(os.path.abspath(folder))
     base = base if base not in ("", ".") else "flow"
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(when)) + f"_{int((when % 1) * 1e6):06d}"
-    return escape_run_name(f"{base}_{stamp}")
+    return escape_run_name(_identifier(f"{base}_{variant}_{stamp}" if variant else f"{base}_{stamp}"))
+
+
+def run_name_variant(flow_file: str, variant: str | None) -> str | None:
+    """The variant part of a default run name: for a DAG flow the id of `variant`
+    ('${node.variant_1}' -> 'variant_1'), else 'variant_0' as pf; None for flex and .prompty."""
+    from ..flow.model import DAG_FILES
+
+    if flow_file.replace("\\", "/").rsplit("/", 1)[-1] not in DAG_FILES:
+        return None
+    m = re.fullmatch(r"\$\{[^.}]+\.([^}]+)\}", (variant or "").strip())
+    return m.group(1) if m else "variant_0"
+
+
+def _identifier(name: str) -> str:
+    """promptflow's _sanitize_python_variable_name: lower case, non-word runs to one '_', 'n'
+    before a leading digit."""
+    s = re.sub(" +", " ", re.sub(r"[\W_]", " ", name.lower())).strip()
+    if re.match(r"\d", s):
+        s = "n" + s
+    return s.replace(" ", "_") or "flow"
