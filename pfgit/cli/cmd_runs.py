@@ -300,7 +300,7 @@ def register(app: typer.Typer) -> None:
     def runs_rename(old: str = typer.Argument(..., help="Current run name."),
                     new: str = typer.Argument(..., help="New run name."),
                     json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-        """Rename a run (e.g. when a remote has a different run of the same name)."""
+        """Rename a run, for example when a remote has a different run of the same name."""
         from ..store.rename import rename_run
 
         repo = _repo()
