@@ -63,3 +63,19 @@ def test_root_prompty_does_not_hide_the_flows_below_it(tmp_path, monkeypatch, ca
     assert "qa/flow.dag.yaml" in capsys.readouterr().out
     assert main(["diff", "--stat"]) == 0
     assert " qa " in capsys.readouterr().out  # was: no change reported at all
+
+
+def test_a_renamed_prompty_is_one_flow_moved_with_its_text_diffed(tmp_path, monkeypatch, capsys):
+    for files in ({"pr/a.prompty": PROMPT}, TWO):   # alone in its folder, or beside another
+        repo = _repo(tmp_path / str(len(files)), files)
+        subprocess.run(["git", "mv", "pr/a.prompty", "pr/z.prompty"], cwd=repo, check=True)
+        (repo / "pr/z.prompty").write_text(PROMPT.replace("gpt-35-turbo", "gpt-4o"), encoding="utf-8")
+        monkeypatch.chdir(repo)
+        assert main(["diff", "HEAD", "--json"]) == 0
+        [fd] = json.loads(capsys.readouterr().out)["flows"]
+        # was: the prompt file added and the old one deleted, and no word of the rename
+        assert fd["old_path"] == "pr/a.prompty" and fd["file"] == "pr/z.prompty"
+        files_changed = [c for c in fd["changes"] if c["path"][0] == "files"]
+        assert [(c["op"], c["path"]) for c in files_changed] == [("change", ["files", "z.prompty"])]
+        assert main(["diff", "HEAD"]) == 0
+        assert "moved from pr/a.prompty, changed" in capsys.readouterr().out.splitlines()[0]

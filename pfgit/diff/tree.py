@@ -183,10 +183,42 @@ def diff_flow_pair(old_reader: Any, old_loc: FlowLocation | None, new_reader: An
     assert loc is not None
     old_files = _flow_files(old_reader, old_loc) if with_files and old_loc else None
     new_files = _flow_files(new_reader, new_loc) if with_files and new_loc else None
+    if old_files is not None and new_files is not None and _prompty_renamed(old_loc, new_loc):
+        # a renamed .prompty is the same prompt under a new name: diff its text, not add + delete
+        old_files = _Renamed(old_files, posixpath.basename(old_loc.file), posixpath.basename(new_loc.file))
     return diff_flow_bytes(display or loc.dir, loc.file, _read(old_reader, old_loc),
                            _read(new_reader, new_loc), old_files, new_files,
                            old_reader.display(old_loc.file) if old_loc else None,
                            new_reader.display(new_loc.file) if new_loc else None)
+
+
+def _prompty_renamed(old_loc: FlowLocation | None, new_loc: FlowLocation | None) -> bool:
+    return bool(old_loc and new_loc and old_loc.is_prompty and new_loc.is_prompty
+                and posixpath.basename(old_loc.file) != posixpath.basename(new_loc.file))
+
+
+class _Renamed(Mapping):
+    """A flow's files with one of them shown under another name."""
+
+    def __init__(self, files: Mapping, old: str, new: str):
+        self.files, self.old, self.new = files, old, new
+
+    def _key(self, rel: str) -> str:
+        return self.old if rel == self.new else rel
+
+    def __getitem__(self, rel: str):
+        if rel == self.old:
+            raise KeyError(rel)
+        return self.files[self._key(rel)]
+
+    def get(self, rel: str, default=None):
+        return default if rel == self.old else self.files.get(self._key(rel), default)
+
+    def __iter__(self):
+        return (self.new if k == self.old else k for k in self.files if k != self.new)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _flow_files(reader: Any, loc: FlowLocation) -> FolderFiles:
@@ -317,6 +349,8 @@ def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
         fd = diff_flow_pair(old_reader, o, new_reader, n, with_files, display=d)
         if o is not None and n is not None and o.dir != n.dir:
             fd.old_path = o.dir
+        elif _prompty_renamed(o, n):
+            fd.old_path = o.file
         if fd.status != "same" or include_unchanged or fd.old_path is not None:
             out.append(fd)
     return out
@@ -347,8 +381,12 @@ def _moved(old_reader: Any, gone: dict, new_reader: Any, came: dict) -> dict:
     scored = []
     for od, (oraw, onames) in a.items():
         for nd, (nraw, nnames) in b.items():
-            score = 1.0 if oraw is not None and oraw == nraw else \
-                len(onames & nnames) / max(1, len(onames | nnames))
+            if oraw is not None and oraw == nraw:
+                score = 1.0
+            elif gone[od].is_prompty and came[nd].is_prompty and oraw is not None and nraw is not None:
+                score = _text_similarity(oraw, nraw)   # a prompt has no nodes: its lines
+            else:
+                score = len(onames & nnames) / max(1, len(onames | nnames))
             if score >= MOVE_SIMILARITY:
                 scored.append((-score, od, nd))
     out: dict = {}
@@ -356,6 +394,15 @@ def _moved(old_reader: Any, gone: dict, new_reader: Any, came: dict) -> dict:
         if od not in out and nd not in out.values():
             out[od] = nd
     return out
+
+
+def _text_similarity(a: bytes, b: bytes) -> float:
+    import difflib
+
+    la, lb = a.splitlines(), b.splitlines()
+    if len(la) + len(lb) > 20000:   # not worth the quadratic worst case
+        return 0.0
+    return difflib.SequenceMatcher(None, la, lb, autojunk=False).ratio()
 
 
 # public for pfgit.history: follow a flow moved to another folder; parse every version of a flow
