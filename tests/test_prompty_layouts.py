@@ -79,3 +79,17 @@ def test_a_renamed_prompty_is_one_flow_moved_with_its_text_diffed(tmp_path, monk
         assert [(c["op"], c["path"]) for c in files_changed] == [("change", ["files", "z.prompty"])]
         assert main(["diff", "HEAD"]) == 0
         assert "moved from pr/a.prompty, changed" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_log_shows_the_runs_of_a_prompty_flow(tmp_path, monkeypatch, capsys):
+    from pfgit.git.repo import open_repo
+    from pfgit.store import record_run
+
+    repo = _repo(tmp_path, {"pr/chat.prompty": PROMPT, **{f"qa/{k}": v for k, v in flows.ACCURACY.items()}})
+    monkeypatch.chdir(repo)
+    record_run(open_repo(str(repo)), "pr", "p1", [{"output": "x"}], {"score": 0.5}, {}, None)
+    for argv in (["log", "--metric", "score"], ["log", "pr", "--metric", "score"],
+                 ["log", "pr/chat.prompty", "--metric", "score"]):
+        assert main(argv) == 0, argv
+        out = capsys.readouterr().out   # was: "no flows", or "pr: no flow here" (exit 2)
+        assert "  pr  base\n    p1  Completed  1/1  score=0.5\n" in out, (argv, out)
