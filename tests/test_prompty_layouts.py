@@ -93,3 +93,16 @@ def test_log_shows_the_runs_of_a_prompty_flow(tmp_path, monkeypatch, capsys):
         assert main(argv) == 0, argv
         out = capsys.readouterr().out   # was: "no flows", or "pr: no flow here" (exit 2)
         assert "  pr  base\n    p1  Completed  1/1  score=0.5\n" in out, (argv, out)
+
+
+def test_counts_of_one_read_as_english(tmp_path, monkeypatch, capsys):
+    from pfgit.git.repo import open_repo
+    from pfgit.store import record_run
+
+    repo = _repo(tmp_path, {"pr/chat.prompty": PROMPT})
+    monkeypatch.chdir(repo)
+    assert main(["export-zip", "pr", "-o", str(tmp_path / "pr.zip")]) == 0
+    assert ": pr from the worktree, 1 file, " in capsys.readouterr().out   # was "1 files"
+    record_run(open_repo(str(repo)), "pr", "p1", [{"output": "x"}], {}, {}, None)
+    assert main(["index", "status"]) == 0
+    assert ": 1 run, 1 commit, flows pr\n" in capsys.readouterr().out   # was "1 runs, 1 commits"
