@@ -42,8 +42,13 @@ def _pairs_or_file(items, what: str) -> dict:
     from ..run.argv import pairs
 
     if items and len(items) == 1 and "=" not in items[0]:
+        import os
+
+        from ..run.errors import RunError
         from ..run.testline import read_inputs_file
 
+        if not os.path.exists(items[0]):   # a K=V pair without its '=' reads as a file name
+            raise RunError(f"{what} takes KEY=VALUE pairs or a JSON file: '{items[0]}' is neither")
         return read_inputs_file(items[0])
     return pairs(items, what)
 
