@@ -13,7 +13,7 @@ import pytest
 
 from pfgit.errors import UsageError
 from pfgit.git import runrefs
-from pfgit.store.names import default_run_name, escape_run_name, problem, run_name_variant, validate_run_name
+from pfgit.store.names import default_run_name, escape_run_name, problem, validate_run_name
 from pfgit.store.read import load_run, stream_file
 from pfgit.store.snapshot import record_run
 from runs_helpers import all_objects_bytes, git, make_repo, open_repo, outputs
@@ -95,15 +95,16 @@ def test_name_escape_and_default():
         assert problem(esc) is None, (raw, esc)
     assert escape_run_name("batch1") == "batch1"
     name = default_run_name("flows/acc", 0.5)
-    assert name == "acc_19700101_000000_500000" and problem(name) is None
-    # as promptflow's _sanitize_python_variable_name: lower case, other characters to '_'
-    assert default_run_name("flows/Chat-Basic v2", 0.5) == "chat_basic_v2_19700101_000000_500000"
-    assert default_run_name("7up", 0.5, variant="variant_1") == "n7up_variant_1_19700101_000000_500000"
-    assert default_run_name(".", 0.5, folder="/x/my-repo") == "my_repo_19700101_000000_500000"
-    assert run_name_variant("a/flow.dag.yaml", None) == "variant_0"
-    assert run_name_variant("/a/flow.dag.yml", "${summarize.variant_2}") == "variant_2"
-    assert run_name_variant("a/flow.flex.yaml", "${n.variant_2}") is None
-    assert run_name_variant("a/chat.prompty", None) is None
+    assert name == "acc_variant_0_19700101_000000_500000" and problem(name) is None
+
+
+def test_default_names_follow_promptflows_generated_run_names():
+    # promptflow-format.md 3.1, pf's Run._generate_run_name: <flow folder>_<variant id or variant_0>_<stamp>
+    # for a DAG flow, no variant for flex/prompty, sanitised (lower case, other characters -> '_')
+    assert default_run_name("flows/qa", 0.5, variant="${summarize.variant_1}") == "qa_variant_1_19700101_000000_500000"
+    assert default_run_name("flows/Web-Classification", 0.5) == "web_classification_variant_0_19700101_000000_500000"
+    assert default_run_name("flows/basic", 0.5, dag=False) == "basic_19700101_000000_500000"
+    assert default_run_name("flows/2go", 0.5) == "n2go_variant_0_19700101_000000_500000"
 
 
 def test_duplicate_name_refused(repo):
