@@ -106,3 +106,15 @@ def test_counts_of_one_read_as_english(tmp_path, monkeypatch, capsys):
     record_run(open_repo(str(repo)), "pr", "p1", [{"output": "x"}], {}, {}, None)
     assert main(["index", "status"]) == 0
     assert ": 1 run, 1 commit, flows pr\n" in capsys.readouterr().out   # was "1 runs, 1 commits"
+
+
+def test_blame_and_node_log_follow_dag_flows_beside_a_prompty(tmp_path, monkeypatch, capsys):
+    # log lists .prompty flows now; blame and log --node follow nodes, which a .prompty has not
+    repo = _repo(tmp_path, {"pr/chat.prompty": PROMPT, **{f"qa/{k}": v for k, v in flows.ACCURACY.items()}})
+    monkeypatch.chdir(repo)
+    assert main(["blame", "qa"]) == 0
+    assert "flow qa at " in capsys.readouterr().out
+    assert main(["log", "--node", "grade"]) == 0
+    assert "node grade of flow qa" in capsys.readouterr().out
+    assert main(["blame", "pr"]) == 2
+    assert "pr/chat.prompty is a prompty flow" in capsys.readouterr().err
