@@ -81,6 +81,14 @@ def test_help_wraps_cleanly_with_real_metavars():
     assert merge.startswith("Usage: pfgit merge [OPTIONS] BRANCH\n") and "-m, --message MSG" in merge
 
 
+def test_command_lists_show_whole_first_sentences():
+    """click cuts a command's line in `pfgit runs --help` at its first '.': 'Rename a run (e.g.'
+    was all `runs rename` said there."""
+    for path, cmd, _ in _walk(_tree()):
+        short = cmd.get_short_help_str(limit=1000)
+        assert short.count("(") == short.count(")") and not short.endswith(("e.g.", "i.e.")), (path, short)
+
+
 def test_light_entries_print_the_same_help_as_the_cli(capsys):
     from pfgit.index import logcmd
     from pfgit.validate import command

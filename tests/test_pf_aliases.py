@@ -12,7 +12,7 @@ import pytest
 from pfgit.cli.main import main
 from pfgit.cli.pfalias import is_alias, translate
 from pf_readme_lines import parse_error, readme_command_lines
-from run_flows import BASIC, EVAL, make_repo, write_jsonl
+from run_flows import BASIC, EVAL, FLEX_FUNC, VARIANTS, make_repo, write_jsonl
 
 
 @pytest.fixture
@@ -64,6 +64,23 @@ def test_run_list_prints_pfs_json_for_readme_scripts(repo, capsys):
     assert cap.out == "" and cap.err.count("\n") == 1 and "never archived" in cap.err
     assert _out(capsys, ["run", "list", "-r", "x"], 2).err == \
         "pfgit: run list: argument -r/--max-results: invalid int value: 'x'\n"
+
+
+def test_default_run_names_are_pfs_so_readme_jq_lines_find_them(tmp_path, monkeypatch, capsys):
+    """pf names a run `<flow folder>_<variant>_<time>` for a DAG flow and `<flow folder>_<time>`
+    otherwise, as a Python identifier: the READMEs select on that (`contains("chat_minimal_")`,
+    `contains("web_classification_variant_0")`); pfgit named them `chat-minimal_<time>`."""
+    r = make_repo(tmp_path, {"web-classification": VARIANTS, "chat-minimal": FLEX_FUNC})
+    write_jsonl(r / "data.jsonl", [{"x": "a", "text": "a"}])
+    monkeypatch.chdir(r)
+    for argv in (["--flow", "web-classification"], ["--flow", "web-classification", "--variant", "${fmt.variant_1}"],
+                 ["--flow", "chat-minimal"]):
+        assert main(["run", "create", *argv, "--data", "data.jsonl"]) == 0
+    capsys.readouterr()
+    names = [x["name"] for x in json.loads(_out(capsys, ["run", "list", "-r", "10"]).out)]
+    assert [n.rsplit("_", 3)[0] for n in names] == ["chat_minimal", "web_classification_variant_1",
+                                                    "web_classification_variant_0"]
+    assert all(n.rsplit("_", 3)[1].isdigit() for n in names)  # the date
 
 
 def test_pf_run_object_from_an_odd_record():

@@ -96,6 +96,16 @@ def test_pf_flow_test_spellings(repo, capsys):
     assert '"o": "x/hi"' in capsys.readouterr().out
 
 
+def test_a_pair_without_its_equals_sign_is_named_as_such(repo, capsys):
+    # was "pfgit: textx: No such file or directory": a lone word is taken for a JSON file's name
+    for argv in (["test", "--flow", "flows/env", "--inputs", "textx"],
+                 ["run", "--flow", "flows/env", "--data", "data.jsonl", "--init", "prefix"]):
+        assert main(argv) == 2
+        word = argv[-1]
+        assert capsys.readouterr().err == (f"pfgit: {argv[-2]} takes KEY=VALUE pairs or a JSON file: "
+                                           f"'{word}' is neither\n")
+
+
 def test_pf_run_create_spellings_and_stream(repo, capsys):
     code = main(["run", "--flow", "flows/env", "--data", "data.jsonl", "--column-mapping", "text=${data.text}",
                  "--stream", "-n", "r1", "--env", "GREETING=yo", "--set", "display_name=First", "tags.k=v"])

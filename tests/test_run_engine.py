@@ -116,6 +116,16 @@ def test_test_flow_writes_nothing(tmp_path):
     assert files_under(flow) == before          # no .promptflow/, no __pycache__
 
 
+def test_test_node_names_an_unknown_node_first(tmp_path):
+    """A mistyped --node is said as such, before the tools load: web_classification's
+    fetch node needs bs4, which said 'cannot import' for any --node."""
+    flow = write_flow(tmp_path / "f", dict(BASIC, **{"upper.py": "import not_installed_anywhere\n"}))
+    with pytest.raises(RunError, match=r"no node 'reapet' in the flow \(nodes: upper, repeat"):
+        run_test_flow(RunSpec(flow=str(flow)), {}, node="reapet")
+    with pytest.raises(RunError, match="--node applies to DAG flows"):
+        run_test_flow(RunSpec(flow=str(write_flow(tmp_path / "fn", FLEX_FUNC))), {}, node="x")
+
+
 def test_flex_function_and_class(tmp_path):
     fn = RunSpec(flow=str(write_flow(tmp_path / "fn", FLEX_FUNC)))
     assert run_test_flow(fn, {"text": "ab", "n": "3"}).outputs == {"upper": "AB", "n": 30}   # "3" -> 3

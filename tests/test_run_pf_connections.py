@@ -162,6 +162,11 @@ def test_init_model_configs_and_connections_are_resolved_like_promptflow(tmp_pat
         eng.close()
     with pytest.raises(RunError, match="connection 'nowhere' is not found"):
         FlexEngine(flow, fdir, ffile, dict(init, custom="nowhere"), _conns)
+    # promptflow's examples/flex-flows/chat-basic names open_ai_connection for an Azure
+    # configuration: one line naming the mismatch, not "internal error: AttributeError"
+    with pytest.raises(RunError, match="init 'az': connection 'oa' is of type OpenAIConnection: "
+                                       "AzureOpenAIModelConfiguration cannot use it"):
+        FlexEngine(flow, fdir, ffile, dict(init, az={"connection": "oa", "azure_deployment": "d"}), _conns)
 
 
 DAG_PROMPTY = {

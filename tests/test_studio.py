@@ -318,6 +318,22 @@ def test_export_is_reproducible_and_leaves_out_artefacts(tmp_path, monkeypatch, 
     assert a.read_bytes() != b.read_bytes()
 
 
+def test_export_names_the_additional_includes_it_cannot_hold(tmp_path, monkeypatch, capsys):
+    """promptflow's flow-with-additional-includes takes its sources from ../web-classification:
+    the zip of the folder lacks them, and the export said nothing."""
+    repo = make_repo(tmp_path)
+    (repo / "shared").mkdir()
+    (repo / "shared/extra.py").write_text("X = 1\n")
+    flow = repo / "qa/flow.dag.yaml"
+    flow.write_text("additional_includes:\n- ../shared/extra.py\n- answer.py\n" + flow.read_text())
+    capsys.readouterr()
+    assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(tmp_path / "a.zip"), "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["skipped"] == [{"path": "../shared/extra.py", "why": "additional_includes outside the flow folder"}]
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:
+        assert "qa/answer.py" in zf.namelist()
+
+
 def _record_run(repo, name: str) -> str:
     from pfgit.git.repo import open_repo
     from pfgit.store.snapshot import record_run

@@ -233,9 +233,12 @@ def test_pre_commit_framework_hook_definition(repo):
         hooks = yaml.safe_load(f)
     [hook] = [h for h in hooks if h["id"] == "pfgit-validate"]
     files = re.compile(hook["files"])
-    for name in ["flows/wc/flow.dag.yaml", "flow.dag.yml", "a/tool.py", "p/chat.jinja2"]:
+    # flex flows and .prompty files are flows pfgit validates: a commit touching only them runs it
+    for name in ["flows/wc/flow.dag.yaml", "flow.dag.yml", "a/tool.py", "p/chat.jinja2",
+                 "f/flow.flex.yaml", "f/flow.flex.yml", "p/chat.prompty"]:
         assert files.search(name), name
-    for name in ["README.md", "data.jsonl", "flow.dag.yaml.bak", "x.pyc", "requirements.txt"]:
+    for name in ["README.md", "data.jsonl", "flow.dag.yaml.bak", "x.pyc", "requirements.txt", "ci.yaml",
+                 "a.prompty.bak"]:
         assert not files.search(name), name
     assert hook["language"] == "python" and hook["pass_filenames"] is True
     entry = hook["entry"].split()
@@ -257,6 +260,12 @@ def test_pre_commit_framework_hook_definition(repo):
     rc, out = pre_commit_runs(matched)
     assert rc == 1
     assert "flows/wc/classify_with_llm.jinja2:" in out and "jinja-syntax [classify_with_llm]" in out
+    (repo / "flows" / "p").mkdir()
+    (repo / "flows" / "p" / "chat.prompty").write_text("---\nmodel: [unclosed\n---\nuser:\n{{q}}\n")
+    git(repo, "add", "flows/p/chat.prompty")
+    assert files.search("flows/p/chat.prompty")
+    rc, out = pre_commit_runs(["flows/p/chat.prompty"])
+    assert rc == 1 and "flows/p/chat.prompty:" in out, out
     # `pre-commit run --all-files`: every matching tracked file, nothing staged
     git(repo, "reset", "-q", "--hard")
     all_files = [f for f in git(repo, "ls-files").stdout.split() if files.search(f)]

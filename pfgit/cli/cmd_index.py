@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(res)
         else:
-            print(f"rebuilt {res['path']}: {res['runs']} runs, {res['commits']} commits, "
+            print(f"rebuilt {res['path']}: {res['runs']} run{'s' * (res['runs'] != 1)}, {res['commits']} commit{'s' * (res['commits'] != 1)}, "
                   f"{len(res['flow_paths'])} flow folder(s) in {res['seconds']:.2f} s")
 
     @index.command("status")
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             emit_json(res)
         else:
-            print(f"{res['path']}: {res['runs']} runs, {res['commits']} commits, "
+            print(f"{res['path']}: {res['runs']} run{'s' * (res['runs'] != 1)}, {res['commits']} commit{'s' * (res['commits'] != 1)}, "
                   f"flows {', '.join(res['flow_paths']) or '-'}")
 
     @index.command("update-commits", hidden=True)

@@ -42,8 +42,13 @@ def _pairs_or_file(items, what: str) -> dict:
     from ..run.argv import pairs
 
     if items and len(items) == 1 and "=" not in items[0]:
+        import os
+
+        from ..run.errors import RunError
         from ..run.testline import read_inputs_file
 
+        if not os.path.exists(items[0]):   # a K=V pair without its '=' reads as a file name
+            raise RunError(f"{what} takes KEY=VALUE pairs or a JSON file: '{items[0]}' is neither")
         return read_inputs_file(items[0])
     return pairs(items, what)
 
@@ -151,12 +156,12 @@ def register(app: typer.Typer) -> None:
             data: Optional[str] = typer.Option(None, "--data", help="Data: .jsonl, .csv, .json or a folder."),
             column_mapping: Optional[List[str]] = typer.Option(None, "--column-mapping", help="INPUT='${data.col}' | '${run.outputs.o}' | '${run.inputs.i}' | literal (several after one flag)."),
             base_run: Optional[str] = typer.Option(None, "--run", help="Base run to evaluate (lines joined by line number)."),
-            variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
+            variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}': run that variant of the node (default: each node's default_variant_id)."),
             connections: Optional[List[str]] = typer.Option(None, "--connections", help="NODE.connection=NAME, NODE.deployment_name=X, NODE.model=Y."),
             environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs and .env files; with no value, the .env found here or above."),
-            name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (default: <flow>_<time>)."),
-            display_name: Optional[str] = typer.Option(None, "--display-name"),
-            description: Optional[str] = typer.Option(None, "--description"),
+            name: Optional[str] = typer.Option(None, "--name", "-n", help="Run name (default: <flow>[_<variant>]_<time>, as pf)."),
+            display_name: Optional[str] = typer.Option(None, "--display-name", help="The run's display name, as pf's (kept in run.json)."),
+            description: Optional[str] = typer.Option(None, "--description", help="Free text kept with the run."),
             tags: Optional[List[str]] = typer.Option(None, "--tags", help="K=V pairs."),
             file: Optional[str] = typer.Option(None, "--file", "-f", help="A promptflow run.yml (options given here override it)."),
             init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
@@ -270,11 +275,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("test")
     def test(flow: str = typer.Option(".", "--flow", help="Flow folder, flow file or .prompty."),
-             inputs: Optional[List[str]] = typer.Option(None, "--inputs", help="K=V flow inputs (node inputs with --node), or a JSON file."),
+             inputs: Optional[List[str]] = typer.Option(None, "--inputs", metavar="K=V|FILE", help="K=V flow inputs (node inputs with --node), or a JSON file."),
              inputs_file: Optional[str] = typer.Option(None, "--inputs-file", help="JSON object (or JSONL: first line)."),
              node: Optional[str] = typer.Option(None, "--node", help="Run this node alone with its own inputs."),
-             variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}'."),
-             connections: Optional[List[str]] = typer.Option(None, "--connections"),
+             variant: Optional[str] = typer.Option(None, "--variant", help="'${node.variant_id}': run that variant of the node (default: each node's default_variant_id)."),
+             connections: Optional[List[str]] = typer.Option(None, "--connections", help="NODE.connection=NAME, NODE.deployment_name=X, NODE.model=Y."),
              environment_variables: Optional[List[str]] = typer.Option(None, "--environment-variables", help="K=V pairs and .env files; with no value, the .env found here or above."),
              init: Optional[List[str]] = typer.Option(None, "--init", help="Flex class flows: K=V init kwargs, or a JSON file."),
              engine: str = typer.Option("auto", "--engine", help="auto | builtin | promptflow."),

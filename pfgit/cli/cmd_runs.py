@@ -272,7 +272,7 @@ def register(app: typer.Typer) -> None:
     def runs_record(flow: str = typer.Option(..., "--flow", help="Flow folder (or its flow.dag.yaml)."),
                     outputs: str = typer.Option(..., "--outputs", help="Per-line outputs, JSON Lines."),
                     metrics: Optional[str] = typer.Option(None, "--metrics", help="Metrics, a JSON object."),
-                    name: Optional[str] = typer.Option(None, "--name", help="Run name (default <flow>_<time>)."),
+                    name: Optional[str] = typer.Option(None, "--name", help="Run name (default <flow>[_<variant>]_<time>, as pf)."),
                     data: Optional[str] = typer.Option(None, "--data", help="Data file the run read."),
                     base_run: Optional[str] = typer.Option(None, "--run", help="Base run (evaluation runs)."),
                     column_mapping: Optional[List[str]] = typer.Option(None, "--column-mapping", help="k=v, repeatable."),
@@ -323,7 +323,7 @@ def register(app: typer.Typer) -> None:
     def runs_rename(old: str = typer.Argument(..., help="Current run name."),
                     new: str = typer.Argument(..., help="New run name."),
                     json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-        """Rename a run (e.g. when a remote has a different run of the same name)."""
+        """Rename a run, for example when a remote has a different run of the same name."""
         from ..store.rename import rename_run
 
         repo = _repo()

@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
         else:
             src = {"worktree": "the worktree", "revision": f"commit {(ex.commit or '')[:12]}",
                    "run": f"run {ex.run} (flow commit {(ex.commit or 'none')[:12]})"}[ex.source]
-            print(f"wrote {out}: {ex.flow_rel} from {src}, {len(ex.files)} files, {size} bytes")
+            print(f"wrote {out}: {ex.flow_rel} from {src}, {len(ex.files)} file{'s' * (len(ex.files) != 1)}, {size} bytes")
             if ex.skipped:
                 print("left out: " + ", ".join(f"{p} ({w})" for p, w in ex.skipped))
 
@@ -141,6 +141,6 @@ def register(app: typer.Typer) -> None:
         else:
             fc = res["flow_commit"][:12] if res["flow_commit"] else "none (an unlinked run)"
             print(f"wrote {res['dir']}: the flow {res['flow_path']} of run {name} "
-                  f"(flow commit {fc}, {res['files']} files)")
+                  f"(flow commit {fc}, {res['files']} file{'s' * (res['files'] != 1)})")
             if res["skipped"]:
                 print("not written: " + ", ".join(f"{s['path']} ({s['why']})" for s in res["skipped"]))

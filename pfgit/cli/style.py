@@ -30,6 +30,10 @@ OPTION_METAVARS = {
     "output": "FILE", "outputs": "FILE", "inputs": "FILE", "metrics": "FILE", "data": "FILE",
     "log": "FILE", "column-mapping": "KEY=VALUE", "connections": "NODE.CONNECTION=NAME",
     "start-time": "TIME", "end-time": "TIME", "run": "RUN",
+    "environment-variables": "K=V|.ENV", "init": "K=V|FILE", "tags": "K=V", "set": "KEY=VALUE",
+    "display-name": "NAME", "description": "WORDS", "resume": "NAME", "resume-from": "NAME",
+    "llm-cache": "DIR", "llm-mode": "MODE", "engine": "ENGINE", "source": "DIR",
+    "inputs-file": "FILE", "node": "NODE",
 }
 
 

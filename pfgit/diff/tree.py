@@ -73,9 +73,10 @@ OUTSIDE_TEXT = b"(outside the repository: pfgit does not read it)\n"
 class FolderFiles(Mapping):
     """The files of a flow folder, read on demand; keys relative to the folder ('../x' allowed)."""
 
-    def __init__(self, reader: Any, folder: str):
+    def __init__(self, reader: Any, folder: str, exclude: list | tuple = ()):
         self.reader = reader
         self.folder = folder
+        self.exclude = set(exclude)  # folder-relative files that belong to another flow
         self._keys: list | None = None
         self._cache: dict = {}
 
@@ -90,7 +91,8 @@ class FolderFiles(Mapping):
                 if not any(seg in SKIP_DIRS for seg in parts[:-1]) and parts[-1] != ".env":
                     keys.append(rel)  # .env holds secrets (promptflow's convention): never shown
             nested = self._nested_flows({posixpath.dirname(k) for k in keys} - {""})
-            self._keys = [k for k in keys if not any(k.startswith(d + "/") for d in nested)]
+            self._keys = [k for k in keys if k not in self.exclude
+                          and not any(k.startswith(d + "/") for d in nested)]
         return self._keys
 
     def _nested_flows(self, dirs: set) -> list:
@@ -179,12 +181,50 @@ def diff_flow_pair(old_reader: Any, old_loc: FlowLocation | None, new_reader: An
     """Diff one flow present on at least one side."""
     loc = new_loc or old_loc
     assert loc is not None
-    old_files = FolderFiles(old_reader, old_loc.dir) if with_files and old_loc else None
-    new_files = FolderFiles(new_reader, new_loc.dir) if with_files and new_loc else None
+    old_files = _flow_files(old_reader, old_loc) if with_files and old_loc else None
+    new_files = _flow_files(new_reader, new_loc) if with_files and new_loc else None
+    if old_files is not None and new_files is not None and _prompty_renamed(old_loc, new_loc):
+        # a renamed .prompty is the same prompt under a new name: diff its text, not add + delete
+        old_files = _Renamed(old_files, posixpath.basename(old_loc.file), posixpath.basename(new_loc.file))
     return diff_flow_bytes(display or loc.dir, loc.file, _read(old_reader, old_loc),
                            _read(new_reader, new_loc), old_files, new_files,
                            old_reader.display(old_loc.file) if old_loc else None,
                            new_reader.display(new_loc.file) if new_loc else None)
+
+
+def _prompty_renamed(old_loc: FlowLocation | None, new_loc: FlowLocation | None) -> bool:
+    return bool(old_loc and new_loc and old_loc.is_prompty and new_loc.is_prompty
+                and posixpath.basename(old_loc.file) != posixpath.basename(new_loc.file))
+
+
+class _Renamed(Mapping):
+    """A flow's files with one of them shown under another name."""
+
+    def __init__(self, files: Mapping, old: str, new: str):
+        self.files, self.old, self.new = files, old, new
+
+    def _key(self, rel: str) -> str:
+        return self.old if rel == self.new else rel
+
+    def __getitem__(self, rel: str):
+        if rel == self.old:
+            raise KeyError(rel)
+        return self.files[self._key(rel)]
+
+    def get(self, rel: str, default=None):
+        return default if rel == self.old else self.files.get(self._key(rel), default)
+
+    def __iter__(self):
+        return (self.new if k == self.old else k for k in self.files if k != self.new)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _flow_files(reader: Any, loc: FlowLocation) -> FolderFiles:
+    if loc.is_prompty:  # a sibling .prompty is a flow of its own, not a file of this one
+        return FolderFiles(reader, loc.dir, exclude=_prompty_siblings(reader, loc))
+    return FolderFiles(reader, loc.dir)
 
 
 def diff_flow_bytes(path: str, file: str, a: bytes | None, b: bytes | None,
@@ -236,6 +276,8 @@ def _read(reader: Any, loc: FlowLocation | None) -> bytes | None:
 
 
 def _flows(reader: Any, paths: list) -> dict:
+    """The flows below `paths` by key: the flow's folder, or its .prompty file when the folder
+    holds several .prompty flows (each is a flow of its own, as pfgit validate counts them)."""
     out: dict = {}
     for p in paths:
         if not reader.exists(p):
@@ -244,8 +286,21 @@ def _flows(reader: Any, paths: list) -> dict:
         if not locs and not reader.is_dir(p):
             locs = _enclosing_flow(reader, p)  # a source file: the flow it belongs to
         for loc in locs:
-            out.setdefault(loc.dir, loc)
+            if loc.is_prompty and _prompty_siblings(reader, loc):
+                out.setdefault(loc.file, loc)
+            else:
+                out.setdefault(loc.dir, loc)
     return out
+
+
+def _prompty_siblings(reader: Any, loc: FlowLocation) -> list:
+    """The other .prompty files in the folder of the .prompty flow `loc` (flows of their own)."""
+    try:
+        names = reader.list_dir(loc.dir)
+    except (OSError, KeyError):
+        return []
+    own = posixpath.basename(loc.file)
+    return [n for n in names if n.endswith(".prompty") and n != own]
 
 
 def _enclosing_flow(reader: Any, path: str) -> list:
@@ -282,8 +337,8 @@ def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
     """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree)."""
     paths = [join(p) for p in (paths or ["."])]
     old, new = _flows(old_reader, paths), _flows(new_reader, paths)
-    moved = _moved_flows(old_reader, [old[d] for d in old if d not in new],
-                         new_reader, [new[d] for d in new if d not in old])
+    moved = _moved(old_reader, {d: old[d] for d in old if d not in new},
+                   new_reader, {d: new[d] for d in new if d not in old})
     out = []
     for d in sorted(set(new) | (set(old) - set(moved))):
         o, n = old.get(d), new.get(d)
@@ -294,6 +349,8 @@ def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
         fd = diff_flow_pair(old_reader, o, new_reader, n, with_files, display=d)
         if o is not None and n is not None and o.dir != n.dir:
             fd.old_path = o.dir
+        elif _prompty_renamed(o, n):
+            fd.old_path = o.file
         if fd.status != "same" or include_unchanged or fd.old_path is not None:
             out.append(fd)
     return out
@@ -304,6 +361,11 @@ MOVE_SIMILARITY = 0.5  # share of node names two flows must have in common to be
 
 def _moved_flows(old_reader: Any, gone: list, new_reader: Any, came: list) -> dict:
     """old dir -> new dir for flows that moved folder: same file, or mostly the same nodes."""
+    return _moved(old_reader, {loc.dir: loc for loc in gone}, new_reader, {loc.dir: loc for loc in came})
+
+
+def _moved(old_reader: Any, gone: dict, new_reader: Any, came: dict) -> dict:
+    """old key -> new key (see _flows) for flows that moved: same file, or mostly the same nodes."""
     if not gone or not came:
         return {}
     from .match import node_keys
@@ -314,13 +376,17 @@ def _moved_flows(old_reader: Any, gone: list, new_reader: Any, came: list) -> di
         nodes = data.get("nodes") if isinstance(data, dict) else None
         return raw, set(node_keys(nodes))
 
-    a = {loc.dir: sig(old_reader, loc) for loc in gone}
-    b = {loc.dir: sig(new_reader, loc) for loc in came}
+    a = {k: sig(old_reader, loc) for k, loc in gone.items()}
+    b = {k: sig(new_reader, loc) for k, loc in came.items()}
     scored = []
     for od, (oraw, onames) in a.items():
         for nd, (nraw, nnames) in b.items():
-            score = 1.0 if oraw is not None and oraw == nraw else \
-                len(onames & nnames) / max(1, len(onames | nnames))
+            if oraw is not None and oraw == nraw:
+                score = 1.0
+            elif gone[od].is_prompty and came[nd].is_prompty and oraw is not None and nraw is not None:
+                score = _text_similarity(oraw, nraw)   # a prompt has no nodes: its lines
+            else:
+                score = len(onames & nnames) / max(1, len(onames | nnames))
             if score >= MOVE_SIMILARITY:
                 scored.append((-score, od, nd))
     out: dict = {}
@@ -328,6 +394,15 @@ def _moved_flows(old_reader: Any, gone: list, new_reader: Any, came: list) -> di
         if od not in out and nd not in out.values():
             out[od] = nd
     return out
+
+
+def _text_similarity(a: bytes, b: bytes) -> float:
+    import difflib
+
+    la, lb = a.splitlines(), b.splitlines()
+    if len(la) + len(lb) > 20000:   # not worth the quadratic worst case
+        return 0.0
+    return difflib.SequenceMatcher(None, la, lb, autojunk=False).ratio()
 
 
 # public for pfgit.history: follow a flow moved to another folder; parse every version of a flow

@@ -53,8 +53,10 @@ def find_flows(reader: Reader, rel: str = ".") -> list:
             return [FlowLocation(posixpath.dirname(rel) or ".", rel)]
         return []
     here = flow_file_in(reader, rel)
-    if here is not None:
+    if here is not None and not here.is_prompty:
         return [here]
+    # a folder whose flow is a .prompty may hold flow folders too (a repository with one
+    # .prompty at its root): the walk below finds that .prompty and the flows under it
     out: dict = {}
     prompties: dict = {}
     for f in reader.walk_files(rel):

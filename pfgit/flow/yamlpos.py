@@ -19,6 +19,7 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 _constructor = yaml.constructor.SafeConstructor()
+_MERGE_TAG = "tag:yaml.org,2002:merge"  # the `<<` key of YAML merge keys
 
 Path = tuple  # a path into the document: keys and list indexes
 
@@ -156,10 +157,15 @@ def _build(node, path: tuple, doc: Document, seen: dict) -> Any:
             out.append(_build(item, p, doc, seen))
         return out
     if isinstance(node, yaml.MappingNode):
+        own = sum(1 for k, _ in node.value if k.tag != _MERGE_TAG)
         _constructor.flatten_mapping(node)
+        # `<<: *anchor` entries come first after flattening; a key given again after them (or
+        # twice by the merged mappings) overrides it, as YAML means: only own keys can repeat
+        merged = len(node.value) - own
         out_d: dict = {}
+        own_keys: set = set()
         seen[id(node)] = out_d
-        for knode, vnode in node.value:
+        for i, (knode, vnode) in enumerate(node.value):
             key = _build(knode, path + ("<key>",), doc, seen)
             try:
                 hash(key)
@@ -167,8 +173,10 @@ def _build(node, path: tuple, doc: Document, seen: dict) -> Any:
                 raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
             p = path + (key,)
             kline = knode.start_mark.line + 1
-            if key in out_d:
-                doc.duplicate_keys.append((p, kline))
+            if i >= merged:
+                if key in own_keys:
+                    doc.duplicate_keys.append((p, kline))
+                own_keys.add(key)
             doc.lines[p] = kline
             out_d[key] = _build(vnode, p, doc, seen)
         doc.end_lines.pop(path + ("<key>",), None)

@@ -28,17 +28,33 @@ def _history(idx, all_parents: bool):
 
 
 def resolve_flows(repo, head: bytes, path: str | None) -> list:
-    from ..index.logcmd import log_paths
+    """The DAG and flex flows at `path` (pfgit log lists .prompty flows too; these commands
+    follow nodes and fields, which a .prompty has not)."""
+    from ..git.objects import tree_at
+    from ..index.logcmd import _FLOW_FILES, log_paths
 
     try:
-        return log_paths(repo, head, path)
+        flows = log_paths(repo, head, path)
     except UsageError:
-        prompty = _prompty_at(path)
-        if prompty:  # promptflow's third kind of flow: one file, no nodes, no folder of its own
-            raise UsageError(f"{prompty} is a prompty flow: pfgit blame and log --node follow DAG and "
-                             f"flex flows (nodes, fields, source files); for a .prompty file use "
-                             f"`git log -p -- {prompty}` or `git blame -w -- {prompty}`") from None
-        raise
+        flows = None
+    root = repo[head].tree
+
+    def dag_or_flex(d: str) -> bool:
+        t = tree_at(repo, root, d)
+        return t is not None and any(e.path in _FLOW_FILES for e in repo[t].iteritems())
+
+    kept = None if flows is None else [d for d in flows if dag_or_flex(d)]
+    prompty = _prompty_at(path)
+    if prompty and not kept:
+        # promptflow's third kind of flow: one file, no nodes, no folder of its own
+        raise UsageError(f"{prompty} is a prompty flow: pfgit blame and log --node follow DAG and "
+                         f"flex flows (nodes, fields, source files); for a .prompty file use "
+                         f"`git log -p -- {prompty}` or `git blame -w -- {prompty}`") from None
+    if flows is None:
+        return log_paths(repo, head, path)   # raises its own UsageError again
+    if not kept and flows and path is not None:
+        raise UsageError("no DAG or flex flow here (only .prompty flows, which have no nodes)", file=path)
+    return kept
 
 
 def _prompty_at(path: str | None) -> str | None:

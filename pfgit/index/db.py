@@ -412,8 +412,7 @@ def _track_head_flows(idx: RunIndex) -> None:
     from ..git.repo import TreeReader
 
     for loc in find_flows(TreeReader(idx.repo, idx.repo[head].tree), "."):
-        if not loc.is_prompty:
-            idx.track_path(loc.dir)
+        idx.track_path(loc.dir)
 
 
 def rebuild(repo: Repo) -> dict:

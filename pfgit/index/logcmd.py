@@ -86,12 +86,12 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
         rel = path.strip("/") or "."
     if path is not None:  # a flow folder itself: no need to load the YAML machinery
         t = tree_at(repo, repo[head].tree, rel)
-        if t is not None and any(e.path in _FLOW_FILES for e in repo[t].iteritems()):
-            return [rel]
+        if t is not None and any(e.path in _FLOW_FILES or e.path.endswith(b".prompty") for e in repo[t].iteritems()):
+            return [rel]   # a .prompty flow's runs are recorded against its folder too
     from ..flow.load import find_flows
     from ..git.repo import TreeReader
 
-    found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel) if not loc.is_prompty]
+    found = [loc.dir for loc in find_flows(TreeReader(repo, repo[head].tree), rel)]
     if found:
         import sys
 
@@ -102,7 +102,7 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
         return []
     if os.path.exists(path) or tree_at(repo, repo[head].tree, rel) is not None:
         # checked before the index is opened: a wrong PATH writes nothing
-        raise UsageError("no flow here (no flow.dag.yaml or flow.flex.yaml in it or below it)",
+        raise UsageError("no flow here (no flow.dag.yaml, flow.flex.yaml or .prompty file in it or below it)",
                          file=path)
     return [rel]  # gone from the worktree and the revision: the history of a deleted flow
 

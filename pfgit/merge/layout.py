@@ -25,6 +25,7 @@ _tags: dict = {}
 _FIRST = set(_Base.yaml_implicit_resolvers)   # first characters an implicit tag can start with
 _FAST = None not in _FIRST and not _Base.yaml_path_resolvers
 _SEQ, _MAP = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_MERGE = "tag:yaml.org,2002:merge"
 _Scalar = yaml.ScalarNode
 _NONE: tuple = ()      # the (never changed) keys/items of a scalar's Span
 _EMPTY: dict = {}
@@ -147,6 +148,9 @@ def parse(text: str, cache: dict | None = None) -> Layout:
         raise YamlError("YAML nested too deeply") from None
     if b.duplicates:
         raise YamlError(f"duplicate key '{b.duplicates[0][0]}'", b.duplicates[0][1] + 1)
+    if b.overrides:
+        raise YamlError(f"key '{b.overrides[0][0]}' overrides a YAML merge key ('<<: *anchor'), which "
+                        "pfgit does not merge node by node", b.overrides[0][1] + 1)
     lay = Layout(text, lines, data, span, b.style(), final_newline)
     lay.aliases = aliases
     return lay
@@ -158,6 +162,7 @@ class _Builder:
         self.seen: dict = {}
         self.merge_keys = True
         self.duplicates: list = []
+        self.overrides: list = []    # (key, line) given again after a `<<` merge key
         self.map_steps: Counter = Counter()
         self.seq_steps: Counter = Counter()
         self.seq_offsets: Counter = Counter()
@@ -219,14 +224,17 @@ class _Builder:
                 span.items.append(s)
             span.end = span.items[-1].end if span.items and not flow else self._mark_end(node)
             return out, span
+        own = len(node.value)
         if self.merge_keys:
+            own = sum(1 for k, _ in node.value if k.tag != _MERGE)
             _constructor.flatten_mapping(node)
+        merged = len(node.value) - own   # `<<: *anchor` entries, first after flattening
         out_d: dict = {}
         self.seen[id(node)] = out_d
         span = Span(start, col, vline, vcol, vline, "map", flow, value=out_d, own_lines=not in_flow)
         if not flow and parent_col is not None and node.value and not in_seq:
             self.map_steps[vcol - parent_col] += 1
-        for knode, vnode in node.value:
+        for i, (knode, vnode) in enumerate(node.value):
             if knode.tag == _STR and knode.__class__ is _Scalar:
                 key = knode.value
             else:
@@ -238,8 +246,11 @@ class _Builder:
                     raise
                 except Exception:
                     raise YamlError("mapping key is not a scalar", knode.start_mark.line + 1) from None
-            if key in out_d:
-                self.duplicates.append((key, knode.start_mark.line))
+            if key in out_d and i >= merged:
+                if key in span.keys[merged:]:   # twice among the mapping's own keys
+                    self.duplicates.append((key, knode.start_mark.line))
+                else:   # YAML's override of a merged key: valid, but no text of its own to splice
+                    self.overrides.append((key, knode.start_mark.line))
             kl, kc = knode.start_mark.line, knode.start_mark.column
             v, s = self.build(vnode, kl, kc, parent_col=kc, in_flow=flow or in_flow)
             out_d[key] = v

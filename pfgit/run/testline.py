@@ -139,6 +139,8 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
     from .connections_bridge import connection_getter
     from .engine.select import choose
 
+    if node is not None:
+        _check_node(spec.flow, node)   # before every node's tool is loaded (one may not import)
     get_connection = connection_getter()
     engine_name, engine = choose(spec, get_connection, inputs)
     if engine is None:
@@ -187,6 +189,17 @@ def test_flow(spec: RunSpec, inputs: dict, node: str | None = None) -> TestResul
             return out
     finally:
         engine.close()
+
+
+def _check_node(flow: str, name: str) -> None:
+    from .engine.plan import load
+
+    model = load(flow)[0]
+    if model.kind != "dag":
+        raise RunError("--node applies to DAG flows")
+    names = [n.name for n in model.nodes]
+    if name not in names:
+        raise RunError(f"no node '{name}' in the flow (nodes: {', '.join(names)})")
 
 
 def _test_node(engine, name: str, given: dict, t0) -> TestResult:

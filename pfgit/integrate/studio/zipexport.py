@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -71,11 +72,34 @@ def collect(repo, path: str | None, rev: str | None = None, run: str | None = No
             files, links = from_worktree(repo, flow_rel)
             ex = Export(flow_rel, "worktree", None, files,
                         [(p, "symbolic link") for p in sorted(links)])
-    flow_file(ex.files, path or ex.flow_rel)   # refuses a folder without a flow
+    ff = flow_file(ex.files, path or ex.flow_rel)   # refuses a folder without a flow
+    ex.skipped += [(inc, "additional_includes outside the flow folder")
+                   for inc in _outside_includes(ex.files[ff].data)]
     for rel in [r for r in ex.files if not _utf8(r)]:   # a zip names its files in UTF-8
         del ex.files[rel]
         ex.skipped.append((rel, "file name is not UTF-8"))
     return ex
+
+
+def _outside_includes(flow_text: bytes) -> list:
+    """The flow's `additional_includes` entries outside its folder (promptflow copies them in
+    when it runs the flow; a zip of the folder lacks them)."""
+    from ...flow.load import FlowLoadError, parse_flow_bytes
+
+    try:   # pfgit's parser: size and alias-expansion limits for an untrusted file
+        data = parse_flow_bytes(flow_text, "flow file").data
+    except FlowLoadError:
+        return []
+    incs = data.get("additional_includes") if isinstance(data, dict) else None
+    if not isinstance(incs, list):
+        return []
+    out = []
+    for inc in incs:
+        if isinstance(inc, str):
+            norm = posixpath.normpath(inc.replace("\\", "/"))
+            if norm.startswith("../") or norm == ".." or posixpath.isabs(norm) or re.match(r"^[A-Za-z]:", norm):
+                out.append(inc)
+    return out
 
 
 def _utf8(name: str) -> bool:

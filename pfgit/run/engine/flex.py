@@ -196,7 +196,9 @@ class FlexEngine:
         return (dict(result) if isinstance(result, dict) else {}), None
 
 
-_MODEL_CONFIGS = {"AzureOpenAIModelConfiguration": "azure_deployment", "OpenAIModelConfiguration": "model"}
+# model configuration class -> (its model field, the connection type its from_connection reads)
+_MODEL_CONFIGS = {"AzureOpenAIModelConfiguration": ("azure_deployment", "azure_open_ai"),
+                  "OpenAIModelConfiguration": ("model", "open_ai")}
 
 
 def _annotation(cls, ann):
@@ -229,9 +231,17 @@ def _resolve_init(cls, kwargs: dict, lookup, real: bool, entry: str, ffile: str)
                     val = ann(**val)
                 name = getattr(val, "connection", None)
                 if name:   # the real class or the compatibility layer's, which has the same from_connection
-                    field = _MODEL_CONFIGS[ann.__name__]
-                    val = ann.from_connection(connection=make_connection(lookup(str(name)), None, real=real),
-                                              **{field: getattr(val, field)})
+                    field, wanted = _MODEL_CONFIGS[ann.__name__]
+                    record = lookup(str(name))
+                    conn = make_connection(record, None, real=real)
+                    try:
+                        if str(record.get("type") or "custom") not in (wanted, "custom"):
+                            raise AttributeError  # promptflow's from_connection fails on the fields
+                        val = ann.from_connection(connection=conn, **{field: getattr(val, field)})
+                    except AttributeError:  # e.g. an open_ai connection for an Azure configuration
+                        raise RunError(f"entry '{entry}': init '{key}': connection '{name}' is of type "
+                                       f"{type(conn).__name__}: {ann.__name__} cannot use it",
+                                       file=ffile) from None
             elif ann.__name__ in CONNECTION_CLASSES and isinstance(val, str):
                 val = make_connection(lookup(val), ann.__name__, real=real)
         except KeyError as e:

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from ...flow.load import FlowLoadError, find_flows, load_flow
+from ...flow.load import FlowLoadError, find_flows, flow_file_in, load_flow
 from ...flow.model import execution_order
 from ...flow.readers import DirReader, outside_repository
 from ...flow.refs import parse_ref
@@ -79,7 +79,9 @@ def locate(flow: str) -> tuple[str, str]:
                            f"write a {ENTRY_FLOW_FILE} holding 'entry: {flow}'", file=flow)
         raise RunError("flow not found", file=flow)
     reader = DirReader(flow, flow)
-    locs = find_flows(reader, ".")
+    here = flow_file_in(reader, ".")
+    # a folder with one .prompty is that flow, whatever flow folders it holds below
+    locs = [here] if here is not None and here.is_prompty else find_flows(reader, ".")
     if not locs:
         raise RunError("no flow.dag.yaml, flow.flex.yaml or .prompty in this folder", file=flow)
     if len(locs) > 1 or locs[0].dir != ".":
