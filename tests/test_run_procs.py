@@ -257,7 +257,9 @@ def test_a_child_whose_parent_is_gone_runs_no_more_queued_lines(tmp_path):
         pool.submit(str(marks), str(i))
     child.conn.close()            # what the child sees when its parent dies
     os.waitpid(child.pid, 0)
-    assert len(marks.read_text().split()) <= 2      # the running line, not the queue
+    # the running line, not the queue (or none: the EOF can cancel the queue before the child's
+    # thread takes its first line)
+    assert len(marks.read_text().split() if marks.exists() else []) <= 2
 
 
 def test_the_run_signal_handler_does_nothing_in_a_forked_worker():
