@@ -1,0 +1,38 @@
+"""Regressions from a third attacker's review (a hostile pull request, remote or zip): each test
+fails without its fix (docs/security.md)."""
+
+from __future__ import annotations
+
+import time
+
+from runs_helpers import run_cli
+from secure_helpers import FLOW, git, make_flow_repo
+
+PROMPT_NODE = """- name: p
+  type: prompt
+  source: {type: code, path: p.jinja2}
+  inputs: {x: "${inputs.q}"}
+"""
+
+
+def test_validate_never_evaluates_a_templates_constant_expressions(tmp_path, monkeypatch, capsys):
+    """Jinja2 folds constants while compiling: validate computed `'x'|center(10**10)` (10 GB,
+    minutes: a pull request stalled the pre-commit hook and CI), `2 ** 100000` was an internal
+    error (ValueError), and `{% macro m(a, a) %}` another (Python's SyntaxError)."""
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "flow.dag.yaml").write_text(FLOW + PROMPT_NODE)
+    for template in ("{{ 2 ** 100000 }}", "{{ 'x'|center(10000000000) }}", "{{ 'a' * 10000000000 }}",
+                     "{{ [1] * 10000000000 }}", "{{ -(9 ** 99999999) }}",
+                     "{% autoescape 'a' * 10000000000 %}x{% endautoescape %}",
+                     "{{ x|upper ~ 'a' * 10000000000 }}"):
+        (repo / "flow" / "p.jinja2").write_text(template)
+        start = time.process_time()
+        code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
+        assert time.process_time() - start < 5, template
+        assert code == 0 and err == "", (template, out, err)
+    for template, why in (("{{ x|nosuch }}", "No filter named 'nosuch'"),   # still refused
+                          ("{{ x is nosuch }}", "No test named 'nosuch'"),
+                          ("{% macro m(a, a) %}{% endmacro %}", "duplicate argument 'a'")):
+        (repo / "flow" / "p.jinja2").write_text(template)
+        code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
+        assert code == 1 and "jinja-syntax" in out and why in out and err == "", (template, out, err)
