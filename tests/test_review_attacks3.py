@@ -36,3 +36,17 @@ def test_validate_never_evaluates_a_templates_constant_expressions(tmp_path, mon
         (repo / "flow" / "p.jinja2").write_text(template)
         code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
         assert code == 1 and "jinja-syntax" in out and why in out and err == "", (template, out, err)
+
+
+def test_textconv_of_a_flow_prints_no_escape_sequence_or_made_up_line():
+    """git prints textconv output as it is (`git log -p`, `git show`): the outline wrote node
+    names as parsed, so YAML's "\\e]0;...\\a" set the reviewer's terminal title and a "\\n" in
+    a name printed a made-up `nodes.echo.type: removed` line."""
+    from pfgit.diff.outline import outline_bytes
+
+    evil = FLOW + ('- name: "evil\\e]0;PWNED\\a\\e[2J\\nnodes.echo.type: removed"\n  type: python\n'
+                   '  source: {type: code, path: "a\\e[8m\\u202e.py"}\n')
+    out = outline_bytes(evil.encode(), "XXXXXX_flow.dag.yaml").decode()
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert not any(ln.startswith("nodes.echo.type: removed") for ln in out.splitlines())
+    assert "nodes.evil\\u001b]0;PWNED\\u0007\\u001b[2J\\nnodes.echo.type: removed.type: python" in out

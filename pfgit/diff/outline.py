@@ -54,7 +54,9 @@ def outline(data: Any) -> str:
             out.append("")
         else:
             _leaves(str(k), v, out)
-    return "\n".join(out).strip("\n") + "\n"
+    # one value a line: a newline inside a key (a node named "a\nnodes.b.type: x") is written
+    # `\n`, or the outline would show a made-up line
+    return "\n".join(e.replace("\n", "\\n") for e in out).strip("\n") + "\n"
 
 
 def outline_bytes(raw: bytes, file: str = "flow.dag.yaml") -> bytes:
@@ -67,7 +69,11 @@ def outline_bytes(raw: bytes, file: str = "flow.dag.yaml") -> bytes:
         doc = parse_flow_bytes(raw, file)
     except FlowLoadError:
         return raw
-    return outline(doc.data).encode("utf-8")
+    from ..output import neutralise
+
+    # git prints textconv's output as it is (`git log -p`, `git show`): keys are shown as parsed,
+    # so YAML's "\e" or "\u202e" in a node name would reach the terminal as a real escape
+    return neutralise(outline(doc.data)).encode("utf-8")
 
 
 __all__ = ["outline", "outline_bytes"]
