@@ -50,3 +50,32 @@ def test_textconv_of_a_flow_prints_no_escape_sequence_or_made_up_line():
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert not any(ln.startswith("nodes.echo.type: removed") for ln in out.splitlines())
     assert "nodes.evil\\u001b]0;PWNED\\u0007\\u001b[2J\\nnodes.echo.type: removed.type: python" in out
+
+
+def test_a_path_argument_that_is_a_symlink_out_of_the_repository_is_not_read(tmp_path, monkeypatch, capsys):
+    """A pull request commits `flows/g -> ~/elsewhere` (a folder with a flow) or `flow/leak.txt ->
+    ~/.ssh/id_rsa`; `pfgit validate flows/*` in CI validated what the link points to (its node
+    names and problems printed), and `pfgit diff --no-index flow/leak.txt x` printed the secret."""
+    import os
+
+    repo = make_flow_repo(tmp_path)
+    outside = tmp_path / "outside"
+    (outside / "oflow").mkdir(parents=True)
+    (outside / "oflow" / "flow.dag.yaml").write_text(FLOW.replace("echo", "outside_node"))
+    (outside / "secret.txt").write_text("TOPSECRET\n")
+    os.symlink(outside / "oflow", repo / "g")
+    os.symlink(outside / "secret.txt", repo / "flow" / "leak.txt")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "links")
+    for argv in (["validate", "g"], ["validate", "g/flow.dag.yaml"], ["validate", "flow", "g"],
+                 ["diff", "--no-index", "flow", "g"],
+                 ["diff", "--no-index", "flow/leak.txt", "flow/echo.py"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and "outside_node" not in out + err and "TOPSECRET" not in out + err, argv
+        assert "resolves outside the repository" in err and err.count("\n") == 1, (argv, err)
+    for argv in (["validate", "flow"], ["validate", "flow/leak.txt"]):   # (pre-commit passes files)
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 0 and "TOPSECRET" not in out + err, out + err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff", "--no-index", "flow/flow.dag.yaml",
+                             "flow/flow.dag.yaml")
+    assert code == 0 and err == "", err

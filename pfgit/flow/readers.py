@@ -48,6 +48,11 @@ def path_outside(reader, rel: str) -> bool:
     return bool(check and check(r))
 
 
+# a PATH given on the command line inside a repository that resolves outside it: the user named
+# `flows/g`, a pull request made it a symlink to ~/.ssh or another checkout
+OUTSIDE_ARGUMENT = "resolves outside the repository (a symbolic link out, or its .git folder); not read"
+
+
 def outside_repository(path: str, start: str) -> bool:
     """Does the file system `path` (absolute, or relative to the cwd) resolve outside the git
     repository holding `start` (`path_outside` on a reader bounded by it)? False when `start` is

@@ -55,7 +55,7 @@ def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool 
 
 
 def worktree_reports(paths: list) -> list:
-    from ..flow.readers import DirReader, git_top, join
+    from ..flow.readers import OUTSIDE_ARGUMENT, DirReader, git_top, join, outside_repository
     from .api import locate, validate_locations
 
     class FsReader(DirReader):
@@ -86,6 +86,11 @@ def worktree_reports(paths: list) -> list:
         except OSError as e:  # a symlink loop, no permission
             raise UsageError(f"cannot read: {e.strerror or e}", file=p) from None
         top = git_top(p)
+        # `flows/g` committed as a symlink to ~/.ssh or another checkout: the folder is a pull
+        # request's content and what it points to is not the repository's. (A file that is such
+        # a link names its flow, as pre-commit passes it; the reader does not read the link.)
+        if outside_repository(p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)), p):
+            raise UsageError(OUTSIDE_ARGUMENT, file=p)
         if top not in readers:
             reader = FsReader("/", boundary=top)
             reader.cwd = cwd
