@@ -79,3 +79,79 @@ def test_a_path_argument_that_is_a_symlink_out_of_the_repository_is_not_read(tmp
     code, out, err = run_cli(monkeypatch, capsys, repo, "diff", "--no-index", "flow/flow.dag.yaml",
                              "flow/flow.dag.yaml")
     assert code == 0 and err == "", err
+
+
+def _hostile_run(repo, name, run_json: bytes, message: bytes, packed: bool = False) -> None:
+    """refs/pfgit/runs/NAME: a snapshot commit with `message` whose tree holds `run_json`."""
+    blob = git(repo, "hash-object", "-w", "--stdin", input=run_json.decode())
+    tree = git(repo, "mktree", input=f"100644 blob {blob}\trun.json\n")
+    commit = git(repo, "commit-tree", tree, input=message.decode())
+    git(repo, "update-ref", f"refs/pfgit/runs/{name}", commit)
+    if packed:
+        git(repo, "repack", "-adq")
+
+
+def test_a_fetched_run_that_inflates_to_megabytes_is_judged_by_its_header(tmp_path, monkeypatch, capsys):
+    """git stores repetitive bytes 1000-fold smaller: a remote's 20 KB objects were a 20 MB
+    run.json and a 20 MB commit message that every runs command inflated and parsed (a 90 MB one
+    took 640 MB and 18 s at each `pfgit fetch`, a few made the index refresh run out of memory)."""
+    import json
+    import tracemalloc
+
+    repo = make_flow_repo(tmp_path)
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--name", "good")
+    assert code == 0, err
+    huge = json.dumps({"name": "x", "settings": {"x": [1] * 10_000_000}}).encode()   # 30 MB
+    _hostile_run(repo, "bigjson", huge, b"pfgit run bigjson\n")
+    _hostile_run(repo, "bigcommit", b"{}", b"pfgit run bigcommit\n\nPfgit-Run: " + huge +
+                 b"\nPfgit-Metrics: {}\n")
+    for packed in (False, True):   # loose objects, then packed (a fetch's, git gc's)
+        if packed:
+            git(repo, "repack", "-adq")
+        tracemalloc.start()
+        code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert code == 0 and [r["name"] for r in json.loads(out)["runs"]] == ["good"], err
+        assert peak < 20 << 20, peak
+        for name, why in (("bigjson", "snapshot has no readable run.json (it is 30,000,"),
+                          ("bigcommit", "-byte object, not a commit pfgit wrote")):
+            code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "show", name)
+            assert code == 2 and why in err and err.count("\n") == 1, err
+
+
+def test_object_size_reads_headers_of_loose_packed_and_delta_objects(tmp_path):
+    from dulwich.repo import Repo
+
+    from pfgit.git.objects import object_size
+
+    repo = make_flow_repo(tmp_path)
+    for i in range(30):   # similar blobs: git packs them as deltas
+        (repo / "flow" / "echo.py").write_text(FLOW * 20 + f"# {i}\n")
+        git(repo, "commit", "-qam", f"c{i}")
+    objs = git(repo, "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objectsize)")
+    truth = dict(ln.split() for ln in objs.splitlines())
+    r = Repo(str(repo))
+    assert all(object_size(r, sha.encode()) == int(size) for sha, size in truth.items())
+    git(repo, "gc", "-q", "--aggressive")
+    assert "chain length" in git(repo, "verify-pack", "-v", *[str(p) for p in (repo / ".git" / "objects" / "pack").glob("*.idx")])
+    r = Repo(str(repo))
+    assert all(object_size(r, sha.encode()) == int(size) for sha, size in truth.items())
+    assert object_size(r, b"1" * 40) is None
+
+
+def test_recording_metrics_readers_would_not_read_back_is_refused(tmp_path, monkeypatch, capsys):
+    import json
+
+    import pfgit.store.read as read
+
+    repo = make_flow_repo(tmp_path)
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    (tmp_path / "m.json").write_text(json.dumps({f"m{i}": i for i in range(100)}))
+    monkeypatch.setattr(read, "MAX_RECORD_BYTES", 1000)
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                             str(tmp_path / "out.jsonl"), "--metrics", str(tmp_path / "m.json"))
+    assert code == 2 and "the run's metrics would be 1,283 bytes" in err, err
+    assert git(repo, "for-each-ref", "refs/pfgit/") == ""
