@@ -155,3 +155,37 @@ def test_recording_metrics_readers_would_not_read_back_is_refused(tmp_path, monk
                              str(tmp_path / "out.jsonl"), "--metrics", str(tmp_path / "m.json"))
     assert code == 2 and "the run's metrics would be 1,283 bytes" in err, err
     assert git(repo, "for-each-ref", "refs/pfgit/") == ""
+
+
+def test_runs_claiming_made_up_flow_paths_are_not_followed_through_history(tmp_path, monkeypatch, capsys):
+    """Every flow path a run names is looked up in every commit of the history: a remote's 500
+    runs naming 500 made-up paths made the next runs command take 10 s on a 500-commit repository
+    (quadratic: hours on a big one). A path is followed only when it is a flow folder at a commit
+    a run claims for it."""
+    import json
+
+    from dulwich.repo import Repo
+
+    from pfgit.index.db import open_index
+
+    repo = make_flow_repo(tmp_path)
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--name", "good")
+    assert code == 0, err
+    head = git(repo, "rev-parse", "HEAD")
+    claims = [("made-up", head), ("flow/sub", head), (".git", head), ("flow", "1" * 40), ("flow", "x")]
+    for i, (path, commit) in enumerate(claims):
+        run = {"name": f"r{i}", "flow": {"path": path, "commit": commit, "tree": "0" * 40},
+               "status": "Completed", "lines": {}}
+        _hostile_run(repo, f"r{i}", json.dumps(run).encode(), f"pfgit run r{i}\n\nPfgit-Run: "
+                     f"{json.dumps(run)}\nPfgit-Metrics: {{}}\n".encode())
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "list", "--json")
+    assert code == 0 and len(json.loads(out)["runs"]) == 6, err
+    idx = open_index(Repo(str(repo)), refresh=False)
+    try:
+        assert idx.tracked_paths() == ["flow"]
+    finally:
+        idx.close()
+    code, out, err = run_cli(monkeypatch, capsys, repo, "log", "flow")
+    assert code == 0 and "good" in out, out + err
