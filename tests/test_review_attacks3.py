@@ -189,3 +189,35 @@ def test_runs_claiming_made_up_flow_paths_are_not_followed_through_history(tmp_p
         idx.close()
     code, out, err = run_cli(monkeypatch, capsys, repo, "log", "flow")
     assert code == 0 and "good" in out, out + err
+
+
+def test_names_printed_at_a_line_start_cannot_be_ci_workflow_commands(tmp_path, monkeypatch, capsys):
+    """GitHub Actions takes a line starting with `::` for a command, Azure Pipelines `##[` at a
+    line's start and `##vso[` anywhere: a flow folder named `::add-mask::...` or
+    `##vso[task.setvariable variable=X]...` (a pull request) or a metric named so (a fetched run)
+    was printed at a line's start by `pfgit validate` and `pfgit metrics diff`, so the CI runner
+    obeyed it. pfgit's own annotations (`--format github`) still are commands."""
+    import json
+    import shutil
+
+    repo = make_flow_repo(tmp_path)
+    for folder in ("::add-mask::x", "##vso[task.setvariable variable=X]y"):
+        shutil.copytree(repo / "flow", repo / folder)
+        (repo / folder / "flow.dag.yaml").write_text(FLOW + "- bad\n")
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    for name, value in (("r1", 0.5), ("r2", 0.7)):
+        (tmp_path / "m.json").write_text(json.dumps({"::stop-commands::t": value, "##[group]g": 1}))
+        code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                               str(tmp_path / "out.jsonl"), "--metrics", str(tmp_path / "m.json"),
+                               "--name", name)
+        assert code == 0, err
+    for argv in (["validate"], ["metrics", "diff", "r1", "r2"], ["runs", "show", "r1", "--metrics"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        lines = (out + err).splitlines()
+        assert not any(ln.lstrip().startswith(("::", "##[")) or "##vso[" in ln.lower() for ln in lines), (argv, out)
+        assert "\\u003a:add-mask::x" in out + err or argv[0] != "validate", out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "validate", "--format", "github")
+    lines = out.splitlines()
+    assert lines and all(ln.startswith("::error file=") for ln in lines) and "##vso[" not in out, out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--json")
+    assert json.loads(out)["run"]["metrics"]["::stop-commands::t"] == 0.5   # JSON keeps the value

@@ -154,8 +154,11 @@ def _print(reports: list, fmt: str, strict: bool) -> None:
         if fmt == "sarif":
             emit_json(sarif_log(problems, CODES, __version__, repo_root()))
         else:
+            from ..output import ci_commands
+
             lines = github_lines(problems, repo_root())
-            sys.stdout.write("".join(line + "\n" for line in lines))
+            with ci_commands():   # our own `::error file=...::` lines (their data escaped)
+                sys.stdout.write("".join(line + "\n" for line in lines))
         return
     sys.stdout.write("\n".join(text_lines(reports, strict, color=use_color())) + "\n")
 
