@@ -221,3 +221,18 @@ def test_names_printed_at_a_line_start_cannot_be_ci_workflow_commands(tmp_path, 
     assert lines and all(ln.startswith("::error file=") for ln in lines) and "##vso[" not in out, out
     code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--json")
     assert json.loads(out)["run"]["metrics"]["::stop-commands::t"] == 0.5   # JSON keeps the value
+
+
+def test_a_nul_in_a_source_path_is_a_missing_file_not_an_internal_error(tmp_path, monkeypatch, capsys):
+    """YAML's "\\0" puts a NUL in `source.path`: os.open raises ValueError, and `pfgit diff` (and
+    `pfgit test`) of a pull request holding it was `internal error: ValueError: embedded null
+    byte` for every flow of the repository."""
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "flow.dag.yaml").write_text(FLOW.replace("path: echo.py", 'path: "ec\\0ho.py"'))
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff")
+    assert code == 0 and 'source.path: echo.py -> "ec\\0ho.py"' in out and err == "", err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
+    assert code == 1 and "missing-source" in out, out + err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "test", "--flow", "flow", "--inputs", "q=1",
+                             "--engine", "builtin")
+    assert code == 2 and "internal error" not in err and err.count("\n") == 1, err

@@ -135,6 +135,8 @@ class DirReader:
         return in_git_dir(real[len(self.boundary):])
 
     def read_bytes(self, rel: str) -> bytes:
+        if "\0" in rel:   # `source.path: "a\0b.py"` in a flow: os.open raises ValueError
+            raise FileNotFoundError(errno.ENOENT, "no such file (a NUL in its name)", rel)
         if self.outside(rel):
             raise OutsideRepositoryError(errno.EACCES, "outside the repository", rel)
         # O_NONBLOCK: opening a FIFO without a writer would block a hook forever; only regular
@@ -149,6 +151,8 @@ class DirReader:
             return f.read()
 
     def size(self, rel: str) -> int:
+        if "\0" in rel:
+            raise FileNotFoundError(errno.ENOENT, "no such file (a NUL in its name)", rel)
         if self.outside(rel):
             raise OutsideRepositoryError(errno.EACCES, "outside the repository", rel)
         return os.path.getsize(self._abs(rel))
@@ -164,7 +168,7 @@ class DirReader:
             return []
         try:
             return sorted(os.listdir(self._abs(rel)))
-        except OSError:
+        except (OSError, ValueError):   # ValueError: a NUL in the name
             return []
 
     def walk_files(self, rel: str) -> Iterator[str]:
