@@ -236,3 +236,13 @@ def test_a_nul_in_a_source_path_is_a_missing_file_not_an_internal_error(tmp_path
     code, out, err = run_cli(monkeypatch, capsys, repo, "test", "--flow", "flow", "--inputs", "q=1",
                              "--engine", "builtin")
     assert code == 2 and "internal error" not in err and err.count("\n") == 1, err
+
+
+def test_a_source_path_naming_a_folder_is_an_error(tmp_path, monkeypatch, capsys):
+    """`source.path: .` (or `..`, `echo.py/..`) named a folder: validate said nothing, promptflow
+    fails to load the node."""
+    repo = make_flow_repo(tmp_path)
+    for path in (".", "..", "echo.py/.."):
+        (repo / "flow" / "flow.dag.yaml").write_text(FLOW.replace("path: echo.py", f"path: {path}"))
+        code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
+        assert code == 1 and f"unreadable-file [echo] source file '{path}' is a folder" in out, out + err

@@ -310,6 +310,10 @@ def check(ctx: Context) -> None:
             ctx.add("missing-source", f"source file '{src.path}'{where} not found in the flow "
                     f"folder{looked}", ppath, node.name)
             continue
+        if ctx.reader.is_dir(rel):   # `path: .`, `path: ..`, `path: n1.py/..`: promptflow fails
+            ctx.add("unreadable-file", f"source file '{src.path}' is a folder, not a file", ppath,
+                    node.name)
+            continue
         if rel not in files.checked:
             if not ctx.reader.exists(rel):  # a broken link: say why it cannot be read
                 files.checked[rel] = True
