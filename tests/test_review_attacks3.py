@@ -246,3 +246,20 @@ def test_a_source_path_naming_a_folder_is_an_error(tmp_path, monkeypatch, capsys
         (repo / "flow" / "flow.dag.yaml").write_text(FLOW.replace("path: echo.py", f"path: {path}"))
         code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
         assert code == 1 and f"unreadable-file [echo] source file '{path}' is a folder" in out, out + err
+
+
+def test_install_with_a_gitattributes_folder_or_latin1_bytes_is_clean(tmp_path, monkeypatch, capsys):
+    """A pull request's `.gitattributes/x` (a folder) or Latin-1 `.gitattributes` made `pfgit
+    install` an internal error (IsADirectoryError, UnicodeDecodeError)."""
+    repo = make_flow_repo(tmp_path)
+    (repo / ".gitattributes").mkdir()
+    code, out, err = run_cli(monkeypatch, capsys, repo, "install")
+    assert code == 2 and err.endswith(".gitattributes: is a folder, not a file: git does not read it\n"), err
+    (repo / ".gitattributes").rmdir()
+    raw = b"caf\xe9.txt -diff\r\n"
+    (repo / ".gitattributes").write_bytes(raw)
+    code, out, err = run_cli(monkeypatch, capsys, repo, "install")
+    assert code == 0, err
+    assert (repo / ".gitattributes").read_bytes().startswith(raw)
+    code, out, err = run_cli(monkeypatch, capsys, repo, "install", "--uninstall")
+    assert code == 0 and (repo / ".gitattributes").read_bytes() == raw, err
