@@ -263,3 +263,34 @@ def test_install_with_a_gitattributes_folder_or_latin1_bytes_is_clean(tmp_path, 
     assert (repo / ".gitattributes").read_bytes().startswith(raw)
     code, out, err = run_cli(monkeypatch, capsys, repo, "install", "--uninstall")
     assert code == 0 and (repo / ".gitattributes").read_bytes() == raw, err
+
+
+def test_diff_judges_a_huge_file_by_its_size_and_blob_id_without_reading_it(tmp_path, monkeypatch, capsys):
+    """A pull request can add a 4 GB file of zeros that git stores in 4 MB: `pfgit diff` read
+    both sides whole (300 MB took 616 MB). Past 64 MB a file is shown by size and git blob id."""
+    import pfgit.diff.tree as tree
+
+    monkeypatch.setattr(tree, "MAX_DIFF_FILE_BYTES", 1000, raising=False)
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "data.bin").write_bytes(b"\0" * 5000)
+    (repo / "flow" / "same.bin").write_bytes(b"\1" * 5000)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "big")
+    (repo / "flow" / "data.bin").write_bytes(b"\0" * 5001)
+    old, new = git(repo, "rev-parse", "HEAD:flow/data.bin"), git(repo, "hash-object", "flow/data.bin")
+    read = []
+    for cls in (tree.FolderFiles,):
+        orig = cls.get
+
+        def spy(self, rel, default=None, orig=orig):
+            v = orig(self, rel, default)
+            read.append((rel, len(v or b"")))
+            return v
+        monkeypatch.setattr(cls, "get", spy)
+    for argv in (["diff"], ["diff", "HEAD~1", "HEAD"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 0, err
+        assert all(n < 1000 for rel, n in read if rel.endswith(".bin")), read
+        assert "same.bin" not in out or argv != ["diff"]
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff")
+    assert f"-(a file of 5,000 bytes, git blob {old}" in out and f"+(a file of 5,001 bytes, git blob {new}" in out, out

@@ -157,6 +157,20 @@ class DirReader:
             raise OutsideRepositoryError(errno.EACCES, "outside the repository", rel)
         return os.path.getsize(self._abs(rel))
 
+    def oversized(self, rel: str, cap: int) -> tuple | None:
+        """(size, git blob id) of a file over `cap` bytes, hashed in chunks instead of read whole
+        (pfgit.diff.tree.read_capped); None for a smaller one."""
+        size = self.size(rel)
+        if size <= cap:
+            return None
+        import hashlib
+
+        h = hashlib.sha1(b"blob %d\0" % size)
+        with open(self._abs(rel), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return size, h.hexdigest()
+
     def exists(self, rel: str) -> bool:
         return os.path.exists(self._abs(rel)) and not self.outside(rel)
 
