@@ -294,3 +294,22 @@ def test_diff_judges_a_huge_file_by_its_size_and_blob_id_without_reading_it(tmp_
         assert "same.bin" not in out or argv != ["diff"]
     code, out, err = run_cli(monkeypatch, capsys, repo, "diff")
     assert f"-(a file of 5,000 bytes, git blob {old}" in out and f"+(a file of 5,001 bytes, git blob {new}" in out, out
+
+
+def test_a_run_tree_holding_a_huge_file_is_refused_before_it_is_inflated(tmp_path, monkeypatch, capsys):
+    """A fetched run's flow tree may hold a 4 GB file git stores in 4 MB: `checkout-run` and
+    `export-zip --run` inflated every file whole first; the zip limits now apply to the headers."""
+    import pfgit.integrate.studio.safezip as safezip
+
+    monkeypatch.setattr(safezip, "DEFAULT_LIMITS", safezip.Limits(max_entry=1000, max_total=3000))
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "data.bin").write_bytes(b"\0" * 5000)
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--name", "big")
+    assert code == 0, err
+    for argv in (["checkout-run", "big", str(tmp_path / "co")],
+                 ["export-zip", "--run", "big", "-o", str(tmp_path / "b.zip")]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and "flow tree too big: 'data.bin' holds 5,000 bytes" in err, (argv, err)
+        assert not (tmp_path / "co").exists() and not (tmp_path / "b.zip").exists()
