@@ -242,10 +242,10 @@ def test_a_source_path_naming_a_folder_is_an_error(tmp_path, monkeypatch, capsys
     """`source.path: .` (or `..`, `echo.py/..`) named a folder: validate said nothing, promptflow
     fails to load the node."""
     repo = make_flow_repo(tmp_path)
-    for path in (".", "..", "echo.py/.."):
+    for path, shown in ((".", "flow"), ("..", "."), ("echo.py/..", "flow")):
         (repo / "flow" / "flow.dag.yaml").write_text(FLOW.replace("path: echo.py", f"path: {path}"))
         code, out, err = run_cli(monkeypatch, capsys, repo, "validate", "flow")
-        assert code == 1 and f"unreadable-file [echo] source file '{path}' is a folder" in out, out + err
+        assert code == 1 and f"unreadable-file [echo] '{shown}' is a folder, not a file" in out, out + err
 
 
 def test_install_with_a_gitattributes_folder_or_latin1_bytes_is_clean(tmp_path, monkeypatch, capsys):

@@ -311,7 +311,7 @@ def check(ctx: Context) -> None:
                     f"folder{looked}", ppath, node.name)
             continue
         if ctx.reader.is_dir(rel):   # `path: .`, `path: ..`, `path: n1.py/..`: promptflow fails
-            ctx.add("unreadable-file", f"source file '{src.path}' is a folder, not a file", ppath,
+            ctx.add("unreadable-file", f"'{ctx.display(rel)}' is a folder, not a file", ppath,
                     node.name)
             continue
         if rel not in files.checked:
