@@ -32,6 +32,18 @@ class PfgitError(Exception):
         msg = " ".join(str(self.message).split())
         return f"pfgit: {where}{msg}"
 
+    def report(self, debug: bool = False) -> int:
+        """Print the one-line message to stderr (after the traceback with --debug / PFGIT_DEBUG=1)
+        and return the exit code: --debug shows more, it never changes the exit code."""
+        import sys
+
+        if debug:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        print(self.one_line(), file=sys.stderr)
+        return self.exit_code
+
 
 class UsageError(PfgitError):
     """Bad arguments or a path that does not exist."""

@@ -193,3 +193,71 @@ def test_set_on_a_file_that_is_not_a_mapping_is_one_clean_error(cfg, tmp_path):
     for text in ("- a\n- b\n", "hello\n"):
         with pytest.raises(PfgitError, match="must be a YAML mapping"):
             load_file(write(tmp_path, "l.yaml", text), ["api_key=x"])
+
+
+# every connection type of promptflow-format.md 6: its required keys, its optional ones accepted
+PF_TYPES = {
+    "open_ai": ({"api_key": "k"}, {"organization": "o", "base_url": "http://127.0.0.1:1/v1"}),
+    "azure_open_ai": ({"api_base": "https://x"}, {"api_key": "k", "api_type": "azure", "api_version": "2024-02-01",
+                                                  "auth_mode": "key", "resource_id": "r"}),
+    "serp": ({"api_key": "k"}, {}),
+    "cognitive_search": ({"api_base": "https://x"}, {"api_key": "k", "api_version": "v", "auth_mode": "key"}),
+    "azure_content_safety": ({"api_key": "k", "endpoint": "e"}, {"api_version": "v", "api_type": "t"}),
+    "form_recognizer": ({"api_key": "k", "endpoint": "e"}, {"api_version": "v", "api_type": "t"}),
+    "azure_ai_services": ({"endpoint": "e"}, {"api_key": "k", "auth_mode": "key"}),
+    "serverless": ({"api_key": "k", "api_base": "b"}, {}),
+    "qdrant": ({"api_key": "k", "api_base": "b"}, {}),
+    "weaviate": ({"api_key": "k", "api_base": "b"}, {}),
+    "custom": ({"secrets": {"t": "x"}}, {"configs": {"a": "b"}}),
+}
+
+
+@pytest.mark.parametrize("ctype", list(PF_TYPES))
+def test_every_promptflow_connection_type_with_its_required_and_optional_keys(ctype, cfg, tmp_path, capsys):
+    import yaml
+
+    required, optional = PF_TYPES[ctype]
+    doc = {"$schema": "https://azuremlschemas.azureedge.net/promptflow/latest/X.schema.json", "name": "c1",
+           "type": ctype, "module": "promptflow.connections", **required, **optional}
+    f = tmp_path / "c.yaml"
+    f.write_text(yaml.safe_dump(doc))
+    assert main(["connection", "create", "--file", str(f)]) == 0, capsys.readouterr().err
+    for key in required:
+        f.write_text(yaml.safe_dump({k: v for k, v in doc.items() if k != key}))
+        capsys.readouterr()
+        assert main(["connection", "create", "--file", str(f)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"pfgit: {f}: ") and key in err and err.count("\n") == 1
+
+
+def test_custom_strong_typed_connection_file_is_accepted(cfg, tmp_path, capsys):
+    # promptflow-format.md 6: "custom strong-typed | as custom + module, custom_type, package, package_version"
+    f = write(tmp_path, "c.yaml", """\
+        name: strong
+        type: custom
+        module: my_tools.connections
+        custom_type: MyCustomConnection
+        package: my-tools
+        package_version: 0.0.1
+        configs: {api_base: https://x}
+        secrets: {api_key: strong-secret-1}
+        """)
+    assert main(["connection", "create", "--file", f]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["connection", "show", "strong", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["custom_type"] == "MyCustomConnection" and shown["module"] == "my_tools.connections"
+    assert shown["package"] == "my-tools" and shown["package_version"] == "0.0.1"
+    assert shown["secrets"] == {"api_key": "******"}
+    conn = ConnectionStore().get("strong")
+    assert conn.secrets == {"api_key": "strong-secret-1"} and conn.configs == {"api_base": "https://x"}
+    from pfgit.run.compat import make_connection
+
+    obj = make_connection(conn.resolved_dict(), "CustomConnection")
+    assert obj.secrets == {"api_key": "strong-secret-1"} and "custom_type" not in obj.configs
+
+
+def test_an_unknown_connection_type_names_the_file(cfg, tmp_path, capsys):
+    f = write(tmp_path, "c.yaml", "name: c\ntype: bogus\napi_key: k\n")
+    assert main(["connection", "create", "--file", f]) == 2
+    assert capsys.readouterr().err.startswith(f"pfgit: {f}: unknown connection type 'bogus'")

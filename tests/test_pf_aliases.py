@@ -89,7 +89,7 @@ def test_show_details_metrics_stream_are_runs_show_and_stream(repo, capsys):
     for pf, pfgit in same.items():
         assert _out(capsys, list(pf)).out == _out(capsys, pfgit).out, pf
     assert json.loads(_out(capsys, ["run", "show-metrics", "-n", "eval_1"]).out) == {"accuracy": 1.0, "graded": 2}
-    assert "line  outputs.shout" in _out(capsys, ["run", "show-details", "-n", "basic_1"]).out
+    assert "line  inputs.text  inputs.n  outputs.shout" in _out(capsys, ["run", "show-details", "-n", "basic_1"]).out
     assert _out(capsys, ["run", "show", "-n", "nope"], 2).err == "pfgit: unknown run 'nope'\n"
     assert _out(capsys, ["run", "show"], 2).err == "pfgit: run show: the following arguments are required: -n/--name\n"
 

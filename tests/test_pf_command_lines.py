@@ -184,7 +184,7 @@ def test_a_flow_at_the_repository_top_names_its_runs_after_the_folder(tmp_path, 
     write_jsonl(repo / "data.jsonl", [{"text": "a"}])
     monkeypatch.chdir(repo)
     assert main(["run", "--flow", ".", "--data", "data.jsonl", "--json"]) == 0
-    assert re.fullmatch(r"repo_\d{8}_\d{6}_\d{6}", json.loads(capsys.readouterr().out)["name"])
+    assert re.fullmatch(r"repo_variant_0_\d{8}_\d{6}_\d{6}", json.loads(capsys.readouterr().out)["name"])
 
 
 def test_default_dotenv_stays_in_the_repository(repo, tmp_path):

@@ -95,7 +95,16 @@ def test_name_escape_and_default():
         assert problem(esc) is None, (raw, esc)
     assert escape_run_name("batch1") == "batch1"
     name = default_run_name("flows/acc", 0.5)
-    assert name == "acc_19700101_000000_500000" and problem(name) is None
+    assert name == "acc_variant_0_19700101_000000_500000" and problem(name) is None
+
+
+def test_default_names_follow_promptflows_generated_run_names():
+    # promptflow-format.md 3.1, pf's Run._generate_run_name: <flow folder>_<variant id or variant_0>_<stamp>
+    # for a DAG flow, no variant for flex/prompty, sanitised (lower case, other characters -> '_')
+    assert default_run_name("flows/qa", 0.5, variant="${summarize.variant_1}") == "qa_variant_1_19700101_000000_500000"
+    assert default_run_name("flows/Web-Classification", 0.5) == "web_classification_variant_0_19700101_000000_500000"
+    assert default_run_name("flows/basic", 0.5, dag=False) == "basic_19700101_000000_500000"
+    assert default_run_name("flows/2go", 0.5) == "n2go_variant_0_19700101_000000_500000"
 
 
 def test_duplicate_name_refused(repo):

@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _merge_file(args: list) -> int:
-    from ..merge.files import LABELS, merge_bytes, read, summary_lines, write_atomic
+    from ..merge.files import merge_bytes, read, summary_lines, write_atomic
     from ..git.textmerge import conflict_style
 
     labels: list = []
@@ -107,7 +107,7 @@ def _merge_file(args: list) -> int:
     if len(files) != 3 or len(labels) > 3:
         raise UsageError(_MERGE_FILE_USAGE)
     current, base, other = files
-    labels = tuple(labels + files[len(labels):]) if labels else LABELS  # git: file names fill in
+    labels = tuple(labels + files[len(labels):])  # git merge-file: the file names, unless -L says otherwise
     diff3 = diff3 or conflict_style() in ("diff3", "zdiff3")
     try:
         data = [read(p) for p in (base, current, other)]

@@ -91,17 +91,58 @@ def _refuse_options(opt: str, given: dict, refused) -> None:
                        f"{_SETTINGS_OWNER[opt]}'s)")
 
 
-def _run_source(source: str, given: dict, json_out: bool) -> None:
+# what `pf run create --source DIR` takes besides the folder: its --set display_name, description
+# and tags.K (promptflow's _parse_metadata_args), and pfgit's options for the same fields
+SOURCE_OPTIONS = ("--source", "--set", "--display-name", "--description", "--tags")
+
+
+def source_overrides(set_items, display_name, description, tags) -> dict:
+    """{display_name, description, tags} given with --source; a --set key pf does not take there,
+    or one given twice (pf: "Duplicate argument"), is refused in one line."""
+    from ..run.argv import pairs
+    from ..run.errors import RunError
+
+    out: dict = {}
+    given_tags: dict = {}
+    for it in set_items or []:
+        key, eq, value = it.partition("=")
+        key = key.strip()
+        if not eq:
+            raise RunError(f"--set must be KEY=VALUE, got '{it}'")
+        if key in ("display_name", "description"):
+            if key in out:
+                raise RunError(f"--set {key} given twice")
+            out[key] = value
+        elif key.startswith("tags.") and len(key) > 5:
+            if key[5:] in given_tags:
+                raise RunError(f"--set {key} given twice")
+            given_tags[key[5:]] = value
+        else:
+            raise RunError(f"--source cannot be combined with --set {key} (only display_name, "
+                           "description, tags.K, as pf run create --source: the run's settings "
+                           "are the folder's)")
+    for k, v in (("display_name", display_name), ("description", description)):
+        if v is not None:
+            out[k] = v
+    if tags:
+        given_tags.update(pairs(tags, "--tags"))
+    if given_tags:
+        out["tags"] = given_tags
+    return out
+
+
+def _run_source(source: str, given: dict, json_out: bool, overrides: dict) -> None:
     """`pf run create --source DIR` is `pfgit runs import DIR` (same output); the run is the
-    folder's as recorded (name included), so any other option is refused."""
+    folder's as recorded (name included): only its display name, description and tags may be
+    given (`--set`, as pf), any other option is refused."""
     from ..run.errors import RunError
     from ..store.pf_import import is_run_folder
     from .cmd_runs import import_and_report
 
-    _refuse_options("--source", given, tuple(k for k in given if k != "--source"))
+    _refuse_options("--source", given, tuple(k for k in given if k not in SOURCE_OPTIONS))
     if not is_run_folder(source):
         raise RunError("not a promptflow run folder (no snapshot/, flow_outputs/ or meta.json)", file=source)
-    raise typer.Exit(import_and_report([source], False, json_out))
+    raise typer.Exit(import_and_report([source], False, json_out, overrides))
 
 
 def register(app: typer.Typer) -> None:
@@ -150,7 +191,7 @@ def register(app: typer.Typer) -> None:
                  "--stream": stream, "--set": set_}
         if resume_from is not None or source is not None:
             if source is not None:
-                _run_source(source, given, json_out)
+                _run_source(source, given, json_out, source_overrides(set_, display_name, description, tags))
                 return
             _refuse_options("--resume-from", given, _RESUME_FROM_REFUSES)
         console = Console(live=(sys.stderr if json_out else sys.stdout) if stream else None)

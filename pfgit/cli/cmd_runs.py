@@ -62,6 +62,25 @@ def _read_metrics(path: str | None) -> dict:
     return data
 
 
+def _detail_inputs(repo, snap, max_lines: int) -> dict:
+    """{line: inputs} of the first `max_lines` lines (0: all) of a run's inputs.jsonl, for
+    `runs show --details` (pf's show-details lists inputs.* too, failed lines included)."""
+    from ..store.read import stream_file
+
+    out: dict = {}
+    for raw in stream_file(repo, snap, "inputs.jsonl"):
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            continue   # one bad line never hides the others
+        ln = obj.get("line_number") if isinstance(obj, dict) else None
+        if isinstance(ln, int) and not isinstance(ln, bool):
+            out[ln] = obj
+            if max_lines and len(out) >= max_lines:
+                break
+    return out
+
+
 def _line_value(text: str):
     """A stored output line as data; a line no JSON reader takes stays its text."""
     from ..store.jsondata import loads
@@ -87,13 +106,13 @@ def _open_lines(path: str):
     return Lines()
 
 
-def import_and_report(paths: list, dry_run: bool, json_out: bool) -> int:
-    """`pfgit runs import PATHS` (and `pfgit run --source DIR`, cmd_run): import, print, and
-    return the exit code."""
+def import_and_report(paths: list, dry_run: bool, json_out: bool, overrides: dict | None = None) -> int:
+    """`pfgit runs import PATHS` (and `pfgit run --source DIR`, cmd_run, whose `overrides` set
+    the display name, description and tags): import, print, and return the exit code."""
     from ..store.pf_import import import_runs
 
     repo = _repo()
-    res = _index(repo, lambda idx: import_runs(repo, idx, paths, dry_run))
+    res = _index(repo, lambda idx: import_runs(repo, idx, paths, dry_run, overrides))
     summary = {k: sum(1 for r in res if r["status"] == k)
                for k in ("linked", "unlinked", "exists", "name-taken", "error")}
     for r in res:  # symlinks out of a run folder, loops: skipped, said on stderr
@@ -202,7 +221,11 @@ def register(app: typer.Typer) -> None:
             return
         sys.stdout.write(render.run_details(r, snap.run))
         if lines is not None:
-            sys.stdout.write("\n" + render.outputs_table(lines))
+            ins = _detail_inputs(repo, snap, max_lines)
+            if max_lines:   # the first N lines of both files together, as pf's -r N
+                keep = set(sorted({ln for ln, _ in lines} | set(ins))[:max_lines])
+                lines, ins = [x for x in lines if x[0] in keep], {k: v for k, v in ins.items() if k in keep}
+            sys.stdout.write("\n" + render.outputs_table(lines, ins))
 
     @runs.command("diff")
     def runs_diff(a: str = typer.Argument(..., metavar="RUN_A", help="Run name."),

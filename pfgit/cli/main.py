@@ -14,6 +14,7 @@ import os
 import sys
 
 from ..errors import EXIT_USAGE, PfgitError, no_such
+from ..gcpause import end_startup, pause_startup
 
 # command name -> module defining it; only that module is imported when the command runs, so a
 # git hook pays for one command's imports, not all of them (`pfgit --help` imports all).
@@ -160,7 +161,14 @@ def _main(argv: list | None = None) -> int:
         if word in LIGHT:
             if debug:
                 os.environ["PFGIT_DEBUG"] = "1"
-            return importlib.import_module(LIGHT[word]).main(args[args.index(word) + 1:])
+            entry = importlib.import_module(LIGHT[word])
+            end_startup()
+            return entry.main(args[args.index(word) + 1:])
+        if word == "run" and argv is None:   # the real command line (never a caller's process):
+            # an LLM batch imports the openai SDK meanwhile, in another process
+            from ..run import warm
+
+            warm.maybe_start(args[args.index(word):])
         app = make_app()
         _register(app, args)
         import typer
@@ -172,13 +180,12 @@ def _main(argv: list | None = None) -> int:
             rewrite = getattr(importlib.import_module(f"pfgit.cli.cmd_{COMMANDS[word]}"), "rewrite_argv", None)
             args = rewrite(args, _long_options(cmd, args)) if rewrite else args
         restyle(cmd)
+        if word != "run":   # a batch turns collection back on when its lines start (pfgit.run.batch)
+            end_startup()
         rv = cmd.main(args=args, prog_name="pfgit", standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n
     except PfgitError as e:
-        if debug:
-            raise
-        print(e.one_line(), file=sys.stderr)
-        return e.exit_code
+        return e.report(debug)
     except SystemExit as e:  # commands exit with their result code
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
             # click met EPIPE (`pfgit --help | head -1`, the reader left) and exits 1 after
@@ -209,14 +216,19 @@ def _main(argv: list | None = None) -> int:
         if isinstance(e, aborts):  # typer 0.27's vendored click has no Abort
             print("pfgit: aborted", file=sys.stderr)
             return EXIT_USAGE
-        if debug:
-            raise
+        if debug:   # the traceback, and still the documented exit code
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
               "(run with --debug for a traceback)", file=sys.stderr)
         return EXIT_USAGE
 
 
 def run() -> None:  # console-script entry point
+    pause_startup()
     code = main()
     # The interpreter's last garbage collection walks every object still alive; after a run
     # imported the openai SDK's pydantic models that cost ~0.3 s of a one-second command. Frozen

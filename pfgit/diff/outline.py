@@ -3,7 +3,9 @@
 `git log -p` and `git show` run external diff drivers only with `--ext-diff`, but they do apply
 `diff.pfgit.textconv`. Diffing this form instead of the raw YAML makes formatting-only edits
 (indentation, key order, quoting, comments, flow style) vanish there too, and every changed line
-names its full path (`nodes.summarize.inputs.temperature: 0.2`).
+names its full path (`nodes.summarize.inputs.temperature: 0.2`). A multi-line string (an inline
+prompt) is written as a block: `path: |` (`|-` without a final newline), then its lines indented
+by two spaces.
 
 Mapping keys are sorted (after a few well-known keys, so the form reads naturally); nodes keep
 their file order (that order breaks ties in promptflow's execution order).
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .match import node_keys
-from .render import fmt_value
+from .render import fmt_value, is_text, text_lines
 
 _TOP = ["$schema", "inputs", "outputs", "nodes", "node_variants"]
 _NODE = ["name", "type", "source", "inputs"]
@@ -26,10 +28,21 @@ def _ordered(d: dict, first: list) -> list:
     return head + rest
 
 
+def _key(k: Any) -> str:
+    # a line break in a key or node name would start a line of its own: a made-up value line
+    return str(k).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _leaves(prefix: str, value: Any, out: list, first: list | None = None) -> None:
     if isinstance(value, dict) and value:
         for k in _ordered(value, first or []):
-            _leaves(f"{prefix}.{k}" if prefix else str(k), value[k], out)
+            _leaves(f"{prefix}.{_key(k)}" if prefix else _key(k), value[k], out)
+    elif is_text(value):
+        # a block scalar as its lines, so git's line diff shows which line of a prompt changed;
+        # each indented: no line of the text can pass for a value line (those start at column 0)
+        lines = text_lines(value)
+        out.append(f"{prefix}: |" + ("" if lines[-1].endswith("\n") else "-"))
+        out += ["  " + ln.rstrip("\n") for ln in lines]
     else:
         out.append(f"{prefix}: {fmt_value(value)}")
 
@@ -43,6 +56,7 @@ def outline(data: Any) -> str:
         v = data[k]
         if k == "nodes" and isinstance(v, list) and v:
             for key, node in zip(node_keys(v), v):
+                key = _key(key)
                 out.append("")
                 if isinstance(node, dict):
                     for nk in _ordered(node, _NODE):
@@ -53,10 +67,8 @@ def outline(data: Any) -> str:
                     out.append(f"nodes.{key}: {fmt_value(node)}")
             out.append("")
         else:
-            _leaves(str(k), v, out)
-    # one value a line: a newline inside a key (a node named "a\nnodes.b.type: x") is written
-    # `\n`, or the outline would show a made-up line
-    return "\n".join(e.replace("\n", "\\n") for e in out).strip("\n") + "\n"
+            _leaves(_key(k), v, out)
+    return "\n".join(out).strip("\n") + "\n"
 
 
 def outline_bytes(raw: bytes, file: str = "flow.dag.yaml") -> bytes:

@@ -20,12 +20,35 @@ _MATCHED = {"body": "same body", "source": "same source file", "similar": "simil
             "name": "same name"}
 
 
+_DUMPER = None
+
+
+def _dumper():
+    """A safe dumper (libyaml's emitter when present: ~20x faster, history formats thousands of
+    values) that writes a string with line breaks double-quoted, its breaks as `\\n`: the plain
+    flow style folds them into blank lines, which a one-line form would show as spaces."""
+    global _DUMPER
+    if _DUMPER is None:
+        import yaml
+
+        class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+            pass
+
+        def text(dumper, s):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", s, style='"' if "\n" in s else None)
+
+        Dumper.add_representer(str, text)
+        _DUMPER = Dumper
+    return _DUMPER
+
+
 def fmt_value(v: Any, limit: int | None = None) -> str:
-    """A value as one line of YAML flow style."""
+    """A value as one line of YAML flow style (a line break inside a string is written `\\n`;
+    `is_text` values are shown as blocks by the renderers: see `text_block`)."""
     import yaml
 
-    try:  # libyaml's emitter when present: ~20x faster (history formats thousands of values)
-        s = yaml.dump(v, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=True,
+    try:
+        s = yaml.dump(v, Dumper=_dumper(), default_flow_style=True,
                       width=10 ** 9, allow_unicode=True, sort_keys=False).strip()
     except yaml.YAMLError:
         s = repr(v)
@@ -37,6 +60,56 @@ def fmt_value(v: Any, limit: int | None = None) -> str:
     if limit and len(s) > limit:
         s = s[: limit - 3] + "..."
     return s
+
+
+def is_text(v: Any) -> bool:
+    """A string of more than one line: a block scalar (an inline prompt, a multi-line default or
+    description), shown as the lines it has rather than as one line."""
+    return isinstance(v, str) and "\n" in v
+
+
+def text_lines(v: str) -> list:
+    """`v`'s lines, each ending in a newline but a last one without (split at `\\n` only: other
+    characters stay inside a line, where the output neutralises what could move the cursor)."""
+    parts = v.split("\n")
+    return [x + "\n" for x in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def describe(v: Any) -> str:
+    """A value in a change's one-line title: `(text, N lines)` for a text shown below it."""
+    if is_text(v):
+        n = len(text_lines(v))
+        return f"(text, {n} line{'s' if n != 1 else ''})"
+    return fmt_value(v)
+
+
+_NO_EOL = "\\ No newline at end of value"
+
+
+def text_block(op: str, old: Any, new: Any) -> list:
+    """The lines shown under a change whose old or new value `is_text`: each starts with a
+    one-character marker (`+`, `-`, ` `, `@` of a hunk header, `\\`) that the renderers indent,
+    so no line of the value can stand at a place of the output's own lines. Both sides strings:
+    a line diff of the value (3 lines of context); else the text side whole."""
+    if op == "change" and isinstance(old, str) and isinstance(new, str):
+        from .textdiff import unified_diff
+
+        out = []
+        for i, line in enumerate(unified_diff(text_lines(old), text_lines(new), "a", "b", n=3)):
+            if i < 2:  # the ---/+++ file header: there are no files
+                continue
+            out.append(line.rstrip("\n"))
+            if not line.endswith("\n"):
+                out.append(_NO_EOL)
+        return out
+    out = []
+    for sign, v in (("-", old if op != "add" else None), ("+", new if op != "remove" else None)):
+        if is_text(v):
+            lines = text_lines(v)
+            out += [sign + x.rstrip("\n") for x in lines]
+            if not lines[-1].endswith("\n"):
+                out.append(_NO_EOL)
+    return out
 
 
 def _dotted(parts: list) -> str:
@@ -110,8 +183,8 @@ def group_changes(changes: list, order: list | None = None) -> list:
                     val = fmt_value(c.new) if c.op != "remove" else ""
                     grp.lines.append((SIGN[c.op], f"variant {p[3]} {word}{val}"))
                 else:
-                    s, text = _field_line(c, rest)
-                    grp.lines.append((s, f"variant {p[3]}: {text}"))
+                    s, text, *block = _field_line(c, rest)
+                    grp.lines.append((s, f"variant {p[3]}: {text}", *block))
             elif len(p) == 2:
                 val = c.new if c.op == "add" else c.old
                 if c.op in ("add", "remove") and isinstance(val, dict):
@@ -168,12 +241,17 @@ def _ref_where(path: list) -> list:
 
 
 def _field_line(c, rest: list) -> tuple:
+    """(sign, text) of a field change, or (sign, text, block lines) when a value `is_text`."""
     where = _dotted(rest) if rest else "(value)"
     if c.op == "add":
-        return "+", f"{where}: {fmt_value(c.new)}"
-    if c.op == "remove":
-        return "-", f"{where}: {fmt_value(c.old)}"
-    return "~", f"{where}: {fmt_value(c.old)} -> {fmt_value(c.new)}"
+        line = "+", f"{where}: {describe(c.new)}"
+    elif c.op == "remove":
+        line = "-", f"{where}: {describe(c.old)}"
+    else:
+        line = "~", f"{where}: {describe(c.old)} -> {describe(c.new)}"
+    if is_text(c.old) or is_text(c.new):
+        return line + (text_block(c.op, c.old, c.new),)
+    return line
 
 
 def _title(grp: Group) -> str:
@@ -213,19 +291,56 @@ class _Painter:
 
 def _diff_lines(diff: str, paint: _Painter, indent: str) -> list:
     out = []
+    body = False
     for line in diff.splitlines():
-        if line.startswith(("---", "+++")):
-            continue
+        if not body and line.startswith(("---", "+++")):
+            continue  # the file header only: a removed source line "-- x" reads "--- x"
+        body = True
         key = "@" if line.startswith("@@") else "+" if line.startswith("+") else \
             "-" if line.startswith("-") else ""
         out.append(indent + paint(key, line) if key else indent + line)
     return out
 
 
+def _block_lines(block: list, paint: _Painter, indent: str) -> list:
+    """A `text_block` under its change, deeper than any line of pfgit's own: each line keeps its
+    marker in front, so a value's text always reads as part of that value."""
+    return [indent + paint("@" if ln.startswith("@@") else ln[:1], ln) for ln in block]
+
+
+def _body_entries(body: dict) -> list:
+    """(where, value) of an added node's fields; a mapping holding a text (`inputs` with an
+    inline prompt) one entry per key, so the text can be shown as its lines."""
+    out = []
+    for k, v in body.items():
+        if k == "name":
+            continue
+        if isinstance(v, dict) and any(is_text(x) for x in v.values()):
+            out += [(f"{k}.{sub}", sv) for sub, sv in v.items()]
+        else:
+            out.append((str(k), v))
+    return out
+
+
 def _node_body_lines(body: Any, paint: _Painter, sign: str, indent: str) -> list:
     if not isinstance(body, dict):
         return [indent + paint(sign, f"{sign} {fmt_value(body)}")]
-    return [indent + paint(sign, f"{sign} {k}: {fmt_value(v)}") for k, v in body.items() if k != "name"]
+    out = []
+    for where, v in _body_entries(body):
+        out.append(indent + paint(sign, f"{sign} {where}: {describe(v)}"))
+        if is_text(v):
+            out += _block_lines(text_block("add", None, v), paint, "        ")
+    return out
+
+
+def md_fence(lines: list, indent: str = "  ", info: str = "diff") -> list:
+    """`lines` as a fenced code block whose fence is longer than any run of backticks in them
+    (a line of backticks in a source file or value would otherwise close the block early)."""
+    import re
+
+    run = max((len(t) for ln in lines for t in re.findall("`+", ln)), default=0)
+    fence = "`" * max(3, run + 1)
+    return [f"{indent}{fence}{info}"] + [indent + ln for ln in lines] + [indent + fence]
 
 
 def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
@@ -256,9 +371,11 @@ def render_text(diffs: list, color: bool = False, header: bool = True) -> str:
             out.append("  " + (paint(sign, f"{sign} {title}") if sign else paint("h", title)))
             if sign == "+" and grp.kind == "node":
                 out += _node_body_lines(grp.body, paint, "+", "      ")
-            for s, text in grp.lines:
+            for s, text, *block in grp.lines:
                 word = "reference rewritten " if s == ">" else ""
                 out.append("    " + paint(s, f"{s} {word}{text}"))
+                if block:
+                    out += _block_lines(block[0], paint, "        ")
             for c in grp.files:
                 fs = {"added": "+", "deleted": "-"}.get(c.detail.get("status"), "~")
                 word = "source " if grp.kind == "node" else ""
@@ -305,10 +422,11 @@ def render_markdown(diffs: list) -> str:
                           if n.startswith(("added: ", "removed: "))]
             out.append(f"- {word}{title}" + (": " + "; ".join(notes) if notes else ""))
             if grp.sign == "+" and grp.kind == "node" and isinstance(grp.body, dict):
-                for k, v in grp.body.items():
-                    if k != "name":
-                        out.append(f"  - {md_code(k, False)}: {md_code(fmt_value(v, 200), False) or '``'}")
-            for s, text in grp.lines:
+                for k, v in _body_entries(grp.body):
+                    out.append(f"  - {md_code(k, False)}: {md_code(describe(v)[:200], False) or '``'}")
+                    if is_text(v):
+                        out += md_fence(text_block("add", None, v), "    ")
+            for s, text, *block in grp.lines:
                 verb = {"+": "added", "-": "removed", "~": "changed",
                         ">": "reference rewritten in"}.get(s, "")
                 where, _, val = text.partition(": ")
@@ -316,14 +434,15 @@ def render_markdown(diffs: list) -> str:
                     where = where.rsplit(" ", 1)[0]
                 val = " → ".join(md_code(v, False) or "``" for v in val.split(" -> ")) if val else ""
                 out.append(f"  - {verb} {md_code(where, False)}" + (f": {val}" if val else ""))
+                if block:
+                    out += md_fence(block[0], "    ")
             for c in grp.files:
                 if not c.detail.get("diff"):  # binary: nothing to unfold
                     out.append(f"  - {md_code(_file_label(c), False)}")
                     continue
                 out.append(f"  <details><summary>source <code>{html.escape(_file_label(c))}</code></summary>")
                 out.append("")
-                out += ["  ```diff"] + ["  " + ln for ln in c.detail["diff"].rstrip(
-                    "\n").splitlines()] + ["  ```", "  </details>"]
+                out += md_fence(c.detail["diff"].rstrip("\n").splitlines()) + ["  </details>"]
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 

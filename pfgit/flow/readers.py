@@ -88,6 +88,24 @@ def git_top(path: str, resolve: bool = True) -> str | None:
         d = parent
 
 
+def is_nested_repository(folder: str) -> bool:
+    """Does `folder` hold a repository of its own (a `.git` folder with a HEAD, or a `.git` file
+    naming an existing git dir, as a submodule's does)? git adds such a folder as one gitlink,
+    never its files; a stray `.git` file naming nothing leaves it a plain folder, as for git."""
+    dotgit = os.path.join(folder, ".git")
+    if os.path.isdir(dotgit) and not os.path.islink(dotgit):
+        return os.path.exists(os.path.join(dotgit, "HEAD"))
+    try:
+        with open(dotgit, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    if not head.startswith(b"gitdir:"):
+        return False
+    target = os.fsdecode(head[7:].strip())
+    return os.path.isdir(os.path.join(folder, target))
+
+
 def in_git_dir(rel: str) -> bool:
     """Does the path `rel` (either separator) pass through a `.git` entry (any case: git refuses
     `.GIT` in trees for case-insensitive file systems)?"""
@@ -97,13 +115,17 @@ def in_git_dir(rel: str) -> bool:
 class DirReader:
     """Files under a folder on disk. With a `boundary` (the repository's top), nothing that
     resolves outside it, through `..` or a symlink, is read, listed or said to exist
-    (docs/security.md): a flow from a pull request must not make pfgit print /etc/passwd."""
+    (docs/security.md): a flow from a pull request must not make pfgit print /etc/passwd.
+    With a boundary, `walk_files` does not enter a folder below its start that is a repository of
+    its own (a submodule, a nested clone: git tracks none of its files) and lists it in
+    `nested_repositories`, so every "all flows below" search leaves submodules out."""
 
     def __init__(self, root: str, display_root: str | None = None, boundary: str | None = None):
         self.root = root
         self.display_root = display_root if display_root is not None else root
         self.boundary = os.path.realpath(boundary) if boundary else None
         self._real_dirs: dict = {}  # folder -> its realpath (folders do not move during a command)
+        self.nested_repositories: list = []   # reader paths of the folders walk_files skipped
 
     def _realpath(self, path: str) -> str:
         """os.path.realpath with the parent folder's answer cached (realpath lstat()s every
@@ -190,8 +212,14 @@ class DirReader:
             return
         base = self._abs(rel)
         for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
             sub = os.path.relpath(dirpath, base)
+            if self.boundary is not None and dirpath != base and \
+                    (".git" in dirnames or ".git" in filenames) and is_nested_repository(dirpath):
+                dirnames[:] = []
+                if join(rel, sub) not in self.nested_repositories:
+                    self.nested_repositories.append(join(rel, sub))
+                continue
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
             for f in sorted(filenames):
                 if self.boundary is None or not self.outside(join(rel, sub, f)):
                     yield join(rel, sub, f)

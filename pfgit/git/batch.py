@@ -75,7 +75,13 @@ def parse_tree(raw: bytes) -> dict:
     if len(_ENTRIES) > 200_000:
         _ENTRIES.clear()
     seen = _ENTRIES.get
-    return dict([seen(e) or _entry(e) for e in _RAW_ENTRY.findall(raw)])
+    entries = [seen(e) or _entry(e) for e in _RAW_ENTRY.findall(raw)]
+    out = dict(entries)
+    if len(out) != len(entries):  # two entries of one name: refused (pfgit/git/trees.py)
+        from .trees import refuse
+
+        raise refuse(raw)
+    return out
 
 
 def blob_ids(raw_trees) -> set:

@@ -241,8 +241,10 @@ class IndexReader(MappingReader):
         index = open_git_index(repo)
         files: dict = {}
         self.symlinks: set = set()   # staged paths whose mode is a symlink
+        self.gitlinks: set = set()   # staged submodules (another repository: no files here)
         for path, entry in index.items():
             if _is_gitlink(getattr(entry, "mode", 0) or 0):   # a submodule: not a file here
+                self.gitlinks.add(path.decode("utf-8", "replace"))
                 continue
             if stat.S_ISLNK(getattr(entry, "mode", 0) or 0):
                 self.symlinks.add(path.decode("utf-8", "replace"))

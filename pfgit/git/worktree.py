@@ -16,6 +16,7 @@ import stat
 from dulwich.objects import Blob
 from dulwich.repo import Repo
 
+from ..flow.readers import is_nested_repository  # noqa: F401  (here for its users in git/)
 from .objects import (DIR_MODE, make_commit, make_tree, put_file, put_object, replace_subtree,
                       tree_at, unsafe_entry_name)
 
@@ -33,24 +34,6 @@ def is_secret_file(name: str) -> bool:
 
 
 GITLINK_MODE = 0o160000
-
-
-def is_nested_repository(folder: str) -> bool:
-    """Does `folder` hold a repository of its own (a `.git` folder with a HEAD, or a `.git` file
-    naming an existing git dir, as a submodule's does)? git adds such a folder as one gitlink,
-    never its files; a stray `.git` file naming nothing leaves it a plain folder, as for git."""
-    dotgit = os.path.join(folder, ".git")
-    if os.path.isdir(dotgit) and not os.path.islink(dotgit):
-        return os.path.exists(os.path.join(dotgit, "HEAD"))
-    try:
-        with open(dotgit, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    if not head.startswith(b"gitdir:"):
-        return False
-    target = os.fsdecode(head[7:].strip())
-    return os.path.isdir(os.path.join(folder, target))
 
 
 def _tracked(repo: Repo, prefix: str) -> dict:

@@ -249,6 +249,15 @@ class RunIndex:
             self.conn.execute("INSERT OR IGNORE INTO flow_paths VALUES (?)", (path,))
             self.conn.executemany("INSERT OR REPLACE INTO commits VALUES (?,?,?)", rows)
 
+    def forget_unseen_path(self, path: str) -> bool:
+        """Stop following `path` if no known commit holds it (a mistyped `pfgit log PATH` leaves
+        nothing behind in the cache). True when it was forgotten."""
+        if self.conn.execute("SELECT 1 FROM commits WHERE flow_path=? LIMIT 1", (path,)).fetchone():
+            return False
+        with self.transaction():
+            self.conn.execute("DELETE FROM flow_paths WHERE path=?", (path,))
+        return True
+
     def trees_of(self, commit: bytes) -> dict:
         """{flow path: tree} for a commit (from the table, else computed for tracked paths)."""
         rows = self.conn.execute("SELECT flow_path, tree FROM commits WHERE commit_sha=?",

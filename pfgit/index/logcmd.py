@@ -52,10 +52,16 @@ def run_log(path: str | None, metrics: list | None, max_count: int | None, rev: 
     head = resolve(repo, rev)
     paths = log_paths(repo, head, path)
 
+    gone = path is not None and not os.path.exists(path)
+
     def go(idx):
         if metrics:
             query.check_metric_names(idx, metrics)
-        return {p: query.flow_log(idx, head, p, max_count, metrics) for p in paths}
+        out = {p: query.flow_log(idx, head, p, max_count, metrics) for p in paths}
+        if gone and all(idx.forget_unseen_path(p) for p in paths):
+            # neither on disk nor in any commit of the history: a mistyped path, not a deleted flow
+            raise UsageError(f"no such flow in the worktree or in the history of {rev}", file=path)
+        return out
 
     res = with_index(repo, go)
     if json_out:

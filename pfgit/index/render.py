@@ -99,21 +99,34 @@ def run_details(r: dict, run_json: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def outputs_table(lines: list) -> str:
-    """Per-line outputs as a table (like `pf run show-details`)."""
-    if not lines:
+def outputs_table(lines: list, inputs: dict | None = None) -> str:
+    """Per-line inputs and outputs as a table, like `pf run show-details` (`inputs.*` then
+    `outputs.*`; a failed line has inputs only). `lines`: [(line, outputs)]; `inputs`: {line: inputs}."""
+    inputs = inputs or {}
+    if not lines and not inputs:
         return "no outputs\n"
-    # a fetched run's outputs.jsonl may hold lines that are not objects ([1, 2], 42, null)
-    lines = [(ln, obj if isinstance(obj, dict) else {"(not an object)": obj}) for ln, obj in lines]
-    keys: list = []
-    for _, obj in lines:
-        for k in obj:
-            if k != "line_number" and k not in keys:
-                keys.append(k)
+
+    def obj_of(o):   # a fetched run's jsonl may hold lines that are not objects ([1, 2], 42, null)
+        return o if isinstance(o, dict) else {"(not an object)": o}
+
+    outs = {ln: obj_of(o) for ln, o in lines}
+    ins = {ln: obj_of(o) for ln, o in inputs.items()}
+
+    def keys_of(objs) -> list:
+        keys: list = []
+        for obj in objs:
+            for k in obj:
+                if k != "line_number" and k not in keys:
+                    keys.append(k)
+        return keys
+
+    in_keys, out_keys = keys_of(ins.values()), keys_of(outs.values())
     rows = []
-    for ln, obj in lines:
-        rows.append([ln] + [_clip(obj.get(k)) for k in keys])
-    return table(rows, ["line"] + [f"outputs.{k}" for k in keys])
+    for ln in sorted(set(outs) | set(ins), key=lambda x: (not isinstance(x, int), x if isinstance(x, int) else 0)):
+        i, o = ins.get(ln, {}), outs.get(ln, {})
+        rows.append([ln] + [_clip(i.get(k)) if k in i else "" for k in in_keys]
+                    + [_clip(o.get(k)) if k in o else "" for k in out_keys])
+    return table(rows, ["line"] + [f"inputs.{k}" for k in in_keys] + [f"outputs.{k}" for k in out_keys])
 
 
 def _clip(v, n: int = 60) -> str:

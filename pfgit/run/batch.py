@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..errors import EXIT_NO, EXIT_OK
+from ..gcpause import end_startup
 from .environ import RunEnv, env_for, flow_env_secrets, read_dotenv
 from .errors import LineError, RunError
 from .procpool import NOT_RUN
@@ -163,6 +164,21 @@ def _processes(spec, engine, workers: int, lines: int, console) -> int:
     return min(2, cpus)
 
 
+def _warm_workers(spec, engine, env, active, console, processes: int, workers: int):
+    """[(pid, Connection)] of worker processes the warm process forked for this run, or None
+    (no warm process, or it could not: this process then runs the lines as it always did)."""
+    from . import warm
+    from .procpool import ProcessLinePool
+
+    w = warm.current()
+    if w is None or not getattr(engine, "splits_over_processes", False):
+        return None
+    live = None if console.live is None else "stderr" if console.live is sys.stderr else "stdout"
+    request = {"spec": spec, "env": env, "stdout_path": os.path.abspath(os.path.join(active.dir, "stdout.log")),
+               "live": live, "keep_agg": engine.keeps_for_aggregation()}
+    return w.spawn(request, ProcessLinePool.slots(processes, workers))
+
+
 def _calls_the_sdk(engine, spec) -> bool:
     return (getattr(engine, "uses_llm", False) and getattr(engine, "splits_over_processes", False)
             and spec.llm_mode != "replay")
@@ -214,7 +230,7 @@ class _term_as_interrupt:
 
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
-    from ..store.names import default_run_name, validate_run_name
+    from ..store.names import default_run_name, is_dag_folder, validate_run_name
     from .engine.plan import locate
     from .runstate import ActiveRun
 
@@ -247,12 +263,13 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
         raise RunError("nothing to run on: give --data FILE (and/or --run BASE_RUN)")
     if spec.data and not os.path.exists(spec.data):
         raise RunError("data file not found", file=spec.data)
-    fdir, _ = locate(spec.flow)
+    fdir, ffile = locate(spec.flow)
     repo = repo or open_repo(fdir)
     from ..store.snapshot import flow_rel_path
 
     flow_rel = flow_rel_path(repo, fdir)
-    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(flow_rel, folder=fdir))
+    name = spec.resume or (validate_run_name(spec.name) if spec.name else default_run_name(
+        flow_rel, folder=fdir, variant=spec.variant, dag=is_dag_folder(ffile)))
     data_given = spec.data
     spec = replace(spec, name=name, flow=os.path.abspath(spec.flow),
                    data=os.path.abspath(spec.data) if spec.data else None)
@@ -274,6 +291,10 @@ def _start(spec, repo, console, resumed, flow_rel, data_given, flow_src, seed=No
     get_connection = connection_getter()
     engine_name, engine = choose(spec, get_connection)
     if engine_name == "promptflow":
+        from . import warm
+
+        warm.stop()   # promptflow starts its own processes
+        end_startup()
         if seed is not None:
             console.note(f"the promptflow engine cannot run only some lines: every line of "
                          f"'{spec.resume_from}' runs again")
@@ -402,7 +423,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         else:
             res = res_or_err
             err, inputs = res.error, res.inputs
-        active.append("inputs", {**_jsonable(inputs), "line_number": ln})
+        active.append("inputs", {**jsonable_line(inputs), "line_number": ln})
         if err is not None:
             failed += 1
             rec = {"line_number": ln, **err.as_dict()}
@@ -412,8 +433,8 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
         else:
             active.append("outputs", {**res.outputs, "line_number": ln})
             if engine.keeps_for_aggregation():
-                active.append("aggregation", {"line_number": ln, "inputs": _jsonable(res.inputs),
-                                              "node_outputs": _jsonable(res.node_outputs)})
+                active.append("aggregation", {"line_number": ln, "inputs": jsonable_line(res.inputs),
+                                              "node_outputs": jsonable_line(res.node_outputs)})
         finished += 1
         written += 1
         if console.live is not None:
@@ -425,11 +446,7 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
             progress.update(progress.task_ids[0], completed=finished, failed=failed,
                             rate=f"{rate:.1f} lines/s", tokens=f"{tokens} tokens" if tokens else "")
 
-    def job(ln, raw, berr):
-        if berr is not None:
-            return LineError(f"line {ln} of base run '{spec.run}' failed ({berr}): nothing to evaluate",
-                             "BaseRunLineFailed")
-        return engine.run_line(raw, ln)
+    job = line_job(engine, spec.run)
 
     sources = ((ln, raw, berr) for ln, raw, berr in _line_sources(spec, spec.data, base, mp, info) if ln not in done)
     interrupted = False
@@ -437,23 +454,36 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
     try:
         with RunEnv(env, engine.cwd(), os.path.join(active.dir, "stdout.log"), tee=console.live):
             processes = _processes(spec, engine, workers, total - len(done), console)
-            if workers > 1 and _calls_the_sdk(engine, spec):
-                from .llm.client import preload
+            sdk = _calls_the_sdk(engine, spec)
+            # the warm process (warm.py) imported the SDK while this one read the flow: the
+            # workers are forked from it, even for a run this process would run on threads
+            warm_children = (_warm_workers(spec, engine, env, active, console, processes, workers)
+                             if sdk and workers > 1 else None)   # --workers 1: this thread, as documented
+            if warm_children is None:
+                from . import warm
 
-                preload()   # once, before the threads (or forked processes) that would all import it
-            if processes > 1:   # forked before any thread of this process starts (the progress bar's)
+                warm.stop()
+                if sdk and workers > 1:
+                    from .llm.client import preload
+
+                    preload()   # once, before the threads (or forked processes) that would all import it
+            end_startup(freeze=True)   # before the lines (and the workers forked here) allocate
+            pool = None
+            if processes > 1 or warm_children is not None:   # forked before any thread of this process starts
                 from .procpool import ProcessLinePool
 
                 pool = ProcessLinePool(job, processes, workers, usage=getattr(engine, "usage", None),
-                                       keep_agg=engine.keeps_for_aggregation(), jsonable=_jsonable,
+                                       keep_agg=engine.keeps_for_aggregation(), jsonable=jsonable_line,
                                        looked_up=getattr(engine, "connections_looked_up", None),
-                                       on_connections=getattr(engine, "adopt_connections", None))
+                                       on_connections=getattr(engine, "adopt_connections", None),
+                                       children=warm_children)
+            in_processes = pool is not None
             progress = _progress(total, engine.usage) if console.live is None else None
-            if workers <= 1:
+            if workers <= 1 and pool is None:
                 for ln, raw, berr in sources:
                     write(ln, raw, job(ln, raw, berr))
             else:
-                if processes == 1:
+                if pool is None:
                     pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pfgit-line")
                 # Queued lines keep the threads busy between writes: a thread (in a child process
                 # too) that finishes a line takes the next at once, instead of waiting for the
@@ -469,12 +499,12 @@ def _run_builtin(spec, repo, engine, console, resumed, get_connection, flow_rel,
                     return job(ln, raw, berr)
 
                 def submit(item):
-                    if processes > 1:
+                    if in_processes:
                         return pool.submit(*item)
                     return pool.submit(timed_job, *item)
 
                 def began(fut, ln):
-                    return fut.started if processes > 1 else started.get(ln)
+                    return fut.started if in_processes else started.get(ln)
 
                 def drain(block_until_below: int):
                     nonlocal abandoned
@@ -582,7 +612,19 @@ def _agg_lines(active):
         yield L(json.loads(raw))
 
 
-def _jsonable(d: dict) -> dict:
+def line_job(engine, base_run: str | None):
+    """What runs one line: `job(line number, mapped inputs, the base run line's error)` (in a
+    thread here, or in a worker process forked here or by the warm process)."""
+    def job(ln, raw, berr):
+        if berr is not None:
+            return LineError(f"line {ln} of base run '{base_run}' failed ({berr}): nothing to evaluate",
+                             "BaseRunLineFailed")
+        return engine.run_line(raw, ln)
+    return job
+
+
+def jsonable_line(d: dict) -> dict:
+    """A line's inputs (or node outputs) as JSON values: what cannot be written, as its repr."""
     out = {}
     for k, v in (d or {}).items():
         try:
@@ -591,6 +633,23 @@ def _jsonable(d: dict) -> dict:
         except (TypeError, ValueError):
             out[k] = str(v) if isinstance(v, str) else repr(v)
     return out
+
+
+def _run_log(spec, engine_name, outcome, start) -> list:
+    """The lines of a run's logs/logs.txt (bytes), a short summary like promptflow's logs.txt."""
+    from .. import __version__
+    from ..store.snapshot import now_iso
+
+    failed, total = outcome.failed or 0, outcome.total or 0
+    finished = total if outcome.done is None else outcome.done
+    lines = [f"{now_iso(start)} pfgit {__version__}: run {spec.name} of flow {os.path.basename(spec.flow)} "
+             f"(engine {engine_name}), {total} line(s)",
+             f"{now_iso()} finished {finished} line(s): {finished - failed} completed, {failed} failed"]
+    if outcome.aggregation_error:
+        lines.append(f"{now_iso()} aggregation failed (see run.json settings.aggregation_error)")
+    lines.append(f"{now_iso()} run {spec.name}: {outcome.status}"
+                 + (f"; metrics: {', '.join(sorted(map(str, outcome.metrics)))}" if outcome.metrics else ""))
+    return [(ln + "\n").encode("utf-8", "backslashreplace") for ln in lines]
 
 
 def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_secrets=()):
@@ -620,6 +679,9 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
     out_log = os.path.join(active.dir, "stdout.log")
     if os.path.exists(out_log) and os.path.getsize(out_log):
         logs["stdout.log"] = out_log
+    # every snapshot holds logs (contracts: the tree holds ... metrics.json and logs), like pf's
+    # logs.txt: what ran, how many lines completed and failed, and the status
+    logs["logs.txt"] = iter(_run_log(spec, engine_name, outcome, start))
     result = RunResult(
         flow=spec.flow, outputs=active.sorted_lines("outputs"), inputs=active.sorted_lines("inputs"),
         metrics=outcome.metrics, name=spec.name, data=spec.data, column_mapping=mp.effective,
@@ -652,7 +714,7 @@ class LineWriter:
 
     def line(self, line_number, inputs, outputs, error=None):
         self.total += 1
-        self.active.append("inputs", {**_jsonable(inputs or {}), "line_number": line_number})
+        self.active.append("inputs", {**jsonable_line(inputs or {}), "line_number": line_number})
         if error is not None or outputs is None:
             self.failed += 1
             rec = {"line_number": line_number, **(error or {"type": "UserError", "message": "failed", "node": None})}

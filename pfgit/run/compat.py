@@ -270,7 +270,8 @@ def make_connection(conn: dict, class_name: str | None = None, real: bool = Fals
     the real package's classes when the flow's tools import the real package (`real`)."""
     ctype = str(conn.get("type") or "custom")
     fields = {k: v for k, v in conn.items() if k not in ("type", "name", "module", "$schema",
-                                                          "configs", "secrets")}
+                                                          "configs", "secrets", "custom_type",
+                                                          "package", "package_version")}
     if real:
         import promptflow.connections as pc
 

@@ -36,6 +36,8 @@ DEFAULTS = {"azure_open_ai": {"api_type": "azure", "api_version": "2024-02-01", 
             "cognitive_search": {"api_version": "2023-11-01", "auth_mode": "key"}}
 _CLASS_TO_TYPE = {v[0].lower(): k for k, v in TYPES.items()}
 _META_KEYS = {"name", "type", "module", "$schema"}
+# promptflow-format.md 6: a custom strong-typed connection is a custom one plus these (and `module`)
+STRONG_TYPE_KEYS = ("custom_type", "package", "package_version")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_REF = re.compile(r"^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$")
 PLACEHOLDER = "<user-input>"
@@ -84,6 +86,7 @@ class Connection:
         if self.type == "custom":
             out["configs"] = {k: hide_url_password(v) for k, v in self.configs.items()}
             out["secrets"] = {k: "******" for k in self.secrets}
+            out.update({k: self.values[k] for k in STRONG_TYPE_KEYS if k in self.values})
         else:
             out.update({k: ("******" if _secret_field(self.type, k) and v else hide_url_password(v))
                         for k, v in self.values.items()})
@@ -156,7 +159,10 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
         raise ReadError("a connection file must be a YAML mapping", file=where)
     if not data.get("type"):
         raise ReadError("missing 'type' (open_ai, azure_open_ai, custom, ...)", file=where)
-    ctype = type_key(data["type"])
+    try:
+        ctype = type_key(data["type"])
+    except UsageError as e:   # named with its file, like every other problem of the file
+        raise ReadError(e.message, file=where) from None
     name = check_name(str(data.get("name") or ""))
     values = {k: v for k, v in data.items() if k not in _META_KEYS}
     if ctype == "custom":
@@ -165,7 +171,14 @@ def from_mapping(data: dict, where: str = "connection") -> Connection:
             if not isinstance(v, dict):
                 raise ReadError(f"'{k}' must be a mapping", file=where)
             values[k] = {str(a): ("" if b is None else str(_text(b))) for a, b in v.items()}
-        extra = set(values) - {"configs", "secrets"}
+        for k in STRONG_TYPE_KEYS:   # a custom strong-typed connection names its class and package
+            if values.get(k) is None:
+                values.pop(k, None)
+            elif not isinstance(_text(values[k]), str):
+                raise ReadError(f"'{k}' must be a string, not a {type(values[k]).__name__}", file=where)
+            else:
+                values[k] = _text(values[k])
+        extra = set(values) - {"configs", "secrets", *STRONG_TYPE_KEYS}
         if extra:
             raise ReadError(f"unknown key(s) for a custom connection: {', '.join(sorted(extra))}", file=where)
         if not values["secrets"]:

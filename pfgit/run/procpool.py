@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import queue
 import signal
 import sys
 import threading
@@ -83,7 +84,9 @@ class ProcessLinePool:
     """`processes` forked children sharing `workers` lines in flight."""
 
     def __init__(self, job, processes: int, workers: int, usage=None, keep_agg: bool = False, jsonable=None,
-                 looked_up=None, on_connections=None):
+                 looked_up=None, on_connections=None, children=None):
+        """`children`: [(pid, Connection)] already running `child_main` with `slots(processes,
+        workers)` threads each (forked by the warm process, warm.py); else they are forked here."""
         from multiprocessing import Pipe
 
         self.usage = usage                 # the parent's TokenCounter: children's counts are summed into it
@@ -97,21 +100,29 @@ class ProcessLinePool:
         known = set(looked_up()) if looked_up is not None else set()
         sys.stdout.flush()
         sys.stderr.flush()
-        for i in range(processes):
-            slots = workers // processes + (1 if i < workers % processes else 0)
+        for i, n in enumerate(self.slots(processes, workers)):
+            if children is not None:
+                pid, parent_end = children[i]
+                self.children.append(_Child(pid, parent_end, n))
+                continue
             parent_end, child_end = Pipe(duplex=True)
             pid = os.fork()
             if pid == 0:                   # the child: never returns
                 parent_end.close()
                 for c in self.children:
                     c.conn.close()
-                _child_main(job, child_end, max(slots, 1), usage, keep_agg, jsonable, looked_up, known)
+                child_main(job, child_end, n, usage, keep_agg, jsonable, looked_up, known)
             child_end.close()
-            self.children.append(_Child(pid, parent_end, max(slots, 1)))
+            self.children.append(_Child(pid, parent_end, n))
         self._readers = [threading.Thread(target=self._read, args=(c,), daemon=True, name=f"pfgit-proc-{c.pid}")
                          for c in self.children]
         for t in self._readers:
             t.start()
+
+    @staticmethod
+    def slots(processes: int, workers: int) -> list:
+        """Threads of each of `processes` children sharing `workers` lines in flight."""
+        return [max(workers // processes + (1 if i < workers % processes else 0), 1) for i in range(processes)]
 
     @staticmethod
     def _counts(usage):
@@ -224,7 +235,19 @@ class ProcessLinePool:
 
 
 # ---- child side ------------------------------------------------------------------------------
-def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_up=None, known=()) -> None:
+def _started_pool(threads: int) -> cf.ThreadPoolExecutor:
+    """A thread pool whose threads are all running before the first line arrives: started on
+    demand, each start waits for the GIL held by the lines already running (their first calls
+    import and connect), and the first lines of a child began up to ~70 ms apart."""
+    pool = cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pfgit-line")
+    barrier = threading.Barrier(threads + 1)
+    for _ in range(threads):
+        pool.submit(barrier.wait)
+    barrier.wait()
+    return pool
+
+
+def child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_up=None, known=()) -> None:
     code = 0
     try:
         # Ctrl-C and SIGTERM are the parent's to handle (it kills its children): a cancelled CI
@@ -234,16 +257,21 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_u
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         base = ProcessLinePool._counts(usage)
-        send_lock = threading.Lock()
         reported = set(known)
-        pool = cf.ThreadPoolExecutor(max_workers=slots, thread_name_prefix="pfgit-line")
+        pool = _started_pool(slots)
+        # Results go back from one sender thread: a line's thread takes its next line at once
+        # instead of first converting, pickling and sending the last one (~0.5 ms a line on the
+        # way of the next request)
+        outbox: queue.SimpleQueue = queue.SimpleQueue()
 
-        def done(seq, fut):
-            try:
-                msg = _to_wire(fut.result(), keep_agg, jsonable)
-            except Exception as e:                     # an engine bug: this line fails, not the run
-                msg = ("error", {"message": f"({type(e).__name__}) {e}", "kind": type(e).__name__, "node": None})
-            with send_lock:   # counted under the lock: the parent reads counts that only grow
+        def send_results():
+            while (item := outbox.get()) is not None:
+                seq, fut = item
+                try:
+                    msg = _to_wire(fut.result(), keep_agg, jsonable)
+                except Exception as e:                     # an engine bug: this line fails, not the run
+                    msg = ("error", {"message": f"({type(e).__name__}) {e}", "kind": type(e).__name__, "node": None})
+                # counted after the line ended: the parent reads counts that only grow
                 tokens = tuple(n - b for n, b in zip(ProcessLinePool._counts(usage), base))
                 names = [n for n in (looked_up() if looked_up is not None else ()) if n not in reported]
                 reported.update(names)
@@ -256,6 +284,9 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_u
                                                           f"processes: {type(e).__name__}: {e}",
                                                "kind": "FlowOutputValueInvalid", "node": None}), tokens, names))
 
+        sender = threading.Thread(target=send_results, name="pfgit-results", daemon=True)
+        sender.start()
+
         orphaned = False
         while True:
             try:
@@ -266,8 +297,10 @@ def _child_main(job, conn, slots: int, usage, keep_agg: bool, jsonable, looked_u
             if item is None:
                 break
             seq, args = item
-            pool.submit(job, *args).add_done_callback(lambda f, s=seq: done(s, f))
+            pool.submit(job, *args).add_done_callback(lambda f, s=seq: outbox.put((s, f)))
         pool.shutdown(wait=True, cancel_futures=orphaned)
+        outbox.put(None)
+        sender.join()
     except BaseException:
         code = 1
     finally:

@@ -15,7 +15,8 @@ What the recorded run must hold, else one line and exit 2 (never a guess):
 - its data file, unchanged (sha256 as recorded; a folder has no checksum and is refused);
 - its base run (evaluation runs), the same snapshot as recorded;
 - its request (`settings.request`, recorded since this feature): connection overrides and init
-  values; the values of its environment variables (never in a snapshot) come from
+  values — unless its flow needs none (a DAG flow without LLM nodes whose run used no
+  connection: an import or an older pfgit's run of such a flow resumes); the values of its environment variables (never in a snapshot) come from
   `.git/pfgit/run-env/` of the clone that made the run, except secret-named ones (never kept):
   those, and all of a run made elsewhere, are given again with `--environment-variables K=V`
   (only those are accepted).
@@ -148,6 +149,8 @@ def _env(repo, snap, given) -> dict:
     if isinstance(given, str):
         given = read_dotenv(given)
     given = dict(given or {})
+    if (snap.run.get("source") or {}).get("tool") == "promptflow":
+        return given   # a promptflow run folder records no environment variables: any given are used
     extra = sorted(set(given) - set(lacking))
     if extra:
         raise RunError(f"--environment-variables with --resume-from gives only the values run '{name}' "
@@ -175,6 +178,30 @@ def flow_folder(repo, flow_rel: str, flow_src):
         yield os.path.join(tmp, *[p for p in flow_rel.split("/") if p not in ("", ".")])
 
 
+def _needs_request(repo, run: dict) -> str | None:
+    """Why a run whose record lacks `settings.request` (connection overrides, init values, the
+    flow file; an import, or an older pfgit's run) cannot be resumed faithfully, or None when its
+    flow needs none of them: a DAG flow (no init, found by its folder) whose run used no
+    connection and that has no LLM node (so no override could have changed a line's result)."""
+    from ..flow.load import FlowLoadError, flow_file_in, load_text
+    from ..flow.model import DAG_FILES
+    from ..git.repo import TreeReader
+
+    if run.get("connections"):
+        return "it used connections (their overrides are unknown)"
+    try:
+        reader = TreeReader(repo, run["flow"]["tree"].encode())
+        loc = flow_file_in(reader, ".")
+        if loc is None or loc.others or loc.file not in DAG_FILES:
+            return "its flow is not a DAG flow (its init values and flow file are unknown)"
+        flow = load_text(reader.read_bytes(loc.file), loc.file)
+    except (FlowLoadError, OSError, KeyError, ValueError):
+        return "its flow cannot be read"
+    if any(n.type in ("llm", "embedding") for n in flow.nodes):
+        return "its flow has LLM nodes (their connection overrides are unknown)"
+    return None
+
+
 @contextlib.contextmanager
 def resume_from(repo, given: RunSpec, console):
     """Yields (spec, flow_rel, flow_src, seed) for batch._start (see the module doc)."""
@@ -190,8 +217,11 @@ def resume_from(repo, given: RunSpec, console):
     if not flow.get("commit") or not flow.get("tree"):
         raise RunError(f"run '{name}' records no flow commit (an unlinked import): nothing to run")
     if not isinstance(request, dict):
-        raise RunError(f"run '{name}' does not record its connections and init (recorded "
-                       "by an older pfgit or imported): run it again with --flow and --data")
+        why = _needs_request(repo, run)
+        if why:
+            raise RunError(f"run '{name}' does not record its connections and init (recorded "
+                           f"by an older pfgit or imported) and {why}: run it again with --flow and --data")
+        request = {"connections": {}}   # a DAG flow using no connection: nothing to record
     init = request.get("init")
     lost = sorted(set(settings.get("init") or []) - set(init or {}))
     if lost:
@@ -200,7 +230,8 @@ def resume_from(repo, given: RunSpec, console):
     data = _data(repo, name, run.get("data"))
     base = _base(repo, name, run.get("base_run"))
     flow_rel = flow.get("path") or "."
-    new = validate_run_name(given.name) if given.name else default_run_name(flow_rel, folder=repo.path)
+    new = validate_run_name(given.name) if given.name else default_run_name(
+        flow_rel, folder=repo.path, variant=run.get("variant"), dag=not flow_rel.endswith(".prompty"))
     if runrefs.get_run(repo, new) is not None:
         raise RunError(f"run '{new}' already exists (choose another --name)")
     flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))]

@@ -57,9 +57,16 @@ def escape_run_name(name: str) -> str:
     return s[:MAX_LEN]
 
 
-def default_run_name(flow_path: str, when: float | None = None, folder: str | None = None) -> str:
-    """`<flow folder>_<YYYYmmdd_HHMMSS_ffffff>`, like promptflow's generated names. A flow at the
-    repository's top (`flow_path` ".") is named after `folder`, the folder on disk, as pf does."""
+_VARIANT_REF = re.compile(r"\$\{([^.]+)\.([^}]+)\}")
+
+
+def default_run_name(flow_path: str, when: float | None = None, folder: str | None = None,
+                     variant: str | None = None, dag: bool = True) -> str:
+    """promptflow's generated name (`Run._generate_run_name`): `<flow folder>_<variant>_<stamp>`
+    for a DAG flow (the variant id of `variant` ('${node.variant_1}'), else `variant_0`),
+    `<flow folder>_<stamp>` for a flex or prompty flow, `stamp` = YYYYmmdd_HHMMSS_ffffff (UTC
+    here, local time in pf), sanitised as pf does (lower case, runs of other characters -> '_').
+    A flow at the repository's top (`flow_path` ".") is named after `folder`, the folder on disk."""
     when = time.time() if when is None else when
     base = flow_path.rstrip("/").rsplit("/", 1)[-1]
     if base in ("", ".") and folder:
@@ -67,5 +74,28 @@ def default_run_name(flow_path: str, when: float | None = None, folder: str | No
 
         base = os.path.basename(os.path.abspath(folder))
     base = base if base not in ("", ".") else "flow"
+    if dag:
+        m = _VARIANT_REF.fullmatch(variant.strip()) if isinstance(variant, str) else None
+        base = f"{base}_{m.group(2) if m else 'variant_0'}"
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(when)) + f"_{int((when % 1) * 1e6):06d}"
-    return escape_run_name(f"{base}_{stamp}")
+    return escape_run_name(_sanitise(f"{base}_{stamp}"))
+
+
+def _sanitise(name: str) -> str:
+    """promptflow's `_sanitize_python_variable_name`: lower case, every run of non-word characters
+    and underscores one '_', none at either end, 'n' before a leading digit."""
+    s = re.sub(r"[\W_]+", " ", name.lower()).strip()
+    if re.match(r"\d", s):
+        s = "n" + s
+    return s.replace(" ", "_") or "run"
+
+
+def is_dag_folder(folder: str | None) -> bool:
+    """Whether the flow at `folder` (a folder or a flow file) is a DAG flow, for its default name."""
+    import os
+
+    if not folder:
+        return True
+    if os.path.isfile(folder):
+        return not folder.endswith(".prompty") and not os.path.basename(folder).startswith("flow.flex.")
+    return any(os.path.exists(os.path.join(folder, f)) for f in ("flow.dag.yaml", "flow.dag.yml"))

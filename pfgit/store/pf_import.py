@@ -242,13 +242,17 @@ def _pick_commit(commits: list, created_on: str | None) -> str:
     return commits[0][1]
 
 
-def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
+def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False,
+                overrides: dict | None = None) -> list:
+    """Import every promptflow run found at `paths`. `overrides` (`pfgit run --source`, as
+    `pf run create --source DIR --set ...`): display_name, description and tags (merged over the
+    run's own) recorded in each new snapshot's settings."""
     linker = Linker(repo, idx)
     known_connections: dict = {}
     results = []
     for pr in find_runs(paths):
         try:
-            results.append(_import_one(repo, pr, linker, known_connections, dry_run))
+            results.append(_import_one(repo, pr, linker, known_connections, dry_run, overrides))
         except PfgitError as e:  # one bad run folder never blocks the others: said, and skipped
             results.append({"run": pr.name, "name": escape_run_name(pr.name), "status": "error",
                             "commit": None, "flow": None, "snapshot": None, "warnings": [],
@@ -256,7 +260,8 @@ def import_runs(repo: Repo, idx, paths: list, dry_run: bool = False) -> list:
     return results
 
 
-def _import_one(repo: Repo, pr: PfRun, linker, known_connections: dict, dry_run: bool) -> dict:
+def _import_one(repo: Repo, pr: PfRun, linker, known_connections: dict, dry_run: bool,
+                overrides: dict | None = None) -> dict:
     from ..run.result import RunResult
     from .snapshot import record_result
 
@@ -317,7 +322,7 @@ def _import_one(repo: Repo, pr: PfRun, linker, known_connections: dict, dry_run:
         source={"tool": "promptflow", "run": pr.name, "created_on": pr.created_on,
                 "display_name": pr.row.get("display_name"), "flow_path": props.get("flow_path"),
                 "base_run": base, "tags": _tags(pr.row.get("tags"))},
-        extra={"system_metrics": sysm} if sysm else {},
+        extra=_settings(sysm, overrides, _tags(pr.row.get("tags"))),
         flow_commit=link[0] if link else None,
     )
     try:
@@ -338,6 +343,13 @@ def _time(value):
         return iso_time(value, "time")
     except UsageError:
         return None
+
+
+def _settings(system_metrics: dict, overrides: dict | None, own_tags) -> dict:
+    out = {"system_metrics": system_metrics} if system_metrics else {}
+    for k, v in (overrides or {}).items():
+        out[k] = {**(own_tags if isinstance(own_tags, dict) else {}), **v} if k == "tags" else v
+    return out
 
 
 def _tags(raw):

@@ -34,7 +34,7 @@ from ..git.worktree import flow_source
 from ..run.result import RunResult
 from . import jsondata
 from .jsondata import check
-from .names import default_run_name, validate_run_name
+from .names import default_run_name, is_dag_folder, validate_run_name
 from .secrets import Redactor, connection_names, drop_secret_keys, secret_values
 
 SCHEMA = "pfgit.run/1"
@@ -186,7 +186,8 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     tools, source, extra (see RunResult). Returns what was recorded."""
     settings = dict(settings or {})
     flow_rel = flow_rel or flow_rel_path(repo, flow_dir)
-    name = validate_run_name(name) if name else default_run_name(flow_rel, folder=flow_dir)
+    name = validate_run_name(name) if name else default_run_name(
+        flow_rel, folder=flow_dir, variant=settings.get("variant"), dag=is_dag_folder(flow_dir))
     if not force and runrefs.get_run(repo, name) is not None:
         raise UsageError(f"run '{name}' already exists (choose another --name)")
     given_start = iso_time(settings.get("start_time"), "start time")  # refused before any write

@@ -47,14 +47,25 @@ def run(paths: list, json_out: bool = False, strict: bool = False, staged: bool 
     fmt = fmt or ("json" if json_out else "text")
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
-    reports = staged_reports(paths) if staged else worktree_reports(paths or ["."])
+    skipped: list = []   # submodules (and nested clones) below the PATHs: another repository
+    reports = staged_reports(paths, skipped) if staged else worktree_reports(paths or ["."], skipped)
     # machine formats always print: an empty SARIF log or annotation list is an answer too
     if fmt in ("json", "sarif") or not (quiet and not any(r.problems for r in reports)):
-        _print(reports, fmt, strict)
+        _print(reports, fmt, strict, skipped)
+        if skipped and fmt != "json":
+            print(skipped_note(skipped), file=sys.stderr)
     return EXIT_OK if summary(reports, strict)["ok"] else EXIT_NO
 
 
-def worktree_reports(paths: list) -> list:
+def skipped_note(skipped: list) -> str:
+    """The one line saying which submodules were left out (they are repositories of their own)."""
+    n = len(skipped)
+    return (f"pfgit: not checked: {n} submodule{'s' if n != 1 else ''} or nested repositor"
+            f"{'ies' if n != 1 else 'y'} (another repository: run pfgit validate inside it): "
+            + ", ".join(skipped))
+
+
+def worktree_reports(paths: list, skipped: list | None = None) -> list:
     from ..flow.readers import OUTSIDE_ARGUMENT, DirReader, git_top, join, outside_repository
     from .api import locate, validate_locations
 
@@ -96,15 +107,19 @@ def worktree_reports(paths: list) -> list:
             reader.cwd = cwd
             readers[top] = (reader, [])
         reader, locs = readers[top]
+        before = len(reader.nested_repositories)
         found = locate(reader, os.path.abspath(p).lstrip("/") or ".")
-        if not found and os.path.isdir(p):  # a file outside any flow is skipped (pre-commit passes them)
-            raise UsageError(NO_FLOW_HERE, file=p)
+        if not found and os.path.isdir(p) and len(reader.nested_repositories) == before:
+            raise UsageError(NO_FLOW_HERE, file=p)  # a file outside any flow is skipped (pre-commit passes them)
         locs.extend(found)
+    if skipped is not None:
+        skipped += sorted(reader.display(d) for reader, _ in readers.values()
+                          for d in reader.nested_repositories)
     reports = [r for reader, locs in readers.values() for r in validate_locations(reader, locs)]
     return reports if len(readers) == 1 else sorted(reports, key=lambda r: r.file)
 
 
-def staged_reports(paths: list) -> list:
+def staged_reports(paths: list, skipped: list | None = None) -> list:
     from ..flow.readers import join
     from ..git.repo import IndexReader, TreeReader, open_repo, resolve
     from .api import locate, validate_locations
@@ -126,8 +141,16 @@ def staged_reports(paths: list) -> list:
             rel = os.path.relpath(full, top)
             if rel.startswith(".."):
                 raise UsageError("outside the repository", file=p)
-            found = locate(index, join(rel.replace(os.sep, "/")))
-            if not found and os.path.isdir(p):
+            rel = join(rel.replace(os.sep, "/"))
+            # the index holds a submodule as one gitlink: its flows are another repository's
+            links = [g for g in sorted(staged.gitlinks) if rel in (".", g) or g.startswith(rel + "/")
+                     or rel.startswith(g + "/")]
+            if skipped is not None:
+                skipped += [staged.display(g) for g in links if staged.display(g) not in skipped]
+            if any(rel == g or rel.startswith(g + "/") for g in links):
+                continue
+            found = locate(index, rel)
+            if not found and os.path.isdir(p) and not links:
                 raise UsageError(NO_FLOW_HERE, file=p)
             locs.extend(found)
         return validate_locations(index, locs)
@@ -138,12 +161,15 @@ def staged_reports(paths: list) -> list:
     return validate_locations(index, touched_flows(index, head))
 
 
-def _print(reports: list, fmt: str, strict: bool) -> None:
+def _print(reports: list, fmt: str, strict: bool, skipped: list = ()) -> None:
     from ..output import emit_json, use_color
     from .render import text_lines, to_json
 
     if fmt == "json":
-        emit_json(to_json(reports, strict))
+        out = to_json(reports, strict)
+        if skipped:
+            out["skipped"] = [{"path": p, "reason": "nested-repository"} for p in skipped]
+        emit_json(out)
         return
     if fmt in ("github", "sarif"):
         from .. import __version__
@@ -193,10 +219,7 @@ def main(argv: list) -> int:
         return run(paths, flags["--json"], flags["--strict"], flags["--staged"], flags["--quiet"],
                    fmt)
     except PfgitError as e:
-        if os.environ.get("PFGIT_DEBUG") == "1":
-            raise
-        print(e.one_line(), file=sys.stderr)
-        return e.exit_code
+        return e.report(os.environ.get("PFGIT_DEBUG") == "1")
     except KeyboardInterrupt:
         print("pfgit: interrupted", file=sys.stderr)
         return 130

@@ -2,13 +2,16 @@
 tree; what the studio exchange leaves out; a Reader over such a dict for the flow loader and diff.
 
 Left out in both directions: `.promptflow/` (but `flow.tools.json`), `__pycache__/`, `.runs/`,
-`.env*` (secrets), `.git/`, and a zip's `__MACOSX/` and `.DS_Store`. Studio-only files are taken
+`.env*` (secrets), `.git/`, git's own files (`.gitattributes`, `.gitmodules`, `.gitignore`: they
+change how git treats the repository's files, which is not the studio's to decide), and a zip's
+`__MACOSX/` and `.DS_Store`. Studio-only files are taken
 from the zip as they are, never merged and never reported as changes (docs/studio.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from dulwich.objects import Blob, Tree
@@ -41,9 +44,33 @@ class File:
         return Blob.from_string(self.data).id
 
 
+_HFS_IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+# git's files, also as NTFS short names (GITMOD~1) and as HFS+/NTFS spell them (`.GitAttributes`,
+# `.gitmodules.`, `.git\u200cmodules`): what git's fsck checks for the same reason
+_GIT_FILES = {".gitattributes": "it would set diff, merge and filter drivers for the repository's files",
+              ".gitmodules": "it would name submodules and their URLs",
+              ".gitignore": "it would change which files git ignores"}
+_GIT_SHORT = re.compile(r"(gitatt|gitmod|gitign)~[1-9]")
+
+
+def git_file(name: str) -> str | None:
+    """Why the path segment `name` is git's own (a `.git` folder, `.gitattributes`, ...), or None."""
+    folded = _HFS_IGNORABLE.sub("", name).lower().rstrip(". ")
+    if folded in (".git", "git~1"):
+        return "git's own folder"
+    for short, (full, what) in zip(("gitatt", "gitmod", "gitign"), _GIT_FILES.items()):
+        if folded == full or (_GIT_SHORT.fullmatch(folded) and folded.startswith(short)):
+            return f"git's own file ({full}): {what}"
+    return None
+
+
 def left_out(rel: str) -> str | None:
     """Why `rel` (below the flow folder) is not part of the exchanged flow, or None."""
     parts = rel.split("/")
+    for p in parts:
+        why = git_file(p)
+        if why:
+            return why
     if any(p in _ARTEFACT_DIRS for p in parts[:-1]):
         return "run or build artefact"
     if parts[0] == ".promptflow" and rel != TOOLS_JSON:

@@ -52,6 +52,9 @@ def preload() -> None:
     import locks, or each forked process importing it again. Its re-export packages
     (`openai.types`, ...) stay lazy (lazy_packages): ~0.4 s of CPU for openai 3.x, not ~1.1 s."""
     global _SECURITY
+    import encodings.idna  # noqa: F401  (a first connection encodes its host name: ~10 ms, under the import lock)
+
+    from . import transport  # noqa: F401
     from .lazy_packages import import_lazily
 
     import_lazily("openai")
