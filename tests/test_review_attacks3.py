@@ -313,3 +313,27 @@ def test_a_run_tree_holding_a_huge_file_is_refused_before_it_is_inflated(tmp_pat
         code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
         assert code == 2 and "flow tree too big: 'data.bin' holds 5,000 bytes" in err, (argv, err)
         assert not (tmp_path / "co").exists() and not (tmp_path / "b.zip").exists()
+
+
+def test_an_unchanged_symlink_in_a_flow_folder_is_no_change(tmp_path, monkeypatch, capsys):
+    """The worktree side read through a symbolic link while the commit holds the path it names:
+    every `pfgit diff` of a clean checkout showed a linked source (`n1.py -> ../shared/u.py`) or
+    a link out of the repository as changed. A link is the path it names on both sides, as git
+    shows it; re-pointing it is a change."""
+    import os
+
+    repo = make_flow_repo(tmp_path)
+    (repo / "shared").mkdir()
+    (repo / "shared" / "echo.py").write_text((repo / "flow" / "echo.py").read_text())
+    (repo / "flow" / "echo.py").unlink()
+    os.symlink("../shared/echo.py", repo / "flow" / "echo.py")
+    os.symlink(str(tmp_path / "elsewhere.txt"), repo / "flow" / "out.txt")
+    (tmp_path / "elsewhere.txt").write_text("SECRET\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "links")
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff", "--exit-code")
+    assert code == 0 and out == "", out + err
+    os.unlink(repo / "flow" / "echo.py")
+    os.symlink("../shared/other.py", repo / "flow" / "echo.py")
+    code, out, err = run_cli(monkeypatch, capsys, repo, "diff")
+    assert "-../shared/echo.py" in out and "+../shared/other.py" in out and "SECRET" not in out, out

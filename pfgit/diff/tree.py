@@ -123,10 +123,17 @@ class FolderFiles(Mapping):
     def get(self, rel: str, default=None):
         if rel not in self._cache:
             p = join(self.folder, rel)
+            link = getattr(self.reader, "link_text", None)
+            # a symbolic link on disk is its target's path, as git stores it (and as the commit
+            # side shows it): read through, an unchanged link read as changed in every diff
+            text = link(p) if link is not None and not path_outside(None, p) else None
             try:
-                if path_outside(self.reader, p):  # both sides alike, whatever the reader
+                if text is not None:
+                    self._cache[rel] = text
+                elif path_outside(self.reader, p):  # both sides alike, whatever the reader
                     raise OutsideRepositoryError(p)
-                self._cache[rel] = None if self.reader.is_dir(p) else read_capped(self.reader, p)
+                else:
+                    self._cache[rel] = None if self.reader.is_dir(p) else read_capped(self.reader, p)
             except OutsideRepositoryError:  # say why instead of showing the file as deleted
                 self._cache[rel] = OUTSIDE_TEXT
             except (OSError, KeyError):

@@ -193,6 +193,17 @@ class DirReader:
                 h.update(chunk)
         return size, h.hexdigest()
 
+    def link_text(self, rel: str) -> bytes | None:
+        """The path a symbolic link names, as git stores it (the link is not followed), or None
+        when `rel` is not a link (or lies below a folder outside the boundary)."""
+        full = self._abs(rel)
+        if "\0" in rel or not os.path.islink(full) or self.outside(posixpath.dirname(join(rel)) or "."):
+            return None
+        try:
+            return os.fsencode(os.readlink(full))
+        except OSError:
+            return None
+
     def exists(self, rel: str) -> bool:
         return os.path.exists(self._abs(rel)) and not self.outside(rel)
 
