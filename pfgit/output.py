@@ -44,10 +44,11 @@ _OWN_SGR = {"", "0", "1", "31", "32", "33", "36"}
 _UNSAFE = None
 
 
-def neutralise(text: str) -> str:
+def neutralise(text: str, line_start: bool = True) -> str:
     """`text` with control characters (C0 but tab and newline, a CR not ending a line, DEL, C1),
     bidi overrides, lone surrogates and escape sequences other than our own colours written as `\\uXXXX` (the same
-    value inside a JSON string, visible everywhere else)."""
+    value inside a JSON string, visible everywhere else), and CI runners' commands (below) too.
+    `line_start`: `text` begins a line (False: it continues one written before)."""
     global _UNSAFE
     if _UNSAFE is None:
         import re
@@ -55,8 +56,8 @@ def neutralise(text: str) -> str:
         # lone surrogates: a file name that is not UTF-8 (os.fsdecode), which stdout cannot encode
         _UNSAFE = re.compile("\x1b\\[([0-9;]*)m|\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
                              "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-    if text.isascii() and text.isprintable():  # the common case: nothing to look at
-        return text
+    if text.isascii() and text.isprintable() and "::" not in text and "#" not in text:
+        return text  # the common case: nothing to look at
 
     def fix(m):
         s = m.group(0)
@@ -64,7 +65,47 @@ def neutralise(text: str) -> str:
             return s
         return "\\u%04x" % ord(s[0]) + s[1:]
 
-    return _UNSAFE.sub(fix, text)
+    return _ci_commands(_UNSAFE.sub(fix, text), line_start)
+
+
+# CI runners read commands from a job's output: GitHub Actions a line starting (after spaces) with
+# `::` (`::add-mask::`, `::stop-commands::`, `::error file=...::`), Azure Pipelines `##[...]` at a
+# line's start and `##vso[...]` anywhere in a line (`##vso[task.setvariable ...]` sets a variable
+# later steps expand). A flow folder, node or metric name from a pull request or a fetched run
+# printed at a line's start (`pfgit validate`, `pfgit metrics diff`) was such a command. Their first
+# character is written `\\u003a` / `\\u0023`, as any other unsafe character; pfgit's own
+# annotations (`--format github`) are written inside `ci_commands()`.
+_CI = None
+_OWN_COMMANDS = [False]
+
+
+def _ci_commands(text: str, line_start: bool) -> str:
+    global _CI
+    if "::" not in text and "#" not in text:
+        return text
+    if _CI is None:
+        import re
+
+        _CI = re.compile(r"(?im)^([ \t]*)(::|##\[)|##vso\[")
+
+    def fix(m):
+        if m.group(2) is None:                       # ##vso[ anywhere, even in our own lines
+            return "\\u0023" + m.group(0)[1:]
+        if _OWN_COMMANDS[0] or (m.start() == 0 and not line_start):
+            return m.group(0)
+        return m.group(1) + "\\u%04x" % ord(m.group(2)[0]) + m.group(2)[1:]
+
+    return _CI.sub(fix, text)
+
+
+class ci_commands:
+    """`with ci_commands(): ...`: pfgit's own workflow commands (`::error file=...::`) pass."""
+
+    def __enter__(self):
+        _OWN_COMMANDS[0] = True
+
+    def __exit__(self, *exc):
+        _OWN_COMMANDS[0] = False
 
 
 class SafeText:
@@ -74,9 +115,16 @@ class SafeText:
 
     def __init__(self, stream):
         self._stream = stream
+        self._line_start = True   # only spaces written since the last newline
 
     def write(self, text):
-        return self._stream.write(neutralise(text) if isinstance(text, str) else text)
+        if not isinstance(text, str):
+            return self._stream.write(text)
+        out = neutralise(text, self._line_start)
+        if text:
+            rest = text.rsplit("\n", 1)
+            self._line_start = (len(rest) == 2 or self._line_start) and not rest[-1].strip(" \t")
+        return self._stream.write(out)
 
     def writelines(self, lines):
         for line in lines:

@@ -92,7 +92,10 @@ def register(app: typer.Typer) -> None:
             if fmt == "sarif":
                 emit_json(sarif_log(found, dict(CODES, **{"gate-failed": GATE_RULE}), __version__, root))
             else:
-                sys.stdout.write("".join(line + "\n" for line in github_lines(found, root)))
+                from ..output import ci_commands
+
+                with ci_commands():   # our own `::error file=...::` lines (their data escaped)
+                    sys.stdout.write("".join(line + "\n" for line in github_lines(found, root)))
         else:
             sys.stdout.write(render_text(res))
         raise typer.Exit(0 if res["ok"] else 1)

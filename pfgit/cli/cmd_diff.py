@@ -110,7 +110,7 @@ def _no_index(args: list) -> list:
 
     from ..diff.tree import diff_flow_pair, diff_trees
     from ..flow.load import FlowLocation
-    from ..flow.readers import DirReader, git_top
+    from ..flow.readers import OUTSIDE_ARGUMENT, DirReader, git_top, outside_repository
 
     if len(args) != 2:
         raise UsageError("--no-index takes exactly two paths: A B")
@@ -118,6 +118,8 @@ def _no_index(args: list) -> list:
     for p in (a, b):
         if not os.path.exists(p):
             raise UsageError("no such file or folder", file=p)
+        if outside_repository(p, p):   # a pull request's symlink to ~/.ssh or /etc
+            raise UsageError(OUTSIDE_ARGUMENT, file=p)
     # each side stays inside the git repository holding it (if any): docs/security.md
     if os.path.isdir(a) and os.path.isdir(b):
         return diff_trees(DirReader(a, a, git_top(a)), DirReader(b, b, git_top(b)))

@@ -81,7 +81,11 @@ def outline_bytes(raw: bytes, file: str = "flow.dag.yaml") -> bytes:
         doc = parse_flow_bytes(raw, file)
     except FlowLoadError:
         return raw
-    return outline(doc.data).encode("utf-8")
+    from ..output import neutralise
+
+    # git prints textconv's output as it is (`git log -p`, `git show`): keys are shown as parsed,
+    # so YAML's "\e" or "\u202e" in a node name would reach the terminal as a real escape
+    return neutralise(outline(doc.data)).encode("utf-8")
 
 
 __all__ = ["outline", "outline_bytes"]

@@ -69,6 +69,21 @@ class EmptyReader:
 
 OUTSIDE_TEXT = b"(outside the repository: pfgit does not read it)\n"
 
+# A pull request can add a 4 GB file of zeros that git stores in 4 MB: `pfgit diff` read both
+# sides whole (a 300 MB one took 616 MB). Past this size a file is not read: it is shown by its
+# size and git blob id (the worktree's hashed in chunks), which still tell whether it changed.
+MAX_DIFF_FILE_BYTES = 64 << 20
+
+
+def read_capped(reader: Any, rel: str) -> bytes:
+    """`reader.read_bytes(rel)`, or for a file over MAX_DIFF_FILE_BYTES a line naming it."""
+    big = getattr(reader, "oversized", None)
+    info = big(rel, MAX_DIFF_FILE_BYTES) if big is not None else None
+    if info is not None:
+        return (f"(a file of {info[0]:,} bytes, git blob {info[1]}: pfgit does not read files "
+                f"over {MAX_DIFF_FILE_BYTES >> 20} MB)\n").encode()
+    return reader.read_bytes(rel)
+
 
 class FolderFiles(Mapping):
     """The files of a flow folder, read on demand; keys relative to the folder ('../x' allowed)."""
@@ -110,10 +125,17 @@ class FolderFiles(Mapping):
     def get(self, rel: str, default=None):
         if rel not in self._cache:
             p = join(self.folder, rel)
+            link = getattr(self.reader, "link_text", None)
+            # a symbolic link on disk is its target's path, as git stores it (and as the commit
+            # side shows it): read through, an unchanged link read as changed in every diff
+            text = link(p) if link is not None and not path_outside(None, p) else None
             try:
-                if path_outside(self.reader, p):  # both sides alike, whatever the reader
+                if text is not None:
+                    self._cache[rel] = text
+                elif path_outside(self.reader, p):  # both sides alike, whatever the reader
                     raise OutsideRepositoryError(p)
-                self._cache[rel] = None if self.reader.is_dir(p) else self.reader.read_bytes(p)
+                else:
+                    self._cache[rel] = None if self.reader.is_dir(p) else read_capped(self.reader, p)
             except OutsideRepositoryError:  # say why instead of showing the file as deleted
                 self._cache[rel] = OUTSIDE_TEXT
             except (OSError, KeyError):
@@ -270,7 +292,7 @@ def _read(reader: Any, loc: FlowLocation | None) -> bytes | None:
     if loc is None:
         return None
     try:
-        return reader.read_bytes(loc.file)
+        return read_capped(reader, loc.file)
     except (OSError, KeyError):
         return None
 

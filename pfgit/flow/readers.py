@@ -48,6 +48,11 @@ def path_outside(reader, rel: str) -> bool:
     return bool(check and check(r))
 
 
+# a PATH given on the command line inside a repository that resolves outside it: the user named
+# `flows/g`, a pull request made it a symlink to ~/.ssh or another checkout
+OUTSIDE_ARGUMENT = "resolves outside the repository (a symbolic link out, or its .git folder); not read"
+
+
 def outside_repository(path: str, start: str) -> bool:
     """Does the file system `path` (absolute, or relative to the cwd) resolve outside the git
     repository holding `start` (`path_outside` on a reader bounded by it)? False when `start` is
@@ -152,6 +157,8 @@ class DirReader:
         return in_git_dir(real[len(self.boundary):])
 
     def read_bytes(self, rel: str) -> bytes:
+        if "\0" in rel:   # `source.path: "a\0b.py"` in a flow: os.open raises ValueError
+            raise FileNotFoundError(errno.ENOENT, "no such file (a NUL in its name)", rel)
         if self.outside(rel):
             raise OutsideRepositoryError(errno.EACCES, "outside the repository", rel)
         # O_NONBLOCK: opening a FIFO without a writer would block a hook forever; only regular
@@ -166,9 +173,36 @@ class DirReader:
             return f.read()
 
     def size(self, rel: str) -> int:
+        if "\0" in rel:
+            raise FileNotFoundError(errno.ENOENT, "no such file (a NUL in its name)", rel)
         if self.outside(rel):
             raise OutsideRepositoryError(errno.EACCES, "outside the repository", rel)
         return os.path.getsize(self._abs(rel))
+
+    def oversized(self, rel: str, cap: int) -> tuple | None:
+        """(size, git blob id) of a file over `cap` bytes, hashed in chunks instead of read whole
+        (pfgit.diff.tree.read_capped); None for a smaller one."""
+        size = self.size(rel)
+        if size <= cap:
+            return None
+        import hashlib
+
+        h = hashlib.sha1(b"blob %d\0" % size)
+        with open(self._abs(rel), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return size, h.hexdigest()
+
+    def link_text(self, rel: str) -> bytes | None:
+        """The path a symbolic link names, as git stores it (the link is not followed), or None
+        when `rel` is not a link (or lies below a folder outside the boundary)."""
+        full = self._abs(rel)
+        if "\0" in rel or not os.path.islink(full) or self.outside(posixpath.dirname(join(rel)) or "."):
+            return None
+        try:
+            return os.fsencode(os.readlink(full))
+        except OSError:
+            return None
 
     def exists(self, rel: str) -> bool:
         return os.path.exists(self._abs(rel)) and not self.outside(rel)
@@ -181,7 +215,7 @@ class DirReader:
             return []
         try:
             return sorted(os.listdir(self._abs(rel)))
-        except OSError:
+        except (OSError, ValueError):   # ValueError: a NUL in the name
             return []
 
     def walk_files(self, rel: str) -> Iterator[str]:

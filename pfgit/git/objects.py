@@ -192,6 +192,72 @@ def _iter_packed(repo: Repo, sha: bytes, chunk: int) -> Iterator[bytes]:
     yield repo[sha].as_raw_string()
 
 
+def object_size(repo: Repo, sha: bytes) -> int | None:
+    """An object's inflated size from its header alone (a loose object's first bytes, a packed
+    object's entry header or its delta's result size), without inflating or resolving it; None
+    when it cannot be found that way. A fetched object can be a zip bomb: git stores 90 MB of
+    repetitive JSON in 88 KB."""
+    path = os.path.join(repo.object_store.path, sha[:2].decode(), sha[2:].decode())
+    try:
+        with open(path, "rb") as f:
+            head = zlib.decompressobj().decompress(f.read(256), 64)
+    except FileNotFoundError:
+        return _packed_size(repo, sha)
+    except (OSError, zlib.error):
+        return None
+    kind_size = head.split(b"\x00", 1)[0].split(b" ")
+    return int(kind_size[1]) if len(kind_size) == 2 and kind_size[1].isdigit() else None
+
+
+def _varint(data: bytes, i: int) -> tuple:
+    """(value, next index) of a delta header's little-endian base-128 size."""
+    value = shift = 0
+    while i < len(data):
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, i
+    return None, i
+
+
+def _packed_size(repo: Repo, sha: bytes) -> int | None:
+    for pack in repo.object_store.packs:
+        try:
+            offset = pack.index.object_offset(sha)
+        except KeyError:
+            continue
+        try:
+            with open(pack._data_path, "rb") as f:
+                f.seek(offset)
+                head = f.read(64)
+                byte, i = head[0], 1
+                kind, size, shift = (byte >> 4) & 7, byte & 0x0F, 4
+                while byte & 0x80:
+                    byte = head[i]
+                    i += 1
+                    size |= (byte & 0x7F) << shift
+                    shift += 7
+                if kind in (1, 2, 3, 4):   # commit, tree, blob, tag: stored whole
+                    return size
+                if kind == 6:   # ofs-delta: a variable-length offset, then the deflated delta
+                    while head[i] & 0x80:
+                        i += 1
+                    i += 1
+                elif kind == 7:   # ref-delta: the base's 20-byte id, then the deflated delta
+                    i += 20
+                else:
+                    return None
+                f.seek(offset + i)
+                delta = zlib.decompressobj().decompress(f.read(256), 32)
+        except (OSError, IndexError, zlib.error):
+            return None
+        _, j = _varint(delta, 0)          # the base's size, then the result's
+        return _varint(delta, j)[0]
+    return None
+
+
 def iter_lines(repo: Repo, sha: bytes) -> Iterator[bytes]:
     """A blob's lines (with their newline), streamed."""
     pending: list = []   # the pieces of a line not ended yet: joined once, when it ends (a

@@ -159,6 +159,11 @@ class TreeReader:
             raise FileNotFoundError(rel)
         return _blob_data(self.repo, e[1], rel)
 
+    def oversized(self, rel: str, cap: int) -> tuple | None:
+        """(size, blob id) of a file over `cap` bytes, from its object header (not inflated)."""
+        e = self._lookup(rel)
+        return None if e is None or stat.S_ISDIR(e[0]) else _oversized(self.repo, e[1], cap)
+
     def exists(self, rel: str) -> bool:
         e = self._lookup(rel)
         return e is not None and not _is_gitlink(e[0])
@@ -207,6 +212,13 @@ def _blob_data(repo: Repo, sha: bytes, rel: str) -> bytes:
     return obj.data
 
 
+def _oversized(repo: Repo, sha: bytes, cap: int) -> tuple | None:
+    from .objects import object_size
+
+    size = object_size(repo, sha)
+    return (size, sha.decode()) if size is not None and size > cap else None
+
+
 def open_git_index(repo: Repo):
     """The index git is using now: `GIT_INDEX_FILE` when set (git sets it for hooks during
     `git commit -a` / `git commit PATH`, where the staged content lives in a temporary index)."""
@@ -247,3 +259,7 @@ class IndexReader(MappingReader):
 
     def _data(self, sha) -> bytes:
         return _blob_data(self.repo, sha, sha.decode() if isinstance(sha, bytes) else str(sha))
+
+    def oversized(self, rel: str, cap: int) -> tuple | None:
+        sha = self.files.get(join(rel))
+        return _oversized(self.repo, sha, cap) if isinstance(sha, bytes) else None

@@ -93,7 +93,7 @@ class RunIndex:
         indexed = dict(self.conn.execute("SELECT name, sha FROM refs"))
         todo = [(n, s) for n, s in current.items() if indexed.get(n) != s.decode()]
         gone = [n for n in indexed if n not in current]
-        paths = set()
+        paths: dict = {}   # flow path -> the commits runs claim it at
         with self.transaction():
             for n in gone:
                 self._delete_rows(n)
@@ -104,12 +104,37 @@ class RunIndex:
                     self._delete_rows(name)  # left out (and retried), the others still listed
                     continue
                 if p:
-                    paths.add(p)
+                    paths.setdefault(p[0], set()).add(p[1])
             racy = time.time() - runrefs.newest_mtime(self.repo) < RACY_SECONDS
             self.set_state("refs_fp", "" if racy else fp)
         for p in sorted(paths):
-            self.track_path(p)
+            self._track_claimed(p, paths[p])
         return {"indexed": len(todo), "removed": len(gone)}
+
+    def _track_claimed(self, path: str, commits) -> None:
+        """Track a flow path a run claims, when it is a flow folder at one of the commits runs claim
+        for it. Every tracked path costs a tree lookup per commit of the history: a remote's 500
+        runs claiming 500 made-up paths made the next runs command take 10 s on a 500-commit
+        repository (quadratic: hours on a big one)."""
+        if self.conn.execute("SELECT 1 FROM flow_paths WHERE path=?", (path,)).fetchone():
+            return
+        if any(self._flow_folder_at(c, path) for c in sorted(commits)):
+            self.track_path(path)
+
+    def _flow_folder_at(self, commit: str, path: str) -> bool:
+        from ..flow.model import FLOW_FILES
+        from ..store.read import MAX_RUN_COMMIT_BYTES
+
+        try:
+            sha = commit.encode("ascii")
+            if len(sha) not in (40, 64) or (gobj.object_size(self.repo, sha) or 0) > MAX_RUN_COMMIT_BYTES:
+                return False
+            c = self.repo[sha]
+            t = gobj.tree_at(self.repo, c.tree, path, self._memo) if c.type_name == b"commit" else None
+            names = [e.path for e in self.repo[t].iteritems()] if t is not None else []
+        except (KeyError, ValueError, AttributeError, UnicodeError):
+            return False
+        return any(n.decode("utf-8", "replace") in FLOW_FILES or n.endswith(b".prompty") for n in names)
 
     def sync_head(self) -> None:
         try:
@@ -127,9 +152,9 @@ class RunIndex:
                     "DELETE FROM lines WHERE run=?", "DELETE FROM refs WHERE name=?"):
             self.conn.execute(sql, (name,))
 
-    def _index_run(self, name: str, sha: bytes, known: bool = True) -> str | None:
+    def _index_run(self, name: str, sha: bytes, known: bool = True) -> tuple | None:
         """(Re)index one run from its snapshot; a broken snapshot is skipped (kept out of the
-        refs table so it is retried). Returns its flow path."""
+        refs table so it is retried). Returns (its flow path, the commit it claims), or None."""
         from ..store.read import read_summary
 
         if known:
@@ -154,14 +179,16 @@ class RunIndex:
             rows.append((name, _storable(str(k)), real(v), json.dumps(v)))
         self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
         self.conn.execute("INSERT OR REPLACE INTO refs VALUES (?, ?)", (name, sha.decode()))
-        return _text(flow.get("path")) if flow.get("commit") else None  # unlinked: no history
+        if not flow.get("commit") or not _text(flow.get("path")):
+            return None   # unlinked: no history
+        return _text(flow.get("path")), _text(flow.get("commit"))
 
     def add_run(self, name: str, sha: bytes) -> None:
         """Index a run just recorded (the ref already exists)."""
         with self.transaction():
             path = self._index_run(name, sha)
         if path:
-            self.track_path(path)
+            self._track_claimed(path[0], {path[1]})
 
     def remove_run(self, name: str) -> None:
         with self.transaction():

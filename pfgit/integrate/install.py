@@ -125,17 +125,21 @@ def _save_state(path: str, state: dict) -> None:
 
 def _read_text(path: str) -> str:
     """The file as it is (line ends included: uninstall must give back the very same bytes)."""
+    # surrogateescape: a `.gitattributes` holding Latin-1 bytes (a pull request's) was an
+    # internal error (UnicodeDecodeError); its bytes are kept as they are
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
             return f.read()
     except FileNotFoundError:
         return ""
+    except IsADirectoryError:   # a pull request can commit `.gitattributes/x`
+        raise UsageError("is a folder, not a file: git does not read it", file=path) from None
 
 
 def _write_text(path: str, text: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".pfgit-tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
         f.write(text)
     os.replace(tmp, path)
 

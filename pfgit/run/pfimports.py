@@ -167,7 +167,7 @@ def scan_sources(flow_dir: str, sources: list, root: str = "") -> list:
         try:
             with open(os.path.join(flow_dir, rel), "rb") as f:
                 tree = parse_module(f.read(), rel)
-        except OSError:
+        except (OSError, ValueError):   # ValueError: a NUL in the flow's source path
             continue
         if tree is None:
             continue

@@ -30,9 +30,25 @@ class RunSnapshot:
         return self.run.get("flow", {}).get("path") or "."
 
 
+# A fetched run is read as data, and git stores repetitive bytes 1000-fold smaller: a remote's
+# 88 KB object was a 90 MB run.json (or commit) that every runs command inflated and parsed
+# (640 MB, 18 s; a few more made the index refresh run out of memory). pfgit writes commits of a
+# few kilobytes (trailers only up to 16 KB each) and run.json / metrics.json of kilobytes; bigger
+# ones are judged by their header and not read (docs/security.md).
+MAX_RUN_COMMIT_BYTES = 1 << 20
+MAX_RECORD_BYTES = 16 << 20
+
+
+def _oversized(repo: Repo, sha: bytes, cap: int) -> int | None:
+    size = gobj.object_size(repo, sha)
+    return size if size is not None and size > cap else None
+
+
 def _json_blob(repo: Repo, files: dict, name: str, default):
     e = files.get(name)
     if e is None:
+        return default
+    if _oversized(repo, e[1], MAX_RECORD_BYTES):
         return default
     try:
         obj = repo[e[1]]
@@ -76,6 +92,10 @@ def parse_trailers(message: bytes) -> tuple:
 
 
 def _commit(repo: Repo, name: str, commit: bytes):
+    size = _oversized(repo, commit, MAX_RUN_COMMIT_BYTES)
+    if size:
+        raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is a {size:,}-byte object, "
+                        "not a commit pfgit wrote (a hand-made or fetched ref?); not read")
     try:
         c = repo[commit]
     except KeyError:
@@ -104,7 +124,11 @@ def read_snapshot(repo: Repo, name: str, commit: bytes) -> RunSnapshot:
         raise ReadError(f"run '{name}': snapshot {commit.decode()[:12]} is missing objects") from None
     run = _json_blob(repo, files, "run.json", None)
     if not isinstance(run, dict):
-        raise ReadError(f"run '{name}': snapshot has no readable run.json")
+        e = files.get("run.json")
+        size = e and _oversized(repo, e[1], MAX_RECORD_BYTES)
+        raise ReadError(f"run '{name}': snapshot has no readable run.json" +
+                        (f" (it is {size:,} bytes, more than pfgit reads: a hand-made or fetched "
+                         "ref?)" if size else ""))
     metrics = _json_blob(repo, files, "metrics.json", {})
     return RunSnapshot(name=name, commit=commit.decode(), parents=[p.decode() for p in c.parents],
                        run=sane_run(run), metrics=metrics if isinstance(metrics, dict) else {}, files=files,

@@ -228,8 +228,8 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     entries = {
         FLOW_DIR: (gobj.DIR_MODE, ft),
         "outputs.jsonl": (gobj.FILE_MODE, out_id),
-        "metrics.json": (gobj.FILE_MODE, gobj.put_bytes(
-            repo, (json.dumps(redact.value(metrics), indent=2, sort_keys=True) + "\n").encode())),
+        "metrics.json": (gobj.FILE_MODE, gobj.put_bytes(repo, _capped(
+            "metrics", (json.dumps(redact.value(metrics), indent=2, sort_keys=True) + "\n").encode()))),
     }
     if inputs is not None:
         inc = [0]
@@ -277,7 +277,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     }
     run_json = redact.value(run_json)
     entries["run.json"] = (gobj.FILE_MODE, gobj.put_bytes(
-        repo, jsondata.utf8(run_json, indent=2) + b"\n"))
+        repo, _capped("run.json", jsondata.utf8(run_json, indent=2) + b"\n")))
     tree = gobj.make_tree(repo, entries)
     parents = ([fc] if fc else []) + ([base_sha] if base_sha else [])
     msg = commit_message(name, run_json, redact.value(metrics))
@@ -303,6 +303,16 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
 
 
 TRAILER_MAX = 16384
+
+
+def _capped(what: str, data: bytes) -> bytes:
+    """`data`, refused when readers would not read it back (pfgit.store.read.MAX_RECORD_BYTES)."""
+    from .read import MAX_RECORD_BYTES
+
+    if len(data) > MAX_RECORD_BYTES:
+        raise UsageError(f"the run's {what} would be {len(data):,} bytes; pfgit reads at most "
+                         f"{MAX_RECORD_BYTES >> 20} MB of it (docs/security.md)")
+    return data
 
 
 def commit_message(name: str, run_json: dict, metrics: dict) -> str:

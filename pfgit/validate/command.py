@@ -66,7 +66,7 @@ def skipped_note(skipped: list) -> str:
 
 
 def worktree_reports(paths: list, skipped: list | None = None) -> list:
-    from ..flow.readers import DirReader, git_top, join
+    from ..flow.readers import OUTSIDE_ARGUMENT, DirReader, git_top, join, outside_repository
     from .api import locate, validate_locations
 
     class FsReader(DirReader):
@@ -97,6 +97,11 @@ def worktree_reports(paths: list, skipped: list | None = None) -> list:
         except OSError as e:  # a symlink loop, no permission
             raise UsageError(f"cannot read: {e.strerror or e}", file=p) from None
         top = git_top(p)
+        # `flows/g` committed as a symlink to ~/.ssh or another checkout: the folder is a pull
+        # request's content and what it points to is not the repository's. (A file that is such
+        # a link names its flow, as pre-commit passes it; the reader does not read the link.)
+        if outside_repository(p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)), p):
+            raise UsageError(OUTSIDE_ARGUMENT, file=p)
         if top not in readers:
             reader = FsReader("/", boundary=top)
             reader.cwd = cwd
@@ -175,8 +180,11 @@ def _print(reports: list, fmt: str, strict: bool, skipped: list = ()) -> None:
         if fmt == "sarif":
             emit_json(sarif_log(problems, CODES, __version__, repo_root()))
         else:
+            from ..output import ci_commands
+
             lines = github_lines(problems, repo_root())
-            sys.stdout.write("".join(line + "\n" for line in lines))
+            with ci_commands():   # our own `::error file=...::` lines (their data escaped)
+                sys.stdout.write("".join(line + "\n" for line in lines))
         return
     sys.stdout.write("\n".join(text_lines(reports, strict, color=use_color())) + "\n")
 

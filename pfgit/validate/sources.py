@@ -1,8 +1,9 @@
 """The files nodes run: they exist (in the folder or via additional_includes) and they parse.
 
 Python files are compiled with the builtin `compile` (which also catches errors `ast.parse` lets
-through, such as `return` outside a function, and needs no import); Jinja2 templates are parsed
-with a plain `jinja2.Environment`, imported only when a template has something to parse.
+through, such as `return` outside a function, and needs no import); Jinja2 templates are compiled
+(never rendered, no constant folded: `_checking_env`), jinja2 imported only when a template has
+something to parse.
 """
 
 from __future__ import annotations
@@ -235,19 +236,53 @@ def jinja_parse(text: str) -> tuple:
     unknown filters and tests (TemplateAssertionError, a TemplateSyntaxError)."""
     if "{" not in text:
         return None, None  # no tag, expression or comment: nothing Jinja2 could reject
-    global _jinja_env
     import jinja2
 
-    if _jinja_env is None:
-        _jinja_env = jinja2.Environment()
+    env = _checking_env()
     try:
-        tree = _jinja_env.parse(text)
-        _jinja_env.compile(tree)
+        tree = env.parse(text)
+        env.compile(tree)
     except jinja2.TemplateSyntaxError as e:
         return ((e.lineno or 1), e.message or "invalid template"), None
     except RecursionError:
         return (1, "template nested too deeply"), None
+    except (SyntaxError, ValueError, MemoryError) as e:
+        # what Jinja2 lets through to Python's compile: `{% macro m(a, a) %}` ("duplicate
+        # argument 'l_1_a'") was an internal error; jinja2.Template(...) refuses it too
+        msg = getattr(e, "msg", None) or str(e) or type(e).__name__
+        return (1, "the template compiles to invalid Python: " + msg.replace("'l_1_", "'")), None
     return None, tree
+
+
+def _checking_env():
+    """A Jinja2 environment that compiles a template without evaluating any of it.
+
+    Jinja2 folds constant expressions while compiling (its optimizer and the code generator's
+    output folding call `as_const`): a plain Environment computed `{{ 'x'|center(10**9) }}` or
+    `{{ 'a' * 10**10 }}` during validate (gigabytes, minutes: a pull request's template stalled
+    the pre-commit hook and CI) and `{{ 2 ** 100000 }}` was an internal error. Here operators
+    count as intercepted (the sandbox's rule: never folded) and every filter and test is a stub
+    that needs the render context (never called at compile time), under the real names, so an
+    unknown filter or test is still refused as promptflow's jinja2.Template(...) refuses it."""
+    global _jinja_env
+    if _jinja_env is None:
+        import jinja2
+        from jinja2.sandbox import SandboxedEnvironment
+
+        @jinja2.pass_context
+        def stub(*args, **kwargs):  # pragma: no cover - compiled code is never run
+            raise RuntimeError("validate never renders a template")
+
+        class CheckingEnvironment(SandboxedEnvironment):
+            intercepted_binops = frozenset(("+", "-", "*", "/", "//", "%", "**"))
+            intercepted_unops = frozenset(("+", "-"))
+
+        env = CheckingEnvironment(optimized=False)
+        base = jinja2.Environment()
+        env.filters = {name: stub for name in base.filters}
+        env.tests = {name: stub for name in base.tests}
+        _jinja_env = env
+    return _jinja_env
 
 
 def check(ctx: Context) -> None:
@@ -274,6 +309,10 @@ def check(ctx: Context) -> None:
                 looked += " (it is in the worktree but not staged: git add it)"
             ctx.add("missing-source", f"source file '{src.path}'{where} not found in the flow "
                     f"folder{looked}", ppath, node.name)
+            continue
+        if ctx.reader.is_dir(rel):   # `path: .`, `path: ..`, `path: n1.py/..`: promptflow fails
+            ctx.add("unreadable-file", f"'{ctx.display(rel)}' is a folder, not a file", ppath,
+                    node.name)
             continue
         if rel not in files.checked:
             if not ctx.reader.exists(rel):  # a broken link: say why it cannot be read

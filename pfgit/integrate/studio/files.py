@@ -164,10 +164,11 @@ def from_worktree(repo, flow_rel: str) -> tuple:
     return files, links
 
 
-def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True) -> tuple:
+def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True,
+              capped: bool = True) -> tuple:
     """({path: File}, skipped [(path, why)]) of a git tree (symlinks and submodules skipped; with
     `exclude`, what the exchange leaves out too). A fetched ref is untrusted: a name that could not
-    be written safely refuses the whole tree."""
+    be written safely refuses the whole tree, and (`capped`) files over the zip limits too."""
     files, skipped = {}, []
     if tree_id is None:
         return files, skipped
@@ -178,6 +179,11 @@ def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True
         except KeyError:  # a shallow or partial clone, or a fetched ref without its objects
             raise UsageError(f"malformed flow tree: '{rel}' is missing from the repository",
                              file=where or None) from None
+
+    from ...git.objects import object_size
+    from .safezip import DEFAULT_LIMITS
+
+    total = [0]
 
     def walk(tid: bytes, prefix: str):
         tree = obj(tid, prefix or ".")
@@ -204,6 +210,15 @@ def from_tree(repo, tree_id: bytes | None, where: str = "", exclude: bool = True
                 if why:
                     skipped.append((rel, why))
                 else:
+                    # a fetched run's tree may hold a 4 GB file git stores in 4 MB: the zip
+                    # limits apply before anything is inflated
+                    size = (object_size(repo, e.sha) or 0) if capped else 0
+                    total[0] += size
+                    if size > DEFAULT_LIMITS.max_entry or total[0] > DEFAULT_LIMITS.max_total:
+                        raise UsageError(f"flow tree too big: '{rel}' holds {size:,} bytes (at most "
+                                         f"{DEFAULT_LIMITS.max_entry >> 20} MB a file, "
+                                         f"{DEFAULT_LIMITS.max_total >> 20} MB in all)",
+                                         file=where or None)
                     blob = obj(e.sha, rel)
                     if not isinstance(blob, Blob):   # a file entry naming a tree (hand-made)
                         raise UsageError(f"malformed flow tree: '{rel}' is not a file",

@@ -64,7 +64,7 @@ def collect(repo, path: str | None, rev: str | None = None, run: str | None = No
             tree = tree_at(repo, repo[commit].tree, flow_rel)
             if tree is None:
                 raise UsageError(f"no folder '{flow_rel}' in {rev}")
-            files, skipped = from_tree(repo, tree, f"{rev}:{flow_rel}")
+            files, skipped = from_tree(repo, tree, f"{rev}:{flow_rel}", capped=False)   # ours
             ex = Export(flow_rel, "revision", commit.decode(), files, skipped)
         else:
             if not os.path.isdir(path) and not os.path.isfile(path):
