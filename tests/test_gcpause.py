@@ -38,3 +38,19 @@ def test_every_command_runs_with_collection_on():
     for argv in (["validate", "--json", "."], ["connection", "list"]):
         out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True).stdout
         assert out.strip().splitlines()[-1] == "[True]", out
+
+
+def test_a_test_chat_runs_with_collection_on(tmp_path):
+    """`pfgit test` runs its one line with the start-up pause still on; a conversation
+    (`--interactive`) lasts, and turns collection back on first."""
+    from run_flows import write_flow
+    from test_run_chat import ECHO_CHAT
+
+    flow = write_flow(tmp_path / "chat", ECHO_CHAT)
+    probe = ("import gc, sys\nfrom pfgit.gcpause import end_startup\nimport pfgit.gcpause as g\nseen = []\n"
+             "def spy(*a, **k):\n    end_startup(*a, **k)\n    seen.append(gc.isenabled())\n"
+             "g.end_startup = spy\nfrom pfgit.cli import main as m\nsys.argv = ['pfgit'] + sys.argv[1:]\n"
+             "try:\n    m.run()\nexcept SystemExit:\n    pass\nprint(seen)\n")
+    out = subprocess.run([sys.executable, "-c", probe, "test", "--flow", str(flow), "--interactive"],
+                         input="hi\n", capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == "[True]", out

@@ -307,8 +307,11 @@ def register(app: typer.Typer) -> None:
                        environment_variables=_env(environment_variables) if environment_variables else {},
                        init=_pairs_or_file(init, "--init") if init else None, engine=engine)
         if interactive:
+            from ..gcpause import end_startup
             from ..output import is_tty
             from ..run.chat import chat
+
+            end_startup()   # a conversation lasts: collection on (one `pfgit test` line runs without)
 
             if node or json_out:
                 raise RunError("--interactive chats with the whole flow: without --node and --json")

@@ -175,8 +175,8 @@ def _main(argv: list | None = None) -> int:
             rewrite = getattr(importlib.import_module(f"pfgit.cli.cmd_{COMMANDS[word]}"), "rewrite_argv", None)
             args = rewrite(args, _long_options(cmd, args)) if rewrite else args
         restyle(cmd)
-        if word != "run":   # a batch turns collection back on when its lines start (pfgit.run.batch)
-            end_startup()
+        if word not in ("run", "test"):   # a batch turns collection back on when its lines start
+            end_startup()                  # (pfgit.run.batch); `test` runs one line without it
         rv = cmd.main(args=args, prog_name="pfgit", standalone_mode=False)
         return rv if isinstance(rv, int) else 0  # typer.Exit(n) comes back as n
     except PfgitError as e:
