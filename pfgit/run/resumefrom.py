@@ -175,7 +175,36 @@ def flow_folder(repo, flow_rel: str, flow_src):
         yield here
         return
     with checkout(repo.path, flow_src[0]) as tmp:
-        yield os.path.join(tmp, *[p for p in flow_rel.split("/") if p not in ("", ".")])
+        fdir = os.path.join(tmp, *[p for p in flow_rel.split("/") if p not in ("", ".")])
+        _write_generated(repo, flow_src, fdir)
+        yield fdir
+
+
+GENERATED_MAX = 1 << 16
+
+
+def _write_generated(repo, flow_src, fdir: str) -> None:
+    """The flow file a `--flow module:function` run generated (flow_src[3], in its recorded tree
+    but not in its commit), written into the temporary checkout. Only that file name, and only a
+    small blob: run.json may come from a fetched run."""
+    from ..git.objects import object_size, tree_entries
+    from .engine.plan import ENTRY_FLOW_FILE
+
+    if len(flow_src) < 4 or not isinstance(flow_src[3], list) or ENTRY_FLOW_FILE not in flow_src[3]:
+        return
+    try:
+        mode, sha = tree_entries(repo, flow_src[1].encode())[ENTRY_FLOW_FILE]
+    except (KeyError, AttributeError, ValueError):
+        raise RunError(f"the run's flow tree has no {ENTRY_FLOW_FILE}, which its run.json says it generated") from None
+    size = object_size(repo, sha)
+    if mode & 0o170000 != 0o100000 or size is None or size > GENERATED_MAX:
+        raise RunError(f"the run's generated {ENTRY_FLOW_FILE} is not a small file: not used")
+    path = os.path.join(fdir, ENTRY_FLOW_FILE)   # in a temporary checkout: ours to change
+    if os.path.lexists(path):    # the commit's own file (a link, maybe): replaced, never followed
+        os.unlink(path)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644),
+                   "wb") as f:
+        f.write(repo[sha].data)
 
 
 def _needs_request(repo, run: dict) -> str | None:
@@ -234,7 +263,8 @@ def resume_from(repo, given: RunSpec, console):
         flow_rel, folder=repo.path, variant=run.get("variant"), dag=not flow_rel.endswith(".prompty"))
     if runrefs.get_run(repo, new) is not None:
         raise RunError(f"run '{new}' already exists (choose another --name)")
-    flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))]
+    flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))] + (
+        [flow["generated"]] if isinstance(flow.get("generated"), list) else [])   # still not in the commit
     spec = RunSpec(
         flow=".", data=data, column_mapping=dict(run.get("column_mapping") or {}), run=base,
         variant=run.get("variant"), connections=request.get("connections") or {},

@@ -74,9 +74,9 @@ def locate(flow: str) -> tuple[str, str]:
     if os.path.isfile(flow):
         return os.path.dirname(os.path.abspath(flow)), os.path.abspath(flow)
     if not os.path.isdir(flow):
-        if entry_flow(flow) is not None:
-            raise RunError("a 'module:function' entry is a flow for pfgit test only; to run it over data, "
-                           f"write a {ENTRY_FLOW_FILE} holding 'entry: {flow}'", file=flow)
+        edir = entry_flow(flow)
+        if edir is not None:   # the flow file promptflow would write there (never written: see load)
+            return edir, os.path.join(edir, ENTRY_FLOW_FILE)
         raise RunError("flow not found", file=flow)
     reader = DirReader(flow, flow)
     here = flow_file_in(reader, ".")
@@ -95,15 +95,30 @@ ENTRY_FLOW_FILE = "flow.flex.yaml"
 
 
 def entry_flow(flow: str) -> str | None:
-    """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
-    in the current folder. That folder when `flow` is such an entry whose module is a file or
-    package there (and not a path that exists), else None."""
+    """promptflow's `pf flow test|pf run create --flow module:function`: a flex flow with that
+    entry, its code in the current folder. That folder (absolute) when `flow` is such an entry
+    whose module is a file or package there (and not a path that exists), else None. `FOLDER/
+    module:function` names the entry's folder instead of the current one: what a run records as
+    its flow (an absolute path), so that `--resume` finds the code from any folder."""
     from ...flow.entry import entry_location
 
     if os.path.exists(flow):
         return None
-    loc = entry_location({"entry": flow}, os.getcwd())
+    folder, entry = os.path.split(flow)
+    if folder and not os.path.isdir(folder):
+        return None
+    loc = entry_location({"entry": entry}, os.path.abspath(folder or os.getcwd()))
     return loc.root if loc and (os.path.isfile(loc.file) or os.path.isdir(loc.package)) else None
+
+
+def entry_of(flow: str) -> str | None:
+    """The `module:function` of a flow given as an entry (see entry_flow), else None."""
+    return os.path.basename(flow) if entry_flow(flow) is not None else None
+
+
+def entry_flow_text(entry: str) -> bytes:
+    """The flow file promptflow writes for an entry (create_temp_flex_flow_yaml: `{entry: ...}`)."""
+    return f"entry: {entry}\n".encode()
 
 
 class _EntryReader(DirReader):
@@ -112,7 +127,7 @@ class _EntryReader(DirReader):
 
     def __init__(self, root: str, entry: str):
         super().__init__(root, ".")
-        self.flow_text = f"entry: {entry}\n".encode()
+        self.flow_text = entry_flow_text(entry)
 
     def read_bytes(self, rel: str) -> bytes:
         return self.flow_text if rel == ENTRY_FLOW_FILE else super().read_bytes(rel)
@@ -130,7 +145,8 @@ def load(flow: str):
     if edir is not None:
         flow_file = os.path.join(edir, ENTRY_FLOW_FILE)
         try:
-            return load_flow(_EntryReader(edir, flow), FlowLocation(".", ENTRY_FLOW_FILE)), edir, flow_file
+            return (load_flow(_EntryReader(edir, os.path.basename(flow)), FlowLocation(".", ENTRY_FLOW_FILE)),
+                    edir, flow_file)
         except FlowLoadError as e:
             raise RunError(e.message, file=flow) from None
     fdir, ffile = locate(flow)
