@@ -355,6 +355,7 @@ def _prepare_inputs(spec, repo, engine, console, data_given=None):
         if info is not None and not info.has_line_number and info.rows != len(base.line_numbers):
             raise RunError(f"base run '{base.name}' has {len(base.line_numbers)} lines but the data has "
                            f"{info.rows}: an evaluation run joins them line by line")
+        notes += base.notes
         if base.failed:
             notes.append(f"{len(base.failed)} line(s) of base run '{base.name}' failed: recorded as failed "
                          "lines here (promptflow drops them silently)")

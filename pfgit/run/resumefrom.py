@@ -289,7 +289,7 @@ def continue_run(repo, state: dict):
 def _seeder(repo, snap, console):
     def seed(active, engine) -> int:
         """Copies NAME's succeeded lines into `active`; returns how many."""
-        from ..store.read import logs, stream_file
+        from ..store.read import log_lines, stream_file
         from .baserun import SortedLookup
 
         def lines(fname):
@@ -303,24 +303,27 @@ def _seeder(repo, snap, console):
 
         agg = None
         if engine.keeps_for_aggregation():
-            agg = {}
-            for raw in logs(repo, snap).get(AGGREGATION_LOG, b"").splitlines():
-                try:
-                    obj = json.loads(raw)
-                    agg[obj["line_number"]] = obj
-                except (ValueError, KeyError, TypeError):
-                    continue
+            def agg_lines():   # streamed: written sorted by line number, as outputs.jsonl
+                for raw in log_lines(repo, snap, AGGREGATION_LOG):
+                    try:
+                        obj = json.loads(raw)
+                    except (ValueError, TypeError):    # TypeError: None, a line too long
+                        continue
+                    if isinstance(obj, dict) and isinstance(obj.get("line_number"), int):
+                        yield obj["line_number"], obj
+            agg = SortedLookup(agg_lines())
         inputs = SortedLookup(lines("inputs.jsonl"))
         copied, rerun = 0, 0
         for ln, out in lines("outputs.jsonl"):
             ins = inputs.get(ln)
-            if ins is None or (agg is not None and ln not in agg):
+            kept = agg.get(ln) if agg is not None else None
+            if ins is None or (agg is not None and kept is None):
                 rerun += 1
                 continue
             active.append("inputs", ins)
             active.append("outputs", out)
             if agg is not None:
-                active.append("aggregation", agg[ln])
+                active.append("aggregation", kept)
             copied += 1
         if rerun:
             console.note(f"{rerun} succeeded line(s) of '{snap.name}' run again: the record lacks their "

@@ -1,0 +1,74 @@
+"""Regressions from the reviews of session 17 (hostile fetched runs, nested run refs, runs with a
+million metrics, `pfgit test` of a link out of the repository): each test fails without its fix."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+from runs_helpers import open_repo, run_cli
+from secure_helpers import git, make_flow_repo
+
+
+def _base_run_with_errors_log(tmp_path, monkeypatch, capsys, errors: bytes):
+    """A run `base` of 2 lines, line 1 failed, whose logs/errors.jsonl is `errors`."""
+    repo = make_flow_repo(tmp_path)
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    (tmp_path / "in.jsonl").write_text('{"line_number": 0, "q": "x"}\n{"line_number": 1, "q": "y"}\n')
+    (tmp_path / "errors.jsonl").write_bytes(errors)
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--inputs", str(tmp_path / "in.jsonl"),
+                           "--log", str(tmp_path / "errors.jsonl"), "--name", "base", "--status", "Failed")
+    assert code == 0, err
+    return repo
+
+
+def test_a_base_runs_errors_log_is_streamed_and_its_long_lines_left_out(tmp_path, monkeypatch, capsys):
+    """An evaluation run read its base run's errors.jsonl whole (and split it: twice its size);
+    a fetched one can inflate to gigabytes. Now line by line, a line over 1 MB left out with a note."""
+    from pfgit.run.baserun import load_base
+
+    long_line = json.dumps({"line_number": 1, "message": "x" * (2 << 20)}).encode() + b"\n"
+    errors = long_line * 20 + b'{"line_number": 1, "message": "boom"}\n'    # 40 MB
+    repo = _base_run_with_errors_log(tmp_path, monkeypatch, capsys, errors)
+    r = open_repo(repo)
+    tracemalloc.start()
+    base = load_base(r, "base")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert base.failed == {1: "boom"}
+    assert peak < 16 << 20, peak
+    assert base.notes == ["base run 'base': 20 line(s) of logs/errors.jsonl over 1 MB left out, unread "
+                          "(a failed line they name says only 'failed')"]
+
+
+def test_a_base_runs_errors_log_bigger_than_pfgit_reads_is_not_read(tmp_path, monkeypatch, capsys):
+    from pfgit.run.baserun import load_base
+    from pfgit.store import read
+
+    errors = b'{"line_number": 1, "message": "boom"}\n' + b'{"line_number": 9, "message": "padding"}\n' * 3000
+    repo = _base_run_with_errors_log(tmp_path, monkeypatch, capsys, errors)
+    monkeypatch.setattr(read, "MAX_LOG_BYTES", 64 << 10)     # stands for 256 MB
+    seen = []
+    real = read.gobj.iter_blob
+    monkeypatch.setattr(read.gobj, "iter_blob", lambda *a, **k: seen.append(a) or real(*a, **k))
+    base = load_base(open_repo(repo), "base")
+    log = git(repo, "rev-parse", "refs/pfgit/runs/base:logs/errors.jsonl").strip().encode()
+    assert base.failed == {1: "failed"} and log not in [a[1] for a in seen]   # judged by its header
+    [note] = base.notes
+    assert note.startswith(f"run 'base': logs/errors.jsonl is {len(errors):,} bytes, more than pfgit reads")
+    assert note.endswith("a hand-made or fetched ref?): not read; its failed lines say only 'failed'")
+    assert read.logs(open_repo(repo), read.load_run(open_repo(repo), "base"), max_bytes=1000) == {}
+
+
+def test_iter_lines_with_a_cap_gives_none_for_each_long_line_and_keeps_the_others(tmp_path):
+    from pfgit.git.objects import iter_lines
+
+    repo = make_flow_repo(tmp_path)
+    big = b"y" * 200_000                                  # spans chunks of 64 KB
+    for text, want in ((b"a\n" + big + b"\nb\n" + big, [b"a\n", None, b"b\n", None]),
+                       (big + b"\n" + big + b"\nc", [None, None, b"c"]),
+                       (b"short\n" + b"z" * 99_999 + b"\n", [b"short\n", b"z" * 99_999 + b"\n"])):
+        sha = git(repo, "hash-object", "-w", "--stdin", input=text.decode()).strip().encode()
+        assert list(iter_lines(open_repo(repo), sha, max_line=100_000)) == want
+        assert b"".join(iter_lines(open_repo(repo), sha)) == text               # no cap: as before
