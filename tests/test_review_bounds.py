@@ -72,3 +72,27 @@ def test_iter_lines_with_a_cap_gives_none_for_each_long_line_and_keeps_the_other
         sha = git(repo, "hash-object", "-w", "--stdin", input=text.decode()).strip().encode()
         assert list(iter_lines(open_repo(repo), sha, max_line=100_000)) == want
         assert b"".join(iter_lines(open_repo(repo), sha)) == text               # no cap: as before
+
+
+def test_a_nested_run_ref_is_no_run_loose_or_packed(tmp_path, monkeypatch, capsys):
+    """refs/pfgit/runs/a/b (fetched, or hand-made) showed in `runs list` only after `git pack-refs`;
+    run names hold no '/', so it is no run in either storage, and `pfgit fetch` says so."""
+    remote = make_flow_repo(tmp_path, "remote")
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    code, _, err = run_cli(monkeypatch, capsys, remote, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--name", "good")
+    assert code == 0, err
+    git(remote, "update-ref", "refs/pfgit/runs/a/b", "refs/pfgit/runs/good")
+    local = make_flow_repo(tmp_path, "local")
+    code, out, err = run_cli(monkeypatch, capsys, local, "fetch", str(remote))
+    assert code == 0 and "fetched 2 ref(s)" in out
+    assert err == ("pfgit: refs/pfgit/runs/a/b is not a run (a run name holds no '/'): fetched, not listed; "
+                   "to keep it, git update-ref refs/pfgit/runs/NEW_NAME refs/pfgit/runs/a/b\n")
+    for packed in (False, True):
+        if packed:
+            git(local, "pack-refs", "--all")
+            assert "refs/pfgit/runs/a/b" in (local / ".git" / "packed-refs").read_text()
+        code, out, _ = run_cli(monkeypatch, capsys, local, "runs", "list", "--json")
+        assert [r["name"] for r in json.loads(out)["runs"]] == ["good"], packed
+        code, _, err = run_cli(monkeypatch, capsys, local, "runs", "show", "a/b")
+        assert code == 2 and err == "pfgit: unknown run 'a/b'\n", packed
