@@ -96,3 +96,43 @@ def test_a_nested_run_ref_is_no_run_loose_or_packed(tmp_path, monkeypatch, capsy
         assert [r["name"] for r in json.loads(out)["runs"]] == ["good"], packed
         code, _, err = run_cli(monkeypatch, capsys, local, "runs", "show", "a/b")
         assert code == 2 and err == "pfgit: unknown run 'a/b'\n", packed
+
+
+def test_log_and_runs_show_print_the_first_metrics_and_how_many_more(tmp_path, monkeypatch, capsys):
+    """A run with 1,000,000 metrics printed them all on one line of `pfgit log`; --json keeps all."""
+    from pfgit.index import render
+
+    repo = make_flow_repo(tmp_path)
+    (tmp_path / "out.jsonl").write_text('{"line_number": 0, "a": "x"}\n')
+    metrics = {f"m{i:03d}": i for i in range(render.MAX_INLINE_METRICS + 25)}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    code, _, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow", "--outputs",
+                           str(tmp_path / "out.jsonl"), "--metrics", str(tmp_path / "metrics.json"), "--name", "big")
+    assert code == 0, err
+    first = "  ".join(f"m{i:03d}={i}" for i in range(render.MAX_INLINE_METRICS))
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log")
+    assert f"    big  Completed  1/1  {first}  ... and 25 more (--json lists all)\n" in out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "runs", "show", "big")
+    assert f"metrics   {first}  ... and 25 more (--json lists all)\n" in out
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "--metric", "m030")
+    assert "big  Completed  1/1  m030=30\n" in out                                  # asked for: shown
+    code, out, _ = run_cli(monkeypatch, capsys, repo, "log", "--json")
+    assert json.loads(out)["flows"][0]["commits"][0]["runs"][0]["metrics"] == metrics
+
+
+def test_metric_values_are_indexed_and_read_back_as_one_by_one(tmp_path):
+    """The fast paths (no json.dumps for plain numbers, one parse for all values) change nothing."""
+    import math
+
+    from pfgit.index.db import _metric_rows
+    from pfgit.index.query import _values
+    from pfgit.store.jsondata import loads, real
+
+    values = [0, -7, 1 << 53, 10 ** 30, 0.1, -2.5e-300, 1e308, math.inf, -math.inf, math.nan, True, False,
+              None, "x", [1, {"a": 2}], {"b": "c"}]
+    rows = list(_metric_rows("r", {f"k{i}": v for i, v in enumerate(values)}))
+    for (run, name, r, js), v in zip(rows, values):
+        assert js == json.dumps(v) and (r == real(v) or (r is None and real(v) is None)), v
+    got = _values([js for *_, js in rows])
+    assert json.dumps(got) == json.dumps([loads(json.dumps(v)) for v in values])
+    assert _values(["1", "{not json", "[2]"]) == [1, None, [2]]                       # one bad: the others

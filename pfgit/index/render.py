@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import time
 
 from ..mdtext import md_code, md_text
@@ -65,9 +66,18 @@ def runs_table(runs: list) -> str:
     return table(rows, ["NAME", "STATUS", "LINES", "FLOW", "COMMIT", "STARTED"])
 
 
-def metrics_inline(m: dict, only: list | None = None) -> str:
-    keys = only if only else sorted(m)
-    return "  ".join(f"{k}={fmt_value(m.get(k))}" for k in keys if only or k in m)
+# metrics shown on one line of `pfgit log` / `runs show` (--metric names others, --json has all):
+# a run with 1,000,000 metrics printed them all on one line
+MAX_INLINE_METRICS = 10
+
+
+def metrics_inline(m: dict, only: list | None = None, limit: int = MAX_INLINE_METRICS) -> str:
+    if only:   # asked for by name: all of them
+        return "  ".join(f"{k}={fmt_value(m.get(k))}" for k in only)
+    keys = sorted(m) if len(m) <= limit else heapq.nsmallest(limit, m)   # not a sort of a million
+    text = "  ".join(f"{k}={fmt_value(m[k])}" for k in keys)
+    more = len(m) - len(keys)
+    return text + (f"  ... and {more:,} more (--json lists all)" if more else "")
 
 
 def _generated(run_json: dict) -> str:
