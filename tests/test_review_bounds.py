@@ -136,3 +136,33 @@ def test_metric_values_are_indexed_and_read_back_as_one_by_one(tmp_path):
     got = _values([js for *_, js in rows])
     assert json.dumps(got) == json.dumps([loads(json.dumps(v)) for v in values])
     assert _values(["1", "{not json", "[2]"]) == [1, None, [2]]                       # one bad: the others
+
+
+def test_test_and_run_refuse_a_flow_that_is_a_link_out_of_the_repository(tmp_path, monkeypatch, capsys):
+    """`pfgit test --flow flows/g`, g a committed link to another checkout: it ran that flow and
+    printed its node names (run and validate refused it); so did a flow file that is such a link."""
+    import os
+
+    from secure_helpers import ECHO, FLOW
+
+    repo = make_flow_repo(tmp_path)
+    outside = tmp_path / "outside" / "oflow"
+    outside.mkdir(parents=True)
+    (outside / "flow.dag.yaml").write_text(FLOW.replace("name: echo", "name: outside_node"))
+    (outside / "echo.py").write_text(ECHO)
+    os.symlink(outside, repo / "g")
+    os.symlink(outside / "flow.dag.yaml", repo / "flow" / "other.dag.yaml")
+    (repo / "h").mkdir()
+    (repo / "h" / "echo.py").write_text(ECHO)
+    os.symlink(outside / "flow.dag.yaml", repo / "h" / "flow.dag.yaml")
+    os.symlink("flow", repo / "alias")                                   # a link inside: fine
+    (repo / "d.jsonl").write_text('{"q": "a"}\n')
+    for flow in ("g", "g/flow.dag.yaml", "flow/other.dag.yaml", "h"):
+        shown = flow if flow != "h" else "h/flow.dag.yaml"
+        for argv in (["test", "--flow", flow, "--inputs", "q=hi"], ["run", "--flow", flow, "--data", "d.jsonl"]):
+            code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+            assert code == 2 and "outside_node" not in out + err, (argv, out, err)
+            assert err == (f"pfgit: {shown}: resolves outside the repository (a symbolic link out, or its "
+                           ".git folder); not read\n"), (argv, err)
+    code, out, err = run_cli(monkeypatch, capsys, repo, "test", "--flow", "alias", "--inputs", "q=hi")
+    assert code == 0 and '"a": "hi"' in out, err

@@ -70,7 +70,10 @@ class Plan:
 
 
 def locate(flow: str) -> tuple[str, str]:
-    """(flow folder, flow file) for a folder, a flow file or a .prompty path."""
+    """(flow folder, flow file) for a folder, a flow file or a .prompty path. A path in a
+    repository that resolves outside it is refused, as validate refuses it."""
+    if os.path.exists(flow):
+        _refuse_outside(flow)
     if os.path.isfile(flow):
         return os.path.dirname(os.path.abspath(flow)), os.path.abspath(flow)
     if not os.path.isdir(flow):
@@ -88,10 +91,24 @@ def locate(flow: str) -> tuple[str, str]:
         raise RunError("this folder holds several flows: name one of them", file=flow)
     if locs[0].others:
         raise RunError(f"several flow files in one folder: {', '.join([locs[0].file] + locs[0].others)}", file=flow)
-    return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
+    ffile = os.path.join(flow, locs[0].file)
+    if os.path.islink(ffile):   # flows/qa/flow.dag.yaml a link out: the flow is not the repository's
+        _refuse_outside(ffile)
+    return os.path.abspath(flow), os.path.abspath(ffile)
 
 
 ENTRY_FLOW_FILE = "flow.flex.yaml"
+
+
+def _refuse_outside(flow: str) -> None:
+    """`flows/g` (or `flows/g/flow.dag.yaml`, or the flow file alone) committed as a symlink to
+    another checkout or ~/: a pull request's content; what it points to is not the repository's
+    and is never read (`pfgit test` ran it and printed its node names)."""
+    from ...flow.readers import OUTSIDE_ARGUMENT
+
+    folder = flow if os.path.isdir(flow) else os.path.dirname(os.path.abspath(flow))
+    if outside_repository(folder, folder) or (not os.path.isdir(flow) and outside_repository(flow, folder)):
+        raise RunError(OUTSIDE_ARGUMENT, file=flow)
 
 
 def entry_flow(flow: str) -> str | None:
