@@ -417,7 +417,20 @@ def register(app: typer.Typer) -> None:
                     print(f"  {r['hint']}")
             for r in res.get("failed", ()):
                 print(f"not fetched {r['ref']}: {r['reason']}")
+            if kind == "fetch":
+                _note_not_runs(res["updated"])
         raise typer.Exit(res["exit_code"] or EXIT_OK)
+
+    def _note_not_runs(refs: list) -> None:
+        """Fetched nested refs below refs/pfgit/runs/: git keeps them; pfgit lists and reads none
+        of them, loose or packed (run names hold no '/')."""
+        from ..git.runrefs import RUNS_PREFIX
+
+        prefix = RUNS_PREFIX.decode()
+        for ref in refs:
+            if ref.startswith(prefix) and "/" in ref[len(prefix):]:
+                print(f"pfgit: {ref} is not a run (a run name holds no '/'): fetched, not listed; to keep "
+                      f"it, git update-ref {prefix}NEW_NAME {ref}", file=sys.stderr)
 
     @app.command("push")
     def push(remote: str = typer.Argument("origin", help="Remote name or URL."),

@@ -258,21 +258,39 @@ def _packed_size(repo: Repo, sha: bytes) -> int | None:
     return None
 
 
-def iter_lines(repo: Repo, sha: bytes) -> Iterator[bytes]:
-    """A blob's lines (with their newline), streamed."""
+def iter_lines(repo: Repo, sha: bytes, max_line: int | None = None) -> Iterator[bytes | None]:
+    """A blob's lines (with their newline), streamed. With `max_line`, a line longer than that is
+    not kept in memory: None stands for it (a fetched log may be one line of gigabytes)."""
     pending: list = []   # the pieces of a line not ended yet: joined once, when it ends (a
     # 60 MB line re-split on every 64 KB chunk took two minutes)
+    held, too_long = 0, False
     for chunk in iter_blob(repo, sha):
         if b"\n" not in chunk:
-            pending.append(chunk)
+            if max_line is not None and not too_long:
+                held += len(chunk)
+                if held > max_line:
+                    pending, too_long = [], True
+            if not too_long:
+                pending.append(chunk)
             continue
         *lines, last = chunk.split(b"\n")
-        lines[0] = b"".join(pending) + lines[0]
+        first = None if too_long else b"".join(pending) + lines[0]
+        if max_line is not None and first is not None and len(first) > max_line:
+            first = None
         pending = [last] if last else []
-        for ln in lines:
-            yield ln + b"\n"
-    if pending:
-        yield b"".join(pending)
+        held, too_long = len(last), False
+        for i, ln in enumerate(lines):
+            if i == 0:
+                yield None if first is None else first + b"\n"
+            elif max_line is not None and len(ln) > max_line:
+                yield None
+            else:
+                yield ln + b"\n"
+    if pending and not too_long:
+        tail = b"".join(pending)
+        yield None if max_line is not None and len(tail) > max_line else tail
+    elif too_long:
+        yield None
 
 
 _HFS_IGNORABLE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")

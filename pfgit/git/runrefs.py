@@ -130,7 +130,11 @@ def list_runs(repo: Repo) -> dict:
     Reads the files directly: faster than generic ref iteration for 100,000 refs."""
     out = {}
     for ref, sha in packed_refs(repo).items():
-        if ref.startswith(RUNS_PREFIX):
+        # a nested ref (refs/pfgit/runs/a/b, fetched or hand-made) is no run: run names hold no
+        # '/' (one flat namespace). Loose, it is a folder the scan below skips; packed, it was
+        # listed, so a run appeared after `git pack-refs`. (A flat name pfgit would not make,
+        # `-x`, is a run: listed, addressed after `--` and renamable.)
+        if ref.startswith(RUNS_PREFIX) and ref.find(b"/", len(RUNS_PREFIX)) < 0:
             out[ref[len(RUNS_PREFIX):].decode("utf-8", "surrogateescape")] = sha
     d = os.path.join(repo.commondir(), "refs", "pfgit", "runs")
     try:
@@ -206,6 +210,8 @@ def local_heads(repo: Repo) -> list:
 
 
 def get_run(repo: Repo, name: str) -> bytes | None:
+    if "/" in name:   # a nested ref is no run, whatever ref it names (see list_runs)
+        return None
     try:
         return repo.refs[run_ref(name)]
     except KeyError:

@@ -12,6 +12,7 @@ Freshness (checked by every command through `open_index`):
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import time
@@ -174,10 +175,8 @@ class RunIndex:
              _count(lines.get("failed")), _text(r.get("variant")), _text(data.get("path")),
              _text(data.get("sha256")), _text(_obj(r.get("source")).get("tool")),
              snap.commit_time))
-        rows = []
-        for k, v in snap.metrics.items():
-            rows.append((name, _storable(str(k)), real(v), json.dumps(v)))
-        self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)", rows)
+        self.conn.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
+                              _metric_rows(name, snap.metrics))
         self.conn.execute("INSERT OR REPLACE INTO refs VALUES (?, ?)", (name, sha.decode()))
         if not flow.get("commit") or not _text(flow.get("path")):
             return None   # unlinked: no history
@@ -316,6 +315,20 @@ def _tree_path(path: str) -> bool:
     parts = path.split("/")
     return bool(path) and not any(p in ("", ".", "..") for p in parts) and \
         not any(ord(c) < 32 or ord(c) == 127 for c in path)
+
+
+def _metric_rows(run: str, metrics: dict):
+    """(run, name, value as REAL, value as JSON) rows, generated (a run with 1,000,000 metrics
+    took 8 s and 340 MB to index at `pfgit fetch`): plain numbers skip json.dumps and real()."""
+    isfinite = math.isfinite
+    for k, v in metrics.items():
+        t = type(v)
+        if t is int and -(1 << 53) < v < (1 << 53):
+            yield run, _storable(str(k)), float(v), str(v)   # as real() and json.dumps give them
+        elif t is float and isfinite(v):
+            yield run, _storable(str(k)), v, repr(v)                  # json.dumps' float text
+        else:
+            yield run, _storable(str(k)), real(v), json.dumps(v)
 
 
 def _storable(s: str) -> str:

@@ -19,6 +19,7 @@ class BaseRun:
     input_columns: set = field(default_factory=set)
     line_numbers: list = field(default_factory=list)     # every line the base run had, ascending
     failed: dict = field(default_factory=dict)           # line -> error message
+    notes: list = field(default_factory=list)            # what could not be read of it
 
     def outputs(self):
         return self._stream("outputs.jsonl")
@@ -43,7 +44,7 @@ class BaseRun:
 
 def load_base(repo, name: str) -> BaseRun:
     from ..errors import PfgitError
-    from ..store.read import load_run, logs
+    from ..store.read import load_run
 
     try:
         snap = load_run(repo, name)
@@ -59,21 +60,51 @@ def load_base(repo, name: str) -> BaseRun:
         ins.append(ln)
         b.input_columns.update(obj)
     b.line_numbers = sorted(set(ins) | outs) if ins else sorted(outs)
-    errs = {}
-    raw = logs(repo, snap).get("errors.jsonl", b"")
-    for line in raw.splitlines():
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(e, dict):
-            errs[e.get("line_number")] = e.get("message")
-    b.failed = {ln: errs.get(ln, "failed") for ln in b.line_numbers if ln not in outs}
+    failed = [ln for ln in b.line_numbers if ln not in outs]
+    errs = _error_messages(repo, snap, set(failed), b.notes) if failed else {}
+    b.failed = {ln: errs.get(ln, "failed") for ln in failed}
     b.total = (snap.run.get("lines") or {}).get("total") or len(b.line_numbers)
     b.output_columns.discard("line_number")
     b.input_columns.discard("line_number")
     b.output_columns.add("line_number")      # ${run.outputs.line_number} is mappable
     return b
+
+
+MAX_MESSAGE = 2000
+
+
+def _error_messages(repo, snap, wanted: set, notes: list) -> dict:
+    """{line: message} of the base run's failed lines `wanted`, from its logs/errors.jsonl read
+    line by line until each is found (a fetched run's log may be gigabytes: one too big, or a
+    line too long, is left out with a note; messages are cut)."""
+    from ..store.read import LogTooBig, log_lines
+
+    errs: dict = {}
+    skipped = 0
+    try:
+        for line in log_lines(repo, snap, "errors.jsonl"):
+            if line is None:
+                skipped += 1
+                continue
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            ln = e.get("line_number") if isinstance(e, dict) else None
+            if isinstance(ln, int) and ln in wanted and ln not in errs:
+                msg = e.get("message")
+                msg = msg if isinstance(msg, str) else json.dumps(msg)
+                errs[ln] = msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE] + "..."
+                if len(errs) == len(wanted):
+                    break
+    except LogTooBig as e:
+        notes.append(f"{e.message}; its failed lines say only 'failed'")
+    if skipped:
+        from ..store.read import MAX_LOG_LINE
+
+        notes.append(f"base run '{snap.name}': {skipped} line(s) of logs/errors.jsonl over "
+                     f"{MAX_LOG_LINE >> 20} MB left out, unread (a failed line they name says only 'failed')")
+    return errs
 
 
 class SortedLookup:

@@ -216,7 +216,7 @@ class _term_as_interrupt:
 def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outcome:
     from ..git.repo import open_repo
     from ..store.names import default_run_name, is_dag_folder, validate_run_name
-    from .engine.plan import locate
+    from .engine.plan import entry_of, locate
     from .runstate import ActiveRun
 
     console = console or Console()
@@ -249,6 +249,7 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
     if spec.data and not os.path.exists(spec.data):
         raise RunError("data file not found", file=spec.data)
     fdir, ffile = locate(spec.flow)
+    entry = entry_of(spec.flow)      # `--flow module:function`: no flow file (see _capture_flow)
     repo = repo or open_repo(fdir)
     from ..store.snapshot import flow_rel_path
 
@@ -263,7 +264,10 @@ def run_batch(spec: RunSpec, console: Console | None = None, repo=None) -> Outco
 
         if runrefs.get_run(repo, name) is not None:
             raise RunError(f"run '{name}' already exists (choose another --name)")
-    return _start(spec, repo, console, resumed, flow_rel, data_given, _capture_flow(repo, flow_rel, name, resumed))
+    flow_src = _capture_flow(repo, flow_rel, name, resumed, entry)
+    if entry and not spec.resume:
+        _note_generated(console, entry, flow_src, ffile)
+    return _start(spec, repo, console, resumed, flow_rel, data_given, flow_src)
 
 
 def _start(spec, repo, console, resumed, flow_rel, data_given, flow_src, seed=None) -> Outcome:
@@ -293,10 +297,15 @@ def _start(spec, repo, console, resumed, flow_rel, data_given, flow_src, seed=No
             close()
 
 
-def _capture_flow(repo, flow_rel: str, name: str, resumed) -> list:
+def _capture_flow(repo, flow_rel: str, name: str, resumed, entry: str | None = None) -> list:
     """[commit, tree, dirty] of the flow this run executes, captured before any of its files is
     loaded, so an edit made during a long run never reaches the run's snapshot. A resumed run
-    keeps what its start captured, and refuses to go on if the flow changed since."""
+    keeps what its start captured, and refuses to go on if the flow changed since.
+
+    A flow given as `module:function` has no flow file: as promptflow writes a flow.flex.yaml
+    holding `entry: module:function` into the folder it runs (and into the run's snapshot), the
+    tree recorded is the folder's with that file added, and a fourth item names the generated
+    file; the commit stays the repository's (which has no such file), so run.json says so."""
     from ..git.worktree import flow_source
 
     try:
@@ -304,11 +313,27 @@ def _capture_flow(repo, flow_rel: str, name: str, resumed) -> list:
     except FileNotFoundError:
         raise RunError("flow folder not found", file=flow_rel) from None
     now = [fc.decode(), ft.decode(), dirty]
+    if entry:
+        from ..git import objects as gobj
+        from .engine.plan import ENTRY_FLOW_FILE, entry_flow_text
+
+        entries = gobj.tree_entries(repo, ft)
+        entries[ENTRY_FLOW_FILE] = (gobj.FILE_MODE, gobj.put_bytes(repo, entry_flow_text(entry)))
+        now = [fc.decode(), gobj.make_tree(repo, entries).decode(), dirty, [ENTRY_FLOW_FILE]]
     saved = resumed.state().get("flow_source") if resumed is not None else None
     if saved and saved[1] != now[1]:
         raise RunError(f"the flow changed since run '{name}' started; its snapshot must hold what ran: "
                        "restore the flow, or start a new run")
     return saved or now
+
+
+def _note_generated(console, entry: str, flow_src: list, ffile: str) -> None:
+    from .engine.plan import ENTRY_FLOW_FILE
+
+    if os.path.lexists(ffile):   # promptflow too runs the entry given, not the file's
+        console.note(f"{ENTRY_FLOW_FILE} in this folder is not used: the flow is 'entry: {entry}'")
+    console.note(f"--flow {entry}: no flow file; the run's snapshot holds a generated {ENTRY_FLOW_FILE} "
+                 f"('entry: {entry}', as promptflow writes one), not in its flow commit {flow_src[0][:12]}")
 
 
 def _prepare_inputs(spec, repo, engine, console, data_given=None):
@@ -330,6 +355,7 @@ def _prepare_inputs(spec, repo, engine, console, data_given=None):
         if info is not None and not info.has_line_number and info.rows != len(base.line_numbers):
             raise RunError(f"base run '{base.name}' has {len(base.line_numbers)} lines but the data has "
                            f"{info.rows}: an evaluation run joins them line by line")
+        notes += base.notes
         if base.failed:
             notes.append(f"{len(base.failed)} line(s) of base run '{base.name}' failed: recorded as failed "
                          "lines here (promptflow drops them silently)")
@@ -664,7 +690,9 @@ def _record(spec, repo, active, outcome, start, mp, engine, engine_name, env_sec
         logs=logs,
         source={"tool": "pfgit", "engine": engine_name},
         flow_source=tuple(active.state().get("flow_source") or ()) or None,
-        flow_rel=active.state().get("flow_rel") if spec.resume_from else None,
+        # the folder run, when spec.flow does not name it (an entry `FOLDER/module:function`)
+        flow_rel=active.state().get("flow_rel") if spec.resume_from or len(
+            active.state().get("flow_source") or ()) > 3 else None,
         extra=dict(spec.settings(), request=request_of(spec),
                    **({"aggregation_error": outcome.aggregation_error} if outcome.aggregation_error else {})),
     )

@@ -175,7 +175,36 @@ def flow_folder(repo, flow_rel: str, flow_src):
         yield here
         return
     with checkout(repo.path, flow_src[0]) as tmp:
-        yield os.path.join(tmp, *[p for p in flow_rel.split("/") if p not in ("", ".")])
+        fdir = os.path.join(tmp, *[p for p in flow_rel.split("/") if p not in ("", ".")])
+        _write_generated(repo, flow_src, fdir)
+        yield fdir
+
+
+GENERATED_MAX = 1 << 16
+
+
+def _write_generated(repo, flow_src, fdir: str) -> None:
+    """The flow file a `--flow module:function` run generated (flow_src[3], in its recorded tree
+    but not in its commit), written into the temporary checkout. Only that file name, and only a
+    small blob: run.json may come from a fetched run."""
+    from ..git.objects import object_size, tree_entries
+    from .engine.plan import ENTRY_FLOW_FILE
+
+    if len(flow_src) < 4 or not isinstance(flow_src[3], list) or ENTRY_FLOW_FILE not in flow_src[3]:
+        return
+    try:
+        mode, sha = tree_entries(repo, flow_src[1].encode())[ENTRY_FLOW_FILE]
+    except (KeyError, AttributeError, ValueError):
+        raise RunError(f"the run's flow tree has no {ENTRY_FLOW_FILE}, which its run.json says it generated") from None
+    size = object_size(repo, sha)
+    if mode & 0o170000 != 0o100000 or size is None or size > GENERATED_MAX:
+        raise RunError(f"the run's generated {ENTRY_FLOW_FILE} is not a small file: not used")
+    path = os.path.join(fdir, ENTRY_FLOW_FILE)   # in a temporary checkout: ours to change
+    if os.path.lexists(path):    # the commit's own file (a link, maybe): replaced, never followed
+        os.unlink(path)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644),
+                   "wb") as f:
+        f.write(repo[sha].data)
 
 
 def _needs_request(repo, run: dict) -> str | None:
@@ -234,7 +263,8 @@ def resume_from(repo, given: RunSpec, console):
         flow_rel, folder=repo.path, variant=run.get("variant"), dag=not flow_rel.endswith(".prompty"))
     if runrefs.get_run(repo, new) is not None:
         raise RunError(f"run '{new}' already exists (choose another --name)")
-    flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))]
+    flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))] + (
+        [flow["generated"]] if isinstance(flow.get("generated"), list) else [])   # still not in the commit
     spec = RunSpec(
         flow=".", data=data, column_mapping=dict(run.get("column_mapping") or {}), run=base,
         variant=run.get("variant"), connections=request.get("connections") or {},
@@ -259,7 +289,7 @@ def continue_run(repo, state: dict):
 def _seeder(repo, snap, console):
     def seed(active, engine) -> int:
         """Copies NAME's succeeded lines into `active`; returns how many."""
-        from ..store.read import logs, stream_file
+        from ..store.read import log_lines, stream_file
         from .baserun import SortedLookup
 
         def lines(fname):
@@ -273,24 +303,27 @@ def _seeder(repo, snap, console):
 
         agg = None
         if engine.keeps_for_aggregation():
-            agg = {}
-            for raw in logs(repo, snap).get(AGGREGATION_LOG, b"").splitlines():
-                try:
-                    obj = json.loads(raw)
-                    agg[obj["line_number"]] = obj
-                except (ValueError, KeyError, TypeError):
-                    continue
+            def agg_lines():   # streamed: written sorted by line number, as outputs.jsonl
+                for raw in log_lines(repo, snap, AGGREGATION_LOG):
+                    try:
+                        obj = json.loads(raw)
+                    except (ValueError, TypeError):    # TypeError: None, a line too long
+                        continue
+                    if isinstance(obj, dict) and isinstance(obj.get("line_number"), int):
+                        yield obj["line_number"], obj
+            agg = SortedLookup(agg_lines())
         inputs = SortedLookup(lines("inputs.jsonl"))
         copied, rerun = 0, 0
         for ln, out in lines("outputs.jsonl"):
             ins = inputs.get(ln)
-            if ins is None or (agg is not None and ln not in agg):
+            kept = agg.get(ln) if agg is not None else None
+            if ins is None or (agg is not None and kept is None):
                 rerun += 1
                 continue
             active.append("inputs", ins)
             active.append("outputs", out)
             if agg is not None:
-                active.append("aggregation", agg[ln])
+                active.append("aggregation", kept)
             copied += 1
         if rerun:
             console.note(f"{rerun} succeeded line(s) of '{snap.name}' run again: the record lacks their "

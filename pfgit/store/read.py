@@ -174,13 +174,64 @@ def stream_file(repo: Repo, snap: RunSnapshot, fname: str = "outputs.jsonl") -> 
     return lines()
 
 
-def logs(repo: Repo, snap: RunSnapshot) -> dict:
+# Logs are read line by line (a 100,000-line run's errors.jsonl is tens of megabytes), and a
+# fetched one is judged by its header first: git stores gigabytes of repetitive log in a few
+# megabytes, and reading one whole made an evaluation run on such a base run read all of it.
+MAX_LOG_BYTES = 256 << 20
+MAX_LOG_LINE = 1 << 20
+
+
+def _log_entries(repo: Repo, snap: RunSnapshot) -> dict:
     e = snap.files.get("logs")
     if e is None or not stat.S_ISDIR(e[0]):
         return {}
+    try:
+        entries = gobj.tree_entries(repo, e[1])
+    except (KeyError, AttributeError):
+        return {}
+    # a folder or a submodule among the logs: not a log
+    return {n: sha for n, (mode, sha) in entries.items() if stat.S_ISREG(mode)}
+
+
+class LogTooBig(ReadError):
+    """A log larger than pfgit reads (MAX_LOG_BYTES)."""
+
+
+def log_lines(repo: Repo, snap: RunSnapshot, name: str, max_bytes: int | None = None,
+              max_line: int | None = None) -> Iterator[bytes | None]:
+    """The lines of the run's logs/<name>, streamed; nothing when there is no such log. None
+    stands for a line longer than `max_line` (not kept). Raises LogTooBig, with a one-line
+    message naming the run and the log, when it is bigger than `max_bytes`."""
+    max_bytes = MAX_LOG_BYTES if max_bytes is None else max_bytes
+    max_line = MAX_LOG_LINE if max_line is None else max_line
+    sha = _log_entries(repo, snap).get(name)
+    if sha is None:
+        return iter(())
+    size = gobj.object_size(repo, sha)
+    if size is not None and size > max_bytes:
+        raise LogTooBig(f"run '{snap.name}': logs/{name} is {size:,} bytes, more than pfgit reads "
+                        f"({max_bytes >> 20} MB; a hand-made or fetched ref?): not read")
+
+    def lines():
+        try:
+            yield from gobj.iter_lines(repo, sha, max_line)
+        except KeyError:   # a missing object: no log
+            return
+    return lines()
+
+
+def logs(repo: Repo, snap: RunSnapshot, max_bytes: int = MAX_RECORD_BYTES) -> dict:
+    """{name: content} of the run's logs no bigger than `max_bytes` each (by their header: a
+    bigger one is left out, never inflated); log_lines streams any of them."""
     out = {}
-    for n, (mode, sha) in gobj.tree_entries(repo, e[1]).items():
-        obj = repo[sha] if stat.S_ISREG(mode) else None
-        if isinstance(obj, Blob):   # a folder or a submodule among the logs: not a log
+    for n, sha in _log_entries(repo, snap).items():
+        size = gobj.object_size(repo, sha)
+        if size is None or size > max_bytes:
+            continue
+        try:
+            obj = repo[sha]
+        except KeyError:
+            continue
+        if isinstance(obj, Blob):
             out[n] = obj.data
     return out

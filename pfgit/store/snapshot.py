@@ -185,6 +185,7 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     status, start_time, end_time, lines_failed, lines_total, connections, environment, secrets,
     tools, source, extra (see RunResult). Returns what was recorded."""
     settings = dict(settings or {})
+    generated = None
     flow_rel = flow_rel or flow_rel_path(repo, flow_dir)
     name = validate_run_name(name) if name else default_run_name(
         flow_rel, folder=flow_dir, variant=settings.get("variant"), dag=is_dag_folder(flow_dir))
@@ -206,6 +207,9 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
         fc, ft, dirty = None, unlinked_tree, False
     elif flow_src is not None:     # captured when the run started (pfgit.git.worktree.flow_source)
         fc, ft, dirty = flow_src[0].encode(), flow_src[1].encode(), bool(flow_src[2])
+        # files the run generated into its flow (`--flow module:function`: flow.flex.yaml), in
+        # the tree but not in the flow commit
+        generated = sorted(map(str, flow_src[3])) if len(flow_src) > 3 and flow_src[3] else None
     elif flow_commit:
         fc = resolve(repo, flow_commit)
         ft = gobj.tree_at(repo, repo[fc].tree, flow_rel)
@@ -259,7 +263,8 @@ def record_run(repo: Repo, flow_dir: str, name: str | None, outputs: Iterable, m
     run_json = {
         "schema": SCHEMA,
         "name": name,
-        "flow": {"path": flow_rel, "commit": fc.decode() if fc else None, "tree": ft.decode(), "dirty": dirty},
+        "flow": {"path": flow_rel, "commit": fc.decode() if fc else None, "tree": ft.decode(), "dirty": dirty,
+                 **({"generated": generated} if generated else {})},
         "data": _data_info(repo, settings.get("data")),
         "column_mapping": dict(settings.get("column_mapping") or {}),
         "variant": settings.get("variant"),

@@ -70,13 +70,16 @@ class Plan:
 
 
 def locate(flow: str) -> tuple[str, str]:
-    """(flow folder, flow file) for a folder, a flow file or a .prompty path."""
+    """(flow folder, flow file) for a folder, a flow file or a .prompty path. A path in a
+    repository that resolves outside it is refused, as validate refuses it."""
+    if os.path.exists(flow):
+        _refuse_outside(flow)
     if os.path.isfile(flow):
         return os.path.dirname(os.path.abspath(flow)), os.path.abspath(flow)
     if not os.path.isdir(flow):
-        if entry_flow(flow) is not None:
-            raise RunError("a 'module:function' entry is a flow for pfgit test only; to run it over data, "
-                           f"write a {ENTRY_FLOW_FILE} holding 'entry: {flow}'", file=flow)
+        edir = entry_flow(flow)
+        if edir is not None:   # the flow file promptflow would write there (never written: see load)
+            return edir, os.path.join(edir, ENTRY_FLOW_FILE)
         raise RunError("flow not found", file=flow)
     reader = DirReader(flow, flow)
     here = flow_file_in(reader, ".")
@@ -88,22 +91,51 @@ def locate(flow: str) -> tuple[str, str]:
         raise RunError("this folder holds several flows: name one of them", file=flow)
     if locs[0].others:
         raise RunError(f"several flow files in one folder: {', '.join([locs[0].file] + locs[0].others)}", file=flow)
-    return os.path.abspath(flow), os.path.abspath(os.path.join(flow, locs[0].file))
+    ffile = os.path.join(flow, locs[0].file)
+    if os.path.islink(ffile):   # flows/qa/flow.dag.yaml a link out: the flow is not the repository's
+        _refuse_outside(ffile)
+    return os.path.abspath(flow), os.path.abspath(ffile)
 
 
 ENTRY_FLOW_FILE = "flow.flex.yaml"
 
 
+def _refuse_outside(flow: str) -> None:
+    """`flows/g` (or `flows/g/flow.dag.yaml`, or the flow file alone) committed as a symlink to
+    another checkout or ~/: a pull request's content; what it points to is not the repository's
+    and is never read (`pfgit test` ran it and printed its node names)."""
+    from ...flow.readers import OUTSIDE_ARGUMENT
+
+    folder = flow if os.path.isdir(flow) else os.path.dirname(os.path.abspath(flow))
+    if outside_repository(folder, folder) or (not os.path.isdir(flow) and outside_repository(flow, folder)):
+        raise RunError(OUTSIDE_ARGUMENT, file=flow)
+
+
 def entry_flow(flow: str) -> str | None:
-    """promptflow's `pf flow test --flow module:function`: a flex flow with that entry, its code
-    in the current folder. That folder when `flow` is such an entry whose module is a file or
-    package there (and not a path that exists), else None."""
+    """promptflow's `pf flow test|pf run create --flow module:function`: a flex flow with that
+    entry, its code in the current folder. That folder (absolute) when `flow` is such an entry
+    whose module is a file or package there (and not a path that exists), else None. `FOLDER/
+    module:function` names the entry's folder instead of the current one: what a run records as
+    its flow (an absolute path), so that `--resume` finds the code from any folder."""
     from ...flow.entry import entry_location
 
     if os.path.exists(flow):
         return None
-    loc = entry_location({"entry": flow}, os.getcwd())
+    folder, entry = os.path.split(flow)
+    if folder and not os.path.isdir(folder):
+        return None
+    loc = entry_location({"entry": entry}, os.path.abspath(folder or os.getcwd()))
     return loc.root if loc and (os.path.isfile(loc.file) or os.path.isdir(loc.package)) else None
+
+
+def entry_of(flow: str) -> str | None:
+    """The `module:function` of a flow given as an entry (see entry_flow), else None."""
+    return os.path.basename(flow) if entry_flow(flow) is not None else None
+
+
+def entry_flow_text(entry: str) -> bytes:
+    """The flow file promptflow writes for an entry (create_temp_flex_flow_yaml: `{entry: ...}`)."""
+    return f"entry: {entry}\n".encode()
 
 
 class _EntryReader(DirReader):
@@ -112,7 +144,7 @@ class _EntryReader(DirReader):
 
     def __init__(self, root: str, entry: str):
         super().__init__(root, ".")
-        self.flow_text = f"entry: {entry}\n".encode()
+        self.flow_text = entry_flow_text(entry)
 
     def read_bytes(self, rel: str) -> bytes:
         return self.flow_text if rel == ENTRY_FLOW_FILE else super().read_bytes(rel)
@@ -130,7 +162,8 @@ def load(flow: str):
     if edir is not None:
         flow_file = os.path.join(edir, ENTRY_FLOW_FILE)
         try:
-            return load_flow(_EntryReader(edir, flow), FlowLocation(".", ENTRY_FLOW_FILE)), edir, flow_file
+            return (load_flow(_EntryReader(edir, os.path.basename(flow)), FlowLocation(".", ENTRY_FLOW_FILE)),
+                    edir, flow_file)
         except FlowLoadError as e:
             raise RunError(e.message, file=flow) from None
     fdir, ffile = locate(flow)

@@ -64,7 +64,7 @@ class _Sandbox:
         self.flow = flow_copy if os.path.isdir(spec.flow) else os.path.join(flow_copy, os.path.basename(ffile))
         if edir:   # the flow file promptflow writes for such an entry, in the copy
             with open(self.flow, "w", encoding="utf-8") as f:
-                f.write(f"entry: {spec.flow}\n")
+                f.write(f"entry: {os.path.basename(spec.flow)}\n")
         self.conns = _connections_used(self.fdir, spec)
         self.env = dict(os.environ, HOME=home, PF_HOME_DIRECTORY=self.pf_home, PF_DISABLE_TELEMETRY="true",
                         PYTHONDONTWRITEBYTECODE="1")
