@@ -149,22 +149,29 @@ def _parse(text: str, lines: list, cache: dict) -> Layout:
     if block is None and not vblocks:
         raise _Unusual   # nothing to cut: the whole parse is as fast
     deep = maybe_deep(text)
-    rl = list(lines)   # the rest: each cut block blanked (every other line where it was)
+    cuts = []   # (first line, end, what stands there): the rest has every other line where it was
     if block is not None:
         n, items, e = block
         texts = ["\n".join(lines[a:b]) + "\n" for a, b in items]
         missing = [k for k, t in enumerate(texts) if t not in cache]
         if missing:
             _parse_items(lines, texts, items, missing, cache, deep)
-        rl[n] = "nodes: []"
-        rl[n + 1:e] = [""] * (e - n - 1)
+        cuts.append((n, e, "nodes: []"))
     places: dict = {}
     for vb in vblocks:
-        kl, kc, _, e, _ = vb
+        kl, kc, _, ve, _ = vb
         places[kl] = vb + (_cache_entries(lines, vb, cache, deep),)
-        rl[kl] = " " * kc + "variants: {}"
-        rl[kl + 1:e] = [""] * (e - kl - 1)
-    rest = "\n".join(rl) + "\n"
+        cuts.append((kl, ve, " " * kc + "variants: {}"))
+    parts: list = []
+    pos = 0
+    for a, z, stand in sorted(cuts):
+        if a > pos:
+            parts.append("\n".join(lines[pos:a]) + "\n")
+        parts.append(stand + "\n" * (z - a))
+        pos = z
+    if pos < len(lines):
+        parts.append("\n".join(lines[pos:]) + "\n")
+    rest = "".join(parts)
     root = yaml.compose(rest, Loader=_Loader)
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         raise _Unusual
@@ -204,7 +211,7 @@ def _variant_blocks(text: str, lines: list) -> list:
     """The big `variants:` block mappings of `node_variants.<node>`: (line of `variants:`, its
     column, the entries' column, end of the block, the entries' (first line, end line) pairs,
     the node's name line's column)."""
-    m = _VARIANTS_TOP.search(text)
+    m = _VARIANTS_TOP.search(text) if "node_variants:" in text else None
     if m is None:
         return []
     top = text.count("\n", 0, m.start())
