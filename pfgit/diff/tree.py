@@ -357,7 +357,9 @@ def _same_folder(old_reader: Any, new_reader: Any, old_loc, new_loc) -> bool:
 
 def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
                with_files: bool = True, include_unchanged: bool = False) -> list:
-    """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree)."""
+    """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree). Between
+    two git trees a folder with the same tree id on both sides is not walked twice, and its flows
+    are not read unless a flow file names additional_includes (_changed_flows)."""
     paths = [join(p) for p in (paths or ["."])]
     both = None if include_unchanged else _changed_flows(old_reader, new_reader, paths)
     old, new = both or (_flows(old_reader, paths), _flows(new_reader, paths))
