@@ -120,3 +120,137 @@ def test_items_read_by_any_list_method_are_moved():
     it = items()
     moved = list(it)[1]
     assert moved in it and it.index(moved) == 1
+
+
+# -- node variants: each `node_variants.<node>.variants` entry parsed once --------------------
+
+VARIANT = """\
+      {key}:
+        node:
+          type: llm
+          source:
+            type: code
+            path: {key}.jinja2
+          inputs:
+            temperature: {temp}
+            q: ${{inputs.q}}
+          connection: c
+          api: chat
+"""
+
+
+def variants_flow(keys: list, temps: dict | None = None, extra: dict | None = None,
+                  nodes: bool = True, tail: str = "") -> str:
+    """A flow whose node `v` (and `w`, when `extra` gives its variants) has node variants."""
+    temps = temps or {}
+    t = "inputs:\n  q:\n    type: string\n"
+    if nodes:
+        t += "nodes:\n- name: v\n  use_variants: true\n"
+    t += "node_variants:\n"
+    for node, ks in (("v", keys),) + (tuple(extra.items()) if extra else ()):
+        t += f"  {node}:\n    default_variant_id: {ks[0]}\n    variants:\n"
+        t += "".join(VARIANT.format(key=k, temp=temps.get(k, 0.5)) for k in ks)
+    return t + tail + "outputs:\n  o:\n    reference: ${v.output}\n"
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(nodewise, "VARIANTS_MIN_LINES", 0)   # a small block stands for a big one
+
+
+def cut_blocks(text: str) -> int:
+    lines = text.split("\n")[:-1]
+    return len(nodewise._variant_blocks(text, lines))
+
+
+def test_variants_with_inserts_edits_comments_and_block_scalars_parse_as_whole(small_blocks):
+    keys = [f"variant_{i}" for i in range(12)]
+    keep = "|+\n              kept\n\n"           # keeps its trailing blank line
+    base = variants_flow(keys, {"variant_3": keep, "variant_11": "|\n              last\n"})
+    ours = variants_flow(keys[:2] + ["new"] + keys[2:], {"variant_3": keep, "variant_5": 0.9},
+                         extra={"w": ["a", "b", "c"]})
+    theirs = variants_flow(keys[:6] + keys[7:], {"variant_3": keep.replace("kept", "kept 2")},
+                           tail="# a comment after\n\n")
+    commented = base.replace("      variant_4:\n", "      # the fourth\n\n      variant_4:\n")
+    assert cut_blocks(ours) == 2
+    assert same_as_whole([base, ours, theirs, commented]) == 4
+
+
+def test_variants_without_nodes_and_in_verify_texts_parse_as_whole(small_blocks):
+    """The merge's check of a spliced `node_variants` reads it through the cache: no `nodes`."""
+    keys = [f"variant_{i}" for i in range(5)]
+    text = variants_flow(keys, nodes=False)
+    assert cut_blocks(text) == 1
+    assert same_as_whole([text, variants_flow(keys[1:], nodes=False)]) == 2
+
+
+def test_unusual_variant_blocks_are_left_to_the_rest(small_blocks):
+    keys = [f"variant_{i}" for i in range(4)]
+    text = variants_flow(keys)
+    for odd in (text.replace("      variant_2:", "      'variant_2':"),     # a quoted key
+                text.replace("      variant_2:", "      ? variant_2\n      :")):  # a complex key
+        assert cut_blocks(odd) == 0
+        assert same_as_whole([odd]) == 1   # the `nodes` items still cut; the variants whole
+    assert cut_blocks(text.replace("      variant_2:", "     variant_2:")) == 0   # out of line
+    dup = text.replace("      variant_2:", "      variant_1:")   # a duplicate variant
+    assert nodewise_parse(dup, {}) is None
+    assert cut_blocks(text) == 1
+
+
+def test_a_small_variants_block_is_not_cut():
+    assert cut_blocks(variants_flow([f"variant_{i}" for i in range(3)])) == 0
+    assert cut_blocks(variants_flow([f"variant_{i}" for i in range(40)])) == 1
+
+
+def test_moved_variant_spans_are_read_at_their_lines(small_blocks):
+    keys = [f"variant_{i}" for i in range(6)]
+    cache: dict = {}
+    nodewise_parse(variants_flow(keys), cache)
+    lay = nodewise_parse(variants_flow(["first"] + keys), cache)   # every entry 12 lines down
+    whole = parse(variants_flow(["first"] + keys))
+    got = lay.root.children["node_variants"].children["v"].children["variants"]
+    want = whole.root.children["node_variants"].children["v"].children["variants"]
+    assert got.children.get("variant_2") == want.children["variant_2"]
+    assert got.children["variant_3"].start == want.children["variant_3"].start
+    assert dict(got.children.items()) == want.children
+
+
+def test_variant_merges_are_the_same_with_and_without_the_nodewise_parse(monkeypatch, small_blocks):
+    monkeypatch.setattr(nodewise, "CHUNK_MIN_BYTES", 0)
+    keys = [f"variant_{i}" for i in range(30)]
+    cases = [
+        (variants_flow(keys), variants_flow(keys, {"variant_3": 0.7}), variants_flow(keys, {"variant_20": 0.9})),
+        (variants_flow(keys), variants_flow(keys[:5] + ["ours_new"] + keys[5:], {"variant_9": 0.7}),
+         variants_flow(keys[:25] + keys[26:], {"variant_9": 0.8})),                     # a conflict
+        (variants_flow(keys), variants_flow(keys, {"variant_29": "|\n              ours\n"}),
+         variants_flow(keys, {"variant_0": 0.1}, extra={"w": ["a", "b"]})),             # last value a block scalar
+        (variants_flow(keys), variants_flow(keys[1:]), variants_flow(keys, {"variant_0": 0.3})),
+    ]
+    real = nodewise.parse_nodewise
+    for case in cases:
+        args = [t.encode() for t in case]
+        fast = merge_bytes(*args), merge_bytes(*args, diff3=True)
+        monkeypatch.setattr(nodewise, "parse_nodewise", lambda *a, **k: None)
+        slow = merge_bytes(*args), merge_bytes(*args, diff3=True)
+        monkeypatch.setattr(nodewise, "parse_nodewise", real)
+        for f, s in zip(fast, slow):
+            assert (f.data, [c.reason for c in f.conflicts], f.fallback) == \
+                (s.data, [c.reason for c in s.conflicts], s.fallback)
+            assert not f.fallback
+    assert merge_bytes(*[t.encode() for t in cases[1]]).conflicts
+
+
+def test_checking_a_spliced_block_through_the_cache_keeps_a_final_block_scalar_exact(small_blocks, monkeypatch):
+    """The cached read of a text adds a final newline; a block scalar ending the text would read
+    one line break longer, so that text is parsed whole."""
+    from pfgit.merge.apply import _cached_parse
+
+    monkeypatch.setattr(nodewise, "CHUNK_MIN_BYTES", 0)
+    keys = [f"variant_{i}" for i in range(4)]
+    cache: dict = {}
+    plain = variants_flow(keys, nodes=False)
+    part = plain[plain.index("node_variants:"):plain.index("outputs:")].rstrip("\n")
+    ends = part[:-len("chat")] + "|\n            chat"   # the last value: a block scalar
+    assert parse(ends).data != parse(ends + "\n").data   # why
+    assert _cached_parse(ends, cache) is None
+    assert _cached_parse(part, cache).data == parse(part).data

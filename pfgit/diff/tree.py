@@ -9,11 +9,12 @@ nothing to show.
 from __future__ import annotations
 
 import posixpath
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..flow.load import FlowLoadError, FlowLocation, find_flows, parse_flow_bytes
+from ..flow.load import FlowLoadError, FlowLocation, find_flows, parse_flow_bytes, walk_flows
 from ..flow.readers import SKIP_DIRS, OutsideRepositoryError, join, path_outside
 from ..gcpause import gc_paused
 from .changes import diff_flows, file_change
@@ -356,9 +357,12 @@ def _same_folder(old_reader: Any, new_reader: Any, old_loc, new_loc) -> bool:
 
 def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
                with_files: bool = True, include_unchanged: bool = False) -> list:
-    """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree)."""
+    """FlowDiffs for every flow below `paths` (reader-relative; default the whole tree). Between
+    two git trees a folder with the same tree id on both sides is not walked twice, and its flows
+    are not read unless a flow file names additional_includes (_changed_flows)."""
     paths = [join(p) for p in (paths or ["."])]
-    old, new = _flows(old_reader, paths), _flows(new_reader, paths)
+    both = None if include_unchanged else _changed_flows(old_reader, new_reader, paths)
+    old, new = both or (_flows(old_reader, paths), _flows(new_reader, paths))
     moved = _moved(old_reader, {d: old[d] for d in old if d not in new},
                    new_reader, {d: new[d] for d in new if d not in old})
     out = []
@@ -376,6 +380,56 @@ def diff_trees(old_reader: Any, new_reader: Any, paths: list | None = None,
         if fd.status != "same" or include_unchanged or fd.old_path is not None:
             out.append(fd)
     return out
+
+
+class _Pruned:
+    """A git tree's reader whose walk skips each folder the other tree holds with the same tree
+    id (listed in `same`)."""
+
+    def __init__(self, reader: Any, other: Any, same: list | None):
+        self.reader, self.other, self.same = reader, other, same
+
+    def __getattr__(self, name: str):
+        return getattr(self.reader, name)
+
+    def walk_files(self, rel: str) -> Iterator[str]:
+        r = self.reader
+        for name in r.list_dir(rel):
+            p = join(rel, name)
+            if r.is_dir(p):
+                if name in SKIP_DIRS:
+                    continue
+                o = self.other._lookup(p)
+                if o is not None and o[1] == r._lookup(p)[1] and stat.S_ISDIR(o[0]):
+                    if self.same is not None:
+                        self.same.append(p)
+                    continue
+                yield from self.walk_files(p)
+            elif r.exists(p):
+                yield p
+
+
+def _changed_flows(old_reader: Any, new_reader: Any, paths: list) -> tuple | None:
+    """(old, new) as _flows gives them for two git trees, less the flows diff_trees would skip
+    unread: those of folders with the same tree id on both sides (_same_folder; a flow with
+    additional_includes is kept, its includes may have changed). None: not two git trees."""
+    from ..git.repo import TreeReader
+
+    if not (isinstance(old_reader, TreeReader) and isinstance(new_reader, TreeReader)):
+        return None
+    same: list = []
+    old = _flows(_Pruned(old_reader, new_reader, same), paths)
+    new = _flows(_Pruned(new_reader, old_reader, None), paths)
+    # the flows of the skipped folders, found once (they are alike on both sides); only a flow
+    # file that is unreadable or names additional_includes is read on
+    for u in sorted(set(same)):
+        for loc in walk_flows(new_reader, u):
+            if _same_folder(old_reader, new_reader, loc, loc):
+                continue
+            key = loc.file if loc.is_prompty and _prompty_siblings(new_reader, loc) else loc.dir
+            old.setdefault(key, loc)
+            new.setdefault(key, loc)
+    return old, new
 
 
 MOVE_SIMILARITY = 0.5  # share of node names two flows must have in common to be one moved flow

@@ -57,6 +57,11 @@ def find_flows(reader: Reader, rel: str = ".") -> list:
         return [here]
     # a folder whose flow is a .prompty may hold flow folders too (a repository with one
     # .prompty at its root): the walk below finds that .prompty and the flows under it
+    return walk_flows(reader, rel)
+
+
+def walk_flows(reader: Reader, rel: str) -> list:
+    """Every flow in folder `rel` and below it, by its flow files (sorted by path)."""
     out: dict = {}
     prompties: dict = {}
     for f in reader.walk_files(rel):

@@ -67,8 +67,9 @@ def _put_dash(lines: list, dash_col: int) -> list:
 class Renderer:
     def __init__(self, result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
                  diff3: bool = False, labels: tuple = ("ours", "base", "theirs"),
-                 expand_aliases: bool = False):
+                 expand_aliases: bool = False, cache: dict | None = None):
         self.r = result
+        self.cache = cache   # the versions' parse cache: a spliced value's unchanged parts read back from it
         self.expand_aliases = expand_aliases
         self.sides = {"local": ours, "remote": theirs, "base": base}
         self.ours = ours
@@ -309,7 +310,7 @@ class Renderer:
             if key == "nodes" and self.items is not None and ("nodes",) not in self.verbatim:
                 if not self._verify_items(lines):
                     return False
-            elif not _parses_to("\n".join(lines), {key: merged[key]}):
+            elif not _parses_to("\n".join(lines), {key: merged[key]}, self.cache):
                 return False
         return True
 
@@ -347,16 +348,35 @@ def _starts_at(lines: list, col: int, dashes: bool = False) -> bool:
     return True
 
 
-def _parses_to(text: str, value: Any) -> bool:
+def _parses_to(text: str, value: Any, cache: dict | None = None) -> bool:
+    """`text` reads as `value`. With `cache`, the big blocks the merge's versions cut and parsed
+    (node variants) are not parsed again: the same text reads as the same data."""
     try:
-        data = parse(text).data
+        lay = _cached_parse(text, cache) if cache else None
+        data = (lay if lay is not None else parse(text)).data
     except Exception:
         return False
     return same(data, value)
 
 
+def _cached_parse(text: str, cache: dict) -> Layout | None:
+    """parse(text)'s Layout through the cache, or None. The node-by-node parse needs a final
+    newline, which only changes the value of a block scalar (`|`, `>`) ending the text: then None."""
+    from .nodewise import parse_nodewise
+
+    lay = parse_nodewise(text + "\n", text.split("\n"), cache)
+    s = lay.root if lay is not None else None
+    while s is not None and s.kind != "scalar":   # down to the text's last value
+        s = s.children[s.keys[-1]] if s.kind == "map" and s.keys else \
+            s.items[-1] if s.kind == "seq" and s.items else None
+    if s is not None and isinstance(s.value, str) and s.value.endswith("\n"):
+        return None
+    return lay
+
+
 def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
-           diff3: bool = False, labels: tuple = ("ours", "base", "theirs")) -> str:
+           diff3: bool = False, labels: tuple = ("ours", "base", "theirs"),
+           cache: dict | None = None) -> str:
     """The merged flow as text in ours' formatting (with conflict markers if any remain)."""
     aliases = ours.aliases or theirs.aliases or base.aliases
     problem = ""
@@ -364,7 +384,7 @@ def render(result: MergeResult, ours: Layout, theirs: Layout, base: Layout,
     # its anchor sits in a conflict section): only a whole re-read can tell; the second try
     # writes every unit holding an alias fresh, which expands it
     for expand in ((False, True) if aliases else (False,)):
-        r = Renderer(result, ours, theirs, base, diff3, labels, expand_aliases=expand)
+        r = Renderer(result, ours, theirs, base, diff3, labels, expand_aliases=expand, cache=cache)
         text = r.render()
         if result.conflicts:
             problem = _sides_problem(text)

@@ -116,7 +116,7 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, diff3: bool, labels: tuple,
     b, o, t = sides
     try:
         result = merge_checked(b.layout.data, o.layout.data, t.layout.data)
-        text = render(result, o.layout, t.layout, b.layout, diff3=diff3, labels=labels)
+        text = render(result, o.layout, t.layout, b.layout, diff3=diff3, labels=labels, cache=cache)
     except (RenderError, RecursionError) as e:
         return _fallback(base, ours, theirs, diff3, labels, f"semantic merge failed: {e}")
     except Exception as e:  # a bug must not cost the user the merge: git's line merge instead

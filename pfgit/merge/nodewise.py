@@ -10,6 +10,10 @@ with the `nodes` block blanked out the same way. An item another version has at 
 a copy of its Spans moved by the difference; its data is the same object (nothing in the merge
 changes parsed data in place, and identical nodes then compare by identity).
 
+A flow with many node variants is cut the same way: each `node_variants.<node>.variants` block
+mapping becomes `variants: {}` in the rest, and its entries (one per variant) are parsed in
+batches and cached like the `nodes` items.
+
 The result equals layout.parse's (tests compare the two on every corpus file); anything this
 does not handle returns None and the caller parses the whole text.
 """
@@ -29,6 +33,8 @@ CHUNK_MIN_BYTES = 50_000   # below this a whole parse takes a few milliseconds
 _NODES = re.compile(r"^nodes:[ \t]*(#.*)?$", re.M)
 _ITEM = re.compile(r"( *)- ")
 _ODD = re.compile("[\r\x0b\x0c\x85\u2028\u2029\t]")   # other line breaks, tabs
+_VARIANTS_TOP = re.compile(r"^node_variants:[ \t]*(#.*)?$", re.M)
+_VARIANTS_KEY = re.compile(r"( +)variants:[ \t]*(#.*)?$")
 
 
 class _Unusual(Exception):
@@ -46,11 +52,12 @@ def parse_nodewise(text: str, lines: list, cache: dict, min_bytes: int | None = 
         return None   # the whole parse says what is wrong, with its line
 
 
-def _block(text: str, lines: list) -> tuple:
-    """(line of `nodes:`, the items' (first line, end line) pairs, end of the block)."""
+def _block(text: str, lines: list) -> tuple | None:
+    """(line of `nodes:`, the items' (first line, end line) pairs, end of the block), or None
+    when the text has no top-level `nodes:` line."""
     m = _NODES.search(text)
     if m is None:
-        raise _Unusual
+        return None
     n = text.count("\n", 0, m.start())
     i = n + 1
     while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
@@ -137,21 +144,40 @@ class _Items(list):
 
 
 def _parse(text: str, lines: list, cache: dict) -> Layout:
-    n, items, e = _block(text, lines)
-    texts = ["\n".join(lines[a:b]) + "\n" for a, b in items]
-    missing = [k for k, t in enumerate(texts) if t not in cache]
+    block = _block(text, lines)
+    vblocks = _variant_blocks(text, lines)
+    if block is None and not vblocks:
+        raise _Unusual   # nothing to cut: the whole parse is as fast
     deep = maybe_deep(text)
-    if missing:
-        _parse_items(lines, texts, items, missing, cache, deep)
-    # the rest: the `nodes` block as `nodes: []` and blank lines (every other line where it was)
-    rest = "\n".join(lines[:n]) + ("\n" if n else "") + "nodes: []" + "\n" * (e - n) + \
-        "\n".join(lines[e:]) + ("\n" if e < len(lines) else "")
+    cuts = []   # (first line, end, what stands there): the rest has every other line where it was
+    if block is not None:
+        n, items, e = block
+        texts = ["\n".join(lines[a:b]) + "\n" for a, b in items]
+        missing = [k for k, t in enumerate(texts) if t not in cache]
+        if missing:
+            _parse_items(lines, texts, items, missing, cache, deep)
+        cuts.append((n, e, "nodes: []"))
+    places: dict = {}
+    for vb in vblocks:
+        kl, kc, _, ve, _ = vb
+        places[kl] = vb + (_cache_entries(lines, vb, cache, deep),)
+        cuts.append((kl, ve, " " * kc + "variants: {}"))
+    parts: list = []
+    pos = 0
+    for a, z, stand in sorted(cuts):
+        if a > pos:
+            parts.append("\n".join(lines[pos:a]) + "\n")
+        parts.append(stand + "\n" * (z - a))
+        pos = z
+    if pos < len(lines):
+        parts.append("\n".join(lines[pos:]) + "\n")
+    rest = "".join(parts)
     root = yaml.compose(rest, Loader=_Loader)
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         raise _Unusual
     if deep:
         check_depth(root)
-    b = _Builder(lines)
+    b = _VariantsBuilder(lines, places, cache) if places else _Builder(lines)
     b.merge_keys = False
     data: dict = {}
     span = Span(root.start_mark.line, root.start_mark.column, root.start_mark.line,
@@ -160,7 +186,7 @@ def _parse(text: str, lines: list, cache: dict) -> Layout:
         if knode.__class__ is not _Scalar or knode.tag != _STR or knode.value in data:
             raise _Unusual  # a duplicate key: the whole parse says where
         key, kl, kc = knode.value, knode.start_mark.line, knode.start_mark.column
-        if key == "nodes":
+        if key == "nodes" and block is not None:
             if kl != n or not isinstance(vnode, yaml.SequenceNode) or vnode.value:
                 raise _Unusual
             v, s = _nodes(b, n, items, texts, cache)
@@ -169,10 +195,233 @@ def _parse(text: str, lines: list, cache: dict) -> Layout:
         data[key] = v
         span.keys.append(key)
         span.children[key] = s
-    if "nodes" not in data or b.duplicates:
+    if (block is not None and "nodes" not in data) or b.duplicates:
         raise _Unusual
+    if places:
+        _check_places(span, places, b.used)
     span.end = span.children[span.keys[-1]].end
     return Layout(text, lines, data, span, b.style(), True)
+
+
+# -- node variants ------------------------------------------------------------------------------
+VARIANTS_MIN_LINES = 200   # a smaller `variants` block is parsed with the rest
+
+
+def _variant_blocks(text: str, lines: list) -> list:
+    """The big `variants:` block mappings of `node_variants.<node>`: (line of `variants:`, its
+    column, the entries' column, end of the block, the entries' (first line, end line) pairs,
+    the node's name line's column)."""
+    m = _VARIANTS_TOP.search(text) if "node_variants:" in text else None
+    if m is None:
+        return []
+    top = text.count("\n", 0, m.start())
+    i, out = top + 1, []
+    name_col = key_col = None
+    while i < len(lines):
+        ln = lines[i]
+        stripped = ln.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            i += 1
+            continue
+        ind = len(ln) - len(stripped)
+        if ind == 0:
+            break   # the next top-level key
+        if name_col is None:
+            name_col = ind
+        if ind == name_col:
+            key_col = None
+        elif key_col is None:
+            key_col = ind
+        km = _VARIANTS_KEY.match(ln) if ind == key_col else None
+        if km is None:
+            i += 1
+            continue
+        vb = _entries(lines, i, ind)
+        if vb is None:
+            i += 1
+            continue
+        out.append(vb)
+        i = vb[3]
+    return out
+
+
+def _entries(lines: list, kl: int, kc: int) -> tuple | None:
+    """The entries of the block mapping under the key at line kl, column kc (None if too small
+    or not a plain block mapping of simple keys)."""
+    j = kl + 1
+    while j < len(lines) and (not lines[j].strip() or lines[j].lstrip().startswith("#")):
+        j += 1
+    if j >= len(lines):
+        return None
+    c = len(lines[j]) - len(lines[j].lstrip(" "))
+    if c <= kc:
+        return None
+    starts: list = []
+    e = len(lines)
+    deeper = " " * (c + 1)
+    for t in range(j, len(lines)):
+        ln = lines[t]
+        if ln.startswith(deeper):   # most lines: inside an entry
+            continue
+        st = ln.lstrip(" ")
+        if not st or st.startswith("#"):
+            continue
+        ind = len(ln) - len(st)
+        if ind == c:
+            if st[0] in "-?[{&*!|>%@`'\":" or ":" not in st:
+                return None   # not a plain `key:` entry: left to the rest's parse
+            starts.append(t)
+        elif ind < c:
+            if ind > kc:
+                return None
+            e = t
+            break
+    # an entry runs to the next one (blank lines and comments after it included, as a `nodes`
+    # item does: a `|+` scalar ending it keeps them)
+    if e - kl < VARIANTS_MIN_LINES:
+        return None
+    return kl, kc, c, e, list(zip(starts, starts[1:] + [e]))
+
+
+def _cache_entries(lines: list, vb: tuple, cache: dict, deep: bool) -> list:
+    """Parse the entries of variants block `vb` not in `cache`, in one YAML parse at their
+    lines; returns the entries' cache keys."""
+    _, _, c, _, items = vb
+    texts = [("variant", "\n".join(lines[a:b]) + "\n") for a, b in items]
+    missing = [k for k, t in enumerate(texts) if t not in cache]
+    if not missing:
+        return texts
+    parts: list = []
+    pos = 0
+    for k in missing:
+        a, b = items[k]
+        if a > pos:
+            if parts:
+                parts.append(_sentinel(lines, pos))
+                pos += 1
+            parts.append("\n" * (a - pos))
+        parts.append(texts[k][1])
+        pos = b
+    if pos < len(lines):
+        parts.append(_sentinel(lines, pos))
+    batch = "".join(parts)
+    root = yaml.compose(batch, Loader=_Loader)
+    if not isinstance(root, yaml.MappingNode) or root.flow_style or len(root.value) != len(missing):
+        raise _Unusual
+    if deep:
+        check_depth(root, 4)   # the batch stands for node_variants.<node>.variants
+    b = _Builder(batch.split("\n"))
+    b.merge_keys = False
+    for k, (knode, vnode) in zip(missing, root.value):
+        kl, kc = knode.start_mark.line, knode.start_mark.column
+        if knode.__class__ is not _Scalar or knode.tag != _STR or kl != items[k][0] or kc != c:
+            raise _Unusual
+        b.map_steps, b.seq_steps, b.seq_offsets = Counter(), Counter(), Counter()
+        v, s = b.build(vnode, kl, kc, parent_col=kc)
+        if b.duplicates:
+            raise _Unusual
+        cache[texts[k]] = (knode.value, v, s, kl, (b.map_steps, b.seq_steps, b.seq_offsets))
+    return texts
+
+
+class _Children(dict):
+    """A mapping's children Spans, where an entry seen at other lines is moved when first read."""
+
+    __slots__ = ("moves",)
+
+    def __init__(self, spans: dict, moves: dict):
+        super().__init__(spans)
+        self.moves = moves   # key -> lines to move by
+
+    def __getitem__(self, k):
+        s = super().__getitem__(k)
+        d = self.moves.pop(k, None) if self.moves else None
+        if d is not None:
+            s = _moved(s, d)
+            super().__setitem__(k, s)
+        return s
+
+    def get(self, k, default=None):
+        return self[k] if k in self else default
+
+    def _all(self) -> None:
+        for k in list(self.moves):
+            self[k]
+
+    def values(self):
+        self._all()
+        return super().values()
+
+    def items(self):
+        self._all()
+        return super().items()
+
+    def copy(self) -> dict:
+        self._all()
+        return dict(super().items())
+
+    def __eq__(self, other) -> bool:
+        self._all()
+        if isinstance(other, _Children):
+            other._all()
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _VariantsBuilder(_Builder):
+    """The rest's builder: a `variants: {}` left where a block was cut is built from the cache."""
+
+    def __init__(self, lines: list, places: dict, cache: dict):
+        super().__init__(lines)
+        self.places = places
+        self.cache = cache
+        self.used: dict = {}   # line of `variants:` -> the Span built there
+
+    def build(self, node, start, col, parent_col=None, in_seq=False, in_flow=False):
+        vb = self.places.get(start) if node.__class__ is yaml.MappingNode else None
+        if vb is None or node.value or not node.flow_style or in_seq or in_flow or \
+                col != vb[1] or parent_col != col or start in self.used:
+            return super().build(node, start, col, parent_col, in_seq, in_flow)
+        kl, kc, c, _, items, texts = vb
+        self.map_steps[c - kc] += 1   # the mapping's own step, before its entries'
+        out: dict = {}
+        spans: dict = {}
+        keys: list = []
+        moves: dict = {}
+        counts = (self.map_steps, self.seq_steps, self.seq_offsets)
+        last = None
+        for (a, _), t in zip(items, texts):
+            key, v, s, line, steps = self.cache[t]
+            if key in out:
+                raise _Unusual   # a duplicate key: the whole parse says where
+            out[key] = v
+            spans[key] = s
+            keys.append(key)
+            if line != a:
+                moves[key] = a - line
+            last = (s, a - line)
+            for total, part in zip(counts, steps):
+                for k2, n2 in part.items():
+                    total[k2] += n2
+        span = Span(kl, kc, items[0][0], c, last[0].end + last[1], "map", False, keys,
+                    _Children(spans, moves), value=out)
+        self.used[kl] = span
+        return out, span
+
+
+def _check_places(root: Span, places: dict, used: dict) -> None:
+    """Every cut block was built back at node_variants.<node>.variants, nowhere else."""
+    if set(used) != set(places):
+        raise _Unusual
+    nv = root.children.get("node_variants")
+    found = set()
+    for node in (nv.children.values() if nv is not None and nv.kind == "map" else ()):
+        v = node.children.get("variants") if node.kind == "map" else None
+        if v is not None and used.get(v.start) is v:
+            found.add(v.start)
+    if found != set(places):
+        raise _Unusual
 
 
 def _parse_items(lines: list, texts: list, items: list, missing: list, cache: dict,
