@@ -309,7 +309,7 @@ def register(app: typer.Typer) -> None:
             _emit({"recorded": rec.as_dict()})
         else:
             where = rec.flow_commit[:8] + (" (uncommitted worktree captured)" if rec.dirty else "")
-            print(f"recorded run {rec.name}: {rec.lines} lines, flow {rec.flow_path} at {where}, "
+            print(f"recorded run {rec.name}: {rec.lines} line{'s' * (rec.lines != 1)}, flow {rec.flow_path} at {where}, "
                   f"snapshot {rec.commit[:8]} ({rec.ref})")
 
     @runs.command("import")
