@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+from fake_openai import fake_openai  # noqa: F401  (fixture)
 from runs_helpers import run_cli
 from secure_helpers import make_flow_repo
 
@@ -41,3 +42,47 @@ def test_runs_record_says_1_line(tmp_path, monkeypatch, capsys):
     code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "record", "--flow", "flow",
                              "--outputs", str(tmp_path / "o.jsonl"), "--name", "one")
     assert code == 0 and "recorded run one: 1 line, flow flow at " in out, (out, err)
+
+
+def test_resume_from_names_a_flex_or_prompty_run_without_a_variant(tmp_path, monkeypatch, capsys, fake_openai):
+    """`pfgit run` names a flex flow's run <folder>_<time> (pf's name, no variant); resuming it
+    with --resume-from and no --name called the new run <folder>_variant_0_<time> (the recorded
+    flow path is a folder, taken for a DAG flow's); a .prompty flow's too."""
+    import re
+
+    from run_flows import make_repo, write_jsonl
+
+    monkeypatch.setenv("FAKE_OPENAI_URL", fake_openai.url)
+    monkeypatch.setenv("FAKE_OPENAI_KEY", "sk-fake-key")
+    prompty = ("---\nname: p\nmodel:\n  api: chat\n  configuration:\n    type: openai\n"
+               "    base_url: ${env:FAKE_OPENAI_URL}\n    api_key: ${env:FAKE_OPENAI_KEY}\n"
+               "    model: gpt\ninputs:\n  q: {type: string}\n---\nuser:\n{{q}}\n")
+    repo = make_repo(tmp_path, {"my-flex": {"flow.flex.yaml": "entry: entry:hello\n",
+                                            "entry.py": "def hello(q: str) -> str:\n    return q\n"},
+                                "my-dag": {"flow.dag.yaml": FLOW_DAG, "echo.py": ECHO_PY},
+                                "my-prompty": {"chat.prompty": prompty}})
+    data = write_jsonl(tmp_path / "d.jsonl", [{"q": "a"}, {"q": "b"}])
+    monkeypatch.chdir(repo)
+    for flow, want in (("my-flex", r"my_flex_\d{8}_\d{6}_\d{6}"),
+                       ("my-dag", r"my_dag_variant_0_\d{8}_\d{6}_\d{6}"),
+                       ("my-prompty/chat.prompty", r"my_prompty_\d{8}_\d{6}_\d{6}")):
+        code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--flow", flow, "--data", str(data), "--json")
+        assert code == 0, (flow, err)
+        first = json.loads(out)["name"]
+        assert re.fullmatch(want, first), first
+        code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--resume-from", first, "--json")
+        assert code == 0, (flow, err)
+        assert re.fullmatch(want, json.loads(out)["name"]), (first, json.loads(out)["name"])
+
+
+FLOW_DAG = """inputs:
+  q: {type: string}
+outputs:
+  a: {type: string, reference: "${echo.output}"}
+nodes:
+- name: echo
+  type: python
+  source: {type: code, path: echo.py}
+  inputs: {q: "${inputs.q}"}
+"""
+ECHO_PY = "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n    return q\n"
