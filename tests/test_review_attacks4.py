@@ -86,3 +86,14 @@ nodes:
   inputs: {q: "${inputs.q}"}
 """
 ECHO_PY = "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n    return q\n"
+
+
+def test_run_refuses_an_unknown_llm_mode(tmp_path, monkeypatch, capsys):
+    """`--llm-mode reply` (a typo of replay) was taken without a word: without --llm-cache
+    ignored, with it the LLM calls went out as in 'record'."""
+    repo = make_flow_repo(tmp_path)
+    (tmp_path / "d.jsonl").write_text('{"q": "a"}\n')
+    code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--flow", "flow", "--data",
+                             str(tmp_path / "d.jsonl"), "--llm-mode", "reply")
+    assert code == 2 and out == "" and err.strip() == (
+        "pfgit: --llm-mode must be one of record, replay, auto, not 'reply'"), (code, out, err)
