@@ -97,3 +97,30 @@ def test_run_refuses_an_unknown_llm_mode(tmp_path, monkeypatch, capsys):
                              str(tmp_path / "d.jsonl"), "--llm-mode", "reply")
     assert code == 2 and out == "" and err.strip() == (
         "pfgit: --llm-mode must be one of record, replay, auto, not 'reply'"), (code, out, err)
+
+
+def test_a_path_argument_through_a_symlink_to_another_checkout_is_not_read(tmp_path, monkeypatch, capsys):
+    """The symlinked-PATH refusal held for a link to a plain folder, not for one to another git
+    checkout (CI runners keep several side by side): `flows/g -> /elsewhere/other` found other's
+    `.git` through the link and took `flows/g` for a repository of its own, so `pfgit validate
+    flows/g` printed the other checkout's flows and `diff --no-index` its files."""
+    import os
+    import subprocess
+
+    repo = make_flow_repo(tmp_path)
+    other = tmp_path / "other"
+    (other / "oflow").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    (other / "oflow" / "flow.dag.yaml").write_text(
+        "inputs: {}\noutputs:\n  o: {type: string, reference: '${outside_node.output}'}\nnodes: []\n")
+    (other / "oflow" / "secret.txt").write_text("TOPSECRET\n")
+    os.symlink(other, repo / "g")
+    for argv in (["validate", "g"], ["validate", "g/oflow"], ["validate", "g/oflow/flow.dag.yaml"],
+                 ["diff", "--no-index", "g/oflow", "flow"],
+                 ["diff", "--no-index", "g/oflow/secret.txt", "flow/echo.py"]):
+        code, out, err = run_cli(monkeypatch, capsys, repo, *argv)
+        assert code == 2 and "outside_node" not in out + err and "TOPSECRET" not in out + err, argv
+        assert "resolves outside the repository" in err and err.count("\n") == 1, (argv, err)
+    # inside the other checkout itself, its flows are its own
+    code, out, err = run_cli(monkeypatch, capsys, other, "validate", "oflow")
+    assert code == 1 and "outside_node" in out, (out, err)
