@@ -124,3 +124,29 @@ def test_a_path_argument_through_a_symlink_to_another_checkout_is_not_read(tmp_p
     # inside the other checkout itself, its flows are its own
     code, out, err = run_cli(monkeypatch, capsys, other, "validate", "oflow")
     assert code == 1 and "outside_node" in out, (out, err)
+
+
+def test_runs_show_details_json_has_the_inputs_the_table_shows(tmp_path, monkeypatch, capsys):
+    """`runs show --details` lists inputs.* then outputs.*, a failed line with its inputs; its
+    --json held the outputs only (no inputs, nothing of a failed line) and, with --max-lines,
+    other lines than the table."""
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "echo.py").write_text(
+        "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n"
+        "    if q == 'b':\n        raise ValueError('no b')\n    return q\n")
+    (tmp_path / "d.jsonl").write_text('{"q": "a"}\n{"q": "b"}\n{"q": "c"}\n')
+    code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--flow", "flow", "--data",
+                             str(tmp_path / "d.jsonl"), "--name", "r1")
+    assert code == 1, err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--details", "--json")
+    d = json.loads(out)
+    assert [o["line_number"] for o in d["outputs"]] == [0, 2]
+    assert d["inputs"] == [{"q": "a", "line_number": 0}, {"q": "b", "line_number": 1},
+                           {"q": "c", "line_number": 2}]
+    code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--details", "--json",
+                             "--max-lines", "2")
+    d = json.loads(out)
+    assert [o["line_number"] for o in d["outputs"]] == [0]
+    assert [i["line_number"] for i in d["inputs"]] == [0, 1]
+    code, text, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--details", "--max-lines", "2")
+    assert [ln.split() for ln in text.rstrip().splitlines()[-2:]] == [["0", "a", "a"], ["1", "b"]], text
