@@ -150,3 +150,23 @@ def test_runs_show_details_json_has_the_inputs_the_table_shows(tmp_path, monkeyp
     assert [i["line_number"] for i in d["inputs"]] == [0, 1]
     code, text, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--details", "--max-lines", "2")
     assert [ln.split() for ln in text.rstrip().splitlines()[-2:]] == [["0", "a", "a"], ["1", "b"]], text
+
+
+def test_a_pfgit_run_snapshot_holds_logs_txt(tmp_path, monkeypatch, capsys):
+    """e519033 (every snapshot of `pfgit run` holds logs/logs.txt, docs/runs.md) came without a
+    test: a snapshot without it passed the suite."""
+    import subprocess
+
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "echo.py").write_text(
+        "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n"
+        "    if q == 'b':\n        raise ValueError('no b')\n    return q\n")
+    (tmp_path / "d.jsonl").write_text('{"q": "a"}\n{"q": "b"}\n{"q": "c"}\n')
+    code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--flow", "flow", "--data",
+                             str(tmp_path / "d.jsonl"), "--name", "r1")
+    assert code == 1, err
+    log = subprocess.run(["git", "show", "refs/pfgit/runs/r1:logs/logs.txt"], cwd=repo, text=True,
+                         capture_output=True, check=True).stdout.splitlines()
+    assert log[0].endswith(": run r1 of flow flow (engine builtin), 3 line(s)"), log
+    assert log[1].endswith(" finished 3 line(s): 2 completed, 1 failed"), log
+    assert log[-1].endswith(" run r1: Failed"), log
