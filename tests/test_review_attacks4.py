@@ -4,6 +4,7 @@ each test fails without its fix."""
 from __future__ import annotations
 
 import io
+import os
 import json
 
 from fake_openai import fake_openai  # noqa: F401  (fixture)
@@ -170,3 +171,20 @@ def test_a_pfgit_run_snapshot_holds_logs_txt(tmp_path, monkeypatch, capsys):
     assert log[0].endswith(": run r1 of flow flow (engine builtin), 3 line(s)"), log
     assert log[1].endswith(" finished 3 line(s): 2 completed, 1 failed"), log
     assert log[-1].endswith(" run r1: Failed"), log
+
+
+def test_log_of_a_flow_not_committed_yet_says_so(tmp_path, monkeypatch, capsys):
+    """A new user runs a new flow and asks `pfgit log` for it: 'no flow here (no flow.dag.yaml,
+    flow.flex.yaml or .prompty file in it or below it)' about a folder holding flow.dag.yaml."""
+    repo = make_flow_repo(tmp_path)
+    (repo / "new").mkdir()
+    (repo / "new" / "flow.dag.yaml").write_text(FLOW_DAG)
+    (repo / "new" / os.fsdecode(b"\xff.txt")).write_text("x")   # a name that is not UTF-8
+    (repo / "empty").mkdir()
+    for path in ("new", "new/flow.dag.yaml"):
+        code, out, err = run_cli(monkeypatch, capsys, repo, "log", path)
+        assert code == 2 and out == "" and err == (
+            f"pfgit: {path}: not in the history: the flow here is not committed yet (pfgit log lists "
+            "the commits of a flow; its runs: pfgit runs list)\n"), err
+    code, out, err = run_cli(monkeypatch, capsys, repo, "log", "empty")
+    assert code == 2 and "no flow here" in err, err
