@@ -147,6 +147,11 @@ class SafeBytes:
     def write(self, data: bytes):
         if self._terminal:
             data = neutralise(data.decode("utf-8", "surrogateescape")).encode("utf-8")
+        elif b"::" in data or b"##" in data:
+            # a CI job reads a pipe too: a fetched run's '##vso[task.setvariable ...]' in an output
+            # value was obeyed. '\u0023' / '\u003a' inside a JSON string is the same value, and a
+            # valid JSON line never starts with '::' or '##[', so only hostile content changes
+            data = _ci_commands(data.decode("utf-8", "surrogateescape"), True).encode("utf-8", "surrogateescape")
         return self._stream.write(data)
 
     def flush(self):

@@ -54,3 +54,42 @@ def test_a_test_chat_runs_with_collection_on(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe, "test", "--flow", str(flow), "--interactive"],
                          input="hi\n", capture_output=True, text=True).stdout
     assert out.strip().splitlines()[-1] == "[True]", out
+
+
+PROBE_RUN = ("import gc, sys\nfrom pfgit.cli import main as m\n"
+             "import pfgit.cli.cmd_runs as r\norig = r.import_and_report\n"
+             "def spy(*a, **k):\n    print('import gc', gc.isenabled())\n    return orig(*a, **k)\n"
+             "r.import_and_report = spy\nsys.argv = ['pfgit'] + sys.argv[1:]\n"
+             "try:\n    m.run()\nexcept SystemExit:\n    pass\n")
+
+
+def test_a_run_s_lines_and_a_run_source_import_run_with_collection_on(tmp_path):
+    """`pfgit run` keeps the collector paused until its lines start (pfgit.run.batch); a path
+    that never got there (`run --source`, fixed in 6573232 without a test) ran with it off. A
+    tool reports what its line saw, with threads and without."""
+    import os
+
+    import pf_runs_gen
+    from secure_helpers import make_flow_repo
+    from test_runs_import import FIXTURE
+
+    repo = make_flow_repo(tmp_path)
+    (repo / "flow" / "echo.py").write_text(
+        "import gc\nfrom promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n"
+        "    return f'gc {gc.isenabled()}'\n")
+    (tmp_path / "d.jsonl").write_text('{"q": "a"}\n{"q": "b"}\n')
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for workers in ("1", "2"):
+        p = subprocess.run([sys.executable, "-c", PROBE_RUN, "run", "--flow", "flow", "--data",
+                            str(tmp_path / "d.jsonl"), "--workers", workers, "--name", f"w{workers}"],
+                           cwd=repo, env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        outs = subprocess.run(["git", "show", f"refs/pfgit/runs/w{workers}:outputs.jsonl"], cwd=repo,
+                              capture_output=True, text=True).stdout
+        assert outs.count('"gc True"') == 2, outs
+    pf_home = pf_runs_gen.materialize(FIXTURE, tmp_path / "pfhome")
+    other = tmp_path / "pfrepo"
+    pf_runs_gen.make_repo(other)
+    p = subprocess.run([sys.executable, "-c", PROBE_RUN, "run", "--source", str(pf_home / ".runs" / "batch1")],
+                       cwd=other, env=env, capture_output=True, text=True)
+    assert p.returncode == 0 and "import gc True" in p.stdout, (p.stdout, p.stderr)

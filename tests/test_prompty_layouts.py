@@ -118,3 +118,22 @@ def test_blame_and_node_log_follow_dag_flows_beside_a_prompty(tmp_path, monkeypa
     assert "node grade of flow qa" in capsys.readouterr().out
     assert main(["blame", "pr"]) == 2
     assert "pr/chat.prompty is a prompty flow" in capsys.readouterr().err
+
+
+def test_pairing_renamed_prompts_is_linear_in_their_lines(tmp_path, monkeypatch, capsys):
+    """.prompty flows pair by text similarity: difflib's ratio() was quadratic in the lines, and a
+    pull request renaming a 3,000-line prompt of repeated lines (to one slightly changed) kept
+    `pfgit diff` (and CI's check) busy for minutes (147 s for the one pair)."""
+    import time
+
+    body = PROMPT + "".join(f"line {i % 2}\n" for i in range(3000))
+    repo = _repo(tmp_path, {"pr/a.prompty": body, "pr/b.prompty": PROMPT})   # paired by text
+    subprocess.run(["git", "mv", "pr/a.prompty", "pr/z.prompty"], cwd=repo, check=True)
+    (repo / "pr/z.prompty").write_text(PROMPT + "".join(f"line {(i + 1) % 3}\n" for i in range(3000)),
+                                       encoding="utf-8")
+    monkeypatch.chdir(repo)
+    start = time.process_time()
+    assert main(["diff", "HEAD", "--json"]) == 0
+    assert time.process_time() - start < 10
+    [fd] = json.loads(capsys.readouterr().out)["flows"]
+    assert fd["old_path"] == "pr/a.prompty" and fd["file"] == "pr/z.prompty"   # still paired

@@ -44,3 +44,23 @@ def test_import_leaves_out_gitattributes_gitmodules_and_gitignore(tmp_path, monk
     assert "qa/.gitattributes (git's own file (.gitattributes)" in capsys.readouterr().out
     # the worktree's own .gitattributes is neither replaced nor deleted
     assert (repo / "qa" / ".gitattributes").read_text() == "flow.dag.yaml diff=pfgit\n"
+
+
+def test_export_from_the_worktree_names_what_it_leaves_out_as_from_a_revision(tmp_path, monkeypatch, capsys):
+    """export-zip --rev REV listed a committed `.gitignore` as left out (with why); export-zip
+    of the same worktree left it out without a word (only symbolic links were listed)."""
+    from runs_helpers import git
+
+    repo = make_repo(tmp_path)
+    (repo / "qa" / ".gitignore").write_text("*.log\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "gitignore")
+    whys = []
+    for extra in ([], ["--rev", "HEAD"]):
+        assert pfgit(monkeypatch, repo, "export-zip", "qa", "-o", str(tmp_path / "qa.zip"), "--force",
+                     "--json", *extra) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert ".gitignore" not in out["files"]
+        whys.append(out["skipped"])
+    assert whys[0] == whys[1] == [{"path": ".gitignore", "why": "git's own file (.gitignore): it would "
+                                                                "change which files git ignores"}]

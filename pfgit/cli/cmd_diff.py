@@ -118,7 +118,7 @@ def _no_index(args: list) -> list:
     for p in (a, b):
         if not os.path.exists(p):
             raise UsageError("no such file or folder", file=p)
-        if outside_repository(p, p):   # a pull request's symlink to ~/.ssh or /etc
+        if outside_repository(p, p, argument=True):   # a pull request's symlink to ~/.ssh or /etc
             raise UsageError(OUTSIDE_ARGUMENT, file=p)
     # each side stays inside the git repository holding it (if any): docs/security.md
     if os.path.isdir(a) and os.path.isdir(b):

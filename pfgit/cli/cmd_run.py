@@ -183,10 +183,12 @@ def register(app: typer.Typer) -> None:
         from ..run.argv import pairs
         from ..run.batch import Console, run_batch
         from ..run.errors import RunError
-        from ..run.spec import ENGINES, RunSpec
+        from ..run.spec import ENGINES, LLM_MODES, RunSpec
 
         if engine not in ENGINES:
             raise RunError(f"--engine must be one of {', '.join(ENGINES)}")
+        if llm_mode is not None and llm_mode not in LLM_MODES:   # 'reply' ran as if recording
+            raise RunError(f"--llm-mode must be one of {', '.join(LLM_MODES)}, not '{llm_mode}'")
         given = {"--flow": flow, "--data": data, "--column-mapping": column_mapping, "--run": base_run,
                  "--variant": variant, "--connections": connections, "--init": init, "--file": file,
                  "--resume": resume, "--engine": engine != "auto", "--source": source,

@@ -213,18 +213,21 @@ def register(app: typer.Typer) -> None:
 
                 sys.stdout.write(json.dumps(standard_json(snap.metrics), indent=2) + "\n")
             return
-        if json_out:
-            out = {"run": r, "settings": snap.run}
-            if lines is not None:
-                out["outputs"] = [o for _, o in lines]
-            _emit(out)
-            return
-        sys.stdout.write(render.run_details(r, snap.run))
+        ins: dict = {}
         if lines is not None:
             ins = _detail_inputs(repo, snap, max_lines)
             if max_lines:   # the first N lines of both files together, as pf's -r N
                 keep = set(sorted({ln for ln, _ in lines} | set(ins))[:max_lines])
                 lines, ins = [x for x in lines if x[0] in keep], {k: v for k, v in ins.items() if k in keep}
+        if json_out:
+            out = {"run": r, "settings": snap.run}
+            if lines is not None:   # the same lines as the table: inputs too, a failed line's included
+                out["outputs"] = [o for _, o in lines]
+                out["inputs"] = [ins[k] for k in sorted(ins)]
+            _emit(out)
+            return
+        sys.stdout.write(render.run_details(r, snap.run))
+        if lines is not None:
             sys.stdout.write("\n" + render.outputs_table(lines, ins))
 
     @runs.command("diff")
@@ -309,7 +312,7 @@ def register(app: typer.Typer) -> None:
             _emit({"recorded": rec.as_dict()})
         else:
             where = rec.flow_commit[:8] + (" (uncommitted worktree captured)" if rec.dirty else "")
-            print(f"recorded run {rec.name}: {rec.lines} lines, flow {rec.flow_path} at {where}, "
+            print(f"recorded run {rec.name}: {rec.lines} line{'s' * (rec.lines != 1)}, flow {rec.flow_path} at {where}, "
                   f"snapshot {rec.commit[:8]} ({rec.ref})")
 
     @runs.command("import")

@@ -53,15 +53,32 @@ def path_outside(reader, rel: str) -> bool:
 OUTSIDE_ARGUMENT = "resolves outside the repository (a symbolic link out, or its .git folder); not read"
 
 
-def outside_repository(path: str, start: str) -> bool:
+def outside_repository(path: str, start: str, argument: bool = False) -> bool:
     """Does the file system `path` (absolute, or relative to the cwd) resolve outside the git
     repository holding `start` (`path_outside` on a reader bounded by it)? False when `start` is
-    in no repository: there is no boundary then."""
+    in no repository: there is no boundary then. `argument`: `start` is a PATH the user named
+    while working in a repository (OUTSIDE_ARGUMENT): a `.git` reached through a symbolic link in
+    that repository (`flows/g -> /elsewhere/other-checkout`) is the link's target, not a
+    repository holding the path, so the boundary stays the working repository's."""
     top = git_top(start, resolve=False)
     if top is None:
         return False
+    if argument:
+        here = git_top(os.getcwd(), resolve=False)
+        if here is not None and top != here and within(top, here) and _linked_below(top, here):
+            top = here
     rel = os.path.relpath(os.path.abspath(path), top).replace(os.sep, "/")
     return path_outside(DirReader(top, boundary=top), rel)
+
+
+def _linked_below(path: str, top: str) -> bool:
+    """Is a folder from `path` up to (not including) `top` a symbolic link?"""
+    d = path
+    while d != top and within(d, top):
+        if os.path.islink(d):
+            return True
+        d = os.path.dirname(d)
+    return False
 
 
 class OutsideRepositoryError(PermissionError):

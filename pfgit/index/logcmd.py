@@ -102,9 +102,19 @@ def log_paths(repo, head: bytes, path: str | None) -> list:
         return []
     if os.path.exists(path) or tree_at(repo, repo[head].tree, rel) is not None:
         # checked before the index is opened: a wrong PATH writes nothing
+        if _flow_on_disk(path):   # said as it is: the folder does hold a flow, not yet committed
+            raise UsageError("not in the history: the flow here is not committed yet (pfgit log "
+                             "lists the commits of a flow; its runs: pfgit runs list)", file=path)
         raise UsageError("no flow here (no flow.dag.yaml, flow.flex.yaml or .prompty file in it or below it)",
                          file=path)
     return [rel]  # gone from the worktree and the revision: the history of a deleted flow
+
+
+def _flow_on_disk(path: str) -> bool:
+    """Is `path` a flow file, or a folder holding one, on disk?"""
+    names = [os.path.basename(path)] if os.path.isfile(path) else (
+        os.listdir(path) if os.path.isdir(path) else [])
+    return any(os.fsencode(n) in _FLOW_FILES or n.endswith(".prompty") for n in names)
 
 
 def parse_args(argv: list) -> dict | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import posixpath
 from dataclasses import replace
 
 from .errors import RunError
@@ -231,6 +232,23 @@ def _needs_request(repo, run: dict) -> str | None:
     return None
 
 
+def _is_dag(repo, tree: str, flow_file) -> bool:
+    """Whether the recorded flow is a DAG flow, for the new run's default name (`pfgit run` names
+    a flex or .prompty flow's runs without a variant; a resumed flex run was named `_variant_0_`:
+    its flow path is a folder, not a .prompty)."""
+    from ..flow.load import flow_file_in
+    from ..flow.model import DAG_FILES
+    from ..git.repo import TreeReader
+
+    if isinstance(flow_file, str) and flow_file:
+        return flow_file in DAG_FILES
+    try:
+        loc = flow_file_in(TreeReader(repo, tree.encode()), ".")
+    except (OSError, KeyError, ValueError):
+        return True
+    return loc is None or posixpath.basename(loc.file) in DAG_FILES
+
+
 @contextlib.contextmanager
 def resume_from(repo, given: RunSpec, console):
     """Yields (spec, flow_rel, flow_src, seed) for batch._start (see the module doc)."""
@@ -260,7 +278,8 @@ def resume_from(repo, given: RunSpec, console):
     base = _base(repo, name, run.get("base_run"))
     flow_rel = flow.get("path") or "."
     new = validate_run_name(given.name) if given.name else default_run_name(
-        flow_rel, folder=repo.path, variant=run.get("variant"), dag=not flow_rel.endswith(".prompty"))
+        flow_rel, folder=repo.path, variant=run.get("variant"),
+        dag=_is_dag(repo, flow["tree"], request.get("flow_file")))
     if runrefs.get_run(repo, new) is not None:
         raise RunError(f"run '{new}' already exists (choose another --name)")
     flow_src = [flow["commit"], flow["tree"], bool(flow.get("dirty"))] + (

@@ -100,7 +100,7 @@ def worktree_reports(paths: list, skipped: list | None = None) -> list:
         # `flows/g` committed as a symlink to ~/.ssh or another checkout: the folder is a pull
         # request's content and what it points to is not the repository's. (A file that is such
         # a link names its flow, as pre-commit passes it; the reader does not read the link.)
-        if outside_repository(p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)), p):
+        if outside_repository(p if os.path.isdir(p) else os.path.dirname(os.path.abspath(p)), p, argument=True):
             raise UsageError(OUTSIDE_ARGUMENT, file=p)
         if top not in readers:
             reader = FsReader("/", boundary=top)

@@ -133,9 +133,10 @@ def from_zip(entries: list, where: str) -> tuple:
     return files, prefix, flow_file(files, where), skipped
 
 
-def from_worktree(repo, flow_rel: str) -> tuple:
+def from_worktree(repo, flow_rel: str, left: list | None = None) -> tuple:
     """({path: File}, symlinks) of the flow folder in the worktree as `git add -A` sees it, plus
-    `.promptflow/flow.tools.json` when present. Symlinks are listed, never read."""
+    `.promptflow/flow.tools.json` when present. Symlinks are listed, never read; `left` (a list)
+    gets (path, why) of each file the exchange leaves out."""
     from ...git.sides import WorktreeReader
 
     reader = WorktreeReader(repo)
@@ -147,7 +148,10 @@ def from_worktree(repo, flow_rel: str) -> tuple:
         paths.append(prefix + TOOLS_JSON)
     for p in paths:
         rel = p[len(prefix):]
-        if left_out(rel):
+        why = left_out(rel)
+        if why:
+            if left is not None:   # export names them, as from a revision (from_tree)
+                left.append((rel, why))
             continue
         full = os.path.join(top, rel)
         try:

@@ -69,9 +69,10 @@ def collect(repo, path: str | None, rev: str | None = None, run: str | None = No
         else:
             if not os.path.isdir(path) and not os.path.isfile(path):
                 raise UsageError("no such file or folder", file=path)
-            files, links = from_worktree(repo, flow_rel)
+            left: list = []
+            files, links = from_worktree(repo, flow_rel, left)
             ex = Export(flow_rel, "worktree", None, files,
-                        [(p, "symbolic link") for p in sorted(links)])
+                        sorted(left + [(p, "symbolic link") for p in links]))
     ff = flow_file(ex.files, path or ex.flow_rel)   # refuses a folder without a flow
     ex.skipped += [(inc, "additional_includes outside the flow folder")
                    for inc in _outside_includes(ex.files[ff].data)]
