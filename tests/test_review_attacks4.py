@@ -9,6 +9,8 @@ import json
 
 from fake_openai import fake_openai  # noqa: F401  (fixture)
 from runs_helpers import run_cli
+from secure_helpers import ECHO as ECHO_PY
+from secure_helpers import FLOW as FLOW_DAG
 from secure_helpers import make_flow_repo
 
 
@@ -74,19 +76,6 @@ def test_resume_from_names_a_flex_or_prompty_run_without_a_variant(tmp_path, mon
         code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--resume-from", first, "--json")
         assert code == 0, (flow, err)
         assert re.fullmatch(want, json.loads(out)["name"]), (first, json.loads(out)["name"])
-
-
-FLOW_DAG = """inputs:
-  q: {type: string}
-outputs:
-  a: {type: string, reference: "${echo.output}"}
-nodes:
-- name: echo
-  type: python
-  source: {type: code, path: echo.py}
-  inputs: {q: "${inputs.q}"}
-"""
-ECHO_PY = "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n    return q\n"
 
 
 def test_run_refuses_an_unknown_llm_mode(tmp_path, monkeypatch, capsys):
