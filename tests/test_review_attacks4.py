@@ -177,3 +177,18 @@ def test_log_of_a_flow_not_committed_yet_says_so(tmp_path, monkeypatch, capsys):
             "the commits of a flow; its runs: pfgit runs list)\n"), err
     code, out, err = run_cli(monkeypatch, capsys, repo, "log", "empty")
     assert code == 2 and "no flow here" in err, err
+
+
+def test_logs_txt_names_cannot_add_a_line_or_drive_a_terminal():
+    """logs/logs.txt wrote the flow folder's name and the metric names as they are: a folder
+    `a\\nb` or a metric a tool logged as `x\\n2026... run r: Completed` made up a line in
+    `git show`, and an escape sequence reached the terminal."""
+    from pfgit.run.batch import Outcome, _run_log
+    from pfgit.run.spec import RunSpec
+
+    spec = RunSpec(flow="/repo/a\nfake line\x1b]0;t\x07", name="r1")
+    out = Outcome("r1", "Completed", total=2, failed=0, metrics={"acc\n2026 run r1: Failed": 1.0})
+    lines = _run_log(spec, "builtin", out, 0.0)
+    assert len(lines) == 3 and all(ln.count(b"\n") == 1 and ln.endswith(b"\n") for ln in lines)
+    assert not any(b"\x1b" in ln or b"\x07" in ln for ln in lines)
+    assert b"a\\nfake line" in lines[0] and b"acc\\n2026" in lines[-1]

@@ -636,17 +636,21 @@ def jsonable_line(d: dict) -> dict:
 def _run_log(spec, engine_name, outcome, start) -> list:
     """The lines of a run's logs/logs.txt (bytes), a short summary like promptflow's logs.txt."""
     from .. import __version__
+    from ..output import neutralise
     from ..store.snapshot import now_iso
+
+    def one(v) -> str:   # a folder or metric name cannot add a line (or drive a terminal: `git show`)
+        return neutralise(str(v)).replace("\n", "\\n")
 
     failed, total = outcome.failed or 0, outcome.total or 0
     finished = total if outcome.done is None else outcome.done
-    lines = [f"{now_iso(start)} pfgit {__version__}: run {spec.name} of flow {os.path.basename(spec.flow)} "
+    lines = [f"{now_iso(start)} pfgit {__version__}: run {one(spec.name)} of flow {one(os.path.basename(spec.flow))} "
              f"(engine {engine_name}), {total} line(s)",
              f"{now_iso()} finished {finished} line(s): {finished - failed} completed, {failed} failed"]
     if outcome.aggregation_error:
         lines.append(f"{now_iso()} aggregation failed (see run.json settings.aggregation_error)")
-    lines.append(f"{now_iso()} run {spec.name}: {outcome.status}"
-                 + (f"; metrics: {', '.join(sorted(map(str, outcome.metrics)))}" if outcome.metrics else ""))
+    lines.append(f"{now_iso()} run {one(spec.name)}: {outcome.status}"
+                 + (f"; metrics: {', '.join(sorted(map(one, outcome.metrics)))}" if outcome.metrics else ""))
     return [(ln + "\n").encode("utf-8", "backslashreplace") for ln in lines]
 
 
