@@ -112,3 +112,23 @@ def test_every_git_subprocess_call_is_audited():
                                                                     "check_call", "check_output"):
                 found.add(f.relative_to(root).as_posix())
     assert found == set(AUDITED), found ^ set(AUDITED)
+
+
+def test_push_and_fetch_without_the_remote_say_how_to_add_it(tmp_path):
+    """A repository made with `git init` has no `origin`: git's 'does not appear to be a git
+    repository' alone left a new user guessing."""
+    from pfgit.errors import PfgitError
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    for call, verb in ((gremote.push, "push"), (gremote.fetch, "fetch")):
+        with pytest.raises(PfgitError) as e:
+            call(str(tmp_path), "origin")
+        assert "git remote add origin URL" in str(e.value) and f"pfgit {verb} REMOTE" in str(e.value)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "mirror", str(tmp_path / "nowhere")], check=True)
+    with pytest.raises(PfgitError) as e:
+        gremote.fetch(str(tmp_path), "origin")
+    assert "the remotes are mirror" in str(e.value)
+    with pytest.raises(PfgitError) as e:   # a remote it has, that fails: git's reason only
+        gremote.fetch(str(tmp_path), "mirror")
+    assert "git remote add" not in str(e.value)

@@ -44,7 +44,7 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
     if not _refs(repo_path):  # git fails on a refspec matching nothing ("remote end hung up")
         p = _git(repo_path, ["ls-remote", "--exit-code", "--heads", "--", remote, "no-such-head"])
         if p.returncode not in (0, 2):  # 2: reachable, no such head
-            raise PfgitError(f"git push {remote} failed: {_reason(p.stderr)}")
+            raise _failed("push", remote, p.stderr, repo_path)
         return {"remote": remote, "refspec": spec, "updated": [], "up_to_date": 0,
                 "rejected": [], "exit_code": 0}
     p = _git(repo_path, ["push", "--porcelain", "--", remote, spec])
@@ -61,7 +61,7 @@ def push(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
         else:
             updated.append(ref)
     if p.returncode and not rejected:
-        raise PfgitError(f"git push {remote} failed: {_reason(p.stderr)}")
+        raise _failed("push", remote, p.stderr, repo_path)
     return {"remote": remote, "refspec": spec, "updated": updated, "up_to_date": len(uptodate),
             "rejected": rejected, "exit_code": EXIT_NO if rejected else 0}
 
@@ -79,11 +79,11 @@ def fetch(repo_path: str, remote: str = "origin", force: bool = False) -> dict:
         refs = sorted({ln.split("\t", 1)[1] for ln in listed.stdout.splitlines()
                        if "\t" in ln and not ln.endswith("^{}")})   # not a tag's peeled line
         if listed.returncode or len(refs) < 2:
-            raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}")
+            raise _failed("fetch", remote, p.stderr, repo_path)
         try:
             rejected, failed = _fetch_in_parts(repo_path, remote, refs, "+" if force else "", [0])
         except _TooManyFailures:   # not a few bad refs: the remote itself fails (say the network)
-            raise PfgitError(f"git fetch {remote} failed: {_reason(p.stderr)}") from None
+            raise _failed("fetch", remote, p.stderr, repo_path) from None
     after = _refs(repo_path)
     updated = sorted(r for r, s in after.items() if before.get(r) != s)
     return {"remote": remote, "refspec": spec, "updated": updated, "rejected": rejected,
@@ -140,6 +140,19 @@ def _clash_hint(ref: str, remote: str, kind: str) -> str | None:
                 f"{name} NEW_NAME` and push again (or `pfgit push --force` to replace theirs)")
     return (f"you have a different run named '{name}': rename yours with `pfgit runs rename {name} "
             f"NEW_NAME` and fetch again (or `pfgit fetch --force` to replace yours with theirs)")
+
+
+def _failed(verb: str, remote: str, stderr: str, repo_path: str) -> PfgitError:
+    """git's failure as one line; for a remote name the repository does not have (a new clone's
+    `origin` is there, a repository made with `git init` has none), how to add one."""
+    msg = f"git {verb} {remote} failed: {_reason(stderr)}"
+    if "/" not in remote and ":" not in remote:
+        names = _git(repo_path, ["remote"]).stdout.split()
+        if remote not in names:
+            where = f"the remotes are {', '.join(names)}" if names else "it has none"
+            msg += (f" (this repository has no remote named '{remote}': {where}; add one with "
+                    f"`git remote add {remote} URL`, or name a remote or URL: pfgit {verb} REMOTE)")
+    return PfgitError(msg)
 
 
 def _reason(stderr: str) -> str:
