@@ -116,10 +116,8 @@ def test_a_path_argument_through_a_symlink_to_another_checkout_is_not_read(tmp_p
     assert code == 1 and "outside_node" in out, (out, err)
 
 
-def test_runs_show_details_json_has_the_inputs_the_table_shows(tmp_path, monkeypatch, capsys):
-    """`runs show --details` lists inputs.* then outputs.*, a failed line with its inputs; its
-    --json held the outputs only (no inputs, nothing of a failed line) and, with --max-lines,
-    other lines than the table."""
+def _run_r1_with_a_failed_line(tmp_path, monkeypatch, capsys):
+    """A repo whose run r1 has three lines, the second failed (exit 1)."""
     repo = make_flow_repo(tmp_path)
     (repo / "flow" / "echo.py").write_text(
         "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n"
@@ -128,6 +126,14 @@ def test_runs_show_details_json_has_the_inputs_the_table_shows(tmp_path, monkeyp
     code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--flow", "flow", "--data",
                              str(tmp_path / "d.jsonl"), "--name", "r1")
     assert code == 1, err
+    return repo
+
+
+def test_runs_show_details_json_has_the_inputs_the_table_shows(tmp_path, monkeypatch, capsys):
+    """`runs show --details` lists inputs.* then outputs.*, a failed line with its inputs; its
+    --json held the outputs only (no inputs, nothing of a failed line) and, with --max-lines,
+    other lines than the table."""
+    repo = _run_r1_with_a_failed_line(tmp_path, monkeypatch, capsys)
     code, out, err = run_cli(monkeypatch, capsys, repo, "runs", "show", "r1", "--details", "--json")
     d = json.loads(out)
     assert [o["line_number"] for o in d["outputs"]] == [0, 2]
@@ -147,14 +153,7 @@ def test_a_pfgit_run_snapshot_holds_logs_txt(tmp_path, monkeypatch, capsys):
     test: a snapshot without it passed the suite."""
     import subprocess
 
-    repo = make_flow_repo(tmp_path)
-    (repo / "flow" / "echo.py").write_text(
-        "from promptflow.core import tool\n\n\n@tool\ndef echo(q: str) -> str:\n"
-        "    if q == 'b':\n        raise ValueError('no b')\n    return q\n")
-    (tmp_path / "d.jsonl").write_text('{"q": "a"}\n{"q": "b"}\n{"q": "c"}\n')
-    code, out, err = run_cli(monkeypatch, capsys, repo, "run", "--flow", "flow", "--data",
-                             str(tmp_path / "d.jsonl"), "--name", "r1")
-    assert code == 1, err
+    repo = _run_r1_with_a_failed_line(tmp_path, monkeypatch, capsys)
     log = subprocess.run(["git", "show", "refs/pfgit/runs/r1:logs/logs.txt"], cwd=repo, text=True,
                          capture_output=True, check=True).stdout.splitlines()
     assert log[0].endswith(": run r1 of flow flow (engine builtin), 3 line(s)"), log

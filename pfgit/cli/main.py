@@ -211,14 +211,12 @@ def _main(argv: list | None = None) -> int:
         if isinstance(e, aborts):  # typer 0.27's vendored click has no Abort
             print("pfgit: aborted", file=sys.stderr)
             return EXIT_USAGE
+        line = f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())}"
         if debug:   # the traceback, and still the documented exit code
             import traceback
 
             traceback.print_exc(file=sys.stderr)
-            print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"pfgit: internal error: {type(e).__name__}: {' '.join(str(e).split())} "
-              "(run with --debug for a traceback)", file=sys.stderr)
+        print(line if debug else f"{line} (run with --debug for a traceback)", file=sys.stderr)
         return EXIT_USAGE
 
 
